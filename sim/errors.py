@@ -1,0 +1,23 @@
+"""Errors that reach users: each names the file, the key path and the problem."""
+
+from __future__ import annotations
+
+
+class SimError(Exception):
+    """Base class of errors that the CLI prints as one clear line (no traceback)."""
+
+
+class ScenarioError(SimError):
+    """A scenario (or pricing profile) that cannot be used."""
+
+    def __init__(self, problem: str, *, file: str | None = None, key: str | None = None):
+        self.file = file
+        self.key = key
+        self.problem = problem
+        where = []
+        if file:
+            where.append(str(file))
+        if key:
+            where.append(f"key '{key}'")
+        prefix = ": ".join(where)
+        super().__init__(f"{prefix}: {problem}" if prefix else problem)
