@@ -84,7 +84,7 @@ def build_environments(scenario: Scenario, runs: np.ndarray, seed: int) -> list[
     if f.crash is not None:
         for e, s in zip(envs, _streams(scenario, runs, seed, Source.CRASH, 0, f.crash.time_to_failure.ppf), strict=True):
             e.crash_ttf = s
-    if f.deploy is not None:
+    if f.deploy is not None and f.deploy.mode != "scheduled":
         if f.deploy.mode == "periodic":
             ppf = _identity
         else:
@@ -117,7 +117,7 @@ def build_environments(scenario: Scenario, runs: np.ndarray, seed: int) -> list[
             duration_cols.append(_streams(scenario, runs, seed, Source.DURATION, i, dist.ppf, dur_keys))
         else:
             duration_cols.append([dist.mean()] * count)
-    for e, rate, dur, ra_row in zip(envs, zip(*rate_cols), zip(*duration_cols), zip(*retry_after_cols), strict=True):
+    for e, rate, dur, ra_row in zip(envs, zip(*rate_cols, strict=True), zip(*duration_cols, strict=True), zip(*retry_after_cols, strict=True), strict=True):
         e.rate_u = rate
         e.durations = dur
         e.retry_after = ra_row
@@ -130,29 +130,32 @@ def build_environments(scenario: Scenario, runs: np.ndarray, seed: int) -> list[
     return envs
 
 
-WorkerSpec = tuple[bool, float, bool, float, float, float]
+WorkerSpec = tuple[bool, float, bool, float, float, float, tuple[float, ...] | None]
 
 
 def worker_spec(scenario: Scenario) -> WorkerSpec:
-    """(renew, crash restart, periodic deploys, deploy every, drain, deploy restart)."""
+    """(renew, crash restart, periodic deploys, deploy every, drain, deploy restart, scheduled instants)."""
     crash, deploy = scenario.failures.crash, scenario.failures.deploy
     renew = crash.renew_on_restart if crash is not None else True
     restart_crash = crash.restart_time_s if crash is not None else 0.0
     if deploy is None:
-        return (renew, restart_crash, True, 0.0, 0.0, 0.0)
-    return (renew, restart_crash, deploy.mode == "periodic", deploy.every_s, deploy.drain_s, deploy.restart_time_s)
+        return (renew, restart_crash, True, 0.0, 0.0, 0.0, None)
+    scheduled = tuple(deploy.at_s) if deploy.mode == "scheduled" else None
+    return (renew, restart_crash, deploy.mode == "periodic", deploy.every_s or 0.0, deploy.drain_s,
+            deploy.restart_time_s, scheduled)
 
 
 class Worker:
     """The worker of one strategy's run: readiness, next crash, next deployment."""
 
     __slots__ = ("ready", "next_crash", "next_deploy", "_j", "_m", "_ttf", "_renew", "_restart_crash",
-                 "_deploy", "_every", "_phase", "_periodic", "_drain", "_restart_deploy")
+                 "_deploy", "_every", "_phase", "_periodic", "_drain", "_restart_deploy", "_at")
 
     def __init__(self, spec: WorkerSpec, env: ReplicationEnv):
         self.ready = 0.0
         self._ttf = ttf = env.crash_ttf
-        self._renew, self._restart_crash, periodic, self._every, self._drain, self._restart_deploy = spec
+        self._renew, self._restart_crash, periodic, self._every, self._drain, self._restart_deploy, at = spec
+        self._at = at
         self._periodic = periodic
         self._m = 0
         if ttf is not None:
@@ -162,14 +165,15 @@ class Worker:
             self.next_crash = INF
             self._j = 0
         self._deploy = gap = env.deploy_gap
-        if gap is None:
-            self._phase = 0.0
+        self._phase = 0.0
+        if at is not None:
+            self.next_deploy = at[0]
+        elif gap is None:
             self.next_deploy = INF
         elif periodic:
             self._phase = gap.get(0) * self._every
             self.next_deploy = self._phase
         else:
-            self._phase = 0.0
             self.next_deploy = gap.get(0)
 
     def _new_life(self) -> None:
@@ -186,7 +190,9 @@ class Worker:
 
     def _advance_deploy(self) -> None:
         self._m += 1
-        if self._periodic:
+        if self._at is not None:
+            self.next_deploy = self._at[self._m] if self._m < len(self._at) else INF
+        elif self._periodic:
             self.next_deploy = self._phase + self._m * self._every
         else:
             self.next_deploy += self._deploy.get(self._m)

@@ -230,10 +230,29 @@ class CrashSource(_Model):
 
 
 class DeploySource(_Model):
-    mode: Literal["periodic", "poisson"] = "periodic"
-    every_s: PositiveDuration = Field(alias="every")
+    """Periodic (every X, uniform random phase), Poisson (mean interval X) or scheduled (at given instants)."""
+
+    mode: Literal["periodic", "poisson", "scheduled"] = "periodic"
+    every_s: PositiveDuration | None = Field(None, alias="every")
+    at_s: list[NonNegativeDuration] | None = Field(None, alias="at")
     drain_s: NonNegativeDuration = Field(0.0, alias="drain")
     restart_time_s: NonNegativeDuration = Field(0.0, alias="restart_time")
+
+    @model_validator(mode="after")
+    def _check(self) -> DeploySource:
+        if self.mode == "scheduled":
+            if not self.at_s:
+                raise ValueError("scheduled deployments need 'at' (a list of instants, e.g. [\"17m30s\"])")
+            if self.every_s is not None:
+                raise ValueError("'every' is for mode = \"periodic\" or \"poisson\"")
+            if any(b < a for a, b in zip(self.at_s, self.at_s[1:], strict=False)):
+                raise ValueError("'at' must be in increasing order")
+        else:
+            if self.every_s is None:
+                raise ValueError(f"{self.mode} deployments need 'every'")
+            if self.at_s is not None:
+                raise ValueError("'at' is for mode = \"scheduled\"")
+        return self
 
 
 class RateLimitSource(_Model):

@@ -17,6 +17,8 @@ _SECONDS_PER_UNIT = {
     "days": 86400.0,
     "w": 604800.0,
 }
+_PART_RE = re.compile(r"([0-9]*\.?[0-9]+)\s*([a-zA-Z]+)")
+_COMPOUND_RE = re.compile(r"(?:\s*[0-9]*\.?[0-9]+\s*[a-zA-Z]+)+\s*")
 _DURATION_RE = re.compile(r"^\s*([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([a-zA-Z]+)?\s*$")
 
 
@@ -33,10 +35,17 @@ def parse_duration_s(value: object) -> float:
         raise ValueError(f"expected a duration such as \"45s\" or \"2m\", got {value!r}")
     match = _DURATION_RE.match(value)
     if not match:
-        raise ValueError(f"cannot read duration {value!r} (use e.g. \"45s\", \"2m\", \"1.5h\", \"250ms\")")
+        compound = _COMPOUND_RE.fullmatch(value.strip())
+        if compound and value.strip():
+            return sum(_scaled(n, u, value) for n, u in _PART_RE.findall(value))
+        raise ValueError(f"cannot read duration {value!r} (use e.g. \"45s\", \"2m\", \"1.5h\", \"17m30s\", \"250ms\")")
     number, unit = match.groups()
     if unit is None:
         return float(number)
+    return _scaled(number, unit, value)
+
+
+def _scaled(number: str, unit: str, value: str) -> float:
     factor = _SECONDS_PER_UNIT.get(unit.lower())
     if factor is None:
         known = ", ".join(sorted(_SECONDS_PER_UNIT))

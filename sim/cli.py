@@ -1,0 +1,51 @@
+"""Command line: ``python -m sim <command> …`` (``sim --help`` lists the commands).
+
+Each command lives in ``sim/commands/<name>.py`` with ``register(subparsers)``. Errors that
+users can fix (a bad scenario, a missing file) are printed as one line, exit code 2, no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from sim.errors import SimError
+
+COMMANDS = [
+    "run",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m sim",
+        description="Monte Carlo failure-injection simulator for multi-step AI pipelines: "
+        "restart-from-scratch vs durable execution under crashes, deployments and rate limits.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        importlib.import_module(f"sim.commands.{name}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except SimError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # output piped into `head` and closed early
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        return 0
+    except KeyboardInterrupt:
+        print("interrupted: finished work is kept; run the same command again to continue", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

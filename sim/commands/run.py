@@ -1,0 +1,181 @@
+"""``python -m sim run SCENARIO.toml --runs N --seed S --out DIR``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+from tqdm import tqdm
+
+from sim import stats
+from sim.api import ENGINES, simulate
+from sim.errors import SimError
+from sim.io import atomic_write_bytes, atomic_write_text, parquet_bytes
+from sim.scenario import Scenario, load_scenario
+
+HEADLINE = [("makespan_s", "makespan"), ("wasted_compute_s", "wasted compute"), ("total_cost_usd", "total cost")]
+CHUNK = 2000
+
+
+class UsageError(SimError):
+    """A command-line value that cannot be used."""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="simulate one scenario and summarise each strategy",
+                       description="Simulate a scenario's pipeline under its failure environment with every strategy; "
+                       "print means with 95%% confidence intervals and the paired difference durable - restart.")
+    p.add_argument("scenario", help="scenario TOML file (see docs/model.md)")
+    p.add_argument("--runs", type=int, default=1000, help="replications (default 1000)")
+    p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
+    p.add_argument("--out", help="output folder (default results/<scenario name>)")
+    p.add_argument("--engine", choices=ENGINES, default="auto",
+                   help="auto (fast path where exact, else DES), des (reference), fast")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=handle)
+
+
+_TIME_UNITS = [(86400.0, "d", 2.0), (3600.0, "h", 2.0), (60.0, "min", 2.0), (1.0, "s", 1.0)]
+
+
+def _time_unit(magnitude: float) -> tuple[float, str]:
+    if magnitude == 0:
+        return 1.0, "s"
+    for factor, name, at_least in _TIME_UNITS:
+        if magnitude >= at_least * factor:
+            return factor, name
+    return 1e-3, "ms"
+
+
+def _decimals(magnitude: float, significant: int = 3) -> int:
+    """Decimals that show ``significant`` digits of the largest value (the same for all values)."""
+    if magnitude <= 0:
+        return 2
+    return max(0, significant - 1 - math.floor(math.log10(magnitude)))
+
+
+def fmt_values(metric: str, values: list[float]) -> list[str]:
+    """Format values of one metric in one shared unit (seconds → s/min/h, dollars with the sign first)."""
+    finite = [abs(v) for v in values if v == v]
+    magnitude = max(finite) if finite else 0.0
+    if metric.endswith("_usd"):
+        decimals = max(2, _decimals(magnitude))
+        return ["n/a" if v != v else f"{'-' if v < 0 else ''}${abs(v):,.{decimals}f}" for v in values]
+    if metric.endswith("_s"):
+        factor, unit = _time_unit(magnitude)
+        decimals = _decimals(magnitude / factor)
+        return ["n/a" if v != v else f"{v / factor:,.{decimals}f} {unit}" for v in values]
+    return ["n/a" if v != v else f"{v:.4g}" for v in values]
+
+
+def fmt_value(metric: str, value: float) -> str:
+    return fmt_values(metric, [value])[0]
+
+
+def fmt_interval(metric: str, mean: float, low: float, high: float) -> str:
+    m, lo, hi = fmt_values(metric, [mean, low, high])
+    return f"{m} [{lo}, {hi}]"
+
+
+def simulate_with_progress(scenario: Scenario, runs: int, seed: int, engine: str, quiet: bool) -> pd.DataFrame:
+    show = not quiet and sys.stderr.isatty()
+    frames = []
+    with tqdm(total=runs, unit="run", disable=not show, desc=scenario.name, leave=False) as bar:
+        for first in range(0, runs, CHUNK):
+            n = min(CHUNK, runs - first)
+            frames.append(simulate(scenario, n, seed, first_run=first, engine=engine))
+            bar.update(n)
+    df = pd.concat(frames, ignore_index=True)
+    return df.sort_values(["strategy", "run"], kind="stable", key=_strategy_order(scenario)).reset_index(drop=True)
+
+
+def _strategy_order(scenario: Scenario):
+    order = {label: i for i, label in enumerate(scenario.strategies)}
+
+    def key(col: pd.Series) -> pd.Series:
+        return col.map(order) if col.name == "strategy" else col
+
+    return key
+
+
+def comparison_pair(scenario: Scenario) -> tuple[str, str] | None:
+    labels = list(scenario.strategies)
+    if "durable" in labels and "restart" in labels:
+        return "durable", "restart"
+    return (labels[1], labels[0]) if len(labels) >= 2 else None
+
+
+def all_pairs(labels: list[str]) -> list[tuple[str, str]]:
+    return [(a, b) for i, b in enumerate(labels) for a in labels[i + 1:]]
+
+
+def report_text(scenario: Scenario, df: pd.DataFrame, summary: pd.DataFrame, paired: pd.DataFrame,
+                seconds: float) -> str:
+    runs = df["run"].nunique()
+    engine = ",".join(sorted(df["engine"].unique()))
+    lines = [f"{scenario.name}: {runs} replications x {len(scenario.strategies)} strategies, "
+             f"seed {int(df['seed'].iloc[0])}, engine {engine} ({seconds:.1f} s)", ""]
+    header = f"{'strategy':<16}" + "".join(f"{label:<34}" for _, label in HEADLINE) + "completed"
+    lines.append(header)
+    for label in scenario.strategies:
+        cells = []
+        for metric, _ in HEADLINE:
+            row = summary[(summary["strategy"] == label) & (summary["metric"] == metric)].iloc[0]
+            cells.append(f"{fmt_interval(metric, row['mean'], row['ci_low'], row['ci_high']):<34}")
+        done = df.loc[df["strategy"] == label, "completed"].mean()
+        lines.append(f"{label:<16}" + "".join(cells) + f"{done:.1%}")
+    pair = comparison_pair(scenario)
+    if pair is not None:
+        a, b = pair
+        lines += ["", f"paired difference {a} - {b} (same failures in every replication; negative = {a} lower):"]
+        for metric, label in HEADLINE:
+            row = paired[(paired["a"] == a) & (paired["b"] == b) & (paired["metric"] == metric)].iloc[0]
+            rel = row["rel_diff"]
+            rel_text = f"  ({rel:+.1%} of {b})" if rel == rel else ""
+            lines.append(f"  {label:<16}{fmt_interval(metric, row['mean_diff'], row['ci_low'], row['ci_high'])}{rel_text}")
+    lines.append("")
+    lines.append("95% confidence intervals (Student t over replications).")
+    return "\n".join(lines)
+
+
+def scenario_json(scenario: Scenario) -> str:
+    return json.dumps(scenario.model_dump(mode="json", by_alias=True), indent=2, sort_keys=True, default=str) + "\n"
+
+
+def handle(args: argparse.Namespace) -> int:
+    if args.runs < 1:
+        raise UsageError("--runs must be at least 1")
+    if args.seed < 0:
+        raise UsageError("--seed must not be negative")
+    scenario = load_scenario(args.scenario)
+    out = Path(args.out) if args.out else Path("results") / scenario.name
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} exists and is not a folder")
+    started = time.perf_counter()
+    df = simulate_with_progress(scenario, args.runs, args.seed, args.engine, args.quiet)
+    seconds = time.perf_counter() - started
+    metrics = [c for c in df.columns if c.endswith(("_s", "_usd")) or c in ("attempts", "crashes", "deploy_kills",
+               "rate_limited", "pipeline_restarts", "orchestration_actions", "history_events")]
+    summary = stats.summarize(df, metrics=metrics, by=("strategy",))
+    labels = list(scenario.strategies)
+    paired = pd.concat([stats.paired_differences(df, a, b, metrics=metrics) for a, b in all_pairs(labels)],
+                       ignore_index=True) if len(labels) > 1 else pd.DataFrame()
+    print(report_text(scenario, df, summary, paired, seconds))
+    meta = {"scenario": scenario.model_dump(mode="json", by_alias=True), "seed": args.seed, "runs": args.runs}
+    # everything is computed before anything is written: an error leaves no partial output
+    files = {
+        "runs.parquet": parquet_bytes(df, meta),
+        "summary.csv": summary.to_csv(index=False, float_format="%.10g").encode(),
+        "paired.csv": paired.to_csv(index=False, float_format="%.10g").encode(),
+        "scenario.toml": Path(args.scenario).read_bytes(),
+    }
+    for name, data in files.items():
+        atomic_write_bytes(out / name, data)
+    atomic_write_text(out / "scenario.json", scenario_json(scenario))
+    print(f"wrote {out}/: runs.parquet, summary.csv, paired.csv, scenario.toml, scenario.json")
+    return 0
