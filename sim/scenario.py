@@ -155,6 +155,8 @@ class RetryPolicy(_Model):
     maximum_interval_s: NonNegativeDuration | None = Field(None, alias="maximum_interval")
     maximum_attempts: int = Field(0, ge=0, description="0 = unlimited")
     jitter: Jitter = "none"
+    schedule_to_close_s: PositiveDuration | None = Field(
+        None, alias="schedule_to_close", description="give up once a retry would start this long after the unit was first scheduled (fleet engine)")
 
     @property
     def max_interval_s(self) -> float:
@@ -309,6 +311,56 @@ StrategyConfig = Annotated[
 STRATEGY_KINDS = ("restart", "durable", "retry_in_place", "checkpoint")
 
 
+# --------------------------------------------------------------------------- fleet and shared provider (sim.fleet)
+
+
+class Fleet(_Model):
+    """Many workflows sharing ``workers`` workers (docs/fleet.md). Arrivals: a batch of
+    ``workflows`` at time 0, or Poisson at ``rate_per_hour`` until ``horizon`` and/or
+    ``workflows`` arrivals. A deployment restarts ``rolling_fraction`` of the workers at a time."""
+
+    workers: int = Field(1, ge=1)
+    arrival: Literal["batch", "poisson"] = "batch"
+    rate_per_hour: float | None = Field(None, gt=0)
+    workflows: int | None = Field(None, ge=1)
+    horizon_s: PositiveDuration | None = Field(None, alias="horizon")
+    rolling_fraction: float = Field(1.0, gt=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _check(self) -> Fleet:
+        if self.arrival == "batch":
+            if self.workflows is None:
+                raise ValueError("a batch fleet needs 'workflows' (how many start at time 0)")
+            if self.rate_per_hour is not None or self.horizon_s is not None:
+                raise ValueError("'rate_per_hour'/'horizon' are for arrival = \"poisson\"")
+        else:
+            if self.rate_per_hour is None:
+                raise ValueError("poisson arrivals need 'rate_per_hour'")
+            if self.workflows is None and self.horizon_s is None:
+                raise ValueError("poisson arrivals need a horizon: 'horizon' (a duration) and/or 'workflows'")
+        return self
+
+
+class ProviderOutage(_Model):
+    """Alternating up and down periods of the provider; every call fails while it is down."""
+
+    up: DurationDist
+    down: DurationDist
+
+
+class Provider(_Model):
+    """A shared LLM provider: token buckets for requests and tokens per minute (refilling
+    continuously, capacity = ``burst`` worth of refill), optional outages."""
+
+    requests_per_minute: float | None = Field(None, gt=0)
+    tokens_per_minute: float | None = Field(None, gt=0)
+    burst_s: PositiveDuration = Field(60.0, alias="burst")
+    steps: list[str] | None = None
+    response_time_s: NonNegativeDuration = Field(0.0, alias="response_time")
+    honor_retry_after: bool = True
+    outage: ProviderOutage | None = None
+
+
 # --------------------------------------------------------------------------- scenario
 
 
@@ -331,6 +383,8 @@ class Scenario(_Model):
     steps: list[Step] = Field(min_length=1)
     failures: Failures = Failures()
     strategies: dict[str, StrategyConfig] = Field(min_length=1)
+    fleet: Fleet | None = None
+    provider: Provider | None = None
 
     _raw: dict = PrivateAttr(default_factory=dict)
     _path: str | None = PrivateAttr(default=None)
