@@ -16,6 +16,7 @@ from sim.errors import SimError
 
 COMMANDS = [
     "run",
+    "fit",
 ]
 
 

@@ -1,0 +1,384 @@
+"""A runnable scenario (docs/model.md section 2) from the fits, as commented TOML text.
+
+Fitted values become the scenario's parameters; their 95% intervals, the goodness-of-fit tests
+and the data behind them (attempts, crashes, observation window) become comments. What the
+data cannot tell (step kinds and prices, restart times, drain, strategies) comes from a
+template scenario when one is given, otherwise from the core's defaults, and the comments say
+so.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.calibrate.errors import DataError
+from sim.calibrate.fits import Calibration, DurationFit, Estimate
+from sim.units import format_duration
+
+DEFAULT_PROFILE = "article-2026-04"
+
+
+# --------------------------------------------------------------------------- TOML emitting
+
+
+def _key(k: str) -> str:
+    return k if k.replace("_", "").replace("-", "").isalnum() and k.isascii() else json.dumps(k)
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, list | tuple):
+        return "[" + ", ".join(_value(x) for x in v) + "]"
+    if isinstance(v, Mapping):
+        return "{ " + ", ".join(f"{_key(k)} = {_value(x)}" for k, x in v.items()) + " }"
+    raise TypeError(f"cannot write {v!r} as TOML")
+
+
+def _table(header: str, table: Mapping[str, Any], *, array: bool = False) -> list[str]:
+    """Lines of one table: scalars (and inline values) first, then its sub-tables."""
+    lines = [f"[[{header}]]" if array else f"[{header}]"]
+    subs: list[tuple[str, Mapping[str, Any]]] = []
+    for k, v in table.items():
+        if isinstance(v, Mapping) and not (header.startswith("steps") and k == "duration"):
+            subs.append((k, v))
+        else:
+            lines.append(f"{_key(k)} = {_value(v)}")
+    for k, v in subs:
+        lines += _table(f"{header}.{_key(k)}", v)
+    return lines
+
+
+def _dur(seconds: float) -> str:
+    """A duration string the loader reads back exactly enough ("61.234s")."""
+    return f"{float(seconds):.6g}s"
+
+
+def _ci(e: Estimate) -> str:
+    return f"{format_duration(e.value)} [{format_duration(e.low)}, {format_duration(e.high)}]"
+
+
+def _p(p: float) -> str:
+    return "n/a" if not np.isfinite(p) else f"{p:.3g}"
+
+
+def duration_table(fit: DurationFit) -> str | dict[str, str]:
+    """The scenario's duration value of a fit: a fixed string or a lognormal table."""
+    if fit.dist == "fixed" or fit.p95_s.value <= fit.median_s.value:
+        return _dur(fit.median_s.value)
+    return {"dist": "lognormal", "median": _dur(fit.median_s.value), "p95": _dur(fit.p95_s.value)}
+
+
+def _duration_comment(fit: DurationFit) -> list[str]:
+    if fit.dist == "fixed":
+        return [f"# duration: all {fit.n} completed attempts took {format_duration(fit.median_s.value)}"]
+    return [
+        f"# duration: lognormal MLE from {fit.n} completed attempts"
+        + (f" (+{fit.n_censored} killed, right-censored)" if fit.n_censored else ""),
+        f"#   median {_ci(fit.median_s)}, p95 {_ci(fit.p95_s)} (95% intervals)",
+        f"#   empirical median {_ci(fit.empirical_median_s)}, p95 {_ci(fit.empirical_p95_s)}",
+        f"#   {fit.gof.test}: D = {fit.gof.statistic:.3g}, p = {_p(fit.gof.p_value)}"
+        + ("  <- lognormal rejected at 1%: check the ECDF plot" if fit.gof.p_value < 0.01 else ""),
+    ]
+
+
+def format_window(window: tuple[float, float], *, relative: str = "simulated time per run"
+                  ) -> str:
+    """'2026-03-02 09:00:00Z -> 2026-03-05 17:12:03Z (3.3d)', or '0s -> 5.2h (<relative>)' when
+    the times are not epoch seconds."""
+    a, b = window
+    if not (np.isfinite(a) and np.isfinite(b)):
+        return "unknown"
+    if a > 1e8:  # epoch seconds
+        fa = pd.Timestamp(a, unit="s", tz="UTC").strftime("%Y-%m-%d %H:%M:%SZ")
+        fb = pd.Timestamp(b, unit="s", tz="UTC").strftime("%Y-%m-%d %H:%M:%SZ")
+        return f"{fa} -> {fb} ({format_duration(b - a)})"
+    return f"{format_duration(a)} -> {format_duration(b)} ({relative})"
+
+
+# --------------------------------------------------------------------------- step order
+
+
+def step_order(attempts: pd.DataFrame) -> list[str]:
+    """Steps ordered by their mean rank of first start within a workflow."""
+    known = attempts[~attempts["inferred"]]
+    if len(known) == 0:
+        return list(map(str, pd.unique(attempts["step"])))
+    first = known.groupby(["workflow_id", "step"], sort=False)["start_s"].min().reset_index()
+    first["rank"] = first.groupby("workflow_id")["start_s"].rank(method="first")
+    mean_rank = first.groupby("step", sort=False)["rank"].mean()
+    ordered = [str(s) for s in mean_rank.sort_values(kind="stable").index]
+    rest = [str(s) for s in pd.unique(attempts["step"]) if str(s) not in ordered]
+    return ordered + rest
+
+
+# --------------------------------------------------------------------------- the scenario
+
+
+def _read_template(template: str | Path | None) -> tuple[dict[str, Any], Path | None]:
+    if template is None:
+        return {}, None
+    p = Path(template)
+    try:
+        with p.open("rb") as f:
+            return tomllib.load(f), p
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise DataError(f"cannot read the template scenario: {exc}", file=str(p)) from exc
+
+
+def _bundled_models(profile: str) -> set[str]:
+    from sim.scenario import load_pricing_profile
+
+    table, _ = load_pricing_profile(profile)
+    return set(table.get("models", {}))
+
+
+def scenario_toml(cal: Calibration, attempts: pd.DataFrame, *,
+                  template: str | Path | None = None, out_path: str | Path | None = None,
+                  name: str | None = None) -> str:
+    """TOML text of a runnable scenario with the fitted values (see module docstring).
+
+    ``template``: a scenario file whose steps (kinds, prices, tokens, retry policies), pricing,
+    simulation, defaults, strategies and failure settings that the data cannot tell (restart
+    times, drain, detection delay) are kept. ``out_path`` makes a template's relative pricing
+    profile path relative to where the scenario will be written.
+    """
+    raw, tpath = _read_template(template)
+    lines: list[str] = [
+        "# Calibrated with `python -m sim fit` (sim.calibrate) from " + cal.source,
+        f"# data: {cal.n_attempts} attempts"
+        + (f" ({cal.n_inferred} known only from Temporal's attempt counter)" if cal.n_inferred
+           else "")
+        + f" of {cal.n_workflows} workflows; window {format_window(cal.window)}",
+        "# outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(cal.outcome_counts.items())),
+        "# intervals are 95%; see `python -m sim fit --help` and docs/calibration.md",
+    ]
+    if tpath is not None:
+        lines.append(f"# steps, pricing and strategies from the template {tpath}")
+    lines.append("")
+    base_name = raw.get("name") if isinstance(raw.get("name"), str) else None
+    lines.append(f"name = {_value(name or (base_name + '-calibrated' if base_name else 'calibrated'))}")
+    lines.append(f"description = {_value('Fitted from ' + cal.source)}")
+    lines.append("")
+
+    # pricing
+    pricing = dict(raw.get("pricing", {"profile": DEFAULT_PROFILE}))
+    profile = pricing.get("profile")
+    if tpath is not None and isinstance(profile, str):
+        from sim.scenario import bundled_pricing_profiles
+
+        if profile not in bundled_pricing_profiles():
+            resolved = (tpath.parent / profile).resolve()
+            base = Path(out_path).resolve().parent if out_path else Path.cwd()
+            pricing["profile"] = os.path.relpath(resolved, base)
+    tsteps = {s.get("name"): s for s in raw.get("steps", []) if isinstance(s, dict)}
+    order = list(tsteps) if tsteps else step_order(attempts)
+    data_steps = set(map(str, pd.unique(attempts["step"])))
+    if tsteps and not data_steps & set(tsteps):
+        raise DataError(f"no step of the data ({', '.join(sorted(data_steps))}) is a step of the "
+                        f"template ({', '.join(map(str, tsteps))}): step names must match",
+                        file=str(tpath))
+    step_tables: list[tuple[dict[str, Any], list[str]]] = []
+    unknown_models: list[str] = []
+    known_models = _bundled_models(DEFAULT_PROFILE) if not raw else set()
+    for step in order:
+        comments: list[str] = []
+        fit = cal.durations.get(step)
+        if tsteps:
+            table = {k: v for k, v in tsteps[step].items()}
+        else:
+            rows = attempts[attempts["step"] == step]
+            models = rows["model"].dropna() if "model" in rows.columns else pd.Series([], dtype=str)
+            if len(models):
+                model = str(models.mode().iloc[0])
+                table = {"name": step, "kind": "llm", "model": model}
+                done = rows[rows["outcome"] == "completed"]
+                for col, key in (("tokens_in", "input_tokens"), ("tokens_out", "output_tokens")):
+                    if col in done.columns and done[col].notna().any():
+                        table[key] = int(round(float(done[col].median())))
+                        comments.append(f"# {key}: median over {int(done[col].notna().sum())} "
+                                        "completed attempts")
+                if model not in known_models:
+                    unknown_models.append(model)
+            else:
+                table = {"name": step, "kind": "gpu", "price_per_hour": 0.0}
+                comments.append("# kind and price are not in the data: set gpu = \"<kind>\" or "
+                                "price_per_hour (or fit with --template)")
+        if fit is not None:
+            table["duration"] = duration_table(fit)
+            comments = _duration_comment(fit) + comments
+        elif step in data_steps:
+            comments.append("# no completed attempt with known times: duration from the template")
+        else:
+            comments.append("# step not in the data: duration from the template")
+        if "duration" not in table:
+            raise DataError(f"step {step!r} has no completed attempt to fit a duration from; "
+                            "give a --template that sets it", file=cal.source)
+        step_tables.append((table, comments))
+    extra = sorted(data_steps - set(order))
+    for model in sorted(set(unknown_models)):
+        pricing.setdefault("models", {})[model] = {"input_per_mtok": 0.0, "output_per_mtok": 0.0}
+    lines += _table("pricing", {k: v for k, v in pricing.items() if k != "models"})
+    for model, prices in pricing.get("models", {}).items():
+        if model in unknown_models:
+            lines.append(f"# model {model!r} is not in the pricing profile: prices unknown, set them")
+        lines += _table(f"pricing.models.{_key(model)}", prices)
+    lines.append("")
+    for key in ("simulation", "defaults"):
+        if isinstance(raw.get(key), dict):
+            lines += _table(key, raw[key])
+            lines.append("")
+    if extra:
+        lines.append(f"# steps in the data but not in the template, left out: {', '.join(extra)}")
+        lines.append("")
+    for table, comments in step_tables:
+        lines += comments
+        lines += _table("steps", table, array=True)
+        lines.append("")
+
+    lines += _failure_lines(cal, raw.get("failures", {}) if isinstance(raw.get("failures"),
+                                                                       dict) else {}, order)
+    strategies = raw.get("strategies") if isinstance(raw.get("strategies"), dict) else {
+        "restart": {}, "durable": {}}
+    for label, table in strategies.items():
+        lines += _table(f"strategies.{_key(label)}", table)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _failure_lines(cal: Calibration, tf: dict[str, Any], steps: list[str]) -> list[str]:
+    lines: list[str] = []
+    cr = cal.crashes
+    tcrash = dict(tf.get("crash", {}))
+    exposure = f"{cr.n_crashes} crashes in {cr.n_attempts} " + (
+        "worker lives" if cr.age == "worker" else "attempts") + (
+        f", {format_duration(cr.exposure_s)} of exposure")
+    if cr.n_crashes == 0:
+        lines += [f"# no crash in {format_duration(cr.exposure_s)} of exposure: MTBF > "
+                  f"{format_duration(cr.exponential.mttf_s.low)} (95%); no [failures.crash]", ""]
+    else:
+        ex = cr.exponential
+        lines.append(f"# crashes: {exposure}; age = "
+                     + ("worker_id life" if cr.age == "worker" else "attempt running time"))
+        if cr.n_inferred_excluded:
+            lines.append(f"#   {cr.n_inferred_excluded} attempts with unknown times (Temporal "
+                         "retries) left out of the exposure")
+        lines.append(f"#   exponential: MTBF {_ci(ex.mttf_s)}, AIC {ex.aic:.1f}, "
+                     f"{ex.gof.test} p = {_p(ex.gof.p_value)}")
+        if cr.weibull is not None:
+            w = cr.weibull.params
+            lines.append(f"#   weibull: shape {w['shape'].value:.3g} [{w['shape'].low:.3g}, "
+                         f"{w['shape'].high:.3g}], scale {_ci(w['scale_s'])}, mean "
+                         f"{_ci(w['mttf_s'])}, AIC {cr.weibull.aic:.1f}")
+            lines.append(f"#   {cr.lr_test.test}: p = {_p(cr.lr_test.p_value)}; chosen by AIC: "
+                         f"{cr.chosen}")
+        if cal.naive_crashes is not None:
+            lines.append("#   (the naive fit that drops the censored attempts would say MTBF "
+                         f"{format_duration(cal.naive_crashes.mttf_s.value)}: biased, not used)")
+        for k in ("distribution", "mtbf", "shape", "scale"):
+            tcrash.pop(k, None)
+        table: dict[str, Any] = {"distribution": cr.chosen}
+        if cr.chosen == "exponential":
+            table["mtbf"] = _dur(cr.exponential.mttf_s.value)
+        else:
+            assert cr.weibull is not None
+            table["shape"] = float(f"{cr.weibull.params['shape'].value:.6g}")
+            table["scale"] = _dur(cr.weibull.params["scale_s"].value)
+        if tcrash:
+            lines.append("#   renew_on_restart, detection_delay, restart_time: from the template")
+        else:
+            lines.append("#   detection_delay and restart_time are not in the data: core defaults")
+        table.update(tcrash)
+        lines += _table("failures.crash", table)
+        lines.append("")
+
+    dp = cal.deploys
+    tdeploy = dict(tf.get("deploy", {}))
+    if dp is not None:
+        lines.append(f"# deployments: {dp.n_deploys} in {format_window(dp.window, relative='seconds')}; gaps CV "
+                     f"{dp.cv:.3g} (0 periodic, 1 Poisson)")
+        lines.append(f"#   periodic: period {_ci(dp.period_s)}, jitter sd "
+                     f"{format_duration(dp.jitter_s)}, AIC {dp.aic_periodic:.1f}")
+        lines.append(f"#   poisson: mean interval {_ci(dp.mean_interval_s)}, AIC "
+                     f"{dp.aic_poisson:.1f}")
+        lines.append(f"#   chosen: {dp.mode}; {dp.gof.test} p = {_p(dp.gof.p_value)}")
+        for k in ("mode", "every"):
+            tdeploy.pop(k, None)
+        every = dp.period_s.value if dp.mode == "periodic" else dp.mean_interval_s.value
+        table = {"mode": dp.mode, "every": _dur(every)}
+        lines.append("#   drain, restart_time: " + ("from the template" if tdeploy else
+                                                     "not in the data: core defaults"))
+        table.update(tdeploy)
+        lines += _table("failures.deploy", table)
+        lines.append("")
+    else:
+        kills = cal.outcome_counts.get("killed_by_deploy", 0)
+        if tdeploy:
+            lines.append("# deployments: no deployment list given (--deploys): from the template")
+            lines += _table("failures.deploy", tdeploy)
+            lines.append("")
+        elif kills:
+            lines += [f"# {kills} attempts were killed by deployments, but no deployment list "
+                      "was given (--deploys): no [failures.deploy]", ""]
+
+    rl = cal.rate_limits
+    trl = dict(tf.get("rate_limit", {}))
+    if rl is not None:
+        lines.append(f"# rate limits: {rl.pooled.k} 429s in {rl.pooled.n} calls of "
+                     f"{', '.join(rl.steps)}" + (f" ({rl.n_inferred} of the 429s inferred from "
+                                                 "Temporal's attempt counter)" if rl.n_inferred
+                                                 else ""))
+        lines.append(f"#   pooled probability {rl.pooled.p.value:.4g} [{rl.pooled.p.low:.4g}, "
+                     f"{rl.pooled.p.high:.4g}] (Wilson)")
+        for s, pr in rl.per_step.items():
+            lines.append(f"#   {s}: {pr.k}/{pr.n} = {pr.p.value:.4g} [{pr.p.low:.4g}, "
+                         f"{pr.p.high:.4g}]")
+        if np.isfinite(rl.gof.p_value):
+            lines.append(f"#   {rl.gof.test}: X2 = {rl.gof.statistic:.3g}, p = "
+                         f"{_p(rl.gof.p_value)}")
+        for k in ("probability", "steps"):
+            trl.pop(k, None)
+        kept = [s for s in rl.steps if s in steps]
+        if not kept:
+            return lines + ["#   none of these steps is in the scenario: no [failures.rate_limit]",
+                            ""]
+        table = {"probability": float(f"{rl.pooled.p.value:.6g}"), "steps": kept}
+        if rl.retry_after is not None:
+            ra = rl.retry_after
+            lines.append(f"#   Retry-After from {ra.n} 429s: median {_ci(ra.median_s)}")
+            trl.pop("retry_after", None)
+            table["retry_after"] = duration_table(ra)
+        elif "retry_after" in trl:
+            lines.append("#   Retry-After: not in the data, from the template")
+        else:
+            lines.append("#   Retry-After: not in the data (core default)")
+        table.update(trl)
+        lines += _table("failures.rate_limit", table)
+        lines.append("")
+    return lines
+
+
+def validate_scenario_text(text: str, *, file: str = "<calibrated scenario>",
+                           base_dir: Path | None = None) -> Any:
+    """Load the TOML text through the core's loader; returns the Scenario or raises."""
+    from sim.scenario import scenario_from_dict
+
+    return scenario_from_dict(tomllib.loads(text), file=file, base_dir=base_dir)
