@@ -17,6 +17,8 @@ from sim.errors import SimError
 COMMANDS = [
     "run",
     "fit",
+    "sweep",
+    "breakeven",
 ]
 
 

@@ -1,0 +1,287 @@
+"""``python -m sim breakeven SCENARIO.toml --vary PATH=RANGE --metric total_cost_usd``.
+
+A coarse sweep over PATH, ``sim.stats.breakeven`` (paired means, interpolated crossing,
+bootstrap interval over replications), then finer sweeps inside the bracketing interval
+(widened to the coarse interval when that is wider, never beyond the coarse range), and,
+where ``sim.analytic`` has a closed form for the scenario, the analytic value beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sim import analytic, stats
+from sim.commands.run import UsageError
+from sim.commands.sweep import LABELS, add_execution_arguments, check_common, check_metric, fmt_x
+from sim.io import atomic_write_text
+from sim.runner import SweepResult, run_sweep, sweep_identity
+from sim.scenario import DurableStrategy, RestartStrategy, Scenario, load_scenario
+from sim.store import manifest_hash
+from sim.sweep import SweepPoint, Vary, build_points, parse_vary, resolve_path, sweep_spec
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "breakeven", help="find the parameter value where two strategies cost the same",
+        description="Sweep one parameter, locate where the paired mean difference A - B of --metric changes "
+        "sign (with a bootstrap confidence interval), refine with a finer sweep inside the bracketing "
+        "interval, and compare with the closed form where one exists.")
+    p.add_argument("scenario", help="scenario TOML file (see docs/model.md)")
+    p.add_argument("--vary", required=True, metavar="PATH=RANGE",
+                   help="the swept parameter, e.g. failures.rate_limit.probability=lin:0.02:0.3:8 or "
+                   "failures.crash.mtbf=log:10m:1w:12")
+    p.add_argument("--metric", default="total_cost_usd", help="metric to compare (default total_cost_usd)")
+    p.add_argument("--also", action="append", default=[], metavar="METRIC",
+                   help="more metrics whose break-even is reported (on the coarse grid)")
+    p.add_argument("--a", default="durable", help="strategy A of the difference A - B (default durable)")
+    p.add_argument("--b", default="restart", help="strategy B (default restart)")
+    add_execution_arguments(p)
+    p.add_argument("--out", help="output folder (default results/<scenario>-breakeven-<hash>)")
+    p.add_argument("--refine", type=int, default=1, help="refinement sweeps after the coarse one (default 1)")
+    p.add_argument("--refine-points", type=int, default=9, help="points per refinement sweep (default 9)")
+    p.add_argument("--boot", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    p.set_defaults(handler=handle)
+
+
+# --------------------------------------------------------------------------- closed forms
+
+
+@dataclass(frozen=True)
+class AnalyticValue:
+    value: float | None
+    formula: str
+    note: str = ""
+
+
+def _unlimited_retries(scenario: Scenario) -> bool:
+    steps_ok = all(s.retry.maximum_attempts == 0 for s in scenario.steps)
+    restart_ok = all(c.retry.maximum_attempts == 0 for c in scenario.strategies.values()
+                     if isinstance(c, RestartStrategy))
+    return steps_ok and restart_ok
+
+
+def analytic_breakeven(scenario: Scenario, path: str, metric: str, a: str, b: str) -> AnalyticValue | None:
+    """The closed-form break-even of ``path`` for this scenario, or None (no closed form here).
+
+    * ``failures.rate_limit.probability``: 429s only (no crashes, no deployments), unlimited
+      retries: restart's expected cost Σ c_k Q_k/Q_n against durable's Σ c_k + overhead
+      (+ per-action price × expected actions), ``analytic.breakeven_failure_probability``.
+    * ``failures.crash.mtbf``: exponential crashes only, GPU steps of fixed duration, cost
+      linear in compute, ``analytic.breakeven_crash_rate_per_s`` (MTBF = 1/λ). The durable
+      overhead is flat only when actions, action-minutes and storage are free; otherwise it is
+      evaluated without failures and the value is marked approximate.
+    Only for ``total_cost_usd`` and a durable/restart pair.
+    """
+    if metric != "total_cost_usd":
+        return None
+    kinds = {type(scenario.strategies[a]), type(scenario.strategies[b])}
+    if kinds != {DurableStrategy, RestartStrategy}:
+        return None
+    if not _unlimited_retries(scenario):
+        return None
+    price = scenario.pricing.orchestration
+    if price.restart_per_run_usd:
+        return None
+    f = scenario.failures
+    time_priced = bool(price.per_million_action_minutes_usd or price.active_storage_per_gb_hour_usd
+                       or price.retained_storage_per_gb_hour_usd)
+    if path == "failures.rate_limit.probability":
+        if f.crash is not None or f.deploy is not None or f.rate_limit is None or time_priced:
+            return None
+        costs = [scenario.step_attempt_cost_usd(s) if s.kind == "llm" else scenario.step_price_per_s(s) * s.duration.mean()
+                 for s in scenario.steps]
+        rl = f.rate_limit
+        mask = [s.name in set(rl.steps) for s in scenario.steps] if rl.steps is not None else \
+            [s.kind == "llm" for s in scenario.steps]
+        try:
+            value = analytic.breakeven_failure_probability(costs, price.per_workflow_run_usd, mask,
+                                                           price.per_million_actions_usd / 1e6)
+        except ValueError:
+            return AnalyticValue(None, "per-call failure probability", "no break-even in closed form")
+        failing = [s.name for s, m in zip(scenario.steps, mask, strict=True) if m]
+        before = sum(c for c, m in zip(costs, mask, strict=True) if not m)
+        formula = "restart Σc_k·Q_k/Q_n = durable Σc_k + overhead"
+        if len(failing) == 1 and mask[-1] and not price.per_million_actions_usd:
+            formula = (f"c·p/(1−p) = overhead, c = ${before:.4g} (steps before {failing[0]}), "
+                       f"overhead = ${price.per_workflow_run_usd:.4g}: p = overhead/(c + overhead)")
+        return AnalyticValue(value, formula)
+    if path == "failures.crash.mtbf":
+        if f.crash is None or f.crash.distribution != "exponential" or f.deploy is not None:
+            return None
+        if f.rate_limit is not None and f.rate_limit.probability > 0:
+            return None
+        if any(s.kind != "gpu" or s.duration.is_random for s in scenario.steps):
+            return None
+        work = [s.duration.mean() for s in scenario.steps]
+        prices = [scenario.step_price_per_s(s) for s in scenario.steps]
+        n = len(work)
+        approx = bool(price.per_million_actions_usd) or time_priced
+        overhead = price.per_workflow_run_usd + (1 + n) * price.per_million_actions_usd / 1e6
+        if time_priced:
+            open_min = sum(work) / 60.0
+            overhead += open_min * price.per_million_action_minutes_usd / 1e6
+        if overhead <= 0:
+            return AnalyticValue(None, "exponential crashes", "durable has no overhead: it never costs more")
+        try:
+            lam = analytic.breakeven_crash_rate_per_s(work, prices, overhead)
+        except ValueError:
+            return AnalyticValue(None, "exponential crashes", "no break-even in closed form")
+        note = "approximate: the orchestration overhead is taken without failures" if approx else ""
+        return AnalyticValue(1.0 / lam, "exponential crashes, compute cost linear in busy time "
+                             f"(overhead ${overhead:.4g} per run): MTBF = 1/λ*", note)
+    return None
+
+
+# --------------------------------------------------------------------------- sweeps
+
+
+def _run(args: argparse.Namespace, scenario: Scenario, vary: Vary, out: Path | None, columns: list[str]
+         ) -> tuple[list[SweepPoint], SweepResult]:
+    points = build_points(scenario, [vary])
+    result = run_sweep(points, args.runs, args.seed, engine=args.engine, out=out, workers=args.workers,
+                       scheduler=args.scheduler, chunk_size=args.chunk_size, keep_runs=True,
+                       collect_runs=True, collect_columns=["point", vary.path, "strategy", "run", *columns],
+                       overwrite=args.overwrite, quiet=args.quiet, spec=sweep_spec([vary]))
+    return points, result
+
+
+def _refined_values(be: stats.BreakEven, coarse: tuple[float, ...], n: int, integer: bool) -> tuple[float, ...]:
+    lo, hi = be.bracket
+    if math.isfinite(be.ci_low):
+        lo = min(lo, be.ci_low)
+    if math.isfinite(be.ci_high):
+        hi = max(hi, be.ci_high)
+    lo, hi = max(lo, min(coarse)), min(hi, max(coarse))
+    values = np.geomspace(lo, hi, n) if be.scale == "log" else np.linspace(lo, hi, n)
+    if integer:
+        values = np.unique(np.round(values))
+    return tuple(float(v) for v in values)
+
+
+def _describe(be: stats.BreakEven, path: str, metric: str) -> str:
+    label = LABELS.get(metric, metric)
+    if be.status != "crossing":
+        return f"no break-even of {label} in the swept range: " + (
+            f"{be.winner} is lower at every point" if be.winner else "the strategies tie")
+    lo = "-inf" if be.ci_low == -math.inf else fmt_x(path, be.ci_low)
+    hi = "+inf" if be.ci_high == math.inf else fmt_x(path, be.ci_high)
+    below, above = (be.a, be.b) if be.a_lower == "below" else (be.b, be.a)
+    text = (f"break-even {path} ≈ {fmt_x(path, be.estimate)} ({be.confidence:.0%} CI {lo} – {hi}); "
+            f"{below} has the lower {label} below it, {above} above it")
+    if len(be.crossings) > 1:
+        text += f" ({len(be.crossings)} sign changes: add replications)"
+    return text
+
+
+def _points_text(be: stats.BreakEven, path: str, metric: str) -> list[str]:
+    from sim.commands.run import fmt_interval
+
+    lines = [f"  {path:<34}{'mean ' + be.a + ' - ' + be.b:<44}lower"]
+    for _, row in be.points.iterrows():
+        sig = "" if row["significant"] else " (n.s.)"
+        lines.append(f"  {fmt_x(path, row[path]):<34}"
+                     f"{fmt_interval(metric, row['mean_diff'], row['ci_low'], row['ci_high']):<44}{row['lower']}{sig}")
+    return lines
+
+
+def handle(args: argparse.Namespace) -> int:
+    check_common(args)
+    check_metric(args.metric, "--metric")
+    for m in args.also:
+        check_metric(m, "--also")
+    if args.refine < 0 or args.refine_points < 3:
+        raise UsageError("--refine must be >= 0 and --refine-points >= 3")
+    if args.boot < 100:
+        raise UsageError("--boot must be at least 100")
+    if args.runs < 2:
+        raise UsageError("break-even needs --runs of at least 2")
+    scenario = load_scenario(args.scenario)
+    for label in (args.a, args.b):
+        if label not in scenario.strategies:
+            raise UsageError(f"unknown strategy {label!r}; the scenario has {', '.join(scenario.strategies)}")
+    if args.a == args.b:
+        raise UsageError("--a and --b must be different strategies")
+    vary = parse_vary(args.vary)
+    path = resolve_path(scenario, vary.path)
+    if len(vary.values) < 2:
+        raise UsageError("--vary needs at least 2 values for a break-even")
+    metrics = [args.metric, *[m for m in args.also if m != args.metric]]
+    coarse_points = build_points(scenario, [vary])
+    out = Path(args.out) if args.out else Path("results") / (
+        f"{scenario.name}-breakeven-" + manifest_hash(sweep_identity(
+            coarse_points, args.seed, args.runs, args.engine, args.chunk_size, sweep_spec([vary]), None, True))[:8])
+
+    points, result = _run(args, scenario, vary, out / "coarse", metrics)
+    df = result.runs
+    be = stats.breakeven(df, vary.path, args.metric, args.a, args.b, n_boot=args.boot, seed=args.seed)
+    label = LABELS.get(args.metric, args.metric)
+    lines = [f"{scenario.name}: break-even of {label}, {args.a} vs {args.b}, along {vary.path}", "",
+             f"coarse sweep: {len(points)} points in [{fmt_x(vary.path, min(vary.values))}, "
+             f"{fmt_x(vary.path, max(vary.values))}], {result.runs_per_point} replications each "
+             f"({result.seconds:.1f} s)", "  " + _describe(be, vary.path, args.metric)]
+    also_be = {m: stats.breakeven(df, vary.path, m, args.a, args.b, n_boot=args.boot, seed=args.seed)
+               for m in metrics[1:]}
+    stages = [{"stage": "coarse", "values": list(vary.values), "estimate": be.estimate, "ci_low": be.ci_low,
+               "ci_high": be.ci_high, "status": be.status}]
+    final = be
+    for k in range(1, args.refine + 1):
+        if final.status != "crossing":
+            break
+        values = _refined_values(final, vary.values, args.refine_points, path.kind == "int")
+        if len(values) < 2 or values[0] == values[-1]:
+            break
+        fine = Vary(vary.path, values)
+        fpoints, fresult = _run(args, scenario, fine, out / f"refine-{k}", [args.metric])
+        fbe = stats.breakeven(fresult.runs, vary.path, args.metric, args.a, args.b, n_boot=args.boot,
+                              seed=args.seed)
+        lines += [f"refined sweep {k}: {len(fpoints)} points in [{fmt_x(vary.path, values[0])}, "
+                  f"{fmt_x(vary.path, values[-1])}] ({fresult.seconds:.1f} s)",
+                  "  " + _describe(fbe, vary.path, args.metric)]
+        stages.append({"stage": f"refine-{k}", "values": list(values), "estimate": fbe.estimate,
+                       "ci_low": fbe.ci_low, "ci_high": fbe.ci_high, "status": fbe.status})
+        if fbe.status != "crossing":
+            lines.append("  (the refined grid shows no crossing: the coarse estimate stands)")
+            break
+        final = fbe
+    lines += ["", f"paired means on the {'refined' if final is not be else 'coarse'} grid:"]
+    lines += _points_text(final, vary.path, args.metric)
+
+    closed = analytic_breakeven(points[0].scenario, vary.path, args.metric, args.a, args.b)
+    record = {"path": vary.path, "metric": args.metric, "a": args.a, "b": args.b, "runs": result.runs_per_point,
+              "seed": args.seed, "status": final.status, "estimate": final.estimate, "ci_low": final.ci_low,
+              "ci_high": final.ci_high, "confidence": final.confidence, "stages": stages}
+    lines.append("")
+    if closed is not None and closed.value is not None:
+        inside = final.status == "crossing" and final.ci_low <= closed.value <= final.ci_high
+        verdict = "inside" if inside else "OUTSIDE"
+        lines.append(f"analytic: {vary.path} = {fmt_x(vary.path, closed.value)} ({closed.formula})"
+                     + (f"; {closed.note}" if closed.note else ""))
+        if final.status == "crossing":
+            lines.append(f"  simulated {fmt_x(vary.path, final.estimate)}; the analytic value is {verdict} "
+                         f"the {final.confidence:.0%} confidence interval")
+        record["analytic"] = {"value": closed.value, "formula": closed.formula, "note": closed.note,
+                              "inside_ci": inside}
+    elif closed is not None:
+        lines.append(f"analytic: {closed.note} ({closed.formula})")
+    else:
+        lines.append("analytic: no closed form for this scenario and parameter (closed forms: "
+                     "failures.rate_limit.probability with 429s only; failures.crash.mtbf with exponential "
+                     "crashes on fixed-duration GPU steps)")
+    for m, mbe in also_be.items():
+        lines.append(f"also {LABELS.get(m, m)} (coarse grid): " + _describe(mbe, vary.path, m))
+        record.setdefault("also", {})[m] = {"status": mbe.status, "estimate": mbe.estimate,
+                                             "ci_low": mbe.ci_low, "ci_high": mbe.ci_high, "winner": mbe.winner}
+    print("\n".join(lines))
+    atomic_write_text(out / "breakeven.json", json.dumps(record, indent=1, default=str) + "\n")
+    table = final.points.copy()
+    atomic_write_text(out / "breakeven_points.csv", pd.DataFrame(table).to_csv(index=False, float_format="%.12g"))
+    print(f"wrote {out}/: breakeven.json, breakeven_points.csv, coarse/"
+          + "".join(f", {s['stage']}/" for s in stages[1:]))
+    return 0
