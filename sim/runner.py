@@ -366,13 +366,21 @@ def _tables(points: pd.DataFrame, aggs: Sequence[Aggregate], confidence: float) 
 def sweep_identity(points: Sequence[Any], seed: int, runs: int, engine: str, chunk_size: int,
                    spec: list[dict] | None, stopping: StoppingRule | None, keep_runs: bool) -> dict[str, Any]:
     """What makes two sweeps the same: validated scenario(s), spec, seed, runs, engine, chunking."""
+    from sim.api import choose_engine
+
     scenarios = [p.scenario.model_dump(mode="json", by_alias=True) for p in points]
+    used = []
+    for p in points:  # "auto" resolved per point: a new fast path must not mix with stored DES chunks
+        try:
+            used.append(choose_engine(p.scenario, engine))
+        except ValueError:
+            used.append(engine)
     identity: dict[str, Any] = {
         "scenario": scenarios[0] if len(scenarios) == 1 else scenarios,
         "sweep": spec or [],
         "seed": seed,
         "runs": None if stopping is not None else runs,
-        "engine": engine,
+        "engine": {"requested": engine, "per_point": used},
         "chunk_size": chunk_size,
         "keep_runs": keep_runs,
     }
@@ -430,6 +438,14 @@ def run_sweep(
     if workers is not None and workers < 1:
         raise RunnerError("--workers must be at least 1")
     labels = list(points[0].scenario.strategies)
+    from sim.api import choose_engine
+
+    engines: set[str] = set()
+    for p in points:
+        try:
+            engines.add(choose_engine(p.scenario, engine))
+        except ValueError as exc:
+            raise RunnerError(f"--engine {engine}: {exc}" + (f" (sweep point {p.label()})" if p.values else "")) from None
     if stopping is not None:
         if stopping.metric not in METRICS:
             raise RunnerError(f"--metric {stopping.metric!r}: not a result column; known: {', '.join(METRICS)}")
@@ -508,14 +524,13 @@ def run_sweep(
     runs_df = None
     if collect_runs:
         runs_df = _sort_runs(pd.concat(collected, ignore_index=True), labels) if collected else None
-    engines = sorted(set().union(*(_engines_of(p.scenario, engine) for p in points)))
     result = SweepResult(
         points=pts, summary=summary, paired=paired, runs_per_point=done_runs, runs=runs_df,
         stopping=outcome, out=Path(out) if out is not None else None,
-        backend=backend.name if backend is not None else ("serial" if not scheduler and n_workers <= 1 else "none"),
+        backend=backend.name if backend is not None else "none",
         workers=backend.slots if backend is not None else n_workers,
         seconds=time.perf_counter() - started, chunks_run=counters["run"], chunks_reused=counters["reused"],
-        engines=engines,
+        engines=sorted(engines),
     )
     if store is not None:
         extra = {}
@@ -524,15 +539,6 @@ def run_sweep(
                                       "rounds": outcome.rounds, "points": outcome.points.to_dict(orient="records")}
         store.write_tables({"summary": summary, "paired": paired, "points": pts}, extra)
     return result
-
-
-def _engines_of(scenario: Scenario, engine: str) -> set[str]:
-    from sim.api import choose_engine
-
-    try:
-        return {choose_engine(scenario, engine)}
-    except ValueError:
-        return {engine}
 
 
 def _execute(tasks: list[ChunkTask], todo: list[ChunkTask], points: Sequence[Any], seed: int, engine: str,

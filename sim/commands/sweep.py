@@ -105,7 +105,8 @@ def report_text(scenario: Scenario, points: Sequence[SweepPoint], result: SweepR
     labels = list(scenario.strategies)
     engine = ",".join(result.engines)
     where = {"serial": "serial", "processes": f"{result.workers} processes",
-             "dask": f"Dask cluster ({result.workers} threads)"}.get(result.backend, result.backend)
+             "dask": f"Dask cluster ({result.workers} threads)",
+             "none": "nothing left to run"}.get(result.backend, result.backend)
     lines = [f"{scenario.name}: {len(points)} point(s) x {len(labels)} strategies x {result.runs_per_point} "
              f"replications, seed {seed}, engine {engine}, {where} ({result.seconds:.1f} s; "
              f"{result.chunks_run} chunks run, {result.chunks_reused} reused)", ""]
