@@ -345,16 +345,22 @@ class SweepStore:
 
     def __init__(self, root: str | Path, identity: dict[str, Any], *, keep_runs: bool = True,
                  overwrite: bool = False, extra: dict[str, Any] | None = None):
+        """Check the folder against ``identity``; nothing is created or deleted before the first write."""
         self.root = Path(root)
         self.identity = identity
         self.keep_runs = keep_runs
         self.hash = manifest_hash(identity)
+        self._extra = extra or {}
+        self._created = False
         manifest_path = self.root / "manifest.json"
         if self.root.exists() and not self.root.is_dir():
             raise StoreError(f"--out {self.root} exists and is not a folder")
-        if overwrite and self.root.exists():
-            self._clear()
-        if manifest_path.exists():
+        has_manifest = manifest_path.exists()
+        if not has_manifest and self.root.exists() and any(not p.name.startswith(".") for p in self.root.iterdir()):
+            raise StoreError(f"{self.root} is not empty and is not a sweep folder (no manifest.json); "
+                             "use a new --out folder" + (" (--overwrite never deletes it)" if overwrite else ""))
+        self._discard = overwrite and has_manifest
+        if has_manifest and not overwrite:
             try:
                 old = json.loads(manifest_path.read_text())
             except (OSError, ValueError) as exc:
@@ -365,25 +371,30 @@ class SweepStore:
                 raise StoreError(
                     f"{self.root} holds a different sweep (changed: {', '.join(changed) or 'format'}); "
                     "use a new --out folder, or --overwrite to discard it")
-        elif self.root.exists() and any(not p.name.startswith(".") for p in self.root.iterdir()):
-            raise StoreError(f"{self.root} is not empty and is not a sweep folder (no manifest.json); "
-                             "use a new --out folder")
+
+    def _create(self) -> None:
+        """Before the first write: discard an overwritten sweep, make the folders, write the manifest."""
+        if self._created:
+            return
+        if self._discard:
+            self._clear()
+            self._discard = False
         (self.root / "chunks").mkdir(parents=True, exist_ok=True)
-        if keep_runs:
+        if self.keep_runs:
             (self.root / "runs").mkdir(parents=True, exist_ok=True)
         for folder in ("chunks", "runs"):
-            for tmp in (self.root / folder).glob(".*.tmp") if (self.root / folder).exists() else ():
-                tmp.unlink(missing_ok=True)  # left by an interrupted write
+            if (self.root / folder).exists():
+                for tmp in (self.root / folder).glob(".*.tmp"):
+                    tmp.unlink(missing_ok=True)  # left by an interrupted write
+        manifest_path = self.root / "manifest.json"
         if not manifest_path.exists():
             manifest = {"format": FORMAT_VERSION, "hash": self.hash,
-                        "part_hashes": {k: manifest_hash({k: v}) for k, v in identity.items()},
-                        "identity": identity, **(extra or {})}
+                        "part_hashes": {k: manifest_hash({k: v}) for k, v in self.identity.items()},
+                        "identity": self.identity, **self._extra}
             atomic_write_text(manifest_path, json.dumps(manifest, indent=1, sort_keys=True, default=str) + "\n")
+        self._created = True
 
     def _clear(self) -> None:
-        if not (self.root / "manifest.json").exists() and any(self.root.iterdir()):
-            raise StoreError(f"--overwrite: {self.root} is not a sweep folder (no manifest.json); "
-                             "refusing to delete it")
         for name in ("chunks", "runs"):
             shutil.rmtree(self.root / name, ignore_errors=True)
         for name in ("manifest.json", "summary.parquet", "summary.csv", "paired.parquet", "paired.csv",
@@ -395,6 +406,8 @@ class SweepStore:
         return f"p{point:05d}-c{chunk:07d}"
 
     def has(self, point: int, chunk: int) -> bool:
+        if self._discard:
+            return False
         name = self.chunk_name(point, chunk)
         if not (self.root / "chunks" / f"{name}.npz").exists():
             return False
@@ -405,12 +418,14 @@ class SweepStore:
 
     def save(self, point: int, chunk: int, aggregate: Aggregate, rows: pd.DataFrame | None) -> None:
         """Rows first, then the aggregate (whose presence marks the chunk as done)."""
+        self._create()
         name = self.chunk_name(point, chunk)
         if self.keep_runs and rows is not None:
             atomic_write_bytes(self.root / "runs" / f"{name}.parquet", parquet_bytes(rows))
         atomic_write_bytes(self.root / "chunks" / f"{name}.npz", aggregate.to_bytes())
 
     def write_tables(self, tables: dict[str, pd.DataFrame], extra_json: dict[str, Any] | None = None) -> None:
+        self._create()
         for name, df in tables.items():
             atomic_write_bytes(self.root / f"{name}.parquet", parquet_bytes(df, {"hash": self.hash}))
             atomic_write_text(self.root / f"{name}.csv", df.to_csv(index=False, float_format="%.12g"))

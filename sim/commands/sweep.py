@@ -25,11 +25,11 @@ def add_execution_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
     p.add_argument("--engine", choices=ENGINES, default="auto",
                    help="auto (fast path where exact, else DES), des (reference), fast")
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=int, default=None,
-                       help="local processes (default: every core when points x runs >= 20000, else 1)")
-    where.add_argument("--scheduler", metavar="ADDR",
-                       help="Dask scheduler address (tcp://host:8786), or 'local' for a local Dask cluster")
+    p.add_argument("--workers", type=int, default=None,
+                   help="local processes, or the size of --scheduler local (default: every core when "
+                   "points x runs >= 20000, else 1)")
+    p.add_argument("--scheduler", metavar="ADDR",
+                   help="Dask scheduler address (tcp://host:8786), or 'local' for a local Dask cluster")
     p.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE,
                    help=f"replications per chunk of work (default {DEFAULT_CHUNK_SIZE}; part of the sweep's identity)")
     p.add_argument("--overwrite", action="store_true", help="discard an existing sweep in --out")
@@ -73,6 +73,9 @@ def check_common(args: argparse.Namespace) -> None:
         raise UsageError("--workers must be at least 1")
     if args.chunk_size < 1:
         raise UsageError("--chunk-size must be at least 1")
+    if args.scheduler and args.scheduler != "local" and args.workers is not None:
+        raise UsageError("--workers sets local processes or the size of --scheduler local; a remote "
+                         "cluster has its own workers")
 
 
 def check_metric(name: str, option: str) -> None:
