@@ -17,6 +17,7 @@ RUN_COLUMNS = [
     "useful_compute_s", "wasted_compute_s", "compute_cost_usd", "useful_cost_usd",
     "wasted_cost_usd", "orchestration_actions", "history_events", "orchestration_cost_usd",
     "total_cost_usd", "attempts", "crashes", "deploy_kills", "rate_limited", "pipeline_restarts",
+    "heartbeats",
 ]
 EVENT_COLUMNS = ["run", "strategy", "step", "step_index", "attempt", "start_s", "end_s", "outcome", "useful"]
 ENGINES = ("auto", "des", "fast")
@@ -48,8 +49,9 @@ def _frame(scenario: Scenario, beh: Behaviour, cols: dict[str, np.ndarray], seed
     unit_attempts = np.asarray(cols["unit_attempts"], dtype=np.int64)
     history = np.asarray(cols["history_events"], dtype=np.int64)
     makespan = np.asarray(cols["makespan_s"], dtype=np.float64)
+    heartbeats = np.asarray(cols["heartbeats"], dtype=np.int64)
     if beh.records_history:
-        actions = durable_actions(unit_attempts)
+        actions = durable_actions(unit_attempts, heartbeats)
     else:
         actions = unit_attempts
     usage = OrchestrationUsage(actions=actions, history_events=history, open_time_s=makespan, pipeline_runs=unit_attempts)
@@ -78,6 +80,7 @@ def _frame(scenario: Scenario, beh: Behaviour, cols: dict[str, np.ndarray], seed
         "deploy_kills": np.asarray(cols["deploy_kills"], dtype=np.int64),
         "rate_limited": np.asarray(cols["rate_limited"], dtype=np.int64),
         "pipeline_restarts": np.asarray(cols["pipeline_restarts"], dtype=np.int64),
+        "heartbeats": heartbeats,
     })
     return df.sort_values("run", kind="stable").reset_index(drop=True)
 

@@ -11,6 +11,7 @@ the Python work per event small while the model stays event by event (docs/model
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import numpy as np
@@ -35,7 +36,7 @@ ENV_BATCH = 16  # replications per SimPy Environment
 RUN_FIELDS = (
     "completed", "makespan_s", "compute_s", "useful_compute_s", "wasted_compute_s",
     "compute_cost_usd", "useful_cost_usd", "wasted_cost_usd", "unit_attempts", "history_events",
-    "attempts", "crashes", "deploy_kills", "rate_limited", "pipeline_restarts",
+    "attempts", "crashes", "deploy_kills", "rate_limited", "pipeline_restarts", "heartbeats",
 )
 
 
@@ -102,11 +103,16 @@ def run_process(steps: _StepTable, beh: Behaviour, renv: ReplicationEnv,
     unit_open = False
     unit_attempts = attempts = crashes = deploy_kills = limited = restarts = 0
     step_level = beh.checkpoint_every == 1
+    hb, hb_cost = beh.heartbeat_every_s, beh.heartbeat_cost_s
+    step_work = -1.0  # heartbeat: work of the current step, drawn at its first attempt
+    saved = kept_c = kept_cost = 0.0  # heartbeat: progress saved in the current step, its compute and cost
+    heartbeats = saves = 0
     completed = False
     finish = 0.0
     while True:
         s, lost_at, lost_cause = acquire(t)
         outcome = -1
+        shutdown_after = False
         if lost_at < s and pos > ckpt:
             # the worker shut down while the pipeline waited in memory: its progress is gone
             end, outcome, k, i = lost_at, lost_cause, -1, pos
@@ -124,16 +130,22 @@ def run_process(steps: _StepTable, beh: Behaviour, renv: ReplicationEnv,
             rl = rate_u[i]
             if rl is not None and rl.get(k) < p429:
                 would_end = s + steps.response_s
-                end, outcome, _ = resolve(s, would_end)
+                end, outcome, shutdown_after = resolve(s, would_end)
                 if outcome == COMPLETED:
                     outcome = RATE_LIMITED
-                shutdown_after = False
                 dur = would_end - s
             else:
                 dur = durations[i]
                 if type(dur) is Stream:
                     dur = dur.get(k)
-                end, outcome, shutdown_after = resolve(s, s + dur)
+                if hb > 0.0 and is_gpu[i]:
+                    if step_work < 0.0:
+                        step_work = dur
+                    left = step_work - saved
+                    saves = max(math.ceil(left / hb) - 1, 0)
+                    end, outcome, shutdown_after = resolve(s, s + left + saves * hb_cost)
+                else:
+                    end, outcome, shutdown_after = resolve(s, s + dur)
             if end > max_t:
                 end = max_t
                 outcome = -2  # cut by the horizon
@@ -152,10 +164,27 @@ def run_process(steps: _StepTable, beh: Behaviour, renv: ReplicationEnv,
             if log is not None:
                 log.append((renv.run, beh.label, i, k, s, end, outcome, False))
             if outcome == -2:
-                waste_c += elapsed
-                waste_cost += cost
+                waste_c += elapsed + kept_c
+                waste_cost += cost + kept_cost
+                kept_c = kept_cost = 0.0
                 finish = max_t
                 break
+            if step_work >= 0.0:  # a heartbeat step: saved segments survive a failure
+                if outcome == COMPLETED:
+                    heartbeats += saves
+                    elapsed += kept_c
+                    cost += kept_cost
+                    step_work = -1.0
+                    saved = kept_c = kept_cost = 0.0
+                else:
+                    done = min(int(elapsed // (hb + hb_cost)), saves)
+                    heartbeats += done
+                    keep = done * (hb + hb_cost)
+                    saved += done * hb
+                    kept_c += keep
+                    kept_cost += keep * rate_per_s[i]
+                    elapsed -= keep
+                    cost -= keep * rate_per_s[i]
             if outcome == COMPLETED:
                 pend_c += elapsed
                 pend_cost += cost
@@ -202,7 +231,8 @@ def run_process(steps: _StepTable, beh: Behaviour, renv: ReplicationEnv,
         else:
             limited += 1
             notice = end
-        in_place = outcome == RATE_LIMITED and beh.retry_429_in_place
+        # an in-process retry survives a 429, unless the worker shut down right after it
+        in_place = outcome == RATE_LIMITED and beh.retry_429_in_place and not shutdown_after
         if in_place or step_level:
             policy = steps.retry[i]
         else:
@@ -230,8 +260,8 @@ def run_process(steps: _StepTable, beh: Behaviour, renv: ReplicationEnv,
                 wait = ra
         t = notice + wait
     if not completed:
-        waste_c += pend_c + useful_c
-        waste_cost += pend_cost + useful_cost
+        waste_c += pend_c + useful_c + kept_c
+        waste_cost += pend_cost + useful_cost + kept_cost
         useful_c = useful_cost = 0.0
         if log is not None:
             for j in range(len(log)):
@@ -243,7 +273,7 @@ def run_process(steps: _StepTable, beh: Behaviour, renv: ReplicationEnv,
         yield finish - now
     out.append((completed, finish, useful_c + waste_c, useful_c, waste_c, useful_cost + waste_cost,
                 useful_cost, waste_cost, unit_attempts, history, attempts, crashes, deploy_kills,
-                limited, restarts, renv.run))
+                limited, restarts, heartbeats, renv.run))
 
 
 def run_chunk(scenario: Scenario, behaviours: list[Behaviour], runs: np.ndarray, seed: int,

@@ -184,7 +184,9 @@ class Worker:
             self.next_crash = self.ready + self._ttf.get(self._j)
             self._j += 1
         else:
-            while self.next_crash < self.ready:  # host failures while down have no effect
+            # host failures while down have no effect; a crash at the very instant the worker is
+            # ready again (zero restart time) is the one that just happened, so it is consumed too
+            while self.next_crash <= self.ready:
                 self.next_crash += self._ttf.get(self._j)
                 self._j += 1
 

@@ -259,6 +259,14 @@ class DeploySource(_Model):
 
 class RateLimitSource(_Model):
     probability: float = Field(ge=0.0, le=1.0)
+
+    @field_validator("probability")
+    @classmethod
+    def _can_succeed(cls, p: float) -> float:
+        if p >= 1.0:
+            raise ValueError("with probability 1 every call is rate limited and no pipeline can finish; use a value below 1")
+        return p
+
     steps: list[str] | None = None
     retry_after: NonNegativeDurationDist = Fixed(0.0)
     response_time_s: NonNegativeDuration = Field(0.0, alias="response_time")
@@ -304,11 +312,22 @@ class CheckpointStrategy(_Model):
     persist_latency_s: NonNegativeDuration = Field(0.0, alias="persist_latency")
 
 
+class HeartbeatStrategy(_Model):
+    """Durable execution with heartbeat checkpoints inside long steps: a GPU step saves its
+    progress after every ``every`` of work (each save takes ``checkpoint_cost`` of worker time and
+    is a billable action); a retried step resumes from its last save."""
+
+    kind: Literal["heartbeat"] = "heartbeat"
+    every_s: PositiveDuration = Field(alias="every")
+    checkpoint_cost_s: NonNegativeDuration = Field(0.0, alias="checkpoint_cost")
+    persist_latency_s: NonNegativeDuration = Field(0.0, alias="persist_latency")
+
+
 StrategyConfig = Annotated[
-    RestartStrategy | DurableStrategy | RetryInPlaceStrategy | CheckpointStrategy,
+    RestartStrategy | DurableStrategy | RetryInPlaceStrategy | CheckpointStrategy | HeartbeatStrategy,
     Field(discriminator="kind"),
 ]
-STRATEGY_KINDS = ("restart", "durable", "retry_in_place", "checkpoint")
+STRATEGY_KINDS = ("restart", "durable", "retry_in_place", "checkpoint", "heartbeat")
 
 
 # --------------------------------------------------------------------------- fleet and shared provider (sim.fleet)

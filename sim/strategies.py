@@ -4,7 +4,8 @@ One engine loop serves every strategy; a strategy is described by
 * ``checkpoint_every``: progress is recorded after every k-th step (1 = durable, 0 = never);
   between checkpoints it lives in the worker's memory and a worker shutdown loses it;
 * ``retry_429_in_place``: a rate-limited call is retried inside the process (no rollback);
-* ``records_history`` and ``persist_latency_s``: Temporal history events and their latency.
+* ``records_history`` and ``persist_latency_s``: Temporal history events and their latency;
+* ``heartbeat_every_s`` and ``heartbeat_cost_s``: progress saved inside long GPU steps.
 Adding a strategy means adding a config model in ``sim.scenario`` and a case in ``behaviour``.
 """
 
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from sim.scenario import (
     CheckpointStrategy,
     DurableStrategy,
+    HeartbeatStrategy,
     RestartStrategy,
     RetryInPlaceStrategy,
     RetryPolicy,
@@ -38,6 +40,8 @@ class Behaviour:
     records_history: bool
     persist_latency_s: float
     pipeline_retry: RetryPolicy | None  # policy for rolling back a multi-step unit; None: the step's
+    heartbeat_every_s: float = 0.0  # > 0: GPU steps save progress after every this much work
+    heartbeat_cost_s: float = 0.0  # worker time of one heartbeat checkpoint
 
     def is_checkpoint(self, step_index: int, n_steps: int) -> bool:
         """Is progress recorded once step ``step_index`` (0-based) completes?"""
@@ -57,6 +61,9 @@ def behaviour(label: str, config: StrategyConfig) -> Behaviour:
         return Behaviour(label, "durable", 1, False, True, config.persist_latency_s, None)
     if isinstance(config, CheckpointStrategy):
         return Behaviour(label, "checkpoint", config.every, False, True, config.persist_latency_s, None)
+    if isinstance(config, HeartbeatStrategy):
+        return Behaviour(label, "heartbeat", 1, False, True, config.persist_latency_s, None,
+                         config.every_s, config.checkpoint_cost_s)
     raise TypeError(f"no behaviour for strategy config {config!r}")
 
 
