@@ -467,7 +467,7 @@ def run_sweep(
         target_runs = runs
         expected_total = len(points) * runs
     n_workers = workers if workers is not None else default_workers(
-        len(points) * (stopping.max_runs if stopping else runs) if stopping else expected_total)
+        len(points) * stopping.max_runs if stopping is not None else expected_total)
 
     from sim.sweep import points_frame
 
