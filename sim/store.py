@@ -379,19 +379,19 @@ class SweepStore:
         if self._discard:
             self._clear()
             self._discard = False
-        (self.root / "chunks").mkdir(parents=True, exist_ok=True)
-        if self.keep_runs:
-            (self.root / "runs").mkdir(parents=True, exist_ok=True)
-        for folder in ("chunks", "runs"):
-            if (self.root / folder).exists():
-                for tmp in (self.root / folder).glob(".*.tmp"):
-                    tmp.unlink(missing_ok=True)  # left by an interrupted write
         manifest_path = self.root / "manifest.json"
-        if not manifest_path.exists():
+        if not manifest_path.exists():  # first, so that a folder we made always has one
             manifest = {"format": FORMAT_VERSION, "hash": self.hash,
                         "part_hashes": {k: manifest_hash({k: v}) for k, v in self.identity.items()},
                         "identity": self.identity, **self._extra}
             atomic_write_text(manifest_path, json.dumps(manifest, indent=1, sort_keys=True, default=str) + "\n")
+        (self.root / "chunks").mkdir(exist_ok=True)
+        if self.keep_runs:
+            (self.root / "runs").mkdir(exist_ok=True)
+        for folder in ("chunks", "runs"):
+            if (self.root / folder).exists():
+                for tmp in (self.root / folder).glob(".*.tmp"):
+                    tmp.unlink(missing_ok=True)  # left by an interrupted write
         self._created = True
 
     def _clear(self) -> None:

@@ -128,7 +128,7 @@ def test_resume_after_keyboard_interrupt_gives_the_same_tables(tmp_path):
 
 
 @pytest.mark.slow
-def test_killed_cli_sweep_resumes_to_the_uninterrupted_result(tmp_path):
+def test_killed_cli_sweep_resumes_to_the_uninterrupted_result(tmp_path, capsys):
     args = ["sweep", str(PAPER), "--vary", "failures.rate_limit.probability=0.05,0.1,0.2", "--runs", "3000",
             "--seed", "5", "--chunk-size", "100", "--workers", "1", "--quiet"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -145,10 +145,10 @@ def test_killed_cli_sweep_resumes_to_the_uninterrupted_result(tmp_path):
     finally:
         proc.wait()
     done = len(list((cut / "chunks").glob("*.npz")))
-    assert 5 <= done < 90, "the sweep was interrupted part-way"
+    assert 5 <= done < 90, f"the sweep was interrupted part-way ({done} chunks of 90)"
     assert not (cut / "summary.parquet").exists()
-    assert main([*args, "--out", str(cut)]) == 0
-    assert main([*args, "--out", str(tmp_path / "clean")]) == 0
+    assert main([*args, "--out", str(cut)]) == 0, capsys.readouterr().err
+    assert main([*args, "--out", str(tmp_path / "clean")]) == 0, capsys.readouterr().err
     for name in ("summary", "paired"):
         pd.testing.assert_frame_equal(pd.read_parquet(cut / f"{name}.parquet"),
                                       pd.read_parquet(tmp_path / "clean" / f"{name}.parquet"), check_exact=True)
