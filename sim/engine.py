@@ -128,7 +128,8 @@ def run_process(steps: _StepTable, beh: Behaviour, renv: ReplicationEnv,
                 unit_attempts += 1
             attempts += 1
             rl = rate_u[i]
-            if rl is not None and rl.get(k) < p429:
+            limited_call = rl is not None and rl.get(k) < p429
+            if limited_call:
                 would_end = s + steps.response_s
                 end, outcome, shutdown_after = resolve(s, would_end)
                 if outcome == COMPLETED:
@@ -157,7 +158,7 @@ def run_process(steps: _StepTable, beh: Behaviour, renv: ReplicationEnv,
                 cost = elapsed * rate_per_s[i]
             elif outcome == COMPLETED:
                 cost = call_cost[i]
-            elif outcome == RATE_LIMITED or dur <= 0:
+            elif limited_call or dur <= 0:  # a call answered 429 costs nothing
                 cost = 0.0
             else:
                 cost = call_cost[i] * elapsed / dur

@@ -1,12 +1,493 @@
-"""Vectorised fast path (placeholder until implemented: never chosen)."""
+"""The vectorised fast path: the same model as the DES engine, stepped in lock-step with numpy.
+
+Where pipelines do not interact (one pipeline on its own worker), a replication is a small
+state machine: acquire the worker, run an attempt until it completes or a crash, deployment or
+429 stops it, then roll back and wait. This module advances that state machine for a whole chunk
+of replications at once, one event per replication per iteration, with the rules of
+``sim.engine.run_process`` and ``sim.failures.Worker`` written over arrays.
+
+It reads the very same random numbers as the engine: every draw is a pure function of (seed,
+replication, source, index) (``sim.rng``), which numpy evaluates by random access. So it is
+exact, not an approximation: run by run it agrees with the engine up to floating-point rounding
+(``tests/test_fastpath.py`` checks each run, and the means and distributions statistically).
+
+Not covered (the engine is used instead): heartbeat checkpoints inside steps, and the per-attempt
+event log.
+"""
+
 from __future__ import annotations
 
-from sim.scenario import Scenario
+import numpy as np
+
+from sim.failures import COMPLETED, CRASHED, KILLED_BY_DEPLOY, RATE_LIMITED
+from sim.rng import Source, replication_keys, uniforms
+from sim.scenario import RetryPolicy, Scenario
+from sim.strategies import EVENTS_AT_START, EVENTS_PER_ACTIVITY, Behaviour, behaviour
+
+INF = np.inf
+_LANE = np.uint64(1 << 32)
+_JITTER_CODES = {"none": 0, "full": 1, "equal": 2, "decorrelated": 3}
+CUT = -2  # an attempt cut by the simulation horizon
+
+
+def why_not(scenario: Scenario) -> str | None:
+    """Why the fast path cannot run this scenario (None if it can)."""
+    for label, config in scenario.strategies.items():
+        if behaviour(label, config).heartbeat_every_s > 0:
+            return f"strategy '{label}' saves progress inside steps (heartbeats): only the DES engine models that"
+    return None
 
 
 def supports(scenario: Scenario) -> bool:
-    return False
+    return why_not(scenario) is None
 
 
-def why_not(scenario: Scenario) -> str:
-    return "not implemented yet"
+class _Draws:
+    """Random access to one source's stream for a chunk: value(rows, index, lane)."""
+
+    def __init__(self, seed: int, source: Source, runs: np.ndarray, ppf):
+        self.keys = replication_keys(seed, source, runs)
+        self.ppf = ppf
+
+    def __call__(self, rows: np.ndarray, index: np.ndarray, lane: np.ndarray | int = 0) -> np.ndarray:
+        idx = np.asarray(lane, dtype=np.uint64) * _LANE + np.asarray(index, dtype=np.uint64)
+        return self.ppf(uniforms(self.keys[rows], idx))
+
+
+def _identity(u: np.ndarray) -> np.ndarray:
+    return u
+
+
+class _Chunk:
+    """Scenario constants and random sources shared by every strategy of a chunk."""
+
+    def __init__(self, scenario: Scenario, runs: np.ndarray, seed: int):
+        f = scenario.failures
+        steps = scenario.steps
+        self.n = len(steps)
+        self.size = len(runs)
+        self.max_t = scenario.simulation.max_time_s
+        self.is_gpu = np.array([s.kind == "gpu" for s in steps])
+        self.rate_per_s = np.array([scenario.step_price_per_s(s) if s.kind == "gpu" else 0.0 for s in steps])
+        self.call_cost = np.array([scenario.step_attempt_cost_usd(s) if s.kind == "llm" else 0.0 for s in steps])
+        self.limited = np.array(scenario.rate_limited_steps())
+        rl = f.rate_limit
+        self.p429 = rl.probability if rl is not None else 0.0
+        self.response_s = rl.response_time_s if rl is not None else 0.0
+        self.rate_u = _Draws(seed, Source.RATE_LIMIT, runs, _identity) if self.limited.any() else None
+        self.retry_after_fixed = None
+        self.retry_after = None
+        if rl is not None:
+            if rl.retry_after.is_random:
+                self.retry_after = _Draws(seed, Source.RETRY_AFTER, runs, rl.retry_after.ppf)
+            else:
+                self.retry_after_fixed = rl.retry_after.mean()
+        self.fixed_duration = np.array([0.0 if s.duration.is_random else s.duration.mean() for s in steps])
+        self.random_duration = [s.duration.is_random for s in steps]
+        self.dur_draws = _Draws(seed, Source.DURATION, runs, _identity)
+        self.duration_ppf = [s.duration.ppf for s in steps]
+        crash = f.crash
+        self.crash = None
+        if crash is not None:
+            self.crash = _Draws(seed, Source.CRASH, runs, crash.time_to_failure.ppf)
+            self.renew = crash.renew_on_restart
+            self.restart_crash = crash.restart_time_s
+            self.detect_s = crash.detection_delay_s
+        else:
+            self.renew, self.restart_crash, self.detect_s = True, 0.0, 0.0
+        deploy = f.deploy
+        self.deploy_mode = None if deploy is None else deploy.mode
+        if deploy is not None:
+            self.every = deploy.every_s or 0.0
+            self.drain = deploy.drain_s
+            self.restart_deploy = deploy.restart_time_s
+            self.at = np.array(deploy.at_s + [INF]) if deploy.mode == "scheduled" else None
+            if deploy.mode == "periodic":
+                self.deploy = _Draws(seed, Source.DEPLOY, runs, _identity)
+            elif deploy.mode == "poisson":
+                mean = self.every
+                self.deploy = _Draws(seed, Source.DEPLOY, runs, lambda u: -mean * np.log1p(-u))
+            else:
+                self.deploy = None
+        else:
+            self.every = self.drain = self.restart_deploy = 0.0
+        self.step_policies = [s.retry for s in steps]
+        needs_jitter = any(p.jitter != "none" for p in self.step_policies) or any(
+            getattr(getattr(c, "retry", None), "jitter", "none") != "none" for c in scenario.strategies.values())
+        self.jitter = _Draws(seed, Source.JITTER, runs, _identity) if needs_jitter else None
+
+
+def _policy_arrays(policies: list[RetryPolicy]) -> tuple[np.ndarray, ...]:
+    return (np.array([p.initial_interval_s for p in policies]), np.array([p.backoff_coefficient for p in policies]),
+            np.array([p.max_interval_s for p in policies]), np.array([p.maximum_attempts for p in policies]),
+            np.array([_JITTER_CODES[p.jitter] for p in policies]))
+
+
+def _backoff(base, coef, cap, failures, code, u, prev):
+    """sim.strategies.backoff_s over arrays."""
+    exponent = (failures - 1).astype(np.float64)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        flat = (coef == 1.0) | (base == 0.0)
+        huge = exponent * np.log(coef) > np.log(np.maximum(cap, 1e-300) / base) + 1
+        interval = np.where(flat, base, np.where(huge, cap, np.minimum(base * coef**exponent, cap)))
+    upper = np.maximum(3.0 * prev, base)
+    return np.select(
+        [code == 0, code == 1, code == 2],
+        [interval, u * interval, 0.5 * interval * (1.0 + u)],
+        np.minimum(cap, base + u * (upper - base)),
+    )
+
+
+class _Run:
+    """The state of one strategy's runs over a chunk (arrays of the chunk's size)."""
+
+    def __init__(self, c: _Chunk, beh: Behaviour):
+        size, n = c.size, c.n
+        self.c, self.beh = c, beh
+        zeros = np.zeros(size)
+        izeros = np.zeros(size, dtype=np.int64)
+        lat = beh.persist_latency_s
+        self.t = zeros + (EVENTS_AT_START * lat if beh.records_history else 0.0)
+        self.history = izeros + (EVENTS_AT_START if beh.records_history else 0)
+        self.pos, self.ckpt, self.fails, self.retries = izeros.copy(), izeros.copy(), izeros.copy(), izeros.copy()
+        self.calls = np.zeros((size, n), dtype=np.int64)
+        self.prev_sleep = zeros.copy()
+        for name in ("pend_c", "pend_cost", "useful_c", "useful_cost", "waste_c", "waste_cost", "finish"):
+            setattr(self, name, zeros.copy())
+        self.unit_open = np.zeros(size, dtype=bool)
+        for name in ("unit_attempts", "attempts", "crashes", "deploy_kills", "limited", "restarts"):
+            setattr(self, name, izeros.copy())
+        self.completed = np.zeros(size, dtype=bool)
+        self.done = np.zeros(size, dtype=bool)
+        # the worker
+        self.ready = zeros.copy()
+        self.j = izeros.copy()
+        self.m = izeros.copy()
+        rows = np.arange(size)
+        if c.crash is not None:
+            self.next_crash = c.crash(rows, izeros)
+            self.j += 1
+        else:
+            self.next_crash = zeros + INF
+        self.phase = zeros.copy()
+        if c.deploy_mode is None:
+            self.next_deploy = zeros + INF
+        elif c.deploy_mode == "scheduled":
+            self.next_deploy = zeros + c.at[0]
+        elif c.deploy_mode == "periodic":
+            self.phase = c.deploy(rows, izeros) * c.every
+            self.next_deploy = self.phase.copy()
+        else:
+            self.next_deploy = c.deploy(rows, izeros)
+        self.checkpoint_after = np.array([beh.is_checkpoint(i, n) for i in range(n)])
+        self.step_level = beh.checkpoint_every == 1
+        self.step_policy = _policy_arrays(c.step_policies)
+        pipe = beh.pipeline_retry
+        self.pipe_policy = None if pipe is None else _policy_arrays([pipe])
+
+    # ---------------------------------------------------------------- the worker, over rows
+    def _new_life(self, rows: np.ndarray) -> None:
+        c = self.c
+        if c.crash is None or rows.size == 0:
+            return
+        if c.renew:
+            self.next_crash[rows] = self.ready[rows] + c.crash(rows, self.j[rows])
+            self.j[rows] += 1
+            return
+        while rows.size:
+            rows = rows[self.next_crash[rows] <= self.ready[rows]]
+            if rows.size == 0:
+                return
+            self.next_crash[rows] += c.crash(rows, self.j[rows])
+            self.j[rows] += 1
+
+    def _advance_deploy(self, rows: np.ndarray) -> None:
+        if rows.size == 0:
+            return
+        c = self.c
+        self.m[rows] += 1
+        if c.deploy_mode == "scheduled":
+            self.next_deploy[rows] = c.at[np.minimum(self.m[rows], len(c.at) - 1)]
+        elif c.deploy_mode == "periodic":
+            self.next_deploy[rows] = self.phase[rows] + self.m[rows] * c.every
+        else:
+            self.next_deploy[rows] += c.deploy(rows, self.m[rows])
+
+    def _crash_restart(self, rows: np.ndarray, at: np.ndarray) -> None:
+        self.ready[rows] = at + self.c.restart_crash
+        self._new_life(rows)
+
+    def _acquire(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Worker.acquire over rows: (start, first idle shutdown time, its cause)."""
+        s = np.maximum(self.t[rows], self.ready[rows])
+        lost_at = np.full(rows.size, INF)
+        cause = np.zeros(rows.size, dtype=np.int64)
+        pending = np.arange(rows.size)
+        while pending.size:
+            r = rows[pending]
+            c, d, sp = self.next_crash[r], self.next_deploy[r], s[pending]
+            crash_now = (c <= sp) & (c <= d)
+            deploy_now = ~crash_now & (d <= sp)
+            busy = crash_now | deploy_now
+            if not busy.any():
+                break
+            k = pending[crash_now]
+            if k.size:
+                first = lost_at[k] == INF
+                lost_at[k[first]] = c[crash_now][first]
+                cause[k[first]] = CRASHED
+                self._crash_restart(rows[k], c[crash_now])
+                s[k] = np.maximum(s[k], self.ready[rows[k]])
+            k = pending[deploy_now]
+            if k.size:
+                dk = d[deploy_now]
+                live = dk >= self.ready[rows[k]]
+                kl = k[live]
+                first = lost_at[kl] == INF
+                lost_at[kl[first]] = dk[live][first]
+                cause[kl[first]] = KILLED_BY_DEPLOY
+                self.ready[rows[kl]] = dk[live] + self.c.restart_deploy
+                self._new_life(rows[kl])
+                s[kl] = np.maximum(s[kl], self.ready[rows[kl]])
+                self._advance_deploy(rows[k])
+            pending = pending[busy]
+        return s, lost_at, cause
+
+    def _resolve(self, rows: np.ndarray, start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Worker.resolve over rows: (stop time, outcome, shutdown after a completion)."""
+        c, d = self.next_crash[rows], self.next_deploy[rows]
+        drain_end = d + self.c.drain
+        dep_first = (d < end) & (d < c)
+        in_drain = dep_first & (end <= drain_end) & (c >= end)
+        crash_drain = dep_first & ~in_drain & (c < drain_end)
+        killed = dep_first & ~in_drain & ~crash_drain
+        crash_plain = ~dep_first & (c < end)
+        stop = end.copy()
+        outcome = np.full(rows.size, COMPLETED, dtype=np.int64)
+        rd = self.c.restart_deploy
+        if in_drain.any():
+            r = rows[in_drain]
+            self.ready[r] = end[in_drain] + rd
+            self._new_life(r)
+            self._advance_deploy(r)
+        if crash_drain.any():
+            r = rows[crash_drain]
+            self._advance_deploy(r)
+            self._crash_restart(r, c[crash_drain])
+            stop[crash_drain] = c[crash_drain]
+            outcome[crash_drain] = CRASHED
+        if killed.any():
+            r = rows[killed]
+            self._advance_deploy(r)
+            self.ready[r] = drain_end[killed] + rd
+            self._new_life(r)
+            stop[killed] = drain_end[killed]
+            outcome[killed] = KILLED_BY_DEPLOY
+        if crash_plain.any():
+            r = rows[crash_plain]
+            self._crash_restart(r, c[crash_plain])
+            stop[crash_plain] = c[crash_plain]
+            outcome[crash_plain] = CRASHED
+        return stop, outcome, in_drain
+
+    # ---------------------------------------------------------------- one event per active run
+    def step(self, rows: np.ndarray) -> None:
+        c, beh = self.c, self.beh
+        s, lost_at, lost_cause = self._acquire(rows)
+        pos = self.pos[rows]
+        lost = (lost_at < s) & (pos > self.ckpt[rows])
+        horizon = ~lost & (s >= c.max_t)
+        attempt = ~lost & ~horizon
+        if horizon.any():
+            r = rows[horizon]
+            self.finish[r] = c.max_t
+            self.done[r] = True
+        # failure bookkeeping collected for lost and failed attempts
+        f_rows = [rows[lost]]
+        f_end = [lost_at[lost]]
+        f_out = [lost_cause[lost]]
+        f_k = [np.full(int(lost.sum()), -1, dtype=np.int64)]
+        f_shut = [np.zeros(int(lost.sum()), dtype=bool)]
+        f_i = [pos[lost]]
+        if attempt.any():
+            r = rows[attempt]
+            sa = s[attempt]
+            i = self.pos[r]
+            k = self.calls[r, i]
+            self.calls[r, i] = k + 1
+            opening = ~self.unit_open[r]
+            self.unit_open[r] = True
+            self.unit_attempts[r] += opening
+            self.attempts[r] += 1
+            limited = np.zeros(r.size, dtype=bool)
+            if c.rate_u is not None:
+                cand = c.limited[i]
+                if cand.any():
+                    limited[cand] = c.rate_u(r[cand], k[cand], i[cand]) < c.p429
+            dur = c.fixed_duration[i].copy()
+            for step_index, is_random in enumerate(c.random_duration):
+                if is_random:
+                    sel = (i == step_index) & ~limited
+                    if sel.any():
+                        dur[sel] = c.duration_ppf[step_index](c.dur_draws(r[sel], k[sel], step_index))
+            dur[limited] = c.response_s
+            end, outcome, shut = self._resolve(r, sa, sa + dur)
+            outcome[limited & (outcome == COMPLETED)] = RATE_LIMITED
+            cut = end > c.max_t
+            end[cut] = c.max_t
+            outcome[cut] = CUT
+            elapsed = end - sa
+            gpu = c.is_gpu[i]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                partial = np.where(dur > 0, c.call_cost[i] * elapsed / dur, 0.0)
+            cost = np.where(gpu, elapsed * c.rate_per_s[i],
+                            np.where(outcome == COMPLETED, c.call_cost[i],
+                                     np.where(limited | (dur <= 0), 0.0, partial)))
+            # cut by the horizon: wasted, and the run ends
+            if cut.any():
+                rc = r[cut]
+                self.waste_c[rc] += elapsed[cut]
+                self.waste_cost[rc] += cost[cut]
+                self.finish[rc] = c.max_t
+                self.done[rc] = True
+            ok = outcome == COMPLETED
+            if ok.any():
+                ro, io = r[ok], i[ok]
+                self.pend_c[ro] += elapsed[ok]
+                self.pend_cost[ro] += cost[ok]
+                self.pos[ro] = io + 1
+                ck = self.checkpoint_after[io]
+                rk = ro[ck]
+                if rk.size:
+                    self.useful_c[rk] += self.pend_c[rk]
+                    self.useful_cost[rk] += self.pend_cost[rk]
+                    self.pend_c[rk] = 0.0
+                    self.pend_cost[rk] = 0.0
+                    self.ckpt[rk] = self.pos[rk]
+                    self.fails[rk] = 0
+                    self.prev_sleep[rk] = 0.0
+                    self.unit_open[rk] = False
+                    if beh.records_history:
+                        self.history[rk] += EVENTS_PER_ACTIVITY
+                        self.t[rk] = end[ok][ck] + EVENTS_PER_ACTIVITY * beh.persist_latency_s
+                    else:
+                        self.t[rk] = end[ok][ck]
+                    fin = self.pos[rk] == c.n
+                    rf = rk[fin]
+                    self.completed[rf] = True
+                    self.finish[rf] = self.t[rf]
+                    self.done[rf] = True
+                on = ~ck & ~shut[ok]
+                self.t[ro[on]] = end[ok][on]
+                gone = ~ck & shut[ok]  # a drained deployment ended the process: in-memory progress lost
+                f_rows.append(ro[gone])
+                f_end.append(end[ok][gone])
+                f_out.append(np.full(int(gone.sum()), KILLED_BY_DEPLOY, dtype=np.int64))
+                f_k.append(k[ok][gone])
+                f_shut.append(np.zeros(int(gone.sum()), dtype=bool))
+                f_i.append(io[gone])
+            bad = ~ok & ~cut
+            if bad.any():
+                rb = r[bad]
+                self.waste_c[rb] += elapsed[bad]
+                self.waste_cost[rb] += cost[bad]
+                f_rows.append(rb)
+                f_end.append(end[bad])
+                f_out.append(outcome[bad])
+                f_k.append(k[bad])
+                f_shut.append(shut[bad])
+                f_i.append(i[bad])
+        fr = np.concatenate(f_rows)
+        if fr.size:
+            self._fail(fr, np.concatenate(f_end), np.concatenate(f_out), np.concatenate(f_k), np.concatenate(f_shut),
+                       np.concatenate(f_i))
+
+    def _fail(self, r: np.ndarray, end: np.ndarray, outcome: np.ndarray, k: np.ndarray, shut: np.ndarray,
+              i: np.ndarray) -> None:
+        """A failure of step ``i`` (attempt index ``k``, −1 when none was running)."""
+        c, beh = self.c, self.beh
+        crashed = outcome == CRASHED
+        self.crashes[r] += crashed
+        self.deploy_kills[r] += outcome == KILLED_BY_DEPLOY
+        rl = outcome == RATE_LIMITED
+        self.limited[r] += rl
+        notice = np.where(crashed, end + c.detect_s, end)
+        in_place = rl & beh.retry_429_in_place & ~shut
+        use_step = in_place | self.step_level | (self.pipe_policy is None)
+        base, coef, cap, max_att, code = (a[i] for a in self.step_policy)
+        if self.pipe_policy is not None:
+            pb, pc, pcap, pmax, pcode = self.pipe_policy
+            base = np.where(use_step, base, pb[0])
+            coef = np.where(use_step, coef, pc[0])
+            cap = np.where(use_step, cap, pcap[0])
+            max_att = np.where(use_step, max_att, pmax[0])
+            code = np.where(use_step, code, pcode[0])
+        back = r[~in_place]
+        if back.size:
+            self.waste_c[back] += self.pend_c[back]
+            self.waste_cost[back] += self.pend_cost[back]
+            self.pend_c[back] = 0.0
+            self.pend_cost[back] = 0.0
+            if not self.step_level:
+                self.restarts[back] += self.ckpt[back] == 0
+            self.pos[back] = self.ckpt[back]
+            self.unit_open[back] = False
+        self.fails[r] += 1
+        give_up = (max_att > 0) & (self.fails[r] >= max_att)
+        if give_up.any():
+            rg = r[give_up]
+            self.finish[rg] = notice[give_up]
+            self.done[rg] = True
+        go = ~give_up
+        r, notice, code, k, rl, i = r[go], notice[go], code[go], k[go], rl[go], i[go]
+        base, coef, cap = base[go], coef[go], cap[go]
+        u = c.jitter(r, self.retries[r]) if c.jitter is not None else np.zeros(r.size)
+        self.retries[r] += 1
+        wait = _backoff(base, coef, cap, self.fails[r], code, u, self.prev_sleep[r])
+        self.prev_sleep[r] = wait
+        with_ra = rl & (k >= 0)
+        if with_ra.any():
+            if c.retry_after is not None:
+                ra = c.retry_after(r[with_ra], k[with_ra], i[with_ra])
+            else:
+                ra = np.full(int(with_ra.sum()), c.retry_after_fixed)
+            wait[with_ra] = np.maximum(wait[with_ra], ra)
+        self.t[r] = notice + wait
+
+    def finish_up(self) -> dict[str, np.ndarray]:
+        lost = ~self.completed
+        self.waste_c[lost] += self.pend_c[lost] + self.useful_c[lost]
+        self.waste_cost[lost] += self.pend_cost[lost] + self.useful_cost[lost]
+        self.useful_c[lost] = 0.0
+        self.useful_cost[lost] = 0.0
+        if self.beh.records_history:
+            self.history[lost] += EVENTS_PER_ACTIVITY
+        return {
+            "completed": self.completed, "makespan_s": self.finish, "compute_s": self.useful_c + self.waste_c,
+            "useful_compute_s": self.useful_c, "wasted_compute_s": self.waste_c,
+            "compute_cost_usd": self.useful_cost + self.waste_cost, "useful_cost_usd": self.useful_cost,
+            "wasted_cost_usd": self.waste_cost, "unit_attempts": self.unit_attempts, "history_events": self.history,
+            "attempts": self.attempts, "crashes": self.crashes, "deploy_kills": self.deploy_kills,
+            "rate_limited": self.limited, "pipeline_restarts": self.restarts,
+            "heartbeats": np.zeros(self.c.size, dtype=np.int64),
+        }
+
+
+def run_chunk(scenario: Scenario, behaviours: list[Behaviour], runs: np.ndarray, seed: int) -> dict[str, dict[str, np.ndarray]]:
+    """Columns per strategy label for replications ``runs`` (the engine's run_chunk, vectorised)."""
+    reason = why_not(scenario)
+    if reason is not None:
+        raise ValueError(f"the fast path does not support this scenario: {reason}")
+    runs = np.asarray(runs, dtype=np.int64)
+    chunk = _Chunk(scenario, runs, seed)
+    outputs = {}
+    for beh in behaviours:
+        state = _Run(chunk, beh)
+        active = np.arange(len(runs))
+        while active.size:
+            state.step(active)
+            active = active[~state.done[active]]
+        cols = state.finish_up()
+        cols["run"] = runs
+        outputs[beh.label] = cols
+    return outputs

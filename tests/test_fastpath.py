@@ -1,0 +1,120 @@
+"""The vectorised fast path against the DES engine (the reference).
+
+1. Run by run: both read the same random numbers, so every column agrees up to rounding,
+   over random scenarios that exercise every feature the fast path claims.
+2. Statistically, on every bundled scenario, with the fast path on a *different* seed (so the
+   samples are independent): each metric's mean within 4 standard errors of the difference, and
+   two-sample Kolmogorov–Smirnov tests on makespan and total cost not rejecting at 1%.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import gpu_steps, llm_steps, scenario
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from sim import load_scenario, simulate
+from sim.api import RUN_COLUMNS, choose_engine
+from sim.fastpath import supports
+
+SCENARIOS = sorted(Path("experiments/scenarios").glob("*.toml"))
+FLOAT_TOL = {"rtol": 1e-9, "atol": 1e-9}
+
+
+def assert_same_runs(a, b):
+    for col in RUN_COLUMNS:
+        if col == "engine":
+            continue
+        x, y = a[col].to_numpy(), b[col].to_numpy()
+        if x.dtype.kind == "f":
+            np.testing.assert_allclose(x, y, err_msg=col, **FLOAT_TOL)
+        else:
+            np.testing.assert_array_equal(x, y, err_msg=col)
+
+
+retry = st.fixed_dictionaries({
+    "initial_interval": st.sampled_from([0, "500ms", "1s", "5s"]),
+    "backoff_coefficient": st.sampled_from([1.0, 1.5, 2.0]),
+    "maximum_attempts": st.sampled_from([0, 0, 3, 10]),
+    "jitter": st.sampled_from(["none", "full", "equal", "decorrelated"]),
+})
+duration = st.one_of(st.floats(1.0, 900.0), st.fixed_dictionaries({"dist": st.just("lognormal"), "median": st.just(30.0), "p95": st.just(90.0)}),
+                     st.fixed_dictionaries({"dist": st.just("uniform"), "low": st.just(5.0), "high": st.just(50.0)}))
+failures = st.fixed_dictionaries({}, optional={
+    "crash": st.one_of(
+        st.fixed_dictionaries({"mtbf": st.floats(60.0, 20000.0), "renew_on_restart": st.booleans(),
+                               "detection_delay": st.floats(0, 60), "restart_time": st.floats(0, 60)}),
+        st.fixed_dictionaries({"distribution": st.just("weibull"), "shape": st.floats(0.5, 3.0), "scale": st.floats(100.0, 10000.0),
+                               "renew_on_restart": st.booleans(), "restart_time": st.floats(0, 60)})),
+    "deploy": st.one_of(
+        st.fixed_dictionaries({"mode": st.sampled_from(["periodic", "poisson"]), "every": st.floats(200.0, 20000.0),
+                               "drain": st.floats(0, 200), "restart_time": st.floats(0, 60)}),
+        st.fixed_dictionaries({"mode": st.just("scheduled"), "at": st.lists(st.floats(0, 3000), min_size=1, max_size=4).map(sorted),
+                               "drain": st.floats(0, 100)})),
+    "rate_limit": st.fixed_dictionaries({"probability": st.floats(0.0, 0.7),
+                                         "retry_after": st.one_of(st.floats(0, 5), st.just({"dist": "exponential", "mean": 2.0})),
+                                         "response_time": st.sampled_from([0.0, 0.2])}),
+})
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(duration, min_size=1, max_size=4), failures, retry, retry, st.booleans(), st.integers(0, 2**31),
+       st.sampled_from(["30d", "2h"]))
+def test_fast_path_equals_engine_run_by_run(durations, fails, step_retry, pipe_retry, llm, seed, horizon):
+    steps = llm_steps(len(durations)) if llm else gpu_steps([60.0] * len(durations))
+    for step, d in zip(steps, durations, strict=True):
+        step["duration"] = d
+    sc = scenario(steps, fails, strategies={
+        "restart": {"retry": pipe_retry}, "durable": {"persist_latency": "20ms"},
+        "retry_in_place": {"retry": pipe_retry}, "checkpoint": {"every": 2, "persist_latency": "5ms"}},
+        defaults={"retry": step_retry}, simulation={"max_time": horizon})
+    assert supports(sc)
+    a = simulate(sc, 40, seed, engine="des")
+    b = simulate(sc, 40, seed, engine="fast")
+    assert set(b["engine"]) == {"fast"} and set(a["engine"]) == {"des"}
+    assert_same_runs(a, b)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+def test_fast_path_agrees_statistically(path):
+    sc = load_scenario(path)
+    if not supports(sc):
+        pytest.skip("the fast path does not cover this scenario")
+    runs = 4000
+    a = simulate(sc, runs, 1, engine="des")
+    b = simulate(sc, runs, 2, engine="fast")
+    for col in ("makespan_s", "compute_s", "wasted_compute_s", "total_cost_usd", "orchestration_cost_usd", "attempts"):
+        for strategy in sc.strategies:
+            x = a.loc[a.strategy == strategy, col].to_numpy(dtype=float)
+            y = b.loc[b.strategy == strategy, col].to_numpy(dtype=float)
+            se = np.sqrt(x.var(ddof=1) / len(x) + y.var(ddof=1) / len(y))
+            assert abs(x.mean() - y.mean()) <= 4 * se + 1e-12, (strategy, col, x.mean(), y.mean(), se)
+    for col in ("makespan_s", "total_cost_usd"):
+        for strategy in sc.strategies:
+            x = a.loc[a.strategy == strategy, col]
+            y = b.loc[b.strategy == strategy, col]
+            if x.nunique() > 1 or y.nunique() > 1:
+                assert stats.ks_2samp(x, y).pvalue > 0.01, (strategy, col)
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+def test_fast_path_equals_engine_on_bundled_scenarios(path):
+    sc = load_scenario(path)
+    if not supports(sc):
+        pytest.skip("the fast path does not cover this scenario")
+    assert_same_runs(simulate(sc, 300, 9, engine="des"), simulate(sc, 300, 9, engine="fast"))
+
+
+def test_auto_engine_choice():
+    plain = scenario(gpu_steps([10.0]))
+    assert choose_engine(plain) == "fast"
+    hb = scenario(gpu_steps([10.0]), strategies={"hb": {"kind": "heartbeat", "every": "1s"}})
+    assert choose_engine(hb) == "des"
+    with pytest.raises(ValueError, match="heartbeat"):
+        choose_engine(hb, "fast")
+    df = simulate(hb, 3, 0)
+    assert set(df["engine"]) == {"des"}
