@@ -132,6 +132,12 @@ class OrchestrationPrice(_Model):
     bytes_per_history_event: float = Field(0.0, ge=0)
     per_workflow_run_usd: float = Field(0.0, ge=0, description="flat $ per durable workflow run (to reproduce a quoted per-run figure)")
     restart_per_run_usd: float = Field(0.0, ge=0, description="classic orchestrator: $ per pipeline run")
+    # billable actions beyond workflow start + activity attempts (Temporal bills each one)
+    heartbeats_per_activity_attempt: float = Field(0.0, ge=0, description="activity heartbeats that reach the server, per activity attempt")
+    timers_per_run: float = Field(0.0, ge=0, description="timers started per durable workflow run")
+    signals_per_run: float = Field(0.0, ge=0, description="signals sent per durable workflow run")
+    usage_surcharge_fraction: float = Field(0.0, ge=0, description="plan fee as a fraction of usage spend (e.g. 0.10)")
+    restart_per_run_minute_usd: float = Field(0.0, ge=0, description="classic orchestrator: $ per minute a pipeline is open")
 
 
 class Pricing(_Model):
@@ -494,14 +500,30 @@ def load_pricing_profile(name_or_path: str, base_dir: Path | None = None) -> tup
     if name_or_path in bundled_pricing_profiles():
         ref = resources.files(BUNDLED_PRICING) / f"{name_or_path}.toml"
         with resources.as_file(ref) as p:
-            return _read_toml(Path(p), "pricing profile"), str(p)
+            table = _read_toml(Path(p), "pricing profile")
+            _check_pricing_profile(table, str(p))
+            return table, str(p)
     candidate = Path(name_or_path)
     if not candidate.is_absolute() and base_dir is not None:
         candidate = base_dir / candidate
     if candidate.suffix != ".toml" and not candidate.exists():
         known = ", ".join(bundled_pricing_profiles())
         raise ScenarioError(f"unknown pricing profile '{name_or_path}' (bundled: {known}; or give a .toml path)", key="pricing.profile")
-    return _read_toml(candidate, "pricing profile"), str(candidate)
+    table = _read_toml(candidate, "pricing profile")
+    _check_pricing_profile(table, str(candidate))
+    return table, str(candidate)
+
+
+def _check_pricing_profile(table: dict, file: str) -> None:
+    """Validate a profile on its own, so a bad key is reported in the profile's file."""
+    if "profile" in table:
+        raise ScenarioError("a pricing profile cannot name another profile", file=file, key="profile")
+    try:
+        Pricing.model_validate(table)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key, msg = _explain({**err, "loc": ("pricing", *err["loc"])}, {"pricing": table})
+        raise ScenarioError(msg, file=file, key=key.removeprefix("pricing.")) from None
 
 
 def _deep_update(base: dict, override: dict) -> dict:

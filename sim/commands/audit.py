@@ -1,0 +1,35 @@
+"""``python -m sim audit``: check every numeric claim of the article against the simulator."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("audit", help="audit the article's numeric claims (Markdown table)",
+                              description="Recompute every numeric claim of the article (closed forms and "
+                              "simulations) and write audit.md with a verdict per claim.")
+    p.add_argument("--out", type=Path, default=Path("results") / "audit", help="folder for audit.md (default results/audit)")
+    p.add_argument("--quick", action="store_true", help="few replications (seconds)")
+    p.add_argument("--seed", type=int, default=2026)
+    p.add_argument("--scenarios", type=Path, default=None, help="folder of the bundled scenarios (default experiments/scenarios)")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from sim import audit
+
+    claims = audit.build_claims(quick=args.quick, seed=args.seed, scenario_dir=args.scenarios)
+    text = audit.to_markdown(claims, args.quick, args.seed)
+    args.out.mkdir(parents=True, exist_ok=True)
+    target = args.out / "audit.md"
+    fd, tmp = tempfile.mkstemp(dir=args.out, prefix=".audit.", suffix=".md")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, target)
+    counts = claims["verdict"].value_counts().to_dict()
+    print(f"{len(claims)} claims: " + ", ".join(f"{k} {v}" for k, v in counts.items()) + f"; wrote {target}")
+    return 0

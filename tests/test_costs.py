@@ -1,0 +1,210 @@
+"""Orchestration cost model: every cost column recomputes from counts and prices; profiles."""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sim.api import simulate
+from sim.costs import orchestration_price, with_orchestration_profile
+from sim.errors import ScenarioError
+from sim.scenario import bundled_pricing_profiles, load_scenario, scenario_from_dict
+
+ROOT = Path(__file__).resolve().parents[1]
+RESEARCH = ROOT / "experiments" / "scenarios" / "research_paper.toml"
+
+PIPELINE = """
+name = "cost-check"
+[pricing]
+profile = "{profile}"
+[pricing.models."m"]
+input_per_mtok = 1.0
+output_per_mtok = 4.0
+{extra}
+[[steps]]
+name = "a"
+kind = "llm"
+model = "m"
+input_tokens = 3000
+duration = {{ dist = "lognormal", median = "20s", p95 = "40s" }}
+[[steps]]
+name = "b"
+kind = "gpu"
+price_per_hour = 3.0
+duration = "2m"
+[[steps]]
+name = "c"
+kind = "llm"
+model = "m"
+output_tokens = 900
+duration = "30s"
+[failures.rate_limit]
+probability = 0.2
+retry_after = "3s"
+[failures.crash]
+mtbf = "20m"
+restart_time = "15s"
+[strategies.restart]
+[strategies.durable]
+persist_latency = "25ms"
+"""
+
+
+def _scenario(tmp_path: Path, profile: str = "article-2026-04", extra: str = ""):
+    path = tmp_path / "s.toml"
+    path.write_text(PIPELINE.format(profile=profile, extra=extra))
+    return load_scenario(path)
+
+
+def _expected(df, price: dict) -> np.ndarray:
+    """The cost model written out independently from docs/costs.md."""
+    out = np.zeros(len(df))
+    for i, row in enumerate(df.itertuples(index=False)):
+        minutes = row.makespan_s / 60.0
+        if row.strategy == "restart":
+            out[i] = (row.pipeline_restarts + 1) * price.get("restart_per_run_usd", 0.0) \
+                + minutes * price.get("restart_per_run_minute_usd", 0.0)
+            continue
+        attempts = row.orchestration_actions - 1
+        billed = (row.orchestration_actions + price.get("heartbeats_per_activity_attempt", 0.0) * attempts
+                  + price.get("timers_per_run", 0.0) + price.get("signals_per_run", 0.0))
+        gb = row.history_events * price.get("bytes_per_history_event", 0.0) / 1e9
+        actions_usd = billed * price.get("per_million_actions_usd", 0.0) / 1e6
+        active = gb * minutes / 60.0 * price.get("active_storage_per_gb_hour_usd", 0.0)
+        retained = gb * price.get("retention_days", 0.0) * 24 * price.get("retained_storage_per_gb_hour_usd", 0.0)
+        out[i] = (price.get("per_workflow_run_usd", 0.0) + actions_usd
+                  + minutes * price.get("per_million_action_minutes_usd", 0.0) / 1e6 + active + retained
+                  + price.get("usage_surcharge_fraction", 0.0) * (actions_usd + active + retained))
+    return out
+
+
+def _check_columns(df, price: dict) -> None:
+    assert (df["orchestration_actions"] > 0).all()
+    assert np.allclose(df["orchestration_cost_usd"].to_numpy(), _expected(df, price), rtol=1e-12, atol=0)
+    assert np.allclose(df["total_cost_usd"], df["compute_cost_usd"] + df["orchestration_cost_usd"], rtol=1e-12, atol=0)
+    dur = df[df["strategy"] == "durable"]
+    # the engine's action count: workflow start + one per activity attempt (every retry is billed)
+    assert (dur["orchestration_actions"] == 1 + dur["attempts"]).all()
+    assert (dur["history_events"] == 5 + 6 * 3).all()
+
+
+def _profile_table(name: str) -> dict:
+    with resources.as_file(resources.files("sim.data.pricing") / f"{name}.toml") as p:
+        return tomllib.loads(Path(p).read_text())["orchestration"]
+
+
+@pytest.mark.parametrize("profile", ["article-2026-04", "temporal-cloud-payg"])
+def test_cost_columns_recompute_from_counts_and_prices(tmp_path: Path, profile: str) -> None:
+    sc = _scenario(tmp_path, profile)
+    df = simulate(sc, 300, seed=5)
+    assert df["attempts"].max() > 3  # failures happened, so counts vary between runs
+    price = _profile_table(profile)
+    _check_columns(df, price)
+    if profile == "temporal-cloud-payg":
+        assert (df.loc[df["strategy"] == "durable", "orchestration_cost_usd"] > 0).all()
+
+
+def test_scenario_overrides_every_orchestration_price(tmp_path: Path) -> None:
+    extra = """
+[pricing.orchestration]
+per_million_actions_usd = 7.0
+per_million_action_minutes_usd = 3.0
+active_storage_per_gb_hour_usd = 11.0
+retained_storage_per_gb_hour_usd = 0.5
+retention_days = 9
+bytes_per_history_event = 2500
+per_workflow_run_usd = 0.001
+heartbeats_per_activity_attempt = 4
+timers_per_run = 2
+signals_per_run = 1
+usage_surcharge_fraction = 0.25
+restart_per_run_usd = 0.0007
+restart_per_run_minute_usd = 0.0002
+"""
+    sc = _scenario(tmp_path, "temporal-cloud-payg", extra)
+    assert sc.pricing.orchestration.per_million_actions_usd == 7.0
+    price = sc.pricing.orchestration.model_dump()
+    df = simulate(sc, 200, seed=9)
+    _check_columns(df, price)
+    restart = df[df["strategy"] == "restart"]
+    assert (restart["orchestration_cost_usd"] >= 0.0007).all()
+    # an override changes the cost: doubling the action price raises every durable run's cost
+    raw = sc.raw
+    raw["pricing"]["orchestration"]["per_million_actions_usd"] = 14.0
+    df2 = simulate(scenario_from_dict(raw, base_dir=tmp_path), 200, seed=9)
+    d1 = df[df["strategy"] == "durable"]["orchestration_cost_usd"].to_numpy()
+    d2 = df2[df2["strategy"] == "durable"]["orchestration_cost_usd"].to_numpy()
+    assert (d2 > d1).all()
+
+
+def test_flat_per_run_price_of_the_research_scenario() -> None:
+    sc = load_scenario(RESEARCH)
+    df = simulate(sc, 200, seed=1)
+    dur = df[df["strategy"] == "durable"]
+    assert np.allclose(dur["orchestration_cost_usd"], 0.0045, rtol=1e-12)
+    assert (df[df["strategy"] == "restart"]["orchestration_cost_usd"] == 0).all()
+
+
+def test_swapping_profiles_replaces_every_orchestration_field() -> None:
+    sc = load_scenario(RESEARCH)
+    raw = with_orchestration_profile(sc.raw, "temporal-cloud-payg")
+    swapped = scenario_from_dict(raw, file=str(RESEARCH), base_dir=RESEARCH.parent)
+    o = swapped.pricing.orchestration
+    assert o.per_workflow_run_usd == 0.0  # the scenario's flat $0.0045 is gone
+    assert o.per_million_action_minutes_usd == 0.0  # the article profile's price does not leak in
+    assert o == orchestration_price("temporal-cloud-payg")
+    assert swapped.pricing.models["gpt-5.4-mini"].output_per_mtok == 2.50  # AI prices unchanged
+
+
+def test_profiles_load_by_name_and_by_path(tmp_path: Path) -> None:
+    assert {"article-2026-04", "temporal-cloud-payg"} <= set(bundled_pricing_profiles())
+    article = orchestration_price("article-2026-04")
+    assert (article.per_million_actions_usd, article.per_million_action_minutes_usd) == (0.50, 0.20)
+    # a user copies the bundled file, edits one price and points a scenario at the copy
+    with resources.as_file(resources.files("sim.data.pricing") / "temporal-cloud-payg.toml") as p:
+        text = Path(p).read_text()
+    (tmp_path / "prices").mkdir()
+    (tmp_path / "prices" / "mine.toml").write_text(text.replace("per_million_actions_usd = 50.0",
+                                                                "per_million_actions_usd = 42.0"))
+    sc = _scenario(tmp_path, "prices/mine.toml")
+    assert sc.pricing.orchestration.per_million_actions_usd == 42.0
+    assert sc.pricing.orchestration.retained_storage_per_gb_hour_usd == 0.00105
+    assert orchestration_price(str(tmp_path / "prices" / "mine.toml")).per_million_actions_usd == 42.0
+
+
+@pytest.mark.parametrize(("body", "key", "words"), [
+    ("[orchestration]\nper_milion_actions_usd = 1.0\n", "orchestration.per_milion_actions_usd", "per_million_actions_usd"),
+    ("[orchestration]\nretention_days = -3\n", "orchestration.retention_days", "greater than or equal"),
+    ("[models.x]\ninput_per_mtok = \"cheap\"\n", "models.x.input_per_mtok", "number"),
+    ("profile = \"article-2026-04\"\n", "profile", "another profile"),
+])
+def test_bad_profile_names_its_file_and_key(tmp_path: Path, body: str, key: str, words: str) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("name = \"bad\"\n" + body)
+    with pytest.raises(ScenarioError) as err:
+        _scenario(tmp_path, "bad.toml")
+    assert err.value.file == str(bad)
+    assert err.value.key == key
+    assert words in str(err.value)
+
+
+def test_missing_and_malformed_profiles(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match="not found") as err:
+        _scenario(tmp_path, "nowhere.toml")
+    assert err.value.file.endswith("nowhere.toml")
+    with pytest.raises(ScenarioError, match="unknown pricing profile 'temporal-clod'"):
+        _scenario(tmp_path, "temporal-clod")
+    (tmp_path / "broken.toml").write_text("[orchestration\n")
+    with pytest.raises(ScenarioError, match="malformed TOML"):
+        _scenario(tmp_path, "broken.toml")
+
+
+def test_temporal_profile_states_its_source() -> None:
+    with resources.as_file(resources.files("sim.data.pricing") / "temporal-cloud-payg.toml") as p:
+        text = Path(p).read_text()
+    assert "0217b7180e97a893b2f723981b8a0b299b24ed3a" in text  # the stored copy the figures come from
+    assert "NOT KNOWN" in text  # its date could not be confirmed
