@@ -44,25 +44,18 @@ def choose_engine(scenario: Scenario, engine: str = "auto") -> str:
     return engine
 
 
-def _frame(scenario: Scenario, beh: Behaviour, cols: dict[str, np.ndarray], seed: int, engine: str) -> pd.DataFrame:
-    n = len(cols["run"])
+def _columns(scenario: Scenario, beh: Behaviour, cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """One strategy's numeric result columns, with the orchestration cost model applied."""
     unit_attempts = np.asarray(cols["unit_attempts"], dtype=np.int64)
     history = np.asarray(cols["history_events"], dtype=np.int64)
     makespan = np.asarray(cols["makespan_s"], dtype=np.float64)
     heartbeats = np.asarray(cols["heartbeats"], dtype=np.int64)
-    if beh.records_history:
-        actions = durable_actions(unit_attempts, heartbeats)
-    else:
-        actions = unit_attempts
+    actions = durable_actions(unit_attempts, heartbeats) if beh.records_history else unit_attempts
     usage = OrchestrationUsage(actions=actions, history_events=history, open_time_s=makespan, pipeline_runs=unit_attempts)
     orch = orchestration_cost_usd(beh.records_history, usage, scenario.pricing.orchestration)
     compute_cost = np.asarray(cols["compute_cost_usd"], dtype=np.float64)
-    df = pd.DataFrame({
-        "scenario": pd.Series([scenario.name] * n, dtype="string"),
-        "strategy": pd.Series([beh.label] * n, dtype="string"),
+    out = {
         "run": np.asarray(cols["run"], dtype=np.int64),
-        "seed": np.full(n, seed, dtype=np.int64),
-        "engine": pd.Series([engine] * n, dtype="string"),
         "completed": np.asarray(cols["completed"], dtype=bool),
         "makespan_s": makespan,
         "compute_s": np.asarray(cols["compute_s"], dtype=np.float64),
@@ -73,16 +66,40 @@ def _frame(scenario: Scenario, beh: Behaviour, cols: dict[str, np.ndarray], seed
         "wasted_cost_usd": np.asarray(cols["wasted_cost_usd"], dtype=np.float64),
         "orchestration_actions": np.asarray(actions, dtype=np.int64),
         "history_events": history,
-        "orchestration_cost_usd": orch,
+        "orchestration_cost_usd": np.asarray(orch, dtype=np.float64),
         "total_cost_usd": compute_cost + orch,
-        "attempts": np.asarray(cols["attempts"], dtype=np.int64),
-        "crashes": np.asarray(cols["crashes"], dtype=np.int64),
-        "deploy_kills": np.asarray(cols["deploy_kills"], dtype=np.int64),
-        "rate_limited": np.asarray(cols["rate_limited"], dtype=np.int64),
-        "pipeline_restarts": np.asarray(cols["pipeline_restarts"], dtype=np.int64),
-        "heartbeats": heartbeats,
-    })
-    return df.sort_values("run", kind="stable").reset_index(drop=True)
+    }
+    for name in ("attempts", "crashes", "deploy_kills", "rate_limited", "pipeline_restarts"):
+        out[name] = np.asarray(cols[name], dtype=np.int64)
+    out["heartbeats"] = heartbeats
+    runs = out["run"]
+    if runs.size > 1 and not (runs[1:] > runs[:-1]).all():
+        order = np.argsort(runs, kind="stable")
+        out = {name: values[order] for name, values in out.items()}
+    return out
+
+
+def _results_frame(scenario: Scenario, behaviours: list[Behaviour], outputs: dict, seed: int, engine: str) -> pd.DataFrame:
+    """The tidy runs table: strategies in scenario order, runs ascending within each."""
+    parts = [_columns(scenario, beh, outputs[beh.label]) for beh in behaviours]
+    sizes = [len(p["run"]) for p in parts]
+    total = sum(sizes)
+    labels = list(scenario.strategies)
+    codes = np.repeat(np.array([labels.index(b.label) for b in behaviours], dtype=np.int16), sizes)
+
+    def constant(value: str, categories: list[str]) -> pd.Categorical:
+        return pd.Categorical.from_codes(np.full(total, categories.index(value), dtype=np.int16), categories=categories)
+
+    data = {
+        "scenario": constant(scenario.name, [scenario.name]),
+        "strategy": pd.Categorical.from_codes(codes, categories=labels),
+        "seed": np.full(total, seed, dtype=np.int64),
+        "engine": constant(engine, ["des", "fast"]),
+    }
+    for name in parts[0]:
+        data[name] = np.concatenate([p[name] for p in parts]) if len(parts) > 1 else parts[0][name]
+    # columns already in RUN_COLUMNS order and freshly allocated: no reindex, no second copy
+    return pd.DataFrame({name: data[name] for name in RUN_COLUMNS}, copy=False)
 
 
 def _check_args(runs: int, seed: int, first_run: int) -> None:
@@ -110,8 +127,7 @@ def simulate_with_events(scenario: Scenario, runs: int, seed: int = 0, *, first_
         from sim import engine as des
 
         outputs, log = des.run_chunk(scenario, behaviours, run_ids, seed, event_log=event_log)
-    frames = [_frame(scenario, beh, outputs[beh.label], seed, used) for beh in behaviours]
-    df = pd.concat(frames, ignore_index=True)[RUN_COLUMNS]
+    df = _results_frame(scenario, behaviours, outputs, seed, used)
     events = None
     if log is not None:
         events = pd.DataFrame(log, columns=["run", "strategy", "step_index", "attempt", "start_s", "end_s", "outcome", "useful"])
