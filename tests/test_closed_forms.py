@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from helpers import VIDEO_STEPS_S, gpu_steps, llm_steps, scenario
 from sim import simulate
+
+from helpers import VIDEO_STEPS_S, gpu_steps, llm_steps, scenario
 
 RUNS = 20000
 

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import gpu_steps, llm_steps, scenario
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import stats
@@ -19,6 +18,8 @@ from scipy import stats
 from sim import load_scenario, simulate
 from sim.api import RUN_COLUMNS, choose_engine
 from sim.fastpath import supports
+
+from helpers import gpu_steps, llm_steps, scenario
 
 SCENARIOS = sorted(Path("experiments/scenarios").glob("*.toml"))
 FLOAT_TOL = {"rtol": 1e-9, "atol": 1e-9}

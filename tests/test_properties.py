@@ -4,8 +4,9 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import gpu_steps, llm_steps, scenario
 from sim import simulate
+
+from helpers import gpu_steps, llm_steps, scenario
 
 durations = st.lists(st.floats(1.0, 2000.0), min_size=1, max_size=5)
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
