@@ -20,6 +20,7 @@ COMMANDS = [
     "sweep",
     "breakeven",
     "audit",
+    "report",
 ]
 
 

@@ -222,14 +222,32 @@ def _tick(v: float) -> str:
     return f"{v:.3g}"
 
 
-def _set_x_grid_ticks(ax: Axes, shown: np.ndarray, log: bool) -> None:
+def _duration_tick(seconds: float) -> str:
+    """A tick in its own readable unit: "30 min", "2 h", "5.33 d"."""
+    for factor, name in ((86400.0, "d"), (3600.0, "h"), (60.0, "min"), (1.0, "s")):
+        if abs(seconds) >= factor or name == "s":
+            return f"{_tick(float(f'{seconds / factor:.3g}'))} {name}"
+    return ""  # pragma: no cover - the loop always returns
+
+
+def _set_x_grid_ticks(ax: Axes, shown: np.ndarray, log: bool, unit: Unit | None = None) -> bool:
+    """Log x axis with a tick at every grid value. A duration grid so wide that its smallest
+    tick would read below 0.1 in the common unit (e.g. 30 min … 5 d in days: 0.0208) gets each
+    tick in its own unit ("30 min", "2 h", "5.33 d"); returns True then (the axis label must
+    not name a unit)."""
+    own_units = False
     if log:
         ax.set_xscale("log")
         ticks = np.unique(shown)
         if ticks.size <= 12:
             ax.xaxis.set_major_locator(FixedLocator(ticks))
-            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: _tick(v)))
+            if unit is not None and unit.kind == "time" and ticks.size and ticks.min() < 0.1:
+                own_units = True
+                ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: _duration_tick(v * unit.factor)))
+            else:
+                ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: _tick(v)))
             ax.xaxis.set_minor_locator(NullLocator())
+    return own_units
 
 
 def _draw_sweep(
@@ -298,9 +316,9 @@ def plot_waste_vs_failure_rate(
                          linestyle="--", linewidth=1.6, zorder=4)
             handles.append(Line2D([], [], color="#444444", linestyle="--", linewidth=1.6))
             labels.append("analytic model")
-        _set_x_grid_ticks(ax_, xunit.scale(summary[x]), pdata.is_log_spaced(summary[x]))
+        own = _set_x_grid_ticks(ax_, xunit.scale(summary[x]), pdata.is_log_spaced(summary[x]), xunit)
         _finish_y(ax_, summary, yunit)
-        ax_.set_xlabel(_esc(x_label) if x_label else _axis_label(plabel, xunit))
+        ax_.set_xlabel(_esc(x_label) if x_label else _esc(plabel) if own else _axis_label(plabel, xunit))
         ax_.set_ylabel(_axis_label(f"mean {pdata.metric_label(metric)}", yunit))
         ax_.set_title(_esc(title or f"{pdata.metric_label(metric).capitalize()} per run vs {plabel}"))
         _legend_right(ax_, handles, labels,
@@ -411,8 +429,8 @@ def plot_breakeven(
         else:
             handles.append(Line2D([], [], linestyle="none"))
             labels.append("no crossing in range")
-        _set_x_grid_ticks(axes[-1], xunit.scale(summary[x]), pdata.is_log_spaced(summary[x]))
-        axes[-1].set_xlabel(_esc(x_label) if x_label else _axis_label(plabel, xunit))
+        own = _set_x_grid_ticks(axes[-1], xunit.scale(summary[x]), pdata.is_log_spaced(summary[x]), xunit)
+        axes[-1].set_xlabel(_esc(x_label) if x_label else _esc(plabel) if own else _axis_label(plabel, xunit))
         name = pdata.metric_label(metric)
         ax_.set_ylabel(_axis_label(f"expected {name}", yunit))
         if axd is not None:
@@ -697,10 +715,12 @@ def plot_timeline(
                 ax_.plot([tunit.scale(r.finish_s)] * 2, [r.lane - height / 2 - 0.05, r.lane + height / 2 + 0.05],
                          color="black", linewidth=2.2, zorder=4)
         ylabels = []
+        # one unit for every lane, so that the lanes' wasted compute can be compared at a glance
+        wunit = pdata.time_unit(float(lanes["wasted_s"].max()))
         for r in lanes.itertuples():
             done = (f"done at {pdata.format_value(r.finish_s, tunit)}" if np.isfinite(r.finish_s)
                     else "not finished")
-            wasted = pdata.format_value(r.wasted_s, pdata.time_unit(r.wasted_s))
+            wasted = pdata.format_value(r.wasted_s, wunit)
             ylabels.append(f"{r.strategy}\n{done}\nwasted compute {wasted}")
         ax_.set_yticks(lanes["lane"].to_numpy(), ylabels, fontsize=11.5)
         ax_.set_ylim(n_lanes - 0.45, -0.75)  # lane 0 on top, room for the failure markers

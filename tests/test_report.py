@@ -1,0 +1,244 @@
+"""`python -m sim report`: end to end on small scenarios, the wording rules of the conclusion,
+the sensitivity inputs, and the no-partial-output guarantee."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import sim
+from sim import plotdata as pdata
+from sim import plots, report, stats
+from sim.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+VIDEO = ROOT / "experiments" / "scenarios" / "video.toml"
+
+SMALL = """
+name = "small-gpu"
+[pricing]
+profile = "article-2026-04"
+[[steps]]
+name = "prepare"
+kind = "gpu"
+gpu = "h100"
+duration = "5m"
+[[steps]]
+name = "render"
+kind = "gpu"
+gpu = "h100"
+duration = "20m"
+[failures.crash]
+mtbf = "2h"
+[strategies.restart]
+[strategies.durable]
+persist_latency = "10ms"
+"""
+
+
+@pytest.fixture(scope="module")
+def small_report(tmp_path_factory) -> tuple[Path, Path, float, str]:
+    root = tmp_path_factory.mktemp("report")
+    scenario = root / "small.toml"
+    scenario.write_text(SMALL)
+    out = root / "out"
+    started = time.perf_counter()
+    rc = main(["report", str(scenario), "--out", str(out), "--quick", "--runs", "300", "--seed", "3",
+               "--workers", "1", "--quiet"])
+    seconds = time.perf_counter() - started
+    assert rc == 0
+    return scenario, out, seconds, (out / "report.md").read_text()
+
+
+def test_report_end_to_end(small_report, capsys) -> None:
+    _, out, seconds, md = small_report
+    print(f"report --quick on a 2-step scenario: {seconds:.1f} s")
+    assert seconds < 30
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
+    assert sorted(images) == sorted(f"figures/{name}.png" for name in report.FIGURES)
+    for name in report.FIGURES:
+        for fmt in ("png", "svg"):
+            f = out / "figures" / f"{name}.{fmt}"
+            assert f.exists() and f.stat().st_size > 5_000, f
+        assert (out / "figures" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    html = (out / "report.html").read_text()
+    assert html.startswith("<!DOCTYPE html>")
+    for name in report.FIGURES:
+        assert f'src="figures/{name}.png"' in html
+    assert "## Conclusion" in md and "<h2>Conclusion</h2>" in html
+    assert not list(out.rglob(".*.tmp"))  # no leftovers of the atomic writes
+
+
+def test_report_numbers_match_an_independent_computation(small_report) -> None:
+    """The headline saving is the paired difference of sim.simulate's rows (same seed and runs)."""
+    scenario, out, _, md = small_report
+    record = json.loads((out / "data" / "report.json").read_text())
+    rows = sim.simulate(sim.load_scenario(scenario), 300, 3)
+    d = stats.paired_differences(rows, "restart", "durable", metrics=["total_cost_usd"]).iloc[0]
+    saving = record["saving_per_1000_runs"]
+    assert saving["mean"] == pytest.approx(d["mean_diff"] * 1000, rel=1e-9)
+    assert saving["ci_low"] == pytest.approx(d["ci_low"] * 1000, rel=1e-9)
+    assert saving["ci_high"] == pytest.approx(d["ci_high"] * 1000, rel=1e-9)
+    # the conclusion quotes that number with the direction its interval implies
+    head = record["conclusions"][0]
+    if d["ci_low"] > 0:
+        assert f"durable saves {report.usd(saving['mean'])} per 1,000 runs" in head
+    elif d["ci_high"] < 0:
+        assert "costs" in head and "more" in head
+    else:
+        assert "no significant difference" in head
+    assert report.usd(saving["mean"]).replace("$", "\\$") in md
+    # crash-only exponential scenario of fixed GPU steps: the closed forms apply
+    assert record["sweep"]["path"] == "failures.crash.mtbf"
+    assert record["breakeven"]["analytic"] is not None
+    assert "closed form of sim.analytic dashed" in md
+
+
+def test_bad_scenario_exits_2_and_writes_nothing(tmp_path, capsys) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(SMALL.replace("mtbf = \"2h\"", "mtbff = \"2h\""))
+    out = tmp_path / "out"
+    assert main(["report", str(bad), "--out", str(out), "--quick", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "mtbff" in err
+    assert not out.exists()
+    # a scenario without failures cannot be swept: also a one-line error before any output
+    calm = tmp_path / "calm.toml"
+    calm.write_text(SMALL.replace('[failures.crash]\nmtbf = "2h"\n', ""))
+    assert main(["report", str(calm), "--out", str(out), "--quick", "--quiet"]) == 2
+    assert "no failure source" in capsys.readouterr().err
+    assert not out.exists()
+    # --out that is a file
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    assert main(["report", str(VIDEO), "--out", str(afile), "--quick", "--quiet"]) == 2
+    assert afile.read_text() == "x"
+    assert main(["report", str(VIDEO), "--out", str(out), "--runs", "5", "--quiet"]) == 2
+    assert main(["report", str(VIDEO), "--out", str(out), "--sweep", "failures.rate_limit.probability",
+                 "--quick", "--quiet"]) == 2
+    assert not out.exists()
+
+
+def test_an_error_while_rendering_leaves_no_partial_output(tmp_path, monkeypatch) -> None:
+    scenario = tmp_path / "small.toml"
+    scenario.write_text(SMALL)
+    out = tmp_path / "out"
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("rendering failed")
+
+    monkeypatch.setattr(report.plots, "plot_sensitivity", boom)
+    with pytest.raises(RuntimeError, match="rendering failed"):
+        main(["report", str(scenario), "--out", str(out), "--quick", "--runs", "50", "--workers", "1", "--quiet"])
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("mean", "lo", "hi", "expected"), [
+    (29.0, 17.7, 40.3, "durable saves $29.0 per 1,000 runs"),
+    (-3.97, -4.10, -3.85, "durable costs $3.97 more per 1,000 runs"),
+    (1.2, -0.5, 2.9, "no significant difference"),
+    (-1.2, -2.9, 0.5, "no significant difference"),
+])
+def test_saving_sentence_direction_follows_the_interval(mean, lo, hi, expected) -> None:
+    text = report.saving_sentence("durable", "restart", mean, lo, hi)
+    assert expected in text
+    if "no significant" in text:
+        assert "saves" not in text and "costs" not in text.split("total cost")[1]
+
+
+def _fake_breakeven(estimate: float, lo: float, hi: float, a_lower: str) -> stats.BreakEven:
+    pts = pd.DataFrame({"x": [1.0, 2.0], "mean_diff": [-1.0, 1.0], "ci_low": [-2, 0.5], "ci_high": [-0.5, 2],
+                        "significant": [True, True]})
+    return stats.BreakEven(x="x", metric="total_cost_usd", a="durable", b="restart", status="crossing",
+                           estimate=estimate, ci_low=lo, ci_high=hi, confidence=0.95, a_lower=a_lower, winner=None,
+                           bracket=(1.0, 2.0), crossings=(estimate,), fraction_no_crossing=0.0, scale="log",
+                           method="linear", n_runs=10, n_boot=100, points=pts, message="")
+
+
+def test_breakeven_sentence_in_rate_words() -> None:
+    mtbf = report.Intensity("failures.crash.mtbf", 4 * 3600.0, "crash")
+    # durable cheaper below MTBF 48 h = above 0.5 crashes per day
+    be = _fake_breakeven(48 * 3600.0, 24 * 3600.0, 96 * 3600.0, "below")
+    text = report.breakeven_sentence(be, mtbf, "durable", "restart", [3600.0, 7 * 86400.0])
+    assert "durable stops paying below **0.5 crashes per day (MTBF 2 d)**" in text
+    assert "95% CI 0.25 – 1 per day" in text  # the MTBF interval [24 h, 96 h] as a rate, ends swapped
+    p429 = report.Intensity("failures.rate_limit.probability", 0.02, "rate_limit")
+    be = _fake_breakeven(0.13, 0.12, np.inf, "above")
+    text = report.breakeven_sentence(be, p429, "durable", "restart", [0.001, 0.3])
+    assert "durable stops paying below **13% of calls rate limited**" in text
+    assert "beyond the range" in text
+
+
+def test_sensitivity_inputs_scale_what_they_say() -> None:
+    sc = sim.load_scenario(VIDEO)
+    inputs = {i.name: i for i in report.sensitivity_inputs(sc, 2.0, "durable")}
+    crash = inputs["crash rate"]
+    assert crash.low.failures.crash.mtbf_s == 8 * 3600 and crash.high.failures.crash.mtbf_s == 2 * 3600
+    dep = inputs["deployment frequency"]
+    assert dep.low.failures.deploy.every_s == 4 * 3600 and dep.high.failures.deploy.every_s == 3600
+    vid = inputs["duration of video_generation"]
+    assert vid.low.steps[2].duration.mean() == 450 and vid.high.steps[2].duration.mean() == 1800
+    assert vid.low.steps[0].duration.mean() == 120  # other steps untouched
+    gpu = inputs["h100 GPU price"]
+    assert gpu.low.pricing.gpu["h100"] == 1.25 and gpu.high.pricing.gpu["h100"] == 5.0
+    assert inputs["persist latency (durable)"].high.strategies["durable"].persist_latency_s == pytest.approx(0.02)
+    assert {i.group for i in inputs.values()} == {"failure rate", "step duration", "price", "overhead"}
+    # lognormal durations: both parameters scale, so the mean scales by the same factor
+    paper = sim.load_scenario(ROOT / "experiments" / "scenarios" / "research_paper.toml")
+    pin = {i.name: i for i in report.sensitivity_inputs(paper, 2.0)}
+    summ = pin["duration of summary"]
+    base = paper.steps[3].duration.mean()
+    assert summ.high.steps[3].duration.mean() == pytest.approx(2 * base, rel=1e-9)
+    assert pin["429 probability per call"].high.failures.rate_limit.probability == pytest.approx(0.04)
+
+
+def test_intensity_grid_is_geometric_around_the_current_value() -> None:
+    it = report.Intensity("failures.crash.mtbf", 3600.0, "crash")
+    grid = report.intensity_grid(it, 2.0 ** np.arange(-4, 5))
+    assert grid[4] == 3600.0 and grid[0] == 225.0 and grid[-1] == 57600.0
+    p = report.Intensity("failures.rate_limit.probability", 0.2, "rate_limit", limit=0.8)
+    g = report.intensity_grid(p, 2.0 ** np.arange(-4, 5))
+    assert max(g) == pytest.approx(0.8) and min(g) == pytest.approx(0.8 / 256)
+    assert pdata.is_log_spaced(g)
+    # periodic deployments closer than the pipeline's length would never let restart finish:
+    # the grid moves towards longer intervals by whole steps
+    sc = sim.load_scenario(VIDEO)
+    dep = next(i for i in report.failure_intensities(sc) if i.source == "deploy")
+    work = sum(s.duration.mean() for s in sc.steps)
+    assert dep.limit == pytest.approx(1.5 * (work + 30 + 20))
+    g = report.intensity_grid(dep, 2.0 ** np.arange(-4, 5))
+    assert min(g) >= dep.limit and min(g) == 1800.0 and len(g) == 9 and 7200.0 in g
+
+
+def test_timeline_lanes_share_one_unit_for_wasted_compute() -> None:
+    """Fix in sim.plots: every lane label states wasted compute in the same unit."""
+    log = pd.DataFrame({
+        "run": 0, "strategy": ["restart"] * 3 + ["durable"] * 3, "step": ["a", "b", "a", "a", "b", "b"],
+        "step_index": [0, 1, 0, 0, 1, 1], "attempt": [1, 1, 2, 1, 1, 2],
+        "start_s": [0, 300, 900, 0, 300, 500], "end_s": [300, 900, 1200, 300, 500, 1100],
+        "outcome": ["completed", "crashed", "completed", "completed", "crashed", "completed"],
+        "useful": [False, False, True, True, False, True]})
+    fig = plots.plot_timeline(log, run=0)
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    units = [re.search(r"wasted compute [\d.]+ (\w+)", t).group(1) for t in labels]
+    assert units == ["min", "min"]  # 15 min and 200 s, both in minutes
+
+
+def test_wide_duration_grid_ticks_in_their_own_units() -> None:
+    """Fix in sim.plots: a 30 min … 5.33 d grid is labelled "30 min" … "5.33 d", not "0.0208" d."""
+    xs = 1800.0 * 2.0 ** np.arange(9)
+    rng = np.random.default_rng(0)
+    rows = [{"failures.deploy.every": x, "strategy": s, "run": r, "total_cost_usd": c + rng.normal(0, 0.01),
+             "wasted_compute_s": 0.0}
+            for x in xs for r in range(20) for s, c in (("restart", 1 + 1e3 / x), ("durable", 1 + 5e2 / x))]
+    fig = plots.plot_breakeven(pd.DataFrame(rows), "failures.deploy.every")
+    ax = fig.axes[1]
+    ticks = [t.get_text() for t in ax.get_xticklabels()]
+    assert ticks[0] == "30 min" and ticks[1] == "1 h" and ticks[-1] == "5.33 d"
+    assert ax.get_xlabel() == "deployment interval"
