@@ -19,6 +19,7 @@ COMMANDS = [
     "fit",
     "sweep",
     "breakeven",
+    "fleet",
     "audit",
     "report",
 ]

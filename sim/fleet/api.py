@@ -54,8 +54,11 @@ def simulate_fleet(scenario: Scenario, replications: int, seed: int = 0, *, firs
             rows.append(fleet_row(df, workers, extra[beh.label]["events"]))
     workflows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=WORKFLOW_COLUMNS)
     fleet = pd.DataFrame(rows, columns=FLEET_COLUMNS)
-    for col in ("scenario", "strategy"):
-        fleet[col] = fleet[col].astype("string")
+    # the labels as in sim.simulate: categoricals in scenario order (so sorting by strategy agrees)
+    labels = [beh.label for beh in behaviours]
+    for df in (workflows, fleet):
+        df["scenario"] = pd.Categorical(df["scenario"].astype(object), categories=[scenario.name])
+        df["strategy"] = pd.Categorical(df["strategy"].astype(object), categories=labels)
     return workflows, fleet
 
 

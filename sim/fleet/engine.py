@@ -12,7 +12,9 @@ SimPy timeout to whichever comes first.
 
 A workflow holds its worker exactly while that worker's memory holds progress that is not
 recorded (``restart``/``retry_in_place``: the whole pipeline; ``checkpoint``: the current
-group; ``durable``: nothing, so every step attempt may run on a different worker). With one
+group; ``durable``: nothing, so every step attempt may run on a different worker;
+``heartbeat``: like durable, and a GPU step's saves live in the orchestrator, so its retry
+resumes from the last save on any worker). With one
 workflow, no shared provider, and either one worker or no crashes, a fleet run is the
 single-pipeline run of the same replication, number for number (tests/test_fleet_equivalence.py).
 """
@@ -52,7 +54,7 @@ WORKFLOW_FIELDS = (
     "queue_wait_s", "compute_s", "useful_compute_s", "wasted_compute_s", "compute_cost_usd",
     "useful_cost_usd", "wasted_cost_usd", "unit_attempts", "history_events", "attempts", "calls",
     "useful_calls", "crashes", "deploy_kills", "rate_limited", "provider_429s", "outage_errors",
-    "pipeline_restarts",
+    "pipeline_restarts", "heartbeats",
 )
 
 
@@ -172,6 +174,12 @@ class FleetRun:
         unit_attempts = attempts = n_calls = crashes = deploy_kills = limited = restarts = 0
         provider_429s = outage_errors = 0
         step_level = beh.checkpoint_every == 1
+        # heartbeat: a GPU step saves its progress after every ``hb`` of work (each save takes
+        # ``hb_cost`` of worker time); a retried step resumes from its last save, on any worker
+        hb, hb_cost = beh.heartbeat_every_s, beh.heartbeat_cost_s
+        step_work = -1.0  # work of the current heartbeat step, drawn at its first attempt
+        saved = kept_c = kept_cost = 0.0  # progress saved in the current step, its compute and cost
+        heartbeats = saves = 0
         completed = cut = False
         finish = 0.0
         first_start = math.nan
@@ -196,6 +204,7 @@ class FleetRun:
             outcome = -1
             shut = False
             ra_provider = 0.0
+            saves = -1  # >= 0 only for an attempt that runs a heartbeat step's work
             if lost_at < s and pos > ckpt:
                 # the worker shut down while the pipeline waited in its memory: progress is gone
                 end, outcome, k, i = lost_at, lost_cause, -1, pos
@@ -241,6 +250,8 @@ class FleetRun:
                         dur = durations[i]
                         if type(dur) is Stream:
                             dur = dur.get(k)
+                        if hb > 0.0 and is_gpu[i]:
+                            dur, saves, step_work = _heartbeat_attempt(dur, step_work, saved, hb, hb_cost)
                         call_end = s + dur
                         hit = False
                         if outages is not None:
@@ -254,6 +265,8 @@ class FleetRun:
                     dur = durations[i]
                     if type(dur) is Stream:
                         dur = dur.get(k)
+                    if hb > 0.0 and is_gpu[i]:
+                        dur, saves, step_work = _heartbeat_attempt(dur, step_work, saved, hb, hb_cost)
                     end, outcome, shut = resolve(s, s + dur)
                 if end > max_t:
                     end = max_t
@@ -273,10 +286,27 @@ class FleetRun:
                 else:
                     cost = call_cost[i] * elapsed / dur
                 if outcome == CUT:
-                    waste_c += elapsed
-                    waste_cost += cost
+                    waste_c += elapsed + kept_c
+                    waste_cost += cost + kept_cost
+                    kept_c = kept_cost = 0.0
                     finish, cut = max_t, True
                     break
+                if saves >= 0:  # a heartbeat attempt: its completed saves survive a failure
+                    if outcome == COMPLETED:
+                        heartbeats += saves
+                        elapsed += kept_c
+                        cost += kept_cost
+                        step_work = -1.0
+                        saved = kept_c = kept_cost = 0.0
+                    else:
+                        done = min(int(elapsed // (hb + hb_cost)), saves)
+                        heartbeats += done
+                        keep = done * (hb + hb_cost)
+                        saved += done * hb
+                        kept_c += keep
+                        kept_cost += keep * rate_per_s[i]
+                        elapsed -= keep
+                        cost -= keep * rate_per_s[i]
                 if outcome == COMPLETED:
                     pend_c += elapsed
                     pend_cost += cost
@@ -360,8 +390,8 @@ class FleetRun:
         if w is not None:
             pool.release(w)
         if not completed:
-            waste_c += pend_c + useful_c
-            waste_cost += pend_cost + useful_cost
+            waste_c += pend_c + useful_c + kept_c
+            waste_cost += pend_cost + useful_cost + kept_cost
             useful_c = useful_cost = 0.0
         if beh.records_history and not completed:
             history += EVENTS_PER_ACTIVITY
@@ -372,8 +402,23 @@ class FleetRun:
             j, arrival, first_start, finish, completed, cut, queue_wait, useful_c + waste_c, useful_c,
             waste_c, useful_cost + waste_cost, useful_cost, waste_cost, unit_attempts, history, attempts,
             n_calls, tb.n_llm if completed else 0, crashes, deploy_kills, limited, provider_429s,
-            outage_errors, restarts,
+            outage_errors, restarts, heartbeats,
         ))
+
+
+def _heartbeat_attempt(work: float, step_work: float, saved: float, every: float, cost: float
+                       ) -> tuple[float, int, float]:
+    """A heartbeat step's attempt: (its length, the saves it makes, the step's work).
+
+    The step's work is drawn at its first attempt (``step_work < 0``) and kept for its retries;
+    an attempt with ``w`` work left runs ``w + m·cost`` with ``m = ceil(w/every) − 1`` saves
+    (the last segment needs none: the step's completion records it), as in ``sim.engine``.
+    """
+    if step_work < 0.0:
+        step_work = work
+    left = step_work - saved
+    saves = max(math.ceil(left / every) - 1, 0)
+    return left + saves * cost, saves, step_work
 
 
 def _draw(value: Stream | float, k: int) -> float:

@@ -24,14 +24,14 @@ WORKFLOW_COLUMNS = [
     "compute_s", "useful_compute_s", "wasted_compute_s", "compute_cost_usd", "useful_cost_usd",
     "wasted_cost_usd", "orchestration_actions", "history_events", "orchestration_cost_usd",
     "total_cost_usd", "attempts", "calls", "wasted_calls", "crashes", "deploy_kills",
-    "rate_limited", "provider_429s", "outage_errors", "pipeline_restarts",
+    "rate_limited", "provider_429s", "outage_errors", "pipeline_restarts", "heartbeats",
 ]
 
 FLEET_COLUMNS = [
     "scenario", "strategy", "run", "seed", "workers", "workflows", "completed", "abandoned",
     "unfinished", "drain_time_s", "throughput_per_h", "queue_wait_mean_s", "queue_wait_p95_s",
     "latency_mean_s", "latency_p50_s", "latency_p90_s", "latency_p99_s", "calls", "wasted_calls",
-    "rate_limited", "provider_429s", "outage_errors", "crashes", "deploy_kills", "worker_utilisation",
+    "rate_limited", "provider_429s", "outage_errors", "crashes", "deploy_kills", "heartbeats", "worker_utilisation",
     "compute_cost_usd", "wasted_cost_usd", "orchestration_cost_usd", "total_cost_usd",
     "cost_per_completed_usd", "wasted_cost_per_completed_usd", "events",
 ]
@@ -47,7 +47,8 @@ def workflow_frame(scenario: Scenario, beh: Behaviour, run: int, seed: int, reco
     arrival = cols["arrival_s"].astype(np.float64)
     finish = cols["finish_s"].astype(np.float64)
     latency = finish - arrival
-    actions = durable_actions(unit_attempts) if beh.records_history else unit_attempts
+    heartbeats = cols["heartbeats"].astype(np.int64)
+    actions = durable_actions(unit_attempts, heartbeats) if beh.records_history else unit_attempts
     usage = OrchestrationUsage(actions=actions, history_events=history, open_time_s=latency, pipeline_runs=unit_attempts)
     orch = np.asarray(orchestration_cost_usd(beh.records_history, usage, scenario.pricing.orchestration), dtype=np.float64)
     orch = np.broadcast_to(orch, (n,)).copy()
@@ -89,6 +90,7 @@ def workflow_frame(scenario: Scenario, beh: Behaviour, run: int, seed: int, reco
         "provider_429s": cols["provider_429s"].astype(np.int64),
         "outage_errors": cols["outage_errors"].astype(np.int64),
         "pipeline_restarts": cols["pipeline_restarts"].astype(np.int64),
+        "heartbeats": heartbeats,
     })[WORKFLOW_COLUMNS]
 
 
@@ -136,6 +138,7 @@ def fleet_row(workflows: pd.DataFrame, workers: int, events: float) -> dict:
         "outage_errors": int(workflows["outage_errors"].sum()),
         "crashes": int(workflows["crashes"].sum()),
         "deploy_kills": int(workflows["deploy_kills"].sum()),
+        "heartbeats": int(workflows["heartbeats"].sum()),
         "worker_utilisation": float(workflows["compute_s"].sum()) / (workers * drain) if drain > 0 else float("nan"),
         "compute_cost_usd": float(workflows["compute_cost_usd"].sum()),
         "wasted_cost_usd": wasted,

@@ -1,0 +1,151 @@
+"""``python -m sim fleet SCENARIO.toml --replications N --seed S --out DIR``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+from tqdm import tqdm
+
+from sim import stats
+from sim.commands.run import UsageError, fmt_interval, fmt_value
+from sim.fleet import simulate_fleet
+from sim.fleet.provider import check_provider
+from sim.io import atomic_write_bytes, parquet_bytes
+from sim.scenario import Scenario, load_scenario
+
+# (column of the fleet table, label) in the order they are printed
+HEADLINE = [
+    ("completed", "completed workflows"),
+    ("throughput_per_h", "throughput (per hour)"),
+    ("drain_time_s", "time to drain"),
+    ("latency_p50_s", "latency p50"),
+    ("latency_p90_s", "latency p90"),
+    ("latency_p99_s", "latency p99"),
+    ("queue_wait_mean_s", "queue wait (mean)"),
+    ("calls", "LLM calls"),
+    ("provider_429s", "provider 429s"),
+    ("crashes", "crashes"),
+    ("deploy_kills", "deployment kills"),
+    ("heartbeats", "heartbeat saves"),
+    ("worker_utilisation", "worker utilisation"),
+    ("cost_per_completed_usd", "cost per completed"),
+    ("wasted_cost_per_completed_usd", "wasted cost per completed"),
+]
+SKIP = {"run", "seed", "workers", "events"}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("fleet", help="simulate many workflows sharing workers and a provider",
+                       description="Simulate a scenario's [fleet] (docs/fleet.md) with every strategy: print the fleet "
+                       "metrics per strategy as means over replications with 95%% confidence intervals, and write "
+                       "workflows.parquet (one row per workflow), fleet.parquet (one row per replication and "
+                       "strategy) and summary.csv.")
+    p.add_argument("scenario", help="scenario TOML file with a [fleet] table (see docs/fleet.md)")
+    p.add_argument("--replications", type=int, default=20, help="fleet replications (default 20)")
+    p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
+    p.add_argument("--out", help="output folder (default results/<scenario name>-fleet)")
+    p.add_argument("--strategies", help="comma-separated strategy labels (default: every strategy of the scenario)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=handle)
+
+
+def _strategies(scenario: Scenario, text: str | None) -> list[str]:
+    if text is None:
+        return list(scenario.strategies)
+    labels = [s.strip() for s in text.split(",") if s.strip()]
+    if not labels:
+        raise UsageError("--strategies is empty")
+    for label in labels:
+        if label not in scenario.strategies:
+            raise UsageError(f"--strategies: unknown strategy '{label}' (the scenario has: "
+                             f"{', '.join(scenario.strategies)})")
+    return list(dict.fromkeys(labels))
+
+
+def simulate_with_progress(scenario: Scenario, replications: int, seed: int, strategies: Sequence[str],
+                           quiet: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    show = not quiet and sys.stderr.isatty()
+    workflows, fleets = [], []
+    with tqdm(total=replications, unit="replication", disable=not show, desc=scenario.name, leave=False) as bar:
+        for run in range(replications):
+            wf, fl = simulate_fleet(scenario, 1, seed, first_run=run, strategies=strategies)
+            workflows.append(wf)
+            fleets.append(fl)
+            bar.update(1)
+    return pd.concat(workflows, ignore_index=True), pd.concat(fleets, ignore_index=True)
+
+
+def summary_table(fleet: pd.DataFrame) -> pd.DataFrame:
+    """Mean, t interval and percentiles over replications of every fleet metric, per strategy."""
+    metrics = [c for c in fleet.columns if c not in SKIP and c not in ("scenario", "strategy")
+               and pd.api.types.is_numeric_dtype(fleet[c])]
+    numeric = fleet.astype({m: float for m in metrics})
+    return stats.summarize(numeric, metrics=metrics, by=("strategy",))
+
+
+def report_text(scenario: Scenario, fleet: pd.DataFrame, summary: pd.DataFrame, strategies: Sequence[str],
+                seconds: float) -> str:
+    runs = fleet["run"].nunique()
+    workers = int(fleet["workers"].iloc[0])
+    lines = [f"{scenario.name}: {runs} fleet replications x {len(strategies)} strategies, {workers} workers, "
+             f"seed {int(fleet['seed'].iloc[0])} ({seconds:.1f} s)",
+             f"workflows per replication: {fmt_value('workflows', float(fleet['workflows'].mean()))} on average", ""]
+    for label in strategies:
+        lines.append(label)
+        rows = summary[summary["strategy"] == label].set_index("metric")
+        for metric, name in HEADLINE:
+            if metric not in rows.index:
+                continue
+            r = rows.loc[metric]
+            if metric == "heartbeats" and scenario.strategies[label].kind != "heartbeat":
+                continue
+            if r["n"] > 1 and r["std"] == r["std"]:
+                text = fmt_interval(metric, r["mean"], r["ci_low"], r["ci_high"])
+            else:
+                text = fmt_value(metric, r["mean"])
+            lines.append(f"  {name:<28}{text}")
+        lines.append("")
+    lines.append("Means over replications with 95% confidence intervals (Student t); latencies over completed "
+                 "workflows of each replication.")
+    return "\n".join(lines)
+
+
+def handle(args: argparse.Namespace) -> int:
+    if args.replications < 1:
+        raise UsageError("--replications must be at least 1")
+    if args.seed < 0:
+        raise UsageError("--seed must not be negative")
+    scenario = load_scenario(args.scenario)
+    if scenario.fleet is None:
+        raise UsageError(f"{args.scenario}: the scenario has no [fleet] table (see docs/fleet.md); "
+                         "use 'python -m sim run' for a single pipeline")
+    try:
+        check_provider(scenario)
+    except ValueError as exc:
+        raise UsageError(f"{args.scenario}: {exc}") from None
+    strategies = _strategies(scenario, args.strategies)
+    out = Path(args.out) if args.out else Path("results") / f"{scenario.name}-fleet"
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} exists and is not a folder")
+    started = time.perf_counter()
+    workflows, fleet = simulate_with_progress(scenario, args.replications, args.seed, strategies, args.quiet)
+    seconds = time.perf_counter() - started
+    summary = summary_table(fleet)
+    print(report_text(scenario, fleet, summary, strategies, seconds))
+    meta = {"scenario": scenario.model_dump(mode="json", by_alias=True), "seed": args.seed,
+            "replications": args.replications, "strategies": strategies}
+    # everything is computed before anything is written: an error leaves no partial output
+    files = {
+        "workflows.parquet": parquet_bytes(workflows, meta),
+        "fleet.parquet": parquet_bytes(fleet, meta),
+        "summary.csv": summary.to_csv(index=False, float_format="%.10g").encode(),
+    }
+    for name, data in files.items():
+        atomic_write_bytes(out / name, data)
+    print(f"wrote {out}/: workflows.parquet, fleet.parquet, summary.csv")
+    return 0
