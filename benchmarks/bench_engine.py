@@ -21,9 +21,9 @@ import numpy as np
 import simpy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import interleaved_medians, video_crash_only  # noqa: E402
-
 from sim import simulate  # noqa: E402
+
+from common import interleaved_medians, video_crash_only  # noqa: E402
 
 
 def plain_simpy(runs: int, seed: int, durations_s: list[float], mtbf_s: float, detect_s: float,

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import interleaved_medians, video_crash_only  # noqa: E402
-
 from sim import simulate  # noqa: E402
+
+from common import interleaved_medians, video_crash_only  # noqa: E402
 
 
 def plain_numpy(runs: int, seed: int, durations_s: list[float], mtbf_s: float, downtime_s: float) -> np.ndarray:

@@ -19,8 +19,8 @@ import simpy
 
 from sim.failures import (
     COMPLETED,
-    INF,
     CRASHED,
+    INF,
     KILLED_BY_DEPLOY,
     RATE_LIMITED,
     ReplicationEnv,
@@ -139,6 +139,7 @@ def run_process(steps: _StepTable, beh: Behaviour, renv: ReplicationEnv,
             attempts += 1
             rl = rate_u[i]
             limited_call = rl is not None and rl.get(k) < p429
+            hb_attempt = False
             if limited_call:
                 would_end = s + steps.response_s
                 end, outcome, shutdown_after = resolve(s, would_end)
@@ -150,6 +151,7 @@ def run_process(steps: _StepTable, beh: Behaviour, renv: ReplicationEnv,
                 if type(dur) is Stream:
                     dur = dur.get(k)
                 if hb > 0.0 and is_gpu[i]:
+                    hb_attempt = True
                     if step_work < 0.0:
                         step_work = dur
                     left = step_work - saved
@@ -184,7 +186,7 @@ def run_process(steps: _StepTable, beh: Behaviour, renv: ReplicationEnv,
                 kept_c = kept_cost = 0.0
                 finish = max_t
                 break
-            if step_work >= 0.0:  # a heartbeat step: saved segments survive a failure
+            if hb_attempt:  # a heartbeat attempt: saved segments survive a failure
                 if outcome == COMPLETED:
                     heartbeats += saves
                     elapsed += kept_c

@@ -19,7 +19,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.failures import COMPLETED, CRASHED, KILLED_BY_DEPLOY, RATE_LIMITED, Worker, build_environments
+from sim.failures import (
+    COMPLETED,
+    CRASHED,
+    KILLED_BY_DEPLOY,
+    RATE_LIMITED,
+    Worker,
+    build_environments,
+)
 from sim.rng import Source, replication_keys, uniforms
 from sim.scenario import RetryPolicy, Scenario
 from sim.strategies import EVENTS_AT_START, EVENTS_PER_ACTIVITY, Behaviour, behaviour

@@ -205,3 +205,26 @@ def test_simulated_optimal_interval_agrees_with_daly() -> None:
     assert (z.abs() < 4).all(), z.tolist()
     # every replication saved exactly n − 1 times at n equal segments (all saves are kept)
     assert (runs_df["heartbeats"] == runs_df["segments"] - 1).all()
+
+
+def test_rate_limited_retry_of_a_heartbeat_step_keeps_no_saves():
+    """Regression: a 429 answered after a long response must not be credited with saves.
+
+    One 60-min step, saves every 10 min (1 min each); a deployment at 25 min (no drain, 1 min
+    restart) kills the first attempt after 2 saves (22 min kept); seed 16 makes the second call a
+    429 that takes 30 min to answer, the third runs the remaining 40 min with 3 saves.
+    """
+    from sim import scenario_from_dict, simulate
+
+    sc = scenario_from_dict({
+        "name": "hb429", "steps": [{"name": "train", "kind": "gpu", "price_per_hour": 1.0, "duration": "60m"}],
+        "defaults": {"retry": {"initial_interval": 0}},
+        "failures": {"deploy": {"mode": "scheduled", "at": ["25m"], "drain": "0s", "restart_time": "1m"},
+                     "rate_limit": {"probability": 0.5, "steps": ["train"], "response_time": "30m"}},
+        "strategies": {"hb": {"kind": "heartbeat", "every": "10m", "checkpoint_cost": "1m"}}})
+    row = simulate(sc, 1, 16).iloc[0]
+    assert row["rate_limited"] == 1 and row["deploy_kills"] == 1
+    # 25 min first attempt + 1 min restart + 30 min of 429 + 40 min of work + 3 saves
+    assert row["makespan_s"] == (25 + 1 + 30 + 40 + 3) * 60
+    assert row["heartbeats"] == 5
+    assert row["useful_compute_s"] == (60 + 5) * 60

@@ -1,0 +1,75 @@
+"""`python -m sim run`: output files, reproducibility, and one clear error for bad input."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sim.cli import main
+from sim.io import read_parquet_metadata
+
+VIDEO = "experiments/scenarios/video.toml"
+GOOD_STEP = '[[steps]]\nname = "a"\nkind = "gpu"\nprice_per_hour = 2.0\nduration = "1m"\n'
+
+
+def test_run_writes_outputs_and_is_reproducible(tmp_path, capsys):
+    for name in ("a", "b"):
+        assert main(["run", VIDEO, "--runs", "300", "--seed", "7", "--out", str(tmp_path / name), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "paired difference durable - restart" in out and "95% confidence" in out
+    for f in ("runs.parquet", "summary.csv", "paired.csv", "scenario.toml", "scenario.json"):
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
+    runs = pd.read_parquet(tmp_path / "a" / "runs.parquet")
+    assert len(runs) == 600 and set(runs["strategy"]) == {"restart", "durable"}
+    meta = read_parquet_metadata(tmp_path / "a" / "runs.parquet")
+    assert meta["seed"] == 7 and meta["scenario"]["name"] == "video-pipeline"
+    summary = pd.read_csv(tmp_path / "a" / "summary.csv")
+    assert {"mean", "ci_low", "ci_high", "p95"} <= set(summary.columns)
+
+
+@pytest.mark.parametrize("text, key, problem", [
+    ("name = 'x'\n[[steps]\n", None, "malformed TOML"),
+    ("name = 'x'\n" + GOOD_STEP + "[failures.crash]\nmtfb = '1h'\n", "failures.crash.mtfb", "did you mean 'mtbf'"),
+    ("name = 'x'\n" + GOOD_STEP.replace('"1m"', '"-5s"'), "steps[0](a).duration", "must be a positive duration"),
+    ("name = 'x'\n" + GOOD_STEP.replace('"1m"', "0"), "steps[0](a).duration", "must be a positive duration"),
+    ("name = 'x'\n" + GOOD_STEP + "[failures.rate_limit]\nprobability = 1.5\n", "failures.rate_limit.probability", "less than or equal to 1"),
+    ("name = 'x'\n" + GOOD_STEP + "[failures.rate_limit]\nprobability = -0.1\n", "failures.rate_limit.probability", "greater than or equal to 0"),
+    ("name = 'x'\nsteps = []\n", "steps", "no steps"),
+    ("name = 'x'\n" + GOOD_STEP + "[strategies.durabel]\n", "strategies.durabel", "did you mean 'durable'"),
+    ("name = 'x'\n[pricing]\nprofile = 'article-2026-04'\n[[steps]]\nname = 's'\nkind = 'llm'\nmodel = 'gpt-5.4-mni'\nduration = '5s'\n",
+     "steps[0](s).model", "did you mean 'gpt-5.4-mini'"),
+    ("name = 'x'\n[pricing]\nprofile = 'nope'\n" + GOOD_STEP, "pricing.profile", "unknown pricing profile"),
+])
+def test_bad_scenario_one_clear_error(tmp_path, text, key, problem):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    out_dir = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "sim", "run", str(path), "--runs", "5", "--out", str(out_dir)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    lines = [line for line in proc.stderr.splitlines() if line.strip() and not line.startswith("  also")]
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert str(path) in lines[0] and problem in lines[0]
+    if key:
+        assert f"key '{key}'" in lines[0]
+    assert not out_dir.exists()
+    assert proc.stdout == ""
+
+
+def test_missing_file_and_bad_arguments(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "sim", "run", str(tmp_path / "nope.toml"), "--out", str(tmp_path / "o")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "file not found" in proc.stderr and "nope.toml" in proc.stderr
+    assert not (tmp_path / "o").exists()
+    proc = subprocess.run([sys.executable, "-m", "sim", "run", VIDEO, "--runs", "0"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "--runs" in proc.stderr
+
+
+def test_bundled_scenarios_load():
+    from sim import load_scenario
+
+    for path in Path("experiments/scenarios").glob("*.toml"):
+        assert load_scenario(path).steps
