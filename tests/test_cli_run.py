@@ -42,30 +42,38 @@ def test_run_writes_outputs_and_is_reproducible(tmp_path, capsys):
      "steps[0](s).model", "did you mean 'gpt-5.4-mini'"),
     ("name = 'x'\n[pricing]\nprofile = 'nope'\n" + GOOD_STEP, "pricing.profile", "unknown pricing profile"),
 ])
-def test_bad_scenario_one_clear_error(tmp_path, text, key, problem):
+def test_bad_scenario_one_clear_error(tmp_path, capsys, text, key, problem):
     path = tmp_path / "bad.toml"
     path.write_text(text)
     out_dir = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-m", "sim", "run", str(path), "--runs", "5", "--out", str(out_dir)],
-                          capture_output=True, text=True)
-    assert proc.returncode == 2
-    lines = [line for line in proc.stderr.splitlines() if line.strip() and not line.startswith("  also")]
-    assert len(lines) == 1, proc.stderr
-    assert "Traceback" not in proc.stderr
+    assert main(["run", str(path), "--runs", "5", "--out", str(out_dir)]) == 2
+    captured = capsys.readouterr()
+    lines = [line for line in captured.err.splitlines() if line.strip() and not line.startswith("  also")]
+    assert len(lines) == 1, captured.err
     assert str(path) in lines[0] and problem in lines[0]
     if key:
         assert f"key '{key}'" in lines[0]
     assert not out_dir.exists()
-    assert proc.stdout == ""
+    assert captured.out == ""
 
 
-def test_missing_file_and_bad_arguments(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "sim", "run", str(tmp_path / "nope.toml"), "--out", str(tmp_path / "o")],
+def test_error_from_a_real_process_has_no_traceback(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("name = 'x'\n" + GOOD_STEP + "[failures.crash]\nmtfb = '1h'\n")
+    proc = subprocess.run([sys.executable, "-m", "sim", "run", str(path), "--out", str(tmp_path / "o")],
                           capture_output=True, text=True)
-    assert proc.returncode == 2 and "file not found" in proc.stderr and "nope.toml" in proc.stderr
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0 and "did you mean 'mtbf'" in proc.stderr
     assert not (tmp_path / "o").exists()
-    proc = subprocess.run([sys.executable, "-m", "sim", "run", VIDEO, "--runs", "0"], capture_output=True, text=True)
-    assert proc.returncode == 2 and "--runs" in proc.stderr
+
+
+def test_missing_file_and_bad_arguments(tmp_path, capsys):
+    assert main(["run", str(tmp_path / "nope.toml"), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "file not found" in err and "nope.toml" in err
+    assert not (tmp_path / "o").exists()
+    assert main(["run", VIDEO, "--runs", "0"]) == 2
+    assert "--runs" in capsys.readouterr().err
 
 
 def test_bundled_scenarios_load():
