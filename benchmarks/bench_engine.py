@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
 
     medians = interleaved_medians({"sim DES engine": ours, "plain SimPy loop": plain}, args.repeats)
     for name, rate in medians.items():
-        print(f"{name:<18} {rate:>10,.0f} runs/s  (median of {args.repeats})")
+        print(f"{name:<18} {rate:>10,.0f} runs per CPU second  (median of {args.repeats})")
     ratio = medians["sim DES engine"] / medians["plain SimPy loop"]
     print(f"ratio sim / plain: {ratio:.2f}x")
     print(f"mean makespan (sanity): sim {statistics.fmean(out['sim']):.1f} s, plain {statistics.fmean(out['plain']):.1f} s "

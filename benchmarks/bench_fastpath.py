@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         "sim DES engine": lambda: len(simulate(sc, des_runs, seed=1, engine="des")),
     }, args.repeats)
     for name, rate in medians.items():
-        print(f"{name:<20} {rate:>12,.0f} runs/s  (median of {args.repeats})")
+        print(f"{name:<20} {rate:>12,.0f} runs per CPU second  (median of {args.repeats})")
     print(f"ratio fast path / plain numpy: {medians['sim fast path'] / medians['plain numpy sampler']:.2f}x (target >= 0.3x)")
     print(f"ratio fast path / DES engine:  {medians['sim fast path'] / medians['sim DES engine']:.1f}x")
     return 0

@@ -5,7 +5,7 @@ kept, no output folder); each configuration is repeated and the median wall time
 with the speed-up over 1 worker and the parallel efficiency (speed-up / workers). Process
 start-up is included (it is part of what a user waits for).
 
-    PYTHONPATH=. .venv/bin/python benchmarks/bench_parallel.py [--runs 100000] [--repeat 3] [--workers 1 2]
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_parallel.py [--runs 100000] [--repeat 3] [--workers 1 2] [--engine des]
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from sim.sweep import build_points, parse_vary
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def measure(points, runs: int, workers: int, chunk_size: int) -> float:
+def measure(points, runs: int, workers: int, chunk_size: int, engine: str = "auto") -> float:
     started = time.perf_counter()
-    run_sweep(points, runs, seed=1, workers=workers, chunk_size=chunk_size, quiet=True)
+    run_sweep(points, runs, seed=1, workers=workers, chunk_size=chunk_size, engine=engine, quiet=True)
     return time.perf_counter() - started
 
 
@@ -38,19 +38,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="repetitions per worker count (median reported)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE)
+    parser.add_argument("--engine", default="auto", choices=["auto", "des", "fast"])
     args = parser.parse_args(argv)
 
     points = build_points(sim.load_scenario(args.scenario), [parse_vary(args.vary)])
     replications = len(points) * args.runs
     strategies = len(points[0].scenario.strategies)
     print(f"workload: {args.scenario} sweep {args.vary} ({len(points)} points) x {args.runs} replications "
-          f"x {strategies} strategies = {replications * strategies} simulated runs; chunk size {args.chunk_size}; "
+          f"x {strategies} strategies = {replications * strategies} simulated runs; engine {args.engine}; "
+          f"chunk size {args.chunk_size}; "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
-    measure(points, min(args.runs, 2 * args.chunk_size), 1, args.chunk_size)  # warm caches and imports
+    measure(points, min(args.runs, 2 * args.chunk_size), 1, args.chunk_size, args.engine)  # warm caches and imports
     base = None
     print(f"{'workers':>7}  {'median s':>9}  {'all runs (s)':<26}{'replications/s':>15}  {'speed-up':>8}  {'efficiency':>10}")
     for workers in args.workers:
-        times = [measure(points, args.runs, workers, args.chunk_size) for _ in range(args.repeat)]
+        times = [measure(points, args.runs, workers, args.chunk_size, args.engine) for _ in range(args.repeat)]
         med = statistics.median(times)
         base = base or med
         speedup = base / med

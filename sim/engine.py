@@ -58,9 +58,11 @@ class _StepTable:
         self.max_time_s = scenario.simulation.max_time_s
         self.worker = worker_spec(scenario)
         self.checkpoints: dict[str, list[bool]] = {}
+        self.heartbeat_steps: dict[str, list[bool]] = {}
 
     def prepare(self, beh: Behaviour) -> None:
         self.checkpoints[beh.label] = [beh.is_checkpoint(i, self.n) for i in range(self.n)]
+        self.heartbeat_steps[beh.label] = [beh.heartbeat_every_s > 0.0 and gpu for gpu in self.is_gpu]
 
 
 def _draw(value: Stream | float, k: int) -> float:
@@ -111,6 +113,7 @@ def run_process(steps: _StepTable, beh: Behaviour, renv: ReplicationEnv,
     unit_attempts = attempts = crashes = deploy_kills = limited = restarts = 0
     step_level = beh.checkpoint_every == 1
     hb, hb_cost = beh.heartbeat_every_s, beh.heartbeat_cost_s
+    hb_step = steps.heartbeat_steps[beh.label]
     step_work = -1.0  # heartbeat: work of the current step, drawn at its first attempt
     saved = kept_c = kept_cost = 0.0  # heartbeat: progress saved in the current step, its compute and cost
     heartbeats = saves = 0
@@ -150,7 +153,7 @@ def run_process(steps: _StepTable, beh: Behaviour, renv: ReplicationEnv,
                 dur = durations[i]
                 if type(dur) is Stream:
                     dur = dur.get(k)
-                if hb > 0.0 and is_gpu[i]:
+                if hb_step[i]:
                     hb_attempt = True
                     if step_work < 0.0:
                         step_work = dur
