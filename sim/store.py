@@ -93,10 +93,23 @@ def _decode(code: np.ndarray) -> np.ndarray:
     return np.where(code == 0, 0.0, np.sign(code) * value)
 
 
-def _merge_counts(codes: Sequence[np.ndarray], counts: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    allc = np.concatenate(codes) if codes else np.zeros(0, np.int64)
-    alln = np.concatenate(counts) if counts else np.zeros(0, np.int64)
-    uniq, inverse = np.unique(allc, return_inverse=True)
+_SLOT_SHIFT = 43  # sketch key = slot · 2^43 + code + 2^42, slot = strategy · n_metrics + metric
+
+
+def _slot_keys(codes: np.ndarray, slots: np.ndarray) -> np.ndarray:
+    return (slots.astype(np.int64) << _SLOT_SHIFT) + codes + (1 << 42)
+
+
+def _slot_codes(keys: np.ndarray, counts: np.ndarray, slot: int) -> tuple[np.ndarray, np.ndarray]:
+    """Bucket codes and counts of one (strategy, metric) slot of a sorted key array."""
+    lo, hi = np.searchsorted(keys, [slot << _SLOT_SHIFT, (slot + 1) << _SLOT_SHIFT])
+    return keys[lo:hi] - (slot << _SLOT_SHIFT) - (1 << 42), counts[lo:hi]
+
+
+def _merge_counts(keys: Sequence[np.ndarray], counts: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    allk = np.concatenate(keys)
+    alln = np.concatenate(counts)
+    uniq, inverse = np.unique(allk, return_inverse=True)
     return uniq.astype(np.int64), np.bincount(inverse, weights=alln, minlength=uniq.size).astype(np.int64)
 
 
@@ -144,8 +157,9 @@ class Aggregate:
     """Mergeable summary of the runs of one sweep point (any number of chunks).
 
     Arrays are (strategies, metrics) for ``n, mean, m2`` and (pairs, metrics) for the paired
-    ``pn, d_mean, b_mean, d_m2, b_m2, db_c``. Sketches: per (strategy, metric) flat index
-    ``s * len(metrics) + m``, sorted bucket codes and counts.
+    ``pn, d_mean, b_mean, d_m2, b_m2, db_c``. The sketches of all (strategy, metric) slots
+    ``s · len(metrics) + m`` share one sorted key array (slot in the high bits, bucket code
+    below) with its counts, so building and merging them is one sort each.
     """
 
     strategies: tuple[str, ...]
@@ -160,8 +174,8 @@ class Aggregate:
     d_m2: np.ndarray
     b_m2: np.ndarray
     db_c: np.ndarray
-    sketch_codes: list[np.ndarray]
-    sketch_counts: list[np.ndarray]
+    sketch_keys: np.ndarray
+    sketch_counts: np.ndarray
 
     @classmethod
     def from_runs(cls, df: pd.DataFrame, strategies: Sequence[str], metrics: Sequence[str] = METRICS,
@@ -172,23 +186,35 @@ class Aggregate:
         pairs = tuple(pairs) if pairs is not None else default_pairs(strategies)
         blocks: dict[str, np.ndarray] = {}
         runs_of: dict[str, np.ndarray] = {}
+        values = df[list(metrics)].to_numpy(dtype=np.float64)
+        column = df["strategy"]
+        if isinstance(column.dtype, pd.CategoricalDtype):  # compare small integer codes, not strings
+            categories = list(column.cat.categories)
+            label_codes = column.cat.codes.to_numpy()
+            masks = {label: label_codes == (categories.index(label) if label in categories else -2)
+                     for label in strategies}
+        else:
+            labels = column.astype(str).to_numpy()
+            masks = {label: labels == label for label in strategies}
+        run_ids = df["run"].to_numpy()
         for label in strategies:
-            part = df.loc[df["strategy"] == label].sort_values("run", kind="stable")
-            blocks[label] = part[list(metrics)].to_numpy(dtype=np.float64)
-            runs_of[label] = part["run"].to_numpy()
+            idx = np.flatnonzero(masks[label])
+            r = run_ids[idx]
+            if r.size > 1 and not np.all(r[1:] > r[:-1]):
+                idx = idx[np.argsort(r, kind="stable")]
+            blocks[label] = values[idx]
+            runs_of[label] = run_ids[idx]
         n = np.zeros((len(strategies), len(metrics)), np.int64)
         mean = np.zeros(n.shape)
         m2 = np.zeros(n.shape)
-        codes: list[np.ndarray] = []
-        counts: list[np.ndarray] = []
+        keys: list[np.ndarray] = []
         for s, label in enumerate(strategies):
             x = blocks[label]
             n[s], mean[s], m2[s] = _moments(x)
-            for m in range(len(metrics)):
-                col = x[:, m]
-                u, c = np.unique(_codes(col[~np.isnan(col)]), return_counts=True)
-                codes.append(u.astype(np.int64))
-                counts.append(c.astype(np.int64))
+            ok = ~np.isnan(x)
+            slots = np.broadcast_to(s * len(metrics) + np.arange(len(metrics)), x.shape)
+            keys.append(_slot_keys(_codes(np.where(ok, x, 0.0)), slots)[ok])
+        sketch_keys, sketch_counts = np.unique(np.concatenate(keys), return_counts=True)
         shape = (len(pairs), len(metrics))
         pn = np.zeros(shape, np.int64)
         d_mean, b_mean, d_m2, b_m2, db_c = (np.zeros(shape) for _ in range(5))
@@ -205,7 +231,7 @@ class Aggregate:
             db = np.where(ok, bb - b_mean[p], 0.0)
             db_c[p] = (dd * db).sum(axis=0)
         return cls(strategies, metrics, pairs, n, mean, m2, pn, d_mean, b_mean, d_m2, b_m2, db_c,
-                   codes, counts)
+                   sketch_keys.astype(np.int64), sketch_counts.astype(np.int64))
 
     def merge(self, other: Aggregate) -> Aggregate:
         """This aggregate followed by ``other`` (merge in a fixed order for bit-identical sums)."""
@@ -220,14 +246,9 @@ class Aggregate:
             both = (n1 > 0) & (n2 > 0)
             db_c = self.db_c + other.db_c + np.where(
                 both, (other.d_mean - self.d_mean) * (other.b_mean - self.b_mean) * n1 * frac, 0.0)
-        codes, counts = [], []
-        for i in range(len(self.sketch_codes)):
-            c, k = _merge_counts([self.sketch_codes[i], other.sketch_codes[i]],
-                                 [self.sketch_counts[i], other.sketch_counts[i]])
-            codes.append(c)
-            counts.append(k)
+        keys, counts = _merge_counts([self.sketch_keys, other.sketch_keys], [self.sketch_counts, other.sketch_counts])
         return Aggregate(self.strategies, self.metrics, self.pairs, n, mean, m2, pn, d_mean, b_mean,
-                         d_m2, b_m2, db_c, codes, counts)
+                         d_m2, b_m2, db_c, keys, counts)
 
     # ------------------------------------------------------------------ estimates
 
@@ -257,8 +278,8 @@ class Aggregate:
                 std = math.sqrt(max(float(self.m2[s, m]), 0.0) / (n - 1)) if n >= 2 else math.nan
                 se = std / math.sqrt(n) if n >= 2 else math.nan
                 half = float(sps.t.ppf(0.5 + confidence / 2, n - 1)) * se if n >= 2 else math.nan
-                qs = [_sketch_quantile(self.sketch_codes[s * nm + m], self.sketch_counts[s * nm + m], q,
-                                       metric in INTEGER_METRICS) for _, q in QUANTILES]
+                codes, counts = _slot_codes(self.sketch_keys, self.sketch_counts, s * nm + m)
+                qs = [_sketch_quantile(codes, counts, q, metric in INTEGER_METRICS) for _, q in QUANTILES]
                 rows.append((label, metric, n, mean, std, se, mean - half, mean + half, *qs))
         return pd.DataFrame(rows, columns=["strategy", "metric", "n", "mean", "std", "se", "ci_low",
                                            "ci_high", "p50", "p95", "p99"])
@@ -297,16 +318,13 @@ class Aggregate:
     # ------------------------------------------------------------------ bytes
 
     def to_bytes(self) -> bytes:
-        sizes = np.array([c.size for c in self.sketch_codes], dtype=np.int64)
         buf = io.BytesIO()
         np.savez(
             buf,
             meta=np.array(json.dumps({"strategies": self.strategies, "metrics": self.metrics,
                                       "pairs": self.pairs})),
             n=self.n, mean=self.mean, m2=self.m2, pn=self.pn, d_mean=self.d_mean, b_mean=self.b_mean,
-            d_m2=self.d_m2, b_m2=self.b_m2, db_c=self.db_c, sizes=sizes,
-            codes=np.concatenate(self.sketch_codes) if self.sketch_codes else np.zeros(0, np.int64),
-            counts=np.concatenate(self.sketch_counts) if self.sketch_counts else np.zeros(0, np.int64),
+            d_m2=self.d_m2, b_m2=self.b_m2, db_c=self.db_c, keys=self.sketch_keys, counts=self.sketch_counts,
         )
         return buf.getvalue()
 
@@ -314,12 +332,9 @@ class Aggregate:
     def from_bytes(cls, data: bytes) -> Aggregate:
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
-            bounds = np.concatenate([[0], np.cumsum(z["sizes"])])
-            codes = [z["codes"][bounds[i]:bounds[i + 1]] for i in range(len(bounds) - 1)]
-            counts = [z["counts"][bounds[i]:bounds[i + 1]] for i in range(len(bounds) - 1)]
             return cls(tuple(meta["strategies"]), tuple(meta["metrics"]),
                        tuple(tuple(p) for p in meta["pairs"]), z["n"], z["mean"], z["m2"], z["pn"],
-                       z["d_mean"], z["b_mean"], z["d_m2"], z["b_m2"], z["db_c"], codes, counts)
+                       z["d_mean"], z["b_mean"], z["d_m2"], z["b_m2"], z["db_c"], z["keys"], z["counts"])
 
 
 def default_pairs(strategies: Sequence[str]) -> tuple[tuple[str, str], ...]:
