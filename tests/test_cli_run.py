@@ -81,3 +81,15 @@ def test_bundled_scenarios_load():
 
     for path in Path("experiments/scenarios").glob("*.toml"):
         assert load_scenario(path).steps
+
+
+def test_strategies_in_any_order(tmp_path, capsys):
+    """durable listed before restart: the headline pair is still durable − restart."""
+    path = tmp_path / "s.toml"
+    path.write_text("name = 'x'\n" + GOOD_STEP + "[failures.crash]\nmtbf = '10m'\n"
+                    "[strategies.durable]\n[strategies.checkpoint]\nevery = 1\n[strategies.restart]\n")
+    assert main(["run", str(path), "--runs", "50", "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    assert "paired difference durable - restart" in capsys.readouterr().out
+    paired = pd.read_csv(tmp_path / "o" / "paired.csv")
+    pairs = set(zip(paired["a"], paired["b"], strict=True))
+    assert ("durable", "restart") in pairs and len(pairs) == 3

@@ -158,6 +158,14 @@ def _refined_values(be: stats.BreakEven, coarse: tuple[float, ...], n: int, inte
         lo = min(lo, be.ci_low)
     if math.isfinite(be.ci_high):
         hi = max(hi, be.ci_high)
+    # pad by half the width on each side: bootstrap crossings just outside the coarse interval
+    # must still fall inside the refined grid, or the refined interval turns open-ended
+    if be.scale == "log" and lo > 0:
+        pad = math.sqrt(hi / lo)
+        lo, hi = lo / pad, hi * pad
+    else:
+        pad = 0.5 * (hi - lo)
+        lo, hi = lo - pad, hi + pad
     lo, hi = max(lo, min(coarse)), min(hi, max(coarse))
     values = np.geomspace(lo, hi, n) if be.scale == "log" else np.linspace(lo, hi, n)
     if integer:

@@ -110,8 +110,12 @@ def comparison_pair(scenario: Scenario) -> tuple[str, str] | None:
     return (labels[1], labels[0]) if len(labels) >= 2 else None
 
 
-def all_pairs(labels: list[str]) -> list[tuple[str, str]]:
-    return [(a, b) for i, b in enumerate(labels) for a in labels[i + 1:]]
+def all_pairs(labels: list[str], first: tuple[str, str] | None = None) -> list[tuple[str, str]]:
+    """Every pair of strategies once, as (later − earlier), with ``first`` in its own order."""
+    pairs = [(a, b) for i, b in enumerate(labels) for a in labels[i + 1:]]
+    if first is not None:
+        pairs = [first] + [p for p in pairs if p not in (first, first[::-1])]
+    return pairs
 
 
 def report_text(scenario: Scenario, df: pd.DataFrame, summary: pd.DataFrame, paired: pd.DataFrame,
@@ -163,7 +167,8 @@ def handle(args: argparse.Namespace) -> int:
                "rate_limited", "pipeline_restarts", "orchestration_actions", "history_events")]
     summary = stats.summarize(df, metrics=metrics, by=("strategy",))
     labels = list(scenario.strategies)
-    paired = pd.concat([stats.paired_differences(df, a, b, metrics=metrics) for a, b in all_pairs(labels)],
+    pairs = all_pairs(labels, comparison_pair(scenario))
+    paired = pd.concat([stats.paired_differences(df, a, b, metrics=metrics) for a, b in pairs],
                        ignore_index=True) if len(labels) > 1 else pd.DataFrame()
     print(report_text(scenario, df, summary, paired, seconds))
     meta = {"scenario": scenario.model_dump(mode="json", by_alias=True), "seed": args.seed, "runs": args.runs}
