@@ -102,9 +102,9 @@ def test_event_log_round_trips_through_the_table() -> None:
 def test_temporal_samples_recover_last_attempts_and_infer_earlier_ones() -> None:
     a = load_temporal(SAMPLES)
     assert a["workflow_id"].nunique() == 4
-    assert set(a["step"]) == {"parse", "classify", "extract_citations", "summarize"}
+    assert set(a["step"]) == {"parsing", "classification", "citation_extraction", "summary"}
     # paper 2: summarize started as attempt 3 after two 429s (lastFailure RateLimitError)
-    s = a[(a["workflow_id"] == "paper-2403-01002") & (a["step"] == "summarize")]
+    s = a[(a["workflow_id"] == "paper-2403-01002") & (a["step"] == "summary")]
     assert s["attempt"].tolist() == [1, 2, 3]
     assert s["outcome"].tolist() == ["rate_limited", "rate_limited", "completed"]
     assert s["inferred"].tolist() == [True, True, False]
@@ -112,14 +112,14 @@ def test_temporal_samples_recover_last_attempts_and_infer_earlier_ones() -> None
     assert s["retry_after_s"].iloc[1] == 4.0  # nextRetryDelay "4s"
     assert s["duration_s"].iloc[2] == pytest.approx(27.31, abs=1e-6)
     # paper 3: a heartbeat timeout before the completed attempt = a crash
-    e = a[(a["workflow_id"] == "paper-2403-01003") & (a["step"] == "extract_citations")]
+    e = a[(a["workflow_id"] == "paper-2403-01003") & (a["step"] == "citation_extraction")]
     assert e["outcome"].tolist() == ["crashed", "completed"]
     # paper 4 (older CLI spelling): worker shutdown -> killed_by_deploy; final heartbeat
     # timeout of the last attempt -> crashed, with real times
     p4 = a[a["workflow_id"] == "paper-2403-01004"].set_index(["step", "attempt"])
-    assert p4.loc[("parse", 1), "outcome"] == "killed_by_deploy"
-    assert p4.loc[("summarize", 3), "outcome"] == "crashed"
-    assert p4.loc[("summarize", 3), "duration_s"] == pytest.approx(47.9, abs=1e-6)
+    assert p4.loc[("parsing", 1), "outcome"] == "killed_by_deploy"
+    assert p4.loc[("summary", 3), "outcome"] == "crashed"
+    assert p4.loc[("summary", 3), "duration_s"] == pytest.approx(47.9, abs=1e-6)
     assert a["inferred"].sum() == 7
 
 

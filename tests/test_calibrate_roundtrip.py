@@ -13,6 +13,7 @@ import tomllib
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from sim import scenario_from_dict, simulate, simulate_with_events
@@ -147,8 +148,8 @@ def test_fit_command_on_temporal_samples(tmp_path: Path, capsys) -> None:
     out = tmp_path / "paper.toml"
     assert main(["fit", samples, "--out", str(out)]) == 0
     sc = validate_scenario_text(out.read_text())
-    assert sc.step_names == ["parse", "classify", "extract_citations", "summarize"]
-    assert sc.failures.rate_limit.steps == ["classify", "summarize"]
+    assert sc.step_names == ["parsing", "classification", "citation_extraction", "summary"]
+    assert sc.failures.rate_limit.steps == ["classification", "summary"]
     assert "known only from Temporal's attempt counter" in capsys.readouterr().out
 
 
@@ -165,3 +166,18 @@ def test_bad_data_writes_nothing_and_exits_nonzero(world: dict, tmp_path: Path, 
     err = capsys.readouterr().err
     assert str(bad) in err and f"row {idx + 1}:" in err and "unknown outcome 'melted'" in err
     assert not out.exists() and not (tmp_path / "plots").exists()
+
+
+def test_scenario_fitted_from_temporal_samples_runs_end_to_end(tmp_path: Path, capsys) -> None:
+    """The bundled Temporal histories + the bundled research-paper template → a runnable scenario."""
+    from importlib import resources
+
+    samples = str(resources.files("sim").joinpath("data", "temporal_samples"))
+    out = tmp_path / "fitted.toml"
+    assert main(["fit", samples, "--out", str(out), "--template", "experiments/scenarios/research_paper.toml"]) == 0
+    assert main(["run", str(out), "--runs", "200", "--seed", "3", "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "paired difference durable - restart" in printed
+    runs = pd.read_parquet(tmp_path / "run" / "runs.parquet")
+    assert len(runs) == 400 and runs["completed"].all()
+    assert (runs.loc[runs["strategy"] == "restart", "rate_limited"] > 0).any()
