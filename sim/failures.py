@@ -58,7 +58,7 @@ def _streams(scenario: Scenario, runs: np.ndarray, seed: int, source: Source, la
     if keys is None:
         keys = replication_keys(seed, source, runs)
     first = ppf(uniform_matrix(keys, PREFILL, lane=lane)).tolist()
-    return [Stream(k, lane, ppf, row) for k, row in zip(keys, first, strict=True)]
+    return [Stream(k, lane, ppf, row) for k, row in zip(keys.tolist(), first, strict=True)]
 
 
 class ReplicationEnv:
@@ -117,10 +117,17 @@ def build_environments(scenario: Scenario, runs: np.ndarray, seed: int) -> list[
             duration_cols.append(_streams(scenario, runs, seed, Source.DURATION, i, dist.ppf, dur_keys))
         else:
             duration_cols.append([dist.mean()] * count)
-    for e, rate, dur, ra_row in zip(envs, zip(*rate_cols, strict=True), zip(*duration_cols, strict=True), zip(*retry_after_cols, strict=True), strict=True):
-        e.rate_u = rate
-        e.durations = dur
-        e.retry_after = ra_row
+    if not any(limited) and not any(step.duration.is_random for step in scenario.steps):
+        # nothing per replication: every environment shares the same immutable tuples
+        rate, dur, ra_row = (tuple(col[0] for col in cols) for cols in (rate_cols, duration_cols, retry_after_cols))
+        for e in envs:
+            e.rate_u, e.durations, e.retry_after = rate, dur, ra_row
+    else:
+        for e, rate, dur, ra_row in zip(envs, zip(*rate_cols, strict=True), zip(*duration_cols, strict=True),
+                                        zip(*retry_after_cols, strict=True), strict=True):
+            e.rate_u = rate
+            e.durations = dur
+            e.retry_after = ra_row
     needs_jitter = any(p.retry.jitter != "none" for p in scenario.steps) or any(
         getattr(getattr(c, "retry", None), "jitter", "none") != "none" for c in scenario.strategies.values()
     )
