@@ -133,7 +133,7 @@ def test_an_error_while_rendering_leaves_no_partial_output(tmp_path, monkeypatch
     def boom(*args, **kwargs):
         raise RuntimeError("rendering failed")
 
-    monkeypatch.setattr(report.plots, "plot_sensitivity", boom)
+    monkeypatch.setattr(sim.plots, "plot_sensitivity", boom)
     with pytest.raises(RuntimeError, match="rendering failed"):
         main(["report", str(scenario), "--out", str(out), "--quick", "--runs", "50", "--workers", "1", "--quiet"])
     assert not out.exists()
