@@ -36,6 +36,7 @@ _LANE = np.uint64(1 << 32)
 _JITTER_CODES = {"none": 0, "full": 1, "equal": 2, "decorrelated": 3}
 CUT = -2  # an attempt cut by the simulation horizon
 SUB_CHUNK = 16384  # replications stepped together
+LOOP_BATCH = 262144  # runs that meet a failure, stepped together in compact arrays
 TAIL = 64  # fewer unfinished runs than this: numpy's per-call overhead loses to the engine
 
 
@@ -570,20 +571,34 @@ def run_chunk(scenario: Scenario, behaviours: list[Behaviour], runs: np.ndarray,
         raise ValueError(f"the fast path does not support this scenario: {reason}")
     runs = np.asarray(runs, dtype=np.int64)
     parts: dict[str, list[dict[str, np.ndarray]]] = {beh.label: [] for beh in behaviours}
-    # sub-chunks small enough that the state arrays stay in cache
+    failing: dict[str, list[np.ndarray]] = {beh.label: [] for beh in behaviours}
+    # 1. cache-sized sub-chunks: finish every run that meets no failure in one exact pass
     for first in range(0, max(len(runs), 1), SUB_CHUNK):
         sub = runs[first:first + SUB_CHUNK]
         chunk = _Chunk(scenario, sub, seed)
         for beh in behaviours:
             state = _Run(chunk, beh)
-            active = state.fast_forward()
+            rest = state.fast_forward()
+            parts[beh.label].append(state.finish_up())
+            failing[beh.label].append(rest + first)
+    outputs = {}
+    for beh in behaviours:
+        cols = {name: np.concatenate([p[name] for p in parts[beh.label]]) for name in parts[beh.label][0]}
+        cols["run"] = runs
+        # 2. the runs that meet a failure, all together in compact arrays: the event loop's numpy
+        #    calls then work on many rows at once instead of paying their overhead per sub-chunk
+        rows = np.concatenate(failing[beh.label])
+        for start in range(0, rows.size, LOOP_BATCH):
+            batch = rows[start:start + LOOP_BATCH]
+            state = _Run(_Chunk(scenario, runs[batch], seed), beh)
+            active = np.arange(batch.size)
             while active.size >= TAIL:
                 state.step(active)
                 active = active[~state.done[active]]
-            cols = state.finish_up()
+            done = state.finish_up()
             if active.size:
-                _finish_with_engine(scenario, beh, sub, active, seed, cols)
-            cols["run"] = sub
-            parts[beh.label].append(cols)
-    return {label: {name: np.concatenate([p[name] for p in chunks]) for name in chunks[0]}
-            for label, chunks in parts.items()}
+                _finish_with_engine(scenario, beh, runs[batch], active, seed, done)
+            for name, values in done.items():
+                cols[name][batch] = values
+        outputs[beh.label] = cols
+    return outputs
