@@ -119,3 +119,15 @@ def test_auto_engine_choice():
         choose_engine(hb, "fast")
     df = simulate(hb, 3, 0)
     assert set(df["engine"]) == {"des"}
+
+
+def test_sub_chunks_and_loop_batches_do_not_change_results(monkeypatch):
+    """Runs spread over many sub-chunks and event-loop batches give the engine's numbers."""
+    from sim import fastpath
+
+    sc = load_scenario("experiments/scenarios/video.toml")
+    reference = simulate(sc, 500, 4, engine="des")
+    monkeypatch.setattr(fastpath, "SUB_CHUNK", 37)
+    monkeypatch.setattr(fastpath, "LOOP_BATCH", 11)
+    monkeypatch.setattr(fastpath, "TAIL", 3)
+    assert_same_runs(reference, simulate(sc, 500, 4, engine="fast"))
