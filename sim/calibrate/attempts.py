@@ -134,7 +134,6 @@ def _parse_times(values: pd.Series, column: str, source: str) -> np.ndarray:
             raise DataError(f"column '{column}' is not a finite number: {values.iloc[i]!r}",
                             file=source, where=_row(i))
         return out
-    epoch = pd.Timestamp(0, tz="UTC")
     for i, v in enumerate(values):
         if _is_missing(v):
             raise DataError(f"missing value in column '{column}'", file=source, where=_row(i))
@@ -142,17 +141,24 @@ def _parse_times(values: pd.Series, column: str, source: str) -> np.ndarray:
             raise DataError(
                 f"column '{column}' mixes numbers of seconds ({v!r}) with ISO-8601 timestamps",
                 file=source, where=_row(i))
-        try:
-            ts = pd.Timestamp(str(v).strip())
-        except (ValueError, TypeError) as exc:
+        seconds = timestamp_s(str(v).strip())
+        if seconds is None:
             raise DataError(f"column '{column}' is not an ISO-8601 timestamp or a number of "
-                            f"seconds: {v!r}", file=source, where=_row(i)) from exc
-        if pd.isna(ts):
-            raise DataError(f"column '{column}' is not a timestamp: {v!r}", file=source,
-                            where=_row(i))
-        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-        out[i] = (ts - epoch).total_seconds()
+                            f"seconds: {v!r}", file=source, where=_row(i))
+        out[i] = seconds
     return out
+
+
+def timestamp_s(text: str) -> float | None:
+    """Seconds since 1970-01-01 UTC of an ISO-8601 timestamp (UTC when it names no zone), or None."""
+    try:
+        ts = pd.Timestamp(text)
+    except (ValueError, TypeError):
+        return None
+    if pd.isna(ts):
+        return None
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return (ts - pd.Timestamp(0, tz="UTC")).total_seconds()
 
 
 def validate_attempts(df: pd.DataFrame, *, source: str = "<attempts table>",

@@ -10,24 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
+from sim.calibrate.attempts import timestamp_s
 from sim.calibrate.errors import DataError
 
 
 def _to_seconds(text: str) -> float | None:
+    """A number of seconds, or an ISO-8601 timestamp in seconds; None for anything else."""
     try:
         return float(text)
     except ValueError:
-        pass
-    try:
-        ts = pd.Timestamp(text)
-    except (ValueError, TypeError):
-        return None
-    if pd.isna(ts):
-        return None
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return (ts - pd.Timestamp(0, tz="UTC")).total_seconds()
+        return timestamp_s(text)
 
 
 def parse_deploy_lines(lines: list[str], *, source: str = "<deploys>") -> np.ndarray:

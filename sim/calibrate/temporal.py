@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.calibrate.attempts import NORMALISED_COLUMNS, _check_order
+from sim.calibrate.attempts import NORMALISED_COLUMNS, _check_order, timestamp_s
 from sim.calibrate.errors import DataError
 
 # temporal/api/enums/v1/event_type.proto (EVENT_TYPE_UNSPECIFIED excluded)
@@ -196,16 +196,8 @@ def _int(value: object) -> int | None:
 
 
 def _time_s(raw: object) -> float | None:
-    if not isinstance(raw, str):
-        return None
-    try:
-        ts = pd.Timestamp(raw)
-    except (ValueError, TypeError):
-        return None
-    if pd.isna(ts):
-        return None
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return (ts - pd.Timestamp(0, tz="UTC")).total_seconds()
+    """An event time (RFC 3339 string in Temporal's JSON) in seconds, or None."""
+    return timestamp_s(raw) if isinstance(raw, str) else None
 
 
 def history_attempts(history: object, *, workflow_id: str, source: str) -> list[dict[str, Any]]:
