@@ -11,7 +11,6 @@ the Python work per event small while the model stays event by event (docs/model
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 
 import numpy as np
@@ -30,7 +29,14 @@ from sim.failures import (
     worker_spec,
 )
 from sim.scenario import Scenario
-from sim.strategies import EVENTS_AT_START, EVENTS_PER_ACTIVITY, Behaviour, backoff_s
+from sim.strategies import (
+    EVENTS_AT_START,
+    EVENTS_PER_ACTIVITY,
+    Behaviour,
+    backoff_s,
+    heartbeat_attempt,
+    heartbeat_saves_done,
+)
 
 ENV_BATCH = 4  # replications per SimPy Environment (measured best: fewer events per heap, little set-up)
 
@@ -154,11 +160,8 @@ def run_process(steps: _StepTable, beh: Behaviour, renv: ReplicationEnv,
                     dur = dur.get(k)
                 if hb_step[i]:
                     hb_attempt = True
-                    if step_work < 0.0:
-                        step_work = dur
-                    left = step_work - saved
-                    saves = max(math.ceil(left / hb) - 1, 0)
-                    end, outcome, shutdown_after = resolve(s, s + left + saves * hb_cost)
+                    length, saves, step_work = heartbeat_attempt(dur, step_work, saved, hb, hb_cost)
+                    end, outcome, shutdown_after = resolve(s, s + length)
                 else:
                     end = s + dur
                     if worker.next_crash >= end and worker.next_deploy >= end:
@@ -196,7 +199,7 @@ def run_process(steps: _StepTable, beh: Behaviour, renv: ReplicationEnv,
                     step_work = -1.0
                     saved = kept_c = kept_cost = 0.0
                 else:
-                    done = min(int(elapsed // (hb + hb_cost)), saves)
+                    done = heartbeat_saves_done(elapsed, saves, hb, hb_cost)
                     heartbeats += done
                     keep = done * (hb + hb_cost)
                     saved += done * hb

@@ -49,16 +49,62 @@ class Stream:
         return values[i]
 
 
-def _identity(u: np.ndarray) -> np.ndarray:
+def identity(u: np.ndarray) -> np.ndarray:
     return u
 
 
-def _streams(scenario: Scenario, runs: np.ndarray, seed: int, source: Source, lane: int,
-             ppf: Callable[[np.ndarray], np.ndarray], keys: np.ndarray | None = None) -> list[Stream]:
-    if keys is None:
-        keys = replication_keys(seed, source, runs)
+def streams(keys: np.ndarray, lane: int, ppf: Callable[[np.ndarray], np.ndarray]) -> list[Stream]:
+    """One lazily extended stream per key, the first draws computed in one numpy call."""
+    if len(keys) == 0:
+        return []
     first = ppf(uniform_matrix(keys, PREFILL, lane=lane)).tolist()
-    return [Stream(k, lane, ppf, row) for k, row in zip(keys.tolist(), first, strict=True)]
+    return [Stream(k, lane, ppf, row) for k, row in zip(np.asarray(keys).tolist(), first, strict=True)]
+
+
+StepColumns = tuple[list[list], list[list], list[list]]
+
+
+def step_columns(scenario: Scenario, count: int, keys: Callable[[Source], np.ndarray]) -> StepColumns:
+    """Per step, one entry per environment: 429 uniforms, durations and Retry-After values.
+
+    A random quantity is a Stream on lane = step index; a fixed one is its value. ``keys(source)``
+    gives the per-environment keys of a source (replications here, workflows in a fleet).
+    """
+    limited = scenario.rate_limited_steps()
+    rate_cols: list[list] = []
+    duration_cols: list[list] = []
+    retry_after_cols: list[list] = []
+    for i, step in enumerate(scenario.steps):
+        if limited[i]:
+            rate_cols.append(streams(keys(Source.RATE_LIMIT), i, identity))
+            ra: Distribution = scenario.failures.rate_limit.retry_after
+            if ra.is_random:
+                retry_after_cols.append(streams(keys(Source.RETRY_AFTER), i, ra.ppf))
+            else:
+                retry_after_cols.append([ra.mean()] * count)
+        else:
+            rate_cols.append([None] * count)
+            retry_after_cols.append([0.0] * count)
+        dist = step.duration
+        if dist.is_random:
+            duration_cols.append(streams(keys(Source.DURATION), i, dist.ppf))
+        else:
+            duration_cols.append([dist.mean()] * count)
+    return rate_cols, duration_cols, retry_after_cols
+
+
+def assign_step_columns(scenario: Scenario, envs: list[ReplicationEnv], columns: StepColumns) -> None:
+    """Give each environment its row of the step columns (as tuples, read in the hot loop)."""
+    rate_cols, duration_cols, retry_after_cols = columns
+    if not any(scenario.rate_limited_steps()) and not any(step.duration.is_random for step in scenario.steps):
+        # nothing per environment: every one shares the same immutable tuples
+        rate, dur, ra_row = (tuple(col[0] for col in cols) for cols in columns)
+        for e in envs:
+            e.rate_u, e.durations, e.retry_after = rate, dur, ra_row
+        return
+    for e, rate, dur, ra_row in zip(envs, zip(*rate_cols, strict=True), zip(*duration_cols, strict=True),
+                                    zip(*retry_after_cols, strict=True), strict=True):
+        e.rate_u, e.durations, e.retry_after = rate, dur, ra_row
 
 
 class ReplicationEnv:
@@ -82,57 +128,30 @@ def build_environments(scenario: Scenario, runs: np.ndarray, seed: int) -> list[
     envs = [ReplicationEnv(int(r)) for r in runs]
     f = scenario.failures
     if f.crash is not None:
-        for e, s in zip(envs, _streams(scenario, runs, seed, Source.CRASH, 0, f.crash.time_to_failure.ppf), strict=True):
+        for e, s in zip(envs, streams(replication_keys(seed, Source.CRASH, runs), 0, f.crash.time_to_failure.ppf), strict=True):
             e.crash_ttf = s
     if f.deploy is not None and f.deploy.mode != "scheduled":
         if f.deploy.mode == "periodic":
-            ppf = _identity
+            ppf = identity
         else:
             mean = f.deploy.every_s
             def ppf(u: np.ndarray, mean: float = mean) -> np.ndarray:
                 return -mean * np.log1p(-u)
-        for e, s in zip(envs, _streams(scenario, runs, seed, Source.DEPLOY, 0, ppf), strict=True):
+        for e, s in zip(envs, streams(replication_keys(seed, Source.DEPLOY, runs), 0, ppf), strict=True):
             e.deploy_gap = s
-    limited = scenario.rate_limited_steps()
-    rl_keys = replication_keys(seed, Source.RATE_LIMIT, runs) if any(limited) else None
-    dur_keys = replication_keys(seed, Source.DURATION, runs)
-    ra_keys = replication_keys(seed, Source.RETRY_AFTER, runs) if any(limited) else None
-    count = len(envs)
-    rate_cols: list[list] = []
-    duration_cols: list[list] = []
-    retry_after_cols: list[list] = []
-    for i, step in enumerate(scenario.steps):
-        if limited[i]:
-            rate_cols.append(_streams(scenario, runs, seed, Source.RATE_LIMIT, i, _identity, rl_keys))
-            ra: Distribution = f.rate_limit.retry_after
-            if ra.is_random:
-                retry_after_cols.append(_streams(scenario, runs, seed, Source.RETRY_AFTER, i, ra.ppf, ra_keys))
-            else:
-                retry_after_cols.append([ra.mean()] * count)
-        else:
-            rate_cols.append([None] * count)
-            retry_after_cols.append([0.0] * count)
-        dist = step.duration
-        if dist.is_random:
-            duration_cols.append(_streams(scenario, runs, seed, Source.DURATION, i, dist.ppf, dur_keys))
-        else:
-            duration_cols.append([dist.mean()] * count)
-    if not any(limited) and not any(step.duration.is_random for step in scenario.steps):
-        # nothing per replication: every environment shares the same immutable tuples
-        rate, dur, ra_row = (tuple(col[0] for col in cols) for cols in (rate_cols, duration_cols, retry_after_cols))
-        for e in envs:
-            e.rate_u, e.durations, e.retry_after = rate, dur, ra_row
-    else:
-        for e, rate, dur, ra_row in zip(envs, zip(*rate_cols, strict=True), zip(*duration_cols, strict=True),
-                                        zip(*retry_after_cols, strict=True), strict=True):
-            e.rate_u = rate
-            e.durations = dur
-            e.retry_after = ra_row
+    cache: dict[Source, np.ndarray] = {}
+
+    def keys(source: Source) -> np.ndarray:
+        if source not in cache:
+            cache[source] = replication_keys(seed, source, runs)
+        return cache[source]
+
+    assign_step_columns(scenario, envs, step_columns(scenario, len(envs), keys))
     needs_jitter = any(p.retry.jitter != "none" for p in scenario.steps) or any(
         getattr(getattr(c, "retry", None), "jitter", "none") != "none" for c in scenario.strategies.values()
     )
     if needs_jitter:
-        for e, s in zip(envs, _streams(scenario, runs, seed, Source.JITTER, 0, _identity), strict=True):
+        for e, s in zip(envs, streams(replication_keys(seed, Source.JITTER, runs), 0, identity), strict=True):
             e.jitter_u = s
     return envs
 

@@ -26,6 +26,7 @@ from sim.failures import (
     RATE_LIMITED,
     Worker,
     build_environments,
+    identity,
 )
 from sim.rng import Source, replication_keys, uniforms
 from sim.scenario import RetryPolicy, Scenario
@@ -64,10 +65,6 @@ class _Draws:
         return self.ppf(uniforms(self.keys[rows], idx))
 
 
-def _identity(u: np.ndarray) -> np.ndarray:
-    return u
-
-
 class _Chunk:
     """Scenario constants and random sources shared by every strategy of a chunk."""
 
@@ -84,7 +81,7 @@ class _Chunk:
         rl = f.rate_limit
         self.p429 = rl.probability if rl is not None else 0.0
         self.response_s = rl.response_time_s if rl is not None else 0.0
-        self.rate_u = _Draws(seed, Source.RATE_LIMIT, runs, _identity) if self.limited.any() else None
+        self.rate_u = _Draws(seed, Source.RATE_LIMIT, runs, identity) if self.limited.any() else None
         self.retry_after_fixed = None
         self.retry_after = None
         if rl is not None:
@@ -94,7 +91,7 @@ class _Chunk:
                 self.retry_after_fixed = rl.retry_after.mean()
         self.fixed_duration = np.array([0.0 if s.duration.is_random else s.duration.mean() for s in steps])
         self.random_duration = [s.duration.is_random for s in steps]
-        self.dur_draws = _Draws(seed, Source.DURATION, runs, _identity)
+        self.dur_draws = _Draws(seed, Source.DURATION, runs, identity)
         self.duration_ppf = [s.duration.ppf for s in steps]
         crash = f.crash
         self.crash = None
@@ -113,7 +110,7 @@ class _Chunk:
             self.restart_deploy = deploy.restart_time_s
             self.at = np.array(deploy.at_s + [INF]) if deploy.mode == "scheduled" else None
             if deploy.mode == "periodic":
-                self.deploy = _Draws(seed, Source.DEPLOY, runs, _identity)
+                self.deploy = _Draws(seed, Source.DEPLOY, runs, identity)
             elif deploy.mode == "poisson":
                 mean = self.every
                 self.deploy = _Draws(seed, Source.DEPLOY, runs, lambda u: -mean * np.log1p(-u))
@@ -124,7 +121,7 @@ class _Chunk:
         self.step_policies = [s.retry for s in steps]
         needs_jitter = any(p.jitter != "none" for p in self.step_policies) or any(
             getattr(getattr(c, "retry", None), "jitter", "none") != "none" for c in scenario.strategies.values())
-        self.jitter = _Draws(seed, Source.JITTER, runs, _identity) if needs_jitter else None
+        self.jitter = _Draws(seed, Source.JITTER, runs, identity) if needs_jitter else None
 
 
 def _policy_arrays(policies: list[RetryPolicy]) -> tuple[np.ndarray, ...]:

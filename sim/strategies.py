@@ -92,3 +92,26 @@ def backoff_s(policy: RetryPolicy, failures: int, u: float, previous_s: float) -
         return 0.5 * interval * (1.0 + u)
     upper = max(3.0 * previous_s, base)
     return min(cap, base + u * (upper - base))
+
+
+def heartbeat_attempt(work_s: float, step_work_s: float, saved_s: float, every_s: float,
+                      cost_s: float) -> tuple[float, int, float]:
+    """A heartbeat step's attempt: (its length, the saves it makes, the step's work).
+
+    The step's work is drawn at its first attempt (``step_work_s < 0``) and kept for its
+    retries; an attempt with ``w`` work left runs ``w + m·cost`` with ``m = ceil(w/every) − 1``
+    saves (the last segment needs none: the step's completion records it).
+    """
+    if step_work_s < 0.0:
+        step_work_s = work_s
+    left = step_work_s - saved_s
+    saves = max(math.ceil(left / every_s) - 1, 0)
+    return left + saves * cost_s, saves, step_work_s
+
+
+def heartbeat_saves_done(elapsed_s: float, saves: int, every_s: float, cost_s: float) -> int:
+    """Saves completed by a heartbeat attempt stopped after ``elapsed_s`` (at most its ``saves``).
+
+    A save counts once its checkpoint write (``cost_s``) has finished.
+    """
+    return min(int(elapsed_s // (every_s + cost_s)), saves)

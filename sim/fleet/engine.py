@@ -37,7 +37,14 @@ from sim.failures import (
     worker_spec,
 )
 from sim.scenario import Scenario
-from sim.strategies import EVENTS_AT_START, EVENTS_PER_ACTIVITY, Behaviour, backoff_s
+from sim.strategies import (
+    EVENTS_AT_START,
+    EVENTS_PER_ACTIVITY,
+    Behaviour,
+    backoff_s,
+    heartbeat_attempt,
+    heartbeat_saves_done,
+)
 
 from .pool import WorkerPool
 from .provider import Provider, build_provider, provider_steps
@@ -251,7 +258,7 @@ class FleetRun:
                         if type(dur) is Stream:
                             dur = dur.get(k)
                         if hb > 0.0 and is_gpu[i]:
-                            dur, saves, step_work = _heartbeat_attempt(dur, step_work, saved, hb, hb_cost)
+                            dur, saves, step_work = heartbeat_attempt(dur, step_work, saved, hb, hb_cost)
                         call_end = s + dur
                         hit = False
                         if outages is not None:
@@ -266,7 +273,7 @@ class FleetRun:
                     if type(dur) is Stream:
                         dur = dur.get(k)
                     if hb > 0.0 and is_gpu[i]:
-                        dur, saves, step_work = _heartbeat_attempt(dur, step_work, saved, hb, hb_cost)
+                        dur, saves, step_work = heartbeat_attempt(dur, step_work, saved, hb, hb_cost)
                     end, outcome, shut = resolve(s, s + dur)
                 if end > max_t:
                     end = max_t
@@ -299,7 +306,7 @@ class FleetRun:
                         step_work = -1.0
                         saved = kept_c = kept_cost = 0.0
                     else:
-                        done = min(int(elapsed // (hb + hb_cost)), saves)
+                        done = heartbeat_saves_done(elapsed, saves, hb, hb_cost)
                         heartbeats += done
                         keep = done * (hb + hb_cost)
                         saved += done * hb
@@ -404,21 +411,6 @@ class FleetRun:
             n_calls, tb.n_llm if completed else 0, crashes, deploy_kills, limited, provider_429s,
             outage_errors, restarts, heartbeats,
         ))
-
-
-def _heartbeat_attempt(work: float, step_work: float, saved: float, every: float, cost: float
-                       ) -> tuple[float, int, float]:
-    """A heartbeat step's attempt: (its length, the saves it makes, the step's work).
-
-    The step's work is drawn at its first attempt (``step_work < 0``) and kept for its retries;
-    an attempt with ``w`` work left runs ``w + m·cost`` with ``m = ceil(w/every) − 1`` saves
-    (the last segment needs none: the step's completion records it), as in ``sim.engine``.
-    """
-    if step_work < 0.0:
-        step_work = work
-    left = step_work - saved
-    saves = max(math.ceil(left / every) - 1, 0)
-    return left + saves * cost, saves, step_work
 
 
 def _draw(value: Stream | float, k: int) -> float:

@@ -14,8 +14,15 @@ from collections.abc import Callable
 
 import numpy as np
 
-from sim.failures import PREFILL, ReplicationEnv, Stream
-from sim.rng import Source, replication_keys, uniform_matrix
+from sim.failures import (
+    ReplicationEnv,
+    Stream,
+    assign_step_columns,
+    identity,
+    step_columns,
+    streams,
+)
+from sim.rng import Source, replication_keys
 from sim.scenario import Scenario
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -43,18 +50,6 @@ def member_keys(seed: int, source: Source, run: int, count: int) -> np.ndarray:
     return keys
 
 
-def identity(u: np.ndarray) -> np.ndarray:
-    return u
-
-
-def streams(keys: np.ndarray, lane: int, ppf: Callable[[np.ndarray], np.ndarray]) -> list[Stream]:
-    """One lazily extended stream per key, the first draws computed in one numpy call."""
-    if len(keys) == 0:
-        return []
-    first = ppf(uniform_matrix(keys, PREFILL, lane=lane)).tolist()
-    return [Stream(k, lane, ppf, row) for k, row in zip(keys, first, strict=True)]
-
-
 def fleet_stream(seed: int, source: Source, run: int, lane: int, ppf: Callable[[np.ndarray], np.ndarray]) -> Stream:
     """A fleet-wide stream of replication ``run``."""
     return streams(replication_keys(seed, source, np.array([run], dtype=np.int64)), lane, ppf)[0]
@@ -69,35 +64,15 @@ def workflow_envs(scenario: Scenario, seed: int, run: int, count: int) -> list[R
     envs = [ReplicationEnv(run) for _ in range(count)]
     if count == 0:
         return envs
-    limited = scenario.rate_limited_steps()
-    dur_keys = member_keys(seed, Source.DURATION, run, count)
-    rl_keys = member_keys(seed, Source.RATE_LIMIT, run, count) if any(limited) else None
-    ra_keys = member_keys(seed, Source.RETRY_AFTER, run, count) if any(limited) else None
-    rate_cols: list[list] = []
-    duration_cols: list[list] = []
-    retry_after_cols: list[list] = []
-    for i, step in enumerate(scenario.steps):
-        if limited[i]:
-            rate_cols.append(streams(rl_keys, i, identity))
-            ra = scenario.failures.rate_limit.retry_after
-            if ra.is_random:
-                retry_after_cols.append(streams(ra_keys, i, ra.ppf))
-            else:
-                retry_after_cols.append([ra.mean()] * count)
-        else:
-            rate_cols.append([None] * count)
-            retry_after_cols.append([0.0] * count)
-        dist = step.duration
-        if dist.is_random:
-            duration_cols.append(streams(dur_keys, i, dist.ppf))
-        else:
-            duration_cols.append([dist.mean()] * count)
-    jitter = streams(member_keys(seed, Source.JITTER, run, count), 0, identity)
-    for e, rate, dur, ra_row, jit in zip(envs, zip(*rate_cols, strict=True), zip(*duration_cols, strict=True),
-                                         zip(*retry_after_cols, strict=True), jitter, strict=True):
-        e.rate_u = rate
-        e.durations = dur
-        e.retry_after = ra_row
+    cache: dict[Source, np.ndarray] = {}
+
+    def keys(source: Source) -> np.ndarray:
+        if source not in cache:
+            cache[source] = member_keys(seed, source, run, count)
+        return cache[source]
+
+    assign_step_columns(scenario, envs, step_columns(scenario, count, keys))
+    for e, jit in zip(envs, streams(keys(Source.JITTER), 0, identity), strict=True):
         e.jitter_u = jit
     return envs
 
