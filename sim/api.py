@@ -44,48 +44,78 @@ def choose_engine(scenario: Scenario, engine: str = "auto") -> str:
     return engine
 
 
-def _columns(scenario: Scenario, beh: Behaviour, cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """One strategy's numeric result columns, with the orchestration cost model applied."""
-    unit_attempts = np.asarray(cols["unit_attempts"], dtype=np.int64)
-    history = np.asarray(cols["history_events"], dtype=np.int64)
-    makespan = np.asarray(cols["makespan_s"], dtype=np.float64)
-    heartbeats = np.asarray(cols["heartbeats"], dtype=np.int64)
-    actions = durable_actions(unit_attempts, heartbeats) if beh.records_history else unit_attempts
-    usage = OrchestrationUsage(actions=actions, history_events=history, open_time_s=makespan, pipeline_runs=unit_attempts)
-    orch = orchestration_cost_usd(beh.records_history, usage, scenario.pricing.orchestration)
-    compute_cost = np.asarray(cols["compute_cost_usd"], dtype=np.float64)
-    out = {
-        "run": np.asarray(cols["run"], dtype=np.int64),
-        "completed": np.asarray(cols["completed"], dtype=bool),
-        "makespan_s": makespan,
-        "compute_s": np.asarray(cols["compute_s"], dtype=np.float64),
-        "useful_compute_s": np.asarray(cols["useful_compute_s"], dtype=np.float64),
-        "wasted_compute_s": np.asarray(cols["wasted_compute_s"], dtype=np.float64),
-        "compute_cost_usd": compute_cost,
-        "useful_cost_usd": np.asarray(cols["useful_cost_usd"], dtype=np.float64),
-        "wasted_cost_usd": np.asarray(cols["wasted_cost_usd"], dtype=np.float64),
-        "orchestration_actions": np.asarray(actions, dtype=np.int64),
-        "history_events": history,
-        "orchestration_cost_usd": np.asarray(orch, dtype=np.float64),
-        "total_cost_usd": compute_cost + orch,
-    }
-    for name in ("attempts", "crashes", "deploy_kills", "rate_limited", "pipeline_restarts"):
-        out[name] = np.asarray(cols[name], dtype=np.int64)
-    out["heartbeats"] = heartbeats
-    runs = out["run"]
-    if runs.size > 1 and not (runs[1:] > runs[:-1]).all():
-        order = np.argsort(runs, kind="stable")
-        out = {name: values[order] for name, values in out.items()}
-    return out
+FLOAT_COLUMNS = ("makespan_s", "compute_s", "useful_compute_s", "wasted_compute_s", "compute_cost_usd",
+                 "useful_cost_usd", "wasted_cost_usd", "orchestration_cost_usd", "total_cost_usd")
+INT_COLUMNS = ("run", "seed", "orchestration_actions", "history_events", "attempts", "crashes", "deploy_kills",
+               "rate_limited", "pipeline_restarts", "heartbeats")
+LABEL_COLUMNS = ("scenario", "strategy", "engine")
+assert sorted((*FLOAT_COLUMNS, *INT_COLUMNS, *LABEL_COLUMNS, "completed")) == sorted(RUN_COLUMNS)
 
 
-def _results_frame(scenario: Scenario, behaviours: list[Behaviour], outputs: dict, seed: int, engine: str) -> pd.DataFrame:
-    """The tidy runs table: strategies in scenario order, runs ascending within each."""
-    parts = [_columns(scenario, beh, outputs[beh.label]) for beh in behaviours]
-    sizes = [len(p["run"]) for p in parts]
-    total = sum(sizes)
+class _RunBuffer:
+    """The runs table's numeric columns, allocated once and zero-filled: one 2-D block per dtype,
+    each column a row of it. Engines write each strategy's rows in place (``fields``); the DataFrame is built
+    on the same memory. (One block per dtype, not one array per column: a fresh allocation per
+    column costs more in page faults than filling it.)"""
+
+    def __init__(self, strategies: int, runs: int):
+        self.runs = runs
+        total = strategies * runs
+        # zero-filled: the fast path leaves the zeros of failure-free runs unwritten (np.zeros
+        # maps zero pages, so a column never written costs no time)
+        self.floats = np.zeros((len(FLOAT_COLUMNS), total))
+        self.ints = np.zeros((len(INT_COLUMNS), total), dtype=np.int64)
+        self.completed = np.zeros(total, dtype=bool)
+
+    def column(self, name: str) -> np.ndarray:
+        if name == "completed":
+            return self.completed
+        if name in FLOAT_COLUMNS:
+            return self.floats[FLOAT_COLUMNS.index(name)]
+        return self.ints[INT_COLUMNS.index(name)]
+
+    def fields(self, k: int) -> dict[str, np.ndarray]:
+        """Writable views of strategy k's rows, by engine field name (``sim.engine.RUN_FIELDS``);
+        ``unit_attempts`` is kept in the ``orchestration_actions`` column until costs are applied."""
+        rows = slice(k * self.runs, (k + 1) * self.runs)
+        from sim.engine import RUN_FIELDS
+
+        return {name: self.column("orchestration_actions" if name == "unit_attempts" else name)[rows]
+                for name in RUN_FIELDS}
+
+
+def _apply_costs(scenario: Scenario, beh: Behaviour, f: dict[str, np.ndarray], orch_out: np.ndarray,
+                 total_out: np.ndarray) -> None:
+    """The orchestration cost model over one strategy's rows, written in place."""
+    unit_attempts = f["unit_attempts"]
+    actions = durable_actions(unit_attempts, f["heartbeats"]) if beh.records_history else unit_attempts
+    usage = OrchestrationUsage(actions=actions, history_events=f["history_events"], open_time_s=f["makespan_s"],
+                               pipeline_runs=unit_attempts)
+    orch_out[:] = orchestration_cost_usd(beh.records_history, usage, scenario.pricing.orchestration)
+    np.add(f["compute_cost_usd"], orch_out, out=total_out)
+    if actions is not unit_attempts:
+        unit_attempts[:] = actions  # the column becomes orchestration_actions
+
+
+def _copy_engine_output(cols: dict, f: dict[str, np.ndarray]) -> None:
+    """The DES engine's columns (lists, runs in completion order) → one strategy's views, by run."""
+    order = np.argsort(np.asarray(cols["run"], dtype=np.int64), kind="stable")
+    for name, view in f.items():
+        view[:] = np.asarray(cols[name], dtype=view.dtype)[order]
+
+
+def _results_frame(scenario: Scenario, behaviours: list[Behaviour], buf: _RunBuffer, run_ids: np.ndarray,
+                   seed: int, engine: str) -> pd.DataFrame:
+    """The tidy runs table: strategies in the given order, runs ascending within each."""
+    total = len(behaviours) * buf.runs
     labels = list(scenario.strategies)
-    codes = np.repeat(np.array([labels.index(b.label) for b in behaviours], dtype=np.int16), sizes)
+    for k, beh in enumerate(behaviours):
+        rows = slice(k * buf.runs, (k + 1) * buf.runs)
+        _apply_costs(scenario, beh, buf.fields(k), buf.column("orchestration_cost_usd")[rows],
+                     buf.column("total_cost_usd")[rows])
+        buf.column("run")[rows] = run_ids
+    buf.column("seed")[:] = seed
+    codes = np.repeat(np.array([labels.index(b.label) for b in behaviours], dtype=np.int16), buf.runs)
 
     def constant(value: str, categories: list[str]) -> pd.Categorical:
         return pd.Categorical.from_codes(np.full(total, categories.index(value), dtype=np.int16), categories=categories)
@@ -93,13 +123,10 @@ def _results_frame(scenario: Scenario, behaviours: list[Behaviour], outputs: dic
     data = {
         "scenario": constant(scenario.name, [scenario.name]),
         "strategy": pd.Categorical.from_codes(codes, categories=labels),
-        "seed": np.full(total, seed, dtype=np.int64),
         "engine": constant(engine, ["des", "fast"]),
     }
-    for name in parts[0]:
-        data[name] = np.concatenate([p[name] for p in parts]) if len(parts) > 1 else parts[0][name]
-    # columns already in RUN_COLUMNS order and freshly allocated: no reindex, no second copy
-    return pd.DataFrame({name: data[name] for name in RUN_COLUMNS}, copy=False)
+    # every column a view of the buffer, in RUN_COLUMNS order: no consolidation, no copy
+    return pd.DataFrame({name: data[name] if name in data else buf.column(name) for name in RUN_COLUMNS}, copy=False)
 
 
 def _check_args(runs: int, seed: int, first_run: int) -> None:
@@ -118,16 +145,19 @@ def simulate_with_events(scenario: Scenario, runs: int, seed: int = 0, *, first_
     behaviours = behaviours_of(scenario, strategies)
     used = "des" if event_log else choose_engine(scenario, engine)
     run_ids = np.arange(first_run, first_run + runs, dtype=np.int64)
+    buf = _RunBuffer(len(behaviours), runs)
     if used == "fast":
         from sim import fastpath
 
-        outputs = fastpath.run_chunk(scenario, behaviours, run_ids, seed)
+        fastpath.run_into(scenario, behaviours, run_ids, seed, [buf.fields(k) for k in range(len(behaviours))])
         log = None
     else:
         from sim import engine as des
 
         outputs, log = des.run_chunk(scenario, behaviours, run_ids, seed, event_log=event_log)
-    df = _results_frame(scenario, behaviours, outputs, seed, used)
+        for k, beh in enumerate(behaviours):
+            _copy_engine_output(outputs[beh.label], buf.fields(k))
+    df = _results_frame(scenario, behaviours, buf, run_ids, seed, used)
     events = None
     if log is not None:
         events = pd.DataFrame(log, columns=["run", "strategy", "step_index", "attempt", "start_s", "end_s", "outcome", "useful"])

@@ -66,6 +66,34 @@ def history_bytes(history_events: np.ndarray | float, price: OrchestrationPrice)
     return np.asarray(history_events, dtype=np.float64) * price.bytes_per_history_event
 
 
+def _shape(usage: OrchestrationUsage) -> tuple[int, ...]:
+    return np.broadcast_shapes(*(np.shape(np.asarray(v)) for v in
+                                 (usage.actions, usage.history_events, usage.open_time_s, usage.pipeline_runs)))
+
+
+def _components_usd(records_history: bool, usage: OrchestrationUsage,
+                    price: OrchestrationPrice) -> dict[str, np.ndarray | float]:
+    """The components of ``orchestration_breakdown_usd``, as scalars where they do not vary by run."""
+    open_min = np.asarray(usage.open_time_s, dtype=np.float64) / 60.0
+    if not records_history:
+        runs = np.asarray(usage.pipeline_runs, dtype=np.float64)
+        return {"per_run": runs * price.restart_per_run_usd, "actions": 0.0,
+                "action_minutes": open_min * price.restart_per_run_minute_usd, "active_storage": 0.0,
+                "retained_storage": 0.0, "surcharge": 0.0}
+    actions = billable_actions(usage.actions, usage.pipeline_runs, price)
+    history_gb = history_bytes(usage.history_events, price) / GB
+    parts = {
+        "per_run": price.per_workflow_run_usd,
+        "actions": actions * price.per_million_actions_usd / 1e6,
+        "action_minutes": open_min * price.per_million_action_minutes_usd / 1e6,
+        "active_storage": history_gb * (open_min / 60.0) * price.active_storage_per_gb_hour_usd,
+        "retained_storage": history_gb * price.retention_days * HOURS_PER_DAY * price.retained_storage_per_gb_hour_usd,
+    }
+    usage_spend = parts["actions"] + parts["active_storage"] + parts["retained_storage"]
+    parts["surcharge"] = price.usage_surcharge_fraction * usage_spend
+    return parts
+
+
 def orchestration_breakdown_usd(records_history: bool, usage: OrchestrationUsage,
                                 price: OrchestrationPrice) -> dict[str, np.ndarray]:
     """Dollars of orchestration per run, by component (keys ``COMPONENTS``; they sum to the total).
@@ -82,39 +110,16 @@ def orchestration_breakdown_usd(records_history: bool, usage: OrchestrationUsage
     Restart / retry-in-place: ``per_run`` = pipeline runs × ``restart_per_run_usd`` and
     ``action_minutes`` = minutes open × ``restart_per_run_minute_usd``; nothing else.
     """
-    open_min = np.asarray(usage.open_time_s, dtype=np.float64) / 60.0
-    zero = np.zeros_like(open_min)
-    if not records_history:
-        runs = np.asarray(usage.pipeline_runs, dtype=np.float64)
-        return {
-            "per_run": runs * price.restart_per_run_usd + zero,
-            "actions": zero.copy(),
-            "action_minutes": open_min * price.restart_per_run_minute_usd,
-            "active_storage": zero.copy(),
-            "retained_storage": zero.copy(),
-            "surcharge": zero.copy(),
-        }
-    actions = billable_actions(usage.actions, usage.pipeline_runs, price)
-    history_gb = history_bytes(usage.history_events, price) / GB
-    parts = {
-        "per_run": price.per_workflow_run_usd + zero,
-        "actions": actions * price.per_million_actions_usd / 1e6 + zero,
-        "action_minutes": open_min * price.per_million_action_minutes_usd / 1e6,
-        "active_storage": history_gb * (open_min / 60.0) * price.active_storage_per_gb_hour_usd,
-        "retained_storage": history_gb * price.retention_days * HOURS_PER_DAY
-        * price.retained_storage_per_gb_hour_usd + zero,
-    }
-    usage_spend = parts["actions"] + parts["active_storage"] + parts["retained_storage"]
-    parts["surcharge"] = price.usage_surcharge_fraction * usage_spend
-    return parts
+    shape = _shape(usage)
+    return {name: np.broadcast_to(value, shape).astype(np.float64)
+            for name, value in _components_usd(records_history, usage, price).items()}
 
 
 def orchestration_cost_usd(records_history: bool, usage: OrchestrationUsage, price: OrchestrationPrice) -> np.ndarray:
     """Dollars of orchestration for each run: the sum of ``orchestration_breakdown_usd``."""
-    parts = orchestration_breakdown_usd(records_history, usage, price)
-    total = np.zeros_like(parts["per_run"])
-    for name in COMPONENTS:
-        total = total + parts[name]
+    total = np.zeros(_shape(usage))
+    for value in _components_usd(records_history, usage, price).values():
+        total += value  # in COMPONENTS order, as the breakdown lists them
     return total
 
 

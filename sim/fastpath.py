@@ -91,7 +91,7 @@ class _Chunk:
                 self.retry_after_fixed = rl.retry_after.mean()
         self.fixed_duration = np.array([0.0 if s.duration.is_random else s.duration.mean() for s in steps])
         self.random_duration = [s.duration.is_random for s in steps]
-        self.dur_draws = _Draws(seed, Source.DURATION, runs, identity)
+        self.dur_draws = _Draws(seed, Source.DURATION, runs, identity) if any(self.random_duration) else None
         self.duration_ppf = [s.duration.ppf for s in steps]
         crash = f.crash
         self.crash = None
@@ -303,63 +303,65 @@ class _Run:
             outcome[crash_plain] = CRASHED
         return stop, outcome, in_drain
 
-    # ---------------------------------------------------------------- runs that meet no failure
-    def fast_forward(self) -> np.ndarray:
-        """Finish, in one pass, every run whose pipeline completes before its first crash, first
-        deployment and first 429; return the rows left for the event loop.
+    # ---------------------------------------------------------------- steps that meet no failure
+    def advance(self, rows: np.ndarray) -> None:
+        """Complete, for each of ``rows``, every step that meets no failure, up to the first event
+        that is not a clean completion (left to ``step``) or the end of the pipeline.
 
-        The arithmetic mirrors the event loop operation for operation (so results are identical):
-        start = dispatch time, end = start + duration, elapsed = end − start, commit at checkpoints.
+        A clean completion of step i: the worker is free at dispatch (no crash or deployment due,
+        start = max(t, ready) before the horizon), no 429, and the attempt ends before the next
+        crash and deployment and within the horizon. The arithmetic is ``step``'s, operation for
+        operation, so runs finish with the same numbers as one event per iteration would give.
         """
         c, beh = self.c, self.beh
-        rows = np.arange(c.size)
-        izeros = np.zeros(c.size, dtype=np.int64)
-        clean = np.ones(c.size, dtype=bool)
-        t = self.t.copy()
-        pend_c = np.zeros(c.size)
-        pend_cost = np.zeros(c.size)
-        useful_c = np.zeros(c.size)
-        useful_cost = np.zeros(c.size)
-        history = self.history.copy()
-        units = 0
-        start = end = t
         lat = beh.persist_latency_s
+        go = rows
         for i in range(c.n):
-            if c.limited[i] and c.rate_u is not None:
-                clean &= ~(c.rate_u(rows, izeros, i) < c.p429)
-            if c.random_duration[i]:
-                dur = c.duration_ppf[i](c.dur_draws(rows, izeros, i))
-            else:
-                dur = c.fixed_duration[i]
-            start = np.maximum(t, self.ready)
-            end = start + dur
-            elapsed = end - start
-            pend_c += elapsed
-            pend_cost += elapsed * c.rate_per_s[i] if c.is_gpu[i] else c.call_cost[i]
-            if self.checkpoint_after[i]:
-                units += 1
-                useful_c += pend_c
-                useful_cost += pend_cost
-                pend_c = np.zeros(c.size)
-                pend_cost = np.zeros(c.size)
-                if beh.records_history:
-                    history += EVENTS_PER_ACTIVITY
-                    t = end + EVENTS_PER_ACTIVITY * lat
+            if go.size == 0:
+                return
+            r = go[self.pos[go] == i]
+            if r.size:
+                s = np.maximum(self.t[r], self.ready[r])
+                nc, nd = self.next_crash[r], self.next_deploy[r]
+                k = self.calls[r, i]
+                if c.random_duration[i]:
+                    dur = c.duration_ppf[i](c.dur_draws(r, k, i))
                 else:
-                    t = end
-            else:
-                t = end
-        clean &= (self.next_crash >= end) & (self.next_deploy >= end) & (start < c.max_t) & (end <= c.max_t)
-        r = rows[clean]
-        self.useful_c[r] = useful_c[clean]
-        self.useful_cost[r] = useful_cost[clean]
-        self.history[r] = history[clean]
-        self.finish[r] = t[clean]
-        self.unit_attempts[r] = units
-        self.attempts[r] = c.n
-        self.completed[r] = True
-        self.done[r] = True
-        return rows[~clean]
+                    dur = c.fixed_duration[i]
+                end = s + dur
+                ok = (nc > s) & (nd > s) & (s < c.max_t) & (nc >= end) & (nd >= end) & (end <= c.max_t)
+                if c.limited[i] and c.rate_u is not None:
+                    ok &= c.rate_u(r, k, i) >= c.p429
+                r, s, end, k = r[ok], s[ok], end[ok], k[ok]
+                self.calls[r, i] = k + 1
+                self.unit_attempts[r] += ~self.unit_open[r]
+                self.attempts[r] += 1
+                elapsed = end - s
+                self.pend_c[r] += elapsed
+                self.pend_cost[r] += elapsed * c.rate_per_s[i] if c.is_gpu[i] else c.call_cost[i]
+                self.pos[r] = i + 1
+                if self.checkpoint_after[i]:
+                    self.useful_c[r] += self.pend_c[r]
+                    self.useful_cost[r] += self.pend_cost[r]
+                    self.pend_c[r] = 0.0
+                    self.pend_cost[r] = 0.0
+                    self.ckpt[r] = i + 1
+                    self.fails[r] = 0
+                    self.prev_sleep[r] = 0.0
+                    self.unit_open[r] = False
+                    if beh.records_history:
+                        self.history[r] += EVENTS_PER_ACTIVITY
+                        self.t[r] = end + EVENTS_PER_ACTIVITY * lat
+                    else:
+                        self.t[r] = end
+                    if i + 1 == c.n:
+                        self.completed[r] = True
+                        self.finish[r] = self.t[r]
+                        self.done[r] = True
+                else:
+                    self.unit_open[r] = True
+                    self.t[r] = end
+            go = go[self.pos[go] > i]
 
     # ---------------------------------------------------------------- one event per active run
     def step(self, rows: np.ndarray) -> None:
@@ -561,41 +563,125 @@ def _finish_with_engine(scenario: Scenario, beh: Behaviour, runs: np.ndarray, ro
         cols[name][rows] = values
 
 
-def run_chunk(scenario: Scenario, behaviours: list[Behaviour], runs: np.ndarray, seed: int) -> dict[str, dict[str, np.ndarray]]:
-    """Columns per strategy label for replications ``runs`` (the engine's run_chunk, vectorised)."""
+def _first_attempts(c: _Chunk, rows: slice) -> tuple:
+    """What every strategy meets on its first pass through the pipeline, for ``rows`` of the
+    chunk: the first crash and deployment of a fresh worker, each step's first-attempt duration,
+    and whether every first attempt escapes a 429. They are the same for every strategy (each
+    starts on a fresh worker and reads attempt 0 of each stream), so they are drawn once.
+    Values are scalars where nothing is random (they broadcast)."""
+    next_crash = c.crash(rows, 0) if c.crash is not None else INF
+    if c.deploy_mode is None:
+        next_deploy = INF
+    elif c.deploy_mode == "scheduled":
+        next_deploy = c.at[0]
+    elif c.deploy_mode == "periodic":
+        next_deploy = c.deploy(rows, 0) * c.every
+    else:
+        next_deploy = c.deploy(rows, 0)
+    durations = [c.duration_ppf[i](c.dur_draws(rows, 0, i)) if c.random_duration[i] else c.fixed_duration[i]
+                 for i in range(c.n)]
+    no_429 = True
+    if c.rate_u is not None:
+        for i in np.flatnonzero(c.limited):
+            no_429 = no_429 & (c.rate_u(rows, 0, i) >= c.p429)
+    return next_crash, next_deploy, durations, no_429
+
+
+def _clean_pass(c: _Chunk, beh: Behaviour, first: tuple, out: dict[str, np.ndarray], rows: slice):
+    """Write the results of every run among ``rows`` that completes the pipeline at the first
+    try with no failure; return which runs do (a boolean array, or a scalar for all of them).
+
+    The other runs' entries receive placeholder values, overwritten by the event loop. The
+    arithmetic is ``_Run.advance``'s (start = dispatch time, end = start + duration, elapsed =
+    end − start, commit at checkpoints), over scalars wherever nothing is random.
+    """
+    next_crash, next_deploy, durations, clean = first
+    lat = beh.persist_latency_s
+    t = EVENTS_AT_START * lat if beh.records_history else 0.0
+    history = EVENTS_AT_START if beh.records_history else 0
+    pend_c = pend_cost = useful_c = useful_cost = 0.0
+    units = 0
+    start = end = t
+    for i in range(c.n):
+        start = t  # the worker was ready at 0 and nothing shut it down: dispatch is immediate
+        end = start + durations[i]
+        elapsed = end - start
+        pend_c = pend_c + elapsed
+        pend_cost = pend_cost + (elapsed * c.rate_per_s[i] if c.is_gpu[i] else c.call_cost[i])
+        if beh.is_checkpoint(i, c.n):
+            units += 1
+            useful_c, useful_cost = useful_c + pend_c, useful_cost + pend_cost
+            pend_c = pend_cost = 0.0
+            if beh.records_history:
+                history += EVENTS_PER_ACTIVITY
+                t = end + EVENTS_PER_ACTIVITY * lat
+            else:
+                t = end
+        else:
+            t = end
+    # nothing due at any dispatch nor during any attempt (starts and ends only grow), within the horizon
+    clean = clean & (start < c.max_t) & (end <= c.max_t)
+    for due in (next_crash, next_deploy):
+        clean = clean & (due >= end) & (due > start)
+    for name, value in (("completed", True), ("makespan_s", t), ("compute_s", useful_c + 0.0),
+                        ("useful_compute_s", useful_c), ("compute_cost_usd", useful_cost + 0.0),
+                        ("useful_cost_usd", useful_cost), ("unit_attempts", units), ("history_events", history),
+                        ("attempts", c.n)):
+        out[name][rows] = value
+    # waste and failure counts stay 0: ``run_into``'s output starts zero-filled
+    return clean
+
+
+def _event_loop(scenario: Scenario, beh: Behaviour, runs: np.ndarray, rows: np.ndarray, seed: int,
+                out: dict[str, np.ndarray]) -> None:
+    """Simulate runs ``runs[rows]`` (those that meet a failure) and write their results at ``rows``.
+
+    Each round completes every clean step of every run at once (``advance``), then takes each
+    run through the one event that stopped it (``step``: a failed attempt, an idle shutdown, the
+    horizon). Runs are stepped together in compact arrays so numpy's per-call overhead is shared.
+    """
+    for first in range(0, rows.size, LOOP_BATCH):
+        batch = rows[first:first + LOOP_BATCH]
+        state = _Run(_Chunk(scenario, runs[batch], seed), beh)
+        active = np.arange(batch.size)
+        while active.size >= TAIL:
+            state.advance(active)
+            active = active[~state.done[active]]
+            if active.size < TAIL:
+                break
+            state.step(active)
+            active = active[~state.done[active]]
+        done = state.finish_up()
+        if active.size:
+            _finish_with_engine(scenario, beh, runs[batch], active, seed, done)
+        for name, values in done.items():
+            out[name][batch] = values
+
+
+def run_into(scenario: Scenario, behaviours: list[Behaviour], runs: np.ndarray, seed: int,
+             outs: list[dict[str, np.ndarray]]) -> None:
+    """Simulate replications ``runs`` of every strategy; write strategy k's result fields
+    (``sim.engine.RUN_FIELDS``, one entry per run, in the order of ``runs``) into ``outs[k]``,
+    which must be zero-filled (fields that stay 0 for a run are not written).
+
+    1. The first pass: every run that completes at the first try with no failure is finished in
+       one vectorised pass (in cache-sized blocks when first attempts differ between runs).
+    2. The runs that meet a failure, all together: ``_event_loop``.
+    """
     reason = why_not(scenario)
     if reason is not None:
         raise ValueError(f"the fast path does not support this scenario: {reason}")
     runs = np.asarray(runs, dtype=np.int64)
-    parts: dict[str, list[dict[str, np.ndarray]]] = {beh.label: [] for beh in behaviours}
-    failing: dict[str, list[np.ndarray]] = {beh.label: [] for beh in behaviours}
-    # 1. cache-sized sub-chunks: finish every run that meets no failure in one exact pass
-    for first in range(0, max(len(runs), 1), SUB_CHUNK):
-        sub = runs[first:first + SUB_CHUNK]
-        chunk = _Chunk(scenario, sub, seed)
-        for beh in behaviours:
-            state = _Run(chunk, beh)
-            rest = state.fast_forward()
-            parts[beh.label].append(state.finish_up())
-            failing[beh.label].append(rest + first)
-    outputs = {}
-    for beh in behaviours:
-        cols = {name: np.concatenate([p[name] for p in parts[beh.label]]) for name in parts[beh.label][0]}
-        cols["run"] = runs
-        # 2. the runs that meet a failure, all together in compact arrays: the event loop's numpy
-        #    calls then work on many rows at once instead of paying their overhead per sub-chunk
-        rows = np.concatenate(failing[beh.label])
-        for start in range(0, rows.size, LOOP_BATCH):
-            batch = rows[start:start + LOOP_BATCH]
-            state = _Run(_Chunk(scenario, runs[batch], seed), beh)
-            active = np.arange(batch.size)
-            while active.size >= TAIL:
-                state.step(active)
-                active = active[~state.done[active]]
-            done = state.finish_up()
-            if active.size:
-                _finish_with_engine(scenario, beh, runs[batch], active, seed, done)
-            for name, values in done.items():
-                cols[name][batch] = values
-        outputs[beh.label] = cols
-    return outputs
+    chunk = _Chunk(scenario, runs, seed)
+    per_run = any(chunk.random_duration) or chunk.rate_u is not None
+    block = SUB_CHUNK if per_run else max(len(runs), 1)
+    failing: list[list[np.ndarray]] = [[] for _ in behaviours]
+    for lo in range(0, len(runs), block):
+        rows = slice(lo, min(lo + block, len(runs)))
+        first = _first_attempts(chunk, rows)
+        for k, beh in enumerate(behaviours):
+            clean = np.broadcast_to(_clean_pass(chunk, beh, first, outs[k], rows), (rows.stop - lo,))
+            failing[k].append(np.flatnonzero(~clean) + lo)
+    for k, beh in enumerate(behaviours):
+        rows = np.concatenate(failing[k]) if failing[k] else np.zeros(0, dtype=np.int64)
+        _event_loop(scenario, beh, runs, rows, seed, outs[k])
