@@ -91,7 +91,9 @@ def _apply_costs(scenario: Scenario, beh: Behaviour, f: dict[str, np.ndarray], o
     actions = durable_actions(unit_attempts, f["heartbeats"]) if beh.records_history else unit_attempts
     usage = OrchestrationUsage(actions=actions, history_events=f["history_events"], open_time_s=f["makespan_s"],
                                pipeline_runs=unit_attempts)
-    orch_out[:] = orchestration_cost_usd(beh.records_history, usage, scenario.pricing.orchestration)
+    orch = orchestration_cost_usd(beh.records_history, usage, scenario.pricing.orchestration)
+    if orch.any():  # the buffer is zero-filled: an all-zero column is left untouched
+        orch_out[:] = orch
     np.add(f["compute_cost_usd"], orch_out, out=total_out)
     if actions is not unit_attempts:
         unit_attempts[:] = actions  # the column becomes orchestration_actions

@@ -71,26 +71,45 @@ def _shape(usage: OrchestrationUsage) -> tuple[int, ...]:
                                  (usage.actions, usage.history_events, usage.open_time_s, usage.pipeline_runs)))
 
 
+def _charged(price: float, amount):
+    """``amount()`` dollars, or 0 without computing it when the price is 0 (not charged)."""
+    return amount() if price else 0.0
+
+
 def _components_usd(records_history: bool, usage: OrchestrationUsage,
                     price: OrchestrationPrice) -> dict[str, np.ndarray | float]:
-    """The components of ``orchestration_breakdown_usd``, as scalars where they do not vary by run."""
-    open_min = np.asarray(usage.open_time_s, dtype=np.float64) / 60.0
+    """The components of ``orchestration_breakdown_usd``: a scalar 0 for a price not charged, and
+    a scalar wherever the value does not vary by run, so no array work is spent on them."""
+    p = price
+
+    def open_min() -> np.ndarray:
+        return np.asarray(usage.open_time_s, dtype=np.float64) / 60.0
+
     if not records_history:
-        runs = np.asarray(usage.pipeline_runs, dtype=np.float64)
-        return {"per_run": runs * price.restart_per_run_usd, "actions": 0.0,
-                "action_minutes": open_min * price.restart_per_run_minute_usd, "active_storage": 0.0,
-                "retained_storage": 0.0, "surcharge": 0.0}
-    actions = billable_actions(usage.actions, usage.pipeline_runs, price)
-    history_gb = history_bytes(usage.history_events, price) / GB
+        return {
+            "per_run": _charged(p.restart_per_run_usd,
+                                lambda: np.asarray(usage.pipeline_runs, dtype=np.float64) * p.restart_per_run_usd),
+            "actions": 0.0,
+            "action_minutes": _charged(p.restart_per_run_minute_usd, lambda: open_min() * p.restart_per_run_minute_usd),
+            "active_storage": 0.0, "retained_storage": 0.0, "surcharge": 0.0,
+        }
+
+    def history_gb() -> np.ndarray:
+        return history_bytes(usage.history_events, p) / GB
+
     parts = {
-        "per_run": price.per_workflow_run_usd,
-        "actions": actions * price.per_million_actions_usd / 1e6,
-        "action_minutes": open_min * price.per_million_action_minutes_usd / 1e6,
-        "active_storage": history_gb * (open_min / 60.0) * price.active_storage_per_gb_hour_usd,
-        "retained_storage": history_gb * price.retention_days * HOURS_PER_DAY * price.retained_storage_per_gb_hour_usd,
+        "per_run": p.per_workflow_run_usd,
+        "actions": _charged(p.per_million_actions_usd, lambda: billable_actions(usage.actions, usage.pipeline_runs, p)
+                            * p.per_million_actions_usd / 1e6),
+        "action_minutes": _charged(p.per_million_action_minutes_usd,
+                                   lambda: open_min() * p.per_million_action_minutes_usd / 1e6),
+        "active_storage": _charged(p.active_storage_per_gb_hour_usd,
+                                   lambda: history_gb() * (open_min() / 60.0) * p.active_storage_per_gb_hour_usd),
+        "retained_storage": _charged(p.retained_storage_per_gb_hour_usd, lambda: history_gb() * p.retention_days
+                                     * HOURS_PER_DAY * p.retained_storage_per_gb_hour_usd),
     }
-    usage_spend = parts["actions"] + parts["active_storage"] + parts["retained_storage"]
-    parts["surcharge"] = price.usage_surcharge_fraction * usage_spend
+    spend = parts["actions"] + parts["active_storage"] + parts["retained_storage"]
+    parts["surcharge"] = _charged(p.usage_surcharge_fraction, lambda: p.usage_surcharge_fraction * spend)
     return parts
 
 
@@ -119,7 +138,8 @@ def orchestration_cost_usd(records_history: bool, usage: OrchestrationUsage, pri
     """Dollars of orchestration for each run: the sum of ``orchestration_breakdown_usd``."""
     total = np.zeros(_shape(usage))
     for value in _components_usd(records_history, usage, price).values():
-        total += value  # in COMPONENTS order, as the breakdown lists them
+        if np.ndim(value) or value:  # adding 0.0 changes nothing
+            total += value  # in COMPONENTS order, as the breakdown lists them
     return total
 
 

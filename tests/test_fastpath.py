@@ -122,12 +122,17 @@ def test_auto_engine_choice():
 
 
 def test_sub_chunks_and_loop_batches_do_not_change_results(monkeypatch):
-    """Runs spread over many sub-chunks and event-loop batches give the engine's numbers."""
+    """Runs spread over many first-pass blocks and event-loop batches give the engine's numbers,
+    for fixed durations (BLOCK) and random ones with 429s (SUB_CHUNK)."""
     from sim import fastpath
 
     sc = load_scenario("experiments/scenarios/video.toml")
+    random = load_scenario("experiments/scenarios/research_paper.toml")
     reference = simulate(sc, 500, 4, engine="des")
+    reference_random = simulate(random, 300, 4, engine="des")
     monkeypatch.setattr(fastpath, "SUB_CHUNK", 37)
+    monkeypatch.setattr(fastpath, "BLOCK", 53)
     monkeypatch.setattr(fastpath, "LOOP_BATCH", 11)
     monkeypatch.setattr(fastpath, "TAIL", 3)
     assert_same_runs(reference, simulate(sc, 500, 4, engine="fast"))
+    assert_same_runs(reference_random, simulate(random, 300, 4, engine="fast"))
