@@ -317,54 +317,70 @@ class _Run:
         operation, so runs finish with the same numbers as one event per iteration would give.
         """
         c, beh = self.c, self.beh
-        lat = beh.persist_latency_s
-        go = rows
+        if rows.size == 0:
+            return
+        # the rows' state, gathered once into compact arrays and updated with masks
+        pos, ckpt, t, ready = self.pos[rows], self.ckpt[rows], self.t[rows], self.ready[rows]
+        # the first instant anything is due: a crash, a deployment or the horizon
+        due = np.minimum(np.minimum(self.next_crash[rows], self.next_deploy[rows]), c.max_t)
+        calls, unit_open, history = self.calls[rows], self.unit_open[rows], self.history[rows]
+        pend_c, pend_cost = self.pend_c[rows], self.pend_cost[rows]
+        useful_c, useful_cost = self.useful_c[rows], self.useful_cost[rows]
+        attempts, unit_attempts = self.attempts[rows], self.unit_attempts[rows]
+        moving = np.ones(rows.size, dtype=bool)
+        committed = np.zeros(rows.size, dtype=bool)
         for i in range(c.n):
-            if go.size == 0:
-                return
-            r = go[self.pos[go] == i]
-            if r.size:
-                s = np.maximum(self.t[r], self.ready[r])
-                nc, nd = self.next_crash[r], self.next_deploy[r]
-                k = self.calls[r, i]
-                if c.random_duration[i]:
-                    dur = c.duration_ppf[i](c.dur_draws(r, k, i))
+            at = moving & (pos == i)
+            if not at.any():
+                continue
+            s = np.maximum(t, ready)
+            if c.random_duration[i]:
+                dur = np.zeros(rows.size)
+                dur[at] = c.duration_ppf[i](c.dur_draws(rows[at], calls[at, i], i))
+            else:
+                dur = c.fixed_duration[i]
+            end = s + dur
+            # free at dispatch (nothing due at s, s before the horizon), done before anything is due
+            ok = at & (due > s) & (due >= end)
+            if c.limited[i] and c.rate_u is not None:
+                cand = np.flatnonzero(ok)
+                ok[cand] = c.rate_u(rows[cand], calls[cand, i], i) >= c.p429
+            moving &= ~at | ok
+            calls[:, i] += ok
+            unit_attempts += ok & ~unit_open
+            attempts += ok
+            elapsed = end - s
+            np.add(pend_c, elapsed, out=pend_c, where=ok)
+            np.add(pend_cost, elapsed * c.rate_per_s[i] if c.is_gpu[i] else c.call_cost[i], out=pend_cost, where=ok)
+            pos += ok
+            if self.checkpoint_after[i]:
+                np.add(useful_c, pend_c, out=useful_c, where=ok)
+                np.add(useful_cost, pend_cost, out=useful_cost, where=ok)
+                np.copyto(pend_c, 0.0, where=ok)
+                np.copyto(pend_cost, 0.0, where=ok)
+                np.copyto(ckpt, i + 1, where=ok)
+                committed |= ok
+                unit_open &= ~ok
+                if beh.records_history:
+                    history += EVENTS_PER_ACTIVITY * ok
+                    np.copyto(t, end + EVENTS_PER_ACTIVITY * beh.persist_latency_s, where=ok)
                 else:
-                    dur = c.fixed_duration[i]
-                end = s + dur
-                ok = (nc > s) & (nd > s) & (s < c.max_t) & (nc >= end) & (nd >= end) & (end <= c.max_t)
-                if c.limited[i] and c.rate_u is not None:
-                    ok &= c.rate_u(r, k, i) >= c.p429
-                r, s, end, k = r[ok], s[ok], end[ok], k[ok]
-                self.calls[r, i] = k + 1
-                self.unit_attempts[r] += ~self.unit_open[r]
-                self.attempts[r] += 1
-                elapsed = end - s
-                self.pend_c[r] += elapsed
-                self.pend_cost[r] += elapsed * c.rate_per_s[i] if c.is_gpu[i] else c.call_cost[i]
-                self.pos[r] = i + 1
-                if self.checkpoint_after[i]:
-                    self.useful_c[r] += self.pend_c[r]
-                    self.useful_cost[r] += self.pend_cost[r]
-                    self.pend_c[r] = 0.0
-                    self.pend_cost[r] = 0.0
-                    self.ckpt[r] = i + 1
-                    self.fails[r] = 0
-                    self.prev_sleep[r] = 0.0
-                    self.unit_open[r] = False
-                    if beh.records_history:
-                        self.history[r] += EVENTS_PER_ACTIVITY
-                        self.t[r] = end + EVENTS_PER_ACTIVITY * lat
-                    else:
-                        self.t[r] = end
-                    if i + 1 == c.n:
-                        self.completed[r] = True
-                        self.finish[r] = self.t[r]
-                        self.done[r] = True
-                else:
-                    self.unit_open[r] = True
-                    self.t[r] = end
-            go = go[self.pos[go] > i]
+                    np.copyto(t, end, where=ok)
+            else:
+                unit_open |= ok
+                np.copyto(t, end, where=ok)
+        self.pos[rows], self.ckpt[rows], self.t[rows], self.calls[rows] = pos, ckpt, t, calls
+        self.unit_open[rows], self.history[rows], self.pend_c[rows], self.pend_cost[rows] = unit_open, history, pend_c, pend_cost
+        self.useful_c[rows], self.useful_cost[rows] = useful_c, useful_cost
+        self.attempts[rows], self.unit_attempts[rows] = attempts, unit_attempts
+        r = rows[committed]
+        self.fails[r] = 0
+        self.prev_sleep[r] = 0.0
+        fin = pos == c.n
+        r = rows[fin]
+        self.completed[r] = True
+        self.finish[r] = t[fin]
+        self.done[r] = True
 
     # ---------------------------------------------------------------- one event per active run
     def step(self, rows: np.ndarray) -> None:
