@@ -125,6 +125,7 @@ class _Chunk:
         needs_jitter = any(p.jitter != "none" for p in self.step_policies) or any(
             getattr(getattr(c, "retry", None), "jitter", "none") != "none" for c in scenario.strategies.values())
         self.jitter = _Draws(seed, Source.JITTER, runs, identity) if needs_jitter else None
+        self.per_attempt_draws = any(self.random_duration) or self.rate_u is not None
 
 
 def _policy_arrays(policies: list[RetryPolicy]) -> tuple[np.ndarray, ...]:
@@ -140,6 +141,9 @@ def _backoff(base, coef, cap, failures, code, u, prev):
         flat = (coef == 1.0) | (base == 0.0)
         huge = exponent * np.log(coef) > np.log(np.maximum(cap, 1e-300) / base) + 1
         interval = np.where(flat, base, np.where(huge, cap, np.minimum(base * coef**exponent, cap)))
+    if not np.any(code):  # no jitter anywhere: the capped exponential interval
+        return np.broadcast_to(interval, np.shape(failures)).astype(np.float64)
+    code = np.broadcast_to(code, np.shape(failures))
     upper = np.maximum(3.0 * prev, base)
     return np.select(
         [code == 0, code == 1, code == 2],
@@ -165,6 +169,8 @@ class _Run:
         self.t = np.full(size, EVENTS_AT_START * lat if beh.records_history else 0.0)
         self.history = np.full(size, EVENTS_AT_START if beh.records_history else 0, dtype=np.int64)
         self.pos, self.ckpt, self.fails, self.retries = counts(), counts(), counts(), counts()
+        # attempts per step, the index of each attempt's draws; kept exact only when the chunk has
+        # per-attempt draws (c.per_attempt_draws), the only case where an attempt index is read
         self.calls = np.zeros((size, n), dtype=np.int64)
         self.prev_sleep = zeros()
         for name in ("pend_c", "pend_cost", "useful_c", "useful_cost", "waste_c", "waste_cost", "finish"):
@@ -198,6 +204,7 @@ class _Run:
         self.checkpoint_after = np.array([beh.is_checkpoint(i, n) for i in range(n)])
         self.step_level = beh.checkpoint_every == 1
         self.step_policy = _policy_arrays(c.step_policies)
+        self.step_policy_same = all(p == c.step_policies[0] for p in c.step_policies)
         pipe = beh.pipeline_retry
         self.pipe_policy = None if pipe is None else _policy_arrays([pipe])
 
@@ -323,7 +330,9 @@ class _Run:
         pos, ckpt, t, ready = self.pos[rows], self.ckpt[rows], self.t[rows], self.ready[rows]
         # the first instant anything is due: a crash, a deployment or the horizon
         due = np.minimum(np.minimum(self.next_crash[rows], self.next_deploy[rows]), c.max_t)
-        calls, unit_open, history = self.calls[rows], self.unit_open[rows], self.history[rows]
+        # attempt counters index the per-attempt draws (durations, 429s); without any they are not kept
+        calls = self.calls[rows] if self.c.per_attempt_draws else None
+        unit_open, history = self.unit_open[rows], self.history[rows]
         pend_c, pend_cost = self.pend_c[rows], self.pend_cost[rows]
         useful_c, useful_cost = self.useful_c[rows], self.useful_cost[rows]
         attempts, unit_attempts = self.attempts[rows], self.unit_attempts[rows]
@@ -346,7 +355,8 @@ class _Run:
                 cand = np.flatnonzero(ok)
                 ok[cand] = c.rate_u(rows[cand], calls[cand, i], i) >= c.p429
             moving &= ~at | ok
-            calls[:, i] += ok
+            if calls is not None:
+                calls[:, i] += ok
             unit_attempts += ok & ~unit_open
             attempts += ok
             elapsed = end - s
@@ -369,7 +379,9 @@ class _Run:
             else:
                 unit_open |= ok
                 np.copyto(t, end, where=ok)
-        self.pos[rows], self.ckpt[rows], self.t[rows], self.calls[rows] = pos, ckpt, t, calls
+        self.pos[rows], self.ckpt[rows], self.t[rows] = pos, ckpt, t
+        if calls is not None:
+            self.calls[rows] = calls
         self.unit_open[rows], self.history[rows], self.pend_c[rows], self.pend_cost[rows] = unit_open, history, pend_c, pend_cost
         self.useful_c[rows], self.useful_cost[rows] = useful_c, useful_cost
         self.attempts[rows], self.unit_attempts[rows] = attempts, unit_attempts
@@ -506,7 +518,10 @@ class _Run:
         notice = np.where(crashed, end + c.detect_s, end)
         in_place = rl & beh.retry_429_in_place & ~shut
         use_step = in_place | self.step_level | (self.pipe_policy is None)
-        base, coef, cap, max_att, code = (a[i] for a in self.step_policy)
+        if self.step_policy_same:  # every step has the same policy: scalars, no gathers
+            base, coef, cap, max_att, code = (a[0] for a in self.step_policy)
+        else:
+            base, coef, cap, max_att, code = (a[i] for a in self.step_policy)
         if self.pipe_policy is not None:
             pb, pc, pcap, pmax, pcode = self.pipe_policy
             base = np.where(use_step, base, pb[0])
@@ -531,8 +546,8 @@ class _Run:
             self.finish[rg] = notice[give_up]
             self.done[rg] = True
         go = ~give_up
-        r, notice, code, k, rl, i = r[go], notice[go], code[go], k[go], rl[go], i[go]
-        base, coef, cap = base[go], coef[go], cap[go]
+        r, notice, k, rl, i = r[go], notice[go], k[go], rl[go], i[go]
+        base, coef, cap, code = (x[go] if np.ndim(x) else x for x in (base, coef, cap, code))
         u = c.jitter(r, self.retries[r]) if c.jitter is not None else np.zeros(r.size)
         self.retries[r] += 1
         wait = _backoff(base, coef, cap, self.fails[r], code, u, self.prev_sleep[r])
@@ -695,8 +710,7 @@ def run_into(scenario: Scenario, behaviours: list[Behaviour], runs: np.ndarray, 
         raise ValueError(f"the fast path does not support this scenario: {reason}")
     runs = np.asarray(runs, dtype=np.int64)
     chunk = _Chunk(scenario, runs, seed)
-    per_run = any(chunk.random_duration) or chunk.rate_u is not None
-    block = SUB_CHUNK if per_run else BLOCK
+    block = SUB_CHUNK if chunk.per_attempt_draws else BLOCK
     failing: list[list[np.ndarray]] = [[] for _ in behaviours]
     for lo in range(0, len(runs), block):
         rows = slice(lo, min(lo + block, len(runs)))
