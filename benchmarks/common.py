@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import resource
 import statistics
-import time
 from collections.abc import Callable
 
 from sim import Scenario, load_scenario, scenario_from_dict
@@ -18,16 +18,25 @@ def video_crash_only() -> Scenario:
     return scenario_from_dict(raw, file=VIDEO + " (crash only)", base_dir=None)
 
 
-def interleaved_medians(cases: dict[str, Callable[[], int]], repeats: int) -> dict[str, float]:
+def interleaved_medians(cases: dict[str, Callable[[], int]], repeats: int,
+                        kernel_share: dict[str, float] | None = None) -> dict[str, float]:
     """Run each case ``repeats`` times, interleaved; return the median runs per CPU second of each.
 
-    CPU time of this process (``time.process_time``), not wall time: on a shared machine other
-    jobs change the wall time far more than the CPU time. All cases are single-threaded.
+    CPU time of this process (user + system, ``resource.getrusage``), not wall time: on a shared
+    machine other jobs change the wall time far more than the CPU time. All cases are
+    single-threaded. ``kernel_share``, if given, receives each case's median share of system
+    time (the kernel zeroing the fresh pages a case writes, mostly).
     """
     rates: dict[str, list[float]] = {name: [] for name in cases}
+    shares: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(repeats):
         for name, fn in cases.items():
-            start = time.process_time()
+            before = resource.getrusage(resource.RUSAGE_SELF)
             runs = fn()
-            rates[name].append(runs / (time.process_time() - start))
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            user, system = after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime
+            rates[name].append(runs / max(user + system, 1e-9))
+            shares[name].append(system / max(user + system, 1e-9))
+    if kernel_share is not None:
+        kernel_share.update({name: statistics.median(values) for name, values in shares.items()})
     return {name: statistics.median(values) for name, values in rates.items()}
