@@ -3,8 +3,16 @@
 Where pipelines do not interact (one pipeline on its own worker), a replication is a small
 state machine: acquire the worker, run an attempt until it completes or a crash, deployment or
 429 stops it, then roll back and wait. This module advances that state machine for a whole chunk
-of replications at once, one event per replication per iteration, with the rules of
-``sim.engine.run_process`` and ``sim.failures.Worker`` written over arrays.
+of replications at once, with the rules of ``sim.engine.run_process`` and
+``sim.failures.Worker`` written over arrays:
+
+1. a first pass finishes every run that completes at the first try with no failure (most of
+   them), from draws shared by every strategy (``_first_attempts``, ``_clean_pass``);
+2. the other runs go through an event loop in compact arrays: each round completes all their
+   clean steps at once (``_Run.advance``), then takes each run through the one event that
+   stopped it (``_Run.step``); the last few runs are finished by the engine's own run logic.
+
+Results are written in place into the caller's zero-filled columns (``run_into``).
 
 It reads the very same random numbers as the engine: every draw is a pure function of (seed,
 replication, source, index) (``sim.rng``), which numpy evaluates by random access. So it is
