@@ -45,6 +45,7 @@ __all__ = [
     "default_workers",
     "plan_chunks",
     "run_sweep",
+    "simulate_parallel",
     "sweep_identity",
 ]
 
@@ -101,12 +102,15 @@ class _Payload:
     task: ChunkTask
     values: dict[str, float]
     want_rows: bool
+    plain: bool = False  # just the simulated rows: no aggregate, no sweep columns (``simulate_parallel``)
 
 
-def _work(payload: _Payload) -> tuple[ChunkTask, Aggregate, pd.DataFrame | None]:
+def _work(payload: _Payload) -> tuple[ChunkTask, Aggregate | None, pd.DataFrame | None]:
     """Simulate one chunk; return its aggregate and (when wanted) its rows with sweep columns."""
     sc = payload.scenario
     df = simulate(sc, payload.task.runs, payload.seed, first_run=payload.task.first_run, engine=payload.engine)
+    if payload.plain:
+        return payload.task, None, df
     labels = list(sc.strategies)
     agg = Aggregate.from_runs(df, labels, METRICS, default_pairs(labels))
     rows = None
@@ -203,6 +207,59 @@ def _backend(workers: int, scheduler: str | None) -> _Serial | _Processes | _Das
     if workers <= 1:
         return _Serial()
     return _Processes(workers)
+
+
+def simulate_parallel(scenario: Scenario, runs: int, seed: int = 0, *, engine: str = "auto",
+                      workers: int | None = None, scheduler: str | None = None, chunk_size: int | None = None,
+                      quiet: bool = True, desc: str | None = None) -> pd.DataFrame:
+    """``sim.simulate`` in chunks of replications, serially, on local processes or on a Dask
+    cluster: the same rows (strategies in scenario order, runs ascending) whatever the backend,
+    the chunk size or the number of workers.
+
+    ``workers``: as ``run_sweep`` (None = every core from 20 000 replications). ``chunk_size``:
+    None = 2 000 replications on the DES engine, 50 000 on the fast path (whose per-chunk cost is
+    small, so small chunks would be mostly overhead). Progress goes to stderr when it is a
+    terminal and ``quiet`` is false.
+    """
+    from sim.api import choose_engine
+
+    if isinstance(runs, bool) or not isinstance(runs, int | np.integer) or runs < 1:
+        raise RunnerError(f"--runs must be at least 1, got {runs!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise RunnerError(f"seed must be a non-negative integer, got {seed!r}")
+    if workers is not None and workers < 1:
+        raise RunnerError("--workers must be at least 1")
+    try:
+        used = choose_engine(scenario, engine)
+    except ValueError as exc:
+        raise RunnerError(f"--engine {engine}: {exc}") from None
+    size = chunk_size or (50_000 if used == "fast" else 2_000)
+    tasks = plan_chunks(1, runs, size)
+    n_workers = min(workers if workers is not None else default_workers(runs), len(tasks))
+    done: dict[int, pd.DataFrame] = {}
+    show = not quiet and sys.stderr.isatty()
+    backend = _backend(n_workers, scheduler)
+    try:
+        with tqdm(total=runs, unit="run", disable=not show, file=sys.stderr, leave=False,
+                  desc=desc or scenario.name, dynamic_ncols=True) as bar:
+            queue = iter(tasks)
+            pending: dict[Any, ChunkTask] = {}
+            window = 1 if isinstance(backend, _Serial) else max(2, 2 * backend.slots)
+            while True:
+                while len(pending) < window and (t := next(queue, None)) is not None:
+                    pending[backend.submit(_Payload(scenario, seed, used, t, {}, True, plain=True))] = t
+                if not pending:
+                    break
+                for fut in backend.wait_any(set(pending)):
+                    t = pending.pop(fut)
+                    done[t.chunk] = fut.result()[2]
+                    bar.update(t.runs)
+    finally:
+        backend.close()
+    if len(done) == 1:
+        return done[0]
+    df = pd.concat([done[c] for c in sorted(done)], ignore_index=True)
+    return _sort_runs(df, list(scenario.strategies))
 
 
 # --------------------------------------------------------------------------- stopping rule

@@ -5,21 +5,19 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 import time
 from pathlib import Path
 
 import pandas as pd
-from tqdm import tqdm
 
 from sim import stats
-from sim.api import ENGINES, simulate
+from sim.api import ENGINES
 from sim.errors import SimError
 from sim.io import atomic_write_bytes, atomic_write_text, parquet_bytes
+from sim.runner import simulate_parallel
 from sim.scenario import Scenario, load_scenario
 
 HEADLINE = [("makespan_s", "makespan"), ("wasted_compute_s", "wasted compute"), ("total_cost_usd", "total cost")]
-CHUNK = 2000
 
 
 class UsageError(SimError):
@@ -36,6 +34,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="output folder (default results/<scenario name>)")
     p.add_argument("--engine", choices=ENGINES, default="auto",
                    help="auto (fast path where exact, else DES), des (reference), fast")
+    p.add_argument("--workers", type=int, default=None,
+                   help="local processes, or the size of --scheduler local (default: every core from 20000 "
+                   "replications, else 1); the results do not depend on it")
+    p.add_argument("--scheduler", metavar="ADDR",
+                   help="Dask scheduler address (tcp://host:8786), or 'local' for a local Dask cluster")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=handle)
 
@@ -80,27 +83,6 @@ def fmt_value(metric: str, value: float) -> str:
 def fmt_interval(metric: str, mean: float, low: float, high: float) -> str:
     m, lo, hi = fmt_values(metric, [mean, low, high])
     return f"{m} [{lo}, {hi}]"
-
-
-def simulate_with_progress(scenario: Scenario, runs: int, seed: int, engine: str, quiet: bool) -> pd.DataFrame:
-    show = not quiet and sys.stderr.isatty()
-    frames = []
-    with tqdm(total=runs, unit="run", disable=not show, desc=scenario.name, leave=False) as bar:
-        for first in range(0, runs, CHUNK):
-            n = min(CHUNK, runs - first)
-            frames.append(simulate(scenario, n, seed, first_run=first, engine=engine))
-            bar.update(n)
-    df = pd.concat(frames, ignore_index=True)
-    return df.sort_values(["strategy", "run"], kind="stable", key=_strategy_order(scenario)).reset_index(drop=True)
-
-
-def _strategy_order(scenario: Scenario):
-    order = {label: i for i, label in enumerate(scenario.strategies)}
-
-    def key(col: pd.Series) -> pd.Series:
-        return col.map(order) if col.name == "strategy" else col
-
-    return key
 
 
 def comparison_pair(scenario: Scenario) -> tuple[str, str] | None:
@@ -161,7 +143,8 @@ def handle(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a folder")
     started = time.perf_counter()
-    df = simulate_with_progress(scenario, args.runs, args.seed, args.engine, args.quiet)
+    df = simulate_parallel(scenario, args.runs, args.seed, engine=args.engine, workers=args.workers,
+                           scheduler=args.scheduler, quiet=args.quiet)
     seconds = time.perf_counter() - started
     metrics = [c for c in df.columns if c.endswith(("_s", "_usd")) or c in ("attempts", "crashes", "deploy_kills",
                "rate_limited", "pipeline_restarts", "orchestration_actions", "history_events")]
