@@ -96,6 +96,8 @@ def step_columns(scenario: Scenario, count: int, keys: Callable[[Source], np.nda
 def assign_step_columns(scenario: Scenario, envs: list[ReplicationEnv], columns: StepColumns) -> None:
     """Give each environment its row of the step columns (as tuples, read in the hot loop)."""
     rate_cols, duration_cols, retry_after_cols = columns
+    if not envs:
+        return
     if not any(scenario.rate_limited_steps()) and not any(step.duration.is_random for step in scenario.steps):
         # nothing per environment: every one shares the same immutable tuples
         rate, dur, ra_row = (tuple(col[0] for col in cols) for cols in columns)

@@ -136,3 +136,16 @@ def test_sub_chunks_and_loop_batches_do_not_change_results(monkeypatch):
     monkeypatch.setattr(fastpath, "TAIL", 3)
     assert_same_runs(reference, simulate(sc, 500, 4, engine="fast"))
     assert_same_runs(reference_random, simulate(random, 300, 4, engine="fast"))
+
+
+@pytest.mark.parametrize("engine", ["des", "fast"])
+def test_zero_and_offset_runs(engine):
+    """No replications: an empty table with every column; a strategy subset at an offset: the
+    same rows as the full run's."""
+    sc = load_scenario("experiments/scenarios/video.toml")
+    empty = simulate(sc, 0, 1, engine=engine)
+    assert list(empty.columns) == RUN_COLUMNS and len(empty) == 0
+    full = simulate(sc, 40, 1, engine=engine)
+    part = simulate(sc, 5, 1, first_run=30, engine=engine, strategies=["durable"])
+    expected = full[(full.strategy == "durable") & (full.run >= 30) & (full.run < 35)].reset_index(drop=True)
+    assert_same_runs(expected, part.reset_index(drop=True))
