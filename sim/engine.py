@@ -35,7 +35,7 @@ from sim.strategies import (
     Behaviour,
     backoff_s,
     heartbeat_attempt,
-    heartbeat_saves_done,
+    heartbeat_settle,
 )
 
 ENV_BATCH = 4  # replications per SimPy Environment (measured best: fewer events per heap, little set-up)
@@ -192,21 +192,11 @@ def run_process(steps: _StepTable, beh: Behaviour, renv: ReplicationEnv,
                 finish = max_t
                 break
             if hb_attempt:  # a heartbeat attempt: saved segments survive a failure
+                sent, elapsed, cost, saved, kept_c, kept_cost = heartbeat_settle(
+                    outcome == COMPLETED, elapsed, cost, saves, saved, kept_c, kept_cost, hb, hb_cost, rate_per_s[i])
+                heartbeats += sent
                 if outcome == COMPLETED:
-                    heartbeats += saves
-                    elapsed += kept_c
-                    cost += kept_cost
                     step_work = -1.0
-                    saved = kept_c = kept_cost = 0.0
-                else:
-                    done = heartbeat_saves_done(elapsed, saves, hb, hb_cost)
-                    heartbeats += done
-                    keep = done * (hb + hb_cost)
-                    saved += done * hb
-                    kept_c += keep
-                    kept_cost += keep * rate_per_s[i]
-                    elapsed -= keep
-                    cost -= keep * rate_per_s[i]
             if outcome == COMPLETED:
                 pend_c += elapsed
                 pend_cost += cost

@@ -115,3 +115,21 @@ def heartbeat_saves_done(elapsed_s: float, saves: int, every_s: float, cost_s: f
     A save counts once its checkpoint write (``cost_s``) has finished.
     """
     return min(int(elapsed_s // (every_s + cost_s)), saves)
+
+
+def heartbeat_settle(completed: bool, elapsed_s: float, cost_usd: float, saves: int, saved_s: float,
+                     kept_s: float, kept_cost_usd: float, every_s: float, cost_s: float,
+                     rate_per_s: float) -> tuple[int, float, float, float, float, float]:
+    """The accounting of a heartbeat attempt once it stops, for both engines.
+
+    Returns (heartbeats sent, compute and cost charged to the attempt now, the step's saved work,
+    the compute and cost of the saved segments kept for later). Completed: every save was sent,
+    and the segments kept from earlier attempts join the attempt's compute. Stopped by a failure:
+    the saves finished before it survive with their compute; the rest of the attempt is lost.
+    """
+    if completed:
+        return saves, elapsed_s + kept_s, cost_usd + kept_cost_usd, 0.0, 0.0, 0.0
+    done = heartbeat_saves_done(elapsed_s, saves, every_s, cost_s)
+    keep = done * (every_s + cost_s)
+    return (done, elapsed_s - keep, cost_usd - keep * rate_per_s, saved_s + done * every_s, kept_s + keep,
+            kept_cost_usd + keep * rate_per_s)

@@ -43,7 +43,7 @@ from sim.strategies import (
     Behaviour,
     backoff_s,
     heartbeat_attempt,
-    heartbeat_saves_done,
+    heartbeat_settle,
 )
 
 from .pool import WorkerPool
@@ -299,21 +299,11 @@ class FleetRun:
                     finish, cut = max_t, True
                     break
                 if saves >= 0:  # a heartbeat attempt: its completed saves survive a failure
+                    sent, elapsed, cost, saved, kept_c, kept_cost = heartbeat_settle(
+                        outcome == COMPLETED, elapsed, cost, saves, saved, kept_c, kept_cost, hb, hb_cost, rate_per_s[i])
+                    heartbeats += sent
                     if outcome == COMPLETED:
-                        heartbeats += saves
-                        elapsed += kept_c
-                        cost += kept_cost
                         step_work = -1.0
-                        saved = kept_c = kept_cost = 0.0
-                    else:
-                        done = heartbeat_saves_done(elapsed, saves, hb, hb_cost)
-                        heartbeats += done
-                        keep = done * (hb + hb_cost)
-                        saved += done * hb
-                        kept_c += keep
-                        kept_cost += keep * rate_per_s[i]
-                        elapsed -= keep
-                        cost -= keep * rate_per_s[i]
                 if outcome == COMPLETED:
                     pend_c += elapsed
                     pend_cost += cost
