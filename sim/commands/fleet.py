@@ -42,7 +42,7 @@ SKIP = {"run", "seed", "workers", "events"}
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("fleet", help="simulate many workflows sharing workers and a provider",
                        description="Simulate a scenario's [fleet] (docs/fleet.md) with every strategy: print the fleet "
-                       "metrics per strategy as means over replications with 95%% confidence intervals, and write "
+                       "metrics per strategy as means over replications with 95% confidence intervals, and write "
                        "workflows.parquet (one row per workflow), fleet.parquet (one row per replication and "
                        "strategy) and summary.csv.")
     p.add_argument("scenario", help="scenario TOML file with a [fleet] table (see docs/fleet.md)")

@@ -27,20 +27,25 @@ class UsageError(SimError):
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="simulate one scenario and summarise each strategy",
                        description="Simulate a scenario's pipeline under its failure environment with every strategy; "
-                       "print means with 95%% confidence intervals and the paired difference durable - restart.")
+                       "print means with 95% confidence intervals and the paired difference durable - restart.")
     p.add_argument("scenario", help="scenario TOML file (see docs/model.md)")
     p.add_argument("--runs", type=int, default=1000, help="replications (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
     p.add_argument("--out", help="output folder (default results/<scenario name>)")
     p.add_argument("--engine", choices=ENGINES, default="auto",
                    help="auto (fast path where exact, else DES), des (reference), fast")
-    p.add_argument("--workers", type=int, default=None,
-                   help="local processes, or the size of --scheduler local (default: every core from 20000 "
-                   "replications, else 1); the results do not depend on it")
-    p.add_argument("--scheduler", metavar="ADDR",
-                   help="Dask scheduler address (tcp://host:8786), or 'local' for a local Dask cluster")
+    add_backend_arguments(p, "replications")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=handle)
+
+
+def add_backend_arguments(p: argparse.ArgumentParser, counted: str) -> None:
+    """--workers and --scheduler (``run``, ``sweep``, ``breakeven``); ``counted``: what reaches 20000."""
+    p.add_argument("--workers", type=int, default=None,
+                   help=f"local processes, or the size of --scheduler local (default: every core when {counted} "
+                   ">= 20000, else 1); the results do not depend on it")
+    p.add_argument("--scheduler", metavar="ADDR",
+                   help="Dask scheduler address (tcp://host:8786), or 'local' for a local Dask cluster")
 
 
 _TIME_UNITS = [(86400.0, "d", 2.0), (3600.0, "h", 2.0), (60.0, "min", 2.0), (1.0, "s", 1.0)]

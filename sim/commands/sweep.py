@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sim.api import ENGINES
-from sim.commands.run import UsageError, fmt_interval
+from sim.commands.run import UsageError, add_backend_arguments, fmt_interval
 from sim.runner import DEFAULT_CHUNK_SIZE, StoppingRule, SweepResult, run_sweep, sweep_identity
 from sim.scenario import Scenario, load_scenario
 from sim.store import METRICS, manifest_hash
@@ -25,11 +25,7 @@ def add_execution_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
     p.add_argument("--engine", choices=ENGINES, default="auto",
                    help="auto (fast path where exact, else DES), des (reference), fast")
-    p.add_argument("--workers", type=int, default=None,
-                   help="local processes, or the size of --scheduler local (default: every core when "
-                   "points x runs >= 20000, else 1)")
-    p.add_argument("--scheduler", metavar="ADDR",
-                   help="Dask scheduler address (tcp://host:8786), or 'local' for a local Dask cluster")
+    add_backend_arguments(p, "points x runs")
     p.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE,
                    help=f"replications per chunk of work (default {DEFAULT_CHUNK_SIZE}; part of the sweep's identity)")
     p.add_argument("--overwrite", action="store_true", help="discard an existing sweep in --out")
@@ -40,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "sweep", help="simulate a grid of scenario variants (resumable, any number of replications)",
         description="Vary scenario parameters by dotted path (several --vary make a grid), simulate every "
-        "point with every strategy, print means with 95%% confidence intervals and the paired differences, "
+        "point with every strategy, print means with 95% confidence intervals and the paired differences, "
         "and write Parquet/CSV tables. Finished chunks are kept: rerunning the same command after an "
         "interruption finishes the rest.")
     p.add_argument("scenario", help="scenario TOML file (see docs/model.md)")
