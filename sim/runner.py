@@ -258,8 +258,12 @@ def simulate_parallel(scenario: Scenario, runs: int, seed: int = 0, *, engine: s
         backend.close()
     if len(done) == 1:
         return done[0]
-    df = pd.concat([done[c] for c in sorted(done)], ignore_index=True)
-    return _sort_runs(df, list(scenario.strategies))
+    # each chunk is strategy-major with runs ascending: take strategy by strategy, chunk by chunk
+    # (already in order, so no sort), one copy
+    chunks = [(done[t.chunk], t.runs) for t in tasks]
+    n_strategies = len(chunks[0][0]) // chunks[0][1]
+    parts = [df.iloc[k * n:(k + 1) * n] for k in range(n_strategies) for df, n in chunks]
+    return pd.concat(parts, ignore_index=True)
 
 
 # --------------------------------------------------------------------------- stopping rule
