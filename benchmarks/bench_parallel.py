@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import sim
-from sim.runner import DEFAULT_CHUNK_SIZE, run_sweep
+from sim.runner import default_chunk_size, run_sweep
 from sim.sweep import build_points, parse_vary
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,11 +37,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=100_000, help="replications per point (default 100000)")
     parser.add_argument("--repeat", type=int, default=3, help="repetitions per worker count (median reported)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE)
+    parser.add_argument("--chunk-size", type=int, default=None,
+                        help="replications per chunk (default: the sweep's, sim.runner.default_chunk_size)")
     parser.add_argument("--engine", default="auto", choices=["auto", "des", "fast"])
     args = parser.parse_args(argv)
 
     points = build_points(sim.load_scenario(args.scenario), [parse_vary(args.vary)])
+    args.chunk_size = args.chunk_size or default_chunk_size(points, args.engine)
     replications = len(points) * args.runs
     strategies = len(points[0].scenario.strategies)
     print(f"workload: {args.scenario} sweep {args.vary} ({len(points)} points) x {args.runs} replications "

@@ -37,11 +37,13 @@ from sim.store import METRICS, Aggregate, SweepStore, default_pairs
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
+    "FAST_CHUNK_SIZE",
     "ChunkTask",
     "RunnerError",
     "StoppingOutcome",
     "StoppingRule",
     "SweepResult",
+    "default_chunk_size",
     "default_workers",
     "plan_chunks",
     "run_sweep",
@@ -50,6 +52,9 @@ __all__ = [
 ]
 
 DEFAULT_CHUNK_SIZE = 1000
+#: The default chunk when every point runs on the fast path (without a stopping rule): its
+#: per-chunk cost is a few milliseconds, so chunks of 1000 would be mostly overhead.
+FAST_CHUNK_SIZE = 10_000
 #: From this many replications in all, ``workers=None`` means every core.
 MANY_RUNS = 20_000
 
@@ -77,6 +82,21 @@ def plan_chunks(n_points: int, runs: int, chunk_size: int, first_chunk: int = 0)
         ChunkTask(p, c, c * chunk_size, min(chunk_size, runs - c * chunk_size))
         for p in range(n_points) for c in range(first_chunk, n_chunks)
     ]
+
+
+def default_chunk_size(points: Sequence[Any], engine: str = "auto", stopping: StoppingRule | None = None) -> int:
+    """The chunk size of a sweep that gives none: ``FAST_CHUNK_SIZE`` when every point runs on
+    the fast path, else ``DEFAULT_CHUNK_SIZE``; always the latter with a stopping rule (its
+    rounds are whole chunks, so they stay fine-grained)."""
+    from sim.api import choose_engine
+
+    if stopping is not None:
+        return DEFAULT_CHUNK_SIZE
+    try:
+        engines = {choose_engine(p.scenario, engine) for p in points}
+    except ValueError:  # run_sweep reports it
+        return DEFAULT_CHUNK_SIZE
+    return FAST_CHUNK_SIZE if engines == {"fast"} else DEFAULT_CHUNK_SIZE
 
 
 def available_cores() -> int:
@@ -463,7 +483,7 @@ def run_sweep(
     out: str | Path | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunk_size: int | None = None,
     keep_runs: bool = True,
     collect_runs: bool = False,
     collect_columns: Sequence[str] | None = None,
@@ -483,6 +503,7 @@ def run_sweep(
     another sweep is refused (``overwrite=True`` discards it). ``collect_runs`` keeps the run
     rows in memory (only ``collect_columns`` if given). ``stopping`` replaces ``runs`` by a
     stopping rule. ``on_chunk`` is called after each new chunk is merged (and stored).
+    ``chunk_size=None``: ``default_chunk_size(points, engine, stopping)``.
     Progress goes to stderr when it is a terminal and ``quiet`` is false.
     """
     started = time.perf_counter()
@@ -492,6 +513,8 @@ def run_sweep(
         raise RunnerError(f"--engine must be one of {', '.join(ENGINES)}")
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise RunnerError(f"seed must be a non-negative integer, got {seed!r}")
+    if chunk_size is None:
+        chunk_size = default_chunk_size(points, engine, stopping)
     if chunk_size < 1:
         raise RunnerError("chunk size must be at least 1")
     if stopping is None and runs < 1:

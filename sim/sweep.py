@@ -463,13 +463,13 @@ def sweep(
     rerun resumes (see ``sim.store``). For paired differences, stopping rules and progress
     use ``sim.runner.run_sweep``.
     """
-    from sim.runner import DEFAULT_CHUNK_SIZE, run_sweep
+    from sim.runner import run_sweep
 
     varies = [parse_vary(v) if isinstance(v, str) else v for v in vary]
     points = build_points(scenario, varies)
     result = run_sweep(
         points, runs, seed, engine=engine, out=out, workers=workers, scheduler=scheduler,
-        chunk_size=chunk_size or DEFAULT_CHUNK_SIZE, keep_runs=keep_runs and not summary,
+        chunk_size=chunk_size, keep_runs=keep_runs and not summary,
         collect_runs=not summary and out is None, overwrite=overwrite, quiet=quiet,
         spec=sweep_spec(varies),
     )

@@ -161,3 +161,24 @@ def test_run_count_and_strategy_order(video_points):
     assert first["strategy"].tolist() == ["restart"] * 40 + ["durable"] * 40
     assert first["run"].tolist() == list(range(40)) * 2
     assert math.isclose(result.summary["n"].min(), 40)
+
+
+def test_default_chunk_size_follows_the_engine(video_points, tmp_path):
+    """Fast-path sweeps default to FAST_CHUNK_SIZE; the DES engine (asked for, or needed by a
+    heartbeat strategy) and stopping rules keep DEFAULT_CHUNK_SIZE; the store records the size used."""
+    import json
+
+    from sim.cli import main
+    from sim.runner import DEFAULT_CHUNK_SIZE, FAST_CHUNK_SIZE, default_chunk_size
+
+    assert default_chunk_size(video_points) == FAST_CHUNK_SIZE
+    assert default_chunk_size(video_points, "des") == DEFAULT_CHUNK_SIZE
+    rule = StoppingRule(metric="makespan_s", target=0.01, relative=True, min_runs=100, max_runs=2000)
+    assert default_chunk_size(video_points, stopping=rule) == DEFAULT_CHUNK_SIZE
+    raw = sim.load_scenario(VIDEO).raw
+    raw["strategies"]["hb"] = {"kind": "heartbeat", "every": "1m"}
+    hb = build_points(sim.scenario_from_dict(raw, file="hb.toml", base_dir=None), [])
+    assert default_chunk_size(hb) == DEFAULT_CHUNK_SIZE
+    out = tmp_path / "sweep"
+    assert main(["sweep", str(VIDEO), "--runs", "30", "--workers", "1", "--quiet", "--out", str(out)]) == 0
+    assert json.loads((out / "manifest.json").read_text())["identity"]["chunk_size"] == FAST_CHUNK_SIZE

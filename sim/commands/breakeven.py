@@ -21,7 +21,7 @@ from sim import analytic, stats
 from sim.commands.run import UsageError
 from sim.commands.sweep import LABELS, add_execution_arguments, check_common, check_metric, fmt_x
 from sim.io import atomic_write_text
-from sim.runner import SweepResult, run_sweep, sweep_identity
+from sim.runner import SweepResult, default_chunk_size, run_sweep, sweep_identity
 from sim.scenario import DurableStrategy, RestartStrategy, Scenario, load_scenario
 from sim.store import manifest_hash
 from sim.sweep import SweepPoint, Vary, build_points, parse_vary, resolve_path, sweep_spec
@@ -222,6 +222,8 @@ def handle(args: argparse.Namespace) -> int:
         raise UsageError("--vary needs at least 2 values for a break-even")
     metrics = [args.metric, *[m for m in args.also if m != args.metric]]
     coarse_points = build_points(scenario, [vary])
+    if args.chunk_size is None:
+        args.chunk_size = default_chunk_size(coarse_points, args.engine)
     out = Path(args.out) if args.out else Path("results") / (
         f"{scenario.name}-breakeven-" + manifest_hash(sweep_identity(
             coarse_points, args.seed, args.runs, args.engine, args.chunk_size, sweep_spec([vary]), None, True))[:8])

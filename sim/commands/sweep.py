@@ -9,7 +9,15 @@ from pathlib import Path
 
 from sim.api import ENGINES
 from sim.commands.run import UsageError, add_backend_arguments, fmt_interval
-from sim.runner import DEFAULT_CHUNK_SIZE, StoppingRule, SweepResult, run_sweep, sweep_identity
+from sim.runner import (
+    DEFAULT_CHUNK_SIZE,
+    FAST_CHUNK_SIZE,
+    StoppingRule,
+    SweepResult,
+    default_chunk_size,
+    run_sweep,
+    sweep_identity,
+)
 from sim.scenario import Scenario, load_scenario
 from sim.store import METRICS, manifest_hash
 from sim.sweep import SweepPoint, build_points, parse_vary, resolve_path, sweep_spec
@@ -26,8 +34,9 @@ def add_execution_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", choices=ENGINES, default="auto",
                    help="auto (fast path where exact, else DES), des (reference), fast")
     add_backend_arguments(p, "points x runs")
-    p.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE,
-                   help=f"replications per chunk of work (default {DEFAULT_CHUNK_SIZE}; part of the sweep's identity)")
+    p.add_argument("--chunk-size", type=int, default=None,
+                   help=f"replications per chunk of work (default {FAST_CHUNK_SIZE} when every point runs on the "
+                   f"fast path and there is no stopping rule, else {DEFAULT_CHUNK_SIZE}; part of the sweep's identity)")
     p.add_argument("--overwrite", action="store_true", help="discard an existing sweep in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -67,7 +76,7 @@ def check_common(args: argparse.Namespace) -> None:
         raise UsageError("--seed must not be negative")
     if args.workers is not None and args.workers < 1:
         raise UsageError("--workers must be at least 1")
-    if args.chunk_size < 1:
+    if args.chunk_size is not None and args.chunk_size < 1:
         raise UsageError("--chunk-size must be at least 1")
     if args.scheduler and args.scheduler != "local" and args.workers is not None:
         raise UsageError("--workers sets local processes or the size of --scheduler local; a remote "
@@ -167,6 +176,8 @@ def handle(args: argparse.Namespace) -> int:
                                 min_runs=args.runs, max_runs=args.max_runs)
     spec = sweep_spec(varies)
     keep_runs = not args.no_runs
+    if args.chunk_size is None:
+        args.chunk_size = default_chunk_size(points, args.engine, stopping)
     out = Path(args.out) if args.out else default_out(
         scenario, sweep_identity(points, args.seed, args.runs, args.engine, args.chunk_size, spec, stopping, keep_runs))
     result = run_sweep(points, args.runs, args.seed, engine=args.engine, out=out, workers=args.workers,
