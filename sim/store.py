@@ -106,6 +106,37 @@ def _slot_codes(keys: np.ndarray, counts: np.ndarray, slot: int) -> tuple[np.nda
     return keys[lo:hi] - (slot << _SLOT_SHIFT) - (1 << 42), counts[lo:hi]
 
 
+_DENSE_WIDTH = 1 << 16  # widest range of bucket codes per slot counted with a bincount
+
+
+def _sketch_counts(codes: np.ndarray, ok: np.ndarray, first_slot: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted sketch keys and counts of a (runs, metrics) array of bucket codes, column j in slot
+    ``first_slot + j``; entries where ``ok`` is false are left out. The same as ``np.unique`` of
+    the slot keys, but with one bincount instead of a sort when no code is negative and each
+    column's positive codes span fewer than ``_DENSE_WIDTH`` buckets (always, for run metrics)."""
+    n_cols = codes.shape[1]
+    slots = first_slot + np.arange(n_cols)
+    pos = ok & (codes > 0)
+    if codes.size and not (ok & (codes < 0)).any():
+        big = np.iinfo(np.int64).max
+        lo = np.where(pos, codes, big).min(axis=0)
+        hi = np.where(pos, codes, 0).max(axis=0)
+        width = np.where(hi > 0, hi - np.where(lo == big, 0, lo) + 2, 1)  # bucket 0 of a column: the code 0
+        if int(width.max()) < _DENSE_WIDTH:
+            base = np.concatenate([[0], np.cumsum(width)[:-1]])
+            index = np.where(pos, base + codes - np.where(lo == big, 0, lo) + 1, base)
+            total = int(width.sum())
+            counts = np.bincount(np.where(ok, index, total).ravel(), minlength=total + 1)[:total]
+            nz = np.flatnonzero(counts)
+            col = np.searchsorted(base, nz, side="right") - 1
+            offset = nz - base[col]
+            code = np.where(offset == 0, 0, offset - 1 + np.where(lo == big, 0, lo)[col])
+            return _slot_keys(code, slots[col]), counts[nz].astype(np.int64)
+    keys = _slot_keys(np.where(ok, codes, 0), np.broadcast_to(slots, codes.shape))[ok]
+    uniq, cnt = np.unique(keys, return_counts=True)
+    return uniq.astype(np.int64), cnt.astype(np.int64)
+
+
 def _merge_counts(keys: Sequence[np.ndarray], counts: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     allk = np.concatenate(keys)
     alln = np.concatenate(counts)
@@ -144,6 +175,12 @@ def _merge_moments(n1: np.ndarray, m1: np.ndarray, s1: np.ndarray,
 def _moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-column (count, mean, M2) of a 2-D array, NaN skipped."""
     ok = ~np.isnan(x)
+    if ok.all():  # the usual case: the same arithmetic without the masks
+        rows = x.shape[0]
+        n = np.full(x.shape[1], rows, dtype=np.int64)
+        mean = x.sum(axis=0) / rows if rows else np.zeros(x.shape[1])
+        dev = x - mean
+        return n, mean, (dev * dev).sum(axis=0)
     n = ok.sum(axis=0).astype(np.int64)
     safe = np.where(ok, x, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -159,7 +196,7 @@ class Aggregate:
     Arrays are (strategies, metrics) for ``n, mean, m2`` and (pairs, metrics) for the paired
     ``pn, d_mean, b_mean, d_m2, b_m2, db_c``. The sketches of all (strategy, metric) slots
     ``s · len(metrics) + m`` share one sorted key array (slot in the high bits, bucket code
-    below) with its counts, so building and merging them is one sort each.
+    below) with its counts: building them is one bincount (``_sketch_counts``), merging one sort.
     """
 
     strategies: tuple[str, ...]
@@ -208,13 +245,16 @@ class Aggregate:
         mean = np.zeros(n.shape)
         m2 = np.zeros(n.shape)
         keys: list[np.ndarray] = []
+        counts: list[np.ndarray] = []
         for s, label in enumerate(strategies):
             x = blocks[label]
             n[s], mean[s], m2[s] = _moments(x)
             ok = ~np.isnan(x)
-            slots = np.broadcast_to(s * len(metrics) + np.arange(len(metrics)), x.shape)
-            keys.append(_slot_keys(_codes(np.where(ok, x, 0.0)), slots)[ok])
-        sketch_keys, sketch_counts = np.unique(np.concatenate(keys), return_counts=True)
+            k, c = _sketch_counts(_codes(np.where(ok, x, 0.0)), ok, s * len(metrics))
+            keys.append(k)
+            counts.append(c)
+        # slots grow with the strategy: the concatenation is sorted
+        sketch_keys, sketch_counts = np.concatenate(keys), np.concatenate(counts)
         shape = (len(pairs), len(metrics))
         pn = np.zeros(shape, np.int64)
         d_mean, b_mean, d_m2, b_m2, db_c = (np.zeros(shape) for _ in range(5))
