@@ -19,7 +19,16 @@ from hypothesis import strategies as st
 import sim
 from sim.cli import main
 from sim.runner import run_sweep
-from sim.store import SKETCH_ALPHA, Aggregate, StoreError, SweepStore, _codes, _sketch_quantile
+from sim.store import (
+    SKETCH_ALPHA,
+    Aggregate,
+    StoreError,
+    SweepStore,
+    _codes,
+    _sketch_counts,
+    _sketch_quantile,
+    _slot_keys,
+)
 from sim.sweep import build_points, parse_vary, sweep_spec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -216,3 +225,22 @@ def test_store_identity_hash_is_stable(tmp_path):
     a = SweepStore(tmp_path / "x", {"seed": 1, "runs": 2})
     b = SweepStore(tmp_path / "x", {"runs": 2, "seed": 1})
     assert a.hash == b.hash
+
+
+values_2d = st.integers(0, 40).flatmap(lambda rows: st.lists(
+    st.lists(st.one_of(st.just(0.0), st.just(float("nan")), st.floats(-1e6, 1e6), st.floats(1e-300, 1e300),
+                       st.sampled_from([1.0, 2.5, 900.0])), min_size=rows, max_size=rows), min_size=1, max_size=5))
+
+
+@settings(max_examples=200, deadline=None)
+@given(values_2d, st.integers(0, 50))
+def test_sketch_counts_equal_a_sort_of_the_slot_keys(columns, first_slot):
+    """The bincount path (and its np.unique fallback) gives exactly np.unique of the slot keys."""
+    x = np.array(columns, dtype=np.float64).T.reshape(len(columns[0]), len(columns))
+    ok = ~np.isnan(x)
+    codes = _codes(np.where(ok, x, 0.0))
+    slots = np.broadcast_to(first_slot + np.arange(x.shape[1]), x.shape)
+    expected_keys, expected_counts = np.unique(_slot_keys(codes, slots)[ok], return_counts=True)
+    keys, counts = _sketch_counts(codes, ok, first_slot)
+    np.testing.assert_array_equal(keys, expected_keys)
+    np.testing.assert_array_equal(counts, expected_counts)
