@@ -25,20 +25,24 @@ COMMANDS = [
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser with every command, or with command ``only`` (whose module alone is imported:
+    each command imports what it needs, from pandas to matplotlib, at registration)."""
     parser = argparse.ArgumentParser(
         prog="python -m sim",
         description="Monte Carlo failure-injection simulator for multi-step AI pipelines: "
         "restart-from-scratch vs durable execution under crashes, deployments and rate limits.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMANDS:
+    for name in COMMANDS if only is None else [only]:
         importlib.import_module(f"sim.commands.{name}").register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # a known command first: register it alone (start-up); anything else gets the full parser
+    parser = build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or 0)
