@@ -113,24 +113,27 @@ def _sketch_counts(codes: np.ndarray, ok: np.ndarray, first_slot: int) -> tuple[
     """Sorted sketch keys and counts of a (runs, metrics) array of bucket codes, column j in slot
     ``first_slot + j``; entries where ``ok`` is false are left out. The same as ``np.unique`` of
     the slot keys, but with one bincount instead of a sort when no code is negative and each
-    column's positive codes span fewer than ``_DENSE_WIDTH`` buckets (always, for run metrics)."""
+    column's positive codes span fewer than ``_DENSE_WIDTH`` buckets (in practice always: wider
+    needs a ratio of e^650 between a column's largest and smallest positive values)."""
     n_cols = codes.shape[1]
     slots = first_slot + np.arange(n_cols)
     pos = ok & (codes > 0)
     if codes.size and not (ok & (codes < 0)).any():
         big = np.iinfo(np.int64).max
         lo = np.where(pos, codes, big).min(axis=0)
+        lo = np.where(lo == big, 0, lo)  # a column without positive codes
         hi = np.where(pos, codes, 0).max(axis=0)
-        width = np.where(hi > 0, hi - np.where(lo == big, 0, lo) + 2, 1)  # bucket 0 of a column: the code 0
+        # per column: bucket 0 holds the code 0, buckets 1… the positive codes lo…hi
+        width = np.where(hi > 0, hi - lo + 2, 1)
         if int(width.max()) < _DENSE_WIDTH:
             base = np.concatenate([[0], np.cumsum(width)[:-1]])
-            index = np.where(pos, base + codes - np.where(lo == big, 0, lo) + 1, base)
+            index = np.where(pos, base + codes - lo + 1, base)
             total = int(width.sum())
             counts = np.bincount(np.where(ok, index, total).ravel(), minlength=total + 1)[:total]
             nz = np.flatnonzero(counts)
             col = np.searchsorted(base, nz, side="right") - 1
             offset = nz - base[col]
-            code = np.where(offset == 0, 0, offset - 1 + np.where(lo == big, 0, lo)[col])
+            code = np.where(offset == 0, 0, offset - 1 + lo[col])
             return _slot_keys(code, slots[col]), counts[nz].astype(np.int64)
     keys = _slot_keys(np.where(ok, codes, 0), np.broadcast_to(slots, codes.shape))[ok]
     uniq, cnt = np.unique(keys, return_counts=True)
