@@ -661,10 +661,10 @@ def _clean_pass(c: _Chunk, beh: Behaviour, first: tuple, out: dict[str, np.ndarr
                 t = end
         else:
             t = end
-    # nothing due at any dispatch nor during any attempt (starts and ends only grow), within the horizon
-    clean = clean & (start < c.max_t) & (end <= c.max_t)
-    for due in (next_crash, next_deploy):
-        clean = clean & (due >= end) & (due > start)
+    # as in ``_Run.advance``: nothing due (crash, deployment, horizon) at any dispatch nor during
+    # any attempt; starts and ends only grow, so the last attempt decides
+    due = np.minimum(np.minimum(next_crash, next_deploy), c.max_t)
+    clean = clean & (due > start) & (due >= end)
     values = {"completed": True, "makespan_s": t, "compute_s": useful_c + 0.0, "useful_compute_s": useful_c,
               "compute_cost_usd": useful_cost + 0.0, "useful_cost_usd": useful_cost, "unit_attempts": units,
               "history_events": history, "attempts": c.n}
