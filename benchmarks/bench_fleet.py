@@ -17,8 +17,8 @@ import statistics
 import time
 from pathlib import Path
 
-from sim.fleet import simulate_fleet
-from sim.scenario import load_scenario, scenario_from_dict
+from sim.engines.fleet import simulate_fleet
+from sim.model.scenario import load_scenario, scenario_from_dict
 
 SCENARIO = Path(__file__).resolve().parent.parent / "experiments" / "scenarios" / "fleet_research.toml"
 

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import sim
-from sim.runner import default_chunk_size, run_sweep
-from sim.sweep import build_points, parse_vary
+from sim.experiment.points import build_points, parse_vary
+from sim.experiment.runner import default_chunk_size, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="repetitions per worker count (median reported)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--chunk-size", type=int, default=None,
-                        help="replications per chunk (default: the sweep's, sim.runner.default_chunk_size)")
+                        help="replications per chunk (default: the sweep's, sim.experiment.runner.default_chunk_size)")
     parser.add_argument("--engine", default="auto", choices=["auto", "des", "fast"])
     args = parser.parse_args(argv)
 

@@ -21,10 +21,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from sim.fleet import simulate_fleet
-from sim.plots import save_figure, strategy_styles, use_report_style
-from sim.scenario import load_scenario, scenario_from_dict
-from sim.stats import t_half_width
+from sim.analysis.plots import save_figure, strategy_styles, use_report_style
+from sim.analysis.stats import t_half_width
+from sim.engines.fleet import simulate_fleet
+from sim.model.scenario import load_scenario, scenario_from_dict
 
 HERE = Path(__file__).resolve().parent
 SCENARIO = HERE / "scenarios" / "fleet_video.toml"

@@ -11,7 +11,7 @@ is smooth and differences between two H are paired.
 The simulated optimum is the vertex of a quadratic in log H fitted to the mean makespans within
 ``--fit-window`` (in log H) of the grid point with the lowest mean; its interval is a percentile
 bootstrap over replications (resample the run indices, the same resample at every H, refit).
-It is compared with Young's sqrt(2CM) and Daly's higher-order optimum (``sim.analytic``).
+It is compared with Young's sqrt(2CM) and Daly's higher-order optimum (``sim.analysis.analytic``).
 
 The grid is H = work/n for integers n (rounded up to the millisecond). A step with w of work
 takes ceil(w/H) - 1 saves: the last segment needs no save, because the step's completion records
@@ -47,12 +47,12 @@ import pandas as pd
 from scipy import optimize
 
 from sim import scenario_from_dict
-from sim.analytic import daly_completion_time_s, daly_interval_s, young_interval_s
-from sim.api import simulate
-from sim.io import atomic_write_bytes, parquet_bytes
-from sim.plots import save_figure, use_report_style
-from sim.scenario import Scenario
-from sim.stats import t_half_width
+from sim.analysis.analytic import daly_completion_time_s, daly_interval_s, young_interval_s
+from sim.analysis.plots import save_figure, use_report_style
+from sim.analysis.stats import t_half_width
+from sim.experiment.api import simulate
+from sim.experiment.io import atomic_write_bytes, parquet_bytes
+from sim.model.scenario import Scenario
 
 NAME = "heartbeat_interval"
 

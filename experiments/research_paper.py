@@ -17,8 +17,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from sim import audit
-from sim.plots import plot_breakeven, save_figure, use_report_style
+from sim.analysis import audit
+from sim.analysis.plots import plot_breakeven, save_figure, use_report_style
 
 
 def key_figures(r: dict) -> pd.DataFrame:

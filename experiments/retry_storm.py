@@ -23,10 +23,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from sim.fleet import fleet_attempts, simulate_fleet
-from sim.plots import save_figure, use_report_style
-from sim.scenario import Scenario, load_scenario, scenario_from_dict
-from sim.stats import t_half_width
+from sim.analysis.plots import save_figure, use_report_style
+from sim.analysis.stats import t_half_width
+from sim.engines.fleet import fleet_attempts, simulate_fleet
+from sim.model.scenario import Scenario, load_scenario, scenario_from_dict
 
 HERE = Path(__file__).resolve().parent
 SCENARIO = HERE / "scenarios" / "fleet_retry_storm.toml"

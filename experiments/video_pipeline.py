@@ -21,10 +21,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from sim import audit
-from sim.plots import plot_timeline, save_figure, strategy_styles, use_report_style
-from sim.scenario import load_scenario
-from sim.sweep import Vary, sweep
+from sim.analysis import audit
+from sim.analysis.plots import plot_timeline, save_figure, strategy_styles, use_report_style
+from sim.experiment.points import Vary
+from sim.experiment.sweep import sweep
+from sim.model.scenario import load_scenario
 
 HOUR = 3600.0
 FREQUENCIES_H = (0.5, 1.0, 2.0, 4.0, 8.0, 24.0, 72.0, 168.0)

@@ -20,8 +20,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from sim import audit
-from sim.plots import save_figure, use_report_style
+from sim.analysis import audit
+from sim.analysis.plots import save_figure, use_report_style
 
 PROFILE_LABELS = {
     audit.ARTICLE_FLAT: "article's table (its Temporal cost, flat)",

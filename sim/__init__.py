@@ -1,8 +1,8 @@
 """sim: Monte Carlo failure-injection simulator for multi-step AI pipelines."""
 
-from sim.api import RUN_COLUMNS, simulate, simulate_with_events
 from sim.errors import ScenarioError, SimError
-from sim.scenario import Scenario, load_scenario, scenario_from_dict
+from sim.experiment.api import RUN_COLUMNS, simulate, simulate_with_events
+from sim.model.scenario import Scenario, load_scenario, scenario_from_dict
 
 __all__ = [
     "RUN_COLUMNS", "Scenario", "ScenarioError", "SimError", "load_scenario", "scenario_from_dict",

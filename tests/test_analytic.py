@@ -1,4 +1,4 @@
-"""Closed forms in sim.analytic against hand numbers and independent numpy Monte Carlo.
+"""Closed forms in sim.analysis.analytic against hand numbers and independent numpy Monte Carlo.
 
 Monte Carlo tolerances are 4 standard errors with fixed seeds.
 """
@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import optimize
 
-from sim import analytic as an
+from sim.analysis import analytic as an
 
 # --------------------------------------------------------------------------- MC helpers
 

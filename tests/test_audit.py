@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sim.audit import VERDICTS
+from sim.analysis.audit import VERDICTS
 from sim.cli import main
 
 

@@ -10,8 +10,8 @@ import pytest
 from scipy.optimize import brentq
 
 import sim
+from sim.analysis.closed_form import analytic_breakeven
 from sim.cli import main
-from sim.commands.breakeven import analytic_breakeven
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = ROOT / "experiments" / "scenarios" / "research_paper.toml"

@@ -21,7 +21,7 @@ from sim.calibrate.attempts import attempts_from_event_log
 from sim.calibrate.fits import calibrate
 from sim.calibrate.scenario_writer import scenario_toml, validate_scenario_text
 from sim.cli import main
-from sim.failures import build_environments
+from sim.model.failures import build_environments
 
 TRUE = """
 name = "roundtrip"

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from sim.cli import main
-from sim.io import read_parquet_metadata
+from sim.experiment.io import read_parquet_metadata
 
 VIDEO = "experiments/scenarios/video.toml"
 GOOD_STEP = '[[steps]]\nname = "a"\nkind = "gpu"\nprice_per_hour = 2.0\nduration = "1m"\n'
@@ -99,7 +99,7 @@ def test_strategies_in_any_order(tmp_path, capsys):
 def test_run_on_two_processes_gives_the_serial_files(tmp_path, capsys, engine):
     """`sim run --workers 2` (chunks on local processes) writes exactly the serial run's tables."""
     from sim import load_scenario
-    from sim.runner import simulate_parallel
+    from sim.experiment.runner import simulate_parallel
 
     for name, workers in (("serial", "1"), ("two", "2")):
         assert main(["run", VIDEO, "--runs", "500", "--seed", "3", "--engine", engine, "--workers", workers,

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.api import simulate
-from sim.costs import orchestration_price, with_orchestration_profile
 from sim.errors import ScenarioError
-from sim.scenario import bundled_pricing_profiles, load_scenario, scenario_from_dict
+from sim.experiment.api import simulate
+from sim.model.costs import orchestration_price, with_orchestration_profile
+from sim.model.scenario import bundled_pricing_profiles, load_scenario, scenario_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 RESEARCH = ROOT / "experiments" / "scenarios" / "research_paper.toml"

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from sim.distributions import Exponential, Fixed, LogNormal, Uniform, Weibull
-from sim.rng import Source, replication_keys, uniform_matrix
+from sim.model.distributions import Exponential, Fixed, LogNormal, Uniform, Weibull
+from sim.model.rng import Source, replication_keys, uniform_matrix
 
 DISTS = [Fixed(5.0), Exponential(30.0), Weibull(1.7, 100.0), Weibull(0.6, 50.0), LogNormal(60.0, 120.0), Uniform(10.0, 30.0)]
 

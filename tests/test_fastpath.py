@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from sim import load_scenario, simulate
-from sim.api import RUN_COLUMNS, choose_engine
-from sim.fastpath import supports
+from sim.engines.fast import supports
+from sim.experiment.api import RUN_COLUMNS, choose_engine
 
 from helpers import gpu_steps, llm_steps, scenario
 
@@ -124,7 +124,7 @@ def test_auto_engine_choice():
 def test_sub_chunks_and_loop_batches_do_not_change_results(monkeypatch):
     """Runs spread over many first-pass blocks and event-loop batches give the engine's numbers,
     for fixed durations (BLOCK) and random ones with 429s (SUB_CHUNK)."""
-    from sim import fastpath
+    from sim.engines import fast as fastpath
 
     sc = load_scenario("experiments/scenarios/video.toml")
     random = load_scenario("experiments/scenarios/research_paper.toml")

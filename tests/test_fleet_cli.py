@@ -10,7 +10,7 @@ import pytest
 
 from sim import load_scenario
 from sim.cli import main
-from sim.fleet import FLEET_COLUMNS, WORKFLOW_COLUMNS, simulate_fleet
+from sim.engines.fleet import FLEET_COLUMNS, WORKFLOW_COLUMNS, simulate_fleet
 
 ROOT = Path(__file__).resolve().parents[1]
 RESEARCH = ROOT / "experiments" / "scenarios" / "fleet_research.toml"

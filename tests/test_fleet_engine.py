@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim import scenario_from_dict
-from sim.fleet import fleet_attempts, simulate_fleet
+from sim.engines.fleet import fleet_attempts, simulate_fleet
 
 
 def fleet_scenario(fleet: dict, steps: list[dict] | None = None, **extra) -> object:

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from sim import scenario_from_dict
-from sim.api import simulate
-from sim.fleet import simulate_fleet
+from sim.engines.fleet import simulate_fleet
+from sim.experiment.api import simulate
 
 COLUMNS = [
     "completed", "makespan_s", "compute_s", "useful_compute_s", "wasted_compute_s", "compute_cost_usd",

@@ -10,9 +10,9 @@ import numpy as np
 from test_fleet_equivalence import BASE, COLUMNS
 
 from sim import scenario_from_dict
-from sim.api import simulate
-from sim.failures import build_environments
-from sim.fleet import fleet_attempts, simulate_fleet
+from sim.engines.fleet import fleet_attempts, simulate_fleet
+from sim.experiment.api import simulate
+from sim.model.failures import build_environments
 
 HEARTBEAT = {"kind": "heartbeat", "every": "3m", "checkpoint_cost": "10s", "persist_latency": "10ms"}
 
@@ -100,7 +100,7 @@ def test_heartbeat_fleet_accounting_identities() -> None:
                        rtol=0, atol=1e-6)
     assert workflows["crashes"].sum() > 0 and workflows["wasted_compute_s"].sum() > 0
     every, cost = 180.0, 10.0
-    from sim.fleet.streams import workflow_envs
+    from sim.engines.fleet.streams import workflow_envs
 
     checked = 0
     for (run, j), row in workflows.set_index(["run", "workflow"]).iterrows():

@@ -8,10 +8,10 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.failures import Stream
-from sim.fleet import TokenBucket
-from sim.fleet.provider import Outages, Provider
-from sim.scenario import Provider as ProviderConfig
+from sim.engines.fleet import TokenBucket
+from sim.engines.fleet.provider import Outages, Provider
+from sim.model.failures import Stream
+from sim.model.scenario import Provider as ProviderConfig
 
 requests = st.lists(
     st.tuples(st.floats(min_value=0.0, max_value=5.0, allow_nan=False), st.floats(min_value=0.1, max_value=12.0)),

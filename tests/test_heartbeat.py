@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from sim import scenario_from_dict
-from sim.analytic import daly_interval_s, young_interval_s
-from sim.api import simulate, simulate_with_events
-from sim.failures import build_environments
+from sim.analysis.analytic import daly_interval_s, young_interval_s
+from sim.experiment.api import simulate, simulate_with_events
+from sim.model.failures import build_environments
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,4 @@
-"""Tests for sim.plotdata (values) and sim.plots (headless rendering).
+"""Tests for sim.analysis.plotdata (values) and sim.analysis.plots (headless rendering).
 
 A tiny synthetic simulator below (restart vs durable, exponential crashes, periodic
 deployments, 429s on one LLM step) produces run rows and an event log in the shape of
@@ -21,8 +21,8 @@ import pytest  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from sim import plotdata as pdata  # noqa: E402
-from sim import plots  # noqa: E402
+from sim.analysis import plotdata as pdata  # noqa: E402
+from sim.analysis import plots  # noqa: E402
 
 # ------------------------------------------------------------------ synthetic data
 

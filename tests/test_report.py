@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 import sim
-from sim import plotdata as pdata
-from sim import plots, report, stats
+from sim.analysis import plotdata as pdata
+from sim.analysis import plots, report, stats
 from sim.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,7 +97,7 @@ def test_report_numbers_match_an_independent_computation(small_report) -> None:
     # crash-only exponential scenario of fixed GPU steps: the closed forms apply
     assert record["sweep"]["path"] == "failures.crash.mtbf"
     assert record["breakeven"]["analytic"] is not None
-    assert "closed form of sim.analytic dashed" in md
+    assert "closed form of sim.analysis.analytic dashed" in md
 
 
 def test_bad_scenario_exits_2_and_writes_nothing(tmp_path, capsys) -> None:
@@ -133,7 +133,7 @@ def test_an_error_while_rendering_leaves_no_partial_output(tmp_path, monkeypatch
     def boom(*args, **kwargs):
         raise RuntimeError("rendering failed")
 
-    monkeypatch.setattr(sim.plots, "plot_sensitivity", boom)
+    monkeypatch.setattr(sim.analysis.plots, "plot_sensitivity", boom)
     with pytest.raises(RuntimeError, match="rendering failed"):
         main(["report", str(scenario), "--out", str(out), "--quick", "--runs", "50", "--workers", "1", "--quiet"])
     assert not out.exists()
@@ -217,7 +217,7 @@ def test_intensity_grid_is_geometric_around_the_current_value() -> None:
 
 
 def test_timeline_lanes_share_one_unit_for_wasted_compute() -> None:
-    """Fix in sim.plots: every lane label states wasted compute in the same unit."""
+    """Fix in sim.analysis.plots: every lane label states wasted compute in the same unit."""
     log = pd.DataFrame({
         "run": 0, "strategy": ["restart"] * 3 + ["durable"] * 3, "step": ["a", "b", "a", "a", "b", "b"],
         "step_index": [0, 1, 0, 0, 1, 1], "attempt": [1, 1, 2, 1, 1, 2],
@@ -231,7 +231,7 @@ def test_timeline_lanes_share_one_unit_for_wasted_compute() -> None:
 
 
 def test_wide_duration_grid_ticks_in_their_own_units() -> None:
-    """Fix in sim.plots: a 30 min … 5.33 d grid is labelled "30 min" … "5.33 d", not "0.0208" d."""
+    """Fix in sim.analysis.plots: a 30 min … 5.33 d grid is labelled "30 min" … "5.33 d", not "0.0208" d."""
     xs = 1800.0 * 2.0 ** np.arange(9)
     rng = np.random.default_rng(0)
     rows = [{"failures.deploy.every": x, "strategy": s, "run": r, "total_cost_usd": c + rng.normal(0, 0.01),

@@ -3,7 +3,7 @@
 import numpy as np
 from scipy import stats
 
-from sim.rng import Source, replication_keys, uniform_matrix, uniforms
+from sim.model.rng import Source, replication_keys, uniform_matrix, uniforms
 
 
 def test_uniform_marginal():

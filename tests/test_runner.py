@@ -1,4 +1,4 @@
-"""sim.runner: chunking, identical results on every backend, streaming summaries, stopping rule."""
+"""sim.experiment.runner: chunking, identical results on every backend, streaming summaries, stopping rule."""
 
 from __future__ import annotations
 
@@ -10,10 +10,17 @@ import pandas as pd
 import pytest
 
 import sim
-from sim import stats
-from sim.runner import ChunkTask, RunnerError, StoppingRule, default_workers, plan_chunks, run_sweep
-from sim.store import METRICS, SKETCH_ALPHA
-from sim.sweep import build_points, parse_vary
+from sim.analysis import stats
+from sim.experiment.points import build_points, parse_vary
+from sim.experiment.runner import (
+    ChunkTask,
+    RunnerError,
+    StoppingRule,
+    default_workers,
+    plan_chunks,
+    run_sweep,
+)
+from sim.experiment.store import METRICS, SKETCH_ALPHA
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = ROOT / "experiments" / "scenarios" / "research_paper.toml"
@@ -169,7 +176,7 @@ def test_default_chunk_size_follows_the_engine(video_points, tmp_path):
     import json
 
     from sim.cli import main
-    from sim.runner import DEFAULT_CHUNK_SIZE, FAST_CHUNK_SIZE, default_chunk_size
+    from sim.experiment.runner import DEFAULT_CHUNK_SIZE, FAST_CHUNK_SIZE, default_chunk_size
 
     assert default_chunk_size(video_points) == FAST_CHUNK_SIZE
     assert default_chunk_size(video_points, "des") == DEFAULT_CHUNK_SIZE

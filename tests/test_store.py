@@ -1,4 +1,4 @@
-"""sim.store: aggregates and sketches, atomic chunks, resume after an interruption, manifests."""
+"""sim.experiment.store: aggregates and sketches, atomic chunks, resume after an interruption, manifests."""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 
 import sim
 from sim.cli import main
-from sim.runner import run_sweep
-from sim.store import (
+from sim.experiment.points import build_points, parse_vary, sweep_spec
+from sim.experiment.runner import run_sweep
+from sim.experiment.store import (
     SKETCH_ALPHA,
     Aggregate,
     StoreError,
@@ -29,7 +30,6 @@ from sim.store import (
     _sketch_quantile,
     _slot_keys,
 )
-from sim.sweep import build_points, parse_vary, sweep_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = ROOT / "experiments" / "scenarios" / "research_paper.toml"

@@ -1,4 +1,4 @@
-"""sim.sweep: dotted paths, value specs, the validated grid, the tidy result."""
+"""sim.experiment.sweep: dotted paths, value specs, the validated grid, the tidy result."""
 
 from __future__ import annotations
 
@@ -10,15 +10,15 @@ import pytest
 
 import sim
 from sim.errors import ScenarioError
-from sim.sweep import (
+from sim.experiment.points import (
     SweepError,
     build_points,
     parse_vary,
     parse_vary_values,
     points_frame,
     resolve_path,
-    sweep,
 )
+from sim.experiment.sweep import sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = ROOT / "experiments" / "scenarios" / "research_paper.toml"

@@ -1,6 +1,6 @@
 import pytest
 
-from sim.units import format_duration, parse_duration_s
+from sim.model.units import format_duration, parse_duration_s
 
 
 @pytest.mark.parametrize("text, seconds", [

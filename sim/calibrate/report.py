@@ -31,7 +31,7 @@ from scipy import stats
 
 from sim.calibrate.fits import Calibration, DurationFit, Estimate
 from sim.calibrate.scenario_writer import format_window
-from sim.units import format_duration
+from sim.model.units import format_duration
 
 matplotlib.use("Agg", force=False)
 

@@ -22,7 +22,7 @@ import pandas as pd
 
 from sim.calibrate.errors import DataError
 from sim.calibrate.fits import Calibration, DurationFit, Estimate
-from sim.units import format_duration
+from sim.model.units import format_duration
 
 DEFAULT_PROFILE = "article-2026-04"
 
@@ -146,7 +146,7 @@ def _read_template(template: str | Path | None) -> tuple[dict[str, Any], Path | 
 
 
 def _bundled_models(profile: str) -> set[str]:
-    from sim.scenario import load_pricing_profile
+    from sim.model.scenario import load_pricing_profile
 
     table, _ = load_pricing_profile(profile)
     return set(table.get("models", {}))
@@ -184,7 +184,7 @@ def scenario_toml(cal: Calibration, attempts: pd.DataFrame, *,
     pricing = dict(raw.get("pricing", {"profile": DEFAULT_PROFILE}))
     profile = pricing.get("profile")
     if tpath is not None and isinstance(profile, str):
-        from sim.scenario import bundled_pricing_profiles
+        from sim.model.scenario import bundled_pricing_profiles
 
         if profile not in bundled_pricing_profiles():
             resolved = (tpath.parent / profile).resolve()
@@ -379,6 +379,6 @@ def _failure_lines(cal: Calibration, tf: dict[str, Any], steps: list[str]) -> li
 def validate_scenario_text(text: str, *, file: str = "<calibrated scenario>",
                            base_dir: Path | None = None) -> Any:
     """Load the TOML text through the core's loader; returns the Scenario or raises."""
-    from sim.scenario import scenario_from_dict
+    from sim.model.scenario import scenario_from_dict
 
     return scenario_from_dict(tomllib.loads(text), file=file, base_dir=base_dir)

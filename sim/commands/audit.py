@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sim import audit
+    from sim.analysis import audit
 
     claims = audit.build_claims(quick=args.quick, seed=args.seed, scenario_dir=args.scenarios)
     text = audit.to_markdown(claims, args.quick, args.seed)

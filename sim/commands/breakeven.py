@@ -1,9 +1,9 @@
 """``python -m sim breakeven SCENARIO.toml --vary PATH=RANGE --metric total_cost_usd``.
 
-A coarse sweep over PATH, ``sim.stats.breakeven`` (paired means, interpolated crossing,
+A coarse sweep over PATH, ``sim.analysis.stats.breakeven`` (paired means, interpolated crossing,
 bootstrap interval over replications), then finer sweeps inside the bracketing interval
 (widened to the coarse interval when that is wider, never beyond the coarse range), and,
-where ``sim.analytic`` has a closed form for the scenario, the analytic value beside it.
+where ``sim.analysis.analytic`` has a closed form for the scenario, the analytic value beside it.
 """
 
 from __future__ import annotations
@@ -11,20 +11,27 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from sim import analytic, stats
+from sim.analysis import stats
+from sim.analysis.closed_form import analytic_breakeven
 from sim.commands.run import UsageError
 from sim.commands.sweep import LABELS, add_execution_arguments, check_common, check_metric, fmt_x
-from sim.io import atomic_write_text
-from sim.runner import SweepResult, default_chunk_size, run_sweep, sweep_identity
-from sim.scenario import DurableStrategy, RestartStrategy, Scenario, load_scenario
-from sim.store import manifest_hash
-from sim.sweep import SweepPoint, Vary, build_points, parse_vary, resolve_path, sweep_spec
+from sim.experiment.io import atomic_write_text
+from sim.experiment.points import (
+    SweepPoint,
+    Vary,
+    build_points,
+    parse_vary,
+    resolve_path,
+    sweep_spec,
+)
+from sim.experiment.runner import SweepResult, default_chunk_size, run_sweep, sweep_identity
+from sim.experiment.store import manifest_hash
+from sim.model.scenario import Scenario, load_scenario
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -48,95 +55,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--refine-points", type=int, default=9, help="points per refinement sweep (default 9)")
     p.add_argument("--boot", type=int, default=1000, help="bootstrap resamples (default 1000)")
     p.set_defaults(handler=handle)
-
-
-# --------------------------------------------------------------------------- closed forms
-
-
-@dataclass(frozen=True)
-class AnalyticValue:
-    value: float | None
-    formula: str
-    note: str = ""
-
-
-def _unlimited_retries(scenario: Scenario) -> bool:
-    steps_ok = all(s.retry.maximum_attempts == 0 for s in scenario.steps)
-    restart_ok = all(c.retry.maximum_attempts == 0 for c in scenario.strategies.values()
-                     if isinstance(c, RestartStrategy))
-    return steps_ok and restart_ok
-
-
-def analytic_breakeven(scenario: Scenario, path: str, metric: str, a: str, b: str) -> AnalyticValue | None:
-    """The closed-form break-even of ``path`` for this scenario, or None (no closed form here).
-
-    * ``failures.rate_limit.probability``: 429s only (no crashes, no deployments), unlimited
-      retries: restart's expected cost Σ c_k Q_k/Q_n against durable's Σ c_k + overhead
-      (+ per-action price × expected actions), ``analytic.breakeven_failure_probability``.
-    * ``failures.crash.mtbf``: exponential crashes only, GPU steps of fixed duration, cost
-      linear in compute, ``analytic.breakeven_crash_rate_per_s`` (MTBF = 1/λ). The durable
-      overhead is flat only when actions, action-minutes and storage are free; otherwise it is
-      evaluated without failures and the value is marked approximate.
-    Only for ``total_cost_usd`` and a durable/restart pair.
-    """
-    if metric != "total_cost_usd":
-        return None
-    kinds = {type(scenario.strategies[a]), type(scenario.strategies[b])}
-    if kinds != {DurableStrategy, RestartStrategy}:
-        return None
-    if not _unlimited_retries(scenario):
-        return None
-    price = scenario.pricing.orchestration
-    if price.restart_per_run_usd:
-        return None
-    f = scenario.failures
-    time_priced = bool(price.per_million_action_minutes_usd or price.active_storage_per_gb_hour_usd
-                       or price.retained_storage_per_gb_hour_usd)
-    if path == "failures.rate_limit.probability":
-        if f.crash is not None or f.deploy is not None or f.rate_limit is None or time_priced:
-            return None
-        costs = [scenario.step_attempt_cost_usd(s) if s.kind == "llm" else scenario.step_price_per_s(s) * s.duration.mean()
-                 for s in scenario.steps]
-        rl = f.rate_limit
-        mask = [s.name in set(rl.steps) for s in scenario.steps] if rl.steps is not None else \
-            [s.kind == "llm" for s in scenario.steps]
-        try:
-            value = analytic.breakeven_failure_probability(costs, price.per_workflow_run_usd, mask,
-                                                           price.per_million_actions_usd / 1e6)
-        except ValueError:
-            return AnalyticValue(None, "per-call failure probability", "no break-even in closed form")
-        failing = [s.name for s, m in zip(scenario.steps, mask, strict=True) if m]
-        before = sum(c for c, m in zip(costs, mask, strict=True) if not m)
-        formula = "restart Σc_k·Q_k/Q_n = durable Σc_k + overhead"
-        if len(failing) == 1 and mask[-1] and not price.per_million_actions_usd:
-            formula = (f"c·p/(1−p) = overhead, c = ${before:.4g} (steps before {failing[0]}), "
-                       f"overhead = ${price.per_workflow_run_usd:.4g}: p = overhead/(c + overhead)")
-        return AnalyticValue(value, formula)
-    if path == "failures.crash.mtbf":
-        if f.crash is None or f.crash.distribution != "exponential" or f.deploy is not None:
-            return None
-        if f.rate_limit is not None and f.rate_limit.probability > 0:
-            return None
-        if any(s.kind != "gpu" or s.duration.is_random for s in scenario.steps):
-            return None
-        work = [s.duration.mean() for s in scenario.steps]
-        prices = [scenario.step_price_per_s(s) for s in scenario.steps]
-        n = len(work)
-        approx = bool(price.per_million_actions_usd) or time_priced
-        overhead = price.per_workflow_run_usd + (1 + n) * price.per_million_actions_usd / 1e6
-        if time_priced:
-            open_min = sum(work) / 60.0
-            overhead += open_min * price.per_million_action_minutes_usd / 1e6
-        if overhead <= 0:
-            return AnalyticValue(None, "exponential crashes", "durable has no overhead: it never costs more")
-        try:
-            lam = analytic.breakeven_crash_rate_per_s(work, prices, overhead)
-        except ValueError:
-            return AnalyticValue(None, "exponential crashes", "no break-even in closed form")
-        note = "approximate: the orchestration overhead is taken without failures" if approx else ""
-        return AnalyticValue(1.0 / lam, "exponential crashes, compute cost linear in busy time "
-                             f"(overhead ${overhead:.4g} per run): MTBF = 1/λ*", note)
-    return None
 
 
 # --------------------------------------------------------------------------- sweeps

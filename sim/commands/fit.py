@@ -76,7 +76,7 @@ def _atomic_write(path: Path, text: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.template:
-        from sim.scenario import load_scenario
+        from sim.model.scenario import load_scenario
 
         load_scenario(args.template)  # a broken template fails here, before any fitting
     attempts = load_data(args.data, strategy=args.strategy)

@@ -11,12 +11,12 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from sim import stats
+from sim.analysis import stats
 from sim.commands.run import UsageError, fmt_interval, fmt_value
-from sim.fleet import simulate_fleet
-from sim.fleet.provider import check_provider
-from sim.io import atomic_write_bytes, parquet_bytes
-from sim.scenario import Scenario, load_scenario
+from sim.engines.fleet import simulate_fleet
+from sim.engines.fleet.provider import check_provider
+from sim.experiment.io import atomic_write_bytes, parquet_bytes
+from sim.model.scenario import Scenario, load_scenario
 
 # (column of the fleet table, label) in the order they are printed
 HEADLINE = [

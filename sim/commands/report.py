@@ -1,7 +1,7 @@
 """``python -m sim report SCENARIO.toml --out DIR [--runs N] [--seed S] [--quick]``.
 
 Runs the baseline, a sensitivity analysis and a sweep of the main failure intensity
-(``sim.report``), then writes DIR/report.md, DIR/report.html, DIR/figures/*.png|svg and
+(``sim.analysis.report``), then writes DIR/report.md, DIR/report.html, DIR/figures/*.png|svg and
 DIR/data/*. Everything is computed before the first file is written, and each file is
 written atomically: an error leaves no partial report.
 """
@@ -14,9 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from sim.api import ENGINES
-from sim.commands.run import UsageError
-from sim.report import (
+from sim.analysis.report import (
     DEFAULT_RUNS,
     QUICK_RUNS,
     ReportOptions,
@@ -24,7 +22,9 @@ from sim.report import (
     report_files,
     write_report,
 )
-from sim.scenario import load_scenario
+from sim.commands.run import UsageError
+from sim.experiment.api import ENGINES
+from sim.model.scenario import load_scenario
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -92,7 +92,7 @@ def handle(args: argparse.Namespace) -> int:
     files = report_files(data, command_line(args), formats)  # everything rendered before anything is written
     write_report(out, files, formats)
     seconds = time.perf_counter() - started
-    from sim.report import conclusions
+    from sim.analysis.report import conclusions
 
     print(f"{scenario.name}: report from {runs:,} replications per setting, seed {args.seed} ({seconds:.1f} s)")
     for line in conclusions(data):

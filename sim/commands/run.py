@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim import stats
-from sim.api import ENGINES
+from sim.analysis import stats
 from sim.errors import SimError
-from sim.io import atomic_write_bytes, atomic_write_text, parquet_bytes
-from sim.runner import simulate_parallel
-from sim.scenario import Scenario, load_scenario
+from sim.experiment.api import ENGINES
+from sim.experiment.io import atomic_write_bytes, atomic_write_text, parquet_bytes
+from sim.experiment.runner import simulate_parallel
+from sim.model.scenario import Scenario, load_scenario
 
 HEADLINE = [("makespan_s", "makespan"), ("wasted_compute_s", "wasted compute"), ("total_cost_usd", "total cost")]
 

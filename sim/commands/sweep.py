@@ -7,9 +7,10 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from sim.api import ENGINES
 from sim.commands.run import UsageError, add_backend_arguments, fmt_interval
-from sim.runner import (
+from sim.experiment.api import ENGINES
+from sim.experiment.points import SweepPoint, build_points, parse_vary, resolve_path, sweep_spec
+from sim.experiment.runner import (
     DEFAULT_CHUNK_SIZE,
     FAST_CHUNK_SIZE,
     StoppingRule,
@@ -18,10 +19,9 @@ from sim.runner import (
     run_sweep,
     sweep_identity,
 )
-from sim.scenario import Scenario, load_scenario
-from sim.store import METRICS, manifest_hash
-from sim.sweep import SweepPoint, build_points, parse_vary, resolve_path, sweep_spec
-from sim.units import format_duration
+from sim.experiment.store import METRICS, manifest_hash
+from sim.model.scenario import Scenario, load_scenario
+from sim.model.units import format_duration
 
 LABELS = {"total_cost_usd": "total cost", "makespan_s": "makespan", "wasted_compute_s": "wasted compute",
           "wasted_cost_usd": "wasted cost", "compute_cost_usd": "compute cost"}

@@ -56,8 +56,8 @@ def frame_digest(df: pd.DataFrame, columns: list[str]) -> str:
 
 def compute(fleet_columns: tuple[list[str], list[str]] | None = None) -> dict[str, str]:
     from sim import load_scenario, simulate
-    from sim.fastpath import supports
-    from sim.fleet.api import simulate_fleet
+    from sim.engines.fast import supports
+    from sim.engines.fleet.api import simulate_fleet
 
     out: dict[str, str] = {}
     for path in sorted(SCENARIOS.glob("*.toml")):
@@ -79,7 +79,7 @@ if __name__ == "__main__":
     if "--write" not in sys.argv:
         print(json.dumps(compute(), indent=1))
         sys.exit(0)
-    from sim.fleet.metrics import FLEET_COLUMNS, WORKFLOW_COLUMNS
+    from sim.engines.fleet.metrics import FLEET_COLUMNS, WORKFLOW_COLUMNS
 
     record = {"seed": SEED, "runs": RUNS, "fleet_replications": FLEET_REPLICATIONS,
               "workflow_columns": list(WORKFLOW_COLUMNS), "fleet_columns": list(FLEET_COLUMNS),

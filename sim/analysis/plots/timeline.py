@@ -1,0 +1,100 @@
+"""The timeline of attempts of a few replications: one lane per strategy and replication."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import matplotlib as mpl
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from sim.analysis import plotdata as pdata
+from sim.analysis.plots.style import (
+    _STEP_COLORS,
+    _esc,
+    _figure,
+    _outcome_specs,
+)
+
+
+def _lighten(color: str, amount: float = 0.6) -> tuple[float, float, float]:
+    r, g, b = mpl.colors.to_rgb(color)
+    return (r + (1 - r) * amount, g + (1 - g) * amount, b + (1 - b) * amount)
+
+
+def plot_timeline(
+    event_log_df: pd.DataFrame,
+    run: int | None = None,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Gantt chart of one replication, one lane per strategy: every attempt is a bar from
+    ``start_s`` to ``end_s`` coloured by step; attempts whose result was not used
+    (``useful == False``: failed, or completed but lost with a restarted pipeline) are pale and
+    hatched; failures are marked above the bar at the instant they happened (✕ crash,
+    ▼ deployment kill, ○ HTTP 429). Lane labels give the finish time and the wasted compute.
+    ``run`` defaults to :func:`sim.analysis.plotdata.pick_timeline_run`."""
+    bars = pdata.timeline_bars(event_log_df, run)
+    lanes = pdata.timeline_lanes(bars)
+    run_id = int(bars["run"].iloc[0])
+    tunit = pdata.time_unit(float(bars["end_s"].max()))
+    steps = (bars.drop_duplicates("step_index").sort_values("step_index")[["step_index", "step"]])
+    color = {r.step: _STEP_COLORS[i % len(_STEP_COLORS)] for i, r in enumerate(steps.itertuples())}
+    height = 0.56
+    n_lanes = int(lanes["lane"].max()) + 1
+    with _figure(ax, figsize=(12, 2.3 + 1.35 * n_lanes)) as (fig, ax_, owns):
+        for r in bars.itertuples():
+            x0, w = tunit.scale(r.start_s), tunit.scale(r.duration_s)
+            if r.useful:
+                ax_.barh(r.lane, w, left=x0, height=height, color=color[r.step],
+                         edgecolor="#222222", linewidth=0.7, zorder=2)
+            else:
+                ax_.barh(r.lane, w, left=x0, height=height, color=_lighten(color[r.step]),
+                         edgecolor="#555555", hatch="////", linewidth=0.7, zorder=2)
+        specs = _outcome_specs(list(dict.fromkeys(bars["outcome"])))
+        for outcome, spec in specs.items():
+            f = bars[bars["outcome"] == outcome]
+            if len(f):
+                ax_.scatter(tunit.scale(f["end_s"]), f["lane"] - height / 2 - 0.13,
+                            marker=spec["marker"], s=spec["s"], facecolor=spec["facecolor"],
+                            edgecolor=spec["edgecolor"], linewidth=1.0, zorder=5, clip_on=False)
+        for r in lanes.itertuples():
+            if np.isfinite(r.finish_s):
+                ax_.plot([tunit.scale(r.finish_s)] * 2, [r.lane - height / 2 - 0.05, r.lane + height / 2 + 0.05],
+                         color="black", linewidth=2.2, zorder=4)
+        ylabels = []
+        # one unit for every lane, so that the lanes' wasted compute can be compared at a glance
+        wunit = pdata.time_unit(float(lanes["wasted_s"].max()))
+        for r in lanes.itertuples():
+            done = (f"done at {pdata.format_value(r.finish_s, tunit)}" if np.isfinite(r.finish_s)
+                    else "not finished")
+            wasted = pdata.format_value(r.wasted_s, wunit)
+            ylabels.append(f"{r.strategy}\n{done}\nwasted compute {wasted}")
+        ax_.set_yticks(lanes["lane"].to_numpy(), ylabels, fontsize=11.5)
+        ax_.set_ylim(n_lanes - 0.45, -0.75)  # lane 0 on top, room for the failure markers
+        ax_.set_xlim(left=0, right=tunit.scale(bars["end_s"].max()) * 1.02)
+        ax_.grid(axis="y", visible=False)
+        ax_.set_xlabel(f"time since the run started ({tunit.label})")
+        ax_.set_title(_esc(title or f"One replication (run {run_id}): every attempt of every step"))
+        handles: list[Any] = [Patch(facecolor=color[s], edgecolor="#222222", label=s)
+                              for s in steps["step"]]
+        handles.append(Patch(facecolor=_lighten("#888888"), edgecolor="#555555", hatch="////",
+                             label="wasted: failed, or result lost"))
+        handles.append(Line2D([], [], color="black", linewidth=2.2, label="pipeline finished"))
+        for spec in specs.values():
+            edge = "#000000" if spec["edgecolor"] == "white" else spec["edgecolor"]
+            handles.append(Line2D([], [], linestyle="none", marker=spec["marker"],
+                                  markersize=math.sqrt(spec["s"]), markerfacecolor=spec["facecolor"],
+                                  markeredgecolor=edge, label=spec["label"]))
+        if owns:
+            fig.legend(handles=handles, loc="outside lower center",
+                       ncols=min(len(handles), 4), fontsize=11)
+        else:
+            ax_.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                       borderaxespad=0.0, fontsize=10)
+    return fig

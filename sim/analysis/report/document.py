@@ -1,0 +1,565 @@
+"""The report's document: conclusions in words, figures, Markdown and HTML, and the files,
+all from a ``ReportData`` computed by ``sim.analysis.report.analysis``."""
+
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import math
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib as mpl
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from sim.analysis import plotdata as pdata
+from sim.analysis import plots, stats
+from sim.analysis.report.analysis import (
+    FIGURES,
+    PER,
+    Intensity,
+    ReportData,
+    ReportError,
+    _dur_interval,
+    _interval,
+    _pct,
+    duration_text,
+    usd,
+)
+from sim.experiment.io import atomic_write_bytes
+from sim.model.scenario import (
+    Scenario,
+)
+
+# --------------------------------------------------------------------------- conclusions
+
+
+def saving_sentence(a: str, b: str, mean_per_1000: float, lo: float, hi: float, confidence: float = 0.95,
+                    rel: float | None = None, where: str = "At your current failure rates") -> str:
+    """The headline: the sign and interval of the paired saving b − a decide the wording."""
+    ci = f"{_interval(lo, hi)} ({confidence:.0%} CI)"
+    share = f" ({_pct(abs(rel))} of {b}'s total cost)" if rel is not None and math.isfinite(rel) else ""
+    if lo > 0:
+        return f"{where}, **{a} saves {usd(mean_per_1000)} per 1,000 runs** {ci} compared with {b}{share}."
+    if hi < 0:
+        ci_more = f"{_interval(-hi, -lo)} ({confidence:.0%} CI)"
+        return f"{where}, **{a} costs {usd(-mean_per_1000)} more per 1,000 runs** than {b} {ci_more}{share}."
+    return (f"{where}, there is **no significant difference** in total cost between {a} and {b}: "
+            f"the saving of {a} is {usd(mean_per_1000)} per 1,000 runs and its {ci} includes 0.")
+
+
+def breakeven_sentence(be: stats.BreakEven, intensity: Intensity, a: str, b: str,
+                       grid: Sequence[float]) -> str:
+    """Where ``a`` stops (or starts) paying along the swept failure intensity, in rate words."""
+    conf = f"{be.confidence:.0%} CI"
+    lo_x, hi_x = min(grid), max(grid)
+    if be.status == "crossing":
+        # region where a is cheaper, in x; then translate to "more/fewer failures"
+        a_cheaper_at_larger_x = be.a_lower == "above"
+        a_pays_with_more_failures = a_cheaper_at_larger_x == intensity.more_failures_when_larger
+        if intensity.path.endswith("probability"):
+            ci = f"{conf} {intensity.rate_bound(be.ci_low)} – {intensity.rate_bound(be.ci_high)}"
+            at = intensity.rate_text(be.estimate)
+        else:  # rates are 1/x: the CI ends swap
+            rl, rh = intensity.rate_bound(be.ci_high), intensity.rate_bound(be.ci_low)
+            ci = f"{conf} {rl} – {rh} per day"
+            at = intensity.rate_text(be.estimate)
+        if a_pays_with_more_failures:
+            return (f"{a} stops paying below **{at}** ({ci}): with fewer {intensity.noun} than that, "
+                    f"{b} is cheaper.")
+        return f"{a} is cheaper only below **{at}** ({ci}); with more {intensity.noun}, {b} is cheaper."
+    span = f"{intensity.rate_text(lo_x)} to {intensity.rate_text(hi_x)}"
+    if be.winner is None:
+        return f"{a} and {b} tie at every swept value ({span})."
+    pts = be.points
+    sig = int(pts["significant"].sum())
+    return (f"No break-even in the swept range: {be.winner} has the lower expected cost at every value from "
+            f"{span} (significantly at {sig} of {len(pts)} points).")
+
+
+def conclusions(data: ReportData) -> list[str]:
+    """Plain-language findings, each computed from the report's numbers."""
+    a, b, it = data.a, data.b, data.intensity
+    conf = data.options.confidence
+    s = data.saving()
+    out = [saving_sentence(a, b, s["mean"] * PER, s["ci_low"] * PER, s["ci_high"] * PER, conf, s["rel"])]
+    if s["ci_low"] <= 0 <= s["ci_high"] and s["mean"] != 0 and math.isfinite(s["se"]) and s["se"] > 0:
+        need = stats.replications_needed(s["se"], s["n"], abs(s["mean"]), conf)
+        out.append(f"If the true saving were as large as this estimate, about {need:,} replications would be "
+                   f"needed for an interval that excludes 0 (this report used {s['n']:,}).")
+    be = data.breakeven
+    out.append(breakeven_sentence(be, it, a, b, data.grid))
+    if be.status != "crossing" and be.winner is not None:
+        pts = be.points.sort_values(it.path)
+        fewest, most = (pts.iloc[-1], pts.iloc[0]) if not it.more_failures_when_larger else (pts.iloc[0], pts.iloc[-1])
+        # the end of the range nearest to where the other strategy would start to win
+        end, word, side = (fewest, "lowest", "below") if be.winner == a else (most, "highest", "above")
+        v, lo, hi = -end["mean_diff"] * PER, -end["ci_high"] * PER, -end["ci_low"] * PER
+        verdict = "" if (lo > 0 or hi < 0) else " (not significant)"
+        what = f"the saving of {a} is {usd(v)}" if v >= 0 else f"{a} costs {usd(-v)} more"
+        out.append(f"At the {word} failure intensity swept ({it.rate_text(end[it.path])}) {what} per 1,000 runs "
+                   f"{_interval(lo, hi)}{verdict}; a break-even, if any, lies {side} that.")
+    if data.analytic_be is not None:
+        inside = (be.status == "crossing" and be.ci_low <= data.analytic_be <= be.ci_high)
+        where = ("inside the simulated interval" if inside else
+                 "outside the swept range" if not (min(data.grid) <= data.analytic_be <= max(data.grid))
+                 else "outside the simulated interval")
+        out.append(f"The closed form ({data.analytic_be_formula}) puts the break-even at "
+                   f"{it.rate_text(data.analytic_be)}, {where}.")
+    m = data.saving("makespan_s")
+    also = "also " if s["ci_low"] > 0 else ""
+    if m["ci_low"] > 0:
+        out.append(f"{a} {also}finishes sooner: {duration_text(m['mean'])} less makespan per run on average "
+                   f"{_dur_interval(m['ci_low'], m['ci_high'])}.")
+    elif m["ci_high"] < 0:
+        out.append(f"{a} takes longer: {duration_text(-m['mean'])} more makespan per run on average "
+                   f"{_dur_interval(-m['ci_high'], -m['ci_low'])}.")
+    else:
+        out.append(f"The makespans do not differ significantly ({a} − {b}: "
+                   f"{_dur_interval(-m['ci_high'], -m['ci_low'])}).")
+    sens = data.sensitivity
+    if len(sens):
+        base = s["mean"] * PER
+        tab = pdata.tornado_table(base, sens)
+        top = tab.iloc[0]
+        out.append(f"The saving is most sensitive to the **{top['input']}** "
+                   f"({top['low_setting']} → {top['high_setting']}: {usd(top['low'])} to {usd(top['high'])} "
+                   f"per 1,000 runs)" + (f", then the {tab.iloc[1]['input']}" if len(tab) > 1 else "") + ".")
+        sign = 1 if s["ci_low"] > 0 else -1 if s["ci_high"] < 0 else 0
+        flips = []
+        for _, r in sens.iterrows():
+            rs = 1 if r["ci_low"] > 0 else -1 if r["ci_high"] < 0 else 0
+            if rs != sign:
+                flips.append(f"{r['input']} at {r['setting']}")
+        factor = data.options.sensitivity_factor
+        if sign != 0 and not flips:
+            out.append(f"The direction holds under every one-at-a-time change (each input ×{1 / factor:g} "
+                       f"and ×{factor:g}): {a if sign > 0 else b} stays significantly cheaper.")
+        elif sign != 0:
+            out.append(f"The direction changes or becomes insignificant with: {'; '.join(flips)}.")
+    for label in (a, b):
+        frac = float(data.runs.loc[data.runs["strategy"] == label, "completed"].mean())
+        if frac < 1:
+            out.append(f"Only {frac:.2%} of {label}'s runs completed (retry limits or the time limit); "
+                       "abandoned runs are included in the costs.")
+    return out
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def _mark_current(fig: Figure, intensity: Intensity, x_values: Sequence[float]) -> None:
+    """A dotted vertical line at the scenario's current value on every panel of a sweep figure."""
+    _, unit = pdata.param_axis(intensity.path, x_values)
+    x = float(unit.scale(intensity.current))
+    axes = [ax for ax in fig.axes if ax.get_label() != "<colorbar>" and ax.has_data()]
+    for k, ax in enumerate(axes):
+        ax.axvline(x, color="#555555", linestyle=(0, (1, 2)), linewidth=1.5, zorder=1.5)
+        if k == 0:
+            ax.annotate(f"current\n{intensity.short(intensity.current)}", xy=(x, 1.0),
+                        xycoords=("data", "axes fraction"), xytext=(4, -4), textcoords="offset points",
+                        ha="left", va="top", fontsize=9.5, color="#333333")
+
+
+def _tail_scale(fig: Figure, runs: pd.DataFrame, metrics: Sequence[str]) -> bool:
+    """Logit y axis on CDF panels when most runs share one value (no failure: the same makespan
+    and cost), which would squeeze the whole tail into the top few percent of a linear axis.
+    Returns whether it was applied."""
+    atoms = []
+    for m in metrics:
+        for _, v in runs.groupby("strategy")[m]:
+            vals = v.to_numpy(dtype=float)
+            atoms.append(float(np.mean(np.isclose(vals, vals.min(), rtol=1e-9, atol=0))))
+    if not atoms or min(atoms) < 0.5:
+        return False
+    n = int(runs.groupby("strategy").size().min())
+    top = 1 - 0.5 / n
+    ticks = [t for t in (0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 0.9999) if t < top]
+    for ax in fig.axes[: len(metrics)]:
+        ax.set_yscale("logit", nonpositive="clip")
+        ax.set_ylim(0.2, top)
+        ax.yaxis.set_major_locator(mpl.ticker.FixedLocator(ticks))
+        ax.yaxis.set_major_formatter(mpl.ticker.FuncFormatter(lambda v, _p: f"{100 * v:g}%"))
+        ax.yaxis.set_minor_locator(mpl.ticker.NullLocator())
+        ax.set_ylabel("share of runs ≤ x (logit scale)")
+    return True
+
+
+def build_figures(data: ReportData) -> dict[str, Figure]:
+    """The six report figures (matplotlib Figures, not yet saved)."""
+    it, a, b = data.intensity, data.a, data.b
+    figs: dict[str, Figure] = {}
+    curve = data.analytic_curve
+    figs["waste"] = plots.plot_waste_vs_failure_rate(data.sweep, it.path, metric="wasted_compute_s", analytic=curve)
+    _mark_current(figs["waste"], it, data.grid)
+    figs["breakeven"] = plots.plot_breakeven(data.sweep, it.path, metric="total_cost_usd", breakeven=data.breakeven,
+                                             level=data.options.confidence)
+    _mark_current(figs["breakeven"], it, data.grid)
+    figs["distributions"] = plots.plot_distributions(data.runs, metrics=("makespan_s", "total_cost_usd"))
+    _tail_scale(figs["distributions"], data.runs, ("makespan_s", "total_cost_usd"))
+    figs["cost_breakdown"] = plots.plot_cost_breakdown(data.runs, level=data.options.confidence)
+    figs["timeline"] = plots.plot_timeline(data.events)
+    s = data.saving()
+    factor = data.options.sensitivity_factor
+    tab = pdata.tornado_table(s["mean"] * PER, data.sensitivity)
+    figs["sensitivity"] = plots.plot_sensitivity(
+        tab, value_label=f"saving of {a} over {b} ($ per 1,000 runs; > 0: {a} cheaper)",
+        title=f"Sensitivity: each input ×{1 / factor:g} and ×{factor:g}, one at a time",
+        level=data.options.confidence)
+    return figs
+
+
+def figure_bytes(fig: Figure, fmt: str, dpi: int = 200) -> bytes:
+    """The figure as PNG/SVG bytes (the settings of ``sim.analysis.plots.save_figure``; SVG without a date
+    and with a fixed id salt, so an unchanged figure gives identical bytes)."""
+    buf = io.BytesIO()
+    with mpl.rc_context({"svg.hashsalt": "sim-report"}):
+        fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight", facecolor="white",
+                    metadata={"Date": None} if fmt == "svg" else {"Software": None})
+    return buf.getvalue()
+
+
+# --------------------------------------------------------------------------- document
+
+
+Block = tuple  # ("h", level, text) | ("p", text) | ("ul", items) | ("table", header, rows) | ("img", src, alt, caption)
+
+
+def _cell(metric: str, mean: float, lo: float, hi: float) -> str:
+    """"mean [lo, hi]" in the metric's unit: dollars, a time unit shared by the three numbers, a count."""
+    if metric.endswith("_usd"):
+        return f"{usd(mean)} {_interval(lo, hi)}"
+    if metric.endswith("_s"):
+        unit = pdata.time_unit(max(abs(mean), abs(lo), abs(hi)))
+        f = unit.factor
+        return f"{mean / f:.3g} [{lo / f:.3g}, {hi / f:.3g}] {unit.label}"
+    return f"{mean:.3g} [{lo:.3g}, {hi:.3g}]"
+
+
+def _table_rows(data: ReportData) -> tuple[list[str], list[list[str]]]:
+    """The summary table: metrics × (strategies, paired difference a − b)."""
+    labels = pdata.strategy_order(data.scenario.strategies)
+    a, b = data.a, data.b
+    sm = data.summary.set_index(["strategy", "metric"])
+    pr = data.paired.set_index("metric")
+    header = ["per run", *labels, f"{a} − {b} (paired)"]
+    rows = []
+    spec = [("total_cost_usd", "total cost"), ("compute_cost_usd", "compute cost"),
+            ("wasted_cost_usd", "wasted compute cost"), ("orchestration_cost_usd", "orchestration cost"),
+            ("makespan_s", "makespan"), ("wasted_compute_s", "wasted compute time"), ("attempts", "step attempts"),
+            ("crashes", "crashes"), ("deploy_kills", "deployment kills"), ("rate_limited", "429 responses"),
+            ("pipeline_restarts", "pipeline restarts")]
+    for metric, name in spec:
+        means = [float(sm.loc[(s, metric), "mean"]) for s in labels]
+        if metric in ("crashes", "deploy_kills", "rate_limited", "pipeline_restarts") and not any(means):
+            continue
+        cells = [_cell(metric, *(float(sm.loc[(s, metric), k]) for k in ("mean", "ci_low", "ci_high")))
+                 for s in labels]
+        d = pr.loc[metric]
+        rel = float(d["rel_diff"])
+        rel_txt = f" ({rel:+.1%})" if math.isfinite(rel) and metric.endswith(("_usd", "_s")) else ""
+        cells.append(_cell(metric, float(d["mean_diff"]), float(d["ci_low"]), float(d["ci_high"])) + rel_txt)
+        rows.append([name, *cells])
+    for q in ("p50", "p95", "p99"):
+        rows.append([f"makespan {q}", *[duration_text(float(sm.loc[(s, "makespan_s"), q])) for s in labels], ""])
+    done = [float(data.runs.loc[data.runs["strategy"] == s, "completed"].mean()) for s in labels]
+    rows.append(["completed", *[f"{d:.2%}" for d in done], ""])
+    return header, rows
+
+
+def _scenario_blocks(sc: Scenario, a: str, b: str) -> list[Block]:
+    rows = []
+    for s in sc.steps:
+        dur = (f"mean {duration_text(s.duration.mean())} (random)" if s.duration.is_random
+               else duration_text(s.duration.mean()))
+        if s.kind == "gpu":
+            price = f"{usd(sc.step_price_per_s(s) * 3600)}/h ({s.gpu or 'price_per_hour'})"
+        else:
+            price = f"{usd(sc.step_attempt_cost_usd(s))} per call ({s.model})"
+        rows.append([s.name, s.kind, dur, price])
+    f = sc.failures
+    items = []
+    if f.crash is not None:
+        c = f.crash
+        life = (f"exponential, MTBF {duration_text(c.mtbf_s)}" if c.distribution == "exponential"
+                else f"Weibull shape {c.shape:g}, scale {duration_text(c.scale_s)}")
+        items.append(f"worker crashes: {life}; detected after {duration_text(c.detection_delay_s)}, "
+                     f"restart {duration_text(c.restart_time_s)}")
+    if f.deploy is not None:
+        d = f.deploy
+        when = (f"{d.mode}, every {duration_text(d.every_s)}" if d.every_s else f"scheduled at {len(d.at_s)} instants")
+        items.append(f"deployments: {when}; drain {duration_text(d.drain_s)}, restart {duration_text(d.restart_time_s)}")
+    if f.rate_limit is not None:
+        rl = f.rate_limit
+        on = ", ".join(rl.steps) if rl.steps is not None else "every llm step"
+        items.append(f"HTTP 429: probability {_pct(rl.probability)} per call on {on}")
+    if not items:
+        items.append("no failure sources")
+    strat = [f"`{k}` ({c.kind})" for k, c in sc.strategies.items()]
+    return [
+        ("h", 2, "The scenario"),
+        ("p", f"{len(sc.steps)} steps, {duration_text(sum(s.duration.mean() for s in sc.steps))} of work and "
+              f"{usd(sc.useful_cost_usd())} of compute per failure-free run; pricing profile "
+              f"`{sc.pricing.name}`. Strategies: {', '.join(strat)}; the comparison is `{a}` against `{b}`."),
+        ("table", ["step", "kind", "duration", "price"], rows),
+        ("ul", items),
+    ]
+
+
+def document_blocks(data: ReportData, command: str) -> list[Block]:
+    """The report as a list of blocks, rendered to Markdown and to HTML."""
+    sc, a, b, it, o = data.scenario, data.a, data.b, data.intensity, data.options
+    conf = f"{o.confidence:.0%}"
+    be = data.breakeven
+    blocks: list[Block] = [("h", 1, f"Design review: {sc.name}")]
+    if sc.description:
+        blocks.append(("p", f"*{sc.description}*"))
+    engines = ",".join(sorted(data.runs["engine"].unique()))
+    blocks.append(("p", f"{o.runs:,} replications per setting, root seed {o.seed}, engine {engines}"
+                        f"{', quick mode' if o.quick else ''}; generated with `{command}`."))
+    blocks += [("h", 2, "Conclusion"), ("ul", conclusions(data))]
+    blocks += _scenario_blocks(sc, a, b)
+
+    header, rows = _table_rows(data)
+    blocks += [
+        ("h", 2, "Results at the current settings"),
+        ("p", f"Means per run with {conf} Student-t intervals over {o.runs:,} replications; the last column is the "
+              f"paired difference {a} − {b} (both strategies face the same failures in each replication, "
+              f"so the shared noise cancels) and, in brackets, relative to {b}."),
+        ("table", header, rows),
+        ("img", "figures/cost_breakdown.png", "Cost breakdown",
+         f"Where the money goes: useful compute, wasted compute and orchestration, mean per run "
+         f"(or per 1,000 runs), with the {conf} interval of the total."),
+        ("img", "figures/distributions.png", "Distributions of makespan and total cost",
+         "Distribution over runs (empirical CDF) of makespan and total cost, p50/p95/p99 marked."),
+        ("img", "figures/timeline.png", "Timeline of one replication",
+         "One representative replication (the median number of failed attempts among runs with failures): "
+         "every attempt of every step, wasted work hatched, failures marked."),
+    ]
+
+    grid_txt = f"{it.short(min(data.grid))} to {it.short(max(data.grid))}"
+    be_rows = []
+    for _, r in be.points.sort_values(it.path).iterrows():
+        v, lo, hi = -r["mean_diff"] * PER, -r["ci_high"] * PER, -r["ci_low"] * PER
+        be_rows.append([it.short(r[it.path]),
+                        f"{it.per_day(r[it.path]):.3g}" if not it.more_failures_when_larger else _pct(r[it.path]),
+                        f"{usd(v)} {_interval(lo, hi)}", r["lower"] + ("" if r["significant"] else " (n.s.)")])
+    rate_head = f"{it.noun} per day" if not it.more_failures_when_larger else "429 probability"
+    if be.status == "crossing":
+        be_txt = (f"Break-even {it.path} ≈ **{it.short(be.estimate)}** ({conf} bootstrap CI "
+                  f"{it.short(be.ci_low)} – {it.short(be.ci_high)}, {be.n_boot:,} resamples of whole replications, "
+                  f"interpolated in {be.scale} x).")
+        if data.refined_grid is not None:
+            be_txt += (f" Refined on {len(data.refined_grid)} points from {it.short(data.refined_grid[0])} to "
+                       f"{it.short(data.refined_grid[-1])}; the coarse grid gave {it.short(data.coarse_breakeven.estimate)}.")
+    else:
+        winner = be.winner or "neither strategy"
+        share = 1 - be.fraction_no_crossing
+        be_txt = (f"No break-even in the swept range: {winner} has the lower mean total cost at every swept point, "
+                  f"and {share:.1%} of the {be.n_boot:,} bootstrap resamples show a sign change.")
+    blocks += [
+        ("h", 2, "Failure rate sweep and break-even"),
+        ("p", f"Swept: `{it.path}` ({pdata.param_axis(it.path, data.grid)[0]}), {reason_text(data)}, on "
+              f"{len(data.grid)} log-spaced values from {grid_txt} (current: {it.short(it.current)}), "
+              f"{o.runs:,} replications each, every other input as in the scenario."),
+        ("img", "figures/breakeven.png", "Break-even chart",
+         f"Expected total cost per run of each strategy (top) and the paired difference {b} − {a} (bottom) "
+         f"against {pdata.param_axis(it.path, data.grid)[0]}; the break-even and its interval are marked where "
+         "the difference crosses zero."),
+        ("p", be_txt),
+        ("table", [it.path.rsplit(".", 1)[-1], rate_head, f"saving of {a} per 1,000 runs [{conf} CI]", "cheaper"],
+         be_rows),
+        ("img", "figures/waste.png", "Wasted compute vs failure rate",
+         "Mean wasted compute per run (killed attempts, and for restart every step of a lost pipeline attempt)"
+         + (" with the closed form of sim.analysis.analytic dashed." if data.analytic_curve is not None else
+            "; no closed form applies to this scenario (it needs a single failure source of the analysed kind).")),
+    ]
+
+    sens = data.sensitivity
+    if len(sens):
+        tab = pdata.tornado_table(data.saving()["mean"] * PER, sens)
+        s_rows = []
+        for _, r in tab.iterrows():
+            s_rows.append([r["input"], f"{r['low_setting']} → {r['high_setting']}",
+                           f"{usd(r['low'])} {_interval(r['low_ci_low'], r['low_ci_high'])}",
+                           f"{usd(r['high'])} {_interval(r['high_ci_low'], r['high_ci_high'])}",
+                           usd(r["swing"])])
+        blocks += [
+            ("h", 2, "Sensitivity"),
+            ("p", f"Each input set to ×{1 / o.sensitivity_factor:g} (low) and ×{o.sensitivity_factor:g} (high) of its "
+                  f"value, one at a time; the output is the paired saving of {a} over {b} in $ per 1,000 runs "
+                  f"(baseline {usd(data.saving()['mean'] * PER)}), with {conf} intervals. Failure rates are varied "
+                  "as rates (low = fewer failures); inputs at zero are left out."),
+            ("img", "figures/sensitivity.png", "Tornado chart", "Inputs ranked by swing (largest on top)."),
+            ("table", ["input", "low → high", "saving at low", "saving at high", "swing"], s_rows),
+        ]
+    blocks += [
+        ("h", 2, "Method"),
+        ("ul", [
+            "Common random numbers: every random draw is a function of (seed, replication, source, index), so "
+            "both strategies face the same crashes, deployments and 429s in each replication, and replication r "
+            "is the same at every sweep point and sensitivity setting. Differences are paired per replication.",
+            f"Intervals: Student t on the replication means ({conf}); the break-even interval is a percentile "
+            "bootstrap over whole replications (the same resample at every sweep point).",
+            "Costs follow docs/model.md: GPU time of every attempt (finished or killed), tokens of completed calls "
+            "(killed calls pro rata), durable orchestration per billable action, action-minute and storage.",
+            ("Files: figures/*.png (and the same figures as .svg for slides, unless --no-svg); data/*.csv and "
+             "data/report.json hold every number shown."),
+        ]),
+    ]
+    return blocks
+
+
+def reason_text(data: ReportData) -> str:
+    return data.intensity_reason
+
+
+_INLINE = re.compile(r"(\*\*[^*]+\*\*|`[^`]+`|\*[^*]+\*)")
+
+
+def _md_inline(text: str, cell: bool = False) -> str:
+    parts = _INLINE.split(text)
+    out = []
+    for part in parts:
+        if part.startswith("`") and part.endswith("`") and len(part) > 1:
+            out.append(part)
+        else:
+            esc = part.replace("$", "\\$")
+            out.append(esc.replace("|", "\\|") if cell else esc)
+    return "".join(out)
+
+
+def _html_inline(text: str) -> str:
+    out = []
+    for part in _INLINE.split(text):
+        if part.startswith("**") and part.endswith("**") and len(part) > 4:
+            out.append(f"<strong>{html.escape(part[2:-2])}</strong>")
+        elif part.startswith("`") and part.endswith("`") and len(part) > 1:
+            out.append(f"<code>{html.escape(part[1:-1])}</code>")
+        elif part.startswith("*") and part.endswith("*") and len(part) > 2:
+            out.append(f"<em>{html.escape(part[1:-1])}</em>")
+        else:
+            out.append(html.escape(part))
+    return "".join(out)
+
+
+def render_markdown(blocks: Sequence[Block]) -> str:
+    lines: list[str] = []
+    for blk in blocks:
+        kind = blk[0]
+        if kind == "h":
+            lines += ["#" * blk[1] + " " + _md_inline(blk[2]), ""]
+        elif kind == "p":
+            lines += [_md_inline(blk[1]), ""]
+        elif kind == "ul":
+            lines += [f"- {_md_inline(item)}" for item in blk[1]] + [""]
+        elif kind == "table":
+            header, rows = blk[1], blk[2]
+            lines.append("| " + " | ".join(_md_inline(h, True) for h in header) + " |")
+            lines.append("|" + "|".join(["---"] + ["--:"] * (len(header) - 1)) + "|")
+            lines += ["| " + " | ".join(_md_inline(str(c), True) for c in row) + " |" for row in rows]
+            lines.append("")
+        elif kind == "img":
+            lines += [f"![{blk[2]}]({blk[1]})", "", f"*{_md_inline(blk[3])}*", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+_CSS = """body{font-family:system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;max-width:1100px;
+margin:2em auto;padding:0 1em;line-height:1.5;color:#222}table{border-collapse:collapse;margin:1em 0;font-size:.92em}
+th,td{border:1px solid #ccc;padding:.3em .6em;text-align:right}th:first-child,td:first-child{text-align:left}
+th{background:#f3f3f3}figure{margin:1.5em 0}img{max-width:100%;height:auto;border:1px solid #eee}
+figcaption{font-style:italic;color:#444}code{background:#f5f5f5;padding:0 .2em}"""
+
+
+def render_html(blocks: Sequence[Block], title: str) -> str:
+    body: list[str] = []
+    for blk in blocks:
+        kind = blk[0]
+        if kind == "h":
+            body.append(f"<h{blk[1]}>{_html_inline(blk[2])}</h{blk[1]}>")
+        elif kind == "p":
+            body.append(f"<p>{_html_inline(blk[1])}</p>")
+        elif kind == "ul":
+            body.append("<ul>" + "".join(f"<li>{_html_inline(i)}</li>" for i in blk[1]) + "</ul>")
+        elif kind == "table":
+            head = "".join(f"<th>{_html_inline(h)}</th>" for h in blk[1])
+            rows = "".join("<tr>" + "".join(f"<td>{_html_inline(str(c))}</td>" for c in row) + "</tr>"
+                           for row in blk[2])
+            body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+        elif kind == "img":
+            body.append(f'<figure><img src="{html.escape(blk[1])}" alt="{html.escape(blk[2])}">'
+                        f"<figcaption>{_html_inline(blk[3])}</figcaption></figure>")
+    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+            + "\n".join(body) + "\n</body>\n</html>\n")
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _json_default(v: Any) -> Any:
+    if isinstance(v, np.integer | np.floating):
+        return v.item()
+    return str(v)
+
+
+def _finite(v: float) -> float | str:
+    return float(v) if math.isfinite(v) else ("inf" if v > 0 else "-inf" if v < 0 else "nan")
+
+
+def report_files(data: ReportData, command: str, formats: Sequence[str] = ("png", "svg")) -> dict[str, bytes]:
+    """Every output file (relative path → bytes): report.md, report.html, figures, data tables."""
+    figs = build_figures(data)
+    files: dict[str, bytes] = {}
+    for name in FIGURES:
+        for fmt in formats:
+            files[f"figures/{name}.{fmt}"] = figure_bytes(figs[name], fmt)
+    blocks = document_blocks(data, command)
+    files["report.md"] = render_markdown(blocks).encode()
+    files["report.html"] = render_html(blocks, f"Design review: {data.scenario.name}").encode()
+    it, be, s = data.intensity, data.breakeven, data.saving()
+    record = {
+        "scenario": data.scenario.name, "command": command, "runs": data.options.runs, "seed": data.options.seed,
+        "quick": data.options.quick, "a": data.a, "b": data.b, "confidence": data.options.confidence,
+        "saving_per_1000_runs": {"mean": s["mean"] * PER, "ci_low": s["ci_low"] * PER, "ci_high": s["ci_high"] * PER,
+                                 "relative": s["rel"]},
+        "sweep": {"path": it.path, "current": it.current, "values": list(data.grid), "reason": data.intensity_reason,
+                  "refined_values": list(data.refined_grid) if data.refined_grid else None},
+        "breakeven": {"status": be.status, "estimate": _finite(be.estimate), "ci_low": _finite(be.ci_low),
+                      "ci_high": _finite(be.ci_high), "a_lower": be.a_lower, "winner": be.winner,
+                      "analytic": data.analytic_be, "analytic_formula": data.analytic_be_formula or None},
+        "conclusions": conclusions(data),
+        "seconds": data.seconds,
+    }
+    files["data/report.json"] = (json.dumps(record, indent=1, default=_json_default) + "\n").encode()
+    files["data/summary.csv"] = data.summary.to_csv(index=False, float_format="%.10g").encode()
+    files["data/paired.csv"] = data.paired.to_csv(index=False, float_format="%.10g").encode()
+    files["data/breakeven_points.csv"] = be.points.to_csv(index=False, float_format="%.10g").encode()
+    files["data/sensitivity.csv"] = data.sensitivity.to_csv(index=False, float_format="%.10g").encode()
+    return files
+
+
+def write_report(out: str | Path, files: dict[str, bytes], formats: Sequence[str] = ("png", "svg")) -> list[Path]:
+    """Write ``files`` under ``out`` (each atomically); remove this report's figures in formats
+    no longer written, so the folder never mixes two runs. Returns the written paths."""
+    root = Path(out)
+    if root.exists() and not root.is_dir():
+        raise ReportError(f"--out {root} exists and is not a folder")
+    written = []
+    for rel, data in files.items():
+        path = root / rel
+        atomic_write_bytes(path, data)
+        path.chmod(0o644)  # an ordinary readable file (the temporary file was private)
+        written.append(path)
+    for name in FIGURES:
+        for fmt in ("png", "svg", "pdf"):
+            if fmt not in formats:
+                (root / "figures" / f"{name}.{fmt}").unlink(missing_ok=True)
+    return written
+

@@ -1,0 +1,29 @@
+"""Statistics on results DataFrames: summaries, paired differences, stopping rules, break-even.
+
+Every function takes the tidy results of ``sim.simulate`` or a sweep (one row per
+replication × strategy, see ``docs/model.md`` section 3) and returns a tidy DataFrame or a
+small dataclass. Intervals are Student t intervals; the break-even interval is a percentile
+bootstrap over whole replications. Nothing here uses a global random number generator.
+"""
+
+from __future__ import annotations
+
+from sim.analysis.stats.breakeven import BreakEven, breakeven
+from sim.analysis.stats.common import IDENTITY_COLUMNS, default_metrics, t_half_width
+from sim.analysis.stats.paired import paired_differences, paired_frame
+from sim.analysis.stats.stopping import StoppingReport, replications_needed, run_until
+from sim.analysis.stats.summary import summarize
+
+__all__ = [
+    "IDENTITY_COLUMNS",
+    "BreakEven",
+    "StoppingReport",
+    "breakeven",
+    "default_metrics",
+    "paired_differences",
+    "paired_frame",
+    "replications_needed",
+    "run_until",
+    "summarize",
+    "t_half_width",
+]

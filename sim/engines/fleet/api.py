@@ -1,0 +1,87 @@
+"""``simulate_fleet(scenario, replications, seed)`` → (workflows DataFrame, fleet metrics DataFrame)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from sim.model.scenario import Scenario
+from sim.model.strategies import Behaviour, behaviour
+
+from .engine import ATTEMPT_OUTCOMES, FleetRun, StepTable, run_replication
+from .metrics import FLEET_COLUMNS, WORKFLOW_COLUMNS, fleet_row, workflow_frame
+from .provider import check_provider
+from .streams import arrival_times, workflow_envs
+
+
+def fleet_behaviours(scenario: Scenario, strategies: Sequence[str] | None = None) -> list[Behaviour]:
+    labels = list(scenario.strategies) if strategies is None else list(strategies)
+    unknown = [s for s in labels if s not in scenario.strategies]
+    if unknown:
+        raise ValueError(f"unknown strategy {unknown[0]!r}; the scenario has {list(scenario.strategies)}")
+    return [behaviour(label, scenario.strategies[label]) for label in labels]
+
+
+def simulate_fleet(scenario: Scenario, replications: int, seed: int = 0, *, first_run: int = 0,
+                   strategies: Sequence[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Simulate ``replications`` fleet replications of every strategy of ``scenario``.
+
+    Every strategy of replication ``r`` faces the same arrivals, step durations, 429 draws,
+    worker crash clocks, deployments and provider outages (common random numbers). Returns
+    ``(workflows, fleet)``: one row per (replication, strategy, workflow) with
+    ``WORKFLOW_COLUMNS`` and one row per (replication, strategy) with ``FLEET_COLUMNS``
+    (docs/fleet.md).
+    """
+    for name, value in (("replications", replications), ("seed", seed), ("first_run", first_run)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer):
+            raise TypeError(f"{name} must be an integer, got {value!r}")
+        if value < 0:
+            raise ValueError(f"{name} must not be negative")
+    if scenario.fleet is None:
+        raise ValueError(f"scenario {scenario.name!r} has no [fleet] table (docs/fleet.md)")
+    check_provider(scenario)
+    behaviours = fleet_behaviours(scenario, strategies)
+    frames: list[pd.DataFrame] = []
+    rows: list[dict] = []
+    workers = scenario.fleet.workers
+    for run in range(first_run, first_run + replications):
+        records, extra = run_replication(scenario, behaviours, seed, run)
+        for beh in behaviours:
+            df = workflow_frame(scenario, beh, run, seed, records[beh.label])
+            frames.append(df)
+            rows.append(fleet_row(df, workers, extra[beh.label]["events"]))
+    workflows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=WORKFLOW_COLUMNS)
+    fleet = pd.DataFrame(rows, columns=FLEET_COLUMNS)
+    # the labels as in sim.simulate: categoricals in scenario order (so sorting by strategy agrees)
+    labels = [beh.label for beh in behaviours]
+    for df in (workflows, fleet):
+        df["scenario"] = pd.Categorical(df["scenario"].astype(object), categories=[scenario.name])
+        df["strategy"] = pd.Categorical(df["strategy"].astype(object), categories=labels)
+    return workflows, fleet
+
+
+ATTEMPT_COLUMNS = ["workflow", "step", "step_index", "attempt", "start_s", "end_s", "outcome"]
+
+
+def fleet_attempts(scenario: Scenario, strategy: str, run: int = 0, seed: int = 0) -> pd.DataFrame:
+    """Every attempt of one strategy's fleet replication ``run``: who ran what when, and how it ended.
+
+    The same replication as ``simulate_fleet(scenario, …, seed)`` row ``run``; ``outcome`` is one
+    of completed, crashed, killed_by_deploy, rate_limited (a 429), outage, cut_by_horizon.
+    """
+    if scenario.fleet is None:
+        raise ValueError(f"scenario {scenario.name!r} has no [fleet] table (docs/fleet.md)")
+    check_provider(scenario)
+    beh = fleet_behaviours(scenario, [strategy])[0]
+    arrivals = arrival_times(scenario, seed, run)
+    envs = workflow_envs(scenario, seed, run, len(arrivals))
+    fleet_run = FleetRun(scenario, StepTable(scenario), beh, seed, run, arrivals, envs, scenario.fleet.workers,
+                         event_log=True)
+    fleet_run.run()
+    log = fleet_run.log or []
+    df = pd.DataFrame(log, columns=["workflow", "step_index", "attempt", "start_s", "end_s", "outcome"])
+    df["step"] = pd.Series([scenario.steps[i].name for i in df["step_index"]], dtype="string")
+    df["outcome"] = pd.Series([ATTEMPT_OUTCOMES[o] for o in df["outcome"]], dtype="string")
+    return df.sort_values(["start_s", "workflow"], kind="stable").reset_index(drop=True)[ATTEMPT_COLUMNS]

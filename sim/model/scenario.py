@@ -1,0 +1,705 @@
+"""Scenario files: TOML → validated, frozen ``Scenario``.
+
+Validation is done once, here, with pydantic models that forbid unknown keys; every problem is
+reported as ``file: key 'a.b.c': problem``. Durations in the file are human units ("45s",
+"2m"); in the models they are float seconds in fields whose names end in ``_s``.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import math
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from sim.errors import ScenarioError
+from sim.model.distributions import Distribution, Exponential, Fixed, LogNormal, Uniform, Weibull
+from sim.model.units import parse_duration_s
+
+# --------------------------------------------------------------------------- field types
+
+
+def _duration(value: object) -> float:
+    seconds = parse_duration_s(value)
+    if not math.isfinite(seconds):
+        raise ValueError(f"duration must be finite, got {value!r}")
+    return seconds
+
+
+def _positive_duration(value: object) -> float:
+    seconds = _duration(value)
+    if seconds <= 0:
+        raise ValueError(f"must be a positive duration, got {value!r}")
+    return seconds
+
+
+def _non_negative_duration(value: object) -> float:
+    seconds = _duration(value)
+    if seconds < 0:
+        raise ValueError(f"must not be negative, got {value!r}")
+    return seconds
+
+
+PositiveDuration = Annotated[float, BeforeValidator(_positive_duration)]
+NonNegativeDuration = Annotated[float, BeforeValidator(_non_negative_duration)]
+
+_DIST_KEYS = {
+    "fixed": {"value"},
+    "exponential": {"mean"},
+    "lognormal": {"median", "p95"},
+    "uniform": {"low", "high"},
+    "weibull": {"shape", "scale"},
+}
+
+
+def parse_distribution(value: object, *, allow_zero: bool = False) -> Distribution:
+    """A duration distribution from a number/string (fixed) or a table with ``dist``."""
+    check = _non_negative_duration if allow_zero else _positive_duration
+    if isinstance(value, Fixed | Exponential | LogNormal | Uniform | Weibull):
+        return value
+    if not isinstance(value, dict):
+        return Fixed(check(value))
+    table = dict(value)
+    kind = table.pop("dist", None)
+    if kind not in _DIST_KEYS:
+        known = ", ".join(sorted(_DIST_KEYS))
+        raise ValueError(f"'dist' must be one of {known}, got {kind!r}")
+    expected = _DIST_KEYS[kind]
+    unknown = set(table) - expected
+    if unknown:
+        raise ValueError(f"unknown key(s) {sorted(unknown)} for dist '{kind}' (expected {sorted(expected)})")
+    missing = expected - set(table)
+    if missing:
+        raise ValueError(f"dist '{kind}' needs {sorted(missing)}")
+    if kind == "fixed":
+        return Fixed(check(table["value"]))
+    if kind == "exponential":
+        return Exponential(_positive_duration(table["mean"]))
+    if kind == "lognormal":
+        median, p95 = _positive_duration(table["median"]), _positive_duration(table["p95"])
+        if p95 <= median:
+            raise ValueError(f"lognormal needs p95 > median, got median={median}s p95={p95}s")
+        return LogNormal(median, p95)
+    if kind == "uniform":
+        low, high = _non_negative_duration(table["low"]), _positive_duration(table["high"])
+        if high < low:
+            raise ValueError(f"uniform needs high >= low, got low={low}s high={high}s")
+        return Uniform(low, high)
+    shape = table["shape"]
+    if not isinstance(shape, int | float) or isinstance(shape, bool) or shape <= 0:
+        raise ValueError(f"weibull shape must be a positive number, got {shape!r}")
+    return Weibull(float(shape), _positive_duration(table["scale"]))
+
+
+DurationDist = Annotated[Any, BeforeValidator(parse_distribution)]
+NonNegativeDurationDist = Annotated[Any, BeforeValidator(lambda v: parse_distribution(v, allow_zero=True))]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+# --------------------------------------------------------------------------- pricing
+
+
+class ModelPrice(_Model):
+    input_per_mtok: float = Field(0.0, ge=0, description="$ per million input tokens")
+    output_per_mtok: float = Field(0.0, ge=0, description="$ per million output tokens")
+
+
+class OrchestrationPrice(_Model):
+    """Orchestration prices; see sim/model/costs.py for how they are applied."""
+
+    per_million_actions_usd: float = Field(0.0, ge=0)
+    per_million_action_minutes_usd: float = Field(0.0, ge=0)
+    active_storage_per_gb_hour_usd: float = Field(0.0, ge=0)
+    retained_storage_per_gb_hour_usd: float = Field(0.0, ge=0)
+    retention_days: float = Field(0.0, ge=0)
+    bytes_per_history_event: float = Field(0.0, ge=0)
+    per_workflow_run_usd: float = Field(0.0, ge=0, description="flat $ per durable workflow run (to reproduce a quoted per-run figure)")
+    restart_per_run_usd: float = Field(0.0, ge=0, description="classic orchestrator: $ per pipeline run")
+    # billable actions beyond workflow start + activity attempts (Temporal bills each one)
+    heartbeats_per_activity_attempt: float = Field(0.0, ge=0, description="activity heartbeats that reach the server, per activity attempt")
+    timers_per_run: float = Field(0.0, ge=0, description="timers started per durable workflow run")
+    signals_per_run: float = Field(0.0, ge=0, description="signals sent per durable workflow run")
+    usage_surcharge_fraction: float = Field(0.0, ge=0, description="plan fee as a fraction of usage spend (e.g. 0.10)")
+    restart_per_run_minute_usd: float = Field(0.0, ge=0, description="classic orchestrator: $ per minute a pipeline is open")
+
+
+class Pricing(_Model):
+    name: str = "custom"
+    source: str = ""
+    gpu: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
+    models: dict[str, ModelPrice] = Field(default_factory=dict)
+    orchestration: OrchestrationPrice = OrchestrationPrice()
+
+
+# --------------------------------------------------------------------------- pipeline
+
+Jitter = Literal["none", "full", "equal", "decorrelated"]
+
+
+class RetryPolicy(_Model):
+    """Temporal's retry policy fields and defaults, plus a jitter mode."""
+
+    initial_interval_s: NonNegativeDuration = Field(1.0, alias="initial_interval")
+    backoff_coefficient: float = Field(2.0, ge=1.0)
+    maximum_interval_s: NonNegativeDuration | None = Field(None, alias="maximum_interval")
+    maximum_attempts: int = Field(0, ge=0, description="0 = unlimited")
+    jitter: Jitter = "none"
+    schedule_to_close_s: PositiveDuration | None = Field(
+        None, alias="schedule_to_close", description="give up once a retry would start this long after the unit was first scheduled (fleet engine)")
+
+    @property
+    def max_interval_s(self) -> float:
+        """Temporal's default maximum interval is 100 × the initial interval."""
+        if self.maximum_interval_s is None:
+            return 100.0 * self.initial_interval_s
+        return self.maximum_interval_s
+
+    @model_validator(mode="after")
+    def _check(self) -> RetryPolicy:
+        if self.maximum_interval_s is not None and self.maximum_interval_s < self.initial_interval_s:
+            raise ValueError("maximum_interval must be >= initial_interval")
+        return self
+
+
+class Step(_Model):
+    name: str = Field(min_length=1)
+    kind: Literal["gpu", "llm"]
+    duration: DurationDist
+    gpu: str | None = None
+    price_per_hour: float | None = Field(None, ge=0)
+    model: str | None = None
+    input_tokens: int = Field(0, ge=0)
+    output_tokens: int = Field(0, ge=0)
+    retry: RetryPolicy = RetryPolicy()
+
+    @model_validator(mode="after")
+    def _check_cost(self) -> Step:
+        if self.kind == "gpu":
+            if self.gpu is None and self.price_per_hour is None:
+                raise ValueError("a gpu step needs 'gpu' (a kind in the pricing profile) or 'price_per_hour'")
+            if self.model is not None or self.input_tokens or self.output_tokens:
+                raise ValueError("a gpu step has no 'model' or tokens (use kind = \"llm\")")
+        else:
+            if self.model is None:
+                raise ValueError("an llm step needs 'model' (a model in the pricing profile)")
+            if self.gpu is not None or self.price_per_hour is not None:
+                raise ValueError("an llm step is billed per token, not per GPU hour")
+        return self
+
+
+# --------------------------------------------------------------------------- failures
+
+
+class CrashSource(_Model):
+    distribution: Literal["exponential", "weibull"] = "exponential"
+    mtbf_s: PositiveDuration | None = Field(None, alias="mtbf")
+    shape: float | None = Field(None, gt=0)
+    scale_s: PositiveDuration | None = Field(None, alias="scale")
+    renew_on_restart: bool = True
+    detection_delay_s: NonNegativeDuration = Field(0.0, alias="detection_delay")
+    restart_time_s: NonNegativeDuration = Field(0.0, alias="restart_time")
+
+    @model_validator(mode="after")
+    def _check(self) -> CrashSource:
+        if self.distribution == "exponential":
+            if self.mtbf_s is None:
+                raise ValueError("exponential crashes need 'mtbf' (mean time between failures)")
+            if self.shape is not None or self.scale_s is not None:
+                raise ValueError("'shape'/'scale' are for distribution = \"weibull\"")
+        else:
+            if self.shape is None or self.scale_s is None:
+                raise ValueError("weibull crashes need 'shape' and 'scale'")
+            if self.mtbf_s is not None:
+                raise ValueError("'mtbf' is for distribution = \"exponential\"")
+        return self
+
+    @property
+    def time_to_failure(self) -> Distribution:
+        if self.distribution == "exponential":
+            return Exponential(self.mtbf_s)
+        return Weibull(self.shape, self.scale_s)
+
+
+class DeploySource(_Model):
+    """Periodic (every X, uniform random phase), Poisson (mean interval X) or scheduled (at given instants)."""
+
+    mode: Literal["periodic", "poisson", "scheduled"] = "periodic"
+    every_s: PositiveDuration | None = Field(None, alias="every")
+    at_s: list[NonNegativeDuration] | None = Field(None, alias="at")
+    drain_s: NonNegativeDuration = Field(0.0, alias="drain")
+    restart_time_s: NonNegativeDuration = Field(0.0, alias="restart_time")
+
+    @model_validator(mode="after")
+    def _check(self) -> DeploySource:
+        if self.mode == "scheduled":
+            if not self.at_s:
+                raise ValueError("scheduled deployments need 'at' (a list of instants, e.g. [\"17m30s\"])")
+            if self.every_s is not None:
+                raise ValueError("'every' is for mode = \"periodic\" or \"poisson\"")
+            if any(b < a for a, b in zip(self.at_s, self.at_s[1:], strict=False)):
+                raise ValueError("'at' must be in increasing order")
+        else:
+            if self.every_s is None:
+                raise ValueError(f"{self.mode} deployments need 'every'")
+            if self.at_s is not None:
+                raise ValueError("'at' is for mode = \"scheduled\"")
+        return self
+
+
+class RateLimitSource(_Model):
+    probability: float = Field(ge=0.0, le=1.0)
+
+    @field_validator("probability")
+    @classmethod
+    def _can_succeed(cls, p: float) -> float:
+        if p >= 1.0:
+            raise ValueError("with probability 1 every call is rate limited and no pipeline can finish; use a value below 1")
+        return p
+
+    steps: list[str] | None = None
+    retry_after: NonNegativeDurationDist = Fixed(0.0)
+    response_time_s: NonNegativeDuration = Field(0.0, alias="response_time")
+
+
+class Failures(_Model):
+    crash: CrashSource | None = None
+    deploy: DeploySource | None = None
+    rate_limit: RateLimitSource | None = None
+
+
+# --------------------------------------------------------------------------- strategies
+
+
+class RestartStrategy(_Model):
+    """Classic orchestration: any failure restarts the pipeline from the first step."""
+
+    kind: Literal["restart"] = "restart"
+    retry: RetryPolicy = RetryPolicy()
+
+
+class RetryInPlaceStrategy(_Model):
+    """In-process retries around each call: 429s are retried in place, a crash or a
+    deployment loses the whole pipeline (as with restart)."""
+
+    kind: Literal["retry_in_place"] = "retry_in_place"
+    retry: RetryPolicy = RetryPolicy()
+
+
+class DurableStrategy(_Model):
+    """Temporal-style durable execution: every completed step is recorded."""
+
+    kind: Literal["durable"] = "durable"
+    persist_latency_s: NonNegativeDuration = Field(0.0, alias="persist_latency")
+
+
+class CheckpointStrategy(_Model):
+    """Durable execution that records progress only every ``every`` steps (one activity per
+    group of steps); a failure re-runs the group."""
+
+    kind: Literal["checkpoint"] = "checkpoint"
+    every: int = Field(2, ge=1)
+    persist_latency_s: NonNegativeDuration = Field(0.0, alias="persist_latency")
+
+
+class HeartbeatStrategy(_Model):
+    """Durable execution with heartbeat checkpoints inside long steps: a GPU step saves its
+    progress after every ``every`` of work (each save takes ``checkpoint_cost`` of worker time and
+    is a billable action); a retried step resumes from its last save."""
+
+    kind: Literal["heartbeat"] = "heartbeat"
+    every_s: PositiveDuration = Field(alias="every")
+    checkpoint_cost_s: NonNegativeDuration = Field(0.0, alias="checkpoint_cost")
+    persist_latency_s: NonNegativeDuration = Field(0.0, alias="persist_latency")
+
+
+StrategyConfig = Annotated[
+    RestartStrategy | DurableStrategy | RetryInPlaceStrategy | CheckpointStrategy | HeartbeatStrategy,
+    Field(discriminator="kind"),
+]
+STRATEGY_KINDS = ("restart", "durable", "retry_in_place", "checkpoint", "heartbeat")
+
+
+# --------------------------------------------------------------------------- fleet and shared provider (sim.engines.fleet)
+
+
+class Fleet(_Model):
+    """Many workflows sharing ``workers`` workers (docs/fleet.md). Arrivals: a batch of
+    ``workflows`` at time 0, or Poisson at ``rate_per_hour`` until ``horizon`` and/or
+    ``workflows`` arrivals. A deployment restarts ``rolling_fraction`` of the workers at a time."""
+
+    workers: int = Field(1, ge=1)
+    arrival: Literal["batch", "poisson"] = "batch"
+    rate_per_hour: float | None = Field(None, gt=0)
+    workflows: int | None = Field(None, ge=1)
+    horizon_s: PositiveDuration | None = Field(None, alias="horizon")
+    rolling_fraction: float = Field(1.0, gt=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _check(self) -> Fleet:
+        if self.arrival == "batch":
+            if self.workflows is None:
+                raise ValueError("a batch fleet needs 'workflows' (how many start at time 0)")
+            if self.rate_per_hour is not None or self.horizon_s is not None:
+                raise ValueError("'rate_per_hour'/'horizon' are for arrival = \"poisson\"")
+        else:
+            if self.rate_per_hour is None:
+                raise ValueError("poisson arrivals need 'rate_per_hour'")
+            if self.workflows is None and self.horizon_s is None:
+                raise ValueError("poisson arrivals need a horizon: 'horizon' (a duration) and/or 'workflows'")
+        return self
+
+
+class ProviderOutage(_Model):
+    """Alternating up and down periods of the provider; every call fails while it is down."""
+
+    up: DurationDist
+    down: DurationDist
+
+
+class Provider(_Model):
+    """A shared LLM provider: token buckets for requests and tokens per minute (refilling
+    continuously, capacity = ``burst`` worth of refill), optional outages."""
+
+    requests_per_minute: float | None = Field(None, gt=0)
+    tokens_per_minute: float | None = Field(None, gt=0)
+    burst_s: PositiveDuration = Field(60.0, alias="burst")
+    steps: list[str] | None = None
+    response_time_s: NonNegativeDuration = Field(0.0, alias="response_time")
+    honor_retry_after: bool = True
+    outage: ProviderOutage | None = None
+
+
+# --------------------------------------------------------------------------- scenario
+
+
+class Simulation(_Model):
+    max_time_s: PositiveDuration = Field(30 * 86400.0, alias="max_time")
+
+
+class Defaults(_Model):
+    retry: dict[str, Any] = Field(default_factory=dict)
+
+
+class Scenario(_Model):
+    """A validated, frozen scenario. ``raw`` keeps the file's table for sweeps and copies."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    pricing: Pricing = Pricing()
+    simulation: Simulation = Simulation()
+    defaults: Defaults = Defaults()
+    steps: list[Step] = Field(min_length=1)
+    failures: Failures = Failures()
+    strategies: dict[str, StrategyConfig] = Field(min_length=1)
+    fleet: Fleet | None = None
+    provider: Provider | None = None
+
+    _raw: dict = PrivateAttr(default_factory=dict)
+    _path: str | None = PrivateAttr(default=None)
+
+    @property
+    def raw(self) -> dict:
+        """A deep copy of the table the scenario was built from (before pricing resolution)."""
+        return copy.deepcopy(self._raw)
+
+    @property
+    def path(self) -> str | None:
+        return self._path
+
+    @field_validator("steps")
+    @classmethod
+    def _unique_names(cls, steps: list[Step]) -> list[Step]:
+        seen: set[str] = set()
+        for step in steps:
+            if step.name in seen:
+                raise ValueError(f"two steps are named '{step.name}'")
+            seen.add(step.name)
+        return steps
+
+    @property
+    def step_names(self) -> list[str]:
+        return [s.name for s in self.steps]
+
+    def rate_limited_steps(self) -> list[bool]:
+        rl = self.failures.rate_limit
+        if rl is None or rl.probability == 0:
+            return [False] * len(self.steps)
+        if rl.steps is None:
+            return [s.kind == "llm" for s in self.steps]
+        wanted = set(rl.steps)
+        return [s.name in wanted for s in self.steps]
+
+    def step_price_per_s(self, step: Step) -> float:
+        """GPU steps: $ per second of attempt time."""
+        if step.price_per_hour is not None:
+            return step.price_per_hour / 3600.0
+        return self.pricing.gpu[step.gpu] / 3600.0
+
+    def step_attempt_cost_usd(self, step: Step) -> float:
+        """LLM steps: $ of one completed call."""
+        price = self.pricing.models[step.model]
+        return (step.input_tokens * price.input_per_mtok + step.output_tokens * price.output_per_mtok) / 1e6
+
+    def useful_cost_usd(self) -> float:
+        """$ of one failure-free pass through the pipeline at mean durations."""
+        total = 0.0
+        for step in self.steps:
+            if step.kind == "gpu":
+                total += self.step_price_per_s(step) * step.duration.mean()
+            else:
+                total += self.step_attempt_cost_usd(step)
+        return total
+
+
+# --------------------------------------------------------------------------- loading
+
+BUNDLED_PRICING = "sim.data.pricing"
+
+
+def bundled_pricing_profiles() -> list[str]:
+    folder = resources.files(BUNDLED_PRICING)
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def _read_toml(path: Path, what: str) -> dict:
+    try:
+        text = path.read_bytes()
+    except FileNotFoundError:
+        raise ScenarioError(f"{what} file not found", file=str(path)) from None
+    except IsADirectoryError:
+        raise ScenarioError(f"{what} path is a folder, not a TOML file", file=str(path)) from None
+    except OSError as exc:
+        raise ScenarioError(f"cannot read {what} file: {exc.strerror}", file=str(path)) from None
+    try:
+        return tomllib.loads(text.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ScenarioError("not a UTF-8 text file", file=str(path)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"malformed TOML: {exc}", file=str(path)) from None
+
+
+def load_pricing_profile(name_or_path: str, base_dir: Path | None = None) -> tuple[dict, str]:
+    """The raw table of a pricing profile: a bundled name, or a TOML path (relative to base_dir)."""
+    if name_or_path in bundled_pricing_profiles():
+        ref = resources.files(BUNDLED_PRICING) / f"{name_or_path}.toml"
+        with resources.as_file(ref) as p:
+            table = _read_toml(Path(p), "pricing profile")
+            _check_pricing_profile(table, str(p))
+            return table, str(p)
+    candidate = Path(name_or_path)
+    if not candidate.is_absolute() and base_dir is not None:
+        candidate = base_dir / candidate
+    if candidate.suffix != ".toml" and not candidate.exists():
+        known = ", ".join(bundled_pricing_profiles())
+        raise ScenarioError(f"unknown pricing profile '{name_or_path}' (bundled: {known}; or give a .toml path)", key="pricing.profile")
+    table = _read_toml(candidate, "pricing profile")
+    _check_pricing_profile(table, str(candidate))
+    return table, str(candidate)
+
+
+def _check_pricing_profile(table: dict, file: str) -> None:
+    """Validate a profile on its own, so a bad key is reported in the profile's file."""
+    if "profile" in table:
+        raise ScenarioError("a pricing profile cannot name another profile", file=file, key="profile")
+    try:
+        Pricing.model_validate(table)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key, msg = _explain({**err, "loc": ("pricing", *err["loc"])}, {"pricing": table})
+        raise ScenarioError(msg, file=file, key=key.removeprefix("pricing.")) from None
+
+
+def _deep_update(base: dict, override: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_update(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _format_loc(loc: tuple, data: dict) -> str:
+    parts: list[str] = []
+    node: Any = data
+    for item in loc:
+        if isinstance(item, int):
+            name = None
+            if isinstance(node, list) and 0 <= item < len(node) and isinstance(node[item], dict):
+                name = node[item].get("name")
+            parts[-1:] = [f"{parts[-1] if parts else ''}[{item}]" + (f"({name})" if name else "")]
+        elif item in STRATEGY_KINDS and parts and parts[-1].startswith("strategies."):
+            continue  # the discriminator's tag, not a key of the file
+        else:
+            parts.append(str(item))
+        if isinstance(node, dict):
+            node = node.get(item)
+        elif isinstance(node, list) and isinstance(item, int) and 0 <= item < len(node):
+            node = node[item]
+        else:
+            node = None
+    return ".".join(parts).replace(".[", "[")
+
+
+def _known_fields(loc: tuple) -> list[str]:
+    model: Any = Scenario
+    for item in loc[:-1]:
+        if isinstance(item, int):
+            continue
+        field = getattr(model, "model_fields", {}).get(item)
+        if field is None:
+            for cand in getattr(model, "model_fields", {}).values():
+                if cand.alias == item:
+                    field = cand
+        if field is None:
+            return []
+        ann = field.annotation
+        args = getattr(ann, "__args__", ())
+        nxt = None
+        for a in (ann, *args):
+            if isinstance(a, type) and issubclass(a, BaseModel):
+                nxt = a
+                break
+            for b in getattr(a, "__args__", ()):
+                if isinstance(b, type) and issubclass(b, BaseModel):
+                    nxt = b
+        if nxt is None:
+            return []
+        model = nxt
+    return [f.alias or n for n, f in model.model_fields.items()]
+
+
+def _explain(error: dict, data: dict) -> tuple[str, str]:
+    loc = tuple(error["loc"])
+    key = _format_loc(loc, data)
+    kind = error["type"]
+    msg = error["msg"]
+    if kind == "extra_forbidden":
+        known = _known_fields(loc)
+        hint = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        extra = f" (did you mean '{hint[0]}'?)" if hint else (f" (known keys: {', '.join(known)})" if known else "")
+        return key, f"unknown key{extra}"
+    if kind == "union_tag_invalid":
+        tag = error.get("ctx", {}).get("tag")
+        hint = difflib.get_close_matches(str(tag), STRATEGY_KINDS, n=1)
+        extra = f" (did you mean '{hint[0]}'?)" if hint else ""
+        return key, f"unknown strategy kind '{tag}'{extra}; known: {', '.join(STRATEGY_KINDS)}"
+    if kind == "missing":
+        return key, "required key is missing"
+    if kind == "too_short" and key == "steps":
+        return key, "the pipeline has no steps: add at least one [[steps]] table"
+    if kind == "too_short" and key == "strategies":
+        return key, "no strategies to compare: add e.g. [strategies.restart] and [strategies.durable]"
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    return key, msg
+
+
+def _prepare(raw: dict, base_dir: Path | None, file: str) -> dict:
+    """Resolve the pricing profile and merge default retry policies, on a copy of raw."""
+    data = copy.deepcopy(raw)
+    pricing = data.get("pricing", {})
+    if not isinstance(pricing, dict):
+        raise ScenarioError("must be a table", file=file, key="pricing")
+    pricing = dict(pricing)
+    profile = pricing.pop("profile", None)
+    if profile is not None:
+        if not isinstance(profile, str):
+            raise ScenarioError("must be a profile name or a path", file=file, key="pricing.profile")
+        try:
+            base, _ = load_pricing_profile(profile, base_dir)
+        except ScenarioError as exc:
+            raise ScenarioError(exc.problem, file=exc.file or file, key=exc.key or "pricing.profile") from None
+        pricing = _deep_update(base, pricing)
+    data["pricing"] = pricing
+    defaults = data.get("defaults", {})
+    default_retry = defaults.get("retry", {}) if isinstance(defaults, dict) else {}
+    if isinstance(default_retry, dict) and default_retry:
+        try:
+            RetryPolicy.model_validate(default_retry)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            key, msg = _explain({**err, "loc": ("defaults", "retry", *err["loc"])}, data)
+            raise ScenarioError(msg, file=file, key=key) from None
+    steps = data.get("steps")
+    if isinstance(steps, list) and default_retry:
+        for step in steps:
+            if isinstance(step, dict):
+                step["retry"] = {**default_retry, **(step.get("retry") or {})}
+    strategies = data.setdefault("strategies", {"restart": {}, "durable": {}})
+    if isinstance(strategies, dict):
+        for label, table in strategies.items():
+            if isinstance(table, dict) and "kind" not in table:
+                table["kind"] = label
+    return data
+
+
+def _cross_check(sc: Scenario, file: str) -> None:
+    for i, step in enumerate(sc.steps):
+        key = f"steps[{i}]({step.name})"
+        if step.kind == "gpu" and step.price_per_hour is None and step.gpu not in sc.pricing.gpu:
+            known = ", ".join(sorted(sc.pricing.gpu)) or "none"
+            raise ScenarioError(f"unknown GPU kind '{step.gpu}' (pricing has: {known})", file=file, key=f"{key}.gpu")
+        if step.kind == "llm" and step.model not in sc.pricing.models:
+            known = sorted(sc.pricing.models)
+            hint = difflib.get_close_matches(step.model or "", known, n=1)
+            extra = f" (did you mean '{hint[0]}'?)" if hint else ""
+            raise ScenarioError(
+                f"unknown model '{step.model}'{extra}; pricing has: {', '.join(known) or 'none'}",
+                file=file,
+                key=f"{key}.model",
+            )
+    rl = sc.failures.rate_limit
+    if rl is not None and rl.steps is not None:
+        for j, name in enumerate(rl.steps):
+            if name not in sc.step_names:
+                raise ScenarioError(
+                    f"no step named '{name}' (steps: {', '.join(sc.step_names)})",
+                    file=file,
+                    key=f"failures.rate_limit.steps[{j}]",
+                )
+
+
+def scenario_from_dict(raw: dict, *, file: str = "<scenario>", base_dir: Path | None = None) -> Scenario:
+    """Validate a scenario table (as read from TOML). Raises ScenarioError."""
+    if not isinstance(raw, dict):
+        raise ScenarioError("a scenario must be a table", file=file)
+    data = _prepare(raw, base_dir, file)
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            key, msg = _explain(error, data)
+            lines.append((key, msg))
+        key, msg = lines[0]
+        more = "".join(f"\n  also: key '{k}': {m}" for k, m in lines[1:6])
+        raise ScenarioError(msg + more, file=file, key=key) from None
+    _cross_check(scenario, file)
+    scenario._raw = copy.deepcopy(raw)
+    scenario._path = None if file.startswith("<") else file
+    return scenario
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario TOML file. Raises ScenarioError naming file, key and problem."""
+    path = Path(path)
+    raw = _read_toml(path, "scenario")
+    return scenario_from_dict(raw, file=str(path), base_dir=path.parent)

@@ -1,0 +1,135 @@
+"""Recovery strategies as data: what survives a failure, what is recorded, which retry policy applies.
+
+One engine loop serves every strategy; a strategy is described by
+* ``checkpoint_every``: progress is recorded after every k-th step (1 = durable, 0 = never);
+  between checkpoints it lives in the worker's memory and a worker shutdown loses it;
+* ``retry_429_in_place``: a rate-limited call is retried inside the process (no rollback);
+* ``records_history`` and ``persist_latency_s``: Temporal history events and their latency;
+* ``heartbeat_every_s`` and ``heartbeat_cost_s``: progress saved inside long GPU steps.
+Adding a strategy means adding a config model in ``sim.model.scenario`` and a case in ``behaviour``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from sim.model.scenario import (
+    CheckpointStrategy,
+    DurableStrategy,
+    HeartbeatStrategy,
+    RestartStrategy,
+    RetryInPlaceStrategy,
+    RetryPolicy,
+    StrategyConfig,
+)
+
+# Temporal history events: WorkflowExecutionStarted + WorkflowTask ×3 + ActivityTaskScheduled
+EVENTS_AT_START = 5
+# after each completed activity: ActivityTaskStarted, ActivityTaskCompleted, WorkflowTask ×3,
+# then ActivityTaskScheduled (next) or WorkflowExecutionCompleted (last)
+EVENTS_PER_ACTIVITY = 6
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    label: str
+    kind: str
+    checkpoint_every: int
+    retry_429_in_place: bool
+    records_history: bool
+    persist_latency_s: float
+    pipeline_retry: RetryPolicy | None  # policy for rolling back a multi-step unit; None: the step's
+    heartbeat_every_s: float = 0.0  # > 0: GPU steps save progress after every this much work
+    heartbeat_cost_s: float = 0.0  # worker time of one heartbeat checkpoint
+
+    def is_checkpoint(self, step_index: int, n_steps: int) -> bool:
+        """Is progress recorded once step ``step_index`` (0-based) completes?"""
+        k = self.checkpoint_every
+        if k <= 0:
+            return step_index == n_steps - 1
+        return (step_index + 1) % k == 0 or step_index == n_steps - 1
+
+
+def behaviour(label: str, config: StrategyConfig) -> Behaviour:
+    """The engine's view of a strategy config."""
+    if isinstance(config, RestartStrategy):
+        return Behaviour(label, "restart", 0, False, False, 0.0, config.retry)
+    if isinstance(config, RetryInPlaceStrategy):
+        return Behaviour(label, "retry_in_place", 0, True, False, 0.0, config.retry)
+    if isinstance(config, DurableStrategy):
+        return Behaviour(label, "durable", 1, False, True, config.persist_latency_s, None)
+    if isinstance(config, CheckpointStrategy):
+        return Behaviour(label, "checkpoint", config.every, False, True, config.persist_latency_s, None)
+    if isinstance(config, HeartbeatStrategy):
+        return Behaviour(label, "heartbeat", 1, False, True, config.persist_latency_s, None,
+                         config.every_s, config.checkpoint_cost_s)
+    raise TypeError(f"no behaviour for strategy config {config!r}")
+
+
+def backoff_s(policy: RetryPolicy, failures: int, u: float, previous_s: float) -> float:
+    """Wait before retry number ``failures`` (1-based) under ``policy``; ``u`` is a uniform draw.
+
+    Temporal: min(initial · coefficient^(failures−1), maximum). Jitter (AWS naming): full =
+    U(0, interval); equal = interval/2 + U(0, interval/2); decorrelated = min(cap, U(base,
+    3·previous)).
+    """
+    base = policy.initial_interval_s
+    cap = policy.max_interval_s
+    exponent = failures - 1
+    if policy.backoff_coefficient == 1.0 or base == 0.0:
+        interval = base
+    elif exponent * math.log(policy.backoff_coefficient) > math.log(max(cap, 1e-300) / base) + 1:
+        interval = cap
+    else:
+        interval = min(base * policy.backoff_coefficient**exponent, cap)
+    jitter = policy.jitter
+    if jitter == "none":
+        return interval
+    if jitter == "full":
+        return u * interval
+    if jitter == "equal":
+        return 0.5 * interval * (1.0 + u)
+    upper = max(3.0 * previous_s, base)
+    return min(cap, base + u * (upper - base))
+
+
+def heartbeat_attempt(work_s: float, step_work_s: float, saved_s: float, every_s: float,
+                      cost_s: float) -> tuple[float, int, float]:
+    """A heartbeat step's attempt: (its length, the saves it makes, the step's work).
+
+    The step's work is drawn at its first attempt (``step_work_s < 0``) and kept for its
+    retries; an attempt with ``w`` work left runs ``w + m·cost`` with ``m = ceil(w/every) − 1``
+    saves (the last segment needs none: the step's completion records it).
+    """
+    if step_work_s < 0.0:
+        step_work_s = work_s
+    left = step_work_s - saved_s
+    saves = max(math.ceil(left / every_s) - 1, 0)
+    return left + saves * cost_s, saves, step_work_s
+
+
+def heartbeat_saves_done(elapsed_s: float, saves: int, every_s: float, cost_s: float) -> int:
+    """Saves completed by a heartbeat attempt stopped after ``elapsed_s`` (at most its ``saves``).
+
+    A save counts once its checkpoint write (``cost_s``) has finished.
+    """
+    return min(int(elapsed_s // (every_s + cost_s)), saves)
+
+
+def heartbeat_settle(completed: bool, elapsed_s: float, cost_usd: float, saves: int, saved_s: float,
+                     kept_s: float, kept_cost_usd: float, every_s: float, cost_s: float,
+                     rate_per_s: float) -> tuple[int, float, float, float, float, float]:
+    """The accounting of a heartbeat attempt once it stops, for both engines.
+
+    Returns (heartbeats sent, compute and cost charged to the attempt now, the step's saved work,
+    the compute and cost of the saved segments kept for later). Completed: every save was sent,
+    and the segments kept from earlier attempts join the attempt's compute. Stopped by a failure:
+    the saves finished before it survive with their compute; the rest of the attempt is lost.
+    """
+    if completed:
+        return saves, elapsed_s + kept_s, cost_usd + kept_cost_usd, 0.0, 0.0, 0.0
+    done = heartbeat_saves_done(elapsed_s, saves, every_s, cost_s)
+    keep = done * (every_s + cost_s)
+    return (done, elapsed_s - keep, cost_usd - keep * rate_per_s, saved_s + done * every_s, kept_s + keep,
+            kept_cost_usd + keep * rate_per_s)
