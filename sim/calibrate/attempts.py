@@ -7,7 +7,8 @@ column                    required  meaning
 ========================  ========  ==========================================================
 ``workflow_id``           yes       the workflow (pipeline run) the attempt belongs to
 ``step``                  yes       step name (Temporal: activity type)
-``attempt``               yes       1, 2, 3, ... within (workflow_id, step), increasing with start
+``attempt``               yes       1, 2, 3, ... within (workflow_id, step, instance), increasing
+                                    with start
 ``start``, ``end``        yes       ISO-8601 timestamps (``2026-04-01T12:00:00Z``) or seconds
 ``outcome``               yes       ``completed | crashed | killed_by_deploy | rate_limited |
                                     timed_out | error``
@@ -15,6 +16,9 @@ column                    required  meaning
 ``model``                 no        model name (LLM steps)
 ``retry_after_s``         no        the Retry-After of a 429, in seconds
 ``worker_id``             no        the worker process that ran the attempt (one process life)
+``instance``              no        which of a fan-out step's parallel instances the attempt
+                                    belongs to (Temporal: the scheduled event id); without it
+                                    every step runs once per workflow
 ========================  ========  ==========================================================
 
 :func:`load_attempts` reads and validates a file; :func:`validate_attempts` does the same for
@@ -44,7 +48,7 @@ OUTCOMES: tuple[str, ...] = (
 )
 REQUIRED_COLUMNS: tuple[str, ...] = ("workflow_id", "step", "attempt", "start", "end", "outcome")
 OPTIONAL_NUMERIC: tuple[str, ...] = ("tokens_in", "tokens_out", "retry_after_s")
-OPTIONAL_TEXT: tuple[str, ...] = ("model", "worker_id")
+OPTIONAL_TEXT: tuple[str, ...] = ("model", "worker_id", "instance")
 EVENT_LOG_COLUMNS: tuple[str, ...] = (
     "run",
     "strategy",
@@ -237,11 +241,15 @@ def _validate(df: pd.DataFrame, source: str) -> pd.DataFrame:
 
 
 def _check_order(out: pd.DataFrame, source: str) -> None:
-    """Attempt numbers must be unique and increase with start time within (workflow, step)."""
+    """Attempt numbers must be unique and increase with start time within (workflow, step,
+    instance); without an ``instance`` column, within (workflow, step)."""
     known = out[~out["inferred"]] if "inferred" in out.columns else out
-    order = known.sort_values(["workflow_id", "step", "start_s", "attempt"], kind="stable")
-    same = (order["workflow_id"].to_numpy()[1:] == order["workflow_id"].to_numpy()[:-1]) & (
-        order["step"].to_numpy()[1:] == order["step"].to_numpy()[:-1])
+    keys = ["workflow_id", "step"] + (["instance"] if "instance" in known.columns else [])
+    order = known.sort_values([*keys, "start_s", "attempt"], kind="stable")
+    same = np.ones(max(len(order) - 1, 0), dtype=bool)
+    for key in keys:
+        col = order[key].astype(str).to_numpy() if key == "instance" else order[key].to_numpy()
+        same &= col[1:] == col[:-1]
     att = order["attempt"].to_numpy()
     bad = same & (att[1:] <= att[:-1])
     if bad.any():
@@ -255,7 +263,8 @@ def _check_order(out: pd.DataFrame, source: str) -> None:
             "numbers must increase with start time",
             file=source,
             where=f"{_row(idx)} (workflow {r['workflow_id']!r}, step {r['step']!r}, "
-                  f"attempt {int(r['attempt'])})")
+                  + (f"instance {r['instance']!r}, " if "instance" in keys else "")
+                  + f"attempt {int(r['attempt'])})")
 
 
 def attempts_from_event_log(log_df: pd.DataFrame, *, strategy: str | None = None,

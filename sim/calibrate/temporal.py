@@ -174,6 +174,9 @@ class _Activity:
     scheduled_id: int
     step: str
     scheduled_s: float
+    instance: int = 0  # scheduled event id of the instance's first scheduling
+    batch: object = None  # the workflow task that scheduled it (or a run of scheduling events)
+    kind: str = "activity"  # "activity" | "child_workflow"
     started_s: float | None = None
     started_id: int | None = None
     attempt: int = 1
@@ -200,8 +203,66 @@ def _time_s(raw: object) -> float | None:
     return timestamp_s(raw) if isinstance(raw, str) else None
 
 
+_CHILD_CLOSED = {
+    "CHILD_WORKFLOW_EXECUTION_COMPLETED": "completed",
+    "CHILD_WORKFLOW_EXECUTION_FAILED": None,  # from the failure
+    "CHILD_WORKFLOW_EXECUTION_TIMED_OUT": "timed_out",
+    "CHILD_WORKFLOW_EXECUTION_CANCELED": "error",
+    "CHILD_WORKFLOW_EXECUTION_TERMINATED": "error",
+}
+LOCAL_ACTIVITY_MARKERS = ("core_local_activity", "LocalActivity")
+
+
+class ZeroDurationError(DataError):
+    """A history holds an attempt that started and closed at the same instant."""
+
+
+@dataclass
+class _Identity:
+    """Turns scheduled activities into (step, instance, batch), see :func:`history_attempts`."""
+
+    stages: dict[tuple[object, str, str], str] = field(default_factory=dict)
+    n_stages: dict[tuple[str, str], int] = field(default_factory=dict)
+    failed: dict[tuple[str, str], list[_Activity]] = field(default_factory=dict)
+
+    def assign(self, act: _Activity, type_name: str) -> None:
+        key = (act.kind, type_name)
+        waiting = self.failed.get(key)
+        if waiting:  # the workflow schedules again what failed: the next attempt of it
+            prev = waiting.pop(0)
+            act.step, act.instance, act.batch = prev.step, prev.instance, prev.batch
+            return
+        stage = (act.batch, act.kind, type_name)
+        if stage not in self.stages:
+            k = self.n_stages.get(key, 0) + 1
+            self.n_stages[key] = k
+            self.stages[stage] = type_name if k == 1 else f"{type_name}_{k}"
+        act.step, act.instance = self.stages[stage], act.scheduled_id
+
+    def closed(self, act: _Activity, type_name: str) -> None:
+        if act.outcome != "completed":
+            self.failed.setdefault((act.kind, type_name), []).append(act)
+
+
 def history_attempts(history: object, *, workflow_id: str, source: str) -> list[dict[str, Any]]:
     """Attempt rows (dicts of the normalised table) of one parsed history JSON document."""
+    return parse_history(history, workflow_id=workflow_id, source=source)[0]
+
+
+def parse_history(history: object, *, workflow_id: str, source: str
+                  ) -> tuple[list[dict[str, Any]], list[str]]:
+    """Attempt rows of one parsed history and its warnings (local activities not read).
+
+    An attempt belongs to a scheduled activity (its ``ActivityTaskScheduled`` event id, the
+    ``instance`` column), not to its type. The activities one workflow task schedules form a
+    batch (``workflowTaskCompletedEventId``; without it, a run of consecutive scheduling
+    events); the activities of one type in one batch are the parallel instances of one step.
+    The k-th batch holding a type T is step ``T`` (k = 1) or ``T_k``. An activity scheduled
+    again after an activity of its type closed without completing is that activity's next
+    attempt (a retry by the workflow code), not a new instance. Child workflows are read the
+    same way (step = the child's workflow type, one attempt from its start to its close);
+    local activities (``MarkerRecorded``) are left out with a warning.
+    """
     if isinstance(history, dict) and isinstance(history.get("events"), list):
         events = history["events"]
     else:
@@ -210,7 +271,12 @@ def history_attempts(history: object, *, workflow_id: str, source: str) -> list[
     if not events:
         raise DataError("the history has no events", file=source)
     acts: dict[int, _Activity] = {}
+    types: dict[int, str] = {}
     order: list[int] = []
+    ident = _Identity()
+    run = 0  # batch of scheduling events without workflowTaskCompletedEventId
+    prev_scheduling = False
+    local_activities = 0
     last_id = 0
     for k, ev in enumerate(events):
         if not isinstance(ev, dict):
@@ -232,25 +298,43 @@ def history_attempts(history: object, *, workflow_id: str, source: str) -> list[
         if t is None:
             raise DataError(f"missing or invalid eventTime {ev.get('eventTime')!r}",
                             file=source, where=where)
-        if not etype.startswith("ACTIVITY_TASK_") or etype in (
-                "ACTIVITY_TASK_CANCEL_REQUESTED",):
+        scheduling = etype in ("ACTIVITY_TASK_SCHEDULED", "START_CHILD_WORKFLOW_EXECUTION_INITIATED")
+        if scheduling and not prev_scheduling:
+            run += 1
+        prev_scheduling = scheduling
+        if etype == "MARKER_RECORDED":
+            attrs = ev.get(_attr_key(etype))
+            if isinstance(attrs, dict) and attrs.get("markerName") in LOCAL_ACTIVITY_MARKERS:
+                local_activities += 1
+            continue
+        child = etype.startswith(("CHILD_WORKFLOW_EXECUTION_", "START_CHILD_WORKFLOW_"))
+        if not child and (not etype.startswith("ACTIVITY_TASK_") or etype in (
+                "ACTIVITY_TASK_CANCEL_REQUESTED",)):
             continue
         key = _attr_key(etype)
         attrs = ev.get(key)
         if not isinstance(attrs, dict):
             raise DataError(f"{etype} event without its '{key}' object", file=source,
                             where=where)
-        if etype == "ACTIVITY_TASK_SCHEDULED":
-            name = (attrs.get("activityType") or {}).get("name") if isinstance(
-                attrs.get("activityType"), dict) else None
+        if scheduling:
+            field_name = "workflowType" if child else "activityType"
+            name = (attrs.get(field_name) or {}).get("name") if isinstance(
+                attrs.get(field_name), dict) else None
             if not isinstance(name, str) or not name:
-                raise DataError("ActivityTaskScheduled without activityType.name", file=source,
-                                where=where)
-            acts[eid] = _Activity(scheduled_id=eid, step=name, scheduled_s=t)
+                raise DataError(f"{etype} without {field_name}.name", file=source, where=where)
+            wtc = _int(attrs.get("workflowTaskCompletedEventId"))
+            act = _Activity(scheduled_id=eid, step=name, scheduled_s=t,
+                            batch=("task", wtc) if wtc else ("run", run),
+                            kind="child_workflow" if child else "activity")
+            ident.assign(act, name)
+            acts[eid], types[eid] = act, name
             order.append(eid)
             continue
+        if child:
+            _child_event(etype, attrs, eid, t, acts, types, ident, source, where)
+            continue
         sid = _int(attrs.get("scheduledEventId"))
-        if sid is None or sid not in acts:
+        if sid is None or sid not in acts or acts[sid].kind != "activity":
             raise DataError(f"{etype} refers to scheduledEventId {attrs.get('scheduledEventId')!r}"
                             ", which is not an ActivityTaskScheduled event of this history",
                             file=source, where=where)
@@ -296,40 +380,103 @@ def history_attempts(history: object, *, workflow_id: str, source: str) -> list[
         if act.started_s is not None and act.end_s < act.started_s:
             raise DataError(f"{etype} is earlier than its ActivityTaskStarted", file=source,
                             where=where)
+        ident.closed(act, types[sid])
+    warnings = []
+    if local_activities:
+        warnings.append(
+            f"{source}: {local_activities} local activit{'y' if local_activities == 1 else 'ies'}"
+            " (MarkerRecorded) not read: a marker records when the workflow task saved the "
+            "result, not when the attempt started, so it gives no duration; the rest of the "
+            "history is read")
+    return _rows(acts, order, workflow_id, source), warnings
+
+
+def _child_event(etype: str, attrs: dict[str, Any], eid: int, t: float,
+                 acts: dict[int, _Activity], types: dict[int, str], ident: _Identity,
+                 source: str, where: str) -> None:
+    """A child workflow's start, start failure or close: one attempt, start to close."""
+    iid = _int(attrs.get("initiatedEventId"))
+    if iid is None or iid not in acts or acts[iid].kind != "child_workflow":
+        raise DataError(f"{etype} refers to initiatedEventId {attrs.get('initiatedEventId')!r}"
+                        ", which is not a StartChildWorkflowExecutionInitiated event of this "
+                        "history", file=source, where=where)
+    act = acts[iid]
+    if act.outcome is not None:
+        raise DataError(f"{etype} for the child workflow initiated at event {iid}, which is "
+                        "already closed", file=source, where=where)
+    if etype == "CHILD_WORKFLOW_EXECUTION_STARTED":
+        act.started_s, act.started_id = t, eid
+        return
+    if etype == "START_CHILD_WORKFLOW_EXECUTION_FAILED":
+        act.outcome = "error"  # never started: no attempt with times
+    elif etype in _CHILD_CLOSED:
+        outcome = _CHILD_CLOSED[etype]
+        if outcome is None:
+            failure = attrs.get("failure")
+            outcome = classify_failure(failure) if isinstance(failure, dict) else "error"
+        act.outcome, act.end_s = outcome, t
+        if act.started_s is not None and t < act.started_s:
+            raise DataError(f"{etype} is earlier than its ChildWorkflowExecutionStarted",
+                            file=source, where=where)
+    ident.closed(act, types[iid])
+
+
+def _rows(acts: dict[int, _Activity], order: list[int], workflow_id: str, source: str
+          ) -> list[dict[str, Any]]:
+    batches: dict[object, int] = {}
     rows: list[dict[str, Any]] = []
-    next_attempt: dict[str, int] = {}
+    next_attempt: dict[int, int] = {}
     for sid in order:
         act = acts[sid]
-        base = next_attempt.get(act.step, 0)
+        base = next_attempt.get(act.instance, 0)
         n_earlier = act.attempt - 1
         prev_outcome = classify_failure(act.last_failure) if act.last_failure else "error"
         prev_retry = _retry_after_s(act.last_failure)
+        has_last = act.started_s is not None and act.end_s is not None
+        if n_earlier or has_last:
+            batch = batches.setdefault(act.batch, len(batches) + 1)
+        common = {"workflow_id": workflow_id, "step": act.step, "instance": act.instance}
         for j in range(n_earlier):
             rows.append({
-                "workflow_id": workflow_id, "step": act.step, "attempt": base + j + 1,
+                **common, "attempt": base + j + 1,
                 "start_s": np.nan, "end_s": np.nan, "duration_s": np.nan,
                 "outcome": prev_outcome, "inferred": True,
                 "retry_after_s": prev_retry if (j == n_earlier - 1 and prev_outcome ==
                                                 "rate_limited") else np.nan,
-                "worker_id": None,
+                "worker_id": None, "batch": batch, "kind": act.kind,
             })
-        has_last = act.started_s is not None and act.end_s is not None
         if has_last:
+            assert act.started_s is not None and act.end_s is not None
+            if act.end_s <= act.started_s:
+                what = "child workflow" if act.kind == "child_workflow" else "activity"
+                raise ZeroDurationError(
+                    f"{what} {act.step!r} scheduled at event {sid} has zero duration (started "
+                    "and closed at the same instant)", file=source)
             rows.append({
-                "workflow_id": workflow_id, "step": act.step, "attempt": base + act.attempt,
+                **common, "attempt": base + act.attempt,
                 "start_s": act.started_s, "end_s": act.end_s,
                 "duration_s": act.end_s - act.started_s, "outcome": act.outcome,
                 "inferred": False,
                 "retry_after_s": act.retry_after_s if act.outcome == "rate_limited" and
                 act.retry_after_s is not None else np.nan,
-                "worker_id": act.worker_id,
+                "worker_id": act.worker_id, "batch": batch, "kind": act.kind,
             })
-        next_attempt[act.step] = base + act.attempt if has_last else base + n_earlier
+        next_attempt[act.instance] = base + act.attempt if has_last else base + n_earlier
     return rows
 
 
+TEMPORAL_COLUMNS: tuple[str, ...] = (*NORMALISED_COLUMNS, "retry_after_s", "worker_id",
+                                     "instance", "batch", "kind")
+
+
 def load_temporal(path: str | Path) -> pd.DataFrame:
-    """Read one history JSON file or a folder of them into the normalised attempts table."""
+    """Read one history JSON file or a folder of them into the normalised attempts table.
+
+    Besides the normalised columns: ``instance`` (the scheduled event id of the activity the
+    attempt belongs to), ``batch`` (1, 2, ... the workflow task that scheduled it, in order)
+    and ``kind`` (``activity`` or ``child_workflow``). ``attrs["warnings"]`` lists one line per
+    history skipped (an attempt of zero duration) or partly read (local activities).
+    """
     p = Path(path)
     if p.is_dir():
         files = sorted(p.glob("*.json"))
@@ -340,20 +487,36 @@ def load_temporal(path: str | Path) -> pd.DataFrame:
     else:
         raise DataError("no such file or folder", file=str(p))
     rows: list[dict[str, Any]] = []
+    warnings: list[str] = []
+    skipped: list[str] = []
     for f in files:
         try:
             doc = json.loads(f.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise DataError(f"not valid JSON: {exc}", file=str(f)) from exc
-        rows.extend(history_attempts(doc, workflow_id=f.stem, source=str(f)))
+        try:
+            file_rows, file_warnings = parse_history(doc, workflow_id=f.stem, source=str(f))
+        except ZeroDurationError as exc:
+            if len(files) == 1:
+                raise
+            warnings.append(f"{exc}: history skipped")
+            skipped.append(str(f))
+            continue
+        rows.extend(file_rows)
+        warnings.extend(file_warnings)
     if not rows:
-        raise DataError("the histories hold no activity attempts", file=str(p))
+        raise DataError("the histories hold no activity attempts"
+                        + (f" ({len(skipped)} skipped for zero-duration attempts)" if skipped
+                           else ""), file=str(p))
     out = pd.DataFrame(rows)
-    out = out[[*NORMALISED_COLUMNS, "retry_after_s", "worker_id"]]
+    out = out[list(TEMPORAL_COLUMNS)]
     out["attempt"] = out["attempt"].astype(np.int64)
+    out["instance"] = out["instance"].astype(np.int64)
+    out["batch"] = out["batch"].astype(np.int64)
     out["inferred"] = out["inferred"].astype(bool)
     _check_order(out, str(p))
     out.attrs["source"] = str(p)
+    out.attrs["warnings"] = warnings
     return out
 
 
