@@ -319,9 +319,12 @@ def crash_exposure(attempts: pd.DataFrame, *, age: str = "auto"
     ``age="attempt"``: each attempt is one exposure interval from 0 to its running time.
     ``age="worker"``: each worker_id life (split after each crash) is one interval from its
     first attempt's start to its last attempt's end (or the crash). ``"auto"`` picks worker
-    when every attempt has a worker_id.
+    when every attempt has a worker_id. Child workflows (``kind`` column of Temporal
+    histories) are not attempts on a worker and are left out.
     """
     known = attempts[~attempts["inferred"]]
+    if "kind" in known.columns:
+        known = known[known["kind"] != "child_workflow"]
     n_inf = int(attempts["inferred"].sum())
     has_worker = "worker_id" in known.columns and known["worker_id"].notna().all() and len(
         known) > 0

@@ -5,6 +5,11 @@ and the data behind them (attempts, crashes, observation window) become comments
 data cannot tell (step kinds and prices, restart times, drain, strategies) comes from a
 template scenario when one is given, otherwise from the core's defaults, and the comments say
 so.
+
+Where the data show parallelism (:mod:`sim.calibrate.graph`), a step gets ``count`` (a fan-out:
+a fixed number, or ``{ dist = "empirical", values, weights }`` of the observed counts) and
+``after`` (its predecessors, when they are not simply the previous step), in the workflow-graph
+format of docs/model.md. A chain is written exactly as before: no ``count``, no ``after``.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import pandas as pd
 
 from sim.calibrate.errors import DataError
 from sim.calibrate.fits import Calibration, DurationFit, Estimate
+from sim.calibrate.graph import WorkflowShape, infer_shape
 from sim.model.units import format_duration
 
 DEFAULT_PROFILE = "article-2026-04"
@@ -59,7 +65,8 @@ def _table(header: str, table: Mapping[str, Any], *, array: bool = False) -> lis
     lines = [f"[[{header}]]" if array else f"[{header}]"]
     subs: list[tuple[str, Mapping[str, Any]]] = []
     for k, v in table.items():
-        if isinstance(v, Mapping) and not (header.startswith("steps") and k == "duration"):
+        if isinstance(v, Mapping) and not (header.startswith("steps") and k in ("duration",
+                                                                                "count")):
             subs.append((k, v))
         else:
             lines.append(f"{_key(k)} = {_value(v)}")
@@ -197,6 +204,7 @@ def scenario_toml(cal: Calibration, attempts: pd.DataFrame, *,
         raise DataError(f"no step of the data ({', '.join(sorted(data_steps))}) is a step of the "
                         f"template ({', '.join(map(str, tsteps))}): step names must match",
                         file=str(tpath))
+    shape = infer_shape(attempts, order)
     step_tables: list[tuple[dict[str, Any], list[str]]] = []
     unknown_models: list[str] = []
     known_models = _bundled_models(DEFAULT_PROFILE) if not raw else set()
@@ -233,6 +241,7 @@ def scenario_toml(cal: Calibration, attempts: pd.DataFrame, *,
         if "duration" not in table:
             raise DataError(f"step {step!r} has no completed attempt to fit a duration from; "
                             "give a --template that sets it", file=cal.source)
+        comments += _graph_keys(table, shape, step)
         step_tables.append((table, comments))
     extra = sorted(data_steps - set(order))
     for model in sorted(set(unknown_models)):
@@ -262,6 +271,27 @@ def scenario_toml(cal: Calibration, attempts: pd.DataFrame, *,
     for label, table in strategies.items():
         lines += _table(f"strategies.{_key(label)}", table)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _graph_keys(table: dict[str, Any], shape: WorkflowShape, step: str) -> list[str]:
+    """Set ``after`` and ``count`` on a step table where the data show them; their comments.
+
+    A key the template already sets is kept; a chain step gets neither key.
+    """
+    comments: list[str] = []
+    s = shape.steps[step]
+    after = shape.explicit_after(step)
+    if after is not None and "after" not in table:
+        table["after"] = list(after)
+        comments.append(f"# after: the steps of the batch before it in {s.after_support} of "
+                        f"{s.n_workflows} workflows" + (" (a root: parallel with the first step)"
+                                                        if not after else ""))
+    if s.fan_out and "count" not in table:
+        table["count"] = s.count_value()
+        seen = ", ".join(f"{c} in {k}" for c, k in s.counts.items())
+        comments.append(f"# count: parallel instances per workflow ({seen} of {s.n_workflows} "
+                        "workflows); duration is per instance")
+    return comments
 
 
 def _failure_lines(cal: Calibration, tf: dict[str, Any], steps: list[str]) -> list[str]:
@@ -376,9 +406,34 @@ def _failure_lines(cal: Calibration, tf: dict[str, Any], steps: list[str]) -> li
     return lines
 
 
+GRAPH_KEYS: tuple[str, ...] = ("after", "count", "max_concurrency")
+
+
+def graph_format_supported() -> bool:
+    """True when the scenario loader reads the workflow-graph keys (a step's ``count``)."""
+    from sim.model.scenario import Step
+
+    return "count" in Step.model_fields
+
+
+def uses_graph_keys(text: str) -> bool:
+    """True when a scenario's steps set ``after``, ``count`` or ``max_concurrency``."""
+    return any(k in step for step in tomllib.loads(text).get("steps", [])
+               for k in GRAPH_KEYS if isinstance(step, dict))
+
+
 def validate_scenario_text(text: str, *, file: str = "<calibrated scenario>",
                            base_dir: Path | None = None) -> Any:
-    """Load the TOML text through the core's loader; returns the Scenario or raises."""
+    """Load the TOML text through the core's loader; returns the Scenario or raises.
+
+    While the loader does not read the workflow-graph keys yet (:func:`graph_format_supported`),
+    the steps are checked without ``after``/``count``/``max_concurrency`` (everything else is
+    checked as usual) and the result is the chain of the same steps.
+    """
     from sim.model.scenario import scenario_from_dict
 
-    return scenario_from_dict(tomllib.loads(text), file=file, base_dir=base_dir)
+    raw = tomllib.loads(text)
+    if not graph_format_supported():
+        raw["steps"] = [{k: v for k, v in step.items() if k not in GRAPH_KEYS}
+                        if isinstance(step, dict) else step for step in raw.get("steps", [])]
+    return scenario_from_dict(raw, file=file, base_dir=base_dir)

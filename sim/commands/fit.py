@@ -4,13 +4,17 @@ DATA is an attempts table (CSV or Parquet, docs/calibration.md), the simulator's
 (same formats, recognised by its columns), or Temporal histories (a ``.json`` file written by
 ``temporal workflow show --output json``, or a folder of them). Everything is read, fitted and
 validated before anything is written: bad data exits with status 2, one line naming the file,
-the row or event id and the problem, and no output files.
+the row or event id and the problem, and no output files. In a folder of histories, a history
+with an attempt of zero duration is skipped with a warning naming it; local activities are
+left out with a warning; parallel activities become fan-out steps (``count``) and parallel
+branches (``after``), see docs/calibration.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -21,8 +25,15 @@ from sim.calibrate.attempts import load_attempts
 from sim.calibrate.deploys import load_deploys
 from sim.calibrate.errors import DataError
 from sim.calibrate.fits import calibrate
+from sim.calibrate.graph import format_shape, infer_shape
 from sim.calibrate.report import format_report, write_plots
-from sim.calibrate.scenario_writer import scenario_toml, validate_scenario_text
+from sim.calibrate.scenario_writer import (
+    graph_format_supported,
+    scenario_toml,
+    step_order,
+    uses_graph_keys,
+    validate_scenario_text,
+)
 from sim.calibrate.temporal import load_temporal, looks_like_temporal
 
 
@@ -80,18 +91,28 @@ def run(args: argparse.Namespace) -> int:
 
         load_scenario(args.template)  # a broken template fails here, before any fitting
     attempts = load_data(args.data, strategy=args.strategy)
+    warnings = [f"warning: {w}" for w in attempts.attrs.get("warnings", [])]
+    for line in warnings:
+        print(line, file=sys.stderr)
     deploys = load_deploys(args.deploys) if args.deploys else None
     cal = calibrate(attempts, np.asarray(deploys) if deploys is not None else None, age=args.age)
     out = Path(args.out)
     text = scenario_toml(cal, attempts, template=args.template, out_path=out, name=args.name)
     validate_scenario_text(text, file=str(out), base_dir=out.resolve().parent)
     report = format_report(cal)
+    shape_text = "" if args.template else format_shape(infer_shape(attempts, step_order(attempts)))
+    if shape_text:
+        report += "\n" + shape_text
+    if uses_graph_keys(text) and not graph_format_supported():
+        report += ("note: the scenario's steps use the workflow-graph keys (count, after); this "
+                   "build's scenario loader does not read them yet, so the file was checked "
+                   "without them\n")
     if args.plot:
         for path in write_plots(cal, attempts, args.plot):
             report += f"figure: {path}\n"
     _atomic_write(out, text)
     if args.report:
-        _atomic_write(Path(args.report), report)
+        _atomic_write(Path(args.report), "".join(f"{w}\n" for w in warnings) + report)
     print(report, end="")
     print(f"scenario written: {out}")
     return 0
