@@ -28,6 +28,15 @@ What a history tells and what it does not
 * A worker crash is only seen as a heartbeat or start-to-close timeout; the recorded end of a
   crashed attempt is when the timeout fired, up to one heartbeat timeout after the crash.
 
+Parallel activities, child workflows, local activities
+------------------------------------------------------
+An attempt belongs to its scheduled activity (``instance`` = the ActivityTaskScheduled event
+id), not to its type; the activities one workflow task schedules form a batch, and the
+activities of one type in a batch are the instances of one fan-out step (see
+:func:`parse_history` and :mod:`sim.calibrate.graph`). Child workflows are read as one attempt
+from their start to their close. Local activities (``MarkerRecorded``) are left out with a
+warning. A folder's history with an attempt of zero duration is skipped with a warning.
+
 Failure -> outcome (first rule that matches, looking through the ``cause`` chain):
 
 1. application failure whose type or message contains ``429``, ``RateLimit``, ``rate limit``,

@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     text = scenario_toml(cal, attempts, template=args.template, out_path=out, name=args.name)
     validate_scenario_text(text, file=str(out), base_dir=out.resolve().parent)
     report = format_report(cal)
-    shape_text = "" if args.template else format_shape(infer_shape(attempts, step_order(attempts)))
+    shape_text = format_shape(infer_shape(attempts, step_order(attempts)))
     if shape_text:
         report += "\n" + shape_text
     if uses_graph_keys(text) and not graph_format_supported():
