@@ -238,3 +238,37 @@ def test_fitted_graph_scenarios_load(tmp_path: Path, capsys) -> None:
         assert main(["fit", str(data), "--out", str(out)]) == 0
         assert load_scenario(out) is not None
     capsys.readouterr()
+
+
+def test_peak_concurrency_by_hand() -> None:
+    import numpy as np
+
+    from sim.calibrate.graph import peak_concurrency
+
+    # [0,10) [0,10) [10,20) [5,12): at t=5..10 three are open; 10 closes two and opens one
+    assert peak_concurrency(np.array([0.0, 0.0, 10.0, 5.0]), np.array([10.0, 10.0, 20.0, 12.0])) == 3
+    assert peak_concurrency(np.array([0.0, 1.0]), np.array([1.0, 2.0])) == 1  # touching
+
+
+def test_attempts_table_with_instances_gives_count_and_concurrency(tmp_path: Path,
+                                                                    capsys) -> None:
+    """A CSV fan-out: 6 instances per workflow, never more than 2 at once -> max_concurrency 2."""
+    rows = []
+    for w in range(3):
+        t0 = 1000.0 * w
+        rows.append((f"w{w}", "split", "1", t0, t0 + 5))
+        for i in range(6):  # three waves of two
+            start = t0 + 5 + 10 * (i // 2) + 0.5 * (i % 2)
+            rows.append((f"w{w}", "embed", str(i), start, start + 9 + 0.1 * i))
+        rows.append((f"w{w}", "index", "1", t0 + 40, t0 + 50 + w))
+    table = pd.DataFrame(rows, columns=["workflow_id", "step", "instance", "start", "end"])
+    table["attempt"] = 1
+    table["outcome"] = "completed"
+    path = tmp_path / "attempts.csv"
+    table.to_csv(path, index=False)
+    doc, out, _ = _fit(tmp_path, path, capsys)
+    steps = {s["name"]: s for s in doc["steps"]}
+    assert list(steps) == ["split", "embed", "index"]
+    assert steps["embed"]["count"] == 6 and steps["embed"]["max_concurrency"] == 2
+    assert all("after" not in s for s in doc["steps"])  # no batch column: a chain
+    assert "at most 2 running at once (written as max_concurrency)" in out

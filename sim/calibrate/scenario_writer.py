@@ -8,7 +8,8 @@ so.
 
 Where the data show parallelism (:mod:`sim.calibrate.graph`), a step gets ``count`` (a fan-out:
 a fixed number, or ``{ dist = "empirical", values, weights }`` of the observed counts) and
-``after`` (its predecessors, when they are not simply the previous step), in the workflow-graph
+``after`` (its predecessors, when they are not simply the previous step) and ``max_concurrency``
+(when the instances never all ran at once), in the workflow-graph
 format of docs/model.md. A chain is written exactly as before: no ``count``, no ``after``.
 """
 
@@ -291,6 +292,10 @@ def _graph_keys(table: dict[str, Any], shape: WorkflowShape, step: str) -> list[
         seen = ", ".join(f"{c} in {k}" for c, k in s.counts.items())
         comments.append(f"# count: parallel instances per workflow ({seen} of {s.n_workflows} "
                         "workflows); duration is per instance")
+    if s.max_concurrency is not None and "max_concurrency" not in table:
+        table["max_concurrency"] = s.max_concurrency
+        comments.append(f"# max_concurrency: at most {s.peak} instances ran at once in every "
+                        "workflow, fewer than its instances")
     return comments
 
 
