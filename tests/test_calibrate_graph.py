@@ -13,7 +13,7 @@ import json
 import math
 import statistics
 import tomllib
-from datetime import datetime
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
@@ -233,11 +233,22 @@ def _graph_loader() -> bool:
 def test_fitted_graph_scenarios_load(tmp_path: Path, capsys) -> None:
     from sim import load_scenario
 
-    for i, data in enumerate((RESEARCH, GUARDRAIL, SMORGASBORD)):
+    doc = json.loads(RESEARCH.read_text())
+    for ev in doc["events"]:
+        if ev["eventId"] == "20":  # a parallel branch of another type, then a join
+            ev["activityTaskScheduledEventAttributes"]["activityType"]["name"] = "search_web"
+    variant = tmp_path / "variant.json"
+    variant.write_text(json.dumps(doc))
+    for i, data in enumerate((RESEARCH, GUARDRAIL, SMORGASBORD, variant)):
         out = tmp_path / f"fitted{i}.toml"
         assert main(["fit", str(data), "--out", str(out)]) == 0
-        assert load_scenario(out) is not None
-    capsys.readouterr()
+        sc = load_scenario(out)
+        written = tomllib.loads(out.read_text())["steps"]
+        assert [s.name for s in sc.steps] == [s["name"] for s in written]
+        for step, raw in zip(sc.steps, written, strict=True):
+            assert step.after == raw.get("after")
+            assert step.max_concurrency == raw.get("max_concurrency")
+    assert "workflow-graph keys" not in capsys.readouterr().out  # checked with them
 
 
 def test_peak_concurrency_by_hand() -> None:
@@ -272,3 +283,76 @@ def test_attempts_table_with_instances_gives_count_and_concurrency(tmp_path: Pat
     assert steps["embed"]["count"] == 6 and steps["embed"]["max_concurrency"] == 2
     assert all("after" not in s for s in doc["steps"])  # no batch column: a chain
     assert "at most 2 running at once (written as max_concurrency)" in out
+
+
+def test_parallel_branch_of_another_type_and_join(tmp_path: Path, capsys) -> None:
+    doc = json.loads(RESEARCH.read_text())
+    for ev in doc["events"]:
+        if ev["eventId"] == "20":  # one of the ten parallel calls becomes another activity type
+            ev["activityTaskScheduledEventAttributes"]["activityType"]["name"] = "search_web"
+    path = tmp_path / "research-variant.json"
+    path.write_text(json.dumps(doc))
+    fitted, out, _ = _fit(tmp_path, path, capsys)
+    steps = {s["name"]: s for s in fitted["steps"]}
+    # search_web started first (event 26, 17:04:08.053707), so it is listed first of the batch
+    assert list(steps) == ["invoke_model_activity", "search_web", "invoke_model_activity_2",
+                           "invoke_model_activity_3"]
+    assert "after" not in steps["search_web"]  # its predecessor is the previous step
+    assert steps["invoke_model_activity_2"]["after"] == ["invoke_model_activity"]
+    assert steps["invoke_model_activity_2"]["count"] == 9 and "count" not in steps["search_web"]
+    assert steps["invoke_model_activity_3"]["after"] == ["search_web", "invoke_model_activity_2"]
+    assert "after search_web, invoke_model_activity_2 (1 of 1 workflows)" in out
+
+
+def test_batches_without_workflow_task_ids_are_runs_of_scheduling_events() -> None:
+    doc = json.loads(RESEARCH.read_text())
+    for ev in doc["events"]:
+        ev.get("activityTaskScheduledEventAttributes", {}).pop("workflowTaskCompletedEventId",
+                                                                None)
+    a = load_temporal_doc(doc)
+    b = load_temporal(RESEARCH)
+    pd.testing.assert_frame_equal(a[["step", "instance", "batch"]], b[["step", "instance",
+                                                                        "batch"]])
+
+
+def load_temporal_doc(doc: dict) -> pd.DataFrame:
+    from sim.calibrate.temporal import parse_history
+
+    rows, _ = parse_history(doc, workflow_id="w", source="<doc>")
+    return pd.DataFrame(rows)
+
+
+def _event(eid: int, t: float, etype: str, **attrs: object) -> dict:
+    stamp = datetime.fromtimestamp(1_780_000_000 + t, UTC).isoformat()
+    key = "".join(w.capitalize() for w in etype.split("_"))
+    key = key[0].lower() + key[1:] + "EventAttributes"
+    return {"eventId": str(eid), "eventTime": stamp, "eventType": f"EVENT_TYPE_{etype}",
+            key: attrs}
+
+
+def test_workflow_code_retry_is_the_next_attempt_of_the_same_activity() -> None:
+    """call fails (non-retryable), the workflow schedules `call` again, it completes."""
+    fail = {"message": "HTTP 429 Too Many Requests", "applicationFailureInfo": {
+        "type": "RateLimitError", "nonRetryable": True}}
+    events = [
+        _event(1, 0.0, "WORKFLOW_EXECUTION_STARTED", workflowType={"name": "wf"}),
+        _event(2, 0.1, "ACTIVITY_TASK_SCHEDULED", activityType={"name": "call"},
+               workflowTaskCompletedEventId="1"),
+        _event(3, 0.2, "ACTIVITY_TASK_STARTED", scheduledEventId="2", attempt=1),
+        _event(4, 3.2, "ACTIVITY_TASK_FAILED", scheduledEventId="2", startedEventId="3",
+               failure=fail),
+        _event(5, 3.3, "ACTIVITY_TASK_SCHEDULED", activityType={"name": "call"},
+               workflowTaskCompletedEventId="4"),
+        _event(6, 3.4, "ACTIVITY_TASK_STARTED", scheduledEventId="5", attempt=1),
+        _event(7, 7.4, "ACTIVITY_TASK_COMPLETED", scheduledEventId="5", startedEventId="6"),
+        _event(8, 7.5, "ACTIVITY_TASK_SCHEDULED", activityType={"name": "call"},
+               workflowTaskCompletedEventId="7"),
+        _event(9, 7.6, "ACTIVITY_TASK_STARTED", scheduledEventId="8", attempt=1),
+        _event(10, 9.6, "ACTIVITY_TASK_COMPLETED", scheduledEventId="8", startedEventId="9"),
+    ]
+    a = load_temporal_doc({"events": events})
+    assert a["step"].tolist() == ["call", "call", "call_2"]
+    assert a["instance"].tolist() == [2, 2, 8]
+    assert a["attempt"].tolist() == [1, 2, 1]
+    assert a["outcome"].tolist() == ["rate_limited", "completed", "completed"]
+    assert a["duration_s"].round(6).tolist() == [3.0, 4.0, 2.0]
