@@ -310,12 +310,20 @@ class DurableStrategy(_Model):
 
 
 class CheckpointStrategy(_Model):
-    """Durable execution that records progress only every ``every`` steps (one activity per
-    group of steps); a failure re-runs the group."""
+    """Durable execution with one activity per group of consecutive steps: progress is recorded
+    when a group completes, and a failure re-runs the group. The groups are either every
+    ``every`` steps, or explicit: ``groups`` lists the step names of each activity, covering
+    every step once, in pipeline order (checked against the steps when the scenario loads)."""
 
     kind: Literal["checkpoint"] = "checkpoint"
     every: int = Field(2, ge=1)
+    groups: list[list[str]] | None = None
     persist_latency_s: NonNegativeDuration = Field(0.0, alias="persist_latency")
+
+    @property
+    def group_sizes(self) -> tuple[int, ...] | None:
+        """Steps per activity, in order (None: every ``every`` steps)."""
+        return None if self.groups is None else tuple(len(g) for g in self.groups)
 
 
 class HeartbeatStrategy(_Model):
@@ -545,7 +553,7 @@ def _format_loc(loc: tuple, data: dict) -> str:
             if isinstance(node, list) and 0 <= item < len(node) and isinstance(node[item], dict):
                 name = node[item].get("name")
             parts[-1:] = [f"{parts[-1] if parts else ''}[{item}]" + (f"({name})" if name else "")]
-        elif item in STRATEGY_KINDS and parts and parts[-1].startswith("strategies."):
+        elif item in STRATEGY_KINDS and len(parts) == 2 and parts[0] == "strategies":
             continue  # the discriminator's tag, not a key of the file
         else:
             parts.append(str(item))
@@ -651,6 +659,34 @@ def _prepare(raw: dict, base_dir: Path | None, file: str) -> dict:
     return data
 
 
+def check_groups(groups: list[list[str]], step_names: list[str]) -> str | None:
+    """Why ``groups`` (step names per activity) is not a partition of the pipeline into runs of
+    consecutive steps in order, or None if it is."""
+    if not groups:
+        return "'groups' is empty: list the steps of each activity, e.g. [[\"a\", \"b\"], [\"c\"]]"
+    for j, group in enumerate(groups):
+        if not group:
+            return f"group {j} is empty: every activity needs at least one step"
+    flat = [name for group in groups for name in group]
+    for name in flat:
+        if name not in step_names:
+            hint = difflib.get_close_matches(name, step_names, n=1)
+            extra = f" (did you mean '{hint[0]}'?)" if hint else ""
+            return f"no step named '{name}'{extra}; steps: {', '.join(step_names)}"
+    seen: set[str] = set()
+    for name in flat:
+        if name in seen:
+            return f"step '{name}' is in more than one place: each step belongs to exactly one group"
+        seen.add(name)
+    missing = [name for name in step_names if name not in seen]
+    if missing:
+        return f"step(s) {', '.join(repr(m) for m in missing)} in no group: the groups must cover every step"
+    if flat != step_names:
+        return (f"the groups must list the steps in pipeline order ({', '.join(step_names)}), "
+                f"got {', '.join(flat)}")
+    return None
+
+
 def _cross_check(sc: Scenario, file: str) -> None:
     for i, step in enumerate(sc.steps):
         key = f"steps[{i}]({step.name})"
@@ -666,6 +702,13 @@ def _cross_check(sc: Scenario, file: str) -> None:
                 file=file,
                 key=f"{key}.model",
             )
+    for label, config in sc.strategies.items():
+        if isinstance(config, CheckpointStrategy) and config.groups is not None:
+            if "every" in config.model_fields_set:
+                raise ScenarioError("give either 'every' or 'groups', not both", file=file, key=f"strategies.{label}")
+            problem = check_groups(config.groups, sc.step_names)
+            if problem is not None:
+                raise ScenarioError(problem, file=file, key=f"strategies.{label}.groups")
     rl = sc.failures.rate_limit
     if rl is not None and rl.steps is not None:
         for j, name in enumerate(rl.steps):

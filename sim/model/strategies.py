@@ -1,7 +1,9 @@
 """Recovery strategies as data: what survives a failure, what is recorded, which retry policy applies.
 
 One engine loop serves every strategy; a strategy is described by
-* ``checkpoint_every``: progress is recorded after every k-th step (1 = durable, 0 = never);
+* ``checkpoint_every``: progress is recorded after every k-th step (1 = durable, 0 = never), or
+  ``group_sizes``: explicit activities of consecutive steps (``is_checkpoint`` reads either, so
+  every engine runs explicit groups unchanged);
   between checkpoints it lives in the worker's memory and a worker shutdown loses it;
 * ``retry_429_in_place``: a rate-limited call is retried inside the process (no rollback);
 * ``records_history`` and ``persist_latency_s``: Temporal history events and their latency;
@@ -42,9 +44,12 @@ class Behaviour:
     pipeline_retry: RetryPolicy | None  # policy for rolling back a multi-step unit; None: the step's
     heartbeat_every_s: float = 0.0  # > 0: GPU steps save progress after every this much work
     heartbeat_cost_s: float = 0.0  # worker time of one heartbeat checkpoint
+    group_sizes: tuple[int, ...] = ()  # explicit activities (steps per group, in order); () = every k
 
     def is_checkpoint(self, step_index: int, n_steps: int) -> bool:
         """Is progress recorded once step ``step_index`` (0-based) completes?"""
+        if self.group_sizes:
+            return step_index + 1 in group_ends(self.group_sizes)
         k = self.checkpoint_every
         if k <= 0:
             return step_index == n_steps - 1
@@ -60,11 +65,26 @@ def behaviour(label: str, config: StrategyConfig) -> Behaviour:
     if isinstance(config, DurableStrategy):
         return Behaviour(label, "durable", 1, False, True, config.persist_latency_s, None)
     if isinstance(config, CheckpointStrategy):
-        return Behaviour(label, "checkpoint", config.every, False, True, config.persist_latency_s, None)
+        sizes = config.group_sizes
+        if sizes is None:
+            return Behaviour(label, "checkpoint", config.every, False, True, config.persist_latency_s, None)
+        # checkpoint_every = 1 exactly when every step is its own activity (the engines then
+        # treat failures at step level, as for durable); otherwise the largest group
+        return Behaviour(label, "checkpoint", max(sizes), False, True, config.persist_latency_s, None,
+                         group_sizes=sizes)
     if isinstance(config, HeartbeatStrategy):
         return Behaviour(label, "heartbeat", 1, False, True, config.persist_latency_s, None,
                          config.every_s, config.checkpoint_cost_s)
     raise TypeError(f"no behaviour for strategy config {config!r}")
+
+
+def group_ends(group_sizes: tuple[int, ...]) -> frozenset[int]:
+    """The 1-based indices of the steps that end an activity (cumulative group sizes)."""
+    ends, total = set(), 0
+    for size in group_sizes:
+        total += size
+        ends.add(total)
+    return frozenset(ends)
 
 
 def backoff_s(policy: RetryPolicy, failures: int, u: float, previous_s: float) -> float:
