@@ -1,0 +1,162 @@
+"""The heartbeat interval of long GPU steps, searched by ``scipy.optimize`` on a CRN objective.
+
+The candidate is the ``heartbeat`` strategy (every step its own activity; GPU steps save their
+progress after every H of work, each save taking ``checkpoint_cost`` of worker time and one
+billable action). The objective at H is the simulated objective (``select``) of ``runs``
+replications under a fixed seed: the same failure environments at every H (common random
+numbers), so the curve is smooth up to the saw-tooth below and ``minimize_scalar`` (bounded
+Brent on log H) needs no noise handling.
+
+Saw-tooth: a step with w of work takes ceil(w/H) − 1 saves, so between H = w/n values the cost
+of a save is paid for a shorter last segment; the lower envelope is reached at equal segments.
+When the longest GPU step has a fixed duration, every H is therefore rounded to w/ceil(w/H)
+(rounded up to the millisecond), the equal-segment interval with the same number of saves.
+
+One interval for every GPU step: ``HeartbeatStrategy.every`` applies to all of them, and steps
+shorter than H make no save, so the search is on the longest step. Per-step intervals would need
+``Behaviour.heartbeat_every_s`` to become a per-step tuple, read by the DES engine
+(``hb``/``hb_step`` in ``run_process``) and by the fleet engine.
+
+The interval around the optimum: a quadratic in log H is fitted to the mean objective on a grid
+of H within ``window`` (in log H) of the best grid point; its vertex, recomputed on bootstrap
+resamples of the replications (the same resample at every H), gives a 95% percentile interval
+(as ``experiments/heartbeat_interval.py``). Not for the p95 objective, nor when the grid has too
+few distinct points near the optimum (a short step: H = w/n for small n); the range of grid
+intervals not distinguishable from the best (paired 95% interval containing 0) is always given.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import optimize
+
+from sim.analysis.optimize.select import aggregate, matrix, paired_diff
+from sim.experiment.api import simulate
+from sim.model.scenario import Scenario, scenario_from_dict
+
+
+def scenario_with_strategies(scenario: Scenario, strategies: dict[str, dict]) -> Scenario:
+    """``scenario`` with its strategies replaced by ``strategies`` (label → TOML table)."""
+    raw = scenario.raw
+    raw["strategies"] = copy.deepcopy(strategies)
+    base = None if scenario.path is None else Path(scenario.path).parent
+    return scenario_from_dict(raw, file=scenario.path or "<optimize>", base_dir=base)
+
+
+def heartbeat_table(every_s: float, checkpoint_cost_s: float, persist_latency_s: float) -> dict:
+    return {"kind": "heartbeat", "every": f"{every_s:.6g}s", "checkpoint_cost": f"{checkpoint_cost_s:.6g}s",
+            "persist_latency": f"{persist_latency_s:.6g}s"}
+
+
+def longest_gpu_step(scenario: Scenario) -> tuple[str, float, bool] | None:
+    """(name, mean work, fixed?) of the longest GPU step, or None without GPU steps."""
+    gpu = [s for s in scenario.steps if s.kind == "gpu"]
+    if not gpu:
+        return None
+    step = max(gpu, key=lambda s: s.duration.mean())
+    return step.name, step.duration.mean(), not step.duration.is_random
+
+
+def equal_segments_s(work_s: float, every_s: float) -> float:
+    """w/ceil(w/H), rounded up to the millisecond (keeps ceil(w/H') = ceil(w/H) in floating point)."""
+    n = max(1, math.ceil(work_s / every_s - 1e-9))
+    return math.ceil(work_s / n * 1000.0) / 1000.0
+
+
+@dataclass(frozen=True)
+class HeartbeatSearch:
+    objective: str
+    step: str
+    work_s: float
+    best_every_s: float  # minimize_scalar's answer (equal segments when the step is fixed)
+    best_value: float
+    evaluations: int
+    curve: pd.DataFrame  # every_s, value, diff_vs_best, diff_low, diff_high
+    vertex_s: float  # quadratic vertex on the grid (NaN: none)
+    ci_low_s: float  # bootstrap 95% interval of the vertex (NaN: none)
+    ci_high_s: float
+    tied_low_s: float  # the grid intervals whose paired 95% interval against the best contains 0
+    tied_high_s: float
+    checkpoint_cost_s: float
+    persist_latency_s: float
+    runs: int
+    seed: int
+
+    def table(self) -> dict:
+        return heartbeat_table(self.best_every_s, self.checkpoint_cost_s, self.persist_latency_s)
+
+
+def _fit_vertex(every_s: np.ndarray, means: np.ndarray, window: float) -> float:
+    u = np.log(every_s)
+    centre = u[int(np.argmin(means))]
+    inside = np.abs(u - centre) <= window + 1e-12
+    if inside.sum() < 4:
+        return math.nan
+    coef = np.polyfit(u[inside], means[inside], 2)
+    if not coef[0] > 0:
+        return math.nan
+    vertex = -coef[1] / (2.0 * coef[0])
+    if not u[inside].min() <= vertex <= u[inside].max():
+        return math.nan
+    return float(np.exp(vertex))
+
+
+def search_heartbeat(scenario: Scenario, objective: str, runs: int, seed: int, *, checkpoint_cost_s: float,
+                     persist_latency_s: float = 0.0, value_of_time_usd_per_hour: float = 0.0,
+                     bounds_s: tuple[float, float] | None = None, grid_points: int = 17, grid_span: float = 0.45,
+                     window: float = 0.25, n_boot: int = 300) -> HeartbeatSearch:
+    """The heartbeat interval minimising ``objective`` (see the module docstring)."""
+    found = longest_gpu_step(scenario)
+    if found is None:
+        raise ValueError(f"'{scenario.name}' has no GPU step: nothing to heartbeat")
+    step, work_s, fixed = found
+    lo, hi = bounds_s if bounds_s is not None else (max(work_s / 100.0, 1.0), work_s)
+    snap = (lambda h: equal_segments_s(work_s, h)) if fixed else (lambda h: float(h))
+    cache: dict[float, float] = {}
+
+    def value_at(every_s: float) -> float:
+        if every_s not in cache:
+            sc = scenario_with_strategies(scenario, {"hb": heartbeat_table(every_s, checkpoint_cost_s,
+                                                                            persist_latency_s)})
+            df = simulate(sc, runs, seed, engine="des")
+            cache[every_s] = aggregate(matrix(df, ["hb"], objective, value_of_time_usd_per_hour)[:, 0], objective)
+        return cache[every_s]
+
+    res = optimize.minimize_scalar(lambda u: value_at(snap(math.exp(u))), bounds=(math.log(lo), math.log(hi)),
+                                   method="bounded", options={"xatol": 0.01})
+    best = snap(math.exp(res.x))
+    # the curve: a fine grid around the optimum and a coarse one over the whole range, one DES call
+    fine = best * np.exp(np.linspace(-grid_span, grid_span, grid_points))
+    coarse = np.exp(np.linspace(math.log(lo), math.log(hi), 9))
+    grid = sorted({snap(h) for h in np.concatenate([fine, coarse, [best]]) if lo * 0.999 <= h <= hi * 1.001})
+    labels = {f"h{k:02d}": h for k, h in enumerate(grid)}
+    sc = scenario_with_strategies(scenario, {label: heartbeat_table(h, checkpoint_cost_s, persist_latency_s)
+                                             for label, h in labels.items()})
+    df = simulate(sc, runs, seed, engine="des")
+    m = matrix(df, list(labels), objective, value_of_time_usd_per_hour)
+    every = np.array(grid)
+    values = np.array([aggregate(m[:, k], objective) for k in range(len(grid))])
+    ref = grid.index(best)
+    diffs = [paired_diff(m[:, k], m[:, ref], objective, seed=seed) for k in range(len(grid))]
+    curve = pd.DataFrame({"every_s": every, "value": values, "diff_vs_best": [d.mean for d in diffs],
+                          "diff_low": [d.low for d in diffs], "diff_high": [d.high for d in diffs]})
+    vertex, low, high = math.nan, math.nan, math.nan
+    if objective != "p95":
+        near = np.abs(np.log(every / best)) <= grid_span + 1e-9
+        e_near, m_near = every[near], m[:, near]
+        vertex = _fit_vertex(e_near, m_near.mean(axis=0), window)
+        rng = np.random.default_rng(seed)
+        counts = rng.multinomial(m.shape[0], np.full(m.shape[0], 1.0 / m.shape[0]), size=n_boot).astype(float)
+        boot = np.array([_fit_vertex(e_near, row, window) for row in counts @ m_near / m.shape[0]])
+        ok = boot[np.isfinite(boot)]
+        if ok.size >= 0.9 * n_boot:
+            low, high = (float(q) for q in np.quantile(ok, [0.025, 0.975]))
+    tied = every[curve["diff_low"].to_numpy() <= 0.0]
+    return HeartbeatSearch(objective, step, work_s, best, float(res.fun), len(cache), curve, vertex, low, high,
+                           float(tied.min()), float(tied.max()), checkpoint_cost_s, persist_latency_s, runs, seed)

@@ -1,0 +1,292 @@
+"""One scenario → the recommended way to make it durable (``recommend``), and that as a scenario.
+
+Candidates, all simulated on the same replications (common random numbers):
+* ``restart`` and ``durable`` (one activity per step): the references; the scenario's own
+  configurations when it has them;
+* activity groupings (``checkpoint`` with explicit ``groups``): every grouping of a chain of up
+  to ``max_enumerated`` steps (2^(n−1) − 1 besides per-step); for longer chains, the best
+  grouping for each number of activities by the dynamic program (on the scenario itself when
+  the closed form holds, otherwise on an exponential stand-in with the same mean time between
+  failures, crashes and deployments together: a screen, the simulation decides);
+* ``heartbeat``: per-step durable with heartbeat saves in GPU steps, the interval from
+  ``heartbeat.search_heartbeat`` (when the pipeline has GPU steps and crashes or deployments).
+
+The ranking and its guarantee are ``select.rank``'s. Where the closed form holds, its expected
+cost is reported beside each simulated one (the 4-SE agreement is tested), and the dynamic
+program's optimum is named. Heartbeats are not combined with multi-step activities: the engines
+keep a step's saved progress only while the failed activity is that one step.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sim.analysis.optimize import exact
+from sim.analysis.optimize.heartbeat import HeartbeatSearch, longest_gpu_step, scenario_with_strategies, search_heartbeat
+from sim.analysis.optimize.select import OBJECTIVES, Ranking, matrix, paired_diff, rank
+from sim.analysis.optimize.toml_out import dumps
+from sim.analysis.stats import t_half_width
+from sim.experiment.api import simulate
+from sim.model.scenario import (
+    DurableStrategy,
+    RestartStrategy,
+    Scenario,
+    bundled_pricing_profiles,
+    scenario_from_dict,
+)
+
+MAX_ENUMERATED = 6
+
+
+def references(scenario: Scenario) -> tuple[dict, dict]:
+    """(restart table, durable table): the scenario's own (as written in its file), or the defaults."""
+    raw = scenario.raw.get("strategies", {})
+    tables = {}
+    for kind, cls in (("restart", RestartStrategy), ("durable", DurableStrategy)):
+        label = next((k for k, c in scenario.strategies.items() if isinstance(c, cls)), None)
+        table = dict(raw.get(label) or {}) if label is not None else {}
+        table["kind"] = kind
+        if kind == "durable" and label is None:
+            table["persist_latency"] = f"{exact.durable_latency_s(scenario):.6g}s"
+        tables[kind] = table
+    return tables["restart"], tables["durable"]
+
+
+def group_label(groups: exact.Grouping) -> str:
+    """'groups 3+1': the number of steps of each activity."""
+    return "groups " + "+".join(str(len(g)) for g in groups)
+
+
+def _stand_in(scenario: Scenario) -> Scenario:
+    """Exponential crashes with the failure rate of crashes and deployments together (a screen)."""
+    raw = scenario.raw
+    f = scenario.failures
+    rate = 0.0
+    if f.crash is not None:
+        rate += 1.0 / f.crash.time_to_failure.mean()
+    if f.deploy is not None:
+        rate += 1.0 / (f.deploy.every_s or max(f.deploy.at_s[-1], 1.0))
+    failures = dict(raw.get("failures", {}))
+    failures.pop("deploy", None)
+    if rate > 0:
+        crash = {"mtbf": f"{1.0 / rate:.6g}s"}
+        if f.crash is not None:
+            crash["detection_delay"] = f"{f.crash.detection_delay_s:.6g}s"
+            crash["restart_time"] = f"{f.crash.restart_time_s:.6g}s"
+        failures["crash"] = crash
+    else:
+        failures.pop("crash", None)
+    raw["failures"] = failures
+    for step in raw.get("steps", []):
+        step.get("retry", {}).pop("maximum_attempts", None)
+    raw.get("defaults", {}).get("retry", {}).pop("maximum_attempts", None)
+    for table in raw.get("strategies", {}).values():
+        if isinstance(table, dict):
+            table.get("retry", {}).pop("maximum_attempts", None)
+    return scenario_from_dict(raw, file=scenario.path or "<stand-in>",
+                              base_dir=None if scenario.path is None else Path(scenario.path).parent)
+
+
+def grouping_candidates(scenario: Scenario, max_enumerated: int = MAX_ENUMERATED) -> list[exact.Grouping]:
+    """The groupings to simulate (per-step excluded: that is ``durable``)."""
+    n = len(scenario.steps)
+    singles = tuple((i,) for i in range(n))
+    if n <= max_enumerated:
+        return [g for g in exact.all_groupings(n) if g != singles]
+    base = scenario if exact.why_not_exact(scenario) is None else _stand_in(scenario)
+    opt = exact.optimal_grouping(exact.chain_model(base))
+    return [e.groups for e in opt.by_activities if e.groups != singles]
+
+
+@dataclass
+class Recommendation:
+    scenario: Scenario
+    objective: str
+    value_of_time_usd_per_hour: float
+    runs: int
+    seed: int
+    strategies: dict[str, dict]  # label → TOML table, every candidate
+    descriptions: dict[str, str]
+    activities: dict[str, int]
+    runs_df: pd.DataFrame
+    ranking: Ranking
+    table: pd.DataFrame  # one row per candidate, best first
+    exact_model: exact.ChainModel | None
+    exact_optimum: exact.Optimum | None
+    exact_reason: str | None
+    heartbeat: HeartbeatSearch | None
+    heartbeat_reason: str | None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def best(self) -> str:
+        return self.ranking.best
+
+    def row(self, label: str) -> pd.Series:
+        return self.table.set_index("candidate").loc[label]
+
+    def activities_curve(self) -> pd.DataFrame:
+        """Per number of activities: the best simulated grouping, its cost with CI, the exact optimum."""
+        t = self.table[self.table["kind"].isin(["checkpoint", "durable"])]
+        rows = []
+        for g, part in t.groupby("activities"):
+            best = part.sort_values("objective").iloc[0]
+            row = {"activities": int(g), "candidate": best["candidate"], "groups": best["groups"],
+                   "cost_usd": best["cost_usd"], "cost_low_usd": best["cost_low_usd"],
+                   "cost_high_usd": best["cost_high_usd"], "objective": best["objective"]}
+            if self.exact_optimum is not None:
+                e = self.exact_optimum.by_activities[int(g) - 1]
+                row["exact_best_groups"] = exact.describe(self.exact_model, e.groups)
+                row["exact_best_cost_usd"] = e.total_cost_usd
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def recommended_scenario(self) -> dict:
+        """The scenario table with the recommended strategy (and restart, durable to compare)."""
+        raw = self.scenario.raw
+        pricing = raw.get("pricing", {})
+        profile = pricing.get("profile") if isinstance(pricing, dict) else None
+        if profile and profile not in bundled_pricing_profiles() and self.scenario.path is not None:
+            pricing["profile"] = str((Path(self.scenario.path).parent / profile).resolve())
+        best = self.best
+        strategies = {"recommended": self.strategies[best]}
+        for ref in ("durable", "restart"):
+            if ref != best:
+                strategies[ref] = self.strategies[ref]
+        raw["strategies"] = strategies
+        return raw
+
+    def scenario_toml(self) -> str:
+        """The recommended scenario as TOML text, with a header saying what and why."""
+        best = self.best
+        row = self.row(best)
+        header = [
+            f"Recommended by `sim optimize` (objective: {self.objective}; {self.runs} replications, seed {self.seed}).",
+            f"Recommendation: {best}: {self.descriptions[best]}.",
+            f"Selection: {self.ranking.statement}.",
+        ]
+        for ref in ("durable", "restart"):
+            if ref != best:
+                header.append(f"Cost vs {ref}: {row[f'cost_vs_{ref}_usd']:+.4g} $ per run "
+                              f"[{row[f'cost_vs_{ref}_low_usd']:+.4g}, {row[f'cost_vs_{ref}_high_usd']:+.4g}].")
+        pricing = self.scenario.pricing
+        header.append(f"Prices: profile '{pricing.name}' with the scenario's overrides (orchestration: "
+                      f"${pricing.orchestration.per_million_actions_usd:g} per million actions, "
+                      f"${pricing.orchestration.per_workflow_run_usd:g} per workflow run).")
+        text = "".join(f"# {line}\n" for line in header) + "\n" + dumps(self.recommended_scenario())
+        scenario_from_dict(tomllib.loads(text), file="<recommended scenario>")  # it must load
+        return text
+
+
+def _summaries(df: pd.DataFrame, labels: list[str], objective: str, value_of_time: float, seed: int
+               ) -> pd.DataFrame:
+    cost = matrix(df, labels, "cost")
+    span = matrix(df, labels, "makespan")
+    obj = matrix(df, labels, objective, value_of_time)
+    n = cost.shape[0]
+    col = {label: k for k, label in enumerate(labels)}
+    rows = []
+    for label in labels:
+        k = col[label]
+        c_half = float(t_half_width(cost[:, k].std(ddof=1) / math.sqrt(n), n))
+        row = {"candidate": label, "cost_usd": cost[:, k].mean(), "cost_low_usd": cost[:, k].mean() - c_half,
+               "cost_high_usd": cost[:, k].mean() + c_half, "cost_se_usd": cost[:, k].std(ddof=1) / math.sqrt(n),
+               "makespan_s": span[:, k].mean(), "p95_makespan_s": float(np.quantile(span[:, k], 0.95)),
+               "objective": (float(np.quantile(obj[:, k], 0.95)) if objective == "p95" else obj[:, k].mean())}
+        for ref in ("durable", "restart"):
+            d = paired_diff(cost[:, k], cost[:, col[ref]], "cost") if label != ref else None
+            row[f"cost_vs_{ref}_usd"] = d.mean if d else 0.0
+            row[f"cost_vs_{ref}_low_usd"] = d.low if d else 0.0
+            row[f"cost_vs_{ref}_high_usd"] = d.high if d else 0.0
+            m = paired_diff(span[:, k], span[:, col[ref]], "makespan") if label != ref else None
+            row[f"makespan_vs_{ref}_s"] = m.mean if m else 0.0
+            row[f"makespan_vs_{ref}_low_s"] = m.low if m else 0.0
+            row[f"makespan_vs_{ref}_high_s"] = m.high if m else 0.0
+            p = paired_diff(span[:, k], span[:, col[ref]], "p95", seed=seed) if label != ref else None
+            row[f"p95_vs_{ref}_s"] = p.mean if p else 0.0
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def recommend(scenario: Scenario, objective: str = "cost", runs: int = 4000, seed: int = 0, *,
+              value_of_time_usd_per_hour: float = 0.0, heartbeat_cost_s: float | None = None,
+              heartbeat_runs: int | None = None, max_enumerated: int = MAX_ENUMERATED,
+              heartbeat: bool = True) -> Recommendation:
+    """Search activity groupings and the heartbeat interval for ``scenario``; rank on CRN."""
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+    if scenario.fleet is not None:
+        raise ValueError("sim optimize works on one pipeline; this scenario is a fleet (use its pipeline without [fleet])")
+    restart_t, durable_t = references(scenario)
+    latency = exact.durable_latency_s(scenario)
+    names = scenario.step_names
+    strategies: dict[str, dict] = {"restart": restart_t, "durable": durable_t}
+    descriptions = {"restart": "restart from the first step after any failure (no activities)",
+                    "durable": "one activity per step: " + " | ".join(names)}
+    activities = {"restart": 0, "durable": len(names)}
+    groupings = grouping_candidates(scenario, max_enumerated)
+    for groups in groupings:
+        label = group_label(groups)
+        strategies[label] = {"kind": "checkpoint", "groups": exact.names_of(names, groups),
+                             "persist_latency": f"{latency:.6g}s"}
+        descriptions[label] = "activities " + exact.describe(names, groups)
+        activities[label] = len(groups)
+    sc = scenario_with_strategies(scenario, strategies)
+    df = simulate(sc, runs, seed)
+    df["strategy"] = df["strategy"].astype(str)
+    notes: list[str] = []
+    hb: HeartbeatSearch | None = None
+    hb_reason: str | None = None
+    f = scenario.failures
+    if not heartbeat:
+        hb_reason = "not searched (--no-heartbeat)"
+    elif longest_gpu_step(scenario) is None:
+        hb_reason = "no GPU step"
+    elif f.crash is None and f.deploy is None:
+        hb_reason = "no crashes or deployments: a heartbeat save can only add cost"
+    else:
+        cost_s = heartbeat_cost_s
+        if cost_s is None:
+            own = next((c for c in scenario.strategies.values() if c.kind == "heartbeat"), None)
+            cost_s = own.checkpoint_cost_s if own is not None else 0.0
+        hb = search_heartbeat(scenario, objective, heartbeat_runs or runs, seed, checkpoint_cost_s=cost_s,
+                              persist_latency_s=latency, value_of_time_usd_per_hour=value_of_time_usd_per_hour)
+        strategies["heartbeat"] = hb.table()
+        descriptions["heartbeat"] = (f"one activity per step, GPU steps save progress every {hb.best_every_s:.6g} s "
+                                     f"of work (a save takes {cost_s:g} s)")
+        activities["heartbeat"] = len(names)
+        hb_df = simulate(scenario_with_strategies(scenario, {"heartbeat": hb.table()}), runs, seed, engine="des")
+        hb_df["strategy"] = hb_df["strategy"].astype(str)
+        df = pd.concat([df, hb_df], ignore_index=True)
+    labels = list(strategies)
+    ranking = rank(df, labels, objective, value_of_time_usd_per_hour, seed=seed)
+    table = _summaries(df, labels, objective, value_of_time_usd_per_hour, seed)
+    table.insert(1, "kind", [strategies[label]["kind"] for label in labels])
+    table.insert(2, "activities", [activities[label] for label in labels])
+    table.insert(3, "groups", [descriptions[label] for label in labels])
+    gap = {label: ranking.vs_best.get(label) for label in labels}
+    table["objective_vs_best"] = [gap[label].mean if gap[label] else 0.0 for label in labels]
+    table["objective_vs_best_low"] = [gap[label].low if gap[label] else 0.0 for label in labels]
+    table["objective_vs_best_high"] = [gap[label].high if gap[label] else 0.0 for label in labels]
+    table["tied_with_best"] = [label in ranking.tied for label in labels]
+    reason = exact.why_not_exact(scenario)
+    model = optimum = None
+    if reason is None:
+        model = exact.chain_model(scenario, latency)
+        optimum = exact.optimal_grouping(model)
+        exp_cost = {"restart": exact.restart_expected(model).total_cost_usd,
+                    "durable": exact.grouping_expected(model, tuple((i,) for i in range(len(names)))).total_cost_usd}
+        for groups in groupings:
+            exp_cost[group_label(groups)] = exact.grouping_expected(model, groups).total_cost_usd
+        table["exact_cost_usd"] = [exp_cost.get(label, math.nan) for label in labels]
+        table["exact_z"] = (table["cost_usd"] - table["exact_cost_usd"]) / table["cost_se_usd"]
+    order = {label: k for k, label in enumerate(ranking.order)}
+    table = table.sort_values("candidate", key=lambda s: s.map(order)).reset_index(drop=True)
+    return Recommendation(scenario, objective, value_of_time_usd_per_hour, runs, seed, strategies, descriptions,
+                          activities, df, ranking, table, model, optimum, reason, hb, hb_reason, notes)
