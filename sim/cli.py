@@ -22,6 +22,7 @@ COMMANDS = [
     "fleet",
     "audit",
     "report",
+    "optimize",
 ]
 
 

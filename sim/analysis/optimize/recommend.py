@@ -42,6 +42,7 @@ from sim.model.scenario import (
 )
 
 MAX_ENUMERATED = 6
+DEFAULT_HEARTBEAT_COST_S = 10.0  # worker time of one save when the scenario has no heartbeat strategy
 
 
 def references(scenario: Scenario) -> tuple[dict, dict]:
@@ -254,7 +255,7 @@ def recommend(scenario: Scenario, objective: str = "cost", runs: int = 4000, see
         cost_s = heartbeat_cost_s
         if cost_s is None:
             own = next((c for c in scenario.strategies.values() if c.kind == "heartbeat"), None)
-            cost_s = own.checkpoint_cost_s if own is not None else 0.0
+            cost_s = own.checkpoint_cost_s if own is not None else DEFAULT_HEARTBEAT_COST_S
         hb = search_heartbeat(scenario, objective, heartbeat_runs or runs, seed, checkpoint_cost_s=cost_s,
                               persist_latency_s=latency, value_of_time_usd_per_hour=value_of_time_usd_per_hour)
         strategies["heartbeat"] = hb.table()
