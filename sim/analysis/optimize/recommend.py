@@ -28,7 +28,12 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis.optimize import exact
-from sim.analysis.optimize.heartbeat import HeartbeatSearch, longest_gpu_step, scenario_with_strategies, search_heartbeat
+from sim.analysis.optimize.heartbeat import (
+    HeartbeatSearch,
+    longest_gpu_step,
+    scenario_with_strategies,
+    search_heartbeat,
+)
 from sim.analysis.optimize.select import OBJECTIVES, Ranking, matrix, paired_diff, rank
 from sim.analysis.optimize.toml_out import dumps
 from sim.analysis.stats import t_half_width

@@ -1,0 +1,310 @@
+"""sim optimize: explicit activity groups, the closed form and its dynamic program, the CRN ranking,
+the heartbeat search against Daly, the command and the recommended scenario."""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sim.analysis import analytic
+from sim.analysis.optimize import exact
+from sim.analysis.optimize.heartbeat import equal_segments_s, search_heartbeat
+from sim.analysis.optimize.recommend import recommend
+from sim.analysis.optimize.select import rank
+from sim.analysis.optimize.toml_out import dumps
+from sim.cli import main
+from sim.errors import ScenarioError
+from sim.experiment.api import simulate
+from sim.model.scenario import load_scenario, scenario_from_dict
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = ROOT / "experiments" / "scenarios"
+
+# a chain whose cheapest grouping is neither per-step nor one activity (checked below)
+MIXED = {
+    "name": "mixed-chain",
+    "pricing": {"profile": "article-2026-04", "orchestration": {"per_million_actions_usd": 50.0}},
+    "steps": [
+        {"name": "fetch", "kind": "llm", "model": "gpt-5.4-mini", "input_tokens": 2000, "duration": "10s"},
+        {"name": "parse", "kind": "llm", "model": "deepseek-v4-pro", "input_tokens": 3000,
+         "duration": {"dist": "lognormal", "median": "20s", "p95": "40s"}},
+        {"name": "embed", "kind": "gpu", "gpu": "l4", "duration": "40s"},
+        {"name": "render", "kind": "gpu", "gpu": "h100", "duration": {"dist": "lognormal", "median": "6m", "p95": "9m"}},
+        {"name": "summary", "kind": "llm", "model": "gpt-5.4-mini", "output_tokens": 12000,
+         "duration": {"dist": "lognormal", "median": "70s", "p95": "110s"}},
+    ],
+    "failures": {"crash": {"mtbf": "3h", "detection_delay": "30s", "restart_time": "20s"},
+                 "rate_limit": {"probability": 0.05, "steps": ["summary", "fetch"], "retry_after": "2s"}},
+    "strategies": {"restart": {}, "durable": {"persist_latency": "10ms"}},
+}
+
+
+def _with_strategies(raw: dict, strategies: dict) -> dict:
+    out = {**raw, "strategies": strategies}
+    return out
+
+
+# --------------------------------------------------------------------------- explicit groups
+
+
+def test_groups_equal_every_k_and_per_step_run_by_run() -> None:
+    """groups [[a,b],[c,d]] is checkpoint every 2; singleton groups are durable; both engines agree."""
+    sc = load_scenario(SCENARIOS / "video.toml")
+    names = sc.step_names
+    strategies = {
+        "every2": {"kind": "checkpoint", "every": 2, "persist_latency": "10ms"},
+        "pairs": {"kind": "checkpoint", "groups": [names[:2], names[2:]], "persist_latency": "10ms"},
+        "durable": {"persist_latency": "10ms"},
+        "singles": {"kind": "checkpoint", "groups": [[n] for n in names], "persist_latency": "10ms"},
+        "odd": {"kind": "checkpoint", "groups": [names[:1], names[1:3], names[3:]], "persist_latency": "10ms"},
+    }
+    scg = scenario_from_dict(_with_strategies(sc.raw, strategies))
+    cols = ["makespan_s", "total_cost_usd", "orchestration_actions", "history_events", "pipeline_restarts"]
+    des = simulate(scg, 3000, 5, engine="des")
+    fast = simulate(scg, 3000, 5, engine="fast")
+    pd.testing.assert_frame_equal(des[cols].reset_index(drop=True), fast[cols].reset_index(drop=True), rtol=1e-9)
+
+    def rows(label: str) -> pd.DataFrame:
+        return des.loc[des["strategy"] == label, cols].reset_index(drop=True)
+
+    pd.testing.assert_frame_equal(rows("every2"), rows("pairs"))
+    pd.testing.assert_frame_equal(rows("durable"), rows("singles"))
+    odd = rows("odd")
+    assert (odd["history_events"] == 5 + 6 * 3).all()  # one activity per group: 3 activities
+    assert not odd.equals(rows("pairs"))
+
+
+@pytest.mark.parametrize(("groups", "problem"), [
+    ([["transcription", "script_analysis"], ["thumbnail"]], "'video_generation' in no group"),
+    ([["script_analysis", "transcription"], ["video_generation", "thumbnail"]], "in pipeline order"),
+    ([["transcription", "transcription"], ["script_analysis", "video_generation", "thumbnail"]], "more than one"),
+    ([["transcripton"], ["script_analysis", "video_generation", "thumbnail"]], "did you mean 'transcription'"),
+    ([], "'groups' is empty"),
+    ([["transcription", "script_analysis", "video_generation", "thumbnail"], []], "group 1 is empty"),
+])
+def test_bad_groups_are_one_line_naming_the_key(groups: list, problem: str) -> None:
+    raw = load_scenario(SCENARIOS / "video.toml").raw
+    raw["strategies"]["grouped"] = {"kind": "checkpoint", "groups": groups}
+    with pytest.raises(ScenarioError) as info:
+        scenario_from_dict(raw, file="bad.toml")
+    text = str(info.value)
+    assert text.startswith("bad.toml: key 'strategies.grouped.groups': "), text
+    assert problem in text and "\n" not in text
+
+
+def test_every_and_groups_together_is_an_error() -> None:
+    raw = load_scenario(SCENARIOS / "video.toml").raw
+    raw["strategies"]["grouped"] = {"kind": "checkpoint", "every": 2, "groups": [raw_names(raw)]}
+    with pytest.raises(ScenarioError, match="key 'strategies.grouped': give either 'every' or 'groups'"):
+        scenario_from_dict(raw, file="bad.toml")
+
+
+def raw_names(raw: dict) -> list[str]:
+    return [s["name"] for s in raw["steps"]]
+
+
+# --------------------------------------------------------------------------- closed form
+
+
+def _gpu_chain(durations_s: list[float], mtbf_s: float, prices: list[float]) -> exact.ChainModel:
+    raw = {"name": "gpu", "steps": [{"name": f"s{i}", "kind": "gpu", "price_per_hour": p * 3600, "duration": d}
+                                    for i, (d, p) in enumerate(zip(durations_s, prices, strict=True))],
+           "defaults": {"retry": {"initial_interval": 0}},
+           "failures": {"crash": {"mtbf": mtbf_s}},
+           "strategies": {"restart": {"retry": {"initial_interval": 0}}, "durable": {}}}
+    return exact.chain_model(scenario_from_dict(raw))
+
+
+def test_closed_form_matches_the_analytic_module() -> None:
+    """One group, singleton groups, and 429s only: the formulas of sim.analysis.analytic."""
+    work, prices, mtbf = [120.0, 30.0, 900.0, 45.0], [0.001, 0.002, 0.0007, 0.003], 3600.0
+    m = _gpu_chain(work, mtbf, prices)
+    lam = 1.0 / mtbf
+    one = exact.grouping_expected(m, (tuple(range(4)),)).compute_cost_usd
+    singles = exact.grouping_expected(m, tuple((i,) for i in range(4))).compute_cost_usd
+    assert one == pytest.approx(analytic.restart_compute_cost_exponential_usd(work, prices, lam), rel=1e-12)
+    assert singles == pytest.approx(analytic.durable_compute_cost_exponential_usd(work, prices, lam), rel=1e-12)
+    assert exact.restart_expected(m).makespan_s == pytest.approx(
+        analytic.restart_makespan_exponential_s(sum(work), lam, 0.0), rel=1e-12)
+    # 429s only: restart Σ c_k Q_k / Q_n, durable Σ c_k + overhead + per-action × (1 + Σ 1/(1 − p_k))
+    sc = load_scenario(SCENARIOS / "research_paper.toml")
+    raw = sc.raw
+    raw["pricing"]["orchestration"]["per_million_actions_usd"] = 120.0
+    sc = scenario_from_dict(raw)
+    m = exact.chain_model(sc)
+    costs = [sc.step_attempt_cost_usd(s) for s in sc.steps]
+    p = [0.0, 0.0, 0.0, 0.02]
+    assert exact.restart_expected(m).total_cost_usd == pytest.approx(analytic.restart_expected_cost_usd(costs, p))
+    durable = exact.grouping_expected(m, tuple((i,) for i in range(4))).total_cost_usd
+    assert durable == pytest.approx(analytic.durable_expected_cost_usd(costs, p, 0.0045, 120e-6), rel=1e-12)
+
+
+@st.composite
+def chains(draw) -> dict:
+    n = draw(st.integers(1, 10))
+    steps = []
+    for i in range(n):
+        if draw(st.booleans()):
+            dur = draw(st.sampled_from(["20s", "2m", "9m", {"dist": "lognormal", "median": "40s", "p95": "90s"}]))
+            steps.append({"name": f"s{i}", "kind": "gpu", "gpu": draw(st.sampled_from(["h100", "l4"])),
+                          "duration": dur})
+        else:
+            steps.append({"name": f"s{i}", "kind": "llm", "model": "gpt-5.4-mini",
+                          "input_tokens": draw(st.integers(0, 20000)), "output_tokens": draw(st.integers(0, 15000)),
+                          "duration": draw(st.sampled_from(["5s", "40s", {"dist": "lognormal", "median": "30s",
+                                                                         "p95": "60s"}]))})
+    failures: dict = {}
+    if draw(st.booleans()):
+        failures["crash"] = {"mtbf": draw(st.sampled_from(["20m", "2h", "1d"])), "detection_delay": "30s",
+                             "restart_time": "10s"}
+    if draw(st.booleans()):
+        limited = [s["name"] for s in steps if draw(st.booleans())]
+        failures["rate_limit"] = {"probability": draw(st.floats(0.0, 0.4)), "steps": limited, "retry_after": "2s"}
+    orchestration = {"per_million_actions_usd": draw(st.sampled_from([0.0, 0.5, 50.0, 5000.0])),
+                     "per_workflow_run_usd": draw(st.sampled_from([0.0, 0.0045])),
+                     "active_storage_per_gb_hour_usd": draw(st.sampled_from([0.0, 500.0])),
+                     "retained_storage_per_gb_hour_usd": draw(st.sampled_from([0.0, 3.0])),
+                     "retention_days": 7.0, "bytes_per_history_event": 2000.0}
+    return {"name": "random-chain", "pricing": {"profile": "article-2026-04", "orchestration": orchestration},
+            "steps": steps, "failures": failures,
+            "strategies": {"restart": {}, "durable": {"persist_latency": draw(st.sampled_from(["0s", "50ms"]))}}}
+
+
+@settings(max_examples=60, deadline=None)
+@given(chains())
+def test_dynamic_program_equals_brute_force(raw: dict) -> None:
+    """The program's optimum equals the best of all 2^(n−1) groupings (each evaluated from scratch)."""
+    model = exact.chain_model(scenario_from_dict(raw))
+    dp = exact.optimal_grouping(model)
+    brute = exact.brute_force(model)
+    assert dp.best.total_cost_usd == pytest.approx(brute.total_cost_usd, rel=1e-10, abs=1e-15)
+    for g, best_g in enumerate(dp.by_activities, start=1):
+        assert len(best_g.groups) == g
+        same_count = [exact.grouping_expected(model, gr).total_cost_usd for gr in exact.all_groupings(model.n)
+                      if len(gr) == g]
+        assert best_g.total_cost_usd == pytest.approx(min(same_count), rel=1e-10, abs=1e-15)
+
+
+def test_simulated_cost_of_the_chosen_grouping_agrees_with_the_program() -> None:
+    sc = scenario_from_dict(MIXED)
+    model = exact.chain_model(sc)
+    opt = exact.optimal_grouping(model)
+    groups = opt.best.groups
+    assert 1 < len(groups) < model.n  # neither one activity nor per-step: a real choice
+    assert exact.describe(model, groups) == "fetch + parse + embed | render | summary"
+    raw = _with_strategies(MIXED, {"chosen": {"kind": "checkpoint", "groups": exact.names_of(model.names, groups),
+                                              "persist_latency": "10ms"}, "restart": {}})
+    df = simulate(scenario_from_dict(raw), 40000, 3)
+    for label, expected in (("chosen", opt.best), ("restart", exact.restart_expected(model))):
+        part = df[df["strategy"] == label]
+        for col, value in (("total_cost_usd", expected.total_cost_usd), ("makespan_s", expected.makespan_s)):
+            x = part[col].to_numpy()
+            se = x.std(ddof=1) / math.sqrt(x.size)
+            assert abs(x.mean() - value) < 4 * se, (label, col, x.mean(), value, se)
+
+
+# --------------------------------------------------------------------------- selection
+
+
+def _frame(values: dict[str, np.ndarray]) -> pd.DataFrame:
+    rows = [pd.DataFrame({"strategy": k, "run": np.arange(v.size), "total_cost_usd": v, "makespan_s": v})
+            for k, v in values.items()]
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_selection_rule_separated_or_tied() -> None:
+    rng = np.random.default_rng(0)
+    common = rng.normal(10.0, 3.0, 2000)  # the shared failure environment
+    noise = rng.normal(0.0, 0.1, (3, 2000))
+    df = _frame({"a": common + noise[0], "b": common + 0.5 + noise[1], "c": common + 0.001 + noise[2]})
+    r = rank(df, ["a", "b", "c"], "cost")
+    assert r.best == "a" and r.runner_up == "c" and not r.separated and r.tied == ("a", "c")
+    assert "tied with 'c'" in r.statement
+    r2 = rank(df, ["a", "b"], "cost")
+    assert r2.separated and r2.tied == ("a",) and r2.gap.low > 0.45
+    assert "ahead of the runner-up 'b'" in r2.statement
+    p95 = rank(df, ["a", "b"], "p95")
+    assert p95.best == "a" and p95.separated
+
+
+# --------------------------------------------------------------------------- heartbeat
+
+
+def test_recommended_heartbeat_interval_agrees_with_daly() -> None:
+    """One 10 h GPU step, exponential crashes (MTBF 2 h), saves of 60 s, restart 2 min: Daly's
+    optimum lies within the simulated interval of the optimum, and so does the recommendation,
+    up to the equal-segment rounding."""
+    raw = {"name": "daly", "steps": [{"name": "train", "kind": "gpu", "price_per_hour": 2.5, "duration": 36000}],
+           "defaults": {"retry": {"initial_interval": 0, "maximum_attempts": 0}},
+           "failures": {"crash": {"mtbf": 7200, "restart_time": 120, "detection_delay": 0}},
+           "strategies": {"durable": {}}}
+    hb = search_heartbeat(scenario_from_dict(raw), "makespan", 3000, 11, checkpoint_cost_s=60.0)
+    daly = analytic.daly_interval_s(60.0, 7200.0)
+    assert hb.ci_low_s <= daly <= hb.ci_high_s, hb
+    assert hb.ci_high_s - hb.ci_low_s < 0.15 * daly
+    step = 36000 / math.floor(36000 / hb.best_every_s) - hb.best_every_s  # next coarser equal segment
+    assert hb.ci_low_s - step <= hb.best_every_s <= hb.ci_high_s + step, hb
+    assert hb.best_every_s == equal_segments_s(36000, hb.best_every_s)
+
+
+# --------------------------------------------------------------------------- recommend and the command
+
+
+def test_recommend_research_paper_prefers_restart_at_the_article_prices() -> None:
+    """At $0.0045 per durable run and 2% 429s on the summary only, restart is cheaper (README audit)."""
+    rec = recommend(load_scenario(SCENARIOS / "research_paper.toml"), "cost", runs=2000, seed=2)
+    assert rec.best == "restart" and rec.ranking.separated
+    t = rec.table.set_index("candidate")
+    assert (t["exact_z"].abs().fillna(0) < 4).all()
+    assert rec.exact_optimum is not None
+    text = rec.scenario_toml()
+    sc = scenario_from_dict(tomllib.loads(text))
+    assert sc.strategies["recommended"].kind == "restart"
+
+
+def test_toml_writer_round_trips_every_bundled_scenario() -> None:
+    for path in sorted(SCENARIOS.glob("*.toml")):
+        raw = tomllib.loads(path.read_text())
+        assert tomllib.loads(dumps(raw)) == raw, path.name
+
+
+def test_cli_optimize_writes_a_runnable_recommendation(tmp_path: Path, capsys) -> None:
+    scenario = tmp_path / "mixed.toml"
+    scenario.write_text(dumps(MIXED))
+    out = tmp_path / "opt"
+    assert main(["optimize", str(scenario), "--runs", "300", "--seed", "1", "--out", str(out),
+                 "--heartbeat-runs", "200", "--heartbeat-cost", "5s"]) == 0
+    text = capsys.readouterr().out
+    assert "selection:" in text and "closed form" in text and "heartbeat:" in text
+    for name in ("recommended.toml", "candidates.csv", "activities.csv", "cost_vs_activities.png",
+                 "heartbeat_interval.png", "heartbeat_curve.csv", "recommendation.txt"):
+        assert (out / name).is_file(), name
+    table = pd.read_csv(out / "candidates.csv")
+    assert len(table) == 2 ** 4 - 1 + 2 + 1  # groupings except per-step, durable, restart, heartbeat
+    assert main(["run", str(out / "recommended.toml"), "--runs", "50", "--out", str(tmp_path / "run")]) == 0
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--objective", "weighted"], "needs --value-of-time"),
+    (["--value-of-time", "10"], "is for --objective weighted"),
+    (["--heartbeat-cost", "soon"], "--heartbeat-cost"),
+    (["--runs", "1"], "--runs must be at least 2"),
+])
+def test_cli_optimize_bad_input(argv: list[str], message: str, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "opt"
+    assert main(["optimize", str(SCENARIOS / "video.toml"), "--out", str(out), *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and message in err and "\n" not in err
+    assert not out.exists()
+
+
+def test_cli_optimize_rejects_a_fleet(tmp_path: Path, capsys) -> None:
+    assert main(["optimize", str(SCENARIOS / "fleet_video.toml"), "--out", str(tmp_path / "o")]) == 2
+    assert "fleet" in capsys.readouterr().err
