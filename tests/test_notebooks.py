@@ -18,6 +18,7 @@ SMALL = {
     "02_breakeven_study.ipynb": {"RUNS": 300, "SEED": 3, "GRID": "log:0.02:0.32:5", "N_BOOT": 200},
     "03_results_explorer.ipynb": {"RUNS": 200, "SEED": 3,
                                   "VARY": ["failures.crash.mtbf=log:1h:16h:3", "failures.deploy.every=2h,1d"]},
+    "04_optimise_my_pipeline.ipynb": {"RUNS": 200, "SEED": 3, "HEARTBEAT_RUNS": 100},
 }
 # files each notebook writes into OUT (proof that it ran to its last cell)
 WRITES = {
@@ -25,6 +26,8 @@ WRITES = {
     "02_breakeven_study.ipynb": ["breakeven.png", "waste.png", "sensitivity.png", "breakeven_points.csv",
                                  "sensitivity.csv"],
     "03_results_explorer.ipynb": ["waste_slice.png", "distributions_point0.png", "saving.csv"],
+    "04_optimise_my_pipeline.ipynb": ["research_paper_cost_vs_activities.png", "video_heartbeat_interval.png",
+                                      "video_recommended.toml", "research_paper_alt_prices_candidates.csv"],
 }
 
 

@@ -237,6 +237,7 @@ def test_selection_rule_separated_or_tied() -> None:
 # --------------------------------------------------------------------------- heartbeat
 
 
+@pytest.mark.slow
 def test_recommended_heartbeat_interval_agrees_with_daly() -> None:
     """One 10 h GPU step, exponential crashes (MTBF 2 h), saves of 60 s, restart 2 min: Daly's
     optimum lies within the simulated interval of the optimum, and so does the recommendation,
@@ -275,12 +276,13 @@ def test_toml_writer_round_trips_every_bundled_scenario() -> None:
         assert tomllib.loads(dumps(raw)) == raw, path.name
 
 
+@pytest.mark.slow
 def test_cli_optimize_writes_a_runnable_recommendation(tmp_path: Path, capsys) -> None:
     scenario = tmp_path / "mixed.toml"
     scenario.write_text(dumps(MIXED))
     out = tmp_path / "opt"
     assert main(["optimize", str(scenario), "--runs", "300", "--seed", "1", "--out", str(out),
-                 "--heartbeat-runs", "200", "--heartbeat-cost", "5s"]) == 0
+                 "--heartbeat-runs", "100", "--heartbeat-cost", "5s"]) == 0
     text = capsys.readouterr().out
     assert "selection:" in text and "closed form" in text and "heartbeat:" in text
     for name in ("recommended.toml", "candidates.csv", "activities.csv", "cost_vs_activities.png",

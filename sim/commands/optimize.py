@@ -14,7 +14,8 @@ from sim.analysis.optimize.select import OBJECTIVE_LABELS, OBJECTIVES
 from sim.commands.run import UsageError, fmt_interval, fmt_value
 from sim.errors import SimError
 from sim.experiment.io import atomic_write_bytes, atomic_write_text
-from sim.model.scenario import load_scenario
+from sim.model.costs import with_orchestration_profile
+from sim.model.scenario import load_scenario, scenario_from_dict
 from sim.model.units import parse_duration_s
 
 
@@ -39,6 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--heartbeat-runs", type=int, default=None,
                    help="replications per evaluation of the heartbeat search (default --runs)")
     p.add_argument("--no-heartbeat", action="store_true", help="do not search a heartbeat interval")
+    p.add_argument("--orchestration-prices", metavar="PROFILE",
+                   help="replace the scenario's orchestration prices by a pricing profile's (a bundled name such as "
+                   "temporal-cloud-payg, or a TOML path); AI and GPU prices stay the scenario's")
     p.add_argument("--top", type=int, default=10, help="candidates shown (default 10; the CSV has all)")
     p.add_argument("--out", help="output folder (default results/<scenario name>-optimize)")
     p.set_defaults(handler=handle)
@@ -52,12 +56,9 @@ def _diff(row, metric: str, ref: str) -> str:
 
 def report_text(rec: Recommendation, top: int, seconds: float) -> str:
     sc = rec.scenario
-    price = sc.pricing.orchestration
     lines = [f"{sc.name}: {len(rec.strategies)} candidates x {rec.runs} replications, seed {rec.seed}, "
              f"objective {rec.objective} ({OBJECTIVE_LABELS[rec.objective]}) ({seconds:.1f} s)",
-             f"prices: profile '{sc.pricing.name}' with the scenario's overrides; orchestration "
-             f"${price.per_million_actions_usd:g} per million actions, ${price.per_million_action_minutes_usd:g} per "
-             f"million action-minutes, ${price.per_workflow_run_usd:g} per workflow run", ""]
+             f"prices: {rec.prices_text()}", ""]
     obj_metric = "objective_usd" if rec.objective in ("cost", "weighted") else "objective_s"
     lines.append(f"{'#':<3}{'candidate':<16}{'objective':<14}{'cost per run [95% CI]':<34}"
                  f"{'cost vs durable (paired)':<42}{'cost vs restart (paired)':<42}{'makespan':<12}{'p95':<10}")
@@ -136,6 +137,9 @@ def handle(args: argparse.Namespace) -> int:
         if not (cost_s >= 0 and math.isfinite(cost_s)):
             raise UsageError("--heartbeat-cost must be a non-negative duration")
     scenario = load_scenario(args.scenario)
+    if args.orchestration_prices is not None:
+        raw = with_orchestration_profile(scenario.raw, args.orchestration_prices)
+        scenario = scenario_from_dict(raw, file=args.scenario, base_dir=Path(args.scenario).parent)
     out = Path(args.out) if args.out else Path("results") / f"{scenario.name}-optimize"
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a folder")
@@ -147,6 +151,9 @@ def handle(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise SimError(f"{args.scenario}: {exc}") from None
     seconds = time.perf_counter() - started
+    if args.orchestration_prices is not None:
+        rec.price_note = (f"AI and GPU prices of profile '{scenario.pricing.name}' with the scenario's overrides, "
+                          f"orchestration prices of profile '{args.orchestration_prices}' (--orchestration-prices)")
     text = report_text(rec, args.top, seconds)
     toml_text = rec.scenario_toml()
     # figures drawn before anything is written: an error leaves no partial output

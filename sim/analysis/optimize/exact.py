@@ -34,7 +34,9 @@ crash, max(backoff_j, Retry-After) after a 429; the j-th failure happens with pr
 (1 − S_g)^j), plus 6 persistence latencies. Exact with jitter "none" and a fixed Retry-After,
 except that it neglects crashes during the waits between attempts (an idle worker that crashes
 delays the next start by its restart time): the relative error of the time is of order
-λ × (mean wait), e.g. 1e-4 for waits of a minute and an MTBF of 4 hours.
+λ × (mean wait), e.g. 1e-4 for waits of a minute and an MTBF of 4 hours. With jitter or a random
+Retry-After the time is not computed (NaN), and a scenario whose orchestration is priced per
+minute open is then outside the exact regime.
 
 Every orchestration dollar comes from ``sim.model.costs.orchestration_cost_usd``. For a fixed
 number of activities G the cost is affine in the expected attempts and time (history is then
@@ -75,26 +77,38 @@ def why_not_exact(scenario: Scenario) -> str | None:
     if f.crash is not None and f.crash.distribution != "exponential":
         return "crashes are not exponential (Weibull): the failure clock has a memory"
     if f.deploy is not None:
-        return "deployments are scheduled or periodic events, not independent per attempt"
+        return "deployments (drain windows, periodic or scheduled instants) have no closed form here"
     if scenario.fleet is not None or scenario.provider is not None:
         return "a fleet or a shared provider couples the workflows"
     if any(s.retry.maximum_attempts for s in scenario.steps):
         return "a step has a finite maximum_attempts: runs can be abandoned"
     if any(isinstance(c, RestartStrategy) and c.retry.maximum_attempts for c in scenario.strategies.values()):
         return "the restart strategy has a finite maximum_attempts: runs can be abandoned"
+    time_reason = _why_not_time(scenario)
+    if time_reason is not None and _time_priced(scenario):
+        return f"{time_reason}, and the orchestration is priced per minute open"
     return None
+
+
+def _time_priced(scenario: Scenario) -> bool:
+    p = scenario.pricing.orchestration
+    return bool(p.per_million_action_minutes_usd or p.restart_per_run_minute_usd
+                or (p.active_storage_per_gb_hour_usd and p.bytes_per_history_event))
 
 
 def why_not_exact_time(scenario: Scenario) -> str | None:
     """Why the expected time is not available in closed form (None if it is, up to idle crashes)."""
-    reason = why_not_exact(scenario)
-    if reason is not None:
-        return reason
+    return why_not_exact(scenario) or _why_not_time(scenario)
+
+
+def _why_not_time(scenario: Scenario) -> str | None:
     if any(s.retry.jitter != "none" for s in scenario.steps):
         return "a retry policy has jitter"
     rl = scenario.failures.rate_limit
     if rl is not None and rl.retry_after.is_random:
         return "Retry-After is random"
+    if any(isinstance(c, RestartStrategy) and c.retry.jitter != "none" for c in scenario.strategies.values()):
+        return "the restart strategy's retry policy has jitter"
     return None
 
 

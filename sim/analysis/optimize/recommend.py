@@ -129,6 +129,7 @@ class Recommendation:
     heartbeat: HeartbeatSearch | None
     heartbeat_reason: str | None
     notes: list[str] = field(default_factory=list)
+    price_note: str = ""  # where the orchestration prices come from, when not the scenario's own
 
     @property
     def best(self) -> str:
@@ -152,6 +153,42 @@ class Recommendation:
                 row["exact_best_cost_usd"] = e.total_cost_usd
             rows.append(row)
         return pd.DataFrame(rows)
+
+    def conclusions(self) -> list[str]:
+        """The recommendation in sentences, every number from this object (notebook, report)."""
+        best = self.best
+        row = self.row(best)
+        lines = [f"Recommended for '{self.scenario.name}' (objective: {self.objective}): **{best}**, "
+                 f"{self.descriptions[best]}."]
+        for ref, name in (("durable", "per-step durable"), ("restart", "restart")):
+            if ref == best:
+                continue
+            mean, lo, hi = row[f"cost_vs_{ref}_usd"], row[f"cost_vs_{ref}_low_usd"], row[f"cost_vs_{ref}_high_usd"]
+            word = "saves" if mean < 0 else "costs"
+            lines.append(f"Against {name} it {word} ${abs(mean) * 1000:.3g} per 1,000 runs "
+                         f"(paired 95% CI of the difference: ${lo * 1000:+.3g} to ${hi * 1000:+.3g} per 1,000 runs; "
+                         f"makespan {row[f'makespan_vs_{ref}_s']:+.3g} s per run).")
+        lines.append(f"Selection: {self.ranking.statement}.")
+        if self.heartbeat is not None:
+            hb = self.heartbeat
+            ci = (f", 95% CI of the optimum {hb.ci_low_s:.4g}–{hb.ci_high_s:.4g} s" if math.isfinite(hb.ci_low_s)
+                  else "")
+            lines.append(f"Heartbeat: the best save interval for '{hb.step}' is {hb.best_every_s:.4g} s of work"
+                         f"{ci} (saves of {hb.checkpoint_cost_s:g} s).")
+        if self.exact_optimum is not None:
+            lines.append("Closed form: the dynamic program's cheapest grouping is "
+                         f"{exact.describe(self.exact_model, self.exact_optimum.best.groups)} "
+                         f"(${self.exact_optimum.best.total_cost_usd:.5g} per run).")
+        lines.append(f"Prices: {self.prices_text()}.")
+        return lines
+
+    def prices_text(self) -> str:
+        """Which prices the figures rest on."""
+        price = self.scenario.pricing.orchestration
+        source = self.price_note or f"profile '{self.scenario.pricing.name}' with the scenario's overrides"
+        return (f"{source}; orchestration ${price.per_million_actions_usd:g} per million actions, "
+                f"${price.per_million_action_minutes_usd:g} per million action-minutes, "
+                f"${price.per_workflow_run_usd:g} per durable workflow run")
 
     def recommended_scenario(self) -> dict:
         """The scenario table with the recommended strategy (and restart, durable to compare)."""
@@ -181,10 +218,7 @@ class Recommendation:
             if ref != best:
                 header.append(f"Cost vs {ref}: {row[f'cost_vs_{ref}_usd']:+.4g} $ per run "
                               f"[{row[f'cost_vs_{ref}_low_usd']:+.4g}, {row[f'cost_vs_{ref}_high_usd']:+.4g}].")
-        pricing = self.scenario.pricing
-        header.append(f"Prices: profile '{pricing.name}' with the scenario's overrides (orchestration: "
-                      f"${pricing.orchestration.per_million_actions_usd:g} per million actions, "
-                      f"${pricing.orchestration.per_workflow_run_usd:g} per workflow run).")
+        header.append(f"Prices: {self.prices_text()}.")
         text = "".join(f"# {line}\n" for line in header) + "\n" + dumps(self.recommended_scenario())
         scenario_from_dict(tomllib.loads(text), file="<recommended scenario>")  # it must load
         return text

@@ -9,7 +9,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from sim.analysis.plots.style import OKABE_ITO, _duration_tick, _esc, _figure, _legend_right
+from sim.analysis.plots.style import OKABE_ITO, _duration_tick, _esc, _figure
 
 
 def plot_cost_vs_activities(table: pd.DataFrame, exact_curve: pd.DataFrame | None = None,
@@ -59,7 +59,8 @@ def plot_cost_vs_activities(table: pd.DataFrame, exact_curve: pd.DataFrame | Non
         ax_.set_xlabel("activities (Temporal activities per workflow)")
         ax_.set_ylabel(_esc("mean total cost per run ($)"))
         ax_.set_title(_esc(title or "Cost against the number of activities"))
-        _legend_right(ax_, handles, labels)
+        ax_.legend(handles, [_esc(lb) for lb in labels], loc="upper center", bbox_to_anchor=(0.5, -0.14),
+                   frameon=False, ncol=2)
     return fig
 
 
