@@ -61,7 +61,12 @@ def test_report_end_to_end(small_report, capsys) -> None:
     print(f"report --quick on a 2-step scenario: {seconds:.1f} s")
     assert seconds < 30
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
-    assert sorted(images) == sorted(f"figures/{name}.png" for name in report.FIGURES)
+    # the six report figures, and the two of the section "What we would change" (sim optimize)
+    changes = ["figures/optimize_activities.png", "figures/optimize_heartbeat.png"]
+    assert sorted(images) == sorted([f"figures/{name}.png" for name in report.FIGURES] + changes)
+    assert "## What we would change" in md
+    for f in changes:
+        assert (out / f).stat().st_size > 5_000
     for name in report.FIGURES:
         for fmt in ("png", "svg"):
             f = out / "figures" / f"{name}.{fmt}"

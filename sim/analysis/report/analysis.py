@@ -508,6 +508,7 @@ class ReportData:
     analytic_be_formula: str
     sensitivity: pd.DataFrame
     seconds: dict[str, float] = field(default_factory=dict)
+    changes: Any = None  # sim.analysis.optimize.recommend.Recommendation, or None (section "What we would change")
 
     def saving(self, metric: str = "total_cost_usd") -> dict[str, float]:
         """Paired b − a at the baseline (per run): mean, ci_low, ci_high, rel (of b), rel_lo, rel_hi, n."""
@@ -604,7 +605,13 @@ def compute_report(scenario: Scenario, options: ReportOptions | None = None) -> 
     curve = analytic_waste(scenario, intensity.path, grid)
     a_value, a_formula = analytic_breakeven_value(scenario, intensity.path, a, b)
     seconds["sweep"] = time.perf_counter() - t0
-    return ReportData(scenario=scenario, options=options, a=a, b=b, runs=runs_df, events=events, summary=summary,
+    t0 = time.perf_counter()
+    _progress(options, "optimiser: activity groupings and heartbeat interval")
+    from sim.analysis.report.changes import compute_changes
+
+    changes = compute_changes(scenario, options.runs, options.seed)
+    seconds["optimize"] = time.perf_counter() - t0
+    return ReportData(changes=changes, scenario=scenario, options=options, a=a, b=b, runs=runs_df, events=events, summary=summary,
                       paired=paired, intensity=intensity, intensity_reason=reason, sweep=sweep_df, grid=grid,
                       breakeven=be, coarse_breakeven=coarse, refined_grid=refined_grid, analytic_curve=curve,
                       analytic_be=a_value, analytic_be_formula=a_formula, sensitivity=sens, seconds=seconds)

@@ -32,6 +32,7 @@ from sim.analysis.report.analysis import (
     duration_text,
     usd,
 )
+from sim.analysis.report.changes import changes_blocks, changes_figures
 from sim.experiment.io import atomic_write_bytes
 from sim.model.scenario import (
     Scenario,
@@ -399,6 +400,7 @@ def document_blocks(data: ReportData, command: str) -> list[Block]:
             ("img", "figures/sensitivity.png", "Tornado chart", "Inputs ranked by swing (largest on top)."),
             ("table", ["input", "low → high", "saving at low", "saving at high", "swing"], s_rows),
         ]
+    blocks += changes_blocks(data.changes)
     blocks += [
         ("h", 2, "Method"),
         ("ul", [
@@ -520,6 +522,11 @@ def report_files(data: ReportData, command: str, formats: Sequence[str] = ("png"
     for name in FIGURES:
         for fmt in formats:
             files[f"figures/{name}.{fmt}"] = figure_bytes(figs[name], fmt)
+    for name, fig in changes_figures(data.changes).items():  # section "What we would change"
+        for fmt in formats:
+            files[f"figures/{name}.{fmt}"] = figure_bytes(fig, fmt)
+    if data.changes is not None:
+        files["data/optimize_candidates.csv"] = data.changes.table.to_csv(index=False, float_format="%.10g").encode()
     blocks = document_blocks(data, command)
     files["report.md"] = render_markdown(blocks).encode()
     files["report.html"] = render_html(blocks, f"Design review: {data.scenario.name}").encode()
