@@ -50,6 +50,11 @@ MAX_ENUMERATED = 6
 DEFAULT_HEARTBEAT_COST_S = 10.0  # worker time of one save when the scenario has no heartbeat strategy
 
 
+def signed_usd(value: float) -> str:
+    """-$1.5, +$0.3: the sign before the dollar."""
+    return f"{'-' if value < 0 else '+'}${abs(value):.3g}"
+
+
 def references(scenario: Scenario) -> tuple[dict, dict]:
     """(restart table, durable table): the scenario's own (as written in its file), or the defaults."""
     raw = scenario.raw.get("strategies", {})
@@ -166,8 +171,8 @@ class Recommendation:
             mean, lo, hi = row[f"cost_vs_{ref}_usd"], row[f"cost_vs_{ref}_low_usd"], row[f"cost_vs_{ref}_high_usd"]
             word = "saves" if mean < 0 else "costs"
             lines.append(f"Against {name} it {word} ${abs(mean) * 1000:.3g} per 1,000 runs "
-                         f"(paired 95% CI of the difference: ${lo * 1000:+.3g} to ${hi * 1000:+.3g} per 1,000 runs; "
-                         f"makespan {row[f'makespan_vs_{ref}_s']:+.3g} s per run).")
+                         f"(paired 95% CI of the difference: {signed_usd(lo * 1000)} to {signed_usd(hi * 1000)} per "
+                         f"1,000 runs; makespan {row[f'makespan_vs_{ref}_s']:+.3g} s per run).")
         lines.append(f"Selection: {self.ranking.statement}.")
         if self.heartbeat is not None:
             hb = self.heartbeat

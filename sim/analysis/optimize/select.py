@@ -112,7 +112,8 @@ class Ranking:
         if self.runner_up is None:
             return f"one candidate only ({self.best})"
         g = self.gap
-        interval = f"{g.mean:.4g} [{g.low:.4g}, {g.high:.4g}]"
+        unit = (lambda v: f"${v:.4g}") if self.objective in ("cost", "weighted") else (lambda v: f"{v:.4g} s")
+        interval = f"{unit(g.mean)} [{unit(g.low)}, {unit(g.high)}]"
         if self.separated:
             return (f"'{self.best}' has the lowest {what}; it is ahead of the runner-up '{self.runner_up}' by "
                     f"{interval}, a paired 95% interval above 0 ({self.runs} replications, common random numbers)")

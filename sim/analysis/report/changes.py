@@ -12,7 +12,7 @@ import math
 
 from matplotlib.figure import Figure
 
-from sim.analysis.optimize.recommend import Recommendation, recommend
+from sim.analysis.optimize.recommend import Recommendation, recommend, signed_usd
 from sim.analysis.plots.optimize import plot_cost_vs_activities, plot_heartbeat_curve
 from sim.model.scenario import Scenario
 
@@ -49,7 +49,9 @@ def changes_figures(rec: Recommendation | None) -> dict[str, Figure]:
 
 
 def _usd_1000(mean: float, low: float, high: float) -> str:
-    return f"${mean * 1000:+.3g} [{low * 1000:+.3g}, {high * 1000:+.3g}]"
+    if mean == low == high == 0.0:
+        return "—"
+    return f"{signed_usd(mean * 1000)} [{signed_usd(low * 1000)}, {signed_usd(high * 1000)}]"
 
 
 def changes_blocks(rec: Recommendation | None) -> list[tuple]:
