@@ -307,6 +307,44 @@ def test_cli_optimize_bad_input(argv: list[str], message: str, tmp_path: Path, c
     assert not out.exists()
 
 
-def test_cli_optimize_rejects_a_fleet(tmp_path: Path, capsys) -> None:
+def test_cli_optimize_fleet_without_rate_limits_is_a_one_line_error(tmp_path: Path, capsys) -> None:
     assert main(["optimize", str(SCENARIOS / "fleet_video.toml"), "--out", str(tmp_path / "o")]) == 2
-    assert "fleet" in capsys.readouterr().err
+    err = capsys.readouterr().err.strip()
+    assert "no rate-limited step" in err and "\n" not in err
+    assert not (tmp_path / "o").exists()
+
+
+def _small_storm() -> dict:
+    raw = tomllib.loads((SCENARIOS / "fleet_retry_storm.toml").read_text())
+    raw["fleet"]["workflows"] = raw["fleet"]["workers"] = 40
+    raw["provider"]["requests_per_minute"] = 60  # 1 call per second, burst of 5
+    return raw
+
+
+@pytest.mark.slow
+def test_retry_search_breaks_a_retry_storm() -> None:
+    """40 workflows refused together, retrying without jitter up to 60 s: a storm. The search's
+    policy brings the mean latency near the limit's own bound: the k-th call admitted at about
+    (k − burst)/rate, so mean latency ≈ (N − burst)/(2·rate) + call time = 17.5 + 2.1 s."""
+    from sim.analysis.optimize.retry import search_retry
+
+    sc = scenario_from_dict(_small_storm())
+    res = search_retry(sc, "makespan", 3, 0, jitters=("none", "full"), max_evaluations=10)
+    bound = (40 - 5) / 2.0 + 2.1
+    assert res.current.value > 2.0 * bound  # the storm
+    assert res.best.label != "current" and res.ranking.separated
+    assert res.best.value < 1.5 * bound, res.table
+    assert res.ranking.vs_best["current"].low > 0
+
+
+@pytest.mark.slow
+def test_cli_optimize_fleet_writes_a_runnable_policy(tmp_path: Path, capsys) -> None:
+    scenario = tmp_path / "storm.toml"
+    scenario.write_text(dumps(_small_storm()))
+    out = tmp_path / "opt"
+    assert main(["optimize", str(scenario), "--objective", "makespan", "--fleet-replications", "2",
+                 "--max-evaluations", "4", "--out", str(out)]) == 0
+    assert "selection:" in capsys.readouterr().out
+    sc = load_scenario(out / "recommended.toml")
+    assert sc.steps[0].retry != load_scenario(scenario).steps[0].retry
+    assert (out / "retry_candidates.csv").is_file()

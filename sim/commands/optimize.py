@@ -43,6 +43,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--orchestration-prices", metavar="PROFILE",
                    help="replace the scenario's orchestration prices by a pricing profile's (a bundled name such as "
                    "temporal-cloud-payg, or a TOML path); AI and GPU prices stay the scenario's")
+    p.add_argument("--fleet-replications", type=int, default=10,
+                   help="fleet scenarios: replications per evaluation of the retry-policy search (default 10)")
+    p.add_argument("--max-evaluations", type=int, default=20,
+                   help="fleet scenarios: evaluations per jitter mode of the retry-policy search (default 20)")
     p.add_argument("--top", type=int, default=10, help="candidates shown (default 10; the CSV has all)")
     p.add_argument("--out", help="output folder (default results/<scenario name>-optimize)")
     p.set_defaults(handler=handle)
@@ -144,6 +148,8 @@ def handle(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a folder")
     started = time.perf_counter()
+    if scenario.fleet is not None:
+        return _handle_fleet(args, scenario, out, started)
     try:
         rec = recommend(scenario, args.objective, args.runs, args.seed,
                         value_of_time_usd_per_hour=args.value_of_time or 0.0, heartbeat_cost_s=cost_s,
@@ -197,4 +203,52 @@ def handle(args: argparse.Namespace) -> int:
         written += ["heartbeat_curve.csv", "heartbeat_interval.png/.svg"]
     print(f"\nwrote {out}/: {', '.join(written)}")
     print(f"run the recommendation: python -m sim run {out / 'recommended.toml'}")
+    return 0
+
+
+def _handle_fleet(args: argparse.Namespace, scenario, out: Path, started: float) -> int:
+    """A fleet: search the retry policy of the rate-limited steps (sim.analysis.optimize.retry)."""
+    from sim.analysis.optimize.retry import search_retry, with_policy
+    from sim.analysis.optimize.toml_out import dumps
+
+    if args.fleet_replications < 2:
+        raise UsageError("--fleet-replications must be at least 2")
+    if args.max_evaluations < 3:
+        raise UsageError("--max-evaluations must be at least 3")
+    try:
+        res = search_retry(scenario, args.objective, args.fleet_replications, args.seed,
+                           value_of_time_usd_per_hour=args.value_of_time or 0.0, max_evaluations=args.max_evaluations)
+    except ValueError as exc:
+        raise SimError(f"{args.scenario}: {exc}") from None
+    seconds = time.perf_counter() - started
+    what = {"cost": "total cost per workflow", "makespan": "mean workflow latency",
+            "p95": "p95 workflow latency (per replication, averaged)",
+            "weighted": "cost per workflow + value of time x mean latency"}[args.objective]
+    unit = "x_usd" if args.objective in ("cost", "weighted") else "x_s"
+    lines = [f"{scenario.name}: fleet; retry policy of {', '.join(res.steps)} under strategy '{res.strategy}', "
+             f"{res.replications} replications per evaluation, seed {res.seed}, objective {args.objective} ({what}) "
+             f"({seconds:.1f} s)", "",
+             f"{'#':<3}{'candidate':<22}{'initial':<10}{'coefficient':<13}{'jitter':<14}{'objective':<14}"
+             f"{'vs best (paired 95% CI)':<40}{'evaluations'}"]
+    for k, r in res.table.iterrows():
+        diff = "" if k == 0 else fmt_interval(unit, r["vs_best"], r["vs_best_low"], r["vs_best_high"])
+        lines.append(f"{k + 1:<3}{r['candidate']:<22}{fmt_value('x_s', r['initial_interval_s']):<10}"
+                     f"{r['backoff_coefficient']:<13.4g}{r['jitter']:<14}{fmt_value(unit, r['objective']):<14}"
+                     f"{diff:<40}{r['evaluations']}")
+    best = res.best
+    lines += ["", f"selection: {res.ranking.statement}.",
+              f"recommended: initial_interval {best.initial_s:g} s, backoff_coefficient {best.coefficient:g}, "
+              f"jitter {best.jitter} on {', '.join(res.steps)} (scipy Nelder-Mead per jitter mode, common random "
+              "numbers); activity groupings and heartbeats are not searched for fleets."]
+    text = "\n".join(lines)
+    recommended = with_policy(scenario, best.initial_s, best.coefficient, best.jitter)
+    header = (f"# Recommended by `sim optimize` (fleet retry policy, objective {args.objective}; "
+              f"{res.replications} replications, seed {res.seed}).\n# Selection: {res.ranking.statement}.\n\n")
+    toml_text = header + dumps(recommended.raw)
+    print(text)
+    atomic_write_text(out / "recommended.toml", toml_text)
+    atomic_write_text(out / "recommendation.txt", text + "\n")
+    atomic_write_bytes(out / "retry_candidates.csv", res.table.to_csv(index=False, float_format="%.10g").encode())
+    print(f"\nwrote {out}/: recommended.toml, recommendation.txt, retry_candidates.csv")
+    print(f"run the recommendation: python -m sim fleet {out / 'recommended.toml'}")
     return 0

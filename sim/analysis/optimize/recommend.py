@@ -267,7 +267,8 @@ def recommend(scenario: Scenario, objective: str = "cost", runs: int = 4000, see
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
     if scenario.fleet is not None:
-        raise ValueError("sim optimize works on one pipeline; this scenario is a fleet (use its pipeline without [fleet])")
+        raise ValueError("recommend() works on one pipeline; for a fleet, search the retry policy "
+                         "(sim.analysis.optimize.retry.search_retry)")
     restart_t, durable_t = references(scenario)
     latency = exact.durable_latency_s(scenario)
     names = scenario.step_names
