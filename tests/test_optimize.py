@@ -270,6 +270,24 @@ def test_recommend_research_paper_prefers_restart_at_the_article_prices() -> Non
     assert sc.strategies["recommended"].kind == "restart"
 
 
+def test_long_chain_without_closed_form_gets_one_candidate_per_activity_count() -> None:
+    """8 steps, Weibull crashes and deployments: the exponential stand-in's program shortlists the
+    best grouping for each number of activities (7 besides per-step), and the simulation ranks them."""
+    steps = [{"name": f"s{i}", "kind": "gpu", "gpu": "h100", "duration": d}
+             for i, d in enumerate(["1m", "30s", "5m", "20s", "2m", "40s", "3m", "10s"])]
+    raw = {"name": "long", "pricing": {"profile": "article-2026-04",
+                                       "orchestration": {"per_million_actions_usd": 3000.0}},
+           "steps": steps,
+           "failures": {"crash": {"distribution": "weibull", "shape": 0.7, "scale": "1h", "restart_time": "20s"},
+                        "deploy": {"mode": "periodic", "every": "1h", "drain": "20s"}},
+           "strategies": {"restart": {}, "durable": {"persist_latency": "10ms"}}}
+    rec = recommend(scenario_from_dict(raw), "cost", 300, 1, heartbeat=False)
+    assert rec.exact_optimum is None and "Weibull" in rec.exact_reason
+    groupings = rec.table[rec.table["kind"] == "checkpoint"]
+    assert sorted(groupings["activities"]) == list(range(1, 8))
+    assert set(rec.ranking.tied) <= set(rec.table["candidate"]) and rec.best in rec.ranking.tied
+
+
 def test_toml_writer_round_trips_every_bundled_scenario() -> None:
     for path in sorted(SCENARIOS.glob("*.toml")):
         raw = tomllib.loads(path.read_text())

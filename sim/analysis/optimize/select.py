@@ -112,7 +112,8 @@ class Ranking:
         if self.runner_up is None:
             return f"one candidate only ({self.best})"
         g = self.gap
-        unit = (lambda v: f"${v:.4g}") if self.objective in ("cost", "weighted") else (lambda v: f"{v:.4g} s")
+        unit = ((lambda v: f"{'-' if v < 0 else ''}${abs(v):.4g}") if self.objective in ("cost", "weighted")
+                else (lambda v: f"{v:.4g} s"))
         interval = f"{unit(g.mean)} [{unit(g.low)}, {unit(g.high)}]"
         if self.separated:
             return (f"'{self.best}' has the lowest {what}; it is ahead of the runner-up '{self.runner_up}' by "
