@@ -81,6 +81,23 @@ def test_groups_equal_every_k_and_per_step_run_by_run() -> None:
     assert not odd.equals(rows("pairs"))
 
 
+def test_fleet_engine_runs_explicit_groups_as_every_k() -> None:
+    from sim.engines.fleet import simulate_fleet
+
+    sc = load_scenario(SCENARIOS / "fleet_research.toml")
+    raw = sc.raw
+    names = sc.step_names
+    raw["strategies"] = {"checkpoint": raw["strategies"]["checkpoint"],
+                         "pairs": {"kind": "checkpoint", "groups": [names[:2], names[2:]], "persist_latency": "10ms"}}
+    raw["fleet"]["horizon"] = "20m"
+    workflows, _ = simulate_fleet(scenario_from_dict(raw), 1, 4)
+    cols = ["latency_s", "total_cost_usd", "orchestration_actions", "history_events", "provider_429s"]
+    a = workflows[workflows["strategy"] == "checkpoint"][cols].reset_index(drop=True)
+    b = workflows[workflows["strategy"] == "pairs"][cols].reset_index(drop=True)
+    assert len(a) > 10
+    pd.testing.assert_frame_equal(a, b)
+
+
 @pytest.mark.parametrize(("groups", "problem"), [
     ([["transcription", "script_analysis"], ["thumbnail"]], "'video_generation' in no group"),
     ([["script_analysis", "transcription"], ["video_generation", "thumbnail"]], "in pipeline order"),
