@@ -28,6 +28,7 @@ from sim.model.failures import (
     build_environments,
     worker_spec,
 )
+from sim.model.rng import replication_keys
 from sim.model.scenario import Scenario
 from sim.model.strategies import (
     EVENTS_AT_START,
@@ -37,6 +38,7 @@ from sim.model.strategies import (
     heartbeat_attempt,
     heartbeat_settle,
 )
+from sim.model.workflow import GRAPH_SOURCES, Graph, GraphDraws, WorkflowRun
 
 ENV_BATCH = 4  # replications per SimPy Environment (measured best: fewer events per heap, little set-up)
 
@@ -288,9 +290,39 @@ def run_process(steps: _StepTable, beh: Behaviour, renv: ReplicationEnv,
                 limited, restarts, heartbeats, renv.run))
 
 
+def _graph_process(wr: WorkflowRun, out: list) -> Iterator[float]:
+    """A workflow graph's run (``sim.model.workflow``), its result as a ``RUN_FIELDS`` row."""
+    yield from wr.steps()
+    r = wr.result
+    out.append((*r[:2], *r[3:17], wr.run))
+
+
+def _run_graph_chunk(scenario: Scenario, behaviours: list[Behaviour], runs: np.ndarray, seed: int,
+                     event_log: bool) -> tuple[dict[str, list[tuple]], list | None]:
+    """Workflow graphs: every (replication, strategy) runs the workflow model on its worker."""
+    graph = Graph(scenario)
+    envs = build_environments(scenario, runs, seed)
+    keys = {source: replication_keys(seed, source, runs).tolist() for source in GRAPH_SOURCES}
+    spec = worker_spec(scenario)
+    log: list | None = [] if event_log else None
+    rows: dict[str, list[tuple]] = {beh.label: [] for beh in behaviours}
+    for first in range(0, len(envs), ENV_BATCH):
+        sim_env = simpy.Environment()
+        for n, renv in enumerate(envs[first:first + ENV_BATCH], start=first):
+            draws = GraphDraws(graph, {source: keys[source][n] for source in GRAPH_SOURCES})
+            for beh in behaviours:
+                wr = WorkflowRun(graph, beh, draws, Worker(spec, renv), renv.jitter_u, renv.run, 0.0, log)
+                _start(sim_env, _graph_process(wr, rows[beh.label]))
+        sim_env.run()
+    return rows, log
+
+
 def run_chunk(scenario: Scenario, behaviours: list[Behaviour], runs: np.ndarray, seed: int,
               event_log: bool = False) -> tuple[dict[str, dict[str, list]], list | None]:
     """Simulate replications ``runs`` of every strategy; columns per strategy label."""
+    if scenario.is_graph:
+        rows, log = _run_graph_chunk(scenario, behaviours, runs, seed, event_log)
+        return _columns(rows), log
     steps = _StepTable(scenario)
     envs = build_environments(scenario, runs, seed)
     log: list | None = [] if event_log else None
@@ -307,9 +339,13 @@ def run_chunk(scenario: Scenario, behaviours: list[Behaviour], runs: np.ndarray,
             for beh, out in pairs:
                 _start(sim_env, run_process(steps, beh, renv, Worker(spec, renv), out, log))
         sim_env.run()
+    return _columns(rows), log
+
+
+def _columns(rows: dict[str, list[tuple]]) -> dict[str, dict[str, list]]:
     outputs = {}
     for label, table in rows.items():
         columns = list(zip(*table, strict=True)) if table else [()] * (len(RUN_FIELDS) + 1)
         outputs[label] = dict(zip((*RUN_FIELDS, "run"), columns, strict=True))
-    return outputs, log
+    return outputs
 

@@ -54,6 +54,9 @@ TAIL = 16  # fewer unfinished runs than this: numpy's per-call overhead loses to
 
 def why_not(scenario: Scenario) -> str | None:
     """Why the fast path cannot run this scenario (None if it can)."""
+    if scenario.is_graph:
+        return ("the scenario is a workflow graph (parallel branches, fan-out or waits): the fast path runs chains; "
+                "the DES engine runs graphs")
     for label, config in scenario.strategies.items():
         if behaviour(label, config).heartbeat_every_s > 0:
             return f"strategy '{label}' saves progress inside steps (heartbeats): only the DES engine models that"

@@ -23,7 +23,8 @@ from sim.model.scenario import Scenario
 
 INF = math.inf
 COMPLETED, CRASHED, KILLED_BY_DEPLOY, RATE_LIMITED = 0, 1, 2, 3
-OUTCOMES = ("completed", "crashed", "killed_by_deploy", "rate_limited")
+CANCELLED = 5  # workflow graphs: a sibling branch's failure cancelled the attempt (restart); 4 is the fleet's outage
+OUTCOMES = ("completed", "crashed", "killed_by_deploy", "rate_limited", "outage", "cancelled")
 PREFILL = 4  # draws per stream computed up front for a chunk
 
 
@@ -229,6 +230,23 @@ class Worker:
 
     def crash_restart(self, at: float) -> None:
         self.ready = at + self._restart_crash
+        self._new_life()
+
+    # ---- for the workflow model (sim.model.workflow), which processes worker events one by one
+    @property
+    def drain_s(self) -> float:
+        return self._drain
+
+    def deploy_begins(self) -> bool:
+        """The deployment at ``next_deploy`` begins (the clock moves to the next one). True if
+        the worker was up, so it drains and shuts down (``shut_down``); False if it was down."""
+        up = self.next_deploy >= self.ready
+        self._advance_deploy()
+        return up
+
+    def shut_down(self, at: float) -> None:
+        """The worker process exits at ``at`` for a deployment and restarts."""
+        self.ready = at + self._restart_deploy
         self._new_life()
 
     def acquire(self, t: float) -> tuple[float, float, int]:

@@ -38,6 +38,7 @@ class Source(IntEnum):
     ARRIVALS = 7
     PROVIDER = 8
     EXTRA = 9
+    COUNT = 10  # fan-out counts of workflow-graph steps
 
 
 def _mix(z: np.ndarray) -> np.ndarray:

@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from sim.errors import ScenarioError
+from sim.model.counts import parse_count
 from sim.model.distributions import Distribution, Exponential, Fixed, LogNormal, Uniform, Weibull
 from sim.model.units import parse_duration_s
 
@@ -178,9 +179,12 @@ class RetryPolicy(_Model):
         return self
 
 
+Count = Annotated[Any, BeforeValidator(parse_count)]  # a CountDist
+
+
 class Step(_Model):
     name: str = Field(min_length=1)
-    kind: Literal["gpu", "llm"]
+    kind: Literal["gpu", "llm", "wait"]
     duration: DurationDist
     gpu: str | None = None
     price_per_hour: float | None = Field(None, ge=0)
@@ -188,9 +192,41 @@ class Step(_Model):
     input_tokens: int = Field(0, ge=0)
     output_tokens: int = Field(0, ge=0)
     retry: RetryPolicy = RetryPolicy()
+    # ---- workflow graphs (docs/model.md, "Workflow graphs"): predecessors, fan-out, waits
+    after: list[str] | None = Field(None, description="predecessor steps; default: the previous step")
+    count: Count = Field(default_factory=lambda: parse_count(1), description="fan-out: instances of this step")
+    max_concurrency: int | None = Field(None, ge=1, description="fan-out: instances running at once")
+    wait: Literal["timer", "signal", "approval"] | None = None
+
+    @property
+    def is_wait(self) -> bool:
+        return self.kind == "wait"
+
+    @property
+    def is_plain(self) -> bool:
+        """A chain step: one instance, not a wait, no concurrency limit."""
+        return self.kind != "wait" and self.count.fixed == 1 and self.max_concurrency is None
+
+    @model_validator(mode="after")
+    def _check_wait(self) -> Step:
+        if self.kind == "wait":
+            if self.wait is None:
+                raise ValueError('a wait step needs \'wait\' = "timer", "signal" or "approval"')
+            for key in ("gpu", "price_per_hour", "model"):
+                if getattr(self, key) is not None:
+                    raise ValueError(f"a wait step has no compute: remove '{key}'")
+            if self.input_tokens or self.output_tokens:
+                raise ValueError("a wait step has no compute: remove the tokens")
+            if self.count.fixed != 1 or self.max_concurrency is not None:
+                raise ValueError("a wait step runs once: remove 'count'/'max_concurrency'")
+        elif self.wait is not None:
+            raise ValueError("'wait' is for kind = \"wait\"")
+        return self
 
     @model_validator(mode="after")
     def _check_cost(self) -> Step:
+        if self.kind == "wait":
+            return self
         if self.kind == "gpu":
             if self.gpu is None and self.price_per_hour is None:
                 raise ValueError("a gpu step needs 'gpu' (a kind in the pricing profile) or 'price_per_hour'")
@@ -397,6 +433,12 @@ class Provider(_Model):
 # --------------------------------------------------------------------------- scenario
 
 
+class WorkerModel(_Model):
+    """The worker that runs a workflow's activities (docs/model.md, "Workflow graphs")."""
+
+    activity_slots: int | None = Field(None, ge=1, description="activity attempts at once on the worker; default unlimited")
+
+
 class Simulation(_Model):
     max_time_s: PositiveDuration = Field(30 * 86400.0, alias="max_time")
 
@@ -418,6 +460,7 @@ class Scenario(_Model):
     strategies: dict[str, StrategyConfig] = Field(min_length=1)
     fleet: Fleet | None = None
     provider: Provider | None = None
+    worker: WorkerModel = WorkerModel()
 
     _raw: dict = PrivateAttr(default_factory=dict)
     _path: str | None = PrivateAttr(default=None)
@@ -440,6 +483,28 @@ class Scenario(_Model):
                 raise ValueError(f"two steps are named '{step.name}'")
             seen.add(step.name)
         return steps
+
+    @property
+    def is_graph(self) -> bool:
+        """A workflow graph (not a plain chain): a step with other predecessors than the previous
+        one, a fan-out, a concurrency limit or a wait. Chains run on the chain engines."""
+        for i, step in enumerate(self.steps):
+            if not step.is_plain:
+                return True
+            if step.after is not None and step.after != ([self.steps[i - 1].name] if i else []):
+                return True
+        return False
+
+    def predecessors(self) -> list[list[int]]:
+        """Indices of each step's predecessors (``after``, or the previous step)."""
+        index = {s.name: i for i, s in enumerate(self.steps)}
+        out: list[list[int]] = []
+        for i, step in enumerate(self.steps):
+            if step.after is None:
+                out.append([i - 1] if i else [])
+            else:
+                out.append([index[a] for a in step.after])
+        return out
 
     @property
     def step_names(self) -> list[str]:
@@ -469,6 +534,8 @@ class Scenario(_Model):
         """$ of one failure-free pass through the pipeline at mean durations."""
         total = 0.0
         for step in self.steps:
+            if step.kind == "wait":
+                continue
             if step.kind == "gpu":
                 total += self.step_price_per_s(step) * step.duration.mean()
             else:
@@ -720,6 +787,51 @@ def _cross_check(sc: Scenario, file: str) -> None:
                 )
 
 
+# ---- workflow graph validation (issue 12): predecessors exist, no cycle, strategies defined on graphs
+
+
+def _check_graph(sc: Scenario, file: str) -> None:
+    names = sc.step_names
+    for i, step in enumerate(sc.steps):
+        for j, name in enumerate(step.after or []):
+            if name not in names:
+                hint = difflib.get_close_matches(name, names, n=1)
+                extra = f" (did you mean '{hint[0]}'?)" if hint else ""
+                raise ScenarioError(f"unknown predecessor '{name}'{extra}; steps: {', '.join(names)}",
+                                    file=file, key=f"steps[{i}]({step.name}).after[{j}]")
+            if name == step.name:
+                raise ScenarioError("a step cannot run after itself", file=file, key=f"steps[{i}]({step.name}).after[{j}]")
+    preds = sc.predecessors()
+    state = [0] * len(preds)  # 0 new, 1 on the path, 2 done
+    for root in range(len(preds)):
+        stack = [(root, iter(preds[root]))]
+        if state[root]:
+            continue
+        state[root] = 1
+        while stack:
+            node, it = stack[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                state[node] = 2
+                stack.pop()
+            elif state[nxt] == 1:
+                cycle = [sc.steps[n].name for n, _ in stack[[n for n, _ in stack].index(nxt):]]
+                raise ScenarioError(f"the steps form a cycle: {' -> '.join([*reversed(cycle), cycle[-1]])}",
+                                    file=file, key=f"steps[{node}]({sc.steps[node].name}).after")
+            elif state[nxt] == 0:
+                state[nxt] = 1
+                stack.append((nxt, iter(preds[nxt])))
+    if not sc.is_graph:
+        return
+    for label, config in sc.strategies.items():
+        if config.kind == "checkpoint":
+            raise ScenarioError("checkpoint groups of k consecutive steps are defined on chains only; on a workflow graph "
+                                "use durable (every activity recorded) or heartbeat", file=file, key=f"strategies.{label}")
+    if sc.provider is not None:
+        raise ScenarioError("a shared provider is modelled for chains only (not yet for workflow graphs)",
+                            file=file, key="provider")
+
+
 def scenario_from_dict(raw: dict, *, file: str = "<scenario>", base_dir: Path | None = None) -> Scenario:
     """Validate a scenario table (as read from TOML). Raises ScenarioError."""
     if not isinstance(raw, dict):
@@ -736,6 +848,7 @@ def scenario_from_dict(raw: dict, *, file: str = "<scenario>", base_dir: Path | 
         more = "".join(f"\n  also: key '{k}': {m}" for k, m in lines[1:6])
         raise ScenarioError(msg + more, file=file, key=key) from None
     _cross_check(scenario, file)
+    _check_graph(scenario, file)
     scenario._raw = copy.deepcopy(raw)
     scenario._path = None if file.startswith("<") else file
     return scenario

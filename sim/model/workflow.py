@@ -1,0 +1,559 @@
+"""The workflow model: one readable state machine of a workflow graph, executed by the engines.
+
+docs/model.md ("Workflow graphs") is the prose version of this module. In short:
+
+**Units.** A step with ``count = N`` runs N *instances*; instance j of step i is the unit
+(i, j). A wait step (``kind = "wait"``) is one unit that occupies no worker slot and costs no
+compute. A unit is *runnable* once every instance of every predecessor step has succeeded (and,
+for durable strategies, been recorded); it starts when the worker is up and not draining, its
+step has fewer than ``max_concurrency`` instances in flight and the worker has a free
+``activity_slots`` slot. Runnable units start in (step, instance) order.
+
+**Attempt outcomes.** An activity attempt ends by completing, by an HTTP 429 (a call answered
+``rate_limited`` after ``response_time``), by a worker crash, by a deployment (the worker stops
+taking attempts at the deployment instant, lets those in flight finish for ``drain`` and then
+exits, killing what is left), or by the horizon ``max_time``. A crash or a deployment exit ends
+*every* attempt in flight on the worker.
+
+**What a failure rolls back.**
+* ``restart`` (and ``retry_in_place`` for crashes and deployments): the pipeline lives in the
+  worker's memory. Any failure cancels every branch in flight and, after the strategy's retry
+  back-off, restarts the workflow from its start; everything completed becomes waste. A worker
+  crash or exit also kills a workflow that is only waiting (a wait in progress, or completed
+  work held in memory).
+* ``retry_in_place``: a 429 is retried inside the process, for that instance only (its own
+  retry counter and the step's retry policy, honouring Retry-After).
+* ``durable`` and ``heartbeat``: every completed unit is recorded (each fan-out instance
+  separately); a failure retries only the instances it ended — the 429'd one, or every instance
+  in flight on the crashed worker — each with its own counter and the step's retry policy. A
+  wait is a durable timer or signal: it survives the worker.
+* ``checkpoint`` (groups of k consecutive steps) is defined on chains only and refused on graphs.
+
+**Recorded, billed, counted.** Durable strategies record ``EVENTS_AT_START`` history events,
+``EVENTS_PER_ACTIVITY`` per completed activity instance, ``EVENTS_PER_TIMER`` per timer and
+``EVENTS_PER_SIGNAL`` per signal or approval, each delaying what follows by its events ×
+``persist_latency``; a workflow that does not complete records ``EVENTS_PER_ACTIVITY`` more (its
+failure). ``unit_attempts`` is what the orchestrator schedules: for durable strategies every
+activity attempt plus every timer and signal (each a billable action, ``sim.model.costs``); for
+restart strategies every workflow attempt (a pipeline run). Compute is the wall time of
+activity attempts; it is useful if the attempt's result is part of the completed workflow.
+
+**Common random numbers.** The k-th attempt of instance j of step i reads index k of the
+streams on lane ``i + j·2^16`` (duration, 429 uniform, Retry-After) — lane i for instance 0, so a
+chain-shaped graph draws what the chain engines draw; a step's count is drawn once per
+replication (lane i of the count source); the worker's crash and deployment clocks and the
+jitter stream are the replication's. All of these are shared by every strategy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+
+import numpy as np
+
+from sim.model.failures import (
+    CANCELLED,
+    COMPLETED,
+    CRASHED,
+    INF,
+    KILLED_BY_DEPLOY,
+    RATE_LIMITED,
+    Stream,
+    Worker,
+)
+from sim.model.rng import Source, uniforms
+from sim.model.scenario import Scenario
+from sim.model.strategies import (
+    EVENTS_AT_START,
+    EVENTS_PER_ACTIVITY,
+    Behaviour,
+    backoff_s,
+    heartbeat_attempt,
+    heartbeat_settle,
+)
+
+EVENTS_PER_TIMER = 5  # TimerStarted, TimerFired, WorkflowTask scheduled/started/completed
+EVENTS_PER_SIGNAL = 4  # WorkflowExecutionSignaled, WorkflowTask scheduled/started/completed
+CUT = -2  # an attempt cut by the horizon
+INSTANCE_LANE = 1 << 16  # lane of instance j of step i: i + j·2^16
+GRAPH_SOURCES = (Source.DURATION, Source.RATE_LIMIT, Source.RETRY_AFTER, Source.COUNT)
+
+RESULT_FIELDS = (
+    "completed", "finish_s", "first_start_s", "compute_s", "useful_compute_s", "wasted_compute_s",
+    "compute_cost_usd", "useful_cost_usd", "wasted_cost_usd", "unit_attempts", "history_events",
+    "attempts", "crashes", "deploy_kills", "rate_limited", "pipeline_restarts", "heartbeats", "calls",
+    "useful_calls",
+)
+
+
+class Graph:
+    """A scenario's steps as a workflow graph: predecessors, fan-out, per-step constants."""
+
+    def __init__(self, scenario: Scenario):
+        steps = scenario.steps
+        self.n = n = len(steps)
+        self.names = [s.name for s in steps]
+        self.preds = scenario.predecessors()
+        self.succs: list[list[int]] = [[] for _ in range(n)]
+        for i, ps in enumerate(self.preds):
+            for p in ps:
+                self.succs[p].append(i)
+        self.roots = [i for i in range(n) if not self.preds[i]]
+        self.sinks = [i for i in range(n) if not self.succs[i]]
+        self.is_wait = [s.kind == "wait" for s in steps]
+        self.wait_events = [(EVENTS_PER_TIMER if s.wait == "timer" else EVENTS_PER_SIGNAL) if s.kind == "wait" else 0
+                            for s in steps]
+        self.is_gpu = [s.kind == "gpu" for s in steps]
+        self.is_llm = [s.kind == "llm" for s in steps]
+        self.rate_per_s = [scenario.step_price_per_s(s) if s.kind == "gpu" else 0.0 for s in steps]
+        self.call_cost = [scenario.step_attempt_cost_usd(s) if s.kind == "llm" else 0.0 for s in steps]
+        self.retry = [s.retry for s in steps]
+        self.limited = [lim and s.kind != "wait" for lim, s in zip(scenario.rate_limited_steps(), steps, strict=True)]
+        rl = scenario.failures.rate_limit
+        self.p429 = rl.probability if rl is not None else 0.0
+        self.response_s = rl.response_time_s if rl is not None else 0.0
+        self.retry_after = rl.retry_after if rl is not None else None
+        crash = scenario.failures.crash
+        self.detect_s = crash.detection_delay_s if crash is not None else 0.0
+        self.max_time_s = scenario.simulation.max_time_s
+        self.counts = [s.count for s in steps]
+        self.max_concurrency = [s.max_concurrency or 0 for s in steps]
+        self.slots = scenario.worker.activity_slots or 0
+        self.durations = [s.duration for s in steps]
+
+    def critical_path_s(self, durations: list[float], overhead_s: Callable[[int], float] | None = None) -> float:
+        """Longest path through the graph with step i taking ``durations[i]`` (+ ``overhead_s(i)``)."""
+        finish = [0.0] * self.n
+        for i in self.topological_order():
+            start = max((finish[p] for p in self.preds[i]), default=0.0)
+            finish[i] = start + durations[i] + (overhead_s(i) if overhead_s else 0.0)
+        return max(finish[i] for i in self.sinks)
+
+    def topological_order(self) -> list[int]:
+        indeg = [len(p) for p in self.preds]
+        ready = [i for i in range(self.n) if indeg[i] == 0]
+        out = []
+        while ready:
+            i = ready.pop(0)
+            out.append(i)
+            for s in self.succs[i]:
+                indeg[s] -= 1
+                if indeg[s] == 0:
+                    ready.append(s)
+        return out
+
+
+class GraphDraws:
+    """The random numbers of one workflow (one replication, or one fleet workflow): counts and
+    per-(step, instance) streams, from per-source keys (module docstring)."""
+
+    __slots__ = ("counts", "_graph", "_keys", "_streams")
+
+    def __init__(self, graph: Graph, keys: dict[Source, int]):
+        self._graph = graph
+        self._keys = keys
+        self._streams: dict[tuple[int, int, int], Stream] = {}
+        lanes = np.arange(graph.n, dtype=np.uint64) * np.uint64(1 << 32)
+        u = uniforms(np.uint64(keys[Source.COUNT]), lanes).tolist()
+        self.counts = [c.fixed if c.fixed is not None else c.draw(u[i]) for i, c in enumerate(graph.counts)]
+
+    def _stream(self, source: Source, i: int, j: int, ppf: Callable[[np.ndarray], np.ndarray]) -> Stream:
+        s = self._streams.get((source, i, j))
+        if s is None:
+            s = self._streams[(source, i, j)] = Stream(np.uint64(self._keys[source]), i + j * INSTANCE_LANE, ppf, [])
+        return s
+
+    def duration(self, i: int, j: int, k: int) -> float:
+        dist = self._graph.durations[i]
+        if not dist.is_random:
+            return dist.mean()
+        return self._stream(Source.DURATION, i, j, dist.ppf).get(k)
+
+    def rate_limited(self, i: int, j: int, k: int) -> bool:
+        g = self._graph
+        return g.limited[i] and self._stream(Source.RATE_LIMIT, i, j, _identity).get(k) < g.p429
+
+    def retry_after(self, i: int, j: int, k: int) -> float:
+        ra = self._graph.retry_after
+        if ra is None:
+            return 0.0
+        if not ra.is_random:
+            return ra.mean()
+        return self._stream(Source.RETRY_AFTER, i, j, ra.ppf).get(k)
+
+
+def _identity(u: np.ndarray) -> np.ndarray:
+    return u
+
+
+class _Attempt:
+    __slots__ = ("unit", "start", "end", "k", "limited", "work_s", "saves", "log_at")
+
+    def __init__(self, unit: tuple[int, int], start: float, end: float, k: int, limited: bool, work_s: float,
+                 saves: int, log_at: int):
+        self.unit, self.start, self.end, self.k = unit, start, end, k
+        self.limited, self.work_s, self.saves, self.log_at = limited, work_s, saves, log_at
+
+
+class WorkflowRun:
+    """One strategy's run of one workflow on one worker. ``steps()`` is a generator of delays
+    (the engine turns each into a timer event); when it ends, ``result`` holds ``RESULT_FIELDS``.
+
+    ``log`` (optional) receives one tuple per attempt: (run, strategy, step, attempt, start,
+    end, outcome, useful, instance); ``useful`` is fixed when the run ends.
+    """
+
+    def __init__(self, graph: Graph, beh: Behaviour, draws: GraphDraws, worker: Worker, jitter: Stream | None,
+                 run: int, start_s: float = 0.0, log: list | None = None):
+        self.g, self.beh, self.draws, self.worker, self.jitter = graph, beh, draws, worker, jitter
+        self.run, self.log = run, log
+        self.records = beh.checkpoint_every == 1  # durable, heartbeat: every completed unit is recorded
+        self.hb = beh.heartbeat_every_s
+        self.lat = beh.persist_latency_s
+        self.now = start_s
+        self.start_s = start_s
+        self.events = 0
+        self.result: tuple | None = None
+        n = graph.n
+        self.count = draws.counts
+        # per instance, kept across workflow restarts: attempt index, failures, last back-off, heartbeat state
+        self.calls: dict[tuple[int, int], int] = {}
+        self.fails: dict[tuple[int, int], int] = {}
+        self.prev_sleep: dict[tuple[int, int], float] = {}
+        self.hb_state: dict[tuple[int, int], list[float]] = {}  # step work, saved work, kept compute, kept cost
+        # the current pass through the graph
+        self.done = [[False] * c for c in self.count]
+        self.n_done = [0] * n
+        self.visible_at = [0.0] * n  # when step i's results are visible to its successors
+        self.pending: dict[tuple[int, int], float] = {}  # runnable units → earliest start
+        self.inflight: dict[tuple[int, int], _Attempt] = {}
+        self.running = [0] * n  # activity attempts in flight per step
+        self.busy = 0  # activity attempts in flight on the worker
+        self.pend_c = self.pend_cost = 0.0  # restart: completed work held in memory
+        self.pend_log: list[int] = []
+        self.useful_c = self.useful_cost = self.waste_c = self.waste_cost = 0.0
+        self.useful_log: list[int] = []
+        self.unit_open = False
+        self.wf_fails = 0
+        self.wf_prev_sleep = 0.0
+        self.retries = 0  # jitter draws used
+        self.restart_at = INF
+        self.draining = False
+        self.drain_end = INF
+        self.completed = False
+        self.finish = INF
+        self.first_start = math.nan
+        self.c = {"unit_attempts": 0, "history": EVENTS_AT_START if self.records else 0, "attempts": 0, "crashes": 0,
+                  "deploy_kills": 0, "rate_limited": 0, "restarts": 0, "heartbeats": 0, "calls": 0}
+
+    # ------------------------------------------------------------------ the event loop
+
+    def steps(self) -> Iterator[float]:
+        g, w = self.g, self.worker
+        w.acquire(self.now)  # the worker's clock catches up (a fleet worker was idle until now)
+        self._begin_pass(self.now + (EVENTS_AT_START * self.lat if self.records else 0.0))
+        while self.finish == INF:
+            self._start_runnable()
+            t = self._next_event_time()
+            if t > self.now:
+                self.events += 1
+                yield t - self.now
+                self.now = t
+            self._process()
+        self._close()
+
+    def _next_event_time(self) -> float:
+        w = self.worker
+        t = min(w.next_crash, w.next_deploy, self.drain_end, self.restart_at, self.g.max_time_s)
+        for a in self.inflight.values():
+            if a.end < t:
+                t = a.end
+        if self.pending and not self.draining:
+            due = min(self.pending.values())
+            if due > self.now or self.now < w.ready:
+                due = max(due, w.ready)
+                if due < t:
+                    t = due
+        return t
+
+    def _process(self) -> None:
+        now, w = self.now, self.worker
+        ending = sorted((a.end, a.unit) for a in self.inflight.values() if a.end <= now)
+        for _, unit in ending:
+            self._attempt_ends(self.inflight[unit])
+            if self.finish != INF:
+                return
+        if now >= self.g.max_time_s:
+            self._horizon()
+            return
+        while self.finish == INF:
+            c, d = w.next_crash, w.next_deploy
+            if self.draining and self.drain_end <= now and self.drain_end <= c:
+                self._worker_lost(self.drain_end, KILLED_BY_DEPLOY)
+            elif c <= now and c <= d:
+                w.crash_restart(c)
+                self._worker_lost(c, CRASHED)
+            elif d <= now:
+                if w.deploy_begins() and not self.draining:
+                    self.draining, self.drain_end = True, d + w.drain_s
+                    if self.busy == 0:
+                        self._worker_lost(d, KILLED_BY_DEPLOY)
+            else:
+                break
+        if self.finish == INF and self.draining and self.busy == 0:
+            self._worker_lost(now, KILLED_BY_DEPLOY)  # the last attempt of the drain finished: the worker exits
+        if self.finish == INF and self.restart_at <= now:
+            self._begin_pass(self.restart_at)
+
+    # ------------------------------------------------------------------ starting units
+
+    def _begin_pass(self, at: float) -> None:
+        """(Re)start the workflow from its roots at ``at``."""
+        self.restart_at = INF
+        self.done = [[False] * c for c in self.count]
+        self.n_done = [0] * self.g.n
+        self.visible_at = [0.0] * self.g.n
+        self.unit_open = False
+        for i in self.g.roots:
+            self._activate(i, at)
+
+    def _activate(self, i: int, at: float) -> None:
+        for j in range(self.count[i]):
+            self.pending[(i, j)] = at
+
+    def _start_runnable(self) -> None:
+        now, w, g = self.now, self.worker, self.g
+        if not self.pending or self.draining or now < w.ready or self.restart_at != INF:
+            return
+        for unit in sorted(u for u, due in self.pending.items() if due <= now):
+            i = unit[0]
+            if not g.is_wait[i]:
+                if g.slots and self.busy >= g.slots:
+                    continue
+                if g.max_concurrency[i] and self.running[i] >= g.max_concurrency[i]:
+                    continue
+            del self.pending[unit]
+            self._start(unit)
+
+    def _start(self, unit: tuple[int, int]) -> None:
+        g, beh, now = self.g, self.beh, self.now
+        i, j = unit
+        k = self.calls.get(unit, 0)
+        self.calls[unit] = k + 1
+        if self.first_start != self.first_start:
+            self.first_start = now
+        if self.records:
+            self.c["unit_attempts"] += 1  # an activity attempt, a timer or a signal: one action each
+        elif not self.unit_open:
+            self.unit_open = True
+            self.c["unit_attempts"] += 1  # a workflow attempt
+        limited, saves, work = False, -1, 0.0
+        if g.is_wait[i]:
+            length = self.draws.duration(i, j, k)
+        else:
+            self.c["attempts"] += 1
+            if g.is_llm[i]:
+                self.c["calls"] += 1
+            self.running[i] += 1
+            self.busy += 1
+            if self.draws.rate_limited(i, j, k):
+                limited, length = True, g.response_s
+            else:
+                work = length = self.draws.duration(i, j, k)
+                if self.hb > 0.0 and g.is_gpu[i]:
+                    st = self.hb_state.setdefault(unit, [-1.0, 0.0, 0.0, 0.0])
+                    length, saves, st[0] = heartbeat_attempt(work, st[0], st[1], self.hb, beh.heartbeat_cost_s)
+        log_at = -1
+        if self.log is not None:
+            log_at = len(self.log)
+            self.log.append((self.run, beh.label, i, k, now, now + length, -1, False, j))
+        self.inflight[unit] = _Attempt(unit, now, now + length, k, limited, work, saves, log_at)
+
+    # ------------------------------------------------------------------ attempts end
+
+    def _stop(self, a: _Attempt, at: float, outcome: int) -> tuple[float, float]:
+        """Take attempt ``a`` off the worker at ``at``: its compute and cost (heartbeat-settled)."""
+        g = self.g
+        i = a.unit[0]
+        del self.inflight[a.unit]
+        if self.log is not None:
+            self.log[a.log_at] = (*self.log[a.log_at][:5], at, outcome, False, a.unit[1])
+        if g.is_wait[i]:
+            return 0.0, 0.0
+        self.running[i] -= 1
+        self.busy -= 1
+        elapsed = at - a.start
+        if g.is_gpu[i]:
+            cost = elapsed * g.rate_per_s[i]
+        elif outcome == COMPLETED and not a.limited:
+            cost = g.call_cost[i]
+        elif a.limited or a.work_s <= 0:
+            cost = 0.0  # a call answered 429 costs nothing
+        else:
+            cost = g.call_cost[i] * elapsed / a.work_s
+        if a.saves >= 0 and outcome != CUT:  # (an attempt cut by the horizon is wasted whole)
+            st = self.hb_state[a.unit]
+            sent, elapsed, cost, st[1], st[2], st[3] = heartbeat_settle(
+                outcome == COMPLETED, elapsed, cost, a.saves, st[1], st[2], st[3], self.hb, self.beh.heartbeat_cost_s,
+                g.rate_per_s[i])
+            self.c["heartbeats"] += sent
+            if outcome == COMPLETED:
+                st[0] = -1.0
+        return elapsed, cost
+
+    def _attempt_ends(self, a: _Attempt) -> None:
+        g, now = self.g, self.now
+        i, j = a.unit
+        if a.limited:
+            elapsed, cost = self._stop(a, now, RATE_LIMITED)
+            self.waste_c += elapsed
+            self.waste_cost += cost
+            self.c["rate_limited"] += 1
+            if self.records or self.beh.retry_429_in_place:
+                self._retry_unit(a.unit, now, a.k)
+            else:
+                self._roll_back(now, RATE_LIMITED, a.unit, a.k)
+            return
+        elapsed, cost = self._stop(a, now, COMPLETED)
+        self.done[i][j] = True
+        self.n_done[i] += 1
+        self.fails.pop(a.unit, None)
+        self.prev_sleep.pop(a.unit, None)
+        visible = now
+        if self.records:
+            self.useful_c += elapsed
+            self.useful_cost += cost
+            if a.log_at >= 0:
+                self.useful_log.append(a.log_at)
+            events = g.wait_events[i] if g.is_wait[i] else EVENTS_PER_ACTIVITY
+            self.c["history"] += events
+            visible = now + events * self.lat
+        else:
+            self.pend_c += elapsed
+            self.pend_cost += cost
+            if a.log_at >= 0:
+                self.pend_log.append(a.log_at)
+        if visible > self.visible_at[i]:
+            self.visible_at[i] = visible
+        if self.n_done[i] < self.count[i]:
+            return
+        for s in g.succs[i]:
+            if all(self.n_done[p] == self.count[p] for p in g.preds[s]):
+                self._activate(s, max(self.visible_at[p] for p in g.preds[s]))
+        if all(self.n_done[s] == self.count[s] for s in g.sinks):
+            self.completed = True
+            self.finish = max(self.visible_at[s] for s in g.sinks)
+            self.useful_c += self.pend_c
+            self.useful_cost += self.pend_cost
+            self.useful_log.extend(self.pend_log)
+            self.pend_c = self.pend_cost = 0.0
+
+    # ------------------------------------------------------------------ failures
+
+    def _worker_lost(self, at: float, cause: int) -> None:
+        """The worker crashed (already restarting) or exits after a deployment at ``at``: every
+        attempt in flight on it ends; restart strategies lose what the worker's memory held."""
+        w = self.worker
+        if cause == KILLED_BY_DEPLOY:
+            w.shut_down(at)
+        self.draining, self.drain_end = False, INF
+        killed = sorted(u for u in self.inflight if not self.g.is_wait[u[0]])
+        held = killed or (not self.records and (self.inflight or self.pend_log or self.pend_c > 0.0
+                                                 or any(self.n_done)))
+        if not held:
+            return
+        self.c["crashes" if cause == CRASHED else "deploy_kills"] += 1
+        notice = at + (self.g.detect_s if cause == CRASHED else 0.0)
+        for u in killed:
+            a = self.inflight[u]
+            elapsed, cost = self._stop(a, at, cause)
+            self.waste_c += elapsed
+            self.waste_cost += cost
+        if self.records:
+            for u in killed:
+                self._retry_unit(u, notice, -1)
+                if self.finish != INF:
+                    return
+        else:
+            self._roll_back(notice, cause, killed[0] if killed else None, -1)
+
+    def _roll_back(self, notice: float, cause: int, unit: tuple[int, int] | None, k: int) -> None:
+        """Restart strategies: cancel every branch, waste the pass, retry the workflow from its start."""
+        for u in sorted(self.inflight):
+            elapsed, cost = self._stop(self.inflight[u], self.now, CANCELLED)
+            self.waste_c += elapsed
+            self.waste_cost += cost
+        self.waste_c += self.pend_c
+        self.waste_cost += self.pend_cost
+        self.pend_c = self.pend_cost = 0.0
+        self.pend_log.clear()
+        self.pending.clear()
+        self.n_done = [0] * self.g.n
+        self.unit_open = False
+        self.c["restarts"] += 1
+        self.wf_fails += 1
+        policy = self.beh.pipeline_retry or self.g.retry[unit[0] if unit else 0]
+        if policy.maximum_attempts and self.wf_fails >= policy.maximum_attempts:
+            self.finish = notice
+            return
+        wait = backoff_s(policy, self.wf_fails, self._jitter(), self.wf_prev_sleep)
+        self.wf_prev_sleep = wait
+        if cause == RATE_LIMITED and unit is not None:
+            wait = max(wait, self.draws.retry_after(unit[0], unit[1], k))
+        self.restart_at = notice + wait
+
+    def _retry_unit(self, unit: tuple[int, int], notice: float, k: int) -> None:
+        """Durable strategies (and in-place 429s): retry one instance after its back-off."""
+        fails = self.fails.get(unit, 0) + 1
+        self.fails[unit] = fails
+        policy = self.g.retry[unit[0]]
+        if policy.maximum_attempts and fails >= policy.maximum_attempts:
+            self.finish = notice
+            return
+        wait = backoff_s(policy, fails, self._jitter(), self.prev_sleep.get(unit, 0.0))
+        self.prev_sleep[unit] = wait
+        if k >= 0:
+            wait = max(wait, self.draws.retry_after(unit[0], unit[1], k))
+        self.pending[unit] = notice + wait
+
+    def _jitter(self) -> float:
+        u = self.jitter.get(self.retries) if self.jitter is not None else 0.0
+        self.retries += 1
+        return u
+
+    def _horizon(self) -> None:
+        """The horizon cuts every attempt in flight; the workflow did not complete."""
+        at = self.g.max_time_s
+        for u in sorted(self.inflight):
+            elapsed, cost = self._stop(self.inflight[u], at, CUT)
+            self.waste_c += elapsed
+            self.waste_cost += cost
+        self.finish = at
+
+    # ------------------------------------------------------------------ the end
+
+    def _close(self) -> None:
+        for u in sorted(self.inflight):  # a workflow that gave up cancels what still runs
+            elapsed, cost = self._stop(self.inflight[u], self.now, CANCELLED)
+            self.waste_c += elapsed
+            self.waste_cost += cost
+        c = self.c
+        if not self.completed:
+            kept_c = sum(st[2] for st in self.hb_state.values())
+            kept_cost = sum(st[3] for st in self.hb_state.values())
+            self.waste_c += self.pend_c + self.useful_c + kept_c
+            self.waste_cost += self.pend_cost + self.useful_cost + kept_cost
+            self.useful_c = self.useful_cost = 0.0
+            self.useful_log.clear()
+            if self.records:
+                c["history"] += EVENTS_PER_ACTIVITY
+        if self.log is not None:
+            for at in self.useful_log:
+                self.log[at] = (*self.log[at][:7], True, self.log[at][8])
+        useful_calls = sum(self.count[i] for i in range(self.g.n) if self.g.is_llm[i]) if self.completed else 0
+        self.result = (
+            self.completed, self.finish, self.first_start, self.useful_c + self.waste_c, self.useful_c, self.waste_c,
+            self.useful_cost + self.waste_cost, self.useful_cost, self.waste_cost, c["unit_attempts"], c["history"],
+            c["attempts"], c["crashes"], c["deploy_kills"], c["rate_limited"], c["restarts"], c["heartbeats"],
+            c["calls"], useful_calls)
