@@ -297,9 +297,11 @@ def _graph_process(wr: WorkflowRun, out: list) -> Iterator[float]:
     out.append((*r[:2], *r[3:17], wr.run))
 
 
-def _run_graph_chunk(scenario: Scenario, behaviours: list[Behaviour], runs: np.ndarray, seed: int,
+def run_workflow_chunk(scenario: Scenario, behaviours: list[Behaviour], runs: np.ndarray, seed: int,
                      event_log: bool) -> tuple[dict[str, list[tuple]], list | None]:
-    """Workflow graphs: every (replication, strategy) runs the workflow model on its worker."""
+    """Every (replication, strategy) runs the workflow model (``sim.model.workflow``) on its worker:
+    graph scenarios always; chains too when called directly (the tests check that it agrees run by
+    run with ``run_process``, the chain engine's specialised loop). Rows as ``RUN_FIELDS`` + run."""
     graph = Graph(scenario)
     envs = build_environments(scenario, runs, seed)
     keys = {source: replication_keys(seed, source, runs).tolist() for source in GRAPH_SOURCES}
@@ -321,7 +323,7 @@ def run_chunk(scenario: Scenario, behaviours: list[Behaviour], runs: np.ndarray,
               event_log: bool = False) -> tuple[dict[str, dict[str, list]], list | None]:
     """Simulate replications ``runs`` of every strategy; columns per strategy label."""
     if scenario.is_graph:
-        rows, log = _run_graph_chunk(scenario, behaviours, runs, seed, event_log)
+        rows, log = run_workflow_chunk(scenario, behaviours, runs, seed, event_log)
         return _columns(rows), log
     steps = _StepTable(scenario)
     envs = build_environments(scenario, runs, seed)

@@ -242,6 +242,7 @@ class WorkflowRun:
         self.draining = False
         self.drain_end = INF
         self.completed = False
+        self.cut = False  # the horizon ended the run
         self.finish = INF
         self.first_start = math.nan
         self.c = {"unit_attempts": 0, "history": EVENTS_AT_START if self.records else 0, "attempts": 0, "crashes": 0,
@@ -281,7 +282,10 @@ class WorkflowRun:
         now, w = self.now, self.worker
         ending = sorted((a.end, a.unit) for a in self.inflight.values() if a.end <= now)
         for _, unit in ending:
-            self._attempt_ends(self.inflight[unit])
+            a = self.inflight.get(unit)
+            if a is None:
+                continue  # cancelled by an attempt that ended just before (a 429 under restart)
+            self._attempt_ends(a)
             if self.finish != INF:
                 return
         if now >= self.g.max_time_s:
@@ -530,6 +534,7 @@ class WorkflowRun:
             self.waste_c += elapsed
             self.waste_cost += cost
         self.finish = at
+        self.cut = True
 
     # ------------------------------------------------------------------ the end
 

@@ -36,6 +36,7 @@ from sim.model.failures import (
     Worker,
     worker_spec,
 )
+from sim.model.rng import Source
 from sim.model.scenario import Scenario
 from sim.model.strategies import (
     EVENTS_AT_START,
@@ -45,16 +46,17 @@ from sim.model.strategies import (
     heartbeat_attempt,
     heartbeat_settle,
 )
+from sim.model.workflow import GRAPH_SOURCES, Graph, GraphDraws, WorkflowRun
 
 from .pool import WorkerPool
 from .provider import Provider, build_provider, provider_steps
-from .streams import OffsetStream, arrival_times, deploy_stream, worker_crash_streams, workflow_envs
+from .streams import OffsetStream, arrival_times, deploy_stream, member_keys, worker_crash_streams, workflow_envs
 
 INF = math.inf
 OUTAGE = 4
 CUT = -2
 ATTEMPT_OUTCOMES = {0: "completed", 1: "crashed", 2: "killed_by_deploy", 3: "rate_limited", OUTAGE: "outage",
-                    CUT: "cut_by_horizon"}
+                    5: "cancelled", CUT: "cut_by_horizon"}
 
 WORKFLOW_FIELDS = (
     "workflow", "arrival_s", "first_start_s", "finish_s", "completed", "cut_by_horizon",
@@ -136,12 +138,18 @@ class FleetRun:
         self.records: list[tuple] = []
         self.events = 0
         self.log: list[tuple] | None = [] if event_log else None
+        self.graph: Graph | None = None
+        if scenario.is_graph:
+            self.graph = Graph(scenario)
+            self.graph_keys = {source: member_keys(seed, source, run, len(arrivals)).tolist()
+                               for source in GRAPH_SOURCES}
 
     def run(self) -> None:
         env = self.env
+        workflow = self._workflow if self.graph is None else self._graph_workflow
         if all(a == 0.0 for a in self.arrivals):
             for j in range(len(self.arrivals)):
-                env.process(self._workflow(j, 0.0))
+                env.process(workflow(j, 0.0))
         else:
             env.process(self._arrive())
         env.run()
@@ -153,7 +161,35 @@ class FleetRun:
             if at > env.now:
                 self.events += 1
                 yield env.timeout(at - env.now)
-            env.process(self._workflow(j, at))
+            env.process(self._workflow(j, at) if self.graph is None else self._graph_workflow(j, at))
+
+    def _graph_workflow(self, j: int, arrival: float) -> Generator[simpy.Event, object, None]:
+        """A workflow graph (docs/model.md, "Workflow graphs"): it takes a worker of the pool when it
+        arrives and runs the workflow model (``sim.model.workflow``) on it, in its activity slots,
+        until it ends; then the worker returns to the pool."""
+        env, pool, graph = self.env, self.pool, self.graph
+        w = pool.take(env.now)
+        if w is None:
+            self.events += 1
+            w = yield pool.wait()
+        taken = env.now
+        draws = GraphDraws(graph, {source: self.graph_keys[source][j] for source in GRAPH_SOURCES})
+        log: list | None = [] if self.log is not None else None
+        wr = WorkflowRun(graph, self.beh, draws, w, self.envs[j].jitter_u, j, taken, log)
+        for delay in wr.steps():
+            yield env.timeout(delay)
+        self.events += wr.events
+        pool.release(w)
+        if self.log is not None:
+            self.log.extend((j, e[2], e[3], e[4], e[5], e[6]) for e in log)
+        r = wr.result
+        (completed, finish, first_start, compute_c, useful_c, waste_c, cost, useful_cost, waste_cost, units,
+         history, attempts, crashes, deploy_kills, limited, restarts, heartbeats, calls, useful_calls) = r
+        self.records.append((
+            j, arrival, first_start, finish, completed, wr.cut, taken - arrival, compute_c, useful_c, waste_c, cost,
+            useful_cost, waste_cost, units, history, attempts, calls, useful_calls, crashes, deploy_kills, limited,
+            0, 0, restarts, heartbeats,
+        ))
 
     def _workflow(self, j: int, arrival: float) -> Generator[simpy.Event, object, None]:
         """One workflow from arrival to completion or abandonment (docs/fleet.md)."""
