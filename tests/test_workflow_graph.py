@@ -253,3 +253,88 @@ def test_the_workflow_model_runs_chains_exactly_as_the_chain_engine(steps_s, fai
             a = np.asarray(chain[beh.label][field], dtype=float)[np.argsort(chain[beh.label]["run"])]
             b = np.asarray(model[beh.label][field], dtype=float)[np.argsort(model[beh.label]["run"])]
             np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-9, err_msg=f"{beh.label}.{field}")
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def _load(steps: list[dict], **extra):
+    from sim.errors import ScenarioError  # noqa: PLC0415
+
+    with pytest.raises(ScenarioError) as info:
+        scenario(steps, **extra)
+    return str(info.value)
+
+
+WAIT = {"name": "w", "kind": "wait", "wait": "signal", "duration": 10.0, "after": ["a"]}
+
+
+@pytest.mark.parametrize(("steps", "key", "words"), [
+    ([gpu("a", 1.0, ["b"]), gpu("b", 1.0, ["a"])], "steps[1](b).after", "cycle: b runs after a runs after b"),
+    ([gpu("a", 1.0), gpu("b", 1.0, ["x"])], "steps[1](b).after[0]", "unknown predecessor 'x'"),
+    ([gpu("a", 1.0, ["a"])], "steps[0](a).after[0]", "after itself"),
+    ([gpu("a", 1.0, count=0)], "steps[0](a).count", "positive integer"),
+    ([gpu("a", 1.0, count={"dist": "poisson", "mean": 3, "min": 0})], "steps[0](a).count", "positive integer"),
+    ([gpu("a", 1.0, count={"dist": "uniform", "low": 5, "high": 2})], "steps[0](a).count", "high >= low"),
+    ([gpu("a", 1.0, max_concurrency=0)], "steps[0](a).max_concurrency", "greater than or equal to 1"),
+    ([gpu("a", 1.0), {**WAIT, "model": "m"}], "steps[1](w)", "remove 'model'"),
+    ([gpu("a", 1.0), {**WAIT, "gpu": "h100"}], "steps[1](w)", "remove 'gpu'"),
+    ([gpu("a", 1.0), {**WAIT, "input_tokens": 5}], "steps[1](w)", "tokens"),
+])
+def test_bad_graphs_name_the_key(steps, key, words):
+    msg = _load(steps)
+    assert f"key '{key}'" in msg and words in msg, msg
+    assert "\n" not in msg
+
+
+def test_checkpoint_is_refused_on_graphs():
+    msg = _load([gpu("a", 1.0), gpu("b", 1.0, count=3)], strategies={"checkpoint": {"every": 2}})
+    assert "key 'strategies.checkpoint'" in msg and "chains only" in msg
+
+
+def test_bad_graph_on_the_cli_exits_2_and_writes_nothing(tmp_path):
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    path = tmp_path / "bad.toml"
+    path.write_text('name = "x"\n[[steps]]\nname = "a"\nkind = "gpu"\nprice_per_hour = 1\nduration = "1m"\n'
+                    'after = ["b"]\n[[steps]]\nname = "b"\nkind = "gpu"\nprice_per_hour = 1\nduration = "1m"\n'
+                    'after = ["a"]\n')
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "sim", "run", str(path), "--runs", "5", "--out", str(out), "--quiet"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "cycle" in proc.stderr and "steps[1](b).after" in proc.stderr
+    assert not out.exists()
+
+
+def test_count_distributions_have_their_stated_means():
+    from sim.model.counts import parse_count  # noqa: PLC0415
+
+    assert parse_count({"dist": "uniform", "low": 2, "high": 12}).mean() == pytest.approx(7.0)
+    assert parse_count({"dist": "empirical", "values": [3, 5, 10], "weights": [0.2, 0.5, 0.3]}).mean() == pytest.approx(
+        0.6 + 2.5 + 3.0)
+    # Poisson(8) conditioned on N >= 1: E = 8 / (1 − e^−8)
+    assert parse_count({"dist": "poisson", "mean": 8, "min": 1}).mean() == pytest.approx(8 / (1 - math.exp(-8)), rel=1e-9)
+    # the draws of a replication follow the table (fan-out count drawn once per replication)
+    steps = [gpu("a", 1.0, count={"dist": "empirical", "values": [3, 5, 10], "weights": [0.2, 0.5, 0.3]})]
+    df = simulate(scenario(steps, strategies={"durable": {}}), 20000, seed=2)
+    within_4se(df["attempts"], 6.1)
+
+
+def test_fleet_of_one_workflow_on_one_worker_is_the_single_run():
+    from sim.engines.fleet.api import simulate_fleet  # noqa: PLC0415
+
+    steps = [gpu("a", {"dist": "exponential", "mean": 300.0}), gpu("b", 200.0, ["a"], count=4, max_concurrency=2),
+             {"name": "w", "kind": "wait", "wait": "timer", "duration": 100.0, "after": ["a"]}, gpu("c", 50.0, ["b", "w"])]
+    fails = {"crash": {"mtbf": 1500.0, "detection_delay": 5.0, "restart_time": 10.0},
+             "deploy": {"every": 2000.0, "drain": 30.0}}
+    sc = scenario(steps, fails, strategies={"restart": {"retry": dict(NO_BACKOFF)}, "durable": {}},
+                  fleet={"workers": 1, "arrival": "batch", "workflows": 1})
+    single = simulate(sc, 10, seed=4).set_index(["strategy", "run"]).sort_index()
+    for run in range(10):
+        wf, _ = simulate_fleet(sc, 1, seed=4, first_run=run)
+        for row in wf.itertuples():
+            ref = single.loc[(row.strategy, run)]
+            for col in ("makespan_s", "compute_s", "wasted_compute_s", "orchestration_actions", "crashes", "deploy_kills"):
+                assert getattr(row, col) == pytest.approx(ref[col], rel=1e-12), col

@@ -816,7 +816,7 @@ def _check_graph(sc: Scenario, file: str) -> None:
                 stack.pop()
             elif state[nxt] == 1:
                 cycle = [sc.steps[n].name for n, _ in stack[[n for n, _ in stack].index(nxt):]]
-                raise ScenarioError(f"the steps form a cycle: {' -> '.join([*reversed(cycle), cycle[-1]])}",
+                raise ScenarioError(f"the steps form a cycle: {' runs after '.join([*reversed(cycle), cycle[-1]])}",
                                     file=file, key=f"steps[{node}]({sc.steps[node].name}).after")
             elif state[nxt] == 0:
                 state[nxt] = 1
