@@ -44,7 +44,7 @@ def analytic_breakeven(scenario: Scenario, path: str, metric: str, a: str, b: st
     kinds = {type(scenario.strategies[a]), type(scenario.strategies[b])}
     if kinds != {DurableStrategy, RestartStrategy}:
         return None
-    if not _unlimited_retries(scenario):
+    if not _unlimited_retries(scenario) or scenario.is_graph:  # the formulas are for chains
         return None
     price = scenario.pricing.orchestration
     if price.restart_per_run_usd:

@@ -472,8 +472,30 @@ def timeline_bars(event_log_df: pd.DataFrame, run: int | None = None) -> pd.Data
     out["wasted"] = ~out["useful"]
     out["failed"] = out["outcome"] != "completed"
     out = out.sort_values(["lane", "start_s", "step_index", "attempt"]).reset_index(drop=True)
-    return out[["run", "strategy", "lane", "step", "step_index", "attempt", "start_s", "end_s",
+    out["row"] = _stack_rows(out)
+    return out[["run", "strategy", "lane", "row", "step", "step_index", "attempt", "start_s", "end_s",
                 "duration_s", "outcome", "useful", "wasted", "failed"]]
+
+
+def _stack_rows(bars: pd.DataFrame) -> np.ndarray:
+    """The row of each bar (rows numbered down the figure): each strategy's lane is split into as
+    many rows as it has attempts in flight at once (parallel branches and fan-out instances of a
+    workflow graph), an attempt going to the first row free at its start. A chain has one row
+    per lane (row = lane)."""
+    rows = np.zeros(len(bars), dtype=np.int64)
+    offset = 0
+    for _lane, idx in bars.groupby("lane", sort=True).indices.items():
+        ends: list[float] = []  # the end of the last bar of each row of this lane
+        for k in idx:
+            start, end = bars["start_s"].iat[k], bars["end_s"].iat[k]
+            row = next((r for r, e in enumerate(ends) if e <= start), len(ends))
+            if row == len(ends):
+                ends.append(end)
+            else:
+                ends[row] = end
+            rows[k] = offset + row
+        offset += max(len(ends), 1)
+    return rows
 
 
 def timeline_lanes(bars: pd.DataFrame) -> pd.DataFrame:
@@ -486,6 +508,8 @@ def timeline_lanes(bars: pd.DataFrame) -> pd.DataFrame:
         row = {
             "strategy": s,
             "lane": int(lane),
+            "row_top": int(sub["row"].min()) if "row" in sub else int(lane),
+            "row_bottom": int(sub["row"].max()) if "row" in sub else int(lane),
             "finish_s": float(useful["end_s"].max()) if len(useful) else math.nan,
             "busy_s": float(sub["duration_s"].sum()),
             "wasted_s": float(sub.loc[sub["wasted"], "duration_s"].sum()),

@@ -531,15 +531,16 @@ class Scenario(_Model):
         return (step.input_tokens * price.input_per_mtok + step.output_tokens * price.output_per_mtok) / 1e6
 
     def useful_cost_usd(self) -> float:
-        """$ of one failure-free pass through the pipeline at mean durations."""
+        """$ of one failure-free pass through the pipeline at mean durations (and mean fan-out counts)."""
         total = 0.0
         for step in self.steps:
             if step.kind == "wait":
                 continue
             if step.kind == "gpu":
-                total += self.step_price_per_s(step) * step.duration.mean()
+                cost = self.step_price_per_s(step) * step.duration.mean()
             else:
-                total += self.step_attempt_cost_usd(step)
+                cost = self.step_attempt_cost_usd(step)
+            total += cost if step.count.fixed == 1 else cost * step.count.mean()  # fan-out: mean count instances
         return total
 
 

@@ -144,6 +144,19 @@ class Graph:
         return out
 
 
+def nominal_span_s(scenario: Scenario) -> float:
+    """A failure-free workflow's length at mean durations and mean counts: the critical path,
+    a fan-out of mean count N at most m at a time counted as ceil(N/m) waves (all at once
+    without a limit), waits included. For a chain, the sum of the mean durations. An
+    approximation (the mean of a maximum is larger than the maximum of the means) used to
+    choose sweep ranges and to describe a scenario, not as a result."""
+    if not scenario.is_graph:
+        return sum(s.duration.mean() for s in scenario.steps)
+    graph = Graph(scenario)
+    waves = [math.ceil(s.count.mean() / s.max_concurrency) if s.max_concurrency else 1 for s in scenario.steps]
+    return graph.critical_path_s([w * s.duration.mean() for w, s in zip(waves, scenario.steps, strict=True)])
+
+
 class GraphDraws:
     """The random numbers of one workflow (one replication, or one fleet workflow): counts and
     per-(step, instance) streams, from per-source keys (module docstring)."""

@@ -46,26 +46,26 @@ def plot_timeline(
     steps = (bars.drop_duplicates("step_index").sort_values("step_index")[["step_index", "step"]])
     color = {r.step: _STEP_COLORS[i % len(_STEP_COLORS)] for i, r in enumerate(steps.itertuples())}
     height = 0.56
-    n_lanes = int(lanes["lane"].max()) + 1
-    with _figure(ax, figsize=(12, 2.3 + 1.35 * n_lanes)) as (fig, ax_, owns):
+    n_rows = int(bars["row"].max()) + 1  # a lane has a row per attempt in flight at once (graphs)
+    with _figure(ax, figsize=(12, 2.3 + 1.35 * len(lanes) + 0.45 * (n_rows - len(lanes)))) as (fig, ax_, owns):
         for r in bars.itertuples():
             x0, w = tunit.scale(r.start_s), tunit.scale(r.duration_s)
             if r.useful:
-                ax_.barh(r.lane, w, left=x0, height=height, color=color[r.step],
+                ax_.barh(r.row, w, left=x0, height=height, color=color[r.step],
                          edgecolor="#222222", linewidth=0.7, zorder=2)
             else:
-                ax_.barh(r.lane, w, left=x0, height=height, color=_lighten(color[r.step]),
+                ax_.barh(r.row, w, left=x0, height=height, color=_lighten(color[r.step]),
                          edgecolor="#555555", hatch="////", linewidth=0.7, zorder=2)
         specs = _outcome_specs(list(dict.fromkeys(bars["outcome"])))
         for outcome, spec in specs.items():
             f = bars[bars["outcome"] == outcome]
             if len(f):
-                ax_.scatter(tunit.scale(f["end_s"]), f["lane"] - height / 2 - 0.13,
+                ax_.scatter(tunit.scale(f["end_s"]), f["row"] - height / 2 - 0.13,
                             marker=spec["marker"], s=spec["s"], facecolor=spec["facecolor"],
                             edgecolor=spec["edgecolor"], linewidth=1.0, zorder=5, clip_on=False)
         for r in lanes.itertuples():
             if np.isfinite(r.finish_s):
-                ax_.plot([tunit.scale(r.finish_s)] * 2, [r.lane - height / 2 - 0.05, r.lane + height / 2 + 0.05],
+                ax_.plot([tunit.scale(r.finish_s)] * 2, [r.row_top - height / 2 - 0.05, r.row_bottom + height / 2 + 0.05],
                          color="black", linewidth=2.2, zorder=4)
         ylabels = []
         # one unit for every lane, so that the lanes' wasted compute can be compared at a glance
@@ -75,8 +75,11 @@ def plot_timeline(
                     else "not finished")
             wasted = pdata.format_value(r.wasted_s, wunit)
             ylabels.append(f"{r.strategy}\n{done}\nwasted compute {wasted}")
-        ax_.set_yticks(lanes["lane"].to_numpy(), ylabels, fontsize=11.5)
-        ax_.set_ylim(n_lanes - 0.45, -0.75)  # lane 0 on top, room for the failure markers
+        ax_.set_yticks(((lanes["row_top"] + lanes["row_bottom"]) / 2).to_numpy(), ylabels, fontsize=11.5)
+        for r in lanes.itertuples():
+            if r.row_top > 0 and n_rows > len(lanes):  # separate the lanes of a graph
+                ax_.axhline(r.row_top - 0.5, color="#bbbbbb", linewidth=0.8, zorder=1)
+        ax_.set_ylim(n_rows - 0.45, -0.75)  # lane 0 on top, room for the failure markers
         ax_.set_xlim(left=0, right=tunit.scale(bars["end_s"].max()) * 1.02)
         ax_.grid(axis="y", visible=False)
         ax_.set_xlabel(f"time since the run started ({tunit.label})")

@@ -20,6 +20,7 @@ from sim.errors import ScenarioError, SimError
 from sim.experiment.api import simulate_with_events
 from sim.experiment.points import SweepPoint, Vary, build_points, resolve_path, set_path
 from sim.experiment.runner import SweepResult, run_sweep
+from sim.model.workflow import nominal_span_s
 from sim.model.scenario import (
     CheckpointStrategy,
     DurableStrategy,
@@ -193,7 +194,7 @@ def failure_intensities(scenario: Scenario) -> list[Intensity]:
     apart (closer, no pipeline fits between two of them), and 429 probabilities with at most 50
     expected pipeline attempts ((1 − p)^{−k} ≤ 50 for k rate-limited steps), and at most 0.8."""
     f = scenario.failures
-    work = sum(s.duration.mean() for s in scenario.steps)
+    work = nominal_span_s(scenario)
     min_interval = work / math.log(MAX_PIPELINE_ATTEMPTS)
     out = []
     if f.crash is not None:
@@ -437,7 +438,7 @@ def analytic_waste(scenario: Scenario, path: str, values: Sequence[float]) -> pd
     kinds = {label: ("restart" if isinstance(c, RestartStrategy) else "durable" if isinstance(c, DurableStrategy)
                      else None) for label, c in scenario.strategies.items()}
     kinds = {k: v for k, v in kinds.items() if v is not None}
-    if not kinds or not _unlimited(scenario):
+    if not kinds or not _unlimited(scenario) or scenario.is_graph:  # the formulas are for chains
         return None
     xs = np.geomspace(min(values), max(values), 80) if min(values) > 0 else np.linspace(min(values), max(values), 80)
     work = [s.duration.mean() for s in scenario.steps]

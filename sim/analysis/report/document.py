@@ -34,6 +34,7 @@ from sim.analysis.report.analysis import (
 )
 from sim.analysis.report.changes import changes_blocks, changes_figures
 from sim.experiment.io import atomic_write_bytes
+from sim.model.workflow import nominal_span_s
 from sim.model.scenario import (
     Scenario,
 )
@@ -276,14 +277,21 @@ def _table_rows(data: ReportData) -> tuple[list[str], list[list[str]]]:
 
 def _scenario_blocks(sc: Scenario, a: str, b: str) -> list[Block]:
     rows = []
-    for s in sc.steps:
+    for i, s in enumerate(sc.steps):
         dur = (f"mean {duration_text(s.duration.mean())} (random)" if s.duration.is_random
                else duration_text(s.duration.mean()))
         if s.kind == "gpu":
             price = f"{usd(sc.step_price_per_s(s) * 3600)}/h ({s.gpu or 'price_per_hour'})"
+        elif s.kind == "wait":
+            price = f"no compute ({s.wait})"
         else:
             price = f"{usd(sc.step_attempt_cost_usd(s))} per call ({s.model})"
-        rows.append([s.name, s.kind, dur, price])
+        kind = s.kind
+        if sc.is_graph:  # a workflow graph: say how the step fans out and what it waits for
+            count = s.count.label if s.count.is_random else str(s.count.fixed)
+            kind += (f" ×{count}" if count != "1" else "") + (f", {s.max_concurrency} at a time" if s.max_concurrency else "")
+            kind += f" (after {', '.join(sc.steps[p].name for p in sc.predecessors()[i])})" if sc.predecessors()[i] else ""
+        rows.append([s.name, kind, dur, price])
     f = sc.failures
     items = []
     if f.crash is not None:
@@ -305,7 +313,10 @@ def _scenario_blocks(sc: Scenario, a: str, b: str) -> list[Block]:
     strat = [f"`{k}` ({c.kind})" for k, c in sc.strategies.items()]
     return [
         ("h", 2, "The scenario"),
-        ("p", f"{len(sc.steps)} steps, {duration_text(sum(s.duration.mean() for s in sc.steps))} of work and "
+        ("p", (f"{len(sc.steps)} steps, {duration_text(sum(s.duration.mean() for s in sc.steps))} of work and "
+               if not sc.is_graph else f"a workflow graph of {len(sc.steps)} steps, about "
+               f"{duration_text(nominal_span_s(sc))} from start to end at mean durations (critical path), and ")
+              + 
               f"{usd(sc.useful_cost_usd())} of compute per failure-free run; pricing profile "
               f"`{sc.pricing.name}`. Strategies: {', '.join(strat)}; the comparison is `{a}` against `{b}`."),
         ("table", ["step", "kind", "duration", "price"], rows),
