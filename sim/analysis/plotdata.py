@@ -453,7 +453,8 @@ def pick_timeline_run(event_log_df: pd.DataFrame) -> int:
 def timeline_bars(event_log_df: pd.DataFrame, run: int | None = None) -> pd.DataFrame:
     """One row per attempt of replication ``run`` (default :func:`pick_timeline_run`),
     with its lane: columns run, strategy, lane (0 = top lane), step, step_index, attempt,
-    start_s, end_s, duration_s, outcome, useful, wasted, failed."""
+    start_s, end_s, duration_s, compute_s (0 for the wait steps of a workflow graph), outcome,
+    useful, wasted, failed; row is the bar's row: a lane has one per attempt in flight at once."""
     missing = [c for c in _EVENT_COLUMNS if c not in event_log_df.columns]
     if missing:
         raise KeyError(f"event log lacks columns {missing}")
@@ -473,8 +474,10 @@ def timeline_bars(event_log_df: pd.DataFrame, run: int | None = None) -> pd.Data
     out["failed"] = out["outcome"] != "completed"
     out = out.sort_values(["lane", "start_s", "step_index", "attempt"]).reset_index(drop=True)
     out["row"] = _stack_rows(out)
+    # compute time of the bar: a wait step of a workflow graph (event column kind = "wait") has none
+    out["compute_s"] = out["duration_s"].where(out["kind"] != "wait", 0.0) if "kind" in out else out["duration_s"]
     return out[["run", "strategy", "lane", "row", "step", "step_index", "attempt", "start_s", "end_s",
-                "duration_s", "outcome", "useful", "wasted", "failed"]]
+                "duration_s", "compute_s", "outcome", "useful", "wasted", "failed"]]
 
 
 def _stack_rows(bars: pd.DataFrame) -> np.ndarray:
@@ -511,8 +514,8 @@ def timeline_lanes(bars: pd.DataFrame) -> pd.DataFrame:
             "row_top": int(sub["row"].min()) if "row" in sub else int(lane),
             "row_bottom": int(sub["row"].max()) if "row" in sub else int(lane),
             "finish_s": float(useful["end_s"].max()) if len(useful) else math.nan,
-            "busy_s": float(sub["duration_s"].sum()),
-            "wasted_s": float(sub.loc[sub["wasted"], "duration_s"].sum()),
+            "busy_s": float(sub["compute_s"].sum()),
+            "wasted_s": float(sub.loc[sub["wasted"], "compute_s"].sum()),
         }
         for o in FAILURE_OUTCOMES:
             row[o] = int((sub["outcome"] == o).sum())

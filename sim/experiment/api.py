@@ -166,9 +166,11 @@ def simulate_with_events(scenario: Scenario, runs: int, seed: int = 0, *, first_
         graph = bool(log) and len(log[0]) == len(names) + 1  # workflow graphs also log the fan-out instance
         events = pd.DataFrame(log, columns=[*names, "instance"] if graph else names)
         events["step"] = [scenario.steps[i].name for i in events["step_index"]]
+        if graph:
+            events["kind"] = [scenario.steps[i].kind for i in events["step_index"]]  # waits have no compute
         events["outcome"] = [OUTCOMES[o] if o >= 0 else "cut_by_horizon" for o in events["outcome"]]
         events = events.sort_values(["run", "strategy", "start_s", "end_s"], kind="stable").reset_index(drop=True)[
-            [*EVENT_COLUMNS, "instance"] if graph else EVENT_COLUMNS]
+            [*EVENT_COLUMNS, "instance", "kind"] if graph else EVENT_COLUMNS]
     return df, events
 
 

@@ -493,6 +493,8 @@ class WorkflowRun:
                 if self.finish != INF:
                     return
         else:
+            for u in sorted(u for u in self.inflight if self.g.is_wait[u[0]]):
+                self._stop(self.inflight[u], at, cause)  # a wait in memory dies with the worker
             self._roll_back(notice, cause, killed[0] if killed else None, -1)
 
     def _roll_back(self, notice: float, cause: int, unit: tuple[int, int] | None, k: int) -> None:
