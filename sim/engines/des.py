@@ -290,15 +290,17 @@ def run_process(steps: _StepTable, beh: Behaviour, renv: ReplicationEnv,
                 limited, restarts, heartbeats, renv.run))
 
 
-def _graph_process(wr: WorkflowRun, out: list) -> Iterator[float]:
+def _graph_process(wr: WorkflowRun, out: list, stats: dict[str, int] | None = None) -> Iterator[float]:
     """A workflow graph's run (``sim.model.workflow``), its result as a ``RUN_FIELDS`` row."""
     yield from wr.steps()
+    if stats is not None:
+        stats["events"] = stats.get("events", 0) + wr.events
     r = wr.result
     out.append((*r[:2], *r[3:17], wr.run))
 
 
 def run_workflow_chunk(scenario: Scenario, behaviours: list[Behaviour], runs: np.ndarray, seed: int,
-                     event_log: bool) -> tuple[dict[str, list[tuple]], list | None]:
+                       event_log: bool, stats: dict[str, int] | None = None) -> tuple[dict[str, list[tuple]], list | None]:
     """Every (replication, strategy) runs the workflow model (``sim.model.workflow``) on its worker:
     graph scenarios always; chains too when called directly (the tests check that it agrees run by
     run with ``run_process``, the chain engine's specialised loop). Rows as ``RUN_FIELDS`` + run."""
@@ -314,7 +316,7 @@ def run_workflow_chunk(scenario: Scenario, behaviours: list[Behaviour], runs: np
             draws = GraphDraws(graph, {source: keys[source][n] for source in GRAPH_SOURCES})
             for beh in behaviours:
                 wr = WorkflowRun(graph, beh, draws, Worker(spec, renv), renv.jitter_u, renv.run, 0.0, log)
-                _start(sim_env, _graph_process(wr, rows[beh.label]))
+                _start(sim_env, _graph_process(wr, rows[beh.label], stats))
         sim_env.run()
     return rows, log
 

@@ -46,12 +46,14 @@ def simulate_fleet(scenario: Scenario, replications: int, seed: int = 0, *, firs
     frames: list[pd.DataFrame] = []
     rows: list[dict] = []
     workers = scenario.fleet.workers
+    # a graph workflow's activities share its worker's slots (unlimited: utilisation per worker)
+    slots = (scenario.worker.activity_slots or 1) if scenario.is_graph else 1
     for run in range(first_run, first_run + replications):
         records, extra = run_replication(scenario, behaviours, seed, run)
         for beh in behaviours:
             df = workflow_frame(scenario, beh, run, seed, records[beh.label])
             frames.append(df)
-            rows.append(fleet_row(df, workers, extra[beh.label]["events"]))
+            rows.append(fleet_row(df, workers, extra[beh.label]["events"], slots))
     workflows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=WORKFLOW_COLUMNS)
     fleet = pd.DataFrame(rows, columns=FLEET_COLUMNS)
     # the labels as in sim.simulate: categoricals in scenario order (so sorting by strategy agrees)

@@ -98,11 +98,12 @@ def _pct(values: np.ndarray, q: float) -> float:
     return float(np.percentile(values, q)) if len(values) else float("nan")
 
 
-def fleet_row(workflows: pd.DataFrame, workers: int, events: float) -> dict:
+def fleet_row(workflows: pd.DataFrame, workers: int, events: float, slots: int = 1) -> dict:
     """Fleet metrics of one (replication, strategy) from its workflow rows.
 
     Latency and queueing percentiles are over completed workflows; ``drain_time_s`` is when the
-    last workflow ended; utilisation is attempt time over workers × drain time; the wasted cost
+    last workflow ended; utilisation is attempt time over workers × ``slots`` (activity slots per
+    worker: 1 for chains, ``[worker] activity_slots`` for workflow graphs) × drain time; the wasted cost
     counts compute of attempts whose results were lost, plus all compute of abandoned workflows.
     """
     done = workflows[workflows["completed"].to_numpy()]
@@ -139,7 +140,7 @@ def fleet_row(workflows: pd.DataFrame, workers: int, events: float) -> dict:
         "crashes": int(workflows["crashes"].sum()),
         "deploy_kills": int(workflows["deploy_kills"].sum()),
         "heartbeats": int(workflows["heartbeats"].sum()),
-        "worker_utilisation": float(workflows["compute_s"].sum()) / (workers * drain) if drain > 0 else float("nan"),
+        "worker_utilisation": float(workflows["compute_s"].sum()) / (workers * slots * drain) if drain > 0 else float("nan"),
         "compute_cost_usd": float(workflows["compute_cost_usd"].sum()),
         "wasted_cost_usd": wasted,
         "orchestration_cost_usd": float(workflows["orchestration_cost_usd"].sum()),
