@@ -47,6 +47,7 @@ jitter stream are the replication's. All of these are shared by every strategy.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Callable, Iterator
 
@@ -58,6 +59,7 @@ from sim.model.failures import (
     CRASHED,
     INF,
     KILLED_BY_DEPLOY,
+    PREFILL,
     RATE_LIMITED,
     Stream,
     Worker,
@@ -174,8 +176,16 @@ class GraphDraws:
     def _stream(self, source: Source, i: int, j: int, ppf: Callable[[np.ndarray], np.ndarray]) -> Stream:
         s = self._streams.get((source, i, j))
         if s is None:
-            s = self._streams[(source, i, j)] = Stream(np.uint64(self._keys[source]), i + j * INSTANCE_LANE, ppf, [])
+            # every instance of the step at once: the first PREFILL draws of each in one numpy call
+            key = np.uint64(self._keys[source])
+            lanes = [i + m * INSTANCE_LANE for m in range(self.counts[i])]
+            idx = (np.asarray(lanes, dtype=np.uint64) * np.uint64(1 << 32))[:, None] + np.arange(PREFILL, dtype=np.uint64)
+            rows = ppf(uniforms(key, idx)).tolist()
+            for m, lane in enumerate(lanes):
+                self._streams[(source, i, m)] = Stream(key, lane, ppf, rows[m])
+            s = self._streams[(source, i, j)]
         return s
+
 
     def duration(self, i: int, j: int, k: int) -> float:
         dist = self._graph.durations[i]
@@ -241,6 +251,8 @@ class WorkflowRun:
         self.visible_at = [0.0] * n  # when step i's results are visible to its successors
         self.pending: dict[tuple[int, int], float] = {}  # runnable units → earliest start
         self.inflight: dict[tuple[int, int], _Attempt] = {}
+        self.ends: list[tuple[float, tuple[int, int], int, _Attempt]] = []  # heap of attempt ends (stale entries skipped)
+        self.seq = 0
         self.running = [0] * n  # activity attempts in flight per step
         self.busy = 0  # activity attempts in flight on the worker
         self.pend_c = self.pend_cost = 0.0  # restart: completed work held in memory
@@ -264,7 +276,7 @@ class WorkflowRun:
     # ------------------------------------------------------------------ the event loop
 
     def steps(self) -> Iterator[float]:
-        g, w = self.g, self.worker
+        w = self.worker
         w.acquire(self.now)  # the worker's clock catches up (a fleet worker was idle until now)
         self._begin_pass(self.now + (EVENTS_AT_START * self.lat if self.records else 0.0))
         while self.finish == INF:
@@ -280,9 +292,11 @@ class WorkflowRun:
     def _next_event_time(self) -> float:
         w = self.worker
         t = min(w.next_crash, w.next_deploy, self.drain_end, self.restart_at, self.g.max_time_s)
-        for a in self.inflight.values():
-            if a.end < t:
-                t = a.end
+        ends, inflight = self.ends, self.inflight
+        while ends and inflight.get(ends[0][1]) is not ends[0][3]:
+            heapq.heappop(ends)  # an attempt that was stopped before its end
+        if ends and ends[0][0] < t:
+            t = ends[0][0]
         if self.pending and not self.draining:
             due = min(self.pending.values())
             if due > self.now or self.now < w.ready:
@@ -293,11 +307,11 @@ class WorkflowRun:
 
     def _process(self) -> None:
         now, w = self.now, self.worker
-        ending = sorted((a.end, a.unit) for a in self.inflight.values() if a.end <= now)
-        for _, unit in ending:
-            a = self.inflight.get(unit)
-            if a is None:
-                continue  # cancelled by an attempt that ended just before (a 429 under restart)
+        ends, inflight = self.ends, self.inflight
+        while ends and ends[0][0] <= now:  # attempts ending now, in (end, step, instance) order
+            _, unit, _, a = heapq.heappop(ends)
+            if inflight.get(unit) is not a:
+                continue  # stopped earlier (e.g. cancelled by a 429 that ended just before, under restart)
             self._attempt_ends(a)
             if self.finish != INF:
                 return
@@ -385,7 +399,9 @@ class WorkflowRun:
         if self.log is not None:
             log_at = len(self.log)
             self.log.append((self.run, beh.label, i, k, now, now + length, -1, False, j))
-        self.inflight[unit] = _Attempt(unit, now, now + length, k, limited, work, saves, log_at)
+        a = self.inflight[unit] = _Attempt(unit, now, now + length, k, limited, work, saves, log_at)
+        self.seq += 1
+        heapq.heappush(self.ends, (a.end, unit, self.seq, a))
 
     # ------------------------------------------------------------------ attempts end
 

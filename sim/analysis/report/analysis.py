@@ -20,7 +20,6 @@ from sim.errors import ScenarioError, SimError
 from sim.experiment.api import simulate_with_events
 from sim.experiment.points import SweepPoint, Vary, build_points, resolve_path, set_path
 from sim.experiment.runner import SweepResult, run_sweep
-from sim.model.workflow import nominal_span_s
 from sim.model.scenario import (
     CheckpointStrategy,
     DurableStrategy,
@@ -29,6 +28,7 @@ from sim.model.scenario import (
     scenario_from_dict,
 )
 from sim.model.units import parse_duration_s
+from sim.model.workflow import nominal_span_s
 
 DEFAULT_RUNS = 10_000
 QUICK_RUNS = 400

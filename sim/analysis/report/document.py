@@ -34,10 +34,10 @@ from sim.analysis.report.analysis import (
 )
 from sim.analysis.report.changes import changes_blocks, changes_figures
 from sim.experiment.io import atomic_write_bytes
-from sim.model.workflow import nominal_span_s
 from sim.model.scenario import (
     Scenario,
 )
+from sim.model.workflow import nominal_span_s
 
 # --------------------------------------------------------------------------- conclusions
 
@@ -316,7 +316,7 @@ def _scenario_blocks(sc: Scenario, a: str, b: str) -> list[Block]:
         ("p", (f"{len(sc.steps)} steps, {duration_text(sum(s.duration.mean() for s in sc.steps))} of work and "
                if not sc.is_graph else f"a workflow graph of {len(sc.steps)} steps, about "
                f"{duration_text(nominal_span_s(sc))} from start to end at mean durations (critical path), and ")
-              + 
+              +
               f"{usd(sc.useful_cost_usd())} of compute per failure-free run; pricing profile "
               f"`{sc.pricing.name}`. Strategies: {', '.join(strat)}; the comparison is `{a}` against `{b}`."),
         ("table", ["step", "kind", "duration", "price"], rows),

@@ -36,7 +36,6 @@ from sim.model.failures import (
     Worker,
     worker_spec,
 )
-from sim.model.rng import Source
 from sim.model.scenario import Scenario
 from sim.model.strategies import (
     EVENTS_AT_START,
@@ -50,7 +49,14 @@ from sim.model.workflow import GRAPH_SOURCES, Graph, GraphDraws, WorkflowRun
 
 from .pool import WorkerPool
 from .provider import Provider, build_provider, provider_steps
-from .streams import OffsetStream, arrival_times, deploy_stream, member_keys, worker_crash_streams, workflow_envs
+from .streams import (
+    OffsetStream,
+    arrival_times,
+    deploy_stream,
+    member_keys,
+    worker_crash_streams,
+    workflow_envs,
+)
 
 INF = math.inf
 OUTAGE = 4
