@@ -34,11 +34,17 @@ from sim.model.strategies import (
     EVENTS_AT_START,
     EVENTS_PER_ACTIVITY,
     Behaviour,
-    backoff_s,
     heartbeat_attempt,
     heartbeat_settle,
 )
-from sim.model.workflow import GRAPH_SOURCES, Graph, GraphDraws, WorkflowRun
+from sim.model.workflow import (
+    GRAPH_SOURCES,
+    Graph,
+    GraphDraws,
+    WorkflowRun,
+    retry_policy,
+    retry_wait_s,
+)
 
 ENV_BATCH = 4  # replications per SimPy Environment (measured best: fewer events per heap, little set-up)
 
@@ -247,10 +253,7 @@ def run_process(steps: _StepTable, beh: Behaviour, renv: ReplicationEnv,
             notice = end
         # an in-process retry survives a 429, unless the worker shut down right after it
         in_place = outcome == RATE_LIMITED and beh.retry_429_in_place and not shutdown_after
-        if in_place or step_level:
-            policy = steps.retry[i]
-        else:
-            policy = beh.pipeline_retry or steps.retry[i]
+        policy = retry_policy(beh, steps.retry[i], in_place)
         if not in_place:
             waste_c += pend_c
             waste_cost += pend_cost
@@ -261,12 +264,11 @@ def run_process(steps: _StepTable, beh: Behaviour, renv: ReplicationEnv,
             pos = ckpt
             unit_open = False
         fails += 1
-        if policy.maximum_attempts and fails >= policy.maximum_attempts:
+        wait = retry_wait_s(policy, fails, renv.jitter_u, retries, prev_sleep)
+        if wait is None:
             finish = notice
             break
-        u = renv.jitter_u.get(retries) if renv.jitter_u is not None else 0.0
         retries += 1
-        wait = backoff_s(policy, fails, u, prev_sleep)
         prev_sleep = wait
         if outcome == RATE_LIMITED and k >= 0:
             ra = _draw(renv.retry_after[i], k)

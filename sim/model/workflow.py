@@ -65,7 +65,7 @@ from sim.model.failures import (
     Worker,
 )
 from sim.model.rng import Source, uniforms
-from sim.model.scenario import Scenario
+from sim.model.scenario import RetryPolicy, Scenario
 from sim.model.strategies import (
     EVENTS_AT_START,
     EVENTS_PER_ACTIVITY,
@@ -144,6 +144,29 @@ class Graph:
                 if indeg[s] == 0:
                     ready.append(s)
         return out
+
+
+# ---- failure rules shared by every engine loop (this model's, and the chain loops of des.py and fleet/)
+
+
+def retry_policy(beh: Behaviour, step_policy: RetryPolicy, in_place: bool) -> RetryPolicy:
+    """The retry policy a failure follows: the step's when only that step (or instance) is retried
+    (an in-place 429 retry, or a strategy that records every activity), else the strategy's
+    pipeline policy (restart, retry_in_place), falling back to the step's."""
+    if in_place or beh.checkpoint_every == 1:
+        return step_policy
+    return beh.pipeline_retry or step_policy
+
+
+def retry_wait_s(policy: RetryPolicy, fails: int, jitter: Stream | None, retries: int, prev_sleep_s: float
+                 ) -> float | None:
+    """The back-off before retry number ``fails`` (1-based) of a unit, or None when ``policy``
+    gives up (``maximum_attempts`` reached). The jitter uniform is draw ``retries`` of the
+    replication's jitter stream; the caller counts one more retry when a wait is returned."""
+    if policy.maximum_attempts and fails >= policy.maximum_attempts:
+        return None
+    u = jitter.get(retries) if jitter is not None else 0.0
+    return backoff_s(policy, fails, u, prev_sleep_s)
 
 
 def nominal_span_s(scenario: Scenario) -> float:
@@ -528,11 +551,12 @@ class WorkflowRun:
         self.unit_open = False
         self.c["restarts"] += 1
         self.wf_fails += 1
-        policy = self.beh.pipeline_retry or self.g.retry[unit[0] if unit else 0]
-        if policy.maximum_attempts and self.wf_fails >= policy.maximum_attempts:
+        policy = retry_policy(self.beh, self.g.retry[unit[0] if unit else 0], False)
+        wait = retry_wait_s(policy, self.wf_fails, self.jitter, self.retries, self.wf_prev_sleep)
+        if wait is None:
             self.finish = notice
             return
-        wait = backoff_s(policy, self.wf_fails, self._jitter(), self.wf_prev_sleep)
+        self.retries += 1
         self.wf_prev_sleep = wait
         if cause == RATE_LIMITED and unit is not None:
             wait = max(wait, self.draws.retry_after(unit[0], unit[1], k))
@@ -542,20 +566,16 @@ class WorkflowRun:
         """Durable strategies (and in-place 429s): retry one instance after its back-off."""
         fails = self.fails.get(unit, 0) + 1
         self.fails[unit] = fails
-        policy = self.g.retry[unit[0]]
-        if policy.maximum_attempts and fails >= policy.maximum_attempts:
+        policy = retry_policy(self.beh, self.g.retry[unit[0]], True)
+        wait = retry_wait_s(policy, fails, self.jitter, self.retries, self.prev_sleep.get(unit, 0.0))
+        if wait is None:
             self.finish = notice
             return
-        wait = backoff_s(policy, fails, self._jitter(), self.prev_sleep.get(unit, 0.0))
+        self.retries += 1
         self.prev_sleep[unit] = wait
         if k >= 0:
             wait = max(wait, self.draws.retry_after(unit[0], unit[1], k))
         self.pending[unit] = notice + wait
-
-    def _jitter(self) -> float:
-        u = self.jitter.get(self.retries) if self.jitter is not None else 0.0
-        self.retries += 1
-        return u
 
     def _horizon(self) -> None:
         """The horizon cuts every attempt in flight; the workflow did not complete."""

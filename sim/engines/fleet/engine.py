@@ -41,11 +41,17 @@ from sim.model.strategies import (
     EVENTS_AT_START,
     EVENTS_PER_ACTIVITY,
     Behaviour,
-    backoff_s,
     heartbeat_attempt,
     heartbeat_settle,
 )
-from sim.model.workflow import GRAPH_SOURCES, Graph, GraphDraws, WorkflowRun
+from sim.model.workflow import (
+    GRAPH_SOURCES,
+    Graph,
+    GraphDraws,
+    WorkflowRun,
+    retry_policy,
+    retry_wait_s,
+)
 
 from .pool import WorkerPool
 from .provider import Provider, build_provider, provider_steps
@@ -394,10 +400,7 @@ class FleetRun:
                 notice = end
             transient = outcome == RATE_LIMITED or outcome == OUTAGE
             in_place = transient and beh.retry_429_in_place and not shut
-            if in_place or step_level:
-                policy = tb.retry[i]
-            else:
-                policy = beh.pipeline_retry or tb.retry[i]
+            policy = retry_policy(beh, tb.retry[i], in_place)
             if not in_place:
                 waste_c += pend_c
                 waste_cost += pend_cost
@@ -410,12 +413,11 @@ class FleetRun:
                 pool.release(w)
                 w = None
             fails += 1
-            if policy.maximum_attempts and fails >= policy.maximum_attempts:
+            wait = retry_wait_s(policy, fails, renv.jitter_u, retries, prev_sleep)
+            if wait is None:
                 finish = notice
                 break
-            u = renv.jitter_u.get(retries) if renv.jitter_u is not None else 0.0
             retries += 1
-            wait = backoff_s(policy, fails, u, prev_sleep)
             prev_sleep = wait
             if outcome == RATE_LIMITED and k >= 0:
                 ra = (ra_provider if honor else 0.0) if ra_provider > 0.0 else _draw(renv.retry_after[i], k)
