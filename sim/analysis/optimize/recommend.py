@@ -269,6 +269,9 @@ def recommend(scenario: Scenario, objective: str = "cost", runs: int = 4000, see
     if scenario.fleet is not None:
         raise ValueError("recommend() works on one pipeline; for a fleet, search the retry policy "
                          "(sim.analysis.optimize.retry.search_retry)")
+    if scenario.is_graph:
+        raise ValueError("recommend() searches activity groupings of a chain; this scenario is a workflow graph "
+                         "(docs/optimize.md, 'Graphs (not yet)')")
     restart_t, durable_t = references(scenario)
     latency = exact.durable_latency_s(scenario)
     names = scenario.step_names

@@ -22,8 +22,9 @@ CHANGES_FIGURES = {"optimize_activities": "Cost against the number of activities
 
 
 def compute_changes(scenario: Scenario, runs: int, seed: int) -> Recommendation | None:
-    """The cost-optimal structure for the scenario (None for a fleet)."""
-    if scenario.fleet is not None:
+    """The cost-optimal structure for the scenario (None for a fleet or a workflow graph: the
+    optimiser searches chains, docs/optimize.md)."""
+    if scenario.fleet is not None or scenario.is_graph:
         return None
     n = min(runs, MAX_RUNS)
     return recommend(scenario, "cost", n, seed, heartbeat_runs=max(n // 2, 100))
