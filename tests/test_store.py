@@ -222,8 +222,10 @@ def test_temp_files_of_an_interrupted_write_are_ignored_and_removed(tmp_path):
 
 
 def test_store_identity_hash_is_stable(tmp_path):
-    a = SweepStore(tmp_path / "x", {"seed": 1, "runs": 2})
-    b = SweepStore(tmp_path / "x", {"runs": 2, "seed": 1})
+    with SweepStore(tmp_path / "x", {"seed": 1, "runs": 2}) as a:
+        pass
+    with SweepStore(tmp_path / "x", {"runs": 2, "seed": 1}) as b:
+        pass
     assert a.hash == b.hash
 
 

@@ -16,7 +16,9 @@ import logging
 import math
 import multiprocessing
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor
@@ -32,6 +34,7 @@ from tqdm import tqdm
 from sim.analysis import stats
 from sim.errors import SimError
 from sim.experiment.api import ENGINES, simulate
+from sim.experiment.outdir import close_inherited_locks
 from sim.experiment.points import points_frame
 from sim.experiment.store import METRICS, Aggregate, SweepStore, default_pairs
 from sim.model.scenario import Scenario
@@ -167,6 +170,34 @@ class _Serial:
         pass
 
 
+def _die_with_parent(parent_pid: int) -> None:
+    """Worker initializer: the worker ends when the process that started it dies.
+
+    On Linux the kernel sends SIGKILL on the parent's death (``prctl(PR_SET_PDEATHSIG)``); a
+    daemon thread that polls the parent's pid covers other platforms and a parent that died
+    before the prctl took effect. Lock descriptors inherited by fork are closed (the lock
+    belongs to the command)."""
+    close_inherited_locks()
+    if sys.platform == "linux":
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+        except (OSError, AttributeError):  # pragma: no cover - no libc prctl
+            pass
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="sim-parent-watch", daemon=True).start()
+
+
 class _Processes:
     name = "processes"
 
@@ -175,7 +206,8 @@ class _Processes:
         # guard in the caller's script; elsewhere the platform's default (spawn)
         method = "fork" if sys.platform == "linux" else None
         ctx = multiprocessing.get_context(method)
-        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_die_with_parent,
+                                        initargs=(os.getpid(),))
         self.slots = workers
 
     def submit(self, payload: _Payload) -> Future:
@@ -554,8 +586,6 @@ def run_sweep(
     n_workers = workers if workers is not None else default_workers(
         len(points) * stopping.max_runs if stopping is not None else expected_total)
 
-
-
     pts = points_frame(points)
     store = None
     if out is not None:
@@ -563,6 +593,22 @@ def run_sweep(
         store = SweepStore(out, identity, keep_runs=keep_runs, overwrite=overwrite,
                            extra={"points": pts.to_dict(orient="list"), "strategies": labels,
                                   "metrics": list(METRICS)})
+    try:
+        return _run_sweep_into(store, points, pts, labels, engines, runs, seed, engine, out, n_workers, scheduler,
+                               chunk_size, keep_runs, collect_runs, collect_columns, quiet, stopping,
+                               confidence, on_chunk, target_runs, expected_total, started)
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _run_sweep_into(store: SweepStore | None, points: Sequence[Any], pts: pd.DataFrame, labels: list[str],
+                    engines: set[str], runs: int, seed: int, engine: str, out: str | Path | None, n_workers: int,
+                    scheduler: str | None, chunk_size: int, keep_runs: bool, collect_runs: bool,
+                    collect_columns: Sequence[str] | None, quiet: bool, stopping: StoppingRule | None,
+                    confidence: float, on_chunk: Callable[[ChunkTask], None] | None, target_runs: int,
+                    expected_total: int, started: float) -> SweepResult:
+    """The loop of ``run_sweep`` once the store (if any) is open and locked."""
     aggs: list[Aggregate | None] = [None] * len(points)
     collected: list[pd.DataFrame] = []
     want_rows = (store is not None and keep_runs) or collect_runs
@@ -580,7 +626,7 @@ def run_sweep(
             rounds += 1
             tasks = plan_chunks(len(points), target_runs, chunk_size, first_chunk=math.ceil(done_runs / chunk_size))
             reuse = store is not None and not (collect_runs and not keep_runs)
-            todo = [t for t in tasks if not reuse or not store.has(t.point, t.chunk)]
+            todo = [t for t in tasks if not reuse or not store.has(t.point, t.chunk, t.runs)]
             if todo and backend is None:
                 backend = _backend(n_workers, scheduler)
             _execute(tasks, todo, points, seed, engine, backend, store, aggs, collected,
@@ -680,7 +726,7 @@ def _execute(tasks: list[ChunkTask], todo: list[ChunkTask], points: Sequence[Any
             t = pending.pop(fut)
             _, agg, rows = fut.result()
             if store is not None:
-                store.save(t.point, t.chunk, agg, rows)
+                store.save(t.point, t.chunk, agg, rows, t.runs)
             ready[(t.point, t.chunk)] = (agg, rows if collect_runs else None)
             counters["run"] += 1
             bar.update(t.runs)

@@ -6,15 +6,24 @@ squares M2 (merged with Chan et al.'s pairwise formula, the numerically stable f
 per-replication difference d = a − b plus the co-moment of d and b (for the interval of
 the relative difference), and a mergeable quantile sketch: logarithmic buckets of relative
 width ``SKETCH_ALPHA`` = 0.5 % (DDSketch-style: bucket k holds (γ^(k−1), γ^k], γ = 1.01005,
-an exact zero bucket and mirrored negative buckets). Counts are integers, so sketches merge
-exactly; a p50/p95/p99 read from a sketch is within 0.5 % (relative) of the sample
-percentile with linear interpolation, and exact for integer metrics below 100 (they are
-rounded). Memory per aggregate is bounded by the number of distinct buckets (the value
-range), not by the number of replications.
+an exact zero bucket and mirrored negative buckets), with the exact minimum and maximum of
+each column. Counts are integers, so sketches merge exactly.
+
+Error bound of a quantile read from the sketch (tested against exact quantiles with
+hypothesis in tests/test_store.py): the sample quantile with linear interpolation is
+q = x_(i) + f·(x_(i+1) − x_(i)); the sketch returns the same interpolation between the
+representatives of the buckets of x_(i) and x_(i+1), each within relative α of its order
+statistic, so |q̂ − q| ≤ α·max(|x_(i)|, |x_(i+1)|) (for integer metrics, whose
+representatives are rounded, plus 0.5; exact below 100). The result is then clamped to the
+column's exact [min, max]: it never leaves the observed range, which only moves it closer
+to q, and a constant column's quantiles equal the constant. Memory per aggregate is bounded
+by the number of distinct buckets (the value range), not by the number of replications.
+``sim run`` and ``sim fleet`` hold all their rows and give exact quantiles instead.
 
 Folder layout (``SweepStore``)::
 
     OUT/manifest.json                 what was asked: hash, scenario(s), sweep spec, seed, runs, engine
+    OUT/.lock                         held (flock) by the command writing into the folder
     OUT/chunks/p00003-c0000012.npz    aggregate of chunk 12 of point 3 (the "done" marker)
     OUT/runs/p00003-c0000012.parquet  its per-run rows (unless --no-runs)
     OUT/summary.{parquet,csv}         per point × strategy × metric
@@ -23,7 +32,10 @@ Folder layout (``SweepStore``)::
     OUT/stopping.json                 what the stopping rule reached (if one was used)
 
 Every file is written to a temporary name in the same folder and renamed (``os.replace``),
-so an interrupted sweep leaves only whole chunks; the rerun skips them.
+so an interrupted sweep leaves only whole chunks; the rerun skips them. A chunk file starts
+with a header line (format, SHA-256 of the rest) and records the sweep's hash, its point,
+chunk and replications and the SHA-256 of its run rows: on reuse all of these are checked,
+and a damaged, truncated or foreign chunk is recomputed with a warning, never used.
 """
 
 from __future__ import annotations
@@ -33,7 +45,9 @@ import io
 import json
 import math
 import shutil
-from collections.abc import Sequence
+import sys
+import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +59,7 @@ from scipy import stats as sps
 from sim.errors import SimError
 from sim.experiment.api import RUN_COLUMNS
 from sim.experiment.io import atomic_write_bytes, atomic_write_text, parquet_bytes
+from sim.experiment.outdir import FolderLock
 
 __all__ = [
     "METRICS",
@@ -66,11 +81,20 @@ _GAMMA = (1 + SKETCH_ALPHA) / (1 - SKETCH_ALPHA)
 _LOG_GAMMA = math.log(_GAMMA)
 _OFFSET = 1 << 40
 QUANTILES = (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+CHUNK_MAGIC = b"sim-chunk 2 sha256="
 
 
 class StoreError(SimError):
     """An output folder that cannot be used for this sweep."""
+
+
+class _BadChunk(Exception):
+    """A stored chunk that cannot be reused (the message says why)."""
+
+
+def _warn_stderr(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 # --------------------------------------------------------------------------- sketch codes
@@ -147,7 +171,10 @@ def _merge_counts(keys: Sequence[np.ndarray], counts: Sequence[np.ndarray]) -> t
     return uniq.astype(np.int64), np.bincount(inverse, weights=alln, minlength=uniq.size).astype(np.int64)
 
 
-def _sketch_quantile(codes: np.ndarray, counts: np.ndarray, q: float, integer: bool) -> float:
+def _sketch_quantile(codes: np.ndarray, counts: np.ndarray, q: float, integer: bool,
+                     lo: float = -math.inf, hi: float = math.inf) -> float:
+    """Quantile q (linear interpolation between order statistics) read from a sketch, clamped to
+    the column's exact range [lo, hi] (see the module docstring for the error bound)."""
     n = int(counts.sum())
     if n == 0:
         return math.nan
@@ -157,7 +184,8 @@ def _sketch_quantile(codes: np.ndarray, counts: np.ndarray, q: float, integer: b
     vals = _decode(codes[np.searchsorted(cum, [lo_r + 1, hi_r + 1])])
     if integer:
         vals = np.round(vals)
-    return float(vals[0] + (rank - lo_r) * (vals[1] - vals[0]))
+    vals = np.clip(vals, lo, hi)
+    return float(min(max(vals[0] + (rank - lo_r) * (vals[1] - vals[0]), lo), hi))
 
 
 # --------------------------------------------------------------------------- moments
@@ -216,6 +244,8 @@ class Aggregate:
     db_c: np.ndarray
     sketch_keys: np.ndarray
     sketch_counts: np.ndarray
+    lo: np.ndarray  # (strategies, metrics): exact minimum (NaN when no value)
+    hi: np.ndarray  # exact maximum
 
     @classmethod
     def from_runs(cls, df: pd.DataFrame, strategies: Sequence[str], metrics: Sequence[str] = METRICS,
@@ -249,9 +279,15 @@ class Aggregate:
         m2 = np.zeros(n.shape)
         keys: list[np.ndarray] = []
         counts: list[np.ndarray] = []
+        lo = np.full(n.shape, np.nan)
+        hi = np.full(n.shape, np.nan)
         for s, label in enumerate(strategies):
             x = blocks[label]
             n[s], mean[s], m2[s] = _moments(x)
+            if x.shape[0]:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns stay NaN
+                    lo[s], hi[s] = np.nanmin(x, axis=0), np.nanmax(x, axis=0)
             ok = ~np.isnan(x)
             k, c = _sketch_counts(_codes(np.where(ok, x, 0.0)), ok, s * len(metrics))
             keys.append(k)
@@ -274,7 +310,7 @@ class Aggregate:
             db = np.where(ok, bb - b_mean[p], 0.0)
             db_c[p] = (dd * db).sum(axis=0)
         return cls(strategies, metrics, pairs, n, mean, m2, pn, d_mean, b_mean, d_m2, b_m2, db_c,
-                   sketch_keys.astype(np.int64), sketch_counts.astype(np.int64))
+                   sketch_keys.astype(np.int64), sketch_counts.astype(np.int64), lo, hi)
 
     def merge(self, other: Aggregate) -> Aggregate:
         """This aggregate followed by ``other`` (merge in a fixed order for bit-identical sums)."""
@@ -291,7 +327,7 @@ class Aggregate:
                 both, (other.d_mean - self.d_mean) * (other.b_mean - self.b_mean) * n1 * frac, 0.0)
         keys, counts = _merge_counts([self.sketch_keys, other.sketch_keys], [self.sketch_counts, other.sketch_counts])
         return Aggregate(self.strategies, self.metrics, self.pairs, n, mean, m2, pn, d_mean, b_mean,
-                         d_m2, b_m2, db_c, keys, counts)
+                         d_m2, b_m2, db_c, keys, counts, np.fmin(self.lo, other.lo), np.fmax(self.hi, other.hi))
 
     # ------------------------------------------------------------------ estimates
 
@@ -322,7 +358,8 @@ class Aggregate:
                 se = std / math.sqrt(n) if n >= 2 else math.nan
                 half = float(sps.t.ppf(0.5 + confidence / 2, n - 1)) * se if n >= 2 else math.nan
                 codes, counts = _slot_codes(self.sketch_keys, self.sketch_counts, s * nm + m)
-                qs = [_sketch_quantile(codes, counts, q, metric in INTEGER_METRICS) for _, q in QUANTILES]
+                lo, hi = float(self.lo[s, m]), float(self.hi[s, m])
+                qs = [_sketch_quantile(codes, counts, q, metric in INTEGER_METRICS, lo, hi) for _, q in QUANTILES]
                 rows.append((label, metric, n, mean, std, se, mean - half, mean + half, *qs))
         return pd.DataFrame(rows, columns=["strategy", "metric", "n", "mean", "std", "se", "ci_low",
                                            "ci_high", "p50", "p95", "p99"])
@@ -368,6 +405,7 @@ class Aggregate:
                                       "pairs": self.pairs})),
             n=self.n, mean=self.mean, m2=self.m2, pn=self.pn, d_mean=self.d_mean, b_mean=self.b_mean,
             d_m2=self.d_m2, b_m2=self.b_m2, db_c=self.db_c, keys=self.sketch_keys, counts=self.sketch_counts,
+            lo=self.lo, hi=self.hi,
         )
         return buf.getvalue()
 
@@ -377,7 +415,8 @@ class Aggregate:
             meta = json.loads(str(z["meta"]))
             return cls(tuple(meta["strategies"]), tuple(meta["metrics"]),
                        tuple(tuple(p) for p in meta["pairs"]), z["n"], z["mean"], z["m2"], z["pn"],
-                       z["d_mean"], z["b_mean"], z["d_m2"], z["b_m2"], z["db_c"], z["keys"], z["counts"])
+                       z["d_mean"], z["b_mean"], z["d_m2"], z["b_m2"], z["db_c"], z["keys"], z["counts"],
+                       z["lo"], z["hi"])
 
 
 def default_pairs(strategies: Sequence[str]) -> tuple[tuple[str, str], ...]:
@@ -402,18 +441,43 @@ class SweepStore:
     """One sweep's output folder (see the module docstring for the layout)."""
 
     def __init__(self, root: str | Path, identity: dict[str, Any], *, keep_runs: bool = True,
-                 overwrite: bool = False, extra: dict[str, Any] | None = None):
-        """Check the folder against ``identity``; nothing is created or deleted before the first write."""
+                 overwrite: bool = False, extra: dict[str, Any] | None = None,
+                 warn: Callable[[str], None] | None = None):
+        """Lock the folder (``sim.experiment.outdir.FolderLock``: created if needed, refused when
+        another command writes into it) and check it against ``identity``; nothing else is
+        created or deleted before the first write. ``close()`` releases the lock. ``warn``
+        receives the one-line warnings about chunks that cannot be reused (default: stderr)."""
         self.root = Path(root)
         self.identity = identity
         self.keep_runs = keep_runs
         self.hash = manifest_hash(identity)
         self._extra = extra or {}
         self._created = False
+        self._warn = warn or _warn_stderr
+        self._verified: dict[tuple[int, int], Aggregate] = {}
         manifest_path = self.root / "manifest.json"
         if self.root.exists() and not self.root.is_dir():
             raise StoreError(f"--out {self.root} exists and is not a folder")
+        self._lock = FolderLock(self.root).acquire()
+        try:
+            self._check(manifest_path, overwrite)
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def close(self) -> None:
+        """Release the folder's lock (idempotent)."""
+        self._lock.release()
+
+    def __enter__(self) -> SweepStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _check(self, manifest_path: Path, overwrite: bool) -> None:
         has_manifest = manifest_path.exists()
+        identity = self.identity
         if not has_manifest and self.root.exists() and any(not p.name.startswith(".") for p in self.root.iterdir()):
             raise StoreError(f"{self.root} is not empty and is not a sweep folder (no manifest.json); "
                              "use a new --out folder" + (" (--overwrite never deletes it)" if overwrite else ""))
@@ -463,24 +527,87 @@ class SweepStore:
     def chunk_name(point: int, chunk: int) -> str:
         return f"p{point:05d}-c{chunk:07d}"
 
-    def has(self, point: int, chunk: int) -> bool:
+    def has(self, point: int, chunk: int, runs: int | None = None) -> bool:
+        """Whether chunk (point, chunk) is stored whole and belongs to this sweep: its checksum,
+        its sweep hash, point, chunk and replications (``runs``) and the checksum of its run
+        rows are verified. A chunk that fails is reported through ``warn`` and recomputed."""
         if self._discard:
             return False
         name = self.chunk_name(point, chunk)
-        if not (self.root / "chunks" / f"{name}.npz").exists():
+        path = self.root / "chunks" / f"{name}.npz"
+        if not path.exists():
             return False
-        return not self.keep_runs or (self.root / "runs" / f"{name}.parquet").exists()
+        runs_path = self.root / "runs" / f"{name}.parquet"
+        if self.keep_runs and not runs_path.exists():
+            return False
+        try:
+            agg = self._verify(path, runs_path, point, chunk, runs)
+        except _BadChunk as exc:
+            self._warn(f"warning: {path}: {exc}; the chunk is recomputed")
+            return False
+        self._verified[(point, chunk)] = agg
+        return True
+
+    def _verify(self, path: Path, runs_path: Path, point: int, chunk: int, runs: int | None) -> Aggregate:
+        data = path.read_bytes()
+        if not data.startswith(CHUNK_MAGIC):
+            raise _BadChunk("not a chunk of this format (no header)")
+        head, sep, body = data[len(CHUNK_MAGIC):].partition(b"\n")
+        if not sep or head.decode("ascii", "replace") != hashlib.sha256(body).hexdigest():
+            raise _BadChunk("damaged (checksum mismatch: truncated or altered)")
+        header_line, sep, npz = body.partition(b"\n")
+        try:
+            header = json.loads(header_line)
+        except ValueError:
+            raise _BadChunk("damaged (unreadable header)") from None
+        if header.get("sweep") != self.hash:
+            raise _BadChunk("belongs to another sweep")
+        if (header.get("point"), header.get("chunk")) != (point, chunk):
+            raise _BadChunk(f"holds point {header.get('point')} chunk {header.get('chunk')}, not point {point} "
+                            f"chunk {chunk}")
+        if runs is not None and header.get("runs") != runs:
+            raise _BadChunk(f"holds {header.get('runs')} replications, not {runs}")
+        if self.keep_runs:
+            if header.get("rows_sha256") is None:
+                raise _BadChunk("has no run rows")
+            if hashlib.sha256(runs_path.read_bytes()).hexdigest() != header["rows_sha256"]:
+                raise _BadChunk(f"its run rows {runs_path.name} are damaged or foreign (checksum mismatch)")
+        try:
+            agg = Aggregate.from_bytes(npz)
+        except Exception as exc:  # noqa: BLE001 - any unreadable payload is a damaged chunk
+            raise _BadChunk(f"damaged ({type(exc).__name__})") from None
+        expected = self._extra.get("strategies"), self._extra.get("metrics")
+        if expected[0] is not None and list(agg.strategies) != list(expected[0]):
+            raise _BadChunk("holds other strategies")
+        if expected[1] is not None and list(agg.metrics) != list(expected[1]):
+            raise _BadChunk("holds other metrics")
+        return agg
 
     def load(self, point: int, chunk: int) -> Aggregate:
-        return Aggregate.from_bytes((self.root / "chunks" / f"{self.chunk_name(point, chunk)}.npz").read_bytes())
+        """The aggregate of a chunk that ``has`` verified."""
+        agg = self._verified.pop((point, chunk), None)
+        if agg is None:
+            name = self.chunk_name(point, chunk)
+            agg = self._verify(self.root / "chunks" / f"{name}.npz", self.root / "runs" / f"{name}.parquet",
+                               point, chunk, None)
+        return agg
 
-    def save(self, point: int, chunk: int, aggregate: Aggregate, rows: pd.DataFrame | None) -> None:
-        """Rows first, then the aggregate (whose presence marks the chunk as done)."""
+    def save(self, point: int, chunk: int, aggregate: Aggregate, rows: pd.DataFrame | None,
+             runs: int | None = None) -> None:
+        """Rows first, then the aggregate (whose presence marks the chunk as done), with a header
+        naming the sweep, the point, the chunk, its replications and the checksum of the rows."""
         self._create()
         name = self.chunk_name(point, chunk)
+        rows_sha = None
         if self.keep_runs and rows is not None:
-            atomic_write_bytes(self.root / "runs" / f"{name}.parquet", parquet_bytes(rows))
-        atomic_write_bytes(self.root / "chunks" / f"{name}.npz", aggregate.to_bytes())
+            data = parquet_bytes(rows)
+            rows_sha = hashlib.sha256(data).hexdigest()
+            atomic_write_bytes(self.root / "runs" / f"{name}.parquet", data)
+        header = json.dumps({"sweep": self.hash, "point": point, "chunk": chunk, "runs": runs,
+                             "rows_sha256": rows_sha}, sort_keys=True).encode()
+        body = header + b"\n" + aggregate.to_bytes()
+        atomic_write_bytes(self.root / "chunks" / f"{name}.npz",
+                           CHUNK_MAGIC + hashlib.sha256(body).hexdigest().encode() + b"\n" + body)
 
     def write_tables(self, tables: dict[str, pd.DataFrame], extra_json: dict[str, Any] | None = None) -> None:
         self._create()

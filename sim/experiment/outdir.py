@@ -1,0 +1,151 @@
+"""Output folders: checked before any simulation, locked while a command writes into them.
+
+``FolderLock(path)`` creates the folder if needed (so an impossible ``--out``, below a regular
+file, under /proc or in a folder the process cannot write, fails at once with one line, exit
+code 2) and takes an exclusive ``flock`` on ``path/.lock``. A second command on the same folder
+is refused with one line naming the process that holds it (pid and command line). The lock is
+released, and ``.lock`` removed, when the command ends; a folder the lock created and nothing
+else wrote into is removed too, so a command that fails leaves nothing behind.
+
+The lock file is re-checked after locking (same inode as the path): a lock taken on a file
+that its previous holder had just removed is dropped and taken again, so two commands can
+never both hold one folder. Worker processes forked while a lock is held close their copy of
+the descriptor (``close_inherited_locks``): the lock belongs to the command, not its workers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shlex
+import sys
+from pathlib import Path
+from types import TracebackType
+
+from sim.errors import SimError
+
+__all__ = ["FolderLock", "OutputFolderError", "close_inherited_locks"]
+
+LOCK_NAME = ".lock"
+_HELD: set[int] = set()  # descriptors of the locks this process holds
+
+
+class OutputFolderError(SimError):
+    """An output folder that cannot be written, or that another command is writing into."""
+
+
+def _command_line() -> str:
+    argv = getattr(sys, "orig_argv", None) or sys.argv
+    return shlex.join(argv)
+
+
+def _holder(lock_path: Path) -> str:
+    try:
+        info = json.loads(lock_path.read_text() or "{}")
+    except (OSError, ValueError):
+        info = {}
+    if "pid" in info:
+        return f"process {info['pid']} ({info.get('command', 'unknown command')})"
+    return "another process"
+
+
+def close_inherited_locks() -> None:
+    """In a forked worker: close the copies of the parent's lock descriptors (the parent keeps its lock)."""
+    for fd in list(_HELD):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _HELD.clear()
+
+
+class FolderLock:
+    """Exclusive lock of an output folder for the duration of a command (a context manager)."""
+
+    def __init__(self, path: str | Path, option: str = "--out"):
+        self.path = Path(path)
+        self.option = option
+        self._fd: int | None = None
+        self._created: list[Path] = []
+
+    def _fail(self, problem: str) -> OutputFolderError:
+        return OutputFolderError(f"{self.option} {self.path}: {problem}")
+
+    def _make_folder(self) -> None:
+        missing = []
+        p = self.path
+        while not p.exists() and p != p.parent:
+            if p.is_symlink():  # a dangling link
+                raise self._fail(f"{p} is a broken symbolic link")
+            missing.append(p)
+            p = p.parent
+        if not p.is_dir():
+            raise self._fail(f"{p} is not a folder" + (" (it is a file)" if p.is_file() else ""))
+        for folder in reversed(missing):
+            try:
+                folder.mkdir()
+            except FileExistsError:
+                if not folder.is_dir():
+                    raise self._fail(f"{folder} is not a folder") from None
+                continue
+            except OSError as exc:
+                self._remove_created()
+                raise self._fail(f"cannot create the folder ({exc.strerror or exc})") from None
+            self._created.append(folder)
+
+    def _remove_created(self) -> None:
+        for folder in reversed(self._created):
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only if empty
+        self._created = []
+
+    def acquire(self) -> FolderLock:
+        self._make_folder()
+        lock_path = self.path / LOCK_NAME
+        while True:
+            try:
+                fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            except OSError as exc:
+                self._remove_created()
+                raise self._fail(f"cannot write in the folder ({exc.strerror or exc})") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise self._fail(f"in use by {_holder(lock_path)}; wait for it to finish or use another "
+                                 f"{self.option}") from None
+            try:
+                same = os.stat(lock_path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)  # locked a file its holder had just removed: take the new one
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, json.dumps({"pid": os.getpid(), "command": _command_line()}).encode())
+        except OSError as exc:
+            os.close(fd)
+            self._remove_created()
+            raise self._fail(f"cannot write in the folder ({exc.strerror or exc})") from None
+        self._fd = fd
+        _HELD.add(fd)
+        return self
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        with contextlib.suppress(OSError):
+            (self.path / LOCK_NAME).unlink()
+        _HELD.discard(self._fd)
+        with contextlib.suppress(OSError):
+            os.close(self._fd)  # closing the last descriptor releases the flock
+        self._fd = None
+        self._remove_created()
+
+    def __enter__(self) -> FolderLock:
+        return self.acquire()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.release()
