@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from sim.errors import SimError
+from sim.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, SimError
 
 COMMANDS = [
     "run",
@@ -49,13 +49,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args) or 0)
     except SimError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     except BrokenPipeError:  # output piped into `head` and closed early
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115
         return 0
     except KeyboardInterrupt:
-        print("interrupted: finished work is kept; run the same command again to continue", file=sys.stderr)
-        return 130
+        # each command says what an interruption keeps (set_defaults(interrupted=...))
+        print(f"interrupted: {getattr(args, 'interrupted', 'nothing may have been written')}", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -21,3 +21,10 @@ class ScenarioError(SimError):
             where.append(f"key '{key}'")
         prefix = ": ".join(where)
         super().__init__(f"{prefix}: {problem}" if prefix else problem)
+
+
+#: Exit codes of the command line (documented in the README).
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2
+EXIT_TARGET_NOT_MET = 3  # a stopping rule not reached, or runs that did not complete
+EXIT_INTERRUPTED = 130

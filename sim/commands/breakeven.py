@@ -18,9 +18,10 @@ import pandas as pd
 
 from sim.analysis import stats
 from sim.analysis.closed_form import analytic_breakeven
-from sim.commands.run import UsageError
+from sim.commands.run import UsageError, finish
 from sim.commands.sweep import LABELS, add_execution_arguments, check_common, check_metric, fmt_x
 from sim.experiment.io import atomic_write_text
+from sim.experiment.outdir import FolderLock
 from sim.experiment.points import (
     SweepPoint,
     Vary,
@@ -54,7 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--refine", type=int, default=1, help="refinement sweeps after the coarse one (default 1)")
     p.add_argument("--refine-points", type=int, default=9, help="points per refinement sweep (default 9)")
     p.add_argument("--boot", type=int, default=1000, help="bootstrap resamples (default 1000)")
-    p.set_defaults(handler=handle)
+    p.set_defaults(handler=handle, interrupted="the finished chunks of each sweep are kept in --out; run the same "
+                   "command again to continue")
 
 
 # --------------------------------------------------------------------------- sweeps
@@ -146,70 +148,74 @@ def handle(args: argparse.Namespace) -> int:
         f"{scenario.name}-breakeven-" + manifest_hash(sweep_identity(
             coarse_points, args.seed, args.runs, args.engine, args.chunk_size, sweep_spec([vary]), None, True))[:8])
 
-    points, result = _run(args, scenario, vary, out / "coarse", metrics)
-    df = result.runs
-    be = stats.breakeven(df, vary.path, args.metric, args.a, args.b, n_boot=args.boot, seed=args.seed)
-    label = LABELS.get(args.metric, args.metric)
-    lines = [f"{scenario.name}: break-even of {label}, {args.a} vs {args.b}, along {vary.path}", "",
-             f"coarse sweep: {len(points)} points in [{fmt_x(vary.path, min(vary.values))}, "
-             f"{fmt_x(vary.path, max(vary.values))}], {result.runs_per_point} replications each "
-             f"({result.seconds:.1f} s)", "  " + _describe(be, vary.path, args.metric)]
-    also_be = {m: stats.breakeven(df, vary.path, m, args.a, args.b, n_boot=args.boot, seed=args.seed)
-               for m in metrics[1:]}
-    stages = [{"stage": "coarse", "values": list(vary.values), "estimate": be.estimate, "ci_low": be.ci_low,
-               "ci_high": be.ci_high, "status": be.status}]
-    final = be
-    for k in range(1, args.refine + 1):
-        if final.status != "crossing":
-            break
-        values = _refined_values(final, vary.values, args.refine_points, path.kind == "int")
-        if len(values) < 2 or values[0] == values[-1]:
-            break
-        fine = Vary(vary.path, values)
-        fpoints, fresult = _run(args, scenario, fine, out / f"refine-{k}", [args.metric])
-        fbe = stats.breakeven(fresult.runs, vary.path, args.metric, args.a, args.b, n_boot=args.boot,
-                              seed=args.seed)
-        lines += [f"refined sweep {k}: {len(fpoints)} points in [{fmt_x(vary.path, values[0])}, "
-                  f"{fmt_x(vary.path, values[-1])}] ({fresult.seconds:.1f} s)",
-                  "  " + _describe(fbe, vary.path, args.metric)]
-        stages.append({"stage": f"refine-{k}", "values": list(values), "estimate": fbe.estimate,
-                       "ci_low": fbe.ci_low, "ci_high": fbe.ci_high, "status": fbe.status})
-        if fbe.status != "crossing":
-            lines.append("  (the refined grid shows no crossing: the coarse estimate stands)")
-            break
-        final = fbe
-    lines += ["", f"paired means on the {'refined' if final is not be else 'coarse'} grid:"]
-    lines += _points_text(final, vary.path, args.metric)
+    lock = FolderLock(out).acquire()  # before simulating: an impossible --out fails at once
+    try:
+        points, result = _run(args, scenario, vary, out / "coarse", metrics)
+        df = result.runs
+        be = stats.breakeven(df, vary.path, args.metric, args.a, args.b, n_boot=args.boot, seed=args.seed)
+        label = LABELS.get(args.metric, args.metric)
+        lines = [f"{scenario.name}: break-even of {label}, {args.a} vs {args.b}, along {vary.path}", "",
+                 f"coarse sweep: {len(points)} points in [{fmt_x(vary.path, min(vary.values))}, "
+                 f"{fmt_x(vary.path, max(vary.values))}], {result.runs_per_point} replications each "
+                 f"({result.seconds:.1f} s)", "  " + _describe(be, vary.path, args.metric)]
+        also_be = {m: stats.breakeven(df, vary.path, m, args.a, args.b, n_boot=args.boot, seed=args.seed)
+                   for m in metrics[1:]}
+        stages = [{"stage": "coarse", "values": list(vary.values), "estimate": be.estimate, "ci_low": be.ci_low,
+                   "ci_high": be.ci_high, "status": be.status}]
+        final = be
+        for k in range(1, args.refine + 1):
+            if final.status != "crossing":
+                break
+            values = _refined_values(final, vary.values, args.refine_points, path.kind == "int")
+            if len(values) < 2 or values[0] == values[-1]:
+                break
+            fine = Vary(vary.path, values)
+            fpoints, fresult = _run(args, scenario, fine, out / f"refine-{k}", [args.metric])
+            fbe = stats.breakeven(fresult.runs, vary.path, args.metric, args.a, args.b, n_boot=args.boot,
+                                  seed=args.seed)
+            lines += [f"refined sweep {k}: {len(fpoints)} points in [{fmt_x(vary.path, values[0])}, "
+                      f"{fmt_x(vary.path, values[-1])}] ({fresult.seconds:.1f} s)",
+                      "  " + _describe(fbe, vary.path, args.metric)]
+            stages.append({"stage": f"refine-{k}", "values": list(values), "estimate": fbe.estimate,
+                           "ci_low": fbe.ci_low, "ci_high": fbe.ci_high, "status": fbe.status})
+            if fbe.status != "crossing":
+                lines.append("  (the refined grid shows no crossing: the coarse estimate stands)")
+                break
+            final = fbe
+        lines += ["", f"paired means on the {'refined' if final is not be else 'coarse'} grid:"]
+        lines += _points_text(final, vary.path, args.metric)
 
-    closed = analytic_breakeven(points[0].scenario, vary.path, args.metric, args.a, args.b)
-    record = {"path": vary.path, "metric": args.metric, "a": args.a, "b": args.b, "runs": result.runs_per_point,
-              "seed": args.seed, "status": final.status, "estimate": final.estimate, "ci_low": final.ci_low,
-              "ci_high": final.ci_high, "confidence": final.confidence, "stages": stages}
-    lines.append("")
-    if closed is not None and closed.value is not None:
-        inside = final.status == "crossing" and final.ci_low <= closed.value <= final.ci_high
-        verdict = "inside" if inside else "OUTSIDE"
-        lines.append(f"analytic: {vary.path} = {fmt_x(vary.path, closed.value)} ({closed.formula})"
-                     + (f"; {closed.note}" if closed.note else ""))
-        if final.status == "crossing":
-            lines.append(f"  simulated {fmt_x(vary.path, final.estimate)}; the analytic value is {verdict} "
-                         f"the {final.confidence:.0%} confidence interval")
-        record["analytic"] = {"value": closed.value, "formula": closed.formula, "note": closed.note,
-                              "inside_ci": inside}
-    elif closed is not None:
-        lines.append(f"analytic: {closed.note} ({closed.formula})")
-    else:
-        lines.append("analytic: no closed form for this scenario and parameter (closed forms: "
-                     "failures.rate_limit.probability with 429s only; failures.crash.mtbf with exponential "
-                     "crashes on fixed-duration GPU steps)")
-    for m, mbe in also_be.items():
-        lines.append(f"also {LABELS.get(m, m)} (coarse grid): " + _describe(mbe, vary.path, m))
-        record.setdefault("also", {})[m] = {"status": mbe.status, "estimate": mbe.estimate,
-                                             "ci_low": mbe.ci_low, "ci_high": mbe.ci_high, "winner": mbe.winner}
-    print("\n".join(lines))
-    atomic_write_text(out / "breakeven.json", json.dumps(record, indent=1, default=str) + "\n")
-    table = final.points.copy()
-    atomic_write_text(out / "breakeven_points.csv", pd.DataFrame(table).to_csv(index=False, float_format="%.12g"))
-    print(f"wrote {out}/: breakeven.json, breakeven_points.csv, coarse/"
-          + "".join(f", {s['stage']}/" for s in stages[1:]))
-    return 0
+        closed = analytic_breakeven(points[0].scenario, vary.path, args.metric, args.a, args.b)
+        record = {"path": vary.path, "metric": args.metric, "a": args.a, "b": args.b, "runs": result.runs_per_point,
+                  "seed": args.seed, "status": final.status, "estimate": final.estimate, "ci_low": final.ci_low,
+                  "ci_high": final.ci_high, "confidence": final.confidence, "stages": stages}
+        lines.append("")
+        if closed is not None and closed.value is not None:
+            inside = final.status == "crossing" and final.ci_low <= closed.value <= final.ci_high
+            verdict = "inside" if inside else "OUTSIDE"
+            lines.append(f"analytic: {vary.path} = {fmt_x(vary.path, closed.value)} ({closed.formula})"
+                         + (f"; {closed.note}" if closed.note else ""))
+            if final.status == "crossing":
+                lines.append(f"  simulated {fmt_x(vary.path, final.estimate)}; the analytic value is {verdict} "
+                             f"the {final.confidence:.0%} confidence interval")
+            record["analytic"] = {"value": closed.value, "formula": closed.formula, "note": closed.note,
+                                  "inside_ci": inside}
+        elif closed is not None:
+            lines.append(f"analytic: {closed.note} ({closed.formula})")
+        else:
+            lines.append("analytic: no closed form for this scenario and parameter (closed forms: "
+                         "failures.rate_limit.probability with 429s only; failures.crash.mtbf with exponential "
+                         "crashes on fixed-duration GPU steps)")
+        for m, mbe in also_be.items():
+            lines.append(f"also {LABELS.get(m, m)} (coarse grid): " + _describe(mbe, vary.path, m))
+            record.setdefault("also", {})[m] = {"status": mbe.status, "estimate": mbe.estimate,
+                                                 "ci_low": mbe.ci_low, "ci_high": mbe.ci_high, "winner": mbe.winner}
+        print("\n".join(lines))
+        atomic_write_text(out / "breakeven.json", json.dumps(record, indent=1, default=str) + "\n")
+        table = final.points.copy()
+        atomic_write_text(out / "breakeven_points.csv", pd.DataFrame(table).to_csv(index=False, float_format="%.12g"))
+        print(f"wrote {out}/: breakeven.json, breakeven_points.csv, coarse/"
+              + "".join(f", {s['stage']}/" for s in stages[1:]))
+    finally:
+        lock.release()
+    return finish(result.runs_per_point, result.incomplete)

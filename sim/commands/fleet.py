@@ -12,10 +12,11 @@ import pandas as pd
 from tqdm import tqdm
 
 from sim.analysis import stats
-from sim.commands.run import UsageError, fmt_interval, fmt_value
+from sim.commands.run import UsageError, finish, fmt_interval, fmt_value
 from sim.engines.fleet import simulate_fleet
 from sim.engines.fleet.provider import check_provider
 from sim.experiment.io import atomic_write_bytes, parquet_bytes
+from sim.experiment.outdir import FolderLock
 from sim.model.scenario import Scenario, load_scenario
 
 # (column of the fleet table, label) in the order they are printed
@@ -51,7 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="output folder (default results/<scenario name>-fleet)")
     p.add_argument("--strategies", help="comma-separated strategy labels (default: every strategy of the scenario)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(handler=handle)
+    p.set_defaults(handler=handle, interrupted="nothing was written (fleet writes its files only when every "
+                   "replication is done); run the command again")
 
 
 def _strategies(scenario: Scenario, text: str | None) -> list[str]:
@@ -81,15 +83,43 @@ def simulate_with_progress(scenario: Scenario, replications: int, seed: int, str
 
 
 def summary_table(fleet: pd.DataFrame) -> pd.DataFrame:
-    """Mean, t interval and percentiles over replications of every fleet metric, per strategy."""
+    """Mean, interval (t, transformed where it would cross a bound) and percentiles over
+    replications of every fleet metric, per strategy."""
     metrics = [c for c in fleet.columns if c not in SKIP and c not in ("scenario", "strategy")
                and pd.api.types.is_numeric_dtype(fleet[c])]
     numeric = fleet.astype({m: float for m in metrics})
     return stats.summarize(numeric, metrics=metrics, by=("strategy",))
 
 
+# why a fleet metric can be missing in a replication
+NA_REASON = {"throughput_per_h": "nothing finished", "cost_per_completed_usd": "no completed workflow",
+             "wasted_cost_per_completed_usd": "no completed workflow", "worker_utilisation": "nothing ran"}
+
+
+def _na_reason(metric: str) -> str:
+    if metric.startswith(("latency_", "queue_wait_")):
+        return "no completed workflow"
+    return NA_REASON.get(metric, "no value")
+
+
+def paired_table(fleet: pd.DataFrame, strategies: Sequence[str]) -> pd.DataFrame:
+    """Paired differences (later − earlier strategy, durable − restart first) of every fleet
+    metric over replications: every strategy of a replication faces the same arrivals and failures."""
+    from sim.commands.run import all_pairs
+
+    labels = list(strategies)
+    if len(labels) < 2:
+        return pd.DataFrame()
+    first = ("durable", "restart") if {"durable", "restart"} <= set(labels) else None
+    metrics = [c for c in fleet.columns if c not in SKIP and c not in ("scenario", "strategy")
+               and pd.api.types.is_numeric_dtype(fleet[c])]
+    numeric = fleet.astype({m: float for m in metrics})
+    return pd.concat([stats.paired_differences(numeric, a, b, metrics=metrics)
+                      for a, b in all_pairs(labels, first)], ignore_index=True)
+
+
 def report_text(scenario: Scenario, fleet: pd.DataFrame, summary: pd.DataFrame, strategies: Sequence[str],
-                seconds: float) -> str:
+                seconds: float, paired: pd.DataFrame | None = None) -> str:
     runs = fleet["run"].nunique()
     workers = int(fleet["workers"].iloc[0])
     lines = [f"{scenario.name}: {runs} fleet replications x {len(strategies)} strategies, {workers} workers, "
@@ -104,15 +134,47 @@ def report_text(scenario: Scenario, fleet: pd.DataFrame, summary: pd.DataFrame, 
             r = rows.loc[metric]
             if metric == "heartbeats" and scenario.strategies[label].kind != "heartbeat":
                 continue
-            if r["n"] > 1 and r["std"] == r["std"]:
-                text = fmt_interval(metric, r["mean"], r["ci_low"], r["ci_high"])
-            else:
-                text = fmt_value(metric, r["mean"])
+            text = fmt_interval(metric, r["mean"], r["ci_low"], r["ci_high"], _na_reason(metric))
             lines.append(f"  {name:<28}{text}")
         lines.append("")
-    lines.append("Means over replications with 95% confidence intervals (Student t); latencies over completed "
-                 "workflows of each replication.")
+    if paired is not None and len(paired):
+        a, b = paired["a"].iloc[0], paired["b"].iloc[0]
+        lines.append(f"paired difference {a} - {b} (same arrivals and failures in every replication; "
+                     f"negative = {a} lower):")
+        rows = paired[(paired["a"] == a) & (paired["b"] == b)].set_index("metric")
+        for metric, name in HEADLINE:
+            if metric not in rows.index or (metric == "heartbeats" and "heartbeat" not in (
+                    scenario.strategies[a].kind, scenario.strategies[b].kind)):
+                continue
+            r = rows.loc[metric]
+            rel = r["rel_diff"]
+            rel_text = f"  ({rel:+.1%} of {b})" if rel == rel and abs(rel) != float("inf") else ""
+            text = fmt_interval(metric, r["mean_diff"], r["ci_low"], r["ci_high"], _na_reason(metric))
+            lines.append(f"  {name:<28}{text}{rel_text}")
+        lines.append("")
+    lines.append("Means over replications with 95% confidence intervals (Student t; for counts, times and "
+                 "fractions transformed to stay within their bounds); latencies over completed workflows of "
+                 "each replication.")
     return "\n".join(lines)
+
+
+def fleet_incomplete_warnings(fleet: pd.DataFrame, strategies: Sequence[str], max_time_s: float) -> list[str]:
+    """Warnings about workflows that did not complete: cut at the horizon, or abandoned (out of retries)."""
+    from sim.model.units import format_duration
+
+    lines = []
+    for label in strategies:
+        part = fleet[fleet["strategy"] == label]
+        total = int(part["workflows"].sum())
+        cut, gave_up = int(part["unfinished"].sum()), int(part["abandoned"].sum())
+        if total and cut:
+            lines.append(f"warning: {label}: {cut} of {total} workflows ({cut / total:.1%}) did not complete: cut "
+                         f"at the end of the simulation (simulation.max_time {format_duration(max_time_s)} or "
+                         "the fleet's horizon)")
+        if total and gave_up:
+            lines.append(f"warning: {label}: {gave_up} of {total} workflows ({gave_up / total:.1%}) did not "
+                         "complete: abandoned after their retry policy gave up")
+    return lines
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -132,11 +194,17 @@ def handle(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("results") / f"{scenario.name}-fleet"
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a folder")
+    with FolderLock(out):  # before simulating: an impossible --out fails at once
+        return _fleet_into(args, scenario, strategies, out)
+
+
+def _fleet_into(args: argparse.Namespace, scenario: Scenario, strategies: list[str], out: Path) -> int:
     started = time.perf_counter()
     workflows, fleet = simulate_with_progress(scenario, args.replications, args.seed, strategies, args.quiet)
     seconds = time.perf_counter() - started
     summary = summary_table(fleet)
-    print(report_text(scenario, fleet, summary, strategies, seconds))
+    paired = paired_table(fleet, strategies)
+    print(report_text(scenario, fleet, summary, strategies, seconds, paired))
     meta = {"scenario": scenario.model_dump(mode="json", by_alias=True), "seed": args.seed,
             "replications": args.replications, "strategies": strategies}
     # everything is computed before anything is written: an error leaves no partial output
@@ -144,8 +212,9 @@ def handle(args: argparse.Namespace) -> int:
         "workflows.parquet": parquet_bytes(workflows, meta),
         "fleet.parquet": parquet_bytes(fleet, meta),
         "summary.csv": summary.to_csv(index=False, float_format="%.10g").encode(),
+        "paired.csv": paired.to_csv(index=False, float_format="%.10g").encode(),
     }
     for name, data in files.items():
         atomic_write_bytes(out / name, data)
-    print(f"wrote {out}/: workflows.parquet, fleet.parquet, summary.csv")
-    return 0
+    print(f"wrote {out}/: workflows.parquet, fleet.parquet, summary.csv, paired.csv")
+    return finish(args.replications, fleet_incomplete_warnings(fleet, strategies, scenario.simulation.max_time_s))

@@ -24,7 +24,8 @@ from sim.analysis.report import (
 )
 from sim.commands.run import UsageError
 from sim.experiment.api import ENGINES
-from sim.model.scenario import load_scenario
+from sim.experiment.outdir import FolderLock
+from sim.model.scenario import Scenario, load_scenario
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -51,7 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--boot", type=int, default=1000, help="bootstrap resamples of the break-even (default 1000)")
     p.add_argument("--no-svg", action="store_true", help="write PNG figures only")
     p.add_argument("--quiet", action="store_true", help="no progress output")
-    p.set_defaults(handler=handle)
+    p.set_defaults(handler=handle, interrupted="nothing was written (the report is written only once every "
+                   "simulation is done); run the command again")
 
 
 def command_line(args: argparse.Namespace) -> str:
@@ -84,6 +86,11 @@ def handle(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a folder")
     args.out_resolved, args.runs_resolved = out, runs
+    with FolderLock(out):  # before simulating: an impossible --out fails at once
+        return _report_into(args, scenario, out, runs)
+
+
+def _report_into(args: argparse.Namespace, scenario: Scenario, out: Path, runs: int) -> int:
     options = ReportOptions(runs=runs, seed=args.seed, quick=args.quick, sweep_path=args.sweep,
                             workers=args.workers, engine=args.engine, n_boot=args.boot, quiet=args.quiet)
     started = time.perf_counter()

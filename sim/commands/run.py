@@ -5,15 +5,20 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from sim.analysis import stats
-from sim.errors import SimError
+from sim.analysis.stats import few_replications_warning
+from sim.analysis.stats.completion import incomplete_counts, incomplete_warnings
+from sim.errors import EXIT_TARGET_NOT_MET, SimError
 from sim.experiment.api import ENGINES
 from sim.experiment.io import atomic_write_bytes, atomic_write_text, parquet_bytes
+from sim.experiment.outdir import FolderLock
 from sim.experiment.runner import simulate_parallel
 from sim.model.scenario import Scenario, load_scenario
 
@@ -36,7 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="auto (fast path where exact, else DES), des (reference), fast")
     add_backend_arguments(p, "replications")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(handler=handle)
+    p.set_defaults(handler=handle, interrupted="nothing was written (run writes its files only when every "
+                   "replication is done); run the command again")
 
 
 def add_backend_arguments(p: argparse.ArgumentParser, counted: str) -> None:
@@ -85,8 +91,14 @@ def fmt_value(metric: str, value: float) -> str:
     return fmt_values(metric, [value])[0]
 
 
-def fmt_interval(metric: str, mean: float, low: float, high: float) -> str:
+def fmt_interval(metric: str, mean: float, low: float, high: float, reason: str = "no value") -> str:
+    """``mean [low, high]``; "n/a (reason)" for a mean that cannot be computed, and the mean
+    alone with "interval n/a" when there are fewer than two values."""
+    if mean != mean:
+        return f"n/a ({reason})"
     m, lo, hi = fmt_values(metric, [mean, low, high])
+    if low != low or high != high:
+        return f"{m} (interval n/a: fewer than 2 values)"
     return f"{m} [{lo}, {hi}]"
 
 
@@ -134,6 +146,19 @@ def report_text(scenario: Scenario, df: pd.DataFrame, summary: pd.DataFrame, pai
     return "\n".join(lines)
 
 
+def finish(runs: int, incomplete: Sequence[str], stopping_missed: bool = False) -> int:
+    """Print the warnings of a finished command to stderr and return its exit code: 0, or
+    ``EXIT_TARGET_NOT_MET`` when a stopping rule was not reached or some runs did not complete."""
+    warning = few_replications_warning(runs)
+    for line in ([warning] if warning else []) + list(incomplete):
+        print(line, file=sys.stderr)
+    if stopping_missed:
+        print("warning: the stopping rule's target was NOT reached (see above); exit code "
+              f"{EXIT_TARGET_NOT_MET}", file=sys.stderr)
+    return EXIT_TARGET_NOT_MET if incomplete or stopping_missed else 0
+
+
+
 def scenario_json(scenario: Scenario) -> str:
     return json.dumps(scenario.model_dump(mode="json", by_alias=True), indent=2, sort_keys=True, default=str) + "\n"
 
@@ -147,6 +172,22 @@ def handle(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("results") / scenario.name
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a folder")
+    with FolderLock(out):  # before simulating: an impossible --out fails at once
+        return _run_into(args, scenario, out)
+
+
+def run_incomplete_warnings(scenario: Scenario, df: pd.DataFrame) -> list[str]:
+    """Warnings about runs of ``df`` that did not complete (cause and fraction, per strategy)."""
+    counts, totals = {}, {}
+    for label in scenario.strategies:
+        part = df[df["strategy"] == label]
+        counts[label] = incomplete_counts(part["completed"].to_numpy(), part["makespan_s"].to_numpy(),
+                                          scenario.simulation.max_time_s)
+        totals[label] = len(part)
+    return incomplete_warnings(counts, totals, scenario.simulation.max_time_s)
+
+
+def _run_into(args: argparse.Namespace, scenario: Scenario, out: Path) -> int:
     started = time.perf_counter()
     df = simulate_parallel(scenario, args.runs, args.seed, engine=args.engine, workers=args.workers,
                            scheduler=args.scheduler, quiet=args.quiet)
@@ -171,4 +212,4 @@ def handle(args: argparse.Namespace) -> int:
         atomic_write_bytes(out / name, data)
     atomic_write_text(out / "scenario.json", scenario_json(scenario))
     print(f"wrote {out}/: runs.parquet, summary.csv, paired.csv, scenario.toml, scenario.json")
-    return 0
+    return finish(args.runs, run_incomplete_warnings(scenario, df))

@@ -7,7 +7,7 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from sim.commands.run import UsageError, add_backend_arguments, fmt_interval
+from sim.commands.run import UsageError, add_backend_arguments, finish, fmt_interval
 from sim.experiment.api import ENGINES
 from sim.experiment.points import SweepPoint, build_points, parse_vary, resolve_path, sweep_spec
 from sim.experiment.runner import (
@@ -66,7 +66,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(e.g. durable-restart) instead of each strategy's mean")
     p.add_argument("--max-runs", type=int, default=100_000,
                    help="with --target-half-width: at most this many replications per point (default 100000)")
-    p.set_defaults(handler=handle)
+    p.set_defaults(handler=handle, interrupted="the finished chunks are kept in --out; run the same command "
+                   "again to continue")
 
 
 def check_common(args: argparse.Namespace) -> None:
@@ -187,5 +188,5 @@ def handle(args: argparse.Namespace) -> int:
     print(report_text(scenario, points, result, metrics, args.seed))
     runs_note = "" if args.no_runs else ", runs/*.parquet"
     print(f"wrote {out}/: summary.parquet/.csv, paired.parquet/.csv, points.parquet/.csv, manifest.json{runs_note}")
-    return 0
+    return finish(result.runs_per_point, result.incomplete, result.stopping is not None and not result.stopping.met)
 

@@ -32,6 +32,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from sim.analysis import stats
+from sim.analysis.stats.completion import incomplete_warnings
 from sim.errors import SimError
 from sim.experiment.api import ENGINES, simulate
 from sim.experiment.outdir import close_inherited_locks
@@ -136,7 +137,7 @@ def _work(payload: _Payload) -> tuple[ChunkTask, Aggregate | None, pd.DataFrame 
     if payload.plain:
         return payload.task, None, df
     labels = list(sc.strategies)
-    agg = Aggregate.from_runs(df, labels, METRICS, default_pairs(labels))
+    agg = Aggregate.from_runs(df, labels, METRICS, default_pairs(labels), sc.simulation.max_time_s)
     rows = None
     if payload.want_rows:
         front = {"point": np.full(len(df), payload.task.point, dtype=np.int64)}
@@ -429,6 +430,12 @@ class SweepResult:
     chunks_run: int = 0
     chunks_reused: int = 0
     engines: list[str] = field(default_factory=list)
+    incomplete: list[str] = field(default_factory=list)  # warnings about runs that did not complete
+
+    @property
+    def target_met(self) -> bool:
+        """False when the stopping rule was not reached or some runs did not complete."""
+        return not self.incomplete and (self.stopping is None or self.stopping.met)
 
     def read_runs(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """The run rows: in memory if collected, else from the store's Parquet files."""
@@ -652,6 +659,12 @@ def _run_sweep_into(store: SweepStore | None, points: Sequence[Any], pts: pd.Dat
 
     final_aggs = [a for a in aggs if a is not None]
     summary, paired = _tables(pts, final_aggs, confidence)
+    incomplete: list[str] = []
+    for p, agg in zip(points, final_aggs, strict=True):
+        counts = {label: (int(agg.cut[s]), int(agg.gave_up[s])) for s, label in enumerate(agg.strategies)}
+        totals = {label: done_runs for label in agg.strategies}
+        where = f"point {p.label()}: " if p.values else ""
+        incomplete += incomplete_warnings(counts, totals, p.scenario.simulation.max_time_s, where)
     runs_df = None
     if collect_runs:
         runs_df = _sort_runs(pd.concat(collected, ignore_index=True), labels) if collected else None
@@ -661,7 +674,7 @@ def _run_sweep_into(store: SweepStore | None, points: Sequence[Any], pts: pd.Dat
         backend=backend.name if backend is not None else "none",
         workers=backend.slots if backend is not None else n_workers,
         seconds=time.perf_counter() - started, chunks_run=counters["run"], chunks_reused=counters["reused"],
-        engines=sorted(engines),
+        engines=sorted(engines), incomplete=incomplete,
     )
     if store is not None:
         extra = {}

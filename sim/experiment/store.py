@@ -56,6 +56,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from sim.analysis.stats.bounds import bounded_interval, metric_bounds
+from sim.analysis.stats.completion import incomplete_counts
 from sim.errors import SimError
 from sim.experiment.api import RUN_COLUMNS
 from sim.experiment.io import atomic_write_bytes, atomic_write_text, parquet_bytes
@@ -246,11 +248,14 @@ class Aggregate:
     sketch_counts: np.ndarray
     lo: np.ndarray  # (strategies, metrics): exact minimum (NaN when no value)
     hi: np.ndarray  # exact maximum
+    cut: np.ndarray  # (strategies,): runs cut by simulation.max_time
+    gave_up: np.ndarray  # (strategies,): runs that ran out of retry attempts
 
     @classmethod
     def from_runs(cls, df: pd.DataFrame, strategies: Sequence[str], metrics: Sequence[str] = METRICS,
-                  pairs: Sequence[tuple[str, str]] | None = None) -> Aggregate:
-        """Aggregate run rows (one row per replication × strategy, all strategies present)."""
+                  pairs: Sequence[tuple[str, str]] | None = None, max_time_s: float = math.inf) -> Aggregate:
+        """Aggregate run rows (one row per replication × strategy, all strategies present);
+        runs not ``completed`` are counted as cut (makespan ≥ ``max_time_s``) or gave up."""
         strategies = tuple(strategies)
         metrics = tuple(metrics)
         pairs = tuple(pairs) if pairs is not None else default_pairs(strategies)
@@ -281,8 +286,15 @@ class Aggregate:
         counts: list[np.ndarray] = []
         lo = np.full(n.shape, np.nan)
         hi = np.full(n.shape, np.nan)
+        cut = np.zeros(len(strategies), np.int64)
+        gave_up = np.zeros(len(strategies), np.int64)
+        completed = df["completed"].to_numpy(dtype=bool) if "completed" in df.columns else None
+        makespan = df["makespan_s"].to_numpy(dtype=float) if "makespan_s" in df.columns else None
         for s, label in enumerate(strategies):
             x = blocks[label]
+            if completed is not None and makespan is not None:
+                sel = masks[label]
+                cut[s], gave_up[s] = incomplete_counts(completed[sel], makespan[sel], max_time_s)
             n[s], mean[s], m2[s] = _moments(x)
             if x.shape[0]:
                 with warnings.catch_warnings():
@@ -310,7 +322,7 @@ class Aggregate:
             db = np.where(ok, bb - b_mean[p], 0.0)
             db_c[p] = (dd * db).sum(axis=0)
         return cls(strategies, metrics, pairs, n, mean, m2, pn, d_mean, b_mean, d_m2, b_m2, db_c,
-                   sketch_keys.astype(np.int64), sketch_counts.astype(np.int64), lo, hi)
+                   sketch_keys.astype(np.int64), sketch_counts.astype(np.int64), lo, hi, cut, gave_up)
 
     def merge(self, other: Aggregate) -> Aggregate:
         """This aggregate followed by ``other`` (merge in a fixed order for bit-identical sums)."""
@@ -327,7 +339,8 @@ class Aggregate:
                 both, (other.d_mean - self.d_mean) * (other.b_mean - self.b_mean) * n1 * frac, 0.0)
         keys, counts = _merge_counts([self.sketch_keys, other.sketch_keys], [self.sketch_counts, other.sketch_counts])
         return Aggregate(self.strategies, self.metrics, self.pairs, n, mean, m2, pn, d_mean, b_mean,
-                         d_m2, b_m2, db_c, keys, counts, np.fmin(self.lo, other.lo), np.fmax(self.hi, other.hi))
+                         d_m2, b_m2, db_c, keys, counts, np.fmin(self.lo, other.lo), np.fmax(self.hi, other.hi),
+                         self.cut + other.cut, self.gave_up + other.gave_up)
 
     # ------------------------------------------------------------------ estimates
 
@@ -356,11 +369,11 @@ class Aggregate:
                 mean = float(self.mean[s, m]) if n else math.nan
                 std = math.sqrt(max(float(self.m2[s, m]), 0.0) / (n - 1)) if n >= 2 else math.nan
                 se = std / math.sqrt(n) if n >= 2 else math.nan
-                half = float(sps.t.ppf(0.5 + confidence / 2, n - 1)) * se if n >= 2 else math.nan
+                low, high = bounded_interval(mean, se, n, metric_bounds(metric), confidence)
                 codes, counts = _slot_codes(self.sketch_keys, self.sketch_counts, s * nm + m)
                 lo, hi = float(self.lo[s, m]), float(self.hi[s, m])
                 qs = [_sketch_quantile(codes, counts, q, metric in INTEGER_METRICS, lo, hi) for _, q in QUANTILES]
-                rows.append((label, metric, n, mean, std, se, mean - half, mean + half, *qs))
+                rows.append((label, metric, n, mean, std, se, low, high, *qs))
         return pd.DataFrame(rows, columns=["strategy", "metric", "n", "mean", "std", "se", "ci_low",
                                            "ci_high", "p50", "p95", "p99"])
 
@@ -405,7 +418,7 @@ class Aggregate:
                                       "pairs": self.pairs})),
             n=self.n, mean=self.mean, m2=self.m2, pn=self.pn, d_mean=self.d_mean, b_mean=self.b_mean,
             d_m2=self.d_m2, b_m2=self.b_m2, db_c=self.db_c, keys=self.sketch_keys, counts=self.sketch_counts,
-            lo=self.lo, hi=self.hi,
+            lo=self.lo, hi=self.hi, cut=self.cut, gave_up=self.gave_up,
         )
         return buf.getvalue()
 
@@ -416,7 +429,7 @@ class Aggregate:
             return cls(tuple(meta["strategies"]), tuple(meta["metrics"]),
                        tuple(tuple(p) for p in meta["pairs"]), z["n"], z["mean"], z["m2"], z["pn"],
                        z["d_mean"], z["b_mean"], z["d_m2"], z["b_m2"], z["db_c"], z["keys"], z["counts"],
-                       z["lo"], z["hi"])
+                       z["lo"], z["hi"], z["cut"], z["gave_up"])
 
 
 def default_pairs(strategies: Sequence[str]) -> tuple[tuple[str, str], ...]:

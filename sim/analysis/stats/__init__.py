@@ -2,12 +2,19 @@
 
 Every function takes the tidy results of ``sim.simulate`` or a sweep (one row per
 replication × strategy, see ``docs/model.md`` section 3) and returns a tidy DataFrame or a
-small dataclass. Intervals are Student t intervals; the break-even interval is a percentile
+small dataclass. Intervals are Student t intervals (transformed where they would cross a
+metric's bound: ``bounds.py``); the break-even interval is a percentile
 bootstrap over whole replications. Nothing here uses a global random number generator.
 """
 
 from __future__ import annotations
 
+from sim.analysis.stats.bounds import (
+    MIN_REPLICATIONS,
+    bounded_interval,
+    few_replications_warning,
+    metric_bounds,
+)
 from sim.analysis.stats.breakeven import BreakEven, breakeven
 from sim.analysis.stats.common import IDENTITY_COLUMNS, default_metrics, t_half_width
 from sim.analysis.stats.paired import paired_differences, paired_frame
@@ -16,10 +23,14 @@ from sim.analysis.stats.summary import summarize
 
 __all__ = [
     "IDENTITY_COLUMNS",
+    "MIN_REPLICATIONS",
     "BreakEven",
     "StoppingReport",
+    "bounded_interval",
     "breakeven",
     "default_metrics",
+    "few_replications_warning",
+    "metric_bounds",
     "paired_differences",
     "paired_frame",
     "replications_needed",

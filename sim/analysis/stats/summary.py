@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from sim.analysis.stats.bounds import bounded_interval, metric_bounds
 from sim.analysis.stats.common import (
     _as_tuple,
     _check_confidence,
@@ -26,7 +27,9 @@ def summarize(
     """One row per group × metric: n, mean, std, se, ci_low, ci_high, p50, p95, p99.
 
     ``n`` counts non-missing values; ``std`` uses ddof=1; the interval is
-    ``mean ± t_{(1+c)/2, n-1} · std/√n`` (NaN when n < 2). Percentiles interpolate linearly.
+    ``mean ± t_{(1+c)/2, n-1} · std/√n`` (NaN when n < 2), or for a bounded metric (counts,
+    times, costs ≥ 0; fractions in [0, 1]) where that would cross the bound, the transformed
+    interval of ``sim.analysis.stats.bounds``. Percentiles interpolate linearly (exact).
     ``by`` may include sweep columns; ``by=()`` summarises the whole frame.
     """
     _check_confidence(confidence)
@@ -61,6 +64,17 @@ def summarize(
     half = t_half_width(long["se"].to_numpy(), long["n"].to_numpy(), confidence)
     long["ci_low"] = long["mean"] - half
     long["ci_high"] = long["mean"] + half
+    metric_of = long.index.get_level_values("metric")
+    for metric in metric_list:
+        bounds = metric_bounds(metric)
+        if bounds == (-np.inf, np.inf):
+            continue
+        rows = metric_of == metric
+        part = long.loc[rows]
+        low, high = bounded_interval(part["mean"].to_numpy(), part["se"].to_numpy(), part["n"].to_numpy(),
+                                     bounds, confidence)
+        long.loc[rows, "ci_low"] = low
+        long.loc[rows, "ci_high"] = high
     out = long.reset_index()
     if not by_t:
         out = out.drop(columns="_all")
