@@ -613,6 +613,7 @@ def _deep_update(base: dict, override: dict) -> dict:
 
 
 def _format_loc(loc: tuple, data: dict) -> str:
+    loc = _without_strategy_tag(loc)
     parts: list[str] = []
     node: Any = data
     for item in loc:
@@ -621,8 +622,6 @@ def _format_loc(loc: tuple, data: dict) -> str:
             if isinstance(node, list) and 0 <= item < len(node) and isinstance(node[item], dict):
                 name = node[item].get("name")
             parts[-1:] = [f"{parts[-1] if parts else ''}[{item}]" + (f"({name})" if name else "")]
-        elif item in STRATEGY_KINDS and len(parts) == 2 and parts[0] == "strategies":
-            continue  # the discriminator's tag, not a key of the file
         else:
             parts.append(str(item))
         if isinstance(node, dict):
@@ -636,6 +635,9 @@ def _format_loc(loc: tuple, data: dict) -> str:
 
 def _known_fields(loc: tuple) -> list[str]:
     model: Any = Scenario
+    tagged = _strategy_model(loc)
+    if tagged is not None:
+        model, loc = tagged
     for item in loc[:-1]:
         if isinstance(item, int):
             continue
@@ -724,6 +726,7 @@ def _prepare(raw: dict, base_dir: Path | None, file: str) -> dict:
         for label, table in strategies.items():
             if isinstance(table, dict) and "kind" not in table:
                 table["kind"] = label
+        _apply_default_retry_to_strategies(strategies, default_retry)
     return data
 
 
@@ -753,6 +756,44 @@ def check_groups(groups: list[list[str]], step_names: list[str]) -> str | None:
         return (f"the groups must list the steps in pipeline order ({', '.join(step_names)}), "
                 f"got {', '.join(flat)}")
     return None
+
+
+
+# --------------------------------------------------------------------------- strategy tables: key paths, hints, defaults
+# (issue 15) pydantic reports an error inside a tagged strategy table as
+# ("strategies", label, kind, key, ...): the kind is the discriminator's tag, not a key of the
+# file. These helpers drop it from key paths and resolve the strategy's model for hints; and
+# [defaults.retry] is the retry policy of every restart / retry_in_place strategy that gives none.
+
+_RETRYING_KINDS = ("restart", "retry_in_place")
+
+
+def _without_strategy_tag(loc: tuple) -> tuple:
+    """``("strategies", "durable", "durable", "x")`` → ``("strategies", "durable", "x")``."""
+    if len(loc) >= 3 and loc[0] == "strategies" and loc[2] in STRATEGY_KINDS:
+        return loc[:2] + loc[3:]
+    return loc
+
+
+def _strategy_model(loc: tuple) -> tuple[Any, tuple] | None:
+    """(strategy model, remaining loc) of an error inside a tagged strategy table, else None."""
+    if len(loc) >= 4 and loc[0] == "strategies" and loc[2] in STRATEGY_KINDS:
+        models = {m.model_fields["kind"].default: m for m in (
+            RestartStrategy, DurableStrategy, RetryInPlaceStrategy, CheckpointStrategy, HeartbeatStrategy)}
+        return models[loc[2]], loc[3:]
+    return None
+
+
+def _apply_default_retry_to_strategies(strategies: dict, default_retry: object) -> None:
+    """Merge ``[defaults.retry]`` under the ``retry`` table of every restart and retry_in_place
+    strategy (keys the strategy gives win), as it is merged under every step's."""
+    if not isinstance(default_retry, dict) or not default_retry:
+        return
+    for table in strategies.values():
+        if isinstance(table, dict) and table.get("kind") in _RETRYING_KINDS:
+            own = table.get("retry")
+            table["retry"] = {**default_retry, **own} if isinstance(own, dict) else (
+                own if own is not None else dict(default_retry))
 
 
 def _cross_check(sc: Scenario, file: str) -> None:
