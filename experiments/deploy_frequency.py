@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis.plots import save_figure, strategy_styles, use_report_style
-from sim.analysis.stats import t_half_width
+from sim.analysis.stats import mean_interval
 from sim.engines.fleet import simulate_fleet
 from sim.model.scenario import load_scenario, scenario_from_dict
 
@@ -54,10 +54,17 @@ def summarise(fleet: pd.DataFrame) -> pd.DataFrame:
         row = {"deploy_every_h": every, "strategy": strategy, "replications": len(g)}
         for col in METRICS:
             x = g[col].to_numpy(dtype=float)
-            row[f"{col}_mean"] = x.mean()
-            row[f"{col}_ci95"] = t_half_width(x.std(ddof=1) / np.sqrt(len(x)), len(x)) if len(x) > 1 else np.nan
+            # an interval within the metric's bounds (costs >= 0, shares in [0, 1]): sim.analysis.stats.bounds
+            row[f"{col}_mean"], row[f"{col}_ci_low"], row[f"{col}_ci_high"] = mean_interval(x, col)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _yerr(summary: pd.DataFrame, col: str) -> np.ndarray:
+    """Asymmetric error bars (mean − low, high − mean) of the bounded intervals; 0 where undefined."""
+    mean = summary[f"{col}_mean"].to_numpy()
+    return np.nan_to_num(np.vstack([mean - summary[f"{col}_ci_low"].to_numpy(),
+                                    summary[f"{col}_ci_high"].to_numpy() - mean]))
 
 
 def plot(summary: pd.DataFrame, path: Path, scenario_note: str) -> None:
@@ -74,7 +81,7 @@ def plot(summary: pd.DataFrame, path: Path, scenario_note: str) -> None:
             for strategy in strategies:
                 s = summary[summary["strategy"] == strategy]
                 st = styles[str(strategy)]
-                ax.errorbar(s["deploy_every_h"], s[f"{col}_mean"] * scale, yerr=s[f"{col}_ci95"].fillna(0) * scale,
+                ax.errorbar(s["deploy_every_h"], s[f"{col}_mean"] * scale, yerr=_yerr(s, col) * scale,
                             capsize=3, label=str(strategy), color=st["color"], marker=st["marker"],
                             linestyle=st["linestyle"])
             ax.set_xscale("log")
@@ -113,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     note = (f"{sc.fleet.workers} H100 workers, {sc.fleet.rate_per_hour:g} videos/h, "
             f"drain {sc.failures.deploy.drain_s:g} s, {replications} replications, 95% CI")
     plot(summary, args.out / "deploy_frequency", note)
-    cols = ["deploy_every_h", "strategy", "wasted_cost_per_completed_usd_mean", "wasted_cost_per_completed_usd_ci95",
+    cols = ["deploy_every_h", "strategy", "wasted_cost_per_completed_usd_mean", "wasted_cost_per_completed_usd_ci_low",
+            "wasted_cost_per_completed_usd_ci_high",
             "wasted_share_mean", "latency_p90_s_mean"]
     print(summary[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     print(f"wrote {args.out}/summary.csv, fleet_runs.parquet, deploy_frequency.png")

@@ -49,7 +49,7 @@ from scipy import optimize
 from sim import scenario_from_dict
 from sim.analysis.analytic import daly_completion_time_s, daly_interval_s, young_interval_s
 from sim.analysis.plots import save_figure, use_report_style
-from sim.analysis.stats import t_half_width
+from sim.analysis.stats import bounded_interval, t_half_width
 from sim.experiment.api import simulate
 from sim.experiment.io import atomic_write_bytes, parquet_bytes
 from sim.model.scenario import Scenario
@@ -254,7 +254,8 @@ def makespan_table(setup: Setup, runs_df: pd.DataFrame, confidence: float = 0.95
     ref = int(np.argmin(np.abs(np.log(every / setup.daly_s))))
     diff = matrix - matrix[:, [ref]]
     mean = matrix.mean(axis=0)
-    half = t_half_width(matrix.std(axis=0, ddof=1) / math.sqrt(n), n, confidence)
+    # makespans are >= 0: the interval stays within that bound (sim.analysis.stats.bounds)
+    low, high = bounded_interval(mean, matrix.std(axis=0, ddof=1) / math.sqrt(n), n, (0.0, math.inf), confidence)
     d_mean = diff.mean(axis=0)
     d_half = t_half_width(diff.std(axis=0, ddof=1) / math.sqrt(n), n, confidence)
     extra = runs_df.groupby("every_s")[["heartbeats", "crashes", "wasted_compute_s"]].mean().sort_index()
@@ -263,8 +264,8 @@ def makespan_table(setup: Setup, runs_df: pd.DataFrame, confidence: float = 0.95
         "segments": [round(setup.work_s / h) for h in every],
         "replications": n,
         "makespan_mean_s": mean,
-        "makespan_ci_low_s": mean - half,
-        "makespan_ci_high_s": mean + half,
+        "makespan_ci_low_s": low,
+        "makespan_ci_high_s": high,
         "model_makespan_s": [model_makespan_s(setup, h) for h in every],
         "daly_model_makespan_s": [daly_completion_time_s(setup.work_s, h, setup.checkpoint_s, setup.restart_s,
                                                          setup.mtbf_s) for h in every],

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis.plots import save_figure, use_report_style
-from sim.analysis.stats import t_half_width
+from sim.analysis.stats import mean_interval
 from sim.engines.fleet import fleet_attempts, simulate_fleet
 from sim.model.scenario import Scenario, load_scenario, scenario_from_dict
 
@@ -61,13 +61,19 @@ def summarise(fleet: pd.DataFrame) -> pd.DataFrame:
         row = {"n_workflows": n, "jitter": jitter, "replications": len(g)}
         for col in ("calls", "provider_429s", "drain_time_s", "latency_p99_s"):
             x = g[col].to_numpy(dtype=float)
-            se = x.std(ddof=1) / np.sqrt(len(x)) if len(x) > 1 else np.nan
-            row[f"{col}_mean"] = x.mean()
-            row[f"{col}_ci95"] = t_half_width(se, len(x)) if len(x) > 1 else np.nan
+            # an interval within the metric's bounds (counts and times >= 0): sim.analysis.stats.bounds
+            row[f"{col}_mean"], row[f"{col}_ci_low"], row[f"{col}_ci_high"] = mean_interval(x, col)
         rows.append(row)
     out = pd.DataFrame(rows)
     out["calls_per_workflow"] = out["calls_mean"] / out["n_workflows"]
     return out
+
+
+def _yerr(summary: pd.DataFrame, col: str) -> np.ndarray:
+    """Asymmetric error bars (mean − low, high − mean) of the bounded intervals; 0 where undefined."""
+    mean = summary[f"{col}_mean"].to_numpy()
+    return np.nan_to_num(np.vstack([mean - summary[f"{col}_ci_low"].to_numpy(),
+                                    summary[f"{col}_ci_high"].to_numpy() - mean]))
 
 
 def plot(summary: pd.DataFrame, timelines: dict[str, pd.DataFrame], n_timeline: int, path: Path) -> None:
@@ -77,7 +83,7 @@ def plot(summary: pd.DataFrame, timelines: dict[str, pd.DataFrame], n_timeline: 
             s = summary[summary["jitter"] == jitter]
             for ax, col in ((axes[0], "calls"), (axes[1], "drain_time_s")):
                 scale = 60.0 if col == "drain_time_s" else 1.0
-                ax.errorbar(s["n_workflows"], s[f"{col}_mean"] / scale, yerr=s[f"{col}_ci95"].fillna(0) / scale,
+                ax.errorbar(s["n_workflows"], s[f"{col}_mean"] / scale, yerr=_yerr(s, col) / scale,
                             marker="o", capsize=3, color=COLORS[jitter], label=jitter)
         n_max = summary["n_workflows"].max()
         axes[0].plot([0, n_max], [0, n_max], color="grey", linestyle=":", label="1 call per workflow")
@@ -132,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     timelines = {j: fleet_attempts(variant(base, n_timeline, j, args.honor_retry_after), "durable", 0, args.seed)
                  for j in ("none", "full")}
     plot(summary, timelines, n_timeline, args.out / "retry_storm")
-    cols = ["n_workflows", "jitter", "calls_mean", "calls_ci95", "drain_time_s_mean", "drain_time_s_ci95"]
+    cols = ["n_workflows", "jitter", "calls_mean", "calls_ci_low", "calls_ci_high", "drain_time_s_mean",
+            "drain_time_s_ci_low", "drain_time_s_ci_high"]
     print(summary[cols].to_string(index=False, float_format=lambda v: f"{v:.1f}"))
     print(f"wrote {args.out}/summary.csv, fleet_runs.parquet, retry_storm.png")
     return 0

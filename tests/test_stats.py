@@ -55,8 +55,12 @@ def test_summarize_hand_values():
     assert d["n"] == 2 and d["mean"] == 1.0
     assert d["std"] == pytest.approx(math.sqrt(2))
     assert d["se"] == pytest.approx(1.0)
-    assert d["ci_low"] == pytest.approx(1 - T_975_1)
-    assert d["ci_high"] == pytest.approx(1 + T_975_1)
+    # the t interval 1 ± 12.706 would cross 0: a time gets the log-scale interval 1·exp(±12.706·1/1)
+    assert d["ci_low"] == pytest.approx(math.exp(-T_975_1))
+    assert d["ci_high"] == pytest.approx(math.exp(T_975_1))
+    unbounded = stats.summarize(df.rename(columns={"makespan_s": "x"})).set_index("strategy").loc["durable"]
+    assert unbounded["ci_low"] == pytest.approx(1 - T_975_1)
+    assert unbounded["ci_high"] == pytest.approx(1 + T_975_1)
     assert (d["p50"], d["p95"], d["p99"]) == pytest.approx((1.0, 1.9, 1.98))
     r = out.loc["restart"]
     assert r["std"] == 0 and r["ci_low"] == r["ci_high"] == 5.0

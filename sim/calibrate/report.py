@@ -45,13 +45,29 @@ def _p(p: float) -> str:
     return "n/a" if not np.isfinite(p) else f"{p:.3g}"
 
 
+def _dur(v: float) -> str:
+    """A duration; "n/a" for a value that could not be computed, "unbounded" for +inf (never "nan")."""
+    return format_duration(v) if np.isfinite(v) else ("unbounded" if v == np.inf else "n/a")
+
+
+def _num(fmt: str, v: float) -> str:
+    return fmt.format(v) if np.isfinite(v) else ("unbounded" if v == np.inf else "n/a")
+
+
+def _interval(low_text: str, high_text: str, low: float, high: float) -> str:
+    if np.isfinite(low) and np.isfinite(high):
+        return f"[{low_text}, {high_text}]"
+    if not np.isfinite(low) and not np.isfinite(high):
+        return "n/a (too few observations)"
+    return f"[{low_text}, {high_text}] (too few observations for a finite bound)"
+
+
 def _dur_row(label: str, e: Estimate) -> tuple[str, str, str]:
-    return (label, format_duration(e.value),
-            f"[{format_duration(e.low)}, {format_duration(e.high)}]")
+    return (label, _dur(e.value), _interval(_dur(e.low), _dur(e.high), e.low, e.high))
 
 
 def _num_row(label: str, e: Estimate, fmt: str = "{:.4g}") -> tuple[str, str, str]:
-    return (label, fmt.format(e.value), "[" + fmt.format(e.low) + ", " + fmt.format(e.high) + "]")
+    return (label, _num(fmt, e.value), _interval(_num(fmt, e.low), _num(fmt, e.high), e.low, e.high))
 
 
 def report_rows(cal: Calibration) -> list[tuple[str, str, str, str, str]]:
@@ -67,16 +83,16 @@ def report_rows(cal: Calibration) -> list[tuple[str, str, str, str, str]]:
                      "order statistics"))
     cr = cal.crashes
     unit = "worker lives" if cr.age == "worker" else "attempts"
-    data = f"{cr.n_crashes} crashes / {cr.n_attempts} {unit}, {format_duration(cr.exposure_s)}"
+    data = f"{cr.n_crashes} crashes / {cr.n_attempts} {unit}, {_dur(cr.exposure_s)}"
     ex = cr.exponential
     mark = lambda m: " *" if cr.chosen == m else ""  # noqa: E731
     rows.append((*_dur_row("crash MTBF (exponential)" + mark("exponential"), ex.mttf_s), data,
-                 f"AIC {ex.aic:.1f}; Cox-Snell p={_p(ex.gof.p_value)}"))
+                 f"AIC {_num('{:.1f}', ex.aic)}; Cox-Snell p={_p(ex.gof.p_value)}"))
     if cr.weibull is not None:
         w = cr.weibull
         rows.append((*_num_row("crash Weibull shape" + mark("weibull"), w.params["shape"],
                                "{:.3g}"), data,
-                     f"AIC {w.aic:.1f}; Cox-Snell p={_p(w.gof.p_value)}"))
+                     f"AIC {_num('{:.1f}', w.aic)}; Cox-Snell p={_p(w.gof.p_value)}"))
         rows.append((*_dur_row("crash Weibull scale", w.params["scale_s"]), data, ""))
         rows.append((*_dur_row("crash Weibull mean time to failure", w.params["mttf_s"]), data,
                      f"LR shape=1 p={_p(cr.lr_test.p_value)}"))
@@ -103,11 +119,12 @@ def report_rows(cal: Calibration) -> list[tuple[str, str, str, str, str]]:
         data = f"{dp.n_deploys} deploys"
         rows.append((*_dur_row("deploy period" + (" *" if dp.mode == "periodic" else ""),
                                dp.period_s), data,
-                     f"AIC {dp.aic_periodic:.1f}; jitter sd {format_duration(dp.jitter_s)}"))
+                     f"AIC {_num('{:.1f}', dp.aic_periodic)}; jitter sd {_dur(dp.jitter_s)}"))
         rows.append((*_dur_row("deploy Poisson mean interval" + (
             " *" if dp.mode == "poisson" else ""), dp.mean_interval_s), data,
-                     f"AIC {dp.aic_poisson:.1f}; CV {dp.cv:.3g}"))
-        rows.append(("deploy gaps vs chosen model", f"D={dp.gof.statistic:.3g}", "", data,
+                     f"AIC {_num('{:.1f}', dp.aic_poisson)}; CV {_num('{:.3g}', dp.cv)}"))
+        d_text = f"D={dp.gof.statistic:.3g}" if np.isfinite(dp.gof.statistic) else "D n/a (too few deploys)"
+        rows.append(("deploy gaps vs chosen model", d_text, "", data,
                      f"{dp.gof.test} p={_p(dp.gof.p_value)}"))
     return rows
 

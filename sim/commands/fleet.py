@@ -143,8 +143,7 @@ def report_text(scenario: Scenario, fleet: pd.DataFrame, summary: pd.DataFrame, 
                      f"negative = {a} lower):")
         rows = paired[(paired["a"] == a) & (paired["b"] == b)].set_index("metric")
         for metric, name in HEADLINE:
-            if metric not in rows.index or (metric == "heartbeats" and "heartbeat" not in (
-                    scenario.strategies[a].kind, scenario.strategies[b].kind)):
+            if metric not in rows.index or metric == "heartbeats":
                 continue
             r = rows.loc[metric]
             rel = r["rel_diff"]

@@ -30,6 +30,7 @@ __all__ = [
     "breakeven",
     "default_metrics",
     "few_replications_warning",
+    "mean_interval",
     "metric_bounds",
     "paired_differences",
     "paired_frame",

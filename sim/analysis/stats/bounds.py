@@ -19,7 +19,7 @@ import math
 import numpy as np
 from scipy import stats as sps
 
-__all__ = ["MIN_REPLICATIONS", "bounded_interval", "few_replications_warning", "metric_bounds"]
+__all__ = ["MIN_REPLICATIONS", "bounded_interval", "few_replications_warning", "mean_interval", "metric_bounds"]
 
 MIN_REPLICATIONS = 10
 
@@ -69,9 +69,9 @@ def bounded_interval(mean: np.ndarray | float, se: np.ndarray | float, n: np.nda
             else:  # pragma: no cover - no other bounds are defined
                 inside = np.zeros_like(crosses)
                 t_low, t_high = low, high
-        use = crosses & inside
-        low = np.where(use, t_low, np.clip(low, lo_b, hi_b))
-        high = np.where(use, t_high, np.clip(high, lo_b, hi_b))
+        use = crosses & inside  # values outside the bounds (not this metric's kind): the t interval stays
+        low = np.where(use, t_low, low)
+        high = np.where(use, t_high, high)
     if np.ndim(low) == 0:
         return float(low), float(high)
     return low, high
@@ -83,3 +83,17 @@ def few_replications_warning(n: int, what: str = "replications") -> str | None:
         return None
     return (f"warning: only {n} {what}: the 95% intervals rest on very few values (at least "
             f"{MIN_REPLICATIONS} recommended)" + ("; with 1 there is no interval" if n < 2 else ""))
+
+
+def mean_interval(values: np.ndarray, metric: str, confidence: float = 0.95) -> tuple[float, float, float]:
+    """(mean, low, high) of the values of one metric: ``bounded_interval`` with the metric's bounds;
+    low and high are NaN with fewer than two values."""
+    x = np.asarray(values, dtype=float)
+    x = x[~np.isnan(x)]
+    n = x.size
+    if n == 0:
+        return math.nan, math.nan, math.nan
+    mean = float(x.mean())
+    se = float(x.std(ddof=1)) / math.sqrt(n) if n >= 2 else math.nan
+    low, high = bounded_interval(mean, se, n, metric_bounds(metric), confidence)
+    return mean, float(low), float(high)
