@@ -47,7 +47,7 @@ def test_fleet_command_on_fleet_research(tmp_path: Path, capsys: pytest.CaptureF
             assert row["ci_low"] < row["mean"] < row["ci_high"]
         assert f"\n{label}\n" in text
     assert "3 fleet replications x 4 strategies, 20 workers, seed 5" in text
-    assert text.count("latency p90") == len(labels) and "heartbeat saves" not in text
+    assert text.count("latency p90") == len(labels) + 1 and "heartbeat saves" not in text  # + the paired section
     assert f"wrote {out}/: workflows.parquet, fleet.parquet, summary.csv" in text
 
 
