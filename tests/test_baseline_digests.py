@@ -2,6 +2,13 @@
 
 The digests in tests/data/baseline/digests.json were recorded at commit ab6eade, before the
 workflow model and graph scenarios were introduced (see tests/data/baseline/digests.py).
+
+Semantics changed since, stated explicitly in the frozen copies instead of re-recording digests:
+* issue 15: ``[defaults.retry]`` now also applies to the restart and retry_in_place strategies'
+  pipeline retry policy. The frozen ``video.toml`` and ``fleet_video.toml`` give those strategies
+  an explicit ``retry`` equal to the old default (Temporal's: 1 s, ×2, 100 s, unlimited, no
+  jitter). ``fleet_research.toml`` already gave its own, and its [defaults.retry] fills only
+  fields equal to the old defaults; the other files have no [defaults.retry].
 """
 
 from __future__ import annotations

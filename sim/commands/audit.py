@@ -16,15 +16,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--quick", action="store_true", help="few replications (seconds)")
     p.add_argument("--seed", type=int, default=2026)
     p.add_argument("--scenarios", type=Path, default=None, help="folder of the bundled scenarios (default experiments/scenarios)")
-    p.set_defaults(handler=run)
+    p.set_defaults(handler=run, interrupted="nothing was written (audit.md is written only when every claim is "
+                   "computed); run the command again")
 
 
 def run(args: argparse.Namespace) -> int:
     from sim.analysis import audit
+    from sim.experiment.outdir import FolderLock
 
+    with FolderLock(args.out):  # before computing: an impossible --out fails at once
+        return _audit_into(args, audit)
+
+
+def _audit_into(args: argparse.Namespace, audit: object) -> int:
     claims = audit.build_claims(quick=args.quick, seed=args.seed, scenario_dir=args.scenarios)
     text = audit.to_markdown(claims, args.quick, args.seed)
-    args.out.mkdir(parents=True, exist_ok=True)
     target = args.out / "audit.md"
     fd, tmp = tempfile.mkstemp(dir=args.out, prefix=".audit.", suffix=".md")
     with os.fdopen(fd, "w", encoding="utf-8") as fh:

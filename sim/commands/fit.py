@@ -61,7 +61,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "when every attempt has a worker_id)")
     p.add_argument("--name", help="scenario name (default: template name + '-calibrated')")
     p.add_argument("--report", metavar="FILE", help="also write the text report to FILE")
-    p.set_defaults(handler=run)
+    p.set_defaults(handler=run, interrupted="the scenario was not written (figures already saved under --plot "
+                   "may remain); run the command again")
 
 
 def load_data(path: str | Path, *, strategy: str | None = None) -> pd.DataFrame:
