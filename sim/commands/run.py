@@ -84,6 +84,8 @@ def fmt_values(metric: str, values: list[float]) -> list[str]:
         factor, unit = _time_unit(magnitude)
         decimals = _decimals(magnitude / factor)
         return ["n/a" if v != v else f"{v / factor:,.{decimals}f} {unit}" for v in values]
+    if magnitude >= 10_000:  # counts: 30,040 rather than 3.004e+04
+        return ["n/a" if v != v else f"{v:,.0f}" for v in values]
     return ["n/a" if v != v else f"{v:.4g}" for v in values]
 
 
@@ -142,7 +144,7 @@ def report_text(scenario: Scenario, df: pd.DataFrame, summary: pd.DataFrame, pai
             rel_text = f"  ({rel:+.1%} of {b})" if rel == rel else ""
             lines.append(f"  {label:<16}{fmt_interval(metric, row['mean_diff'], row['ci_low'], row['ci_high'])}{rel_text}")
     lines.append("")
-    lines.append("95% confidence intervals (Student t over replications).")
+    lines.append("95% confidence intervals (Student t over replications; on the log scale where it would cross 0).")
     return "\n".join(lines)
 
 

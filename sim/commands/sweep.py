@@ -150,7 +150,7 @@ def report_text(scenario: Scenario, points: Sequence[SweepPoint], result: SweepR
             lines.append("".join(f"{fmt_x(c, p.values[c]):<24}" for c in xcols) + "".join(cells))
     if result.stopping is not None:
         lines += ["", result.stopping.message()]
-    lines += ["", "95% confidence intervals (Student t over replications)."]
+    lines += ["", "95% confidence intervals (Student t over replications; on the log scale where it would cross 0)."]
     return "\n".join(line.rstrip() for line in lines)
 
 

@@ -104,7 +104,7 @@ class FolderLock:
         lock_path = self.path / LOCK_NAME
         while True:
             try:
-                fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+                fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
             except OSError as exc:
                 self._remove_created()
                 raise self._fail(f"cannot write in the folder ({exc.strerror or exc})") from None

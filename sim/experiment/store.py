@@ -501,6 +501,10 @@ class SweepStore:
             except (OSError, ValueError) as exc:
                 raise StoreError(f"{manifest_path}: unreadable manifest ({exc}); use a new --out folder "
                                  "or --overwrite") from None
+            if old.get("format") != FORMAT_VERSION:
+                raise StoreError(f"{self.root} was written by another version of sim (folder format "
+                                 f"{old.get('format')}, this one {FORMAT_VERSION}); use a new --out folder, "
+                                 "or --overwrite to discard it")
             if old.get("hash") != self.hash:
                 changed = [k for k in identity if manifest_hash({k: identity[k]}) != old.get("part_hashes", {}).get(k)]
                 raise StoreError(
