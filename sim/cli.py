@@ -11,6 +11,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from sim.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, SimError
 
@@ -26,10 +27,17 @@ COMMANDS = [
 ]
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """A bad flag is bad input like any other: one line on stderr, exit code 2 (no usage block)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"error: {self.prog}: {message} (see --help)\n")
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The parser with every command, or with command ``only`` (whose module alone is imported:
     each command imports what it needs, from pandas to matplotlib, at registration)."""
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="python -m sim",
         description="Monte Carlo failure-injection simulator for multi-step AI pipelines: "
         "restart-from-scratch vs durable execution under crashes, deployments and rate limits.",

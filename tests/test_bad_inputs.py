@@ -22,7 +22,10 @@ def _run(argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     cwd = os.getcwd()
     os.chdir(tmp_path)
     try:
-        rc = main(argv)
+        try:
+            rc = main(argv)
+        except SystemExit as exc:  # argparse's errors (a flag of the wrong type) exit from the parser
+            rc = exc.code
     finally:
         os.chdir(cwd)
     out, err = capsys.readouterr()
@@ -63,6 +66,10 @@ FLAGS = [
     (["breakeven", "{scenario}", "--vary", "failures.crash.mtbf=1h"], "--vary"),
     (["report", "{scenario}", "--runs", "5"], "--runs"),
     (["run", "{missing}"], "no-such.toml"),
+    (["run", "{scenario}", "--runs", "abc"], "--runs"),
+    (["sweep", "{scenario}", "--engine", "quick"], "--engine"),
+    (["fleet", "{fleet}", "--replications", "2.5"], "--replications"),
+    (["runn", "{scenario}"], "'runn'"),
 ]
 
 

@@ -95,12 +95,12 @@ def fmt_value(metric: str, value: float) -> str:
 
 def fmt_interval(metric: str, mean: float, low: float, high: float, reason: str = "no value") -> str:
     """``mean [low, high]``; "n/a (reason)" for a mean that cannot be computed, and the mean
-    alone with "interval n/a" when there are fewer than two values."""
+    with "[n/a: 1 value]" when there are fewer than two values."""
     if mean != mean:
         return f"n/a ({reason})"
     m, lo, hi = fmt_values(metric, [mean, low, high])
     if low != low or high != high:
-        return f"{m} (interval n/a: fewer than 2 values)"
+        return f"{m} [n/a: 1 value]"
     return f"{m} [{lo}, {hi}]"
 
 

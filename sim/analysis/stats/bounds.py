@@ -81,6 +81,7 @@ def few_replications_warning(n: int, what: str = "replications") -> str | None:
     """A one-line warning when ``n`` is below ``MIN_REPLICATIONS`` (None otherwise)."""
     if n >= MIN_REPLICATIONS:
         return None
+    what = what[:-1] if n == 1 and what.endswith("s") else what
     return (f"warning: only {n} {what}: the 95% intervals rest on very few values (at least "
             f"{MIN_REPLICATIONS} recommended)" + ("; with 1 there is no interval" if n < 2 else ""))
 
