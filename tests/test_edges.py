@@ -268,3 +268,19 @@ def test_workers_exit_when_their_parent_is_killed(tmp_path):
     time.sleep(3)
     alive = [c.pid for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
     assert not alive, f"workers still running: {alive}"
+
+
+def test_experiment_tables_have_no_negative_lower_bounds():
+    """deploy_frequency's summary (3 skewed replications): non-negative metrics keep ci_low >= 0."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("deploy_frequency", ROOT / "experiments" / "deploy_frequency.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    fleet = pd.DataFrame({"deploy_every_h": 1.0, "strategy": "restart", "run": [0, 1, 2],
+                          **{m: [0.001, 0.002, 0.9] for m in module.METRICS}})
+    fleet["wasted_share"] = [0.01, 0.02, 0.95]
+    summary = module.summarise(fleet)
+    for m in module.METRICS:
+        assert summary[f"{m}_ci_low"].iloc[0] > 0, m
+    assert summary["wasted_share_ci_high"].iloc[0] < 1

@@ -22,7 +22,7 @@ from sim.analysis.report import (
     report_files,
     write_report,
 )
-from sim.commands.run import UsageError
+from sim.commands.run import UsageError, finish, run_incomplete_warnings
 from sim.experiment.api import ENGINES
 from sim.experiment.outdir import FolderLock
 from sim.model.scenario import Scenario, load_scenario
@@ -106,4 +106,5 @@ def _report_into(args: argparse.Namespace, scenario: Scenario, out: Path, runs: 
         print("  - " + line.replace("**", ""))
     figures = sorted(p for p in files if p.startswith("figures/"))
     print(f"wrote {out}/: report.md, report.html, {len(figures)} figures, data/", file=sys.stdout)
-    return 0
+    # the scenario as written: runs that did not complete are named, with their cause and fraction
+    return finish(runs, run_incomplete_warnings(scenario, data.runs))

@@ -13,6 +13,7 @@ from sim.analysis.stats.bounds import (
     MIN_REPLICATIONS,
     bounded_interval,
     few_replications_warning,
+    mean_interval,
     metric_bounds,
 )
 from sim.analysis.stats.breakeven import BreakEven, breakeven
