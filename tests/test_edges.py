@@ -193,17 +193,22 @@ def test_a_second_command_on_a_locked_folder_is_refused_by_name(tmp_path, capsys
     assert not out.exists()  # the lock's folder was removed with it
 
 
-def test_two_different_sweeps_into_one_folder(tmp_path):
+@pytest.mark.parametrize("second", ["3h,4h", "1h,2h"], ids=["different", "identical"])
+def test_two_sweeps_started_together_into_one_folder(tmp_path, second):
+    """One is refused with one line (the lock, or the other's manifest); the other's tables equal a clean run."""
     out, clean = tmp_path / "shared", tmp_path / "clean"
     p1 = subprocess.Popen(_sweep_cmd(out, "1h,2h"), env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    p2 = subprocess.Popen(_sweep_cmd(out, "3h,4h"), env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p2 = subprocess.Popen(_sweep_cmd(out, second), env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     r1, r2 = (p1.wait(300), p1.stderr.read()), (p2.wait(300), p2.stderr.read())
     codes = sorted([r1[0], r2[0]])
-    assert codes == [0, 2], (r1, r2)
-    loser = r1 if r1[0] == 2 else r2
-    assert len(loser[1].strip().splitlines()) == 1 and ("in use by process" in loser[1]
-                                                         or "holds a different sweep" in loser[1])
-    winner_mtbf = "1h,2h" if r1[0] == 0 else "3h,4h"
+    if second == "1h,2h" and codes == [0, 0]:  # the second started after the first had finished: it reused it
+        assert "chunks run, 8 reused" in (p1.stdout.read() + p2.stdout.read())
+    else:
+        assert codes == [0, 2], (r1, r2)
+        loser = r1 if r1[0] == 2 else r2
+        assert len(loser[1].strip().splitlines()) == 1 and ("in use by process" in loser[1]
+                                                             or "holds a different sweep" in loser[1])
+    winner_mtbf = "1h,2h" if r1[0] == 0 else second
     assert subprocess.run(_sweep_cmd(clean, winner_mtbf), env=ENV, capture_output=True).returncode == 0
     for name in ("summary.csv", "paired.csv", "points.csv"):
         assert (out / name).read_bytes() == (clean / name).read_bytes()
