@@ -7,6 +7,9 @@ Convention for writers of documentation (the marker goes on the line right befor
 * ``<!-- fragment -->`` marks a deliberately partial scenario (a few tables): it is deep-merged
   over ``BASE`` below (one LLM step named "summary", one GPU step, restart and durable) and the
   result must validate, so its keys and values are checked all the same;
+* ``<!-- fragment: PATH -->`` (PATH relative to the repository root, e.g.
+  ``experiments/scenarios/research_paper.toml``) is deep-merged over that scenario file instead,
+  for a fragment that names its steps;
 * ``<!-- toml-only -->`` marks TOML that is not a scenario at all (a pricing profile, another
   file format): it must parse as TOML.
 """
@@ -44,8 +47,12 @@ def _blocks() -> list[tuple[str, int, str, str]]:
         for m in BLOCK.finditer("\n" + text):
             line = ("\n" + text)[:m.start("body")].count("\n")
             marker = m["marker"].strip()
-            kind = "fragment" if marker == "<!-- fragment -->" else (
-                "toml-only" if marker == "<!-- toml-only -->" else "scenario")
+            kind = "scenario"
+            if marker == "<!-- toml-only -->":
+                kind = "toml-only"
+            elif marker.startswith("<!-- fragment") and marker.endswith("-->"):
+                base = marker[len("<!-- fragment"):-len("-->")].strip().lstrip(":").strip()
+                kind = f"fragment:{base}" if base else "fragment"
             out.append((str(f.relative_to(ROOT)), line, kind, m["body"]))
     return out
 
@@ -66,6 +73,8 @@ def test_toml_block_loads(file, line, kind, body):
         return
     if kind == "fragment":
         table = _deep_update(copy.deepcopy(BASE), table)
+    elif kind.startswith("fragment:"):
+        table = _deep_update(tomllib.loads((ROOT / kind.split(":", 1)[1]).read_text()), table)
     scenario_from_dict(table, file=where, base_dir=ROOT)
 
 

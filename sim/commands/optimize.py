@@ -49,7 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="fleet scenarios: evaluations per jitter mode of the retry-policy search (default 20)")
     p.add_argument("--top", type=int, default=10, help="candidates shown (default 10; the CSV has all)")
     p.add_argument("--out", help="output folder (default results/<scenario name>-optimize)")
-    p.set_defaults(handler=handle)
+    p.set_defaults(handler=handle, interrupted="nothing was written (optimize writes its files only at the end); "
+                   "run the command again")
 
 
 def _diff(row, metric: str, ref: str) -> str:
