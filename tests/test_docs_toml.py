@@ -9,7 +9,8 @@ Convention for writers of documentation (the marker goes on the line right befor
   result must validate, so its keys and values are checked all the same;
 * ``<!-- fragment: PATH -->`` (PATH relative to the repository root, e.g.
   ``experiments/scenarios/research_paper.toml``) is deep-merged over that scenario file instead,
-  for a fragment that names its steps;
+  for a fragment that names its steps. A fragment's ``[[steps]]`` replace the base's steps of
+  the same name and are appended otherwise;
 * ``<!-- toml-only -->`` marks TOML that is not a scenario at all (a pricing profile, another
   file format): it must parse as TOML.
 """
@@ -37,6 +38,22 @@ BASE = {
     ],
     "strategies": {"restart": {}, "durable": {}},
 }
+
+
+def _merge_fragment(base: dict, fragment: dict) -> dict:
+    """``fragment`` deep-merged over ``base``; its steps replace same-named steps or are appended."""
+    steps = fragment.pop("steps", None)
+    out = _deep_update(copy.deepcopy(base), fragment)
+    if steps is not None:
+        merged = list(out.get("steps", []))
+        names = [st.get("name") for st in merged]
+        for step in steps:
+            if step.get("name") in names:
+                merged[names.index(step.get("name"))] = step
+            else:
+                merged.append(step)
+        out["steps"] = merged
+    return out
 
 
 def _blocks() -> list[tuple[str, int, str, str]]:
@@ -72,9 +89,9 @@ def test_toml_block_loads(file, line, kind, body):
     if kind == "toml-only":
         return
     if kind == "fragment":
-        table = _deep_update(copy.deepcopy(BASE), table)
+        table = _merge_fragment(BASE, table)
     elif kind.startswith("fragment:"):
-        table = _deep_update(tomllib.loads((ROOT / kind.split(":", 1)[1]).read_text()), table)
+        table = _merge_fragment(tomllib.loads((ROOT / kind.split(":", 1)[1]).read_text()), table)
     scenario_from_dict(table, file=where, base_dir=ROOT)
 
 
