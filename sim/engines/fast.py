@@ -10,7 +10,9 @@ of replications at once, with the rules of ``sim.engines.des.run_process`` and
    them), from draws shared by every strategy (``_first_attempts``, ``_clean_pass``);
 2. the other runs go through an event loop in compact arrays: each round completes all their
    clean steps at once (``_Run.advance``), then takes each run through the one event that
-   stopped it (``_Run.step``); the last few runs are finished by the engine's own run logic.
+   stopped it (``_Run.step``); the last few runs are finished by the engine's own run logic;
+3. except in crash-only scenarios with fixed durations (``_crash_only``), where ``_CrashLoop``
+   sweeps each run through all its remaining steps in one round per failure.
 
 Results are written in place into the caller's zero-filled columns (``run_into``).
 
@@ -653,7 +655,9 @@ class _CrashLoop:
         policies = [p if self.step_level or pipe is None else pipe for p in c.step_policies]
         self.policy = _policy_arrays(policies)
         self.policy_same = all(p == policies[0] for p in policies)
-        self.waits = np.zeros((len(policies), 0))  # _wait's table, grown on demand
+        grid = np.arange(1, self.WAIT_TABLE + 1)
+        self.waits = np.stack([_backoff(*(p[r] for p in self.policy[:3]), grid, self.policy[4][r], None, None)
+                               for r in range(len(policies))])  # _wait's table: row = step, column = failures − 1
         self.any_llm = bool((~c.is_gpu).any())
 
     def _draw(self, keys: np.ndarray, j: np.ndarray) -> np.ndarray:
@@ -665,11 +669,6 @@ class _CrashLoop:
         a table of ``_backoff``'s values for the first failures, computed beyond it."""
         if self.policy_same:
             i = np.zeros_like(i)
-        cols = min(int(fails.max()), self.WAIT_TABLE)
-        if cols > self.waits.shape[1]:
-            grid = np.arange(1, cols + 1)
-            self.waits = np.stack([_backoff(*(p[r] for p in self.policy[:3]), grid, self.policy[4][r], None, None)
-                                   for r in range(self.policy[0].size)])
         far = fails > self.WAIT_TABLE
         wait = self.waits[i, np.minimum(fails, self.WAIT_TABLE) - 1]
         if far.any():
@@ -679,9 +678,8 @@ class _CrashLoop:
 
     def run(self, out: dict[str, np.ndarray]) -> np.ndarray:
         """Rounds until every run is finished; returns the runs left to ``_event_loop``."""
-        while self.t.size >= TAIL:
+        while self.t.size:
             self._round(out)
-        self.weird.append(self.rows)  # the last few: numpy's per-call overhead loses to the engine
         return np.concatenate(self.weird) if self.weird else np.zeros(0, dtype=np.int64)
 
     def _round(self, out: dict[str, np.ndarray]) -> None:
