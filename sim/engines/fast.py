@@ -659,6 +659,7 @@ class _CrashLoop:
         self.waits = np.stack([_backoff(*(p[r] for p in self.policy[:3]), grid, self.policy[4][r], None, None)
                                for r in range(len(policies))])  # _wait's table: row = step, column = failures − 1
         self.any_llm = bool((~c.is_gpu).any())
+        self.sweep = np.empty((5 if self.multi_step_units else 3, n + 1, m))  # _round's matrices
 
     def _draw(self, keys: np.ndarray, j: np.ndarray) -> np.ndarray:
         """Time to failure number ``j`` of each run (``_Draws`` on lane 0)."""
@@ -698,11 +699,12 @@ class _CrashLoop:
         # the sweep: row i holds step i's start, and the work committed and pending before it
         # rows of ``useful`` are written at unit starts only (the work committed before the unit),
         # rows of ``pend`` inside units only (the work pending since the unit's start)
-        start, useful, useful_cost = (np.empty((n + 1, m)) for _ in range(3))
+        # (views of one buffer allocated once: fresh pages every round would cost kernel time)
+        start, useful, useful_cost, *pending = self.sweep[:, :, :m]
         start[0], useful[0], useful_cost[0] = s, self.useful_c, self.useful_cost
         pend = pend_cost = None
-        if self.multi_step_units:
-            pend, pend_cost = np.empty((n + 1, m)), np.empty((n + 1, m))
+        if pending:
+            pend, pend_cost = pending
             pend[self.starts] = pend_cost[self.starts] = 0.0
         stop = np.zeros(m, dtype=np.int64)  # the first step not completed before the crash
         fresh = self.single_unit or not ckpt.any()  # every run at step 0: no step to skip
