@@ -79,6 +79,64 @@ def test_fast_path_equals_engine_run_by_run(durations, fails, step_retry, pipe_r
     assert_same_runs(a, b)
 
 
+
+crash_only = st.one_of(
+    st.fixed_dictionaries({"mtbf": st.floats(60.0, 5000.0), "renew_on_restart": st.just(True),
+                           "detection_delay": st.sampled_from([0, 30, 7.5]), "restart_time": st.sampled_from([0, 20, 3.25])}),
+    st.fixed_dictionaries({"distribution": st.just("weibull"), "shape": st.floats(0.5, 3.0), "scale": st.floats(100.0, 5000.0),
+                           "renew_on_restart": st.just(True), "restart_time": st.sampled_from([0, 20])}))
+no_jitter_retry = st.fixed_dictionaries({
+    "initial_interval": st.sampled_from([0, "500ms", "1s", "5s"]),
+    "backoff_coefficient": st.sampled_from([1.0, 1.5, 2.0]),
+    "maximum_attempts": st.sampled_from([0, 0, 2, 3, 10]),
+})
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.floats(0.5, 900.0), min_size=1, max_size=5), crash_only, no_jitter_retry, no_jitter_retry,
+       st.booleans(), st.integers(0, 2**31), st.sampled_from(["1d", "2h", "20m"]))
+def test_crash_only_sweep_equals_engine_to_the_bit(durations, crash, step_retry, pipe_retry, llm, seed, horizon):
+    """Crash-only scenarios with fixed durations take ``_CrashLoop`` (one round per failure), with
+    frequent failures, retry limits and horizons within reach (those runs go back to the event
+    loop): every column equals the engine's exactly, not just up to rounding."""
+    from sim.engines import fast as fastpath
+
+    steps = llm_steps(len(durations)) if llm else gpu_steps([60.0] * len(durations))
+    for step, d in zip(steps, durations, strict=True):
+        step["duration"] = d
+    sc = scenario(steps, {"crash": crash}, strategies={
+        "restart": {"retry": pipe_retry}, "durable": {"persist_latency": "20ms"},
+        "retry_in_place": {"retry": pipe_retry}, "checkpoint": {"every": 2, "persist_latency": "5ms"}},
+        defaults={"retry": step_retry}, simulation={"max_time": horizon})
+    assert fastpath._crash_only(fastpath._Chunk(sc, np.arange(1), seed))
+    a = simulate(sc, 60, seed, engine="des")
+    b = simulate(sc, 60, seed, engine="fast")
+    for col in RUN_COLUMNS:
+        if col != "engine":
+            np.testing.assert_array_equal(a[col].to_numpy(), b[col].to_numpy(), err_msg=col)
+
+
+def test_crash_only_sweep_with_many_failures_per_run(monkeypatch):
+    """MTBF 5 min against an 18-minute pipeline (tens of failures per restart run), all delays zero,
+    the runs split over several sweeps: the engine's numbers exactly, and every run finished by the
+    sweep itself (none handed back to the event loop)."""
+    from sim.engines import fast as fastpath
+
+    sc = scenario(gpu_steps([120.0, 30.0, 900.0, 45.0]), {"crash": {"mtbf": "5m"}},
+                  strategies={"restart": {}, "durable": {}, "checkpoint": {"every": 2}})
+    reference = simulate(sc, 400, 3, engine="des")
+    handed_back = []
+    event_loop = fastpath._event_loop
+    monkeypatch.setattr(fastpath, "_event_loop", lambda sc_, beh, runs, rows, seed, out: (
+        handed_back.append(rows.size), event_loop(sc_, beh, runs, rows, seed, out)))
+    monkeypatch.setattr(fastpath, "CRASH_BATCH", 97)
+    fast = simulate(sc, 400, 3, engine="fast")
+    assert reference["crashes"].mean() > 10
+    assert handed_back == [0, 0, 0]
+    for col in RUN_COLUMNS:
+        if col != "engine":
+            np.testing.assert_array_equal(reference[col].to_numpy(), fast[col].to_numpy(), err_msg=col)
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
 def test_fast_path_agrees_statistically(path):

@@ -10,7 +10,9 @@ of replications at once, with the rules of ``sim.engines.des.run_process`` and
    them), from draws shared by every strategy (``_first_attempts``, ``_clean_pass``);
 2. the other runs go through an event loop in compact arrays: each round completes all their
    clean steps at once (``_Run.advance``), then takes each run through the one event that
-   stopped it (``_Run.step``); the last few runs are finished by the engine's own run logic.
+   stopped it (``_Run.step``); the last few runs are finished by the engine's own run logic;
+3. except in crash-only scenarios with fixed durations (``_crash_only``), where ``_CrashLoop``
+   sweeps each run through all its remaining steps in one round per failure.
 
 Results are written in place into the caller's zero-filled columns (``run_into``).
 
@@ -49,6 +51,7 @@ BLOCK = 65536  # first pass: runs per block otherwise (a few arrays per block on
 LOOP_BATCH = 32768  # runs that meet a failure, stepped together in compact arrays (cache-sized)
 CLEAN_FIELDS = ("completed", "makespan_s", "compute_s", "useful_compute_s", "compute_cost_usd", "useful_cost_usd",
                 "unit_attempts", "history_events", "attempts")  # what the first pass writes (the rest stay 0)
+CRASH_BATCH = 65536  # crash-only scenarios: runs stepped together (every state array in L2)
 TAIL = 16  # fewer unfinished runs than this: numpy's per-call overhead loses to the engine
 
 
@@ -591,6 +594,237 @@ class _Run:
         }
 
 
+# ---------------------------------------------------------------- crash-only scenarios
+def _crash_only(c: _Chunk) -> bool:
+    """Worker crashes (renewed with each new worker) are the only failures, durations are fixed and
+    no retry is jittered: the case ``_CrashLoop`` takes."""
+    return (c.crash is not None and c.renew and c.deploy_mode is None and c.rate_u is None
+            and not any(c.random_duration) and c.jitter is None)
+
+
+class _CrashLoop:
+    """The runs that meet a crash, in crash-only scenarios: one vectorised round per failure.
+
+    Under crashes alone, once a run is dispatched its timeline is fixed until the next crash:
+    each step ends ``duration`` after it starts, each checkpoint adds the persistence latency.
+    So a round sweeps every run through all its remaining steps at once, without masks: one
+    row per step of a few small matrices (the step's start, the work committed and pending
+    before it, and their cost), computed for every run whatever its position (a step before a
+    run's checkpoint lasts 0 s and changes no number). The first step the next crash cuts short
+    is then read off, and the failure is settled at once (rollback, backoff, the new worker).
+    One round per failure, where ``_Run`` needs an advance and a step per event; no run is
+    handed to the engine; the state lives in compact arrays that shrink as runs finish.
+
+    The arithmetic is ``_Run``'s and the engine's, operation for operation, so the numbers are
+    the same to the bit (``tests/test_fastpath.py``). Runs that meet anything else (the horizon
+    within reach, a crash at the very instant a step ends inside a unit) are left to
+    ``_event_loop``, from the start.
+    """
+
+    WAIT_TABLE = 64  # retry intervals looked up for the first this many failures of a step
+    _STATE = ("rows", "keys", "t", "ready", "next_crash", "j", "ckpt", "fails", "waste_c", "waste_cost",
+              "useful_c", "useful_cost", "attempts", "unit_attempts", "crashes", "restarts")
+
+    def __init__(self, c: _Chunk, beh: Behaviour, rows: np.ndarray):
+        m = rows.size
+        n = c.n
+        self.c, self.beh = c, beh
+        self.rows = rows  # where each run's results go (index into the chunk)
+        self.keys = c.crash.keys[rows]
+        self.ppf = c.crash.ppf
+        self.t = np.full(m, EVENTS_AT_START * beh.persist_latency_s if beh.records_history else 0.0)
+        self.ready = np.zeros(m)
+        self.j = np.zeros(m, dtype=np.int64)
+        self.next_crash = self._draw(self.keys, self.j)
+        self.j += 1
+        for name in ("ckpt", "fails", "attempts", "unit_attempts", "crashes", "restarts"):
+            setattr(self, name, np.zeros(m, dtype=np.int64))
+        for name in ("waste_c", "waste_cost", "useful_c", "useful_cost"):
+            setattr(self, name, np.zeros(m))
+        self.weird: list[np.ndarray] = []
+        # units: the steps from one checkpoint to the next
+        self.checkpoint_after = [beh.is_checkpoint(i, n) for i in range(n)]
+        starts = [0] + [i + 1 for i in range(n - 1) if self.checkpoint_after[i]]
+        self.single_unit = len(starts) == 1
+        self.starts = starts
+        self.multi_step_units = len(starts) < n
+        self.unit_start = np.array([max(a for a in starts if a <= i) for i in range(n)] + [n])  # of step i
+        self.units_before = np.array([sum(a <= i for a in starts) - 1 for i in range(n)] + [len(starts)])
+        self.is_start = np.array([i in starts for i in range(n)] + [True])
+        self.lat6 = EVENTS_PER_ACTIVITY * beh.persist_latency_s if beh.records_history else 0.0
+        # the retry policy after a failure of step i: the step's, or the pipeline's rollback policy
+        pipe = beh.pipeline_retry
+        self.step_level = beh.checkpoint_every == 1
+        policies = [p if self.step_level or pipe is None else pipe for p in c.step_policies]
+        self.policy = _policy_arrays(policies)
+        self.policy_same = all(p == policies[0] for p in policies)
+        grid = np.arange(1, self.WAIT_TABLE + 1)
+        self.waits = np.stack([_backoff(*(p[r] for p in self.policy[:3]), grid, self.policy[4][r], None, None)
+                               for r in range(len(policies))])  # _wait's table: row = step, column = failures − 1
+        self.any_llm = bool((~c.is_gpu).any())
+        self.sweep = np.empty((5 if self.multi_step_units else 3, n + 1, m))  # _round's matrices
+
+    def _draw(self, keys: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """Time to failure number ``j`` of each run (``_Draws`` on lane 0)."""
+        return self.ppf(uniforms(keys, j.astype(np.uint64)))
+
+    def _wait(self, i: np.ndarray, fails: np.ndarray) -> np.ndarray:
+        """The retry interval after failure number ``fails`` of step ``i`` (no jitter): looked up in
+        a table of ``_backoff``'s values for the first failures, computed beyond it."""
+        if self.policy_same:
+            i = np.zeros_like(i)
+        far = fails > self.WAIT_TABLE
+        wait = self.waits[i, np.minimum(fails, self.WAIT_TABLE) - 1]
+        if far.any():
+            base, coef, cap, _, code = (p[i[far]] for p in self.policy)
+            wait[far] = _backoff(base, coef, cap, fails[far], code, None, None)
+        return wait
+
+    def run(self, out: dict[str, np.ndarray]) -> np.ndarray:
+        """Rounds until every run is finished; returns the runs left to ``_event_loop``."""
+        while self.t.size:
+            self._round(out)
+        return np.concatenate(self.weird) if self.weird else np.zeros(0, dtype=np.int64)
+
+    def _round(self, out: dict[str, np.ndarray]) -> None:
+        c = self.c
+        m, n = self.t.size, c.n
+        nc, ckpt = self.next_crash, self.ckpt
+        s = np.maximum(self.t, self.ready)  # dispatch of the first step
+        k = np.flatnonzero(nc <= s)
+        while k.size:  # Worker.acquire: the worker crashed while idle; it restarts, dispatch waits
+            ready = nc[k] + c.restart_crash
+            self.ready[k] = ready
+            nc[k] = ready + self._draw(self.keys[k], self.j[k])
+            self.j[k] += 1
+            s[k] = np.maximum(s[k], ready)
+            k = k[nc[k] <= s[k]]
+        # the sweep: row i holds step i's start, and the work committed and pending before it
+        # rows of ``useful`` are written at unit starts only (the work committed before the unit),
+        # rows of ``pend`` inside units only (the work pending since the unit's start)
+        # (views of one buffer allocated once: fresh pages every round would cost kernel time)
+        start, useful, useful_cost, *pending = self.sweep[:, :, :m]
+        start[0], useful[0], useful_cost[0] = s, self.useful_c, self.useful_cost
+        pend = pend_cost = None
+        if pending:
+            pend, pend_cost = pending
+            pend[self.starts] = pend_cost[self.starts] = 0.0
+        stop = np.zeros(m, dtype=np.int64)  # the first step not completed before the crash
+        fresh = self.single_unit or not ckpt.any()  # every run at step 0: no step to skip
+        for i in range(n):
+            here = None if fresh else ckpt <= i
+            d = c.fixed_duration[i] if here is None else c.fixed_duration[i] * here
+            end = np.add(start[i], d, out=start[i + 1])
+            stop += end <= nc
+            elapsed = end - start[i]
+            if c.is_gpu[i]:
+                cost = elapsed * c.rate_per_s[i]
+            else:
+                cost = c.call_cost[i] if here is None else c.call_cost[i] * here
+            a = self.unit_start[i]
+            if a < i:  # pending work before this step (0 at a unit's first step: 0.0 + x is x)
+                elapsed = pend[i] + elapsed
+                cost = pend_cost[i] + cost
+            if self.checkpoint_after[i]:
+                np.add(useful[a], elapsed, out=useful[i + 1])
+                np.add(useful_cost[a], cost, out=useful_cost[i + 1])
+                if self.lat6 and i < n - 1:
+                    start[i + 1] += self.lat6 if here is None else self.lat6 * here
+            else:
+                pend[i + 1], pend_cost[i + 1] = elapsed, cost
+        if self.lat6:
+            start[n] += self.lat6  # the last checkpoint's latency: the run's end
+        col = np.arange(m)
+        at_stop = start[stop, col]  # when the step that did not complete would have started
+        crashed = (stop < n) & (nc > at_stop)
+        # the horizon within reach, or a crash at the very end of a step inside a unit: left to the event loop
+        weird = (np.minimum(nc, start[n]) >= c.max_t) | (~crashed & ~self.is_start[stop])
+        go = ~weird
+        new_ckpt = self.unit_start[stop]
+        self.attempts += stop - ckpt + crashed
+        self.unit_attempts += self.units_before[new_ckpt] - self.units_before[ckpt] + crashed
+        self.useful_c = useful[new_ckpt, col]
+        self.useful_cost = useful_cost[new_ckpt, col]
+        self.fails[new_ckpt > ckpt] = 0
+        self.ckpt = new_ckpt
+        ok = go & ~crashed
+        self.t[ok] = at_stop[ok]
+        gave_up = np.zeros(m, dtype=bool)
+        kb = np.flatnonzero(go & crashed)
+        if kb.size:
+            f = stop[kb]
+            if pend is None:  # every step a unit of its own: nothing pending
+                self._crash(kb, f, at_stop[kb], 0.0, 0.0, gave_up)
+            else:
+                self._crash(kb, f, at_stop[kb], pend[f, kb], pend_cost[f, kb], gave_up)
+        done = gave_up | (ok & (stop == n))
+        if done.any():
+            self._write(out, np.flatnonzero(done), ~gave_up[done])
+        if weird.any():
+            self.weird.append(self.rows[weird])
+        keep = np.flatnonzero(~done & go)
+        if keep.size < m:
+            for name in self._STATE:
+                setattr(self, name, getattr(self, name)[keep])
+
+    def _crash(self, k: np.ndarray, i: np.ndarray, start: np.ndarray, pend_c: np.ndarray, pend_cost: np.ndarray,
+               gave_up: np.ndarray) -> None:
+        """A crash kills step ``i`` of runs ``k``, started at ``start``: ``_Run.step``,
+        ``_Run._resolve`` and ``_Run._fail``."""
+        c = self.c
+        at = self.next_crash[k]
+        elapsed = at - start
+        if not self.any_llm:
+            cost = elapsed * c.rate_per_s[i]
+        else:
+            d = c.fixed_duration[i]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                partial = np.where(d > 0, c.call_cost[i] * elapsed / d, 0.0)
+            cost = np.where(c.is_gpu[i], elapsed * c.rate_per_s[i], partial)
+        self.waste_c[k] = self.waste_c[k] + elapsed + pend_c
+        self.waste_cost[k] = self.waste_cost[k] + cost + pend_cost
+        # the worker restarts with a new life
+        ready = at + c.restart_crash
+        self.ready[k] = ready
+        self.next_crash[k] = ready + self._draw(self.keys[k], self.j[k])
+        self.j[k] += 1
+        self.crashes[k] += 1
+        if not self.step_level:
+            self.restarts[k] += self.ckpt[k] == 0
+        fails = self.fails[k] + 1
+        self.fails[k] = fails
+        max_att = self.policy[3][0] if self.policy_same else self.policy[3][i]
+        notice = at + c.detect_s
+        t = notice + self._wait(i, fails)
+        if np.any(max_att > 0):  # out of attempts: the run ends when the failure is noticed
+            give_up = (max_att > 0) & (fails >= max_att)
+            gave_up[k[give_up]] = True
+            t[give_up] = notice[give_up]
+        self.t[k] = t
+
+    def _write(self, out: dict[str, np.ndarray], done: np.ndarray, completed: np.ndarray) -> None:
+        """The results of the finished runs ``done`` (``_Run.finish_up``)."""
+        rows = self.rows[done]
+        lost = ~completed
+        useful_c, useful_cost = self.useful_c[done], self.useful_cost[done]
+        waste_c, waste_cost = self.waste_c[done], self.waste_cost[done]
+        if lost.any():
+            waste_c[lost] += 0.0 + useful_c[lost]
+            waste_cost[lost] += 0.0 + useful_cost[lost]
+            useful_c[lost] = 0.0
+            useful_cost[lost] = 0.0
+        values = {
+            "completed": completed, "makespan_s": self.t[done], "compute_s": useful_c + waste_c,
+            "useful_compute_s": useful_c, "wasted_compute_s": waste_c, "compute_cost_usd": useful_cost + waste_cost,
+            "useful_cost_usd": useful_cost, "wasted_cost_usd": waste_cost, "unit_attempts": self.unit_attempts[done],
+            "attempts": self.attempts[done], "crashes": self.crashes[done], "pipeline_restarts": self.restarts[done],
+        }
+        if self.beh.records_history:  # 5 at the start, 6 per recorded unit, 6 more for a failed run
+            values["history_events"] = EVENTS_AT_START + EVENTS_PER_ACTIVITY * (self.units_before[self.ckpt[done]] + lost)
+        for name, v in values.items():
+            out[name][rows] = v
+
+
 def _finish_with_engine(scenario: Scenario, beh: Behaviour, runs: np.ndarray, rows: np.ndarray, seed: int,
                         cols: dict[str, np.ndarray]) -> None:
     """Re-run the few runs still unfinished with the reference engine's run logic (same random
@@ -729,6 +963,11 @@ def run_into(scenario: Scenario, behaviours: list[Behaviour], runs: np.ndarray, 
         for k, beh in enumerate(behaviours):
             clean = np.broadcast_to(_clean_pass(chunk, beh, first, outs[k], rows), (rows.stop - lo,))
             failing[k].append(np.flatnonzero(~clean) + lo)
+    crash_only = _crash_only(chunk)
     for k, beh in enumerate(behaviours):
         rows = np.concatenate(failing[k]) if failing[k] else np.zeros(0, dtype=np.int64)
+        if crash_only and rows.size:
+            weird = [_CrashLoop(chunk, beh, rows[lo:lo + CRASH_BATCH]).run(outs[k])
+                     for lo in range(0, rows.size, CRASH_BATCH)]
+            rows = np.sort(np.concatenate(weird))
         _event_loop(scenario, beh, runs, rows, seed, outs[k])
