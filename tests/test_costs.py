@@ -73,7 +73,10 @@ def _expected(df, price: dict) -> np.ndarray:
         billed = (row.orchestration_actions + price.get("heartbeats_per_activity_attempt", 0.0) * attempts
                   + price.get("timers_per_run", 0.0) + price.get("signals_per_run", 0.0))
         gb = row.history_events * price.get("bytes_per_history_event", 0.0) / 1e9
-        actions_usd = billed * price.get("per_million_actions_usd", 0.0) / 1e6
+        # tiers without a monthly volume: the first paid tier's price (the test scenario gives none)
+        per_million = price.get("per_million_actions_usd", 0.0) or next(
+            (t["per_million_usd"] for t in price.get("unit_tiers", []) if t["per_million_usd"] > 0), 0.0)
+        actions_usd = billed * per_million / 1e6
         active = gb * minutes / 60.0 * price.get("active_storage_per_gb_hour_usd", 0.0)
         retained = gb * price.get("retention_days", 0.0) * 24 * price.get("retained_storage_per_gb_hour_usd", 0.0)
         out[i] = (price.get("per_workflow_run_usd", 0.0) + actions_usd
@@ -111,6 +114,7 @@ def test_cost_columns_recompute_from_counts_and_prices(tmp_path: Path, profile: 
 def test_scenario_overrides_every_orchestration_price(tmp_path: Path) -> None:
     extra = """
 [pricing.orchestration]
+unit_tiers = []                 # the profile's volume tiers replaced by a flat price
 per_million_actions_usd = 7.0
 per_million_action_minutes_usd = 3.0
 active_storage_per_gb_hour_usd = 11.0
@@ -141,8 +145,10 @@ restart_per_run_minute_usd = 0.0002
     assert (d2 > d1).all()
 
 
-def test_flat_per_run_price_of_the_research_scenario() -> None:
-    sc = load_scenario(RESEARCH)
+def test_flat_per_run_price_of_the_article_per_paper_profile() -> None:
+    base = load_scenario(RESEARCH)
+    sc = scenario_from_dict(with_orchestration_profile(base.raw, "article-2026-04-per-paper"), file=str(RESEARCH),
+                            base_dir=RESEARCH.parent)
     df = simulate(sc, 200, seed=1)
     dur = df[df["strategy"] == "durable"]
     assert np.allclose(dur["orchestration_cost_usd"], 0.0045, rtol=1e-12)
@@ -150,14 +156,18 @@ def test_flat_per_run_price_of_the_research_scenario() -> None:
 
 
 def test_swapping_profiles_replaces_every_orchestration_field() -> None:
-    sc = load_scenario(RESEARCH)
-    raw = with_orchestration_profile(sc.raw, "temporal-cloud-payg")
+    sc = load_scenario(RESEARCH)  # Temporal's list prices, 100,000 papers a month
+    raw = with_orchestration_profile(sc.raw, "article-2026-04-per-paper")
     swapped = scenario_from_dict(raw, file=str(RESEARCH), base_dir=RESEARCH.parent)
     o = swapped.pricing.orchestration
-    assert o.per_workflow_run_usd == 0.0  # the scenario's flat $0.0045 is gone
-    assert o.per_million_action_minutes_usd == 0.0  # the article profile's price does not leak in
-    assert o == orchestration_price("temporal-cloud-payg")
+    assert o.per_workflow_run_usd == 0.0045
+    assert o.unit_tiers == [] and o.active_storage_per_gb_hour_usd == 0.0  # no Temporal price leaks in
+    assert o == orchestration_price("article-2026-04-per-paper").model_copy(update={"monthly_workflows": 100_000})
     assert swapped.pricing.models["gpt-5.4-mini"].output_per_mtok == 2.50  # AI prices unchanged
+    assert swapped.pricing.orchestration_profile.name == "article-2026-04-per-paper"
+    back = scenario_from_dict(with_orchestration_profile(raw, "temporal-cloud-payg"), file=str(RESEARCH),
+                              base_dir=RESEARCH.parent)
+    assert back.pricing == sc.pricing
 
 
 def test_profiles_load_by_name_and_by_path(tmp_path: Path) -> None:
@@ -168,12 +178,12 @@ def test_profiles_load_by_name_and_by_path(tmp_path: Path) -> None:
     with resources.as_file(resources.files("sim.data.pricing") / "temporal-cloud-payg.toml") as p:
         text = Path(p).read_text()
     (tmp_path / "prices").mkdir()
-    (tmp_path / "prices" / "mine.toml").write_text(text.replace("per_million_actions_usd = 50.0",
-                                                                "per_million_actions_usd = 42.0"))
+    (tmp_path / "prices" / "mine.toml").write_text(text.replace("{ up_to_million = 5.0, per_million_usd = 50.0 }",
+                                                                "{ up_to_million = 5.0, per_million_usd = 42.0 }"))
     sc = _scenario(tmp_path, "prices/mine.toml")
-    assert sc.pricing.orchestration.per_million_actions_usd == 42.0
+    assert sc.pricing.orchestration.unit_tiers[0].per_million_usd == 42.0
     assert sc.pricing.orchestration.retained_storage_per_gb_hour_usd == 0.00105
-    assert orchestration_price(str(tmp_path / "prices" / "mine.toml")).per_million_actions_usd == 42.0
+    assert orchestration_price(str(tmp_path / "prices" / "mine.toml")).unit_tiers[0].per_million_usd == 42.0
 
 
 @pytest.mark.parametrize(("body", "key", "words"), [

@@ -21,16 +21,20 @@ columns ``orchestration_actions``, ``history_events``, ``makespan_s``, the activ
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from sim.model.scenario import OrchestrationPrice, load_pricing_profile
+from sim.model.scenario import OrchestrationPrice, PriceTier, load_pricing_profile
 
 GB = 1e9
+MB_PER_GB_AWS = 1024.0  # AWS bills memory in MB chunks and duration in GB-seconds of 1,024 MB
 HOURS_PER_DAY = 24.0
 
-COMPONENTS = ("per_run", "actions", "action_minutes", "active_storage", "retained_storage", "surcharge")
+COMPONENTS = ("per_run", "actions", "action_minutes", "active_storage", "retained_storage", "surcharge",
+              "requests", "gb_seconds", "fixed_monthly", "event_storage")
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,87 @@ def history_bytes(history_events: np.ndarray | float, price: OrchestrationPrice)
     return np.asarray(history_events, dtype=np.float64) * price.bytes_per_history_event
 
 
+def billable_units(engine_actions: np.ndarray | float, activity_attempts: np.ndarray | float,
+                   price: OrchestrationPrice) -> np.ndarray:
+    """The units ``per_million_actions_usd`` and ``unit_tiers`` price, per durable run: Temporal
+    actions (``billable_actions``), or Step Functions state transitions (one per activity attempt,
+    every retry included, plus ``state_transitions_per_run``; heartbeats, timers and signals are
+    not transitions)."""
+    if price.billable_unit == "state_transitions":
+        return np.asarray(activity_attempts, dtype=np.float64) + price.state_transitions_per_run
+    return billable_actions(engine_actions, activity_attempts, price)
+
+
+def tiered_bill_usd(units_per_month: np.ndarray | float, tiers: list[PriceTier]) -> np.ndarray:
+    """The month's bill for ``units_per_month`` units under volume tiers (each tier's price
+    applies to the units that fall in it)."""
+    x = np.asarray(units_per_month, dtype=np.float64)
+    bill = np.zeros_like(x)
+    low = 0.0
+    for tier in tiers:
+        high = np.inf if tier.up_to_million is None else tier.up_to_million * 1e6
+        bill = bill + np.clip(x - low, 0.0, high - low) * (tier.per_million_usd / 1e6)
+        low = high
+    return bill
+
+
+def marginal_rate_usd(units_per_month: np.ndarray | float, tiers: list[PriceTier]) -> np.ndarray:
+    """$ per unit of the tier the month's ``units_per_month``-th unit falls in."""
+    x = np.asarray(units_per_month, dtype=np.float64)
+    rate = np.full_like(x, tiers[-1].per_million_usd / 1e6)
+    for tier in reversed(tiers[:-1]):
+        rate = np.where(x <= tier.up_to_million * 1e6, tier.per_million_usd / 1e6, rate)
+    return rate
+
+
+def first_paid_rate_usd(tiers: list[PriceTier]) -> float:
+    """$ per unit of the first tier with a price (free allowances skipped)."""
+    return next((t.per_million_usd for t in tiers if t.per_million_usd > 0), 0.0) / 1e6
+
+
+def units_usd(units: np.ndarray | float, price: OrchestrationPrice) -> np.ndarray:
+    """$ of a durable run's billable units.
+
+    * a flat ``per_million_actions_usd``: units × price;
+    * ``unit_tiers`` with ``monthly_workflows`` = W: the month is taken to consist of W runs
+      like this one (W × units in the month). ``tier_price = "average"`` bills the run its share
+      of that month's bill, bill(W × units) / W, so the runs of a month add up to the bill;
+      ``"marginal"`` bills units × the price of the tier the month ends in (what one more run
+      costs an account of that volume);
+    * ``unit_tiers`` without a monthly volume: units × the first paid tier's price (free
+      allowances are not applied).
+    """
+    u = np.asarray(units, dtype=np.float64)
+    if not price.unit_tiers:
+        return u * price.per_million_actions_usd / 1e6
+    w = price.monthly_workflows
+    if w is None:
+        return u * first_paid_rate_usd(price.unit_tiers)
+    if price.tier_price == "marginal":
+        return u * marginal_rate_usd(w * u, price.unit_tiers)
+    return tiered_bill_usd(w * u, price.unit_tiers) / w
+
+
+def express_gb_seconds(open_time_s: np.ndarray | float, price: OrchestrationPrice) -> np.ndarray:
+    """Billed GB-seconds of an Express execution: duration rounded up to ``duration_increment_s``,
+    memory rounded up to ``memory_increment_mb`` (MB of 1,024 per GB)."""
+    t = np.asarray(open_time_s, dtype=np.float64)
+    if price.duration_increment_s > 0:
+        t = np.ceil(np.round(t / price.duration_increment_s, 9)) * price.duration_increment_s
+    mem = price.memory_mb
+    if price.memory_increment_mb > 0:
+        mem = math.ceil(mem / price.memory_increment_mb) * price.memory_increment_mb
+    return t * (mem / MB_PER_GB_AWS)
+
+
+def exceeds_duration_limit(open_time_s: np.ndarray | float, price: OrchestrationPrice) -> np.ndarray:
+    """Runs the service could not execute: open longer than ``max_duration_s`` (Express: 5 min)."""
+    t = np.asarray(open_time_s, dtype=np.float64)
+    if price.max_duration_s is None:
+        return np.zeros(t.shape, dtype=bool)
+    return t > price.max_duration_s
+
+
 def _shape(usage: OrchestrationUsage) -> tuple[int, ...]:
     return np.broadcast_shapes(*(np.shape(np.asarray(v)) for v in
                                  (usage.actions, usage.history_events, usage.open_time_s, usage.pipeline_runs)))
@@ -92,15 +177,21 @@ def _components_usd(records_history: bool, usage: OrchestrationUsage,
             "actions": 0.0,
             "action_minutes": _charged(p.restart_per_run_minute_usd, lambda: open_min() * p.restart_per_run_minute_usd),
             "active_storage": 0.0, "retained_storage": 0.0, "surcharge": 0.0,
+            "requests": 0.0, "gb_seconds": 0.0, "fixed_monthly": 0.0, "event_storage": 0.0,
         }
 
     def history_gb() -> np.ndarray:
         return history_bytes(usage.history_events, p) / GB
 
+    def gb_seconds_usd() -> np.ndarray:
+        over = exceeds_duration_limit(usage.open_time_s, p)
+        usd = express_gb_seconds(usage.open_time_s, p) * p.per_gb_second_usd
+        return np.where(over, np.nan, usd)  # not priceable: the service cannot run it
+
     parts = {
         "per_run": p.per_workflow_run_usd,
-        "actions": _charged(p.per_million_actions_usd, lambda: billable_actions(usage.actions, usage.pipeline_runs, p)
-                            * p.per_million_actions_usd / 1e6),
+        "actions": _charged(p.per_million_actions_usd or bool(p.unit_tiers),
+                            lambda: units_usd(billable_units(usage.actions, usage.pipeline_runs, p), p)),
         "action_minutes": _charged(p.per_million_action_minutes_usd,
                                    lambda: open_min() * p.per_million_action_minutes_usd / 1e6),
         "active_storage": _charged(p.active_storage_per_gb_hour_usd,
@@ -110,6 +201,11 @@ def _components_usd(records_history: bool, usage: OrchestrationUsage,
     }
     spend = parts["actions"] + parts["active_storage"] + parts["retained_storage"]
     parts["surcharge"] = _charged(p.usage_surcharge_fraction, lambda: p.usage_surcharge_fraction * spend)
+    parts["requests"] = p.per_million_requests_usd / 1e6
+    parts["gb_seconds"] = _charged(p.per_gb_second_usd or p.max_duration_s, gb_seconds_usd)
+    parts["fixed_monthly"] = p.monthly_fixed_usd / p.monthly_workflows if p.monthly_fixed_usd else 0.0
+    parts["event_storage"] = _charged(p.per_history_event_usd, lambda: np.asarray(usage.history_events, dtype=np.float64)
+                                      * p.per_history_event_usd)
     return parts
 
 
@@ -152,9 +248,11 @@ def durable_overhead_usd(price: OrchestrationPrice, activity_attempts: float, op
 
 
 def per_action_usd(price: OrchestrationPrice) -> float:
-    """Marginal $ of one more activity attempt (its action, its heartbeats, the surcharge)."""
-    return ((1.0 + price.heartbeats_per_activity_attempt) * price.per_million_actions_usd / 1e6
-            * (1.0 + price.usage_surcharge_fraction))
+    """Marginal $ of one more activity attempt (its action, its heartbeats, the surcharge); with
+    volume tiers, at the first paid tier's price."""
+    rate = first_paid_rate_usd(price.unit_tiers) if price.unit_tiers else price.per_million_actions_usd / 1e6
+    per_attempt = 1.0 if price.billable_unit == "state_transitions" else 1.0 + price.heartbeats_per_activity_attempt
+    return per_attempt * rate * (1.0 + price.usage_surcharge_fraction)
 
 
 # --------------------------------------------------------------------------- profiles
@@ -167,14 +265,23 @@ def orchestration_price(profile: str) -> OrchestrationPrice:
 
 
 def with_orchestration_profile(raw: dict, profile: str) -> dict:
-    """A copy of a scenario table whose ``[pricing.orchestration]`` is replaced by ``profile``'s.
+    """A copy of a scenario table whose orchestration prices come from ``profile`` alone.
 
-    AI prices (models, GPUs) stay those of the scenario; only the orchestrator changes. Used to
-    compare the same pipeline under several orchestration price lists.
+    AI prices (models, GPUs) and the monthly volume stay those of the scenario; the scenario's
+    own ``[pricing.orchestration]`` overrides are dropped, so no price of its profile leaks into
+    this one. Used to compare the same pipeline under several orchestration price lists.
     """
+    from sim.model.scenario import bundled_pricing_profiles
+
     out = copy.deepcopy(raw)
     pricing = dict(out.get("pricing", {}))
-    # every field spelled out: the scenario's own profile must not leak prices into this one
-    pricing["orchestration"] = orchestration_price(profile).model_dump()
+    pricing["orchestration"] = profile if profile in bundled_pricing_profiles() else str(Path(profile).resolve())
     out["pricing"] = pricing
     return out
+
+
+def orchestration_profiles() -> list[str]:
+    """The bundled profiles that price orchestration (have an ``[orchestration]`` table)."""
+    from sim.model.scenario import bundled_pricing_profiles
+
+    return [name for name in bundled_pricing_profiles() if "orchestration" in load_pricing_profile(name)[0]]

@@ -115,11 +115,26 @@ class _Model(BaseModel):
 
 
 # --------------------------------------------------------------------------- pricing
+#
+# A scenario's prices combine two parts, each from a profile (a bundled name or a TOML path):
+# model and GPU prices (``[pricing] models = "…"``) and orchestration prices
+# (``[pricing] orchestration = "…"``); ``[pricing] profile = "…"`` takes both parts from one
+# file. The scenario's own ``[pricing.gpu]``, ``[pricing.models]`` and
+# ``[pricing.orchestration]`` keys then override field by field (``_resolve_pricing``). How
+# the orchestration prices are billed lives in sim/model/costs.py; docs/costs.md lists the profiles.
 
 
 class ModelPrice(_Model):
     input_per_mtok: float = Field(0.0, ge=0, description="$ per million input tokens")
     output_per_mtok: float = Field(0.0, ge=0, description="$ per million output tokens")
+
+
+class PriceTier(_Model):
+    """One tier of a volume-tiered price: ``per_million_usd`` for the units of a month beyond the
+    previous tier, up to ``up_to_million`` units a month (None: no upper end)."""
+
+    up_to_million: float | None = Field(None, gt=0, description="upper end of the tier, millions of units a month")
+    per_million_usd: float = Field(ge=0)
 
 
 class OrchestrationPrice(_Model):
@@ -139,14 +154,68 @@ class OrchestrationPrice(_Model):
     signals_per_run: float = Field(0.0, ge=0, description="signals sent per durable workflow run")
     usage_surcharge_fraction: float = Field(0.0, ge=0, description="plan fee as a fraction of usage spend (e.g. 0.10)")
     restart_per_run_minute_usd: float = Field(0.0, ge=0, description="classic orchestrator: $ per minute a pipeline is open")
+    # --- billed units and volume tiers (Temporal Cloud, Step Functions Standard)
+    billable_unit: Literal["actions", "state_transitions"] = Field(
+        "actions", description="what per_million_actions_usd and unit_tiers price: Temporal actions, or "
+        "Step Functions state transitions (one per activity attempt, retries included, plus state_transitions_per_run)")
+    state_transitions_per_run: float = Field(0.0, ge=0, description="state transitions per run beyond one per activity attempt")
+    unit_tiers: list[PriceTier] = Field(default_factory=list, description="volume tiers of the billed unit (monthly)")
+    tier_price: Literal["average", "marginal"] = Field(
+        "average", description="bill a run at the month's average tier price or at the marginal tier's price")
+    monthly_workflows: float | None = Field(None, gt=0, description="durable workflows a month (tiers, free allowances, fixed costs)")
+    # --- Step Functions Express
+    per_million_requests_usd: float = Field(0.0, ge=0, description="$ per million workflow executions started")
+    per_gb_second_usd: float = Field(0.0, ge=0, description="$ per GB-second of execution duration x memory")
+    duration_increment_s: float = Field(0.0, ge=0, description="billed duration is rounded up to a multiple of this")
+    memory_mb: float = Field(0.0, ge=0, description="memory the execution uses (MB)")
+    memory_increment_mb: float = Field(0.0, ge=0, description="memory is billed in chunks of this many MB")
+    max_duration_s: float | None = Field(None, gt=0, description="longest execution the service allows (Express: 300 s)")
+    # --- self-hosted
+    monthly_fixed_usd: float = Field(0.0, ge=0, description="fixed monthly cost (cluster, database), amortised over monthly_workflows")
+    per_history_event_usd: float = Field(0.0, ge=0, description="$ per history event stored")
+
+    @model_validator(mode="after")
+    def _check_billing(self) -> OrchestrationPrice:
+        if self.unit_tiers:
+            if self.per_million_actions_usd:
+                raise ValueError("give either per_million_actions_usd or unit_tiers, not both (to replace a "
+                                 "profile's tiers by a flat price, also set unit_tiers = [])")
+            ends = [t.up_to_million for t in self.unit_tiers]
+            if ends[-1] is not None or any(e is None for e in ends[:-1]):
+                raise ValueError("unit_tiers: every tier but the last needs up_to_million; the last has none")
+            if any(b <= a for a, b in zip(ends[:-2], ends[1:-1], strict=False)):
+                raise ValueError("unit_tiers: up_to_million must increase from tier to tier")
+        return self
+
+
+class ProfileInfo(_Model):
+    """Where one part of the prices comes from (shown in every command's header)."""
+
+    name: str = ""
+    source: str = ""
+    source_date: str = ""
+    not_modelled: str = ""
 
 
 class Pricing(_Model):
     name: str = "custom"
     source: str = ""
+    source_date: str = Field("", description="date of the copy of the source the figures come from")
+    not_modelled: str = Field("", description="what the profile leaves out")
+    monthly_workflows: float | None = Field(None, gt=0, description="workflows a month (orchestration volume tiers)")
     gpu: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
     models: dict[str, ModelPrice] = Field(default_factory=dict)
     orchestration: OrchestrationPrice = OrchestrationPrice()
+    #: which profile each part came from (filled in by the loader; "" = the scenario's own figures)
+    models_profile: ProfileInfo = ProfileInfo()
+    orchestration_profile: ProfileInfo = ProfileInfo()
+
+    def describe(self) -> str:
+        """One line for output headers: where the model/GPU and the orchestration prices come from."""
+        m = self.models_profile.name or "the scenario's own prices"
+        o = self.orchestration_profile.name or "the scenario's own prices"
+        vol = self.orchestration.monthly_workflows
+        return f"models and GPUs: {m}; orchestration: {o}" + (f"; {vol:,.0f} workflows a month" if vol else "")
 
 
 # --------------------------------------------------------------------------- pipeline
@@ -583,8 +652,11 @@ def load_pricing_profile(name_or_path: str, base_dir: Path | None = None) -> tup
     if not candidate.is_absolute() and base_dir is not None:
         candidate = base_dir / candidate
     if candidate.suffix != ".toml" and not candidate.exists():
-        known = ", ".join(bundled_pricing_profiles())
-        raise ScenarioError(f"unknown pricing profile '{name_or_path}' (bundled: {known}; or give a .toml path)", key="pricing.profile")
+        names = bundled_pricing_profiles()
+        hint = difflib.get_close_matches(name_or_path, names, n=1)
+        extra = f"did you mean '{hint[0]}'? " if hint else ""
+        raise ScenarioError(f"unknown pricing profile '{name_or_path}' ({extra}bundled: {', '.join(names)}; "
+                            "or give a .toml path)", key="pricing.profile")
     table = _read_toml(candidate, "pricing profile")
     _check_pricing_profile(table, str(candidate))
     return table, str(candidate)
@@ -690,23 +762,96 @@ def _explain(error: dict, data: dict) -> tuple[str, str]:
     return key, msg
 
 
+#: the parts of a price list a profile can supply, and the tables each part is made of
+PRICING_PARTS: dict[str, tuple[str, ...]] = {"models": ("gpu", "models"), "orchestration": ("orchestration",)}
+HOURS_PER_MONTH = 730.0  # 365 d × 24 h / 12: a fleet's Poisson rate → a monthly volume
+
+
+def _load_part(ref: object, key: str, base_dir: Path | None, file: str) -> dict:
+    if not isinstance(ref, str):
+        raise ScenarioError("must be a profile name or a path", file=file, key=key)
+    try:
+        table, _ = load_pricing_profile(ref, base_dir)
+    except ScenarioError as exc:
+        raise ScenarioError(exc.problem, file=exc.file or file, key=exc.key if exc.file else key) from None
+    return table
+
+
+def _profile_info(table: dict, ref: str, overridden: list[str]) -> dict:
+    name = str(table.get("name", ref))
+    if overridden:
+        name += f" (this scenario overrides {', '.join(overridden)})"
+    return {"name": name, "source": str(table.get("source", "")), "source_date": str(table.get("source_date", "")),
+            "not_modelled": str(table.get("not_modelled", ""))}
+
+
+def _overridden(own: dict, part: str) -> list[str]:
+    keys = []
+    for table in PRICING_PARTS[part]:
+        value = own.get(table)
+        if isinstance(value, dict):
+            keys += [f"{table}.{k}" for k in value]
+    return keys
+
+
+def _resolve_pricing(raw_pricing: object, data: dict, base_dir: Path | None, file: str) -> dict:
+    """The scenario's ``[pricing]`` table with its profiles resolved: the combined profile
+    (``profile``), then each part's profile (``models``, ``orchestration``: a name, or a table
+    with a ``profile`` key next to overrides) replacing that part whole, then the scenario's own
+    keys field by field. Records where each part came from, and copies the monthly volume
+    (``monthly_workflows``, or a Poisson fleet's ``rate_per_hour`` × 730 h) into the
+    orchestration prices, which bill by it."""
+    if not isinstance(raw_pricing, dict):
+        raise ScenarioError("must be a table", file=file, key="pricing")
+    own = copy.deepcopy(raw_pricing)
+    combined = own.pop("profile", None)
+    named: dict[str, object] = {}
+    for part in PRICING_PARTS:
+        value = own.get(part)
+        if isinstance(value, str):
+            named[part] = own.pop(part)
+        elif isinstance(value, dict) and "profile" in value:
+            value = dict(value)
+            named[part] = value.pop("profile")
+            own[part] = value
+        elif value is not None and not isinstance(value, dict):
+            raise ScenarioError("must be a profile name or a table of prices", file=file, key=f"pricing.{part}")
+    out: dict = {}
+    info: dict[str, dict] = {}
+    if combined is not None:
+        table = _load_part(combined, "pricing.profile", base_dir, file)
+        out = copy.deepcopy(table)
+        for part in PRICING_PARTS:
+            info[part] = _profile_info(table, str(combined), _overridden(own, part) if part not in named else [])
+    for part, ref in named.items():
+        key = f"pricing.{part}" if isinstance(raw_pricing.get(part), str) else f"pricing.{part}.profile"
+        table = _load_part(ref, key, base_dir, file)
+        tables = PRICING_PARTS[part]
+        if not any(t in table for t in tables):
+            has = ", ".join(f"[{t}]" for t in ("gpu", "models", "orchestration") if t in table) or "no prices"
+            raise ScenarioError(f"profile '{ref}' has no {' or '.join(f'[{t}]' for t in tables)} table "
+                                f"(it has {has})", file=file, key=key)
+        for t in tables:
+            out[t] = copy.deepcopy(table.get(t, {}))
+        info[part] = _profile_info(table, str(ref), _overridden(own, part))
+    out = _deep_update(out, own)
+    volume = out.get("monthly_workflows")
+    fleet = data.get("fleet")
+    if volume is None and isinstance(fleet, dict) and isinstance(fleet.get("rate_per_hour"), int | float) \
+            and not isinstance(fleet.get("rate_per_hour"), bool) and fleet.get("arrival") == "poisson":
+        volume = float(fleet["rate_per_hour"]) * HOURS_PER_MONTH
+    orch = out.get("orchestration", {})
+    if volume is not None and isinstance(orch, dict) and "monthly_workflows" not in orch:
+        out["orchestration"] = {**orch, "monthly_workflows": volume}
+    out["models_profile"] = info.get("models", {})
+    out["orchestration_profile"] = info.get("orchestration", {})
+    return out
+
+
 def _prepare(raw: dict, base_dir: Path | None, file: str) -> dict:
     """Resolve the pricing profile and merge default retry policies, on a copy of raw."""
     data = copy.deepcopy(raw)
-    pricing = data.get("pricing", {})
-    if not isinstance(pricing, dict):
-        raise ScenarioError("must be a table", file=file, key="pricing")
-    pricing = dict(pricing)
-    profile = pricing.pop("profile", None)
-    if profile is not None:
-        if not isinstance(profile, str):
-            raise ScenarioError("must be a profile name or a path", file=file, key="pricing.profile")
-        try:
-            base, _ = load_pricing_profile(profile, base_dir)
-        except ScenarioError as exc:
-            raise ScenarioError(exc.problem, file=exc.file or file, key=exc.key or "pricing.profile") from None
-        pricing = _deep_update(base, pricing)
-    data["pricing"] = pricing
+    data["pricing"] = _resolve_pricing(data.get("pricing", {}), data, base_dir, file)
     defaults = data.get("defaults", {})
     default_retry = defaults.get("retry", {}) if isinstance(defaults, dict) else {}
     if isinstance(default_retry, dict) and default_retry:
@@ -806,8 +951,11 @@ def _cross_check(sc: Scenario, file: str) -> None:
             known = sorted(sc.pricing.models)
             hint = difflib.get_close_matches(step.model or "", known, n=1)
             extra = f" (did you mean '{hint[0]}'?)" if hint else ""
+            src = sc.pricing.models_profile.name
+            where = (f"models profile {src}" if src else "no models profile: add [pricing] models = \"article-2026-04\" "
+                     f"or [pricing.models.\"{step.model}\"]")
             raise ScenarioError(
-                f"unknown model '{step.model}'{extra}; pricing has: {', '.join(known) or 'none'}",
+                f"unknown model '{step.model}'{extra}; pricing has: {', '.join(known) or 'none'} ({where})",
                 file=file,
                 key=f"{key}.model",
             )
@@ -818,6 +966,11 @@ def _cross_check(sc: Scenario, file: str) -> None:
             problem = check_groups(config.groups, sc.step_names)
             if problem is not None:
                 raise ScenarioError(problem, file=file, key=f"strategies.{label}.groups")
+    orch = sc.pricing.orchestration
+    if orch.monthly_fixed_usd and orch.monthly_workflows is None:
+        raise ScenarioError(f"the orchestration profile ({sc.pricing.orchestration_profile.name or 'this scenario'}) "
+                            "has a fixed monthly cost to amortise: give the monthly volume", file=file,
+                            key="pricing.monthly_workflows")
     rl = sc.failures.rate_limit
     if rl is not None and rl.steps is not None:
         for j, name in enumerate(rl.steps):

@@ -1,0 +1,235 @@
+"""Composable pricing profiles and the vendors' billing rules, each checked against a bill
+computed by hand from the price list (never from the code under test)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sim.errors import ScenarioError
+from sim.experiment.api import simulate
+from sim.model.costs import (
+    OrchestrationUsage,
+    orchestration_breakdown_usd,
+    orchestration_cost_usd,
+    orchestration_price,
+    tiered_bill_usd,
+)
+from sim.model.scenario import load_scenario, scenario_from_dict
+
+LLM_PIPELINE = """
+name = "combo"
+{pricing}
+[[steps]]
+name = "parse"
+kind = "llm"
+model = "deepseek-v4-pro"
+input_tokens = 10000
+duration = "60s"
+[[steps]]
+name = "summary"
+kind = "llm"
+model = "gpt-5.4-mini"
+output_tokens = 1000
+duration = "30s"
+[failures.rate_limit]
+probability = 0.3
+steps = ["summary"]
+retry_after = "2s"
+[strategies.restart]
+[strategies.durable]
+persist_latency = "10ms"
+"""
+
+
+def _load(tmp_path: Path, pricing: str):
+    path = tmp_path / "s.toml"
+    path.write_text(LLM_PIPELINE.format(pricing=pricing))
+    return load_scenario(path)
+
+
+# --------------------------------------------------------------------------- composition
+
+
+def test_parts_combine_field_by_field(tmp_path: Path) -> None:
+    sc = _load(tmp_path, """
+[pricing]
+monthly_workflows = 1000
+[pricing.orchestration]
+profile = "temporal-cloud-payg"
+retention_days = 7
+[pricing.models]
+profile = "article-2026-04"
+[pricing.models."gpt-5.4-mini"]
+output_per_mtok = 3.0
+""")
+    p = sc.pricing
+    # models part: the article's, with one field overridden and the other kept
+    assert p.models["gpt-5.4-mini"].output_per_mtok == 3.0
+    assert p.models["gpt-5.4-mini"].input_per_mtok == 0.40
+    assert p.models["deepseek-v4-pro"].input_per_mtok == 1.39
+    assert p.gpu["h100"] == 2.50
+    # orchestration part: Temporal's, one field overridden, none of the article's figures
+    o = p.orchestration
+    assert o.retention_days == 7 and o.retained_storage_per_gb_hour_usd == 0.00105
+    assert o.unit_tiers[0].per_million_usd == 50.0 and o.per_million_action_minutes_usd == 0.0
+    assert o.monthly_workflows == 1000
+    assert p.models_profile.name == "article-2026-04 (this scenario overrides models.gpt-5.4-mini)"
+    assert p.orchestration_profile.name.startswith("temporal-cloud-payg (this scenario overrides orchestration.retention_days")
+    assert "orchestration: temporal-cloud-payg" in p.describe()
+
+
+def test_the_old_single_profile_still_gives_both_parts(tmp_path: Path) -> None:
+    sc = _load(tmp_path, '[pricing]\nprofile = "article-2026-04"\n')
+    assert sc.pricing.orchestration.per_million_actions_usd == 0.50
+    assert sc.pricing.models["gpt-5.4-mini"].output_per_mtok == 2.50
+    assert sc.pricing.describe() == "models and GPUs: article-2026-04; orchestration: article-2026-04"
+
+
+def test_an_orchestration_part_replaces_the_combined_profiles(tmp_path: Path) -> None:
+    sc = _load(tmp_path, '[pricing]\nprofile = "article-2026-04"\norchestration = "aws-step-functions-standard"\n')
+    o = sc.pricing.orchestration
+    assert o.per_million_actions_usd == 0.0 and o.per_million_action_minutes_usd == 0.0
+    assert o.billable_unit == "state_transitions"
+    assert sc.pricing.models["deepseek-v4-pro"].input_per_mtok == 1.39
+
+
+def test_a_model_no_profile_prices_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError) as err:
+        _load(tmp_path, '[pricing]\norchestration = "temporal-cloud-payg"\n')
+    msg = str(err.value)
+    assert err.value.key == "steps[0](parse).model"
+    assert "unknown model 'deepseek-v4-pro'" in msg and "no models profile" in msg
+    assert '[pricing] models = "article-2026-04"' in msg
+    with pytest.raises(ScenarioError) as err:
+        _load(tmp_path, '[pricing]\nmodels = "article-2026-04"\n[pricing.models."gpt-5.4-mini"]\ninput_per_mtok = 1\n'
+                        .replace('models = "article-2026-04"\n', 'orchestration = "temporal-cloud-payg"\n'))
+    assert "unknown model 'deepseek-v4-pro'" in str(err.value) and "pricing has: gpt-5.4-mini" in str(err.value)
+
+
+@pytest.mark.parametrize(("pricing", "key", "words"), [
+    ('[pricing]\nmodels = "article-2026-04"\norchestration = "temporal-clod-payg"\n', "pricing.orchestration",
+     "did you mean 'temporal-cloud-payg'"),
+    ('[pricing]\nmodels = "temporal-cloud-payg"\norchestration = "temporal-cloud-payg"\n', "pricing.models",
+     "has no [gpu] or [models] table"),
+    ('[pricing]\nmodels = "article-2026-04"\norchestration = 3\n', "pricing.orchestration", "profile name or a table"),
+    ('[pricing]\nmodels = "article-2026-04"\n[pricing.orchestration]\nprofile = "temporal-cloud-payg"\n'
+     'per_milion_actions_usd = 1\n', "pricing.orchestration.per_milion_actions_usd", "did you mean"),
+    ('[pricing]\nmodels = "article-2026-04"\norchestration = "temporal-cloud-payg"\n'
+     '[pricing.orchestration]\n', None, None),  # TOML itself refuses a key that is a string and a table
+    ('[pricing]\nmodels = "article-2026-04"\norchestration = "self-hosted-example"\n', "pricing.monthly_workflows",
+     "fixed monthly cost"),
+])
+def test_bad_pricing_is_one_line_naming_the_key(tmp_path: Path, pricing: str, key: str | None, words: str | None) -> None:
+    with pytest.raises(ScenarioError) as err:
+        _load(tmp_path, pricing)
+    if key is None:
+        assert "malformed TOML" in str(err.value)
+        return
+    assert err.value.key == key, str(err.value)
+    assert words in str(err.value)
+
+
+# --------------------------------------------------------------------------- Temporal Cloud tiers
+
+
+def _usage(actions, events=0.0, open_s=0.0):
+    a = np.asarray(actions, dtype=float)
+    return OrchestrationUsage(actions=a, history_events=np.full(a.shape, float(events)),
+                              open_time_s=np.full(a.shape, float(open_s)), pipeline_runs=a - 1)
+
+
+def test_temporal_tiers_by_hand_across_tier_edges() -> None:
+    tiers = orchestration_price("temporal-cloud-payg").unit_tiers
+    # written out from the price list: 5M at $50, 5M at $45, 10M at $40, 30M at $35, 50M at $30, then $25
+    by_hand = {
+        4e6: 4 * 50.0,
+        5e6: 5 * 50.0,
+        6e6: 5 * 50.0 + 1 * 45.0,
+        12e6: 5 * 50.0 + 5 * 45.0 + 2 * 40.0,
+        20e6: 250.0 + 225.0 + 400.0,
+        49e6: 250.0 + 225.0 + 400.0 + 29 * 35.0,
+        100e6: 250.0 + 225.0 + 400.0 + 1050.0 + 1500.0,
+        130e6: 250.0 + 225.0 + 400.0 + 1050.0 + 1500.0 + 30 * 25.0,
+    }
+    for actions, bill in by_hand.items():
+        assert tiered_bill_usd(actions, tiers) == pytest.approx(bill, rel=1e-12), actions
+
+
+def test_temporal_run_cost_average_and_marginal_by_hand() -> None:
+    base = orchestration_price("temporal-cloud-payg").model_copy(
+        update={"active_storage_per_gb_hour_usd": 0.0, "retained_storage_per_gb_hour_usd": 0.0})
+    # 2,000,000 workflows a month of 6 actions = 12 M actions: straddles the 5 M and 10 M edges
+    avg = base.model_copy(update={"monthly_workflows": 2e6})
+    cost = float(orchestration_cost_usd(True, _usage([6.0]), avg)[0])
+    month_bill = 5 * 50.0 + 5 * 45.0 + 2 * 40.0  # $555 for 12 M actions
+    assert cost == pytest.approx(month_bill / 2e6 * 1.10, rel=1e-12)  # + the 10% plan fee
+    marginal = base.model_copy(update={"monthly_workflows": 2e6, "tier_price": "marginal"})
+    cost_m = float(orchestration_cost_usd(True, _usage([6.0]), marginal)[0])
+    assert cost_m == pytest.approx(6 * 40.0 / 1e6 * 1.10, rel=1e-12)  # the 12 M-th action is in the $40 tier
+    # a run with a retry (7 actions): 14 M actions a month, still the $40 tier at the margin
+    cost7 = float(orchestration_cost_usd(True, _usage([7.0]), avg)[0])
+    assert cost7 == pytest.approx((250 + 225 + 4 * 40.0) / 2e6 * 1.10, rel=1e-12)
+    # without a monthly volume: the first tier's $50 per million
+    none = base.model_copy(update={"monthly_workflows": None})
+    assert float(orchestration_cost_usd(True, _usage([6.0]), none)[0]) == pytest.approx(6 * 50e-6 * 1.1, rel=1e-12)
+
+
+def test_temporal_storage_by_hand() -> None:
+    price = orchestration_price("temporal-cloud-payg").model_copy(update={"monthly_workflows": 1000})
+    parts = orchestration_breakdown_usd(True, _usage([5.0], events=29, open_s=1800.0), price)
+    gb = 29 * 400 / 1e9
+    assert parts["active_storage"][0] == pytest.approx(gb * 0.5 * 0.042, rel=1e-12)
+    assert parts["retained_storage"][0] == pytest.approx(gb * 30 * 24 * 0.00105, rel=1e-12)
+    assert parts["actions"][0] == pytest.approx(5 * 50e-6, rel=1e-12)  # 5,000 actions a month: first tier
+
+
+# --------------------------------------------------------------------------- Step Functions
+
+
+def test_step_functions_standard_transitions_of_a_chain_with_retries_by_hand(tmp_path: Path) -> None:
+    sc = _load(tmp_path, '[pricing]\nmodels = "article-2026-04"\norchestration = "aws-step-functions-standard"\n'
+                         'monthly_workflows = 10000\n')
+    df = simulate(sc, 400, seed=3)
+    dur = df[df["strategy"] == "durable"]
+    assert dur["rate_limited"].max() >= 2  # some runs retried the summary more than once
+    for row in dur.itertuples():
+        # a chain of 2 Task states: one transition per attempt, each retry one more
+        transitions = 2 + row.rate_limited
+        assert row.attempts == transitions
+        month = 10000 * transitions
+        by_hand = (month - 4000) * 0.025 / 1000 / 10000  # 4,000 free a month, then $0.025 per 1,000
+        assert row.orchestration_cost_usd == pytest.approx(by_hand, rel=1e-12)
+    assert (df.loc[df["strategy"] == "restart", "orchestration_cost_usd"] == 0).all()
+
+
+def test_step_functions_express_rounds_duration_and_memory_and_refuses_long_runs() -> None:
+    price = orchestration_price("aws-step-functions-express").model_copy(update={"memory_mb": 100.0})
+    usage = OrchestrationUsage(actions=np.array([3.0, 3.0, 3.0]), history_events=np.zeros(3),
+                               open_time_s=np.array([180.01, 180.1, 301.0]), pipeline_runs=np.array([2.0, 2.0, 2.0]))
+    cost = orchestration_cost_usd(True, usage, price)
+    gb = 128 / 1024  # 100 MB billed as two 64 MB chunks
+    assert cost[0] == pytest.approx(1.0 / 1e6 + 180.1 * gb * 0.00001667, rel=1e-12)  # 180.01 s → 180.1 s
+    assert cost[1] == pytest.approx(1.0 / 1e6 + 180.1 * gb * 0.00001667, rel=1e-12)
+    assert np.isnan(cost[2])  # over Express's 5 minutes: not priceable
+
+
+def test_self_hosted_amortises_the_fixed_cost(tmp_path: Path) -> None:
+    sc = _load(tmp_path, '[pricing]\nmodels = "article-2026-04"\nmonthly_workflows = 70000\n'
+                         '[pricing.orchestration]\nprofile = "self-hosted-example"\nper_history_event_usd = 1e-7\n')
+    df = simulate(sc, 50, seed=1)
+    dur = df[df["strategy"] == "durable"]
+    expected = 1400.0 / 70000 + dur["history_events"] * 1e-7
+    np.testing.assert_allclose(dur["orchestration_cost_usd"], expected, rtol=1e-12)
+
+
+def test_fleet_volume_comes_from_its_arrival_rate() -> None:
+    root = Path(__file__).resolve().parents[1] / "experiments" / "scenarios"
+    sc = load_scenario(root / "fleet_video.toml")
+    assert sc.fleet.rate_per_hour == 30
+    assert sc.pricing.orchestration.monthly_workflows == 30 * 730
+    raw = sc.raw
+    raw["pricing"]["monthly_workflows"] = 5
+    assert scenario_from_dict(raw, base_dir=root).pricing.orchestration.monthly_workflows == 5
