@@ -15,6 +15,16 @@ from sim.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = ROOT / "experiments" / "scenarios" / "research_paper.toml"
+
+
+@pytest.fixture
+def paper_flat(tmp_path):
+    """The research-paper scenario under the article's flat $0.0045 per paper (the bundled file
+    is on Temporal's list prices)."""
+    path = tmp_path / "research_paper_flat.toml"
+    path.write_text(PAPER.read_text().replace('orchestration = "temporal-cloud-payg"',
+                                              'orchestration = "article-2026-04-per-paper"'))
+    return path
 VIDEO = ROOT / "experiments" / "scenarios" / "video.toml"
 
 # Hand numbers: steps 1–3 of the research-paper pipeline at the article's prices
@@ -32,9 +42,9 @@ def test_hand_numbers():
 
 
 @pytest.mark.slow
-def test_research_paper_breakeven_agrees_with_the_closed_form(tmp_path, capsys):
+def test_research_paper_breakeven_agrees_with_the_closed_form(tmp_path, capsys, paper_flat):
     out = tmp_path / "be"
-    rc = main(["breakeven", str(PAPER), "--vary", "failures.rate_limit.probability=lin:0.02:0.3:8",
+    rc = main(["breakeven", str(paper_flat), "--vary", "failures.rate_limit.probability=lin:0.02:0.3:8",
                "--runs", "3000", "--seed", "1", "--out", str(out), "--quiet"])
     assert rc == 0
     text = capsys.readouterr().out
@@ -56,8 +66,8 @@ def test_research_paper_breakeven_agrees_with_the_closed_form(tmp_path, capsys):
     assert (out / "coarse" / "summary.parquet").exists() and (out / "refine-1" / "summary.parquet").exists()
 
 
-def test_closed_form_for_the_research_paper():
-    value = analytic_breakeven(sim.load_scenario(PAPER), "failures.rate_limit.probability", "total_cost_usd",
+def test_closed_form_for_the_research_paper(paper_flat):
+    value = analytic_breakeven(sim.load_scenario(paper_flat), "failures.rate_limit.probability", "total_cost_usd",
                                "durable", "restart")
     assert value.value == pytest.approx(P_STAR, rel=1e-9)
     assert "c = $0.031" in value.formula
@@ -98,7 +108,7 @@ def test_sweep_command_prints_a_table_writes_files_and_resumes(tmp_path, capsys)
     assert "2 point(s) x 2 strategies x 200 replications" in first
     assert "4 chunks run, 0 reused" in first
     assert "failures.crash.mtbf" in first and "60m (3600 s)" in first and "4h (14400 s)" in first
-    assert "paired difference durable - restart" in first
+    assert "paired saving of durable over restart = restart − durable" in first
     for name in ("summary", "paired", "points"):
         assert (out / f"{name}.parquet").exists()
     assert main(args) == 0

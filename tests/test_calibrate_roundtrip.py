@@ -177,7 +177,7 @@ def test_scenario_fitted_from_temporal_samples_runs_end_to_end(tmp_path: Path, c
     assert main(["fit", samples, "--out", str(out), "--template", "experiments/scenarios/research_paper.toml"]) == 0
     assert main(["run", str(out), "--runs", "200", "--seed", "3", "--out", str(tmp_path / "run"), "--quiet"]) == 0
     printed = capsys.readouterr().out
-    assert "paired difference durable - restart" in printed
+    assert "paired saving of durable over restart = restart − durable" in printed
     runs = pd.read_parquet(tmp_path / "run" / "runs.parquet")
     assert len(runs) == 400 and runs["completed"].all()
     assert (runs.loc[runs["strategy"] == "restart", "rate_limited"] > 0).any()

@@ -18,7 +18,7 @@ def test_run_writes_outputs_and_is_reproducible(tmp_path, capsys):
     for name in ("a", "b"):
         assert main(["run", VIDEO, "--runs", "300", "--seed", "7", "--out", str(tmp_path / name), "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "paired difference durable - restart" in out and "95% confidence" in out
+    assert "paired saving of durable over restart = restart − durable" in out and "95% confidence" in out
     for f in ("runs.parquet", "summary.csv", "paired.csv", "scenario.toml", "scenario.json"):
         assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
     runs = pd.read_parquet(tmp_path / "a" / "runs.parquet")
@@ -89,7 +89,7 @@ def test_strategies_in_any_order(tmp_path, capsys):
     path.write_text("name = 'x'\n" + GOOD_STEP + "[failures.crash]\nmtbf = '10m'\n"
                     "[strategies.durable]\n[strategies.checkpoint]\nevery = 1\n[strategies.restart]\n")
     assert main(["run", str(path), "--runs", "50", "--out", str(tmp_path / "o"), "--quiet"]) == 0
-    assert "paired difference durable - restart" in capsys.readouterr().out
+    assert "paired saving of durable over restart = restart − durable" in capsys.readouterr().out
     paired = pd.read_csv(tmp_path / "o" / "paired.csv")
     pairs = set(zip(paired["a"], paired["b"], strict=True))
     assert ("durable", "restart") in pairs and len(pairs) == 3

@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sim.analysis import analytic
+from sim.model.costs import durable_overhead_usd
 from sim.model.scenario import DurableStrategy, RestartStrategy, Scenario
+from sim.model.strategies import EVENTS_AT_START, EVENTS_PER_ACTIVITY
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,24 @@ def _unlimited_retries(scenario: Scenario) -> bool:
     restart_ok = all(c.retry.maximum_attempts == 0 for c in scenario.strategies.values()
                      if isinstance(c, RestartStrategy))
     return steps_ok and restart_ok
+
+
+def _durable_overhead_terms(scenario: Scenario, label: str) -> tuple[float, float, bool]:
+    """(fixed $ per run, $ per activity attempt, approximate?) of the durable strategy's
+    orchestration bill, from the cost model at the failure-free run: the per-attempt price is the
+    bill's increase for one more attempt (actions or state transitions, tiers and plan fee
+    included), the fixed part the rest (it can be negative: a bill with no workflow-start unit)."""
+    price = scenario.pricing.orchestration
+    n = len(scenario.steps)
+    events = EVENTS_AT_START + EVENTS_PER_ACTIVITY * n
+    latency = getattr(scenario.strategies[label], "persist_latency_s", 0.0)
+    open_s = sum(s.duration.mean() for s in scenario.steps) + events * latency
+    base = durable_overhead_usd(price, n, open_s, events)
+    per_attempt = durable_overhead_usd(price, n + 1, open_s, events) - base
+    approx = bool(price.per_million_action_minutes_usd or price.active_storage_per_gb_hour_usd
+                  or price.retained_storage_per_gb_hour_usd or price.per_gb_second_usd or price.per_history_event_usd
+                  or (price.unit_tiers and price.monthly_workflows))
+    return base - per_attempt * (1 + n), per_attempt, approx
 
 
 def analytic_breakeven(scenario: Scenario, path: str, metric: str, a: str, b: str) -> AnalyticValue | None:
@@ -53,25 +73,27 @@ def analytic_breakeven(scenario: Scenario, path: str, metric: str, a: str, b: st
     time_priced = bool(price.per_million_action_minutes_usd or price.active_storage_per_gb_hour_usd
                        or price.retained_storage_per_gb_hour_usd)
     if path == "failures.rate_limit.probability":
-        if f.crash is not None or f.deploy is not None or f.rate_limit is None or time_priced:
+        if f.crash is not None or f.deploy is not None or f.rate_limit is None:
             return None
         costs = [scenario.step_attempt_cost_usd(s) if s.kind == "llm" else scenario.step_price_per_s(s) * s.duration.mean()
                  for s in scenario.steps]
         rl = f.rate_limit
         mask = [s.name in set(rl.steps) for s in scenario.steps] if rl.steps is not None else \
             [s.kind == "llm" for s in scenario.steps]
+        fixed, per_attempt, approx = _durable_overhead_terms(scenario, a)
         try:
-            value = analytic.breakeven_failure_probability(costs, price.per_workflow_run_usd, mask,
-                                                           price.per_million_actions_usd / 1e6)
+            value = analytic.breakeven_failure_probability(costs, fixed, mask, per_attempt)
         except ValueError:
             return AnalyticValue(None, "per-call failure probability", "no break-even in closed form")
         failing = [s.name for s, m in zip(scenario.steps, mask, strict=True) if m]
         before = sum(c for c, m in zip(costs, mask, strict=True) if not m)
-        formula = "restart Σc_k·Q_k/Q_n = durable Σc_k + overhead"
-        if len(failing) == 1 and mask[-1] and not price.per_million_actions_usd:
+        formula = "restart Σc_k·Q_k/Q_n = durable Σc_k + overhead + per-attempt price × E[attempts]"
+        if len(failing) == 1 and mask[-1] and not per_attempt:
             formula = (f"c·p/(1−p) = overhead, c = ${before:.4g} (steps before {failing[0]}), "
-                       f"overhead = ${price.per_workflow_run_usd:.4g}: p = overhead/(c + overhead)")
-        return AnalyticValue(value, formula)
+                       f"overhead = ${fixed:.4g}: p = overhead/(c + overhead)")
+        note = ("approximate: storage, run time and volume tiers are priced at the failure-free run "
+                "(retries add waiting time and history the closed form leaves out)") if approx else ""
+        return AnalyticValue(value, formula, note)
     if path == "failures.crash.mtbf":
         if f.crash is None or f.crash.distribution != "exponential" or f.deploy is not None:
             return None

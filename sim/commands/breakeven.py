@@ -18,6 +18,7 @@ import pandas as pd
 
 from sim.analysis import stats
 from sim.analysis.closed_form import analytic_breakeven
+from sim.analysis.saving import sign_note
 from sim.commands.run import UsageError, finish
 from sim.commands.sweep import LABELS, add_execution_arguments, check_common, check_metric, fmt_x
 from sim.experiment.io import atomic_write_text
@@ -111,11 +112,11 @@ def _describe(be: stats.BreakEven, path: str, metric: str) -> str:
 def _points_text(be: stats.BreakEven, path: str, metric: str) -> list[str]:
     from sim.commands.run import fmt_interval
 
-    lines = [f"  {path:<34}{'mean ' + be.a + ' - ' + be.b:<44}lower"]
+    lines = [f"  {path:<34}{'saving of ' + be.a + ' (' + be.b + ' - ' + be.a + ')':<44}lower"]
     for _, row in be.points.iterrows():
         sig = "" if row["significant"] else " (n.s.)"
         lines.append(f"  {fmt_x(path, row[path]):<34}"
-                     f"{fmt_interval(metric, row['mean_diff'], row['ci_low'], row['ci_high']):<44}{row['lower']}{sig}")
+                     f"{fmt_interval(metric, -row['mean_diff'], -row['ci_high'], -row['ci_low']):<44}{row['lower']}{sig}")
     return lines
 
 
@@ -154,7 +155,9 @@ def handle(args: argparse.Namespace) -> int:
         df = result.runs
         be = stats.breakeven(df, vary.path, args.metric, args.a, args.b, n_boot=args.boot, seed=args.seed)
         label = LABELS.get(args.metric, args.metric)
-        lines = [f"{scenario.name}: break-even of {label}, {args.a} vs {args.b}, along {vary.path}", "",
+        lines = [f"{scenario.name}: break-even of {label}, {args.a} vs {args.b}, along {vary.path}",
+                 f"prices: {scenario.pricing.describe()}",
+                 f"{sign_note(args.a, args.b, label)}", "",
                  f"coarse sweep: {len(points)} points in [{fmt_x(vary.path, min(vary.values))}, "
                  f"{fmt_x(vary.path, max(vary.values))}], {result.runs_per_point} replications each "
                  f"({result.seconds:.1f} s)", "  " + _describe(be, vary.path, args.metric)]
@@ -188,7 +191,8 @@ def handle(args: argparse.Namespace) -> int:
         closed = analytic_breakeven(points[0].scenario, vary.path, args.metric, args.a, args.b)
         record = {"path": vary.path, "metric": args.metric, "a": args.a, "b": args.b, "runs": result.runs_per_point,
                   "seed": args.seed, "status": final.status, "estimate": final.estimate, "ci_low": final.ci_low,
-                  "ci_high": final.ci_high, "confidence": final.confidence, "stages": stages}
+                  "ci_high": final.ci_high, "confidence": final.confidence, "stages": stages,
+                  "prices": scenario.pricing.describe()}
         lines.append("")
         if closed is not None and closed.value is not None:
             inside = final.status == "crossing" and final.ci_low <= closed.value <= final.ci_high

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from sim.analysis import stats
+from sim.analysis.saving import saving_of, sign_note
 from sim.analysis.stats import few_replications_warning
 from sim.analysis.stats.completion import incomplete_counts, incomplete_warnings
 from sim.errors import EXIT_TARGET_NOT_MET, SimError
@@ -32,7 +33,8 @@ class UsageError(SimError):
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="simulate one scenario and summarise each strategy",
                        description="Simulate a scenario's pipeline under its failure environment with every strategy; "
-                       "print means with 95% confidence intervals and the paired difference durable - restart.")
+                       "print the prices it rests on, means with 95% confidence intervals and the paired saving of durable "
+                       "over restart (restart - durable: positive = durable lower).")
     p.add_argument("scenario", help="scenario TOML file (see docs/model.md)")
     p.add_argument("--runs", type=int, default=1000, help="replications (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
@@ -73,16 +75,18 @@ def _decimals(magnitude: float, significant: int = 3) -> int:
     return max(0, significant - 1 - math.floor(math.log10(magnitude)))
 
 
-def fmt_values(metric: str, values: list[float]) -> list[str]:
-    """Format values of one metric in one shared unit (seconds → s/min/h, dollars with the sign first)."""
+def fmt_values(metric: str, values: list[float], width: float = 0.0) -> list[str]:
+    """Format values of one metric in one shared unit (seconds → s/min/h, dollars with the sign
+    first), with enough decimals for 3 significant digits of the largest value and, when
+    ``width`` (an interval's width) is given, 2 of the width, so the ends of an interval differ."""
     finite = [abs(v) for v in values if v == v]
     magnitude = max(finite) if finite else 0.0
     if metric.endswith("_usd"):
-        decimals = max(2, _decimals(magnitude))
+        decimals = max(2, _decimals(magnitude), _decimals(width, 2) if width > 0 else 0)
         return ["n/a" if v != v else f"{'-' if v < 0 else ''}${abs(v):,.{decimals}f}" for v in values]
     if metric.endswith("_s"):
         factor, unit = _time_unit(magnitude)
-        decimals = _decimals(magnitude / factor)
+        decimals = max(_decimals(magnitude / factor), _decimals(width / factor, 2) if width > 0 else 0)
         return ["n/a" if v != v else f"{v / factor:,.{decimals}f} {unit}" for v in values]
     if magnitude >= 10_000:  # counts: 30,040 rather than 3.004e+04
         return ["n/a" if v != v else f"{v:,.0f}" for v in values]
@@ -98,7 +102,8 @@ def fmt_interval(metric: str, mean: float, low: float, high: float, reason: str 
     with "[n/a: 1 value]" when there are fewer than two values."""
     if mean != mean:
         return f"n/a ({reason})"
-    m, lo, hi = fmt_values(metric, [mean, low, high])
+    width = high - low if math.isfinite(high - low) else 0.0
+    m, lo, hi = fmt_values(metric, [mean, low, high], width)
     if low != low or high != high:
         return f"{m} [n/a: 1 value]"
     return f"{m} [{lo}, {hi}]"
@@ -124,7 +129,8 @@ def report_text(scenario: Scenario, df: pd.DataFrame, summary: pd.DataFrame, pai
     runs = df["run"].nunique()
     engine = ",".join(sorted(df["engine"].unique()))
     lines = [f"{scenario.name}: {runs} replications x {len(scenario.strategies)} strategies, "
-             f"seed {int(df['seed'].iloc[0])}, engine {engine} ({seconds:.1f} s)", ""]
+             f"seed {int(df['seed'].iloc[0])}, engine {engine} ({seconds:.1f} s)",
+             f"prices: {scenario.pricing.describe()}", ""]
     header = f"{'strategy':<16}" + "".join(f"{label:<34}" for _, label in HEADLINE) + "completed"
     lines.append(header)
     for label in scenario.strategies:
@@ -137,12 +143,11 @@ def report_text(scenario: Scenario, df: pd.DataFrame, summary: pd.DataFrame, pai
     pair = comparison_pair(scenario)
     if pair is not None:
         a, b = pair
-        lines += ["", f"paired difference {a} - {b} (same failures in every replication; negative = {a} lower):"]
+        lines += ["", f"paired {sign_note(a, b, 'value')}; the same failures in every replication:"]
         for metric, label in HEADLINE:
-            row = paired[(paired["a"] == a) & (paired["b"] == b) & (paired["metric"] == metric)].iloc[0]
-            rel = row["rel_diff"]
-            rel_text = f"  ({rel:+.1%} of {b})" if rel == rel else ""
-            lines.append(f"  {label:<16}{fmt_interval(metric, row['mean_diff'], row['ci_low'], row['ci_high'])}{rel_text}")
+            sav = saving_of(paired, a, b, metric)
+            rel_text = f"  ({sav.rel:+.1%} of {b})" if sav.rel == sav.rel else ""
+            lines.append(f"  {label:<16}{fmt_interval(metric, sav.mean, sav.ci_low, sav.ci_high)}{rel_text}")
     lines.append("")
     lines.append("95% confidence intervals (Student t over replications; on the log scale where it would cross 0).")
     return "\n".join(lines)

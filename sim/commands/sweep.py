@@ -7,6 +7,7 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
+from sim.analysis.saving import saving_of, sign_note
 from sim.commands.run import UsageError, add_backend_arguments, finish, fmt_interval
 from sim.experiment.api import ENGINES
 from sim.experiment.points import SweepPoint, build_points, parse_vary, resolve_path, sweep_spec
@@ -137,16 +138,14 @@ def report_text(scenario: Scenario, points: Sequence[SweepPoint], result: SweepR
     pair = ("durable", "restart") if ("durable", "restart") in pairs else (pairs[0] if pairs else None)
     if pair is not None:
         a, b = pair
-        lines += ["", f"paired difference {a} - {b} (same failures in every replication; negative = {a} lower):"]
+        lines += ["", f"paired {sign_note(a, b, 'value')}; the same failures in every replication:"]
         lines.append(x_header + "".join(f"{LABELS.get(m, m):<{width + 10}}" for m in metrics))
         for p in points:
             cells = []
             for m in metrics:
-                row = paired[(paired["point"] == p.index) & (paired["a"] == a) & (paired["b"] == b)
-                             & (paired["metric"] == m)].iloc[0]
-                rel = row["rel_diff"]
-                rel_text = f" ({rel:+.1%})" if rel == rel and math.isfinite(rel) else ""
-                cells.append(f"{fmt_interval(m, row['mean_diff'], row['ci_low'], row['ci_high']) + rel_text:<{width + 10}}")
+                sav = saving_of(paired[paired["point"] == p.index], a, b, m)
+                rel_text = f" ({sav.rel:+.1%})" if math.isfinite(sav.rel) else ""
+                cells.append(f"{fmt_interval(m, sav.mean, sav.ci_low, sav.ci_high) + rel_text:<{width + 10}}")
             lines.append("".join(f"{fmt_x(c, p.values[c]):<24}" for c in xcols) + "".join(cells))
     if result.stopping is not None:
         lines += ["", result.stopping.message()]

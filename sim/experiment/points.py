@@ -268,7 +268,10 @@ def set_path(raw: dict, path: ParamPath, value: Any, scenario: Scenario) -> dict
         if isinstance(key, int):
             node = node[key]
             continue
-        if not isinstance(node.get(key), dict | list):
+        current = node.get(key)
+        if isinstance(current, str) and node is out.get("pricing") and key in ("models", "orchestration"):
+            node[key] = {"profile": current}  # a named price profile: the field overrides one of its prices
+        elif not isinstance(current, dict | list):
             node[key] = {}
         node = node[key]
     node[path.keys[-1]] = value

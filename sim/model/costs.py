@@ -171,7 +171,7 @@ def _components_usd(records_history: bool, usage: OrchestrationUsage,
         return np.asarray(usage.open_time_s, dtype=np.float64) / 60.0
 
     if not records_history:
-        return {
+        parts = {
             "per_run": _charged(p.restart_per_run_usd,
                                 lambda: np.asarray(usage.pipeline_runs, dtype=np.float64) * p.restart_per_run_usd),
             "actions": 0.0,
@@ -179,6 +179,7 @@ def _components_usd(records_history: bool, usage: OrchestrationUsage,
             "active_storage": 0.0, "retained_storage": 0.0, "surcharge": 0.0,
             "requests": 0.0, "gb_seconds": 0.0, "fixed_monthly": 0.0, "event_storage": 0.0,
         }
+        return {k: v * p.price_factor for k, v in parts.items()} if p.price_factor != 1.0 else parts
 
     def history_gb() -> np.ndarray:
         return history_bytes(usage.history_events, p) / GB
@@ -206,6 +207,8 @@ def _components_usd(records_history: bool, usage: OrchestrationUsage,
     parts["fixed_monthly"] = p.monthly_fixed_usd / p.monthly_workflows if p.monthly_fixed_usd else 0.0
     parts["event_storage"] = _charged(p.per_history_event_usd, lambda: np.asarray(usage.history_events, dtype=np.float64)
                                       * p.per_history_event_usd)
+    if p.price_factor != 1.0:
+        parts = {k: v * p.price_factor for k, v in parts.items()}
     return parts
 
 

@@ -170,6 +170,7 @@ class OrchestrationPrice(_Model):
     memory_mb: float = Field(0.0, ge=0, description="memory the execution uses (MB)")
     memory_increment_mb: float = Field(0.0, ge=0, description="memory is billed in chunks of this many MB")
     max_duration_s: float | None = Field(None, gt=0, description="longest execution the service allows (Express: 300 s)")
+    price_factor: float = Field(1.0, ge=0, description="multiplies the whole orchestration bill (sensitivity analyses)")
     # --- self-hosted
     monthly_fixed_usd: float = Field(0.0, ge=0, description="fixed monthly cost (cluster, database), amortised over monthly_workflows")
     per_history_event_usd: float = Field(0.0, ge=0, description="$ per history event stored")

@@ -140,7 +140,7 @@ def plot_breakeven(
                              markersize=5, linestyle="-", linewidth=1.8, zorder=3)
             axd.axhline(0, color="#333333", linewidth=1.0, zorder=1)
             handles.append((band, dl))
-            labels.append(f"{order[0]} − {order[1]}\n(paired, same runs)")
+            labels.append(f"saving of {order[1]} = {order[0]} − {order[1]}\n(paired, same runs; > 0: {order[1]} cheaper)")
         est, lo, hi = _breakeven_values(breakeven)
         if breakeven is not None and np.isfinite(est):
             # an infinite CI end means "beyond the swept range" (sim.analysis.stats.BreakEven)
@@ -180,7 +180,7 @@ def plot_breakeven(
         name = pdata.metric_label(metric)
         ax_.set_ylabel(_axis_label(f"expected {name}", yunit))
         if axd is not None:
-            axd.set_ylabel(_esc(f"{order[0]} − {order[1]}\n({yunit.label})\n> 0: {order[1]} cheaper"),
+            axd.set_ylabel(_esc(f"saving of {order[1]}\n{order[0]} − {order[1]} ({yunit.label})\n> 0: {order[1]} cheaper"),
                            fontsize=11)
         ax_.set_title(_esc(title or f"Expected {name} vs {plabel}"))
         _legend_right(ax_, handles, labels,

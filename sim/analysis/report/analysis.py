@@ -292,13 +292,12 @@ def _step_duration_edits(scenario: Scenario, index: int, factor: float) -> list[
     return [(f"steps.{step.name}.duration", step.duration.mean() * factor)]
 
 
-_ORCHESTRATION_INPUTS = (
-    ("per_million_actions_usd", "price per million actions", "$/M actions"),
-    ("per_million_action_minutes_usd", "price per million action-minutes", "$/M action-min"),
-    ("per_workflow_run_usd", "price per durable workflow run", "$/run"),
-    ("active_storage_per_gb_hour_usd", "active history storage price", "$/GB-h"),
-    ("retained_storage_per_gb_hour_usd", "retained history storage price", "$/GB-h"),
-    ("restart_per_run_usd", "classic orchestrator price per run", "$/run"),
+#: the orchestration prices of OrchestrationPrice (a list with any of them > 0 is in the tornado)
+_ORCHESTRATION_PRICES = (
+    "per_million_actions_usd", "per_million_action_minutes_usd", "per_workflow_run_usd",
+    "active_storage_per_gb_hour_usd", "retained_storage_per_gb_hour_usd", "restart_per_run_usd",
+    "restart_per_run_minute_usd", "per_million_requests_usd", "per_gb_second_usd", "monthly_fixed_usd",
+    "per_history_event_usd",
 )
 
 
@@ -372,13 +371,13 @@ def sensitivity_inputs(scenario: Scenario, factor: float = 2.0, a: str | None = 
             add(f"persist latency ({label})", "overhead", [(path, latency * lo_f)], [(path, latency * hi_f)],
                 duration_text(latency * lo_f), duration_text(latency * hi_f))
     orch = scenario.pricing.orchestration
-    for key, name, unit in _ORCHESTRATION_INPUTS:
-        value = getattr(orch, key)
-        if value > 0:
-            path = f"pricing.orchestration.{key}"
-            add(name, "overhead", [(path, value * lo_f)], [(path, value * hi_f)],
-                f"{usd(value * lo_f)} {unit.removeprefix('$')}".replace(" /", "/"),
-                f"{usd(value * hi_f)} {unit.removeprefix('$')}".replace(" /", "/"))
+    if any(getattr(orch, key) > 0 for key in _ORCHESTRATION_PRICES) or orch.unit_tiers:
+        # the whole price list scaled at once (tiers, storage, plan fee, per-run prices alike)
+        path = "pricing.orchestration.price_factor"
+        name = scenario.pricing.orchestration_profile.name.split(" (")[0] or "the scenario's"
+        f0 = orch.price_factor
+        add(f"orchestration prices ({name})", "price", [(path, f0 * lo_f)], [(path, f0 * hi_f)],
+            f"×{f0 * lo_f:g} of the list", f"×{f0 * hi_f:g} of the list")
     return out
 
 

@@ -1,0 +1,187 @@
+"""The same simulated runs priced under other orchestration price lists (no new simulation).
+
+Every orchestration cost is a pure function of a run's counts (``sim.model.costs``): billable
+actions, history events, the time the workflow is open, activity attempts. :func:`reprice`
+recomputes ``orchestration_cost_usd`` and ``total_cost_usd`` of a runs table from those
+columns under another orchestration profile; :func:`compare_pricing` does it for the baseline
+runs and a failure-intensity sweep of a scenario, and gives each profile's cost per run, the
+paired saving and the break-even (``sim compare SCENARIO --pricing a,b,c``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sim.analysis import stats
+from sim.analysis.saving import Saving, saving_of
+from sim.errors import SimError
+from sim.experiment.points import Vary, build_points
+from sim.experiment.runner import run_sweep
+from sim.model.costs import (
+    OrchestrationUsage,
+    exceeds_duration_limit,
+    orchestration_cost_usd,
+    orchestration_profiles,
+    with_orchestration_profile,
+)
+from sim.model.scenario import Scenario, scenario_from_dict
+from sim.model.strategies import behaviour
+
+#: columns a runs table needs for repricing
+COUNT_COLUMNS = ("strategy", "makespan_s", "compute_cost_usd", "orchestration_actions", "history_events", "heartbeats")
+
+
+class RepriceError(SimError):
+    """Runs or a scenario that cannot be repriced."""
+
+
+def with_orchestration(scenario: Scenario, profile: str) -> Scenario:
+    """``scenario`` with its orchestration prices from ``profile`` (models, GPUs and the monthly
+    volume unchanged)."""
+    base = Path(scenario.path).parent if scenario.path else None
+    return scenario_from_dict(with_orchestration_profile(scenario.raw, profile), file=scenario.path or "<scenario>",
+                              base_dir=base)
+
+
+def usage_of(runs: pd.DataFrame, records_history: bool) -> OrchestrationUsage:
+    """A strategy's orchestrator usage recovered from its runs' columns: for a durable run the
+    engines count ``orchestration_actions`` = 1 workflow start + activity attempts + heartbeats,
+    so the activity attempts are ``orchestration_actions − 1 − heartbeats``; for restart the
+    column holds the pipeline attempts."""
+    actions = runs["orchestration_actions"].to_numpy(dtype=np.float64)
+    attempts = actions - 1.0 - runs["heartbeats"].to_numpy(dtype=np.float64) if records_history else actions
+    return OrchestrationUsage(actions=actions, history_events=runs["history_events"].to_numpy(dtype=np.float64),
+                              open_time_s=runs["makespan_s"].to_numpy(dtype=np.float64), pipeline_runs=attempts)
+
+
+def reprice(runs: pd.DataFrame, scenario: Scenario, profile: str | None = None) -> pd.DataFrame:
+    """A copy of ``runs`` (simulated from ``scenario``) with ``orchestration_cost_usd`` and
+    ``total_cost_usd`` recomputed under the orchestration profile ``profile`` (None: the
+    scenario's own prices). Runs the service cannot execute (longer than its maximum duration)
+    cost NaN."""
+    missing = [c for c in COUNT_COLUMNS if c not in runs.columns]
+    if missing:
+        raise RepriceError(f"the runs table lacks {', '.join(missing)}: it cannot be repriced")
+    priced = scenario if profile is None else with_orchestration(scenario, profile)
+    price = priced.pricing.orchestration
+    out = runs.copy()
+    orch = np.zeros(len(out))
+    labels = out["strategy"].astype(str).to_numpy()
+    for label, cfg in scenario.strategies.items():
+        mask = labels == label
+        if mask.any():
+            beh = behaviour(label, cfg)
+            orch[mask] = orchestration_cost_usd(beh.records_history, usage_of(out.loc[mask], beh.records_history), price)
+    out["orchestration_cost_usd"] = orch
+    out["total_cost_usd"] = out["compute_cost_usd"].to_numpy(dtype=np.float64) + orch
+    return out
+
+
+# --------------------------------------------------------------------------- comparison
+
+
+@dataclass(frozen=True)
+class ProfileResult:
+    """One orchestration profile's verdict on the same runs."""
+
+    profile: str
+    source_date: str
+    cost_a: tuple[float, float, float]  # mean, ci_low, ci_high per run
+    cost_b: tuple[float, float, float]
+    saving: Saving | None  # of a over b; None when the service cannot run the pipeline
+    breakeven: stats.BreakEven | None
+    analytic_breakeven: float | None
+    over_limit: float  # share of a's runs longer than the service allows (Express: 5 min)
+    note: str = ""
+
+
+@dataclass
+class PricingComparison:
+    scenario: Scenario
+    a: str
+    b: str
+    runs: int
+    seed: int
+    path: str
+    grid: tuple[float, ...]
+    results: list[ProfileResult] = field(default_factory=list)
+    confidence: float = 0.95
+
+
+def _mean_ci(x: np.ndarray, confidence: float) -> tuple[float, float, float]:
+    x = np.asarray(x, dtype=np.float64)
+    m = float(x.mean())
+    h = stats.t_half_width(float(x.std(ddof=1)), len(x), confidence) if len(x) > 1 else math.nan
+    return m, m - h, m + h
+
+
+def compare_pricing(scenario: Scenario, profiles: Sequence[str] | None = None, *, runs: int = 10_000,
+                    seed: int = 0, path: str | None = None, factors: Sequence[float] | None = None,
+                    engine: str = "auto", workers: int | None = None, quiet: bool = True,
+                    n_boot: int = 1000, confidence: float = 0.95) -> PricingComparison:
+    """Simulate ``scenario`` once (the baseline and a sweep of one failure intensity), then price
+    the same runs under each orchestration profile (default: every bundled one): cost per run of
+    each strategy, the paired saving of the durable-style strategy over the restart-style one,
+    and the break-even along the sweep, with intervals, plus the closed form where one applies."""
+    from sim.analysis.report.analysis import (
+        analytic_breakeven_value,
+        compare_pair,
+        failure_intensities,
+        intensity_grid,
+    )
+
+    profiles = list(profiles) if profiles else orchestration_profiles()
+    variants = {p: with_orchestration(scenario, p) for p in profiles}  # bad names fail before simulating
+    a, b = compare_pair(scenario)
+    intensities = failure_intensities(scenario)
+    if not intensities:
+        raise RepriceError(f"{scenario.path or scenario.name}: no failure intensity to sweep for a break-even")
+    if path is None:
+        intensity = intensities[0]
+    else:
+        found = [i for i in intensities if i.path == path]
+        if not found:
+            raise RepriceError(f"--sweep {path}: not a failure intensity of this scenario; choose one of "
+                               f"{', '.join(i.path for i in intensities)}")
+        intensity = found[0]
+    factors = factors if factors is not None else 2.0 ** np.arange(-4.0, 4.01, 0.5)
+    grid = intensity_grid(intensity, factors)
+    columns = ["point", intensity.path, "run", *COUNT_COLUMNS, "orchestration_cost_usd", "total_cost_usd"]
+    base = run_sweep(build_points(scenario, []), runs, seed, engine=engine, workers=workers, quiet=quiet,
+                     collect_runs=True, collect_columns=[c for c in columns if c != intensity.path])
+    sweep = run_sweep(build_points(scenario, [Vary(intensity.path, grid)]), runs, seed, engine=engine,
+                      workers=workers, quiet=quiet, collect_runs=True, collect_columns=columns)
+    out = PricingComparison(scenario, a, b, runs, seed, intensity.path, tuple(grid), confidence=confidence)
+    for profile in profiles:
+        var = variants[profile]
+        priced = reprice(base.runs, scenario, profile)
+        is_a = priced["strategy"].astype(str) == a
+        over = float(np.mean(exceeds_duration_limit(priced.loc[is_a, "makespan_s"], var.pricing.orchestration)))
+        info = var.pricing.orchestration_profile
+        if over > 0:
+            limit = var.pricing.orchestration.max_duration_s
+            out.results.append(ProfileResult(profile, info.source_date, (math.nan,) * 3, (math.nan,) * 3, None, None,
+                                             None, over, f"{over:.2%} of {a}'s runs last longer than the "
+                                             f"{limit:g} s this service allows: it cannot run this pipeline"))
+            continue
+        cost_a = _mean_ci(priced.loc[is_a, "total_cost_usd"], confidence)
+        cost_b = _mean_ci(priced.loc[priced["strategy"].astype(str) == b, "total_cost_usd"], confidence)
+        paired = stats.paired_differences(priced, a, b, metrics=["total_cost_usd"], confidence=confidence)
+        sav = saving_of(paired.assign(a=a, b=b), a, b)
+        sw = reprice(sweep.runs, scenario, profile)
+        note = ""
+        be = None
+        if sw["total_cost_usd"].isna().any():
+            note = "some swept runs exceed the service's maximum duration: no break-even"
+        else:
+            be = stats.breakeven(sw, intensity.path, "total_cost_usd", a, b, confidence=confidence, n_boot=n_boot,
+                                 seed=seed)
+        analytic, _ = analytic_breakeven_value(var, intensity.path, a, b)
+        out.results.append(ProfileResult(profile, info.source_date, cost_a, cost_b, sav, be, analytic, over, note))
+    return out
