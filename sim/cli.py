@@ -24,6 +24,7 @@ COMMANDS = [
     "audit",
     "report",
     "optimize",
+    "compare",
 ]
 
 

@@ -185,3 +185,89 @@ def compare_pricing(scenario: Scenario, profiles: Sequence[str] | None = None, *
         analytic, _ = analytic_breakeven_value(var, intensity.path, a, b)
         out.results.append(ProfileResult(profile, info.source_date, cost_a, cost_b, sav, be, analytic, over, note))
     return out
+
+
+# --------------------------------------------------------------------------- text
+
+
+def _usd(v: float) -> str:
+    from sim.analysis.report.analysis import usd
+
+    return usd(v)
+
+
+def _usd_interval(mean: float, lo: float, hi: float) -> str:
+    from sim.analysis.report.analysis import usd_interval
+
+    return usd_interval(mean, lo, hi)
+
+
+def breakeven_text(cmp: PricingComparison, r: ProfileResult) -> str:
+    """"1.05% [0.92%, 1.16%]" (bootstrap interval), or why there is none."""
+    from sim.analysis.report.analysis import failure_intensities
+
+    it = next(i for i in failure_intensities(cmp.scenario) if i.path == cmp.path)
+    be = r.breakeven
+    if be is None:
+        return "n/a"
+    if be.status == "crossing":
+        def end(x: float) -> str:
+            return it.short(x) if math.isfinite(x) else ("beyond the range" if x > 0 else "below the range")
+        return f"{it.short(be.estimate)} [{end(be.ci_low)}, {end(be.ci_high)}]"
+    lo, hi = it.short(min(cmp.grid)), it.short(max(cmp.grid))
+    return f"none in {lo}–{hi} ({be.winner} cheaper throughout)" if be.winner else f"none in {lo}–{hi} (tie)"
+
+
+def verdict_word(a: str, b: str, s: Saving | None) -> str:
+    """Plain words for the sign of the saving of ``a`` over ``b`` at the scenario's settings."""
+    if s is None:
+        return "cannot run"
+    return {1: f"{a} saves", -1: f"{a} costs more", 0: "no significant difference"}[s.direction]
+
+
+def comparison_rows(cmp: PricingComparison, per: int = 1000) -> list[dict[str, str]]:
+    """One row of text cells per profile (the CLI table, compare.md and the README)."""
+    from sim.analysis.report.analysis import failure_intensities
+
+    it = next(i for i in failure_intensities(cmp.scenario) if i.path == cmp.path)
+    rows = []
+    for r in cmp.results:
+        if r.saving is None:
+            rows.append({"profile": r.profile, f"{cmp.b} $/run": "n/a", f"{cmp.a} $/run": "n/a",
+                         f"saving per {per:,} runs": "n/a", "verdict": "cannot run", "break-even": "n/a",
+                         "closed form": "n/a", "note": r.note})
+            continue
+        sm, slo, shi = r.saving.scaled(per)
+        rows.append({
+            "profile": r.profile,
+            f"{cmp.b} $/run": _usd_interval(*r.cost_b),
+            f"{cmp.a} $/run": _usd_interval(*r.cost_a),
+            f"saving per {per:,} runs": _usd_interval(sm, slo, shi),
+            "verdict": verdict_word(cmp.a, cmp.b, r.saving),
+            "break-even": breakeven_text(cmp, r),
+            "closed form": it.short(r.analytic_breakeven) if r.analytic_breakeven is not None else "—",
+            "note": r.note,
+        })
+    return rows
+
+
+def comparison_markdown(cmp: PricingComparison, per: int = 1000) -> str:
+    """The comparison as a Markdown table with its header lines."""
+    from sim.analysis.report.analysis import failure_intensities
+
+    from sim.analysis.saving import sign_note
+
+    it = next(i for i in failure_intensities(cmp.scenario) if i.path == cmp.path)
+    rows = comparison_rows(cmp, per)
+    cols = [c for c in rows[0] if c != "note"] if rows else []
+    conf = f"{cmp.confidence:.0%}"
+    out = [f"{cmp.scenario.name}: {cmp.runs:,} replications per point, seed {cmp.seed}; the same runs priced under "
+           f"each orchestration profile (no new simulation). Models and GPUs: "
+           f"{cmp.scenario.pricing.models_profile.name or 'the scenario’s own prices'}. "
+           f"{sign_note(cmp.a, cmp.b)}; {conf} intervals (t for means, bootstrap for break-evens). "
+           f"Break-even along `{cmp.path}` ({len(cmp.grid)} points, {it.short(min(cmp.grid))} to "
+           f"{it.short(max(cmp.grid))}; the scenario has {it.short(it.current)}).", "",
+           "| " + " | ".join(cols) + " |", "|" + "|".join(["---"] + ["--:"] * (len(cols) - 1)) + "|"]
+    out += ["| " + " | ".join(r[c].replace("|", "\\|") for c in cols) + " |" for r in rows]
+    notes = [f"- `{r['profile']}`: {r['note']}" for r in rows if r["note"]]
+    return "\n".join(out + ([""] + notes if notes else [])) + "\n"

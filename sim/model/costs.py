@@ -278,7 +278,8 @@ def with_orchestration_profile(raw: dict, profile: str) -> dict:
 
     out = copy.deepcopy(raw)
     pricing = dict(out.get("pricing", {}))
-    pricing["orchestration"] = profile if profile in bundled_pricing_profiles() else str(Path(profile).resolve())
+    is_path = profile not in bundled_pricing_profiles() and (profile.endswith(".toml") or Path(profile).exists())
+    pricing["orchestration"] = str(Path(profile).resolve()) if is_path else profile
     out["pricing"] = pricing
     return out
 

@@ -89,12 +89,17 @@ def duration_text(seconds: float) -> str:
     return f"{s * 1000:.3g} ms" if a > 0 else "0 s"
 
 
-def usd(value: float) -> str:
-    """Dollars with about three significant digits: "$849", "$30.6", "$0.0306", "-$1.20"."""
+def usd(value: float, width: float | None = None) -> str:
+    """Dollars with about three significant digits: "$849", "$30.6", "$0.0306", "-$1.20"; with
+    ``width`` (of the interval the value belongs to), at least two significant digits of the
+    width, so that an interval's ends and its mean never print alike ("$0.8214 [$0.8196, $0.8232]")."""
     if value is None or not math.isfinite(value):
         return "n/a"
     sign = "-" if value < 0 else ""
     a = abs(value)
+    if width is not None and math.isfinite(width) and width > 1e-9 * a:  # below: rounding noise of a constant
+        need = max(0, 1 - math.floor(math.log10(width)))  # decimals for 2 significant digits of the width
+        return f"{sign}${a:,.{max(need, _usd_decimals(a))}f}"
     if a >= 100:
         text = f"{a:,.0f}"
     elif a >= 10:
@@ -108,7 +113,29 @@ def usd(value: float) -> str:
     return f"{sign}${text}"
 
 
+def _usd_decimals(a: float) -> int:
+    """Decimals ``usd`` shows for |value| = a (three significant digits)."""
+    if a >= 100:
+        return 0
+    if a >= 10:
+        return 1
+    if a >= 1:
+        return 2
+    if a == 0:
+        return 0
+    return 2 - math.floor(math.log10(a))
+
+
+def usd_interval(mean: float, lo: float, hi: float) -> str:
+    """"$0.8214 [$0.8196, $0.8232]": mean and interval with the digits the interval needs."""
+    w = hi - lo if math.isfinite(hi - lo) else None
+    return f"{usd(mean, w)} {_interval(lo, hi)}"
+
+
 def _interval(lo: float, hi: float, fmt: Any = usd) -> str:
+    if fmt is usd:
+        w = hi - lo if math.isfinite(hi - lo) else None
+        return f"[{usd(lo, w)}, {usd(hi, w)}]"
     return f"[{fmt(lo)}, {fmt(hi)}]"
 
 

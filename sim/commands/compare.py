@@ -1,0 +1,95 @@
+"""``python -m sim compare SCENARIO --pricing a,b,c [--runs N] [--out DIR]``.
+
+Simulates the scenario once (its baseline and a sweep of one failure intensity), then prices the
+same runs under each orchestration profile (``sim.analysis.reprice``): costs recomputed from each
+run's counts, no new simulation. Prints, per profile, each strategy's cost per run, the paired
+saving and the break-even with their intervals, and the closed form where one applies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from sim.analysis.reprice import compare_pricing, comparison_markdown, comparison_rows
+from sim.analysis.saving import sign_note
+from sim.commands.run import UsageError
+from sim.experiment.api import ENGINES
+from sim.experiment.io import atomic_write_text
+from sim.model.costs import orchestration_profiles
+from sim.errors import ScenarioError
+from sim.model.scenario import load_pricing_profile, load_scenario
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "compare", help="the same runs priced under several orchestration price lists, side by side",
+        description="Simulate the scenario once (as written, and along a sweep of one failure intensity), then "
+        "price the same runs under each orchestration profile: cost per run, paired saving and break-even, with "
+        "intervals. Model and GPU prices stay the scenario's.")
+    p.add_argument("scenario", help="scenario TOML file (see docs/model.md)")
+    p.add_argument("--pricing", default=None,
+                   help="comma-separated orchestration profiles (bundled names or TOML paths); default: every "
+                   f"bundled one ({', '.join(orchestration_profiles())})")
+    p.add_argument("--runs", type=int, default=10_000, help="replications per point (default 10,000)")
+    p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
+    p.add_argument("--sweep", metavar="PATH", default=None,
+                   help="the failure intensity to sweep for the break-even (default: the scenario's first: crash, "
+                   "deployment, then 429)")
+    p.add_argument("--boot", type=int, default=1000, help="bootstrap resamples of each break-even (default 1000)")
+    p.add_argument("--engine", choices=ENGINES, default="auto")
+    p.add_argument("--workers", type=int, default=None, help="local processes (default: every core for large runs)")
+    p.add_argument("--out", help="also write DIR/compare.md and DIR/compare.csv")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    if args.runs < 10:
+        raise UsageError("--runs must be at least 10")
+    if args.seed < 0:
+        raise UsageError("--seed must not be negative")
+    if args.boot < 100:
+        raise UsageError("--boot must be at least 100")
+    profiles = [p.strip() for p in args.pricing.split(",")] if args.pricing else None
+    if profiles is not None and (not all(profiles) or len(set(profiles)) != len(profiles)):
+        raise UsageError("--pricing: give distinct profile names separated by commas")
+    for name in profiles or []:
+        try:
+            table, _ = load_pricing_profile(name)
+        except ScenarioError as exc:
+            raise UsageError(f"--pricing: {exc.problem}" + (f" ({exc.file})" if exc.file else "")) from None
+        if "orchestration" not in table:
+            raise UsageError(f"--pricing: profile '{name}' has no [orchestration] table")
+    scenario = load_scenario(args.scenario)
+    if scenario.fleet is not None:
+        raise UsageError(f"{args.scenario}: compare reprices single-pipeline runs; a fleet scenario is not supported")
+    out = Path(args.out) if args.out else None
+    if out is not None and out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} exists and is not a folder")
+    started = time.perf_counter()
+    cmp = compare_pricing(scenario, profiles, runs=args.runs, seed=args.seed, path=args.sweep, engine=args.engine,
+                          workers=args.workers, quiet=args.quiet, n_boot=args.boot)
+    seconds = time.perf_counter() - started
+    rows = comparison_rows(cmp)
+    cols = [c for c in rows[0] if c != "note"]
+    widths = {c: max(len(c), *(len(r[c]) for r in rows)) for c in cols}
+    lines = [f"{scenario.name}: {args.runs:,} replications per point x {len(cmp.grid) + 1} points, seed {args.seed} "
+             f"({seconds:.1f} s); the same runs priced under {len(rows)} orchestration profiles",
+             f"models and GPUs: {scenario.pricing.models_profile.name or 'the scenario’s own prices'}",
+             f"{sign_note(cmp.a, cmp.b)}; 95% intervals",
+             f"break-even along {cmp.path}: {len(cmp.grid)} points", "",
+             "  ".join(f"{c:<{widths[c]}}" for c in cols)]
+    lines += ["  ".join(f"{r[c]:<{widths[c]}}" for c in cols).rstrip() for r in rows]
+    notes = [f"{r['profile']}: {r['note']}" for r in rows if r["note"]]
+    if notes:
+        lines += [""] + notes
+    print("\n".join(lines))
+    if out is not None:
+        import pandas as pd
+
+        atomic_write_text(out / "compare.md", comparison_markdown(cmp))
+        atomic_write_text(out / "compare.csv", pd.DataFrame(rows).to_csv(index=False))
+        print(f"wrote {out}/: compare.md, compare.csv")
+    return 0
