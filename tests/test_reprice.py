@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.analysis.reprice import compare_pricing, reprice, with_orchestration
+from sim.analysis.report.compare import compare_pricing
+from sim.analysis.reprice import reprice, with_orchestration
 from sim.cli import main
 from sim.experiment.api import simulate
 from sim.model.scenario import load_scenario

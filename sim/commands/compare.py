@@ -12,13 +12,13 @@ import argparse
 import time
 from pathlib import Path
 
-from sim.analysis.reprice import compare_pricing, comparison_markdown, comparison_rows
+from sim.analysis.report.compare import compare_pricing, comparison_markdown, comparison_rows
 from sim.analysis.saving import sign_note
 from sim.commands.run import UsageError
+from sim.errors import ScenarioError
 from sim.experiment.api import ENGINES
 from sim.experiment.io import atomic_write_text
 from sim.model.costs import orchestration_profiles
-from sim.errors import ScenarioError
 from sim.model.scenario import load_pricing_profile, load_scenario
 
 
