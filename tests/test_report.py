@@ -74,9 +74,13 @@ def test_report_end_to_end(small_report, capsys) -> None:
         assert (out / "figures" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     html = (out / "report.html").read_text()
     assert html.startswith("<!DOCTYPE html>")
-    for name in report.FIGURES:
-        assert f'src="figures/{name}.png"' in html
+    # self-contained: every figure embedded, nothing linked
+    assert html.count('src="data:image/png;base64,') == len(report.FIGURES)
+    assert 'src="figures/' not in html
     assert "## Conclusion" in md and "<h2>Conclusion</h2>" in html
+    # a maintained Markdown renderer: file globs stay literal, not italics
+    assert "<code>figures/*.png</code>" in html and "<em>.png" not in html
+    assert "Prices:" in md and "Sign convention:" in md
     assert not list(out.rglob(".*.tmp"))  # no leftovers of the atomic writes
 
 
@@ -247,3 +251,22 @@ def test_wide_duration_grid_ticks_in_their_own_units() -> None:
     ticks = [t.get_text() for t in ax.get_xticklabels()]
     assert ticks[0] == "30 min" and ticks[1] == "1 h" and ticks[-1] == "5.33 d"
     assert ax.get_xlabel() == "deployment interval"
+
+
+def test_report_refuses_another_scenarios_folder(small_report, tmp_path, capsys) -> None:
+    _, out, _, _ = small_report
+    other = tmp_path / "other.toml"
+    other.write_text(SMALL.replace('name = "', 'name = "other-', 1) if 'name = "' in SMALL else SMALL)
+    import tomllib
+
+    name = tomllib.loads(other.read_text())["name"]
+    before = (out / "report.md").read_bytes()
+    assert main(["report", str(other), "--out", str(out), "--quick", "--runs", "20", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "holds the report of scenario" in err and "--force" in err and name in err
+    assert (out / "report.md").read_bytes() == before  # nothing written
+    stray = tmp_path / "stray"
+    stray.mkdir()
+    (stray / "notes.txt").write_text("mine")
+    assert main(["report", str(other), "--out", str(stray), "--quick", "--runs", "20", "--quiet"]) == 2
+    assert "not empty and holds no report" in capsys.readouterr().err

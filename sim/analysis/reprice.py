@@ -18,7 +18,7 @@ import pandas as pd
 
 from sim.analysis import stats
 from sim.analysis.saving import Saving, saving_of
-from sim.errors import SimError
+from sim.errors import ScenarioError, SimError
 from sim.model.costs import (
     OrchestrationUsage,
     exceeds_duration_limit,
@@ -80,20 +80,27 @@ def reprice(runs: pd.DataFrame, scenario: Scenario, profile: str | None = None) 
 
 
 def price_alternatives(runs: pd.DataFrame, scenario: Scenario, a: str, b: str,
-                       profiles: Sequence[str] | None = None, confidence: float = 0.95) -> list[tuple[str, Saving | None, float]]:
-    """For each orchestration profile (default: every bundled one): (profile, saving of ``a`` over
-    ``b`` on these same runs, share of ``a``'s runs the service cannot execute). The saving is
-    None when some run cannot be executed (a service's maximum duration)."""
-    out = []
+                       profiles: Sequence[str] | None = None,
+                       confidence: float = 0.95) -> list[tuple[str, Saving | None, str]]:
+    """For each orchestration profile (default: every bundled one): (profile, saving of ``a``
+    over ``b`` on these same runs, why not). The saving is None, with the reason, when the
+    scenario cannot be priced under the profile (e.g. a fixed monthly cost and no monthly
+    volume) or some of ``a``'s runs exceed the service's maximum duration (Express: 5 minutes)."""
+    out: list[tuple[str, Saving | None, str]] = []
     for profile in (list(profiles) if profiles else orchestration_profiles()):
-        var = with_orchestration(scenario, profile)
+        try:
+            var = with_orchestration(scenario, profile)
+        except ScenarioError as exc:
+            out.append((profile, None, f"cannot be priced: {exc.problem} (key {exc.key})"))
+            continue
         priced = reprice(runs, scenario, profile)
         is_a = priced["strategy"].astype(str) == a
         over = float(np.mean(exceeds_duration_limit(priced.loc[is_a, "makespan_s"], var.pricing.orchestration)))
         if over > 0:
-            out.append((profile, None, over))
+            limit = var.pricing.orchestration.max_duration_s
+            out.append((profile, None, f"cannot run this pipeline: {over:.2%} of {a}'s runs last longer than the "
+                                       f"{limit:g} s it allows"))
             continue
         paired = stats.paired_differences(priced, a, b, metrics=["total_cost_usd"], confidence=confidence)
-        out.append((profile, saving_of(paired.assign(a=a, b=b), a, b), over))
+        out.append((profile, saving_of(paired.assign(a=a, b=b), a, b), ""))
     return out
-

@@ -52,8 +52,33 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--boot", type=int, default=1000, help="bootstrap resamples of the break-even (default 1000)")
     p.add_argument("--no-svg", action="store_true", help="write PNG figures only")
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--force", action="store_true",
+                   help="write into --out even if it holds another scenario's report (or other files)")
     p.set_defaults(handler=handle, interrupted="nothing was written (the report is written only once every "
                    "simulation is done); run the command again")
+
+
+def check_out_folder(out: Path, scenario_name: str, force: bool) -> None:
+    """Refuse (unless ``force``) a folder that holds another scenario's report, or files that are
+    not a report: writing there would mix two reports or overwrite someone's files."""
+    if force or not out.exists():
+        return
+    if not out.is_dir():
+        raise UsageError(f"--out {out} exists and is not a folder")
+    record = out / "data" / "report.json"
+    if record.exists():
+        import json
+
+        try:
+            previous = json.loads(record.read_text()).get("scenario")
+        except (OSError, ValueError, AttributeError):
+            previous = None
+        if previous != scenario_name:
+            raise UsageError(f"--out {out} holds the report of scenario {previous!r}, not {scenario_name!r}; "
+                             "choose another folder, or --force to overwrite it")
+    elif any(out.iterdir()):
+        raise UsageError(f"--out {out} is not empty and holds no report; choose another folder, or --force to "
+                         "write into it")
 
 
 def command_line(args: argparse.Namespace) -> str:
@@ -85,6 +110,7 @@ def handle(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("results") / f"{scenario.name}-report"
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a folder")
+    check_out_folder(out, scenario.name, args.force)
     args.out_resolved, args.runs_resolved = out, runs
     with FolderLock(out):  # before simulating: an impossible --out fails at once
         return _report_into(args, scenario, out, runs)
@@ -102,6 +128,7 @@ def _report_into(args: argparse.Namespace, scenario: Scenario, out: Path, runs: 
     from sim.analysis.report import conclusions
 
     print(f"{scenario.name}: report from {runs:,} replications per setting, seed {args.seed} ({seconds:.1f} s)")
+    print(f"prices: {scenario.pricing.describe()}")
     for line in conclusions(data):
         print("  - " + line.replace("**", ""))
     figures = sorted(p for p in files if p.startswith("figures/"))

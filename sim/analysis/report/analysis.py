@@ -16,6 +16,8 @@ import pandas as pd
 
 from sim.analysis import analytic, stats
 from sim.analysis import plotdata as pdata
+from sim.analysis.reprice import price_alternatives
+from sim.analysis.saving import saving_of, savings_table
 from sim.errors import ScenarioError, SimError
 from sim.experiment.api import simulate_with_events
 from sim.experiment.points import SweepPoint, Vary, build_points, resolve_path, set_path
@@ -409,17 +411,11 @@ def sensitivity_inputs(scenario: Scenario, factor: float = 2.0, a: str | None = 
 
 
 def _savings(paired: pd.DataFrame, a: str, b: str, metric: str = "total_cost_usd") -> pd.DataFrame:
-    """Per point: saving b − a per 1,000 runs with its interval, from a runner ``paired`` table."""
-    p = paired[paired["metric"] == metric]
-    fwd = p[(p["a"] == b) & (p["b"] == a)]  # b − a directly
-    if len(fwd):
-        out = fwd.assign(value=fwd["mean_diff"] * PER, lo=fwd["ci_low"] * PER, hi=fwd["ci_high"] * PER)
-    else:
-        rev = p[(p["a"] == a) & (p["b"] == b)]
-        if not len(rev):
-            raise ReportError(f"no paired difference of {a} and {b} in the results")
-        out = rev.assign(value=-rev["mean_diff"] * PER, lo=-rev["ci_high"] * PER, hi=-rev["ci_low"] * PER)
-    return out[["point", "n", "value", "lo", "hi"]].sort_values("point").reset_index(drop=True)
+    """Per point: saving of a over b (b − a) per 1,000 runs with its interval, from a runner ``paired`` table."""
+    try:
+        return savings_table(paired, a, b, metric, per=PER)
+    except ValueError as exc:
+        raise ReportError(str(exc)) from None
 
 
 def run_sensitivity(inputs: Sequence[SensitivityInput], a: str, b: str, runs: int, seed: int, *,
@@ -536,13 +532,16 @@ class ReportData:
     sensitivity: pd.DataFrame
     seconds: dict[str, float] = field(default_factory=dict)
     changes: Any = None  # sim.analysis.optimize.recommend.Recommendation, or None (section "What we would change")
+    #: the same baseline runs priced under each bundled orchestration profile:
+    #: (profile, saving of a over b or None if the service cannot run them, share of runs over its limit)
+    alternatives: list = field(default_factory=list)
 
     def saving(self, metric: str = "total_cost_usd") -> dict[str, float]:
-        """Paired b − a at the baseline (per run): mean, ci_low, ci_high, rel (of b), rel_lo, rel_hi, n."""
-        r = self.paired[self.paired["metric"] == metric].iloc[0]
-        return {"mean": -r["mean_diff"], "ci_low": -r["ci_high"], "ci_high": -r["ci_low"],
-                "rel": -r["rel_diff"], "rel_lo": -r["rel_ci_high"], "rel_hi": -r["rel_ci_low"],
-                "n": int(r["n"]), "se": r["se"]}
+        """The saving of a over b (b − a, ``sim.analysis.saving``) at the baseline, per run: mean,
+        ci_low, ci_high, rel (of b), rel_lo, rel_hi, n, se."""
+        sv = saving_of(self.paired.assign(a=self.a, b=self.b), self.a, self.b, metric)
+        return {"mean": sv.mean, "ci_low": sv.ci_low, "ci_high": sv.ci_high, "rel": sv.rel, "rel_lo": sv.rel_low,
+                "rel_hi": sv.rel_high, "n": sv.n, "se": sv.se}
 
 
 def _progress(options: ReportOptions, text: str) -> None:
@@ -554,7 +553,7 @@ def _sweep(scenario: Scenario, path: str, values: Sequence[float], options: Repo
     points = build_points(scenario, [Vary(path, tuple(values))])
     return run_sweep(points, options.runs, options.seed, engine=options.engine, workers=options.workers,
                      quiet=options.quiet, collect_runs=True,
-                     collect_columns=["point", path, "strategy", "run", *SWEEP_COLUMNS],
+                     collect_columns=["point", path, "strategy", "run", *SWEEP_COLUMNS, "rate_limited"],
                      confidence=options.confidence)
 
 
@@ -584,6 +583,7 @@ def compute_report(scenario: Scenario, options: ReportOptions | None = None) -> 
     summary = stats.summarize(runs_df, metrics=SUMMARY_METRICS, by=("strategy",), confidence=options.confidence)
     paired = stats.paired_differences(runs_df, a, b, metrics=SUMMARY_METRICS, confidence=options.confidence)
     _, events = simulate_with_events(scenario, options.timeline_runs, options.seed, event_log=True)
+    alternatives = price_alternatives(runs_df, scenario, a, b, confidence=options.confidence)
     seconds["baseline"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -641,6 +641,7 @@ def compute_report(scenario: Scenario, options: ReportOptions | None = None) -> 
     return ReportData(changes=changes, scenario=scenario, options=options, a=a, b=b, runs=runs_df, events=events, summary=summary,
                       paired=paired, intensity=intensity, intensity_reason=reason, sweep=sweep_df, grid=grid,
                       breakeven=be, coarse_breakeven=coarse, refined_grid=refined_grid, analytic_curve=curve,
-                      analytic_be=a_value, analytic_be_formula=a_formula, sensitivity=sens, seconds=seconds)
+                      analytic_be=a_value, analytic_be_formula=a_formula, sensitivity=sens, seconds=seconds,
+                      alternatives=alternatives)
 
 

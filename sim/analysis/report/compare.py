@@ -20,6 +20,7 @@ from sim.analysis.report.analysis import (
 )
 from sim.analysis.reprice import COUNT_COLUMNS, RepriceError, reprice, with_orchestration
 from sim.analysis.saving import Saving, saving_of, sign_note
+from sim.errors import ScenarioError
 from sim.experiment.points import Vary, build_points
 from sim.experiment.runner import run_sweep
 from sim.model.costs import exceeds_duration_limit, orchestration_profiles
@@ -70,7 +71,15 @@ def compare_pricing(scenario: Scenario, profiles: Sequence[str] | None = None, *
     each strategy, the paired saving of the durable-style strategy over the restart-style one,
     and the break-even along the sweep, with intervals, plus the closed form where one applies."""
     profiles = list(profiles) if profiles else orchestration_profiles()
-    variants = {p: with_orchestration(scenario, p) for p in profiles}  # bad names fail before simulating
+    variants = {}
+    unpriced = {}
+    for p in profiles:  # bad names fail before simulating
+        try:
+            variants[p] = with_orchestration(scenario, p)
+        except ScenarioError as exc:
+            if "unknown pricing profile" in exc.problem or exc.file not in (None, scenario.path):
+                raise
+            unpriced[p] = f"cannot be priced: {exc.problem} (key {exc.key})"
     a, b = compare_pair(scenario)
     intensities = failure_intensities(scenario)
     if not intensities:
@@ -92,6 +101,10 @@ def compare_pricing(scenario: Scenario, profiles: Sequence[str] | None = None, *
                       workers=workers, quiet=quiet, collect_runs=True, collect_columns=columns)
     out = PricingComparison(scenario, a, b, runs, seed, intensity.path, tuple(grid), confidence=confidence)
     for profile in profiles:
+        if profile in unpriced:
+            out.results.append(ProfileResult(profile, "", (math.nan,) * 3, (math.nan,) * 3, None, None, None, 0.0,
+                                             unpriced[profile]))
+            continue
         var = variants[profile]
         priced = reprice(base.runs, scenario, profile)
         is_a = priced["strategy"].astype(str) == a

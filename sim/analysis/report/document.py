@@ -31,8 +31,10 @@ from sim.analysis.report.analysis import (
     _pct,
     duration_text,
     usd,
+    usd_interval,
 )
 from sim.analysis.report.changes import changes_blocks, changes_figures
+from sim.analysis.saving import saving_of, sign_note
 from sim.experiment.io import atomic_write_bytes
 from sim.model.scenario import (
     Scenario,
@@ -42,18 +44,65 @@ from sim.model.workflow import nominal_span_s
 # --------------------------------------------------------------------------- conclusions
 
 
+def price_assumption(scenario: Scenario) -> str:
+    """The prices a verdict rests on, in words: "Temporal Cloud's list prices … (`temporal-cloud-payg`)"."""
+    p = scenario.pricing
+    orch = p.orchestration_profile.name or "the scenario's own orchestration prices"
+    models = p.models_profile.name or "the scenario's own model and GPU prices"
+    vol = p.orchestration.monthly_workflows
+    volume = f", {vol:,.0f} workflows a month" if vol else ""
+    return f"orchestration priced by `{orch}`{volume}, models and GPUs by `{models}`"
+
+
 def saving_sentence(a: str, b: str, mean_per_1000: float, lo: float, hi: float, confidence: float = 0.95,
-                    rel: float | None = None, where: str = "At your current failure rates") -> str:
-    """The headline: the sign and interval of the paired saving b − a decide the wording."""
+                    rel: float | None = None, where: str = "At your current failure rates",
+                    prices: str | None = None) -> str:
+    """The headline verdict: the sign and interval of the saving of ``a`` over ``b`` (``b − a``,
+    per 1,000 runs; ``sim.analysis.saving``) decide the wording; ``prices`` (e.g.
+    :func:`price_assumption`) is named in the same sentence, since the verdict rests on them."""
     ci = f"{_interval(lo, hi)} ({confidence:.0%} CI)"
     share = f" ({_pct(abs(rel))} of {b}'s total cost)" if rel is not None and math.isfinite(rel) else ""
+    where = f"{where}, with {prices}" if prices else where
+    w = hi - lo
     if lo > 0:
-        return f"{where}, **{a} saves {usd(mean_per_1000)} per 1,000 runs** {ci} compared with {b}{share}."
+        return f"{where}, **{a} saves {usd(mean_per_1000, w)} per 1,000 runs** {ci} compared with {b}{share}."
     if hi < 0:
         ci_more = f"{_interval(-hi, -lo)} ({confidence:.0%} CI)"
-        return f"{where}, **{a} costs {usd(-mean_per_1000)} more per 1,000 runs** than {b} {ci_more}{share}."
+        return f"{where}, **{a} costs {usd(-mean_per_1000, w)} more per 1,000 runs** than {b} {ci_more}{share}."
     return (f"{where}, there is **no significant difference** in total cost between {a} and {b}: "
-            f"the saving of {a} is {usd(mean_per_1000)} per 1,000 runs and its {ci} includes 0.")
+            f"the saving of {a} is {usd(mean_per_1000, w)} per 1,000 runs and its {ci} includes 0.")
+
+
+def pricing_sentence(a: str, b: str, current: int, current_profile: str, alternatives: Sequence,
+                     confidence: float = 0.95) -> str | None:
+    """Whether the verdict (``current``: +1 ``a`` saves, −1 ``a`` costs more, 0 no significant
+    difference) holds when the same runs are priced under each other bundled orchestration profile."""
+    same, flips, cannot = [], [], []
+    for profile, sv, why in alternatives:
+        if profile == current_profile:
+            continue
+        if sv is None:
+            cannot.append(f"`{profile}` {why}")
+            continue
+        m, lo, hi = sv.scaled(PER)
+        if sv.direction == current:
+            same.append(f"`{profile}`")
+        elif sv.direction > 0:
+            flips.append(f"under `{profile}` {a} saves {usd(m, hi - lo)} per 1,000 runs {_interval(lo, hi)}")
+        elif sv.direction < 0:
+            flips.append(f"under `{profile}` {a} costs {usd(-m, hi - lo)} more per 1,000 runs {_interval(-hi, -lo)}")
+        else:
+            flips.append(f"under `{profile}` the difference is not significant ({usd(m, hi - lo)} {_interval(lo, hi)})")
+    if not (same or flips or cannot):
+        return None
+    parts = []
+    if flips:
+        parts.append("**The verdict flips with the orchestration price list**: " + "; ".join(flips)
+                     + (f". It holds under {', '.join(same)}" if same else ""))
+    else:
+        parts.append(f"The verdict holds under every other bundled orchestration price list ({', '.join(same)})")
+    text = ". ".join(parts) + ". " + ("; ".join(cannot) + ". " if cannot else "")
+    return text + "The same runs were repriced from their counts (`sim compare` adds each list's break-even)."
 
 
 def breakeven_sentence(be: stats.BreakEven, intensity: Intensity, a: str, b: str,
@@ -90,7 +139,12 @@ def conclusions(data: ReportData) -> list[str]:
     a, b, it = data.a, data.b, data.intensity
     conf = data.options.confidence
     s = data.saving()
-    out = [saving_sentence(a, b, s["mean"] * PER, s["ci_low"] * PER, s["ci_high"] * PER, conf, s["rel"])]
+    out = [saving_sentence(a, b, s["mean"] * PER, s["ci_low"] * PER, s["ci_high"] * PER, conf, s["rel"],
+                           prices=price_assumption(data.scenario))]
+    current = 1 if s["ci_low"] > 0 else -1 if s["ci_high"] < 0 else 0
+    flip = pricing_sentence(a, b, current, data.scenario.pricing.orchestration_profile.name, data.alternatives, conf)
+    if flip:
+        out.append(flip)
     if s["ci_low"] <= 0 <= s["ci_high"] and s["mean"] != 0 and math.isfinite(s["se"]) and s["se"] > 0:
         need = stats.replications_needed(s["se"], s["n"], abs(s["mean"]), conf)
         out.append(f"If the true saving were as large as this estimate, about {need:,} replications would be "
@@ -104,16 +158,17 @@ def conclusions(data: ReportData) -> list[str]:
         end, word, side = (fewest, "lowest", "below") if be.winner == a else (most, "highest", "above")
         v, lo, hi = -end["mean_diff"] * PER, -end["ci_high"] * PER, -end["ci_low"] * PER
         verdict = "" if (lo > 0 or hi < 0) else " (not significant)"
-        what = f"the saving of {a} is {usd(v)}" if v >= 0 else f"{a} costs {usd(-v)} more"
-        out.append(f"At the {word} failure intensity swept ({it.rate_text(end[it.path])}) {what} per 1,000 runs "
-                   f"{_interval(lo, hi)}{verdict}; a break-even, if any, lies {side} that.")
+        what = (f"the saving of {a} is {usd(v, hi - lo)} per 1,000 runs {_interval(lo, hi)}" if v >= 0 else
+                f"{a} costs {usd(-v, hi - lo)} more per 1,000 runs {_interval(-hi, -lo)}")
+        out.append(f"At the {word} failure intensity swept ({it.rate_text(end[it.path])}) {what}"
+                   f"{verdict}; a break-even, if any, lies {side} that.")
     if data.analytic_be is not None:
         inside = (be.status == "crossing" and be.ci_low <= data.analytic_be <= be.ci_high)
         where = ("inside the simulated interval" if inside else
                  "outside the swept range" if not (min(data.grid) <= data.analytic_be <= max(data.grid))
                  else "outside the simulated interval")
         out.append(f"The closed form ({data.analytic_be_formula}) puts the break-even at "
-                   f"{it.rate_text(data.analytic_be)}, {where}.")
+                   f"{it.rate_text(data.analytic_be)}, {where}." + ("" if inside else " " + closed_form_gap(data)))
     m = data.saving("makespan_s")
     also = "also " if s["ci_low"] > 0 else ""
     if m["ci_low"] > 0:
@@ -151,6 +206,33 @@ def conclusions(data: ReportData) -> list[str]:
             out.append(f"Only {frac:.2%} of {label}'s runs completed (retry limits or the time limit); "
                        "abandoned runs are included in the costs.")
     return out
+
+
+def closed_form_gap(data: ReportData) -> str:
+    """Why the closed form and the simulated break-even can differ: the assumptions each makes,
+    and for 429 sweeps the failures these replications actually drew where the two disagree."""
+    it, a = data.intensity, data.a
+    text = ("The two differ in what they assume: the closed form takes the expected number of failures, mean "
+            "step durations and (where marked approximate) the orchestration bill of a failure-free run; the "
+            "simulation counts the failures its replications drew, with common random numbers, so every sweep "
+            "point shares the same draws and a sampling deficit or excess shifts the whole simulated curve.")
+    sw = data.sweep
+    if it.path.endswith("probability") and "rate_limited" in sw.columns and data.analytic_be is not None:
+        xs = np.sort(sw[it.path].unique())
+        x = float(xs[np.argmin(np.abs(np.log(xs) - math.log(data.analytic_be)))])
+        rows = sw[(sw[it.path] == x) & (sw["strategy"] == a)]
+        k = max(1, sum(data.scenario.rate_limited_steps()))
+        n = len(rows)
+        seen = float(rows["rate_limited"].sum())
+        expected = n * k * x / (1 - x)
+        z = (seen - expected) / math.sqrt(expected) if expected > 0 else math.nan
+        text += (f" Here, at the swept {_pct(x)}, {a}'s {n:,} runs drew {seen:,.0f} rate-limited calls where "
+                 f"{expected:,.0f} are expected ({z:+.1f} standard deviations)")
+        text += (": the gap is sampling, which more replications (`--runs`) or another `--seed` settle." if abs(z) >= 1.5
+                 else "; the gap is within sampling error of the failure count, so it comes from the assumptions above.")
+    else:
+        text += " More replications (`--runs`) narrow the simulated interval and settle which one it is."
+    return text
 
 
 # --------------------------------------------------------------------------- figures
@@ -236,12 +318,23 @@ Block = tuple  # ("h", level, text) | ("p", text) | ("ul", items) | ("table", he
 def _cell(metric: str, mean: float, lo: float, hi: float) -> str:
     """"mean [lo, hi]" in the metric's unit: dollars, a time unit shared by the three numbers, a count."""
     if metric.endswith("_usd"):
-        return f"{usd(mean)} {_interval(lo, hi)}"
+        return usd_interval(mean, lo, hi)
     if metric.endswith("_s"):
         unit = pdata.time_unit(max(abs(mean), abs(lo), abs(hi)))
         f = unit.factor
-        return f"{mean / f:.3g} [{lo / f:.3g}, {hi / f:.3g}] {unit.label}"
-    return f"{mean:.3g} [{lo:.3g}, {hi:.3g}]"
+        digits = _digits(mean / f, lo / f, hi / f)
+        return f"{mean / f:.{digits}g} [{lo / f:.{digits}g}, {hi / f:.{digits}g}] {unit.label}"
+    digits = _digits(mean, lo, hi)
+    return f"{mean:.{digits}g} [{lo:.{digits}g}, {hi:.{digits}g}]"
+
+
+def _digits(mean: float, lo: float, hi: float) -> int:
+    """Significant digits (3 or more) that show at least 2 digits of the interval's width."""
+    width = hi - lo
+    top = max(abs(mean), abs(lo), abs(hi))
+    if not (math.isfinite(width) and width > 1e-9 * top and top > 0):
+        return 3
+    return max(3, math.floor(math.log10(top)) - math.floor(math.log10(width)) + 2)
 
 
 def _table_rows(data: ReportData) -> tuple[list[str], list[list[str]]]:
@@ -249,8 +342,7 @@ def _table_rows(data: ReportData) -> tuple[list[str], list[list[str]]]:
     labels = pdata.strategy_order(data.scenario.strategies)
     a, b = data.a, data.b
     sm = data.summary.set_index(["strategy", "metric"])
-    pr = data.paired.set_index("metric")
-    header = ["per run", *labels, f"{a} − {b} (paired)"]
+    header = ["per run", *labels, f"saving of {a} ({b} − {a}, paired)"]
     rows = []
     spec = [("total_cost_usd", "total cost"), ("compute_cost_usd", "compute cost"),
             ("wasted_cost_usd", "wasted compute cost"), ("orchestration_cost_usd", "orchestration cost"),
@@ -263,10 +355,9 @@ def _table_rows(data: ReportData) -> tuple[list[str], list[list[str]]]:
             continue
         cells = [_cell(metric, *(float(sm.loc[(s, metric), k]) for k in ("mean", "ci_low", "ci_high")))
                  for s in labels]
-        d = pr.loc[metric]
-        rel = float(d["rel_diff"])
-        rel_txt = f" ({rel:+.1%})" if math.isfinite(rel) and metric.endswith(("_usd", "_s")) else ""
-        cells.append(_cell(metric, float(d["mean_diff"]), float(d["ci_low"]), float(d["ci_high"])) + rel_txt)
+        sv = saving_of(data.paired.assign(a=a, b=b), a, b, metric)
+        rel_txt = f" ({sv.rel:+.1%})" if math.isfinite(sv.rel) and metric.endswith(("_usd", "_s")) else ""
+        cells.append(_cell(metric, sv.mean, sv.ci_low, sv.ci_high) + rel_txt)
         rows.append([name, *cells])
     for q in ("p50", "p95", "p99"):
         rows.append([f"makespan {q}", *[duration_text(float(sm.loc[(s, "makespan_s"), q])) for s in labels], ""])
@@ -335,6 +426,8 @@ def document_blocks(data: ReportData, command: str) -> list[Block]:
     engines = ",".join(sorted(data.runs["engine"].unique()))
     blocks.append(("p", f"{o.runs:,} replications per setting, root seed {o.seed}, engine {engines}"
                         f"{', quick mode' if o.quick else ''}; generated with `{command}`."))
+    blocks.append(("p", f"**Prices:** {sc.pricing.describe()} (sources and dates: docs/costs.md). "
+                        f"**Sign convention:** every saving in this report is {sign_note(a, b)}."))
     blocks += [("h", 2, "Conclusion"), ("ul", conclusions(data))]
     blocks += _scenario_blocks(sc, a, b)
 
@@ -342,8 +435,8 @@ def document_blocks(data: ReportData, command: str) -> list[Block]:
     blocks += [
         ("h", 2, "Results at the current settings"),
         ("p", f"Means per run with {conf} Student-t intervals over {o.runs:,} replications; the last column is the "
-              f"paired difference {a} − {b} (both strategies face the same failures in each replication, "
-              f"so the shared noise cancels) and, in brackets, relative to {b}."),
+              f"paired saving of {a}, {b} − {a} (positive: {a} lower; both strategies face the same failures in each "
+              f"replication, so the shared noise cancels) and, in brackets, relative to {b}."),
         ("table", header, rows),
         ("img", "figures/cost_breakdown.png", "Cost breakdown",
          f"Where the money goes: useful compute, wasted compute and orchestration, mean per run "
@@ -355,13 +448,15 @@ def document_blocks(data: ReportData, command: str) -> list[Block]:
          "every attempt of every step, wasted work hatched, failures marked."),
     ]
 
+    blocks += _pricing_blocks(data)
+
     grid_txt = f"{it.short(min(data.grid))} to {it.short(max(data.grid))}"
     be_rows = []
     for _, r in be.points.sort_values(it.path).iterrows():
         v, lo, hi = -r["mean_diff"] * PER, -r["ci_high"] * PER, -r["ci_low"] * PER
         be_rows.append([it.short(r[it.path]),
                         f"{it.per_day(r[it.path]):.3g}" if not it.more_failures_when_larger else _pct(r[it.path]),
-                        f"{usd(v)} {_interval(lo, hi)}", r["lower"] + ("" if r["significant"] else " (n.s.)")])
+                        usd_interval(v, lo, hi), r["lower"] + ("" if r["significant"] else " (n.s.)")])
     rate_head = f"{it.noun} per day" if not it.more_failures_when_larger else "429 probability"
     if be.status == "crossing":
         be_txt = (f"Break-even {it.path} ≈ **{it.short(be.estimate)}** ({conf} bootstrap CI "
@@ -399,8 +494,8 @@ def document_blocks(data: ReportData, command: str) -> list[Block]:
         s_rows = []
         for _, r in tab.iterrows():
             s_rows.append([r["input"], f"{r['low_setting']} → {r['high_setting']}",
-                           f"{usd(r['low'])} {_interval(r['low_ci_low'], r['low_ci_high'])}",
-                           f"{usd(r['high'])} {_interval(r['high_ci_low'], r['high_ci_high'])}",
+                           usd_interval(r["low"], r["low_ci_low"], r["low_ci_high"]),
+                           usd_interval(r["high"], r["high_ci_low"], r["high_ci_high"]),
                            usd(r["swing"])])
         blocks += [
             ("h", 2, "Sensitivity"),
@@ -420,13 +515,40 @@ def document_blocks(data: ReportData, command: str) -> list[Block]:
             "is the same at every sweep point and sensitivity setting. Differences are paired per replication.",
             f"Intervals: Student t on the replication means ({conf}); the break-even interval is a percentile "
             "bootstrap over whole replications (the same resample at every sweep point).",
-            "Costs follow docs/model.md: GPU time of every attempt (finished or killed), tokens of completed calls "
-            "(killed calls pro rata), durable orchestration per billable action, action-minute and storage.",
-            ("Files: figures/*.png (and the same figures as .svg for slides, unless --no-svg); data/*.csv and "
-             "data/report.json hold every number shown."),
+            "Costs follow docs/model.md and docs/costs.md: GPU time of every attempt (finished or killed), tokens of "
+            "completed calls (killed calls pro rata), and the orchestrator's bill as its price list defines it "
+            "(Temporal: billable actions with volume tiers, and storage; Step Functions: state transitions, or "
+            "requests and GB-seconds; self-hosted: a fixed monthly cost amortised over the monthly volume).",
+            ("Files: `figures/*.png` (and the same figures as `.svg` for slides, unless `--no-svg`); `data/*.csv` "
+             "and `data/report.json` hold every number shown. report.html is self-contained (figures embedded)."),
         ]),
     ]
     return blocks
+
+
+def _pricing_blocks(data: ReportData) -> list[Block]:
+    """The same runs under each bundled orchestration price list (no new simulation)."""
+    if not data.alternatives:
+        return []
+    a, b = data.a, data.b
+    current = data.scenario.pricing.orchestration_profile.name
+    rows = []
+    for profile, sv, why in data.alternatives:
+        name = f"`{profile}`" + (" (this report)" if profile == current else "")
+        if sv is None:
+            rows.append([name, "n/a", why])
+            continue
+        m, lo, hi = sv.scaled(PER)
+        verdict = {1: f"{a} saves", -1: f"{a} costs more", 0: "no significant difference"}[sv.direction]
+        rows.append([name, usd_interval(m, lo, hi), verdict])
+    return [
+        ("h", 2, "Under other orchestration price lists"),
+        ("p", f"The baseline runs above, priced under each bundled orchestration profile (costs recomputed from each "
+              f"run's counts of actions, transitions, history events and time open; model and GPU prices unchanged). "
+              f"Saving of {a} = {b} − {a}, per 1,000 runs, {data.options.confidence:.0%} CI. Sources and dates of "
+              "every list: docs/costs.md; break-evens under each: `python -m sim compare SCENARIO`."),
+        ("table", ["orchestration profile", f"saving of {a} per 1,000 runs", "verdict"], rows),
+    ]
 
 
 def reason_text(data: ReportData) -> str:
@@ -445,20 +567,6 @@ def _md_inline(text: str, cell: bool = False) -> str:
         else:
             esc = part.replace("$", "\\$")
             out.append(esc.replace("|", "\\|") if cell else esc)
-    return "".join(out)
-
-
-def _html_inline(text: str) -> str:
-    out = []
-    for part in _INLINE.split(text):
-        if part.startswith("**") and part.endswith("**") and len(part) > 4:
-            out.append(f"<strong>{html.escape(part[2:-2])}</strong>")
-        elif part.startswith("`") and part.endswith("`") and len(part) > 1:
-            out.append(f"<code>{html.escape(part[1:-1])}</code>")
-        elif part.startswith("*") and part.endswith("*") and len(part) > 2:
-            out.append(f"<em>{html.escape(part[1:-1])}</em>")
-        else:
-            out.append(html.escape(part))
     return "".join(out)
 
 
@@ -490,27 +598,22 @@ th{background:#f3f3f3}figure{margin:1.5em 0}img{max-width:100%;height:auto;borde
 figcaption{font-style:italic;color:#444}code{background:#f5f5f5;padding:0 .2em}"""
 
 
-def render_html(blocks: Sequence[Block], title: str) -> str:
-    body: list[str] = []
-    for blk in blocks:
-        kind = blk[0]
-        if kind == "h":
-            body.append(f"<h{blk[1]}>{_html_inline(blk[2])}</h{blk[1]}>")
-        elif kind == "p":
-            body.append(f"<p>{_html_inline(blk[1])}</p>")
-        elif kind == "ul":
-            body.append("<ul>" + "".join(f"<li>{_html_inline(i)}</li>" for i in blk[1]) + "</ul>")
-        elif kind == "table":
-            head = "".join(f"<th>{_html_inline(h)}</th>" for h in blk[1])
-            rows = "".join("<tr>" + "".join(f"<td>{_html_inline(str(c))}</td>" for c in row) + "</tr>"
-                           for row in blk[2])
-            body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
-        elif kind == "img":
-            body.append(f'<figure><img src="{html.escape(blk[1])}" alt="{html.escape(blk[2])}">'
-                        f"<figcaption>{_html_inline(blk[3])}</figcaption></figure>")
+def render_html(markdown_text: str, title: str, images: dict[str, bytes] | None = None) -> str:
+    """A self-contained HTML page from the report's Markdown, rendered by markdown-it-py
+    (CommonMark with tables); each image whose path is in ``images`` is embedded as a data URI."""
+    import base64
+
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark", {"html": False}).enable("table")
+    body = md.render(markdown_text)
+    for path, data in (images or {}).items():
+        mime = "image/svg+xml" if path.endswith(".svg") else "image/png"
+        uri = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+        body = body.replace(f'src="{html.escape(path)}"', f'src="{uri}"')
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
-            + "\n".join(body) + "\n</body>\n</html>\n")
+            + body + "</body>\n</html>\n")
 
 
 # --------------------------------------------------------------------------- files
@@ -539,8 +642,10 @@ def report_files(data: ReportData, command: str, formats: Sequence[str] = ("png"
     if data.changes is not None:
         files["data/optimize_candidates.csv"] = data.changes.table.to_csv(index=False, float_format="%.10g").encode()
     blocks = document_blocks(data, command)
-    files["report.md"] = render_markdown(blocks).encode()
-    files["report.html"] = render_html(blocks, f"Design review: {data.scenario.name}").encode()
+    markdown_text = render_markdown(blocks)
+    files["report.md"] = markdown_text.encode()
+    pngs = {path: data_ for path, data_ in files.items() if path.startswith("figures/") and path.endswith(".png")}
+    files["report.html"] = render_html(markdown_text, f"Design review: {data.scenario.name}", pngs).encode()
     it, be, s = data.intensity, data.breakeven, data.saving()
     record = {
         "scenario": data.scenario.name, "command": command, "runs": data.options.runs, "seed": data.options.seed,
@@ -552,7 +657,13 @@ def report_files(data: ReportData, command: str, formats: Sequence[str] = ("png"
         "breakeven": {"status": be.status, "estimate": _finite(be.estimate), "ci_low": _finite(be.ci_low),
                       "ci_high": _finite(be.ci_high), "a_lower": be.a_lower, "winner": be.winner,
                       "analytic": data.analytic_be, "analytic_formula": data.analytic_be_formula or None},
+        "prices": data.scenario.pricing.describe(),
+        "sign_convention": sign_note(data.a, data.b),
         "conclusions": conclusions(data),
+        "other_orchestration_prices": [
+            {"profile": p, "saving_per_1000_runs": None if sv is None else dict(zip(("mean", "ci_low", "ci_high"),
+                                                                                  sv.scaled(PER), strict=True)),
+             "not_priced_because": why or None} for p, sv, why in data.alternatives],
         "seconds": data.seconds,
     }
     files["data/report.json"] = (json.dumps(record, indent=1, default=_json_default) + "\n").encode()
