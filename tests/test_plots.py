@@ -525,7 +525,7 @@ def test_plot_cost_breakdown(runs_and_log: tuple[pd.DataFrame, pd.DataFrame], tm
     _assert_no_mathtext(fig)
     d = pdata.paired_difference(runs, "total_cost_usd", "restart", "durable")
     title = fig.legends[0].get_title().get_text().replace("\\$", "$")
-    assert title.startswith(f"restart − durable, paired over 400 runs: "
+    assert title.startswith(f"saving of durable = restart − durable, paired over 400 runs: "
                             f"{pdata.format_value(d['mean'], pdata.Unit(1.0, '$', 'usd'))} [")
     _check_saved(fig, tmp_path, "costs")
     tiny = runs.assign(**{c: runs[c] / 1e4 for c in pdata.COST_COMPONENTS})

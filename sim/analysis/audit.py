@@ -31,7 +31,14 @@ from sim.model.costs import (
     per_action_usd,
     with_orchestration_profile,
 )
-from sim.model.scenario import OrchestrationPrice, Scenario, load_scenario, scenario_from_dict
+from sim.model.scenario import (
+    OrchestrationPrice,
+    Scenario,
+    bundled_pricing_profiles,
+    load_pricing_profile,
+    load_scenario,
+    scenario_from_dict,
+)
 from sim.model.strategies import EVENTS_AT_START, EVENTS_PER_ACTIVITY
 
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "experiments" / "scenarios"
@@ -531,7 +538,7 @@ def to_markdown(claims: pd.DataFrame, quick: bool, seed: int) -> str:
         f"Seed {seed}; {'quick mode (few replications)' if quick else '20,000 replications per simulated point'}; "
         "intervals are 95% (t intervals for means, percentile bootstrap for break-evens).",
         "Price lists: `article-2026-04` (the article's figures) and `temporal-cloud-payg` (Temporal's published list "
-        "price; see its file for the source); `article-flat` = the article's quoted Temporal cost as a flat per-run price.",
+        "price; sources below); `article-flat` = the article's quoted Temporal cost as a flat per-run price.",
         "",
         "Verdicts: " + ", ".join(f"{v}: {int(counts.get(v, 0))}" for v in VERDICTS) + ".",
         "",
@@ -541,5 +548,17 @@ def to_markdown(claims: pd.DataFrame, quick: bool, seed: int) -> str:
     for i, row in enumerate(claims.itertuples(index=False), start=1):
         lines.append(f"| {i} | {cell(row.claim)} | {cell(row.article)} | {cell(row.simulator)} | {cell(row.interval)} | "
                      f"**{row.verdict}** | {cell(row.why)} |")
+    lines += ["", "## Price lists and their sources", "",
+              "The bundled scenarios are priced with the article's model and GPU prices and Temporal Cloud's list prices "
+              "for orchestration; this audit swaps in the article's own orchestration figures where it checks the "
+              "article against itself. Each bundled profile, as its file states it (sim/data/pricing/; docs/costs.md). "
+              "The search store the figures were read from does not record when a page was copied, so no copy has a "
+              "known date; figures that could not be found in a stored copy of the vendor's page are marked NOT "
+              "sourced in the source or not-modelled column.", "",
+              "| profile | source | date of the copy | not modelled |", "|---|---|---|---|"]
+    for name in bundled_pricing_profiles():
+        table, _ = load_pricing_profile(name)
+        lines.append(f"| `{name}` | {cell(table.get('source', ''))} | {cell(table.get('source_date', ''))} | "
+                     f"{cell(table.get('not_modelled', ''))} |")
     lines.append("")
     return "\n".join(lines)

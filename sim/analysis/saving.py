@@ -65,9 +65,11 @@ def saving_of(paired: pd.DataFrame, a: str, b: str, metric: str = "total_cost_us
     if not len(p):
         raise ValueError(f"no paired difference of {a!r} and {b!r} for {metric!r}")
     r = p.iloc[0]
-    return Saving(a, b, metric, -float(r["mean_diff"]), -float(r["ci_high"]), -float(r["ci_low"]),
-                  -float(r["rel_diff"]), -float(r["rel_ci_high"]), -float(r["rel_ci_low"]), int(r["n"]),
-                  float(r["se"]))
+    def neg(x: object) -> float:
+        return 0.0 - float(x)  # 0.0 - 0.0 is +0.0: no "-0" in the outputs
+
+    return Saving(a, b, metric, neg(r["mean_diff"]), neg(r["ci_high"]), neg(r["ci_low"]),
+                  neg(r["rel_diff"]), neg(r["rel_ci_high"]), neg(r["rel_ci_low"]), int(r["n"]), float(r["se"]))
 
 
 def _relative_of_first(r: pd.Series, flip: bool) -> tuple[float, float, float]:

@@ -95,7 +95,7 @@ def plot_cost_breakdown(
             if d is not None and d["n"] >= 2:
                 m, lo, hi = (pdata.format_value(d[k] * scale, money)
                              for k in ("mean", "ci_low", "ci_high"))
-                note = (f"{a} − {b}, paired over {d['n']:,} runs: {m} [{lo}, {hi}] "
+                note = (f"saving of {b} = {a} − {b}, paired over {d['n']:,} runs: {m} [{lo}, {hi}] "
                         f"({unit_txt}, {level:.0%} CI)")
         if owns:
             fig.legend(leg_h, leg_l, loc="outside lower center", ncols=len(leg_h),

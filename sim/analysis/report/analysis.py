@@ -627,7 +627,9 @@ def compute_report(scenario: Scenario, options: ReportOptions | None = None) -> 
             fine = _sweep(scenario, intensity.path, values, options)
             fbe = stats.breakeven(fine.runs, intensity.path, "total_cost_usd", a, b, confidence=options.confidence,
                                   n_boot=options.boot, seed=options.seed)
-            if fbe.status == "crossing":
+            # the refined grid is narrow: keep it only if its interval lies inside it (an infinite
+            # end would only mean "beyond the refined grid", which the coarse grid covers)
+            if fbe.status == "crossing" and math.isfinite(fbe.ci_low) and math.isfinite(fbe.ci_high):
                 be, refined_grid = fbe, values
     curve = analytic_waste(scenario, intensity.path, grid)
     a_value, a_formula = analytic_breakeven_value(scenario, intensity.path, a, b)

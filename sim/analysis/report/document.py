@@ -50,8 +50,8 @@ def price_assumption(scenario: Scenario) -> str:
     orch = p.orchestration_profile.name or "the scenario's own orchestration prices"
     models = p.models_profile.name or "the scenario's own model and GPU prices"
     vol = p.orchestration.monthly_workflows
-    volume = f", {vol:,.0f} workflows a month" if vol else ""
-    return f"orchestration priced by `{orch}`{volume}, models and GPUs by `{models}`"
+    volume = f" ({vol:,.0f} workflows a month)" if vol else ""
+    return f"orchestration at `{orch}` prices{volume} and model and GPU prices from `{models}`"
 
 
 def saving_sentence(a: str, b: str, mean_per_1000: float, lo: float, hi: float, confidence: float = 0.95,
@@ -62,7 +62,7 @@ def saving_sentence(a: str, b: str, mean_per_1000: float, lo: float, hi: float, 
     :func:`price_assumption`) is named in the same sentence, since the verdict rests on them."""
     ci = f"{_interval(lo, hi)} ({confidence:.0%} CI)"
     share = f" ({_pct(abs(rel))} of {b}'s total cost)" if rel is not None and math.isfinite(rel) else ""
-    where = f"{where}, with {prices}" if prices else where
+    where = f"With {prices}, {where[:1].lower()}{where[1:]}" if prices else where
     w = hi - lo
     if lo > 0:
         return f"{where}, **{a} saves {usd(mean_per_1000, w)} per 1,000 runs** {ci} compared with {b}{share}."
@@ -70,7 +70,12 @@ def saving_sentence(a: str, b: str, mean_per_1000: float, lo: float, hi: float, 
         ci_more = f"{_interval(-hi, -lo)} ({confidence:.0%} CI)"
         return f"{where}, **{a} costs {usd(-mean_per_1000, w)} more per 1,000 runs** than {b} {ci_more}{share}."
     return (f"{where}, there is **no significant difference** in total cost between {a} and {b}: "
-            f"the saving of {a} is {usd(mean_per_1000, w)} per 1,000 runs and its {ci} includes 0.")
+            f"the saving of {a} is {usd(mean_per_1000, w)} per 1,000 runs and its {confidence:.0%} CI "
+            f"{_interval(lo, hi)} includes 0.")
+
+
+def _and(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def pricing_sentence(a: str, b: str, current: int, current_profile: str, alternatives: Sequence,
@@ -98,9 +103,9 @@ def pricing_sentence(a: str, b: str, current: int, current_profile: str, alterna
     parts = []
     if flips:
         parts.append("**The verdict flips with the orchestration price list**: " + "; ".join(flips)
-                     + (f". It holds under {', '.join(same)}" if same else ""))
+                     + (f". It holds under {_and(same)}" if same else ""))
     else:
-        parts.append(f"The verdict holds under every other bundled orchestration price list ({', '.join(same)})")
+        parts.append(f"The verdict holds under every other bundled orchestration price list ({_and(same)})")
     text = ". ".join(parts) + ". " + ("; ".join(cannot) + ". " if cannot else "")
     return text + "The same runs were repriced from their counts (`sim compare` adds each list's break-even)."
 
@@ -322,19 +327,22 @@ def _cell(metric: str, mean: float, lo: float, hi: float) -> str:
     if metric.endswith("_s"):
         unit = pdata.time_unit(max(abs(mean), abs(lo), abs(hi)))
         f = unit.factor
-        digits = _digits(mean / f, lo / f, hi / f)
-        return f"{mean / f:.{digits}g} [{lo / f:.{digits}g}, {hi / f:.{digits}g}] {unit.label}"
-    digits = _digits(mean, lo, hi)
-    return f"{mean:.{digits}g} [{lo:.{digits}g}, {hi:.{digits}g}]"
+        return _fixed(mean / f, lo / f, hi / f) + f" {unit.label}"
+    return _fixed(mean, lo, hi)
 
 
-def _digits(mean: float, lo: float, hi: float) -> int:
-    """Significant digits (3 or more) that show at least 2 digits of the interval's width."""
-    width = hi - lo
+def _fixed(mean: float, lo: float, hi: float) -> str:
+    """"3.132 [3.084, 3.180]": one number of decimals for the three, enough for 3 significant
+    digits of the largest and 2 of the interval's width (a constant: 3 significant digits)."""
     top = max(abs(mean), abs(lo), abs(hi))
-    if not (math.isfinite(width) and width > 1e-9 * top and top > 0):
-        return 3
-    return max(3, math.floor(math.log10(top)) - math.floor(math.log10(width)) + 2)
+    if top == 0 or not math.isfinite(top):
+        return f"{mean + 0.0:.3g} [{lo + 0.0:.3g}, {hi + 0.0:.3g}]"
+    decimals = 2 - math.floor(math.log10(top))
+    width = hi - lo
+    if math.isfinite(width) and width > 1e-9 * top:
+        decimals = max(decimals, 1 - math.floor(math.log10(width)))
+    decimals = max(0, decimals)
+    return f"{mean + 0.0:.{decimals}f} [{lo + 0.0:.{decimals}f}, {hi + 0.0:.{decimals}f}]"
 
 
 def _table_rows(data: ReportData) -> tuple[list[str], list[list[str]]]:
@@ -408,8 +416,8 @@ def _scenario_blocks(sc: Scenario, a: str, b: str) -> list[Block]:
                if not sc.is_graph else f"a workflow graph of {len(sc.steps)} steps, about "
                f"{duration_text(nominal_span_s(sc))} from start to end at mean durations (critical path), and ")
               +
-              f"{usd(sc.useful_cost_usd())} of compute per failure-free run; pricing profile "
-              f"`{sc.pricing.name}`. Strategies: {', '.join(strat)}; the comparison is `{a}` against `{b}`."),
+              f"{usd(sc.useful_cost_usd())} of compute per failure-free run; prices: "
+              f"{sc.pricing.describe()}. Strategies: {', '.join(strat)}; the comparison is `{a}` against `{b}`."),
         ("table", ["step", "kind", "duration", "price"], rows),
         ("ul", items),
     ]
@@ -427,7 +435,8 @@ def document_blocks(data: ReportData, command: str) -> list[Block]:
     blocks.append(("p", f"{o.runs:,} replications per setting, root seed {o.seed}, engine {engines}"
                         f"{', quick mode' if o.quick else ''}; generated with `{command}`."))
     blocks.append(("p", f"**Prices:** {sc.pricing.describe()} (sources and dates: docs/costs.md). "
-                        f"**Sign convention:** every saving in this report is {sign_note(a, b)}."))
+                        f"**Sign convention:** {sign_note(a, b)}; every saving in this report, its tables and "
+                        "figures follows it."))
     blocks += [("h", 2, "Conclusion"), ("ul", conclusions(data))]
     blocks += _scenario_blocks(sc, a, b)
 
@@ -476,7 +485,7 @@ def document_blocks(data: ReportData, command: str) -> list[Block]:
               f"{len(data.grid)} log-spaced values from {grid_txt} (current: {it.short(it.current)}), "
               f"{o.runs:,} replications each, every other input as in the scenario."),
         ("img", "figures/breakeven.png", "Break-even chart",
-         f"Expected total cost per run of each strategy (top) and the paired difference {b} − {a} (bottom) "
+         f"Expected total cost per run of each strategy (top) and the paired saving of {a}, {b} − {a} (bottom) "
          f"against {pdata.param_axis(it.path, data.grid)[0]}; the break-even and its interval are marked where "
          "the difference crosses zero."),
         ("p", be_txt),
