@@ -233,3 +233,15 @@ def test_fleet_volume_comes_from_its_arrival_rate() -> None:
     raw = sc.raw
     raw["pricing"]["monthly_workflows"] = 5
     assert scenario_from_dict(raw, base_dir=root).pricing.orchestration.monthly_workflows == 5
+
+
+def test_every_profile_states_its_source_date_and_gaps_and_is_documented() -> None:
+    from sim.model.scenario import bundled_pricing_profiles, load_pricing_profile
+
+    costs_md = (Path(__file__).resolve().parents[1] / "docs" / "costs.md").read_text()
+    for name in bundled_pricing_profiles():
+        table, _ = load_pricing_profile(name)
+        assert table["name"] == name
+        for key in ("source", "source_date", "not_modelled"):
+            assert str(table.get(key, "")).strip(), (name, key)
+        assert f"| `{name}` |" in costs_md, name

@@ -270,3 +270,27 @@ def test_report_refuses_another_scenarios_folder(small_report, tmp_path, capsys)
     (stray / "notes.txt").write_text("mine")
     assert main(["report", str(other), "--out", str(stray), "--quick", "--runs", "20", "--quiet"]) == 2
     assert "not empty and holds no report" in capsys.readouterr().err
+
+
+def test_the_conclusion_names_its_prices_and_the_other_price_lists(small_report) -> None:
+    import json
+
+    from sim.model.costs import orchestration_profiles
+
+    _, out, _, md = small_report
+    record = json.loads((out / "data" / "report.json").read_text())
+    first = record["conclusions"][0]
+    assert first.startswith("With orchestration at `article-2026-04` prices and model and GPU prices from "
+                            "`article-2026-04`")
+    others = {o["profile"]: o for o in record["other_orchestration_prices"]}
+    assert set(others) == set(orchestration_profiles())
+    # a fixed monthly cost cannot be amortised without a monthly volume: said, not priced
+    assert others["self-hosted-example"]["saving_per_1000_runs"] is None
+    assert "monthly_workflows" in others["self-hosted-example"]["not_priced_because"]
+    # the article's flat $0.0045 per run replaces the article's rates (a few thousandths of a dollar per 1,000 runs)
+    flat = others["article-2026-04-per-paper"]["saving_per_1000_runs"]["mean"]
+    base = record["saving_per_1000_runs"]["mean"]
+    rates = others["article-2026-04"]["saving_per_1000_runs"]["mean"]
+    assert rates == pytest.approx(base, rel=1e-12)  # the report's own profile
+    assert 0 < 4.5 - (base - flat) < 0.01
+    assert "## Under other orchestration price lists" in md

@@ -16,6 +16,7 @@ from sim.analysis.report.analysis import (
     compare_pair,
     failure_intensities,
     intensity_grid,
+    usd,
     usd_interval,
 )
 from sim.analysis.reprice import COUNT_COLUMNS, RepriceError, reprice, with_orchestration
@@ -150,6 +151,15 @@ def breakeven_text(cmp: PricingComparison, r: ProfileResult) -> str:
     return f"none in {lo}–{hi} ({be.winner} cheaper throughout)" if be.winner else f"none in {lo}–{hi} (tie)"
 
 
+def _cost_cell(mean: float, lo: float, hi: float) -> str:
+    """A cost per run with its interval; an interval narrower than 0.01% of the mean (a cost that
+    hardly varies between runs) as "± half-width", so the mean keeps a readable number of digits."""
+    half = (hi - lo) / 2
+    if math.isfinite(half) and 0 < half < 1e-4 * abs(mean):
+        return f"{usd(mean)} ± {usd(half)}"
+    return usd_interval(mean, lo, hi)
+
+
 def verdict_word(a: str, b: str, s: Saving | None) -> str:
     """Plain words for the sign of the saving of ``a`` over ``b`` at the scenario's settings."""
     if s is None:
@@ -170,8 +180,8 @@ def comparison_rows(cmp: PricingComparison, per: int = 1000) -> list[dict[str, s
         sm, slo, shi = r.saving.scaled(per)
         rows.append({
             "profile": r.profile,
-            f"{cmp.b} $/run": usd_interval(*r.cost_b),
-            f"{cmp.a} $/run": usd_interval(*r.cost_a),
+            f"{cmp.b} $/run": _cost_cell(*r.cost_b),
+            f"{cmp.a} $/run": _cost_cell(*r.cost_a),
             f"saving per {per:,} runs": usd_interval(sm, slo, shi),
             "verdict": verdict_word(cmp.a, cmp.b, r.saving),
             "break-even": breakeven_text(cmp, r),
@@ -190,10 +200,11 @@ def comparison_markdown(cmp: PricingComparison, per: int = 1000) -> str:
     out = [f"{cmp.scenario.name}: {cmp.runs:,} replications per point, seed {cmp.seed}; the same runs priced under "
            f"each orchestration profile (no new simulation). Models and GPUs: "
            f"{cmp.scenario.pricing.models_profile.name or 'the scenario’s own prices'}. "
-           f"{sign_note(cmp.a, cmp.b)}; {conf} intervals (t for means, bootstrap for break-evens). "
+           f"{sign_note(cmp.a, cmp.b).capitalize()}; {conf} intervals (t for means, bootstrap for break-evens). "
            f"Break-even along `{cmp.path}` ({len(cmp.grid)} points, {it.short(min(cmp.grid))} to "
            f"{it.short(max(cmp.grid))}; the scenario has {it.short(it.current)}).", "",
            "| " + " | ".join(cols) + " |", "|" + "|".join(["---"] + ["--:"] * (len(cols) - 1)) + "|"]
     out += ["| " + " | ".join(r[c].replace("|", "\\|") for c in cols) + " |" for r in rows]
     notes = [f"- `{r['profile']}`: {r['note']}" for r in rows if r["note"]]
-    return "\n".join(out + ([""] + notes if notes else [])) + "\n"
+    # "$" escaped: Markdown renderers with math support would read "$…$" as a formula
+    return "\n".join(out + ([""] + notes if notes else [])).replace("$", "\\$") + "\n"

@@ -173,7 +173,8 @@ def conclusions(data: ReportData) -> list[str]:
                  "outside the swept range" if not (min(data.grid) <= data.analytic_be <= max(data.grid))
                  else "outside the simulated interval")
         out.append(f"The closed form ({data.analytic_be_formula}) puts the break-even at "
-                   f"{it.rate_text(data.analytic_be)}, {where}." + ("" if inside else " " + closed_form_gap(data)))
+                   f"{it.rate_text(data.analytic_be)}, {where}."
+                   + (" " + closed_form_gap(data) if where == "outside the simulated interval" else ""))
     m = data.saving("makespan_s")
     also = "also " if s["ci_low"] > 0 else ""
     if m["ci_low"] > 0:
