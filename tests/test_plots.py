@@ -518,16 +518,21 @@ def test_plot_cost_breakdown(runs_and_log: tuple[pd.DataFrame, pd.DataFrame], tm
     texts = [t.get_text().replace("\\$", "$") for t in ax.texts]
     for _, r in tab.iterrows():
         money = pdata.Unit(1.0, "$", "usd")
-        want = (f"total {pdata.format_value(r['total'], money)}\n"
-                f"[{pdata.format_value(r['total_ci_low'], money)}, "
-                f"{pdata.format_value(r['total_ci_high'], money)}]")
+        w = r["total_ci_high"] - r["total_ci_low"]  # digits enough for the interval's width
+        want = (f"total {pdata.format_value(r['total'], money, w)}\n"
+                f"[{pdata.format_value(r['total_ci_low'], money, w)}, "
+                f"{pdata.format_value(r['total_ci_high'], money, w)}]")
         assert want in texts, texts
     _assert_no_mathtext(fig)
     d = pdata.paired_difference(runs, "total_cost_usd", "restart", "durable")
     title = fig.legends[0].get_title().get_text().replace("\\$", "$")
     assert title.startswith(f"saving of durable = restart − durable, paired over 400 runs: "
-                            f"{pdata.format_value(d['mean'], pdata.Unit(1.0, '$', 'usd'))} [")
+                            f"{pdata.format_value(d['mean'], pdata.Unit(1.0, '$', 'usd'), d['ci_high'] - d['ci_low'])} [")
     _check_saved(fig, tmp_path, "costs")
+    # an interval narrower than a cent never prints as "$0.82 [$0.82, $0.82]"
+    money = pdata.Unit(1.0, "$", "usd")
+    ends = [pdata.format_value(x, money, 0.8232 - 0.8196) for x in (0.8214, 0.8196, 0.8232)]
+    assert ends == ["$0.8214", "$0.8196", "$0.8232"]
     tiny = runs.assign(**{c: runs[c] / 1e4 for c in pdata.COST_COMPONENTS})
     assert "1,000 runs" in plots.plot_cost_breakdown(tiny).axes[0].get_ylabel()
 

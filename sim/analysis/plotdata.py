@@ -195,9 +195,11 @@ def _num(v: float) -> str:
     return f"{v:.2e}"
 
 
-def format_value(raw: float | None, unit: Unit) -> str:
+def format_value(raw: float | None, unit: Unit, width: float | None = None) -> str:
     """Format a raw value in ``unit``: ``"12.8%"``, ``"3.20 h"``, ``"$0.052"``,
-    ``"$52.0 per 1,000 runs"``; ``"n/a"`` for None/NaN."""
+    ``"$52.0 per 1,000 runs"``; ``"n/a"`` for None/NaN. Dollars with ``width`` (the raw width of
+    the interval the value belongs to) get two significant digits of the width, so an interval
+    never reads "$0.82 [$0.82, $0.82]"."""
     if raw is None or not np.isfinite(raw):
         return "n/a"
     v = float(raw) / unit.factor
@@ -206,7 +208,11 @@ def format_value(raw: float | None, unit: Unit) -> str:
     if unit.kind == "usd":
         sign = "-" if v < 0 else ""
         a = abs(v)
-        if 0.1 <= a < 100:
+        w = None if width is None else abs(float(width)) / unit.factor
+        if w is not None and np.isfinite(w) and w > 1e-9 * a and 1e-4 <= a:
+            decimals = max(2, 1 - int(np.floor(np.log10(w))))
+            s = f"{sign}${a:,.{decimals}f}"
+        elif 0.1 <= a < 100:
             s = f"{sign}${a:.2f}"
         elif 0 < a < 1e-4:  # positional, never "6.58e-06" on a slide
             s = f"{sign}${np.format_float_positional(a, precision=2, fractional=False)}"

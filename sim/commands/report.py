@@ -93,6 +93,8 @@ def command_line(args: argparse.Namespace) -> str:
         parts += ["--engine", args.engine]
     if args.boot != 1000:
         parts += ["--boot", str(args.boot)]
+    if args.no_svg:
+        parts.append("--no-svg")
     return shlex.join(parts)
 
 

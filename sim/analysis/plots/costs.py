@@ -70,11 +70,12 @@ def plot_cost_breakdown(
         ax_.errorbar(pos + 0.19, tab["total"], yerr=np.nan_to_num(err), fmt="none", ecolor="black",
                      elinewidth=1.2, capsize=5, zorder=4)
         for i, r in tab.iterrows():
-            ci = (f"\n[{pdata.format_value(r['total_ci_low'], money)}, "
-                  f"{pdata.format_value(r['total_ci_high'], money)}]"
+            w = r["total_ci_high"] - r["total_ci_low"]
+            ci = (f"\n[{pdata.format_value(r['total_ci_low'], money, w)}, "
+                  f"{pdata.format_value(r['total_ci_high'], money, w)}]"
                   if np.isfinite(r["total_ci_low"]) else "")
             y = r["total_ci_high"] if np.isfinite(r["total_ci_high"]) else r["total"]
-            ax_.annotate(_esc(f"total {pdata.format_value(r['total'], money)}{ci}"), xy=(pos[i], y),
+            ax_.annotate(_esc(f"total {pdata.format_value(r['total'], money, w if ci else None)}{ci}"), xy=(pos[i], y),
                          xytext=(0, 6), textcoords="offset points", ha="center", va="bottom",
                          fontsize=11.5, fontweight="bold")
         ax_.set_xticks(pos, [f"{s}\n(n = {n:,})" for s, n in zip(tab["strategy"], tab["n"], strict=True)])
@@ -93,7 +94,7 @@ def plot_cost_breakdown(
             except (KeyError, ValueError):
                 d = None
             if d is not None and d["n"] >= 2:
-                m, lo, hi = (pdata.format_value(d[k] * scale, money)
+                m, lo, hi = (pdata.format_value(d[k] * scale, money, (d["ci_high"] - d["ci_low"]) * scale)
                              for k in ("mean", "ci_low", "ci_high"))
                 note = (f"saving of {b} = {a} − {b}, paired over {d['n']:,} runs: {m} [{lo}, {hi}] "
                         f"({unit_txt}, {level:.0%} CI)")

@@ -19,7 +19,9 @@ every stage and for every strategy):
 :func:`compute_report` does the work and returns a :class:`ReportData`;
 :func:`report_files` turns it into the bytes of every output file (Markdown, HTML, figures,
 CSV/JSON tables); :func:`write_report` writes them atomically. Nothing is written before
-everything is computed.
+everything is computed. :func:`verdict` is the headline sentence on its own (the saving of one
+strategy over another, naming the prices), for any paired table; the sign convention of every
+saving lives in ``sim.analysis.saving``.
 """
 
 from sim.analysis.report.analysis import (
@@ -49,14 +51,18 @@ from sim.analysis.report.analysis import (
 from sim.analysis.report.document import (
     breakeven_sentence,
     build_figures,
+    closed_form_gap,
     conclusions,
     document_blocks,
     figure_bytes,
+    price_assumption,
+    pricing_sentence,
     reason_text,
     render_html,
     render_markdown,
     report_files,
     saving_sentence,
+    verdict,
     write_report,
 )
 
@@ -84,6 +90,10 @@ __all__ = [
     "ReportData",
     "compute_report",
     "saving_sentence",
+    "verdict",
+    "price_assumption",
+    "pricing_sentence",
+    "closed_form_gap",
     "breakeven_sentence",
     "conclusions",
     "build_figures",

@@ -74,6 +74,16 @@ def saving_sentence(a: str, b: str, mean_per_1000: float, lo: float, hi: float, 
             f"{_interval(lo, hi)} includes 0.")
 
 
+def verdict(scenario: Scenario, paired: pd.DataFrame, a: str, b: str, confidence: float = 0.95,
+            where: str = "At your current failure rates") -> str:
+    """The report's headline for any paired table of ``a`` and ``b`` (``stats.paired_differences``,
+    either order; metric ``total_cost_usd``): the saving of ``a`` over ``b`` per 1,000 runs with its
+    interval, in words, naming the prices of ``scenario`` in the same sentence."""
+    sv = saving_of(paired, a, b, "total_cost_usd")
+    m, lo, hi = sv.scaled(PER)
+    return saving_sentence(a, b, m, lo, hi, confidence, sv.rel, where=where, prices=price_assumption(scenario))
+
+
 def _and(items: Sequence[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
