@@ -74,8 +74,11 @@ def plot_cost_breakdown(
             ci = (f"\n[{pdata.format_value(r['total_ci_low'], money, w)}, "
                   f"{pdata.format_value(r['total_ci_high'], money, w)}]"
                   if np.isfinite(r["total_ci_low"]) else "")
+            if ci and 0 < w < 1e-3 * abs(r["total"]):  # a total that hardly varies: "± half-width", short
+                ci, w = f"\n± {pdata.format_value(w / 2, money)}", None
             y = r["total_ci_high"] if np.isfinite(r["total_ci_high"]) else r["total"]
-            ax_.annotate(_esc(f"total {pdata.format_value(r['total'], money, w if ci else None)}{ci}"), xy=(pos[i], y),
+            ax_.annotate(_esc(f"total {pdata.format_value(r['total'], money, w if ci else None)}{ci}"),
+                         xy=(pos[i], y),
                          xytext=(0, 6), textcoords="offset points", ha="center", va="bottom",
                          fontsize=11.5, fontweight="bold")
         ax_.set_xticks(pos, [f"{s}\n(n = {n:,})" for s, n in zip(tab["strategy"], tab["n"], strict=True)])
