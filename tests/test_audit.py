@@ -11,8 +11,15 @@ from sim.cli import main
 def test_audit_command_quick(tmp_path: Path, capsys) -> None:
     assert main(["audit", "--quick", "--out", str(tmp_path)]) == 0
     text = (tmp_path / "audit.md").read_text()
-    rows = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| #")]
+    rows = [line for line in text.splitlines() if line.startswith("| ") and line.split("|")[1].strip().isdigit()]
     assert len(rows) >= 25
+    # the price lists the audit rests on, each with its source and the date of the copy
+    from sim.model.scenario import bundled_pricing_profiles
+
+    assert "## Price lists and their sources" in text
+    for name in bundled_pricing_profiles():
+        assert f"| `{name}` |" in text, name
+    assert "NOT sourced" in text  # unsourced figures are said to be so
     for line in rows:
         cells = [c.strip() for c in line.strip("|").split(" | ")]
         assert cells[5].strip("*") in VERDICTS, line

@@ -119,7 +119,8 @@ def report_text(scenario: Scenario, points: Sequence[SweepPoint], result: SweepR
              "none": "nothing left to run"}.get(result.backend, result.backend)
     lines = [f"{scenario.name}: {len(points)} point(s) x {len(labels)} strategies x {result.runs_per_point} "
              f"replications, seed {seed}, engine {engine}, {where} ({result.seconds:.1f} s; "
-             f"{result.chunks_run} chunks run, {result.chunks_reused} reused)", ""]
+             f"{result.chunks_run} chunks run, {result.chunks_reused} reused)",
+             f"prices: {scenario.pricing.describe()}", ""]
     summary, paired = result.summary, result.paired
     x_header = "".join(f"{c:<24}" for c in xcols)
     width = 36
