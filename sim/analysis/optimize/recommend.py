@@ -169,9 +169,14 @@ class Recommendation:
             if ref == best:
                 continue
             mean, lo, hi = row[f"cost_vs_{ref}_usd"], row[f"cost_vs_{ref}_low_usd"], row[f"cost_vs_{ref}_high_usd"]
-            word = "saves" if mean < 0 else "costs"
-            lines.append(f"Against {name} it {word} ${abs(mean) * 1000:.3g} per 1,000 runs "
-                         f"(paired 95% CI of the difference: {signed_usd(lo * 1000)} to {signed_usd(hi * 1000)} per "
+            # the interval in the sign of the sentence (sim.analysis.saving): a saving as a positive range
+            if mean < 0:
+                word, a_, b_ = "saves", -hi, -lo
+            else:
+                word, a_, b_ = "costs", lo, hi
+            extra = "" if mean < 0 else " more"
+            lines.append(f"Against {name} it {word} ${abs(mean) * 1000:.3g}{extra} per 1,000 runs "
+                         f"(paired 95% CI {signed_usd(a_ * 1000)} to {signed_usd(b_ * 1000)} per "
                          f"1,000 runs; makespan {row[f'makespan_vs_{ref}_s']:+.3g} s per run).")
         lines.append(f"Selection: {self.ranking.statement}.")
         if self.heartbeat is not None:
@@ -190,7 +195,11 @@ class Recommendation:
     def prices_text(self) -> str:
         """Which prices the figures rest on."""
         price = self.scenario.pricing.orchestration
-        source = self.price_note or f"profile '{self.scenario.pricing.name}' with the scenario's overrides"
+        source = self.price_note or self.scenario.pricing.describe()
+        if (price.unit_tiers or price.billable_unit != "actions" or price.per_million_requests_usd
+                or price.per_gb_second_usd or price.monthly_fixed_usd or price.active_storage_per_gb_hour_usd):
+            # billed by volume tiers, transitions, requests, storage or a fixed cost (docs/costs.md)
+            return f"{source} (how each list bills: docs/costs.md)"
         return (f"{source}; orchestration ${price.per_million_actions_usd:g} per million actions, "
                 f"${price.per_million_action_minutes_usd:g} per million action-minutes, "
                 f"${price.per_workflow_run_usd:g} per durable workflow run")

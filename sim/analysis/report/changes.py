@@ -73,8 +73,10 @@ def changes_blocks(rec: Recommendation | None) -> list[tuple]:
                      _usd_1000(r["cost_vs_durable_usd"], r["cost_vs_durable_low_usd"], r["cost_vs_durable_high_usd"]),
                      _usd_1000(r["cost_vs_restart_usd"], r["cost_vs_restart_low_usd"], r["cost_vs_restart_high_usd"]),
                      f"{r['makespan_s'] / 60:.3g} min", f"{r['p95_makespan_s'] / 60:.3g} min"])
-    blocks.append(("table", ["candidate", "activities", "cost per run", "vs durable, $ per 1,000 runs",
-                             "vs restart, $ per 1,000 runs", "makespan", "p95"], rows))
+    blocks.append(("table", ["candidate", "activities", "cost per run",
+                             "cost vs durable (candidate − durable; < 0: cheaper), $ per 1,000 runs",
+                             "cost vs restart (candidate − restart; < 0: cheaper), $ per 1,000 runs", "makespan", "p95"],
+                   rows))
     blocks.append(("img", "figures/optimize_activities.png", CHANGES_FIGURES["optimize_activities"],
                    "Mean total cost per run of every grouping against its number of activities (95% intervals of "
                    "the means; the paired differences in the table are much tighter), restart as a band, and the "

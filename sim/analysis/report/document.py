@@ -447,7 +447,9 @@ def document_blocks(data: ReportData, command: str) -> list[Block]:
                         f"{', quick mode' if o.quick else ''}; generated with `{command}`."))
     blocks.append(("p", f"**Prices:** {sc.pricing.describe()} (sources and dates: docs/costs.md). "
                         f"**Sign convention:** {sign_note(a, b)}; every saving in this report, its tables and "
-                        "figures follows it."))
+                        "figures follows it" + (" (the optimiser's table in \"What we would change\" gives costs "
+                        "relative to a reference instead, as its column heads say)" if data.changes is not None
+                        else "") + "."))
     blocks += [("h", 2, "Conclusion"), ("ul", conclusions(data))]
     blocks += _scenario_blocks(sc, a, b)
 
