@@ -13,9 +13,7 @@ branches (``after``), see docs/calibration.md.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +33,7 @@ from sim.calibrate.scenario_writer import (
     validate_scenario_text,
 )
 from sim.calibrate.temporal import load_temporal, looks_like_temporal
+from sim.experiment.io import atomic_write_text
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -75,15 +74,7 @@ def load_data(path: str | Path, *, strategy: str | None = None) -> pd.DataFrame:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, text)
 
 
 def run(args: argparse.Namespace) -> int:
