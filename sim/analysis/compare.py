@@ -55,6 +55,13 @@ class Comparison:
     seed: int
     confidence: float = 0.95
 
+    @classmethod
+    def from_runs(cls, scenario: Scenario, runs: pd.DataFrame, seed: int | None = None, confidence: float = 0.95,
+                  metrics: Sequence[str] | None = None) -> Comparison:
+        """The comparison of run rows already simulated (e.g. one point of a sweep read back
+        from its folder): ``runs`` has the columns of ``sim.RUN_COLUMNS`` for one scenario."""
+        return _from_runs(scenario, runs, seed, confidence, metrics)
+
     @property
     def n(self) -> int:
         """Replications per strategy."""
@@ -125,16 +132,28 @@ def compare(scenario: Scenario | str, runs: int = 2000, seed: int = 0, *, engine
         from sim.model.scenario import load_scenario
 
         scenario = load_scenario(scenario)
-    a, b = compare_pair(scenario)
+    compare_pair(scenario)  # a scenario with one strategy fails here, before anything runs
     df = simulate_parallel(scenario, runs, seed, engine=engine, workers=workers, quiet=True)
-    metric_list = list(metrics) if metrics is not None else [m for m in SUMMARY_METRICS if m in df.columns]
+    return Comparison.from_runs(scenario, df, seed=seed, confidence=confidence, metrics=metrics)
+
+
+def _from_runs(scenario: Scenario, runs: pd.DataFrame, seed: int | None = None, confidence: float = 0.95,
+               metrics: Sequence[str] | None = None) -> Comparison:
+    a, b = compare_pair(scenario)
+    labels = [s for s in scenario.strategies if (runs["strategy"] == s).any()]
+    missing = {a, b} - set(labels)
+    if missing:
+        raise ValueError(f"the runs have no rows of strategy {', '.join(sorted(missing))}")
+    metric_list = list(metrics) if metrics is not None else [m for m in SUMMARY_METRICS if m in runs.columns]
     if "total_cost_usd" not in metric_list:
         metric_list.insert(0, "total_cost_usd")
-    summary = stats.summarize(df, metrics=metric_list, by=("strategy",), confidence=confidence)
-    labels = list(scenario.strategies)
+    summary = stats.summarize(runs, metrics=metric_list, by=("strategy",), confidence=confidence)
     pairs = [(a, b)] + [(x, y) for i, y in enumerate(labels) for x in labels[i + 1:]
                         if (x, y) not in ((a, b), (b, a))]
-    paired = pd.concat([stats.paired_differences(df, x, y, metrics=metric_list, confidence=confidence)
+    paired = pd.concat([stats.paired_differences(runs, x, y, metrics=metric_list, confidence=confidence)
                         for x, y in pairs], ignore_index=True)
-    return Comparison(scenario=scenario, runs=df, summary=summary, paired=paired, a=a, b=b, seed=seed,
+    if seed is None:
+        seeds = runs["seed"].unique() if "seed" in runs.columns else [0]
+        seed = int(seeds[0])
+    return Comparison(scenario=scenario, runs=runs, summary=summary, paired=paired, a=a, b=b, seed=seed,
                       confidence=confidence)
