@@ -50,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="where to write the calibrated scenario")
     p.add_argument("--template", metavar="SCENARIO.toml",
                    help="take steps (kinds, prices, tokens, retry), pricing, strategies and "
-                        "unfitted failure settings from this scenario")
+                        "unfitted failure settings from this scenario (a file or a bundled name)")
     p.add_argument("--deploys", metavar="FILE.csv",
                    help="deployment timestamps, one per line (ISO-8601 or seconds)")
     p.add_argument("--plot", metavar="DIR", help="write diagnostic PNG figures into DIR")
@@ -79,9 +79,11 @@ def _atomic_write(path: Path, text: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.template:
+        from sim.model.bundled import resolve_scenario_path
         from sim.model.scenario import load_scenario
 
         load_scenario(args.template)  # a broken template fails here, before any fitting
+        args.template = str(resolve_scenario_path(args.template))  # a bundled name: its file
     attempts = load_data(args.data, strategy=args.strategy)
     warnings = [f"warning: {w}" for w in attempts.attrs.get("warnings", [])]
     for line in warnings:
