@@ -63,6 +63,16 @@ def _texts_and_legends(ax: Axes) -> list:
 @pytest.mark.parametrize("left, right", [("waste", "costs"), ("breakeven", "cdf"), ("timeline", "sensitivity"),
                                          ("violin", "waste"), ("costs", "breakeven"), ("waste", "breakeven")])
 def test_two_plots_in_a_constrained_grid_stay_in_their_own_half(data: dict, left: str, right: str) -> None:
+    _check_pair(data, left, right)
+
+
+@pytest.mark.parametrize("left, right", [("timeline", "sensitivity"), ("costs", "violin")])
+def test_the_same_under_the_report_style_with_its_larger_fonts(data: dict, left: str, right: str) -> None:
+    with plots.use_report_style():
+        _check_pair(data, left, right)
+
+
+def _check_pair(data: dict, left: str, right: str) -> None:
     fig = Figure(figsize=(14, 5.5), layout="constrained")
     ax_l, ax_r = fig.subplots(1, 2)
     out_l, out_r = DRAW[left](data, ax_l), DRAW[right](data, ax_r)
