@@ -20,6 +20,7 @@ from test_plots import MTBFS, P429, analytic_waste, breakeven_from_sweep, make_r
 
 from sim.analysis import plotdata as pdata  # noqa: E402
 from sim.analysis import plots  # noqa: E402
+from sim.analysis.plots.optimize import plot_cost_vs_activities, plot_heartbeat_curve  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +33,16 @@ def data() -> dict:
                          "level": ["low", "high", "low", "high"], "setting": ["2 h", "24 h", "$1.50/h", "$4/h"],
                          "value": [310.0, 40.0, 95.0, 180.0], "ci_low": [290.0, 30.0, 85.0, 170.0],
                          "ci_high": [330.0, 50.0, 105.0, 190.0]})
-    return {"runs": runs, "log": log, "mtbf": mtbf, "p429": p429, "tornado": pdata.tornado_table(baseline, sens)}
+    # the optimiser's tables (sim.analysis.optimize): candidates by number of activities; a heartbeat curve
+    table = pd.DataFrame({"candidate": ["restart", "A", "B", "C", "durable", "heartbeat"],
+                          "kind": ["restart", "checkpoint", "checkpoint", "checkpoint", "durable", "heartbeat"],
+                          "activities": [0, 1, 2, 2, 4, 4], "cost_usd": [1.0, 0.97, 0.95, 0.96, 0.955, 0.94]})
+    table["cost_low_usd"], table["cost_high_usd"] = table["cost_usd"] - 0.01, table["cost_usd"] + 0.01
+    every = np.geomspace(20, 3 * 3600, 15)
+    value = 0.9 + 0.02 * (np.log(every / 600)) ** 2
+    curve = pd.DataFrame({"every_s": every, "value": value, "diff_low": value - 0.905, "diff_high": value - 0.895})
+    return {"runs": runs, "log": log, "mtbf": mtbf, "p429": p429, "tornado": pdata.tornado_table(baseline, sens),
+            "activities": table, "heartbeat": curve}
 
 
 DRAW = {
@@ -46,6 +56,9 @@ DRAW = {
     "violin": lambda d, ax: plots.plot_distributions(d["runs"], metrics=("total_cost_usd",), kind="violin", ax=ax),
     "timeline": lambda d, ax: plots.plot_timeline(d["log"], ax=ax),
     "sensitivity": lambda d, ax: plots.plot_sensitivity(d["tornado"], ax=ax),
+    "activities": lambda d, ax: plot_cost_vs_activities(d["activities"], ax=ax),
+    "heartbeat": lambda d, ax: plot_heartbeat_curve(d["heartbeat"], 600.0, "mean total cost per run ($)",
+                                                    interval_s=(400.0, 900.0), references_s={"Daly": 700.0}, ax=ax),
 }
 
 
@@ -61,7 +74,8 @@ def _texts_and_legends(ax: Axes) -> list:
 
 
 @pytest.mark.parametrize("left, right", [("waste", "costs"), ("breakeven", "cdf"), ("timeline", "sensitivity"),
-                                         ("violin", "waste"), ("costs", "breakeven"), ("waste", "breakeven")])
+                                         ("violin", "waste"), ("costs", "breakeven"), ("waste", "breakeven"),
+                                         ("activities", "heartbeat")])
 def test_two_plots_in_a_constrained_grid_stay_in_their_own_half(data: dict, left: str, right: str) -> None:
     _check_pair(data, left, right)
 
@@ -120,7 +134,7 @@ def test_two_sweep_plots_split_the_figure_at_its_middle(data: dict) -> None:
 
 
 def test_a_plot_of_its_own_returns_its_figure(data: dict) -> None:
-    for name in ("waste", "costs", "timeline", "sensitivity"):
+    for name in ("waste", "costs", "timeline", "sensitivity", "activities", "heartbeat"):
         assert isinstance(DRAW[name](data, None), Figure), name
 
 
@@ -152,4 +166,15 @@ def test_log_duration_ticks_never_overlap(values_s: np.ndarray, width: float) ->
     canvas.draw()
     labels = [t for t in ax.get_xticklabels() if t.get_text()]
     assert len(labels) >= 2, [t.get_text() for t in labels]
+    assert not _overlaps(ax.get_xticklabels(), canvas.get_renderer())
+
+
+@pytest.mark.parametrize("width", [2.5, 4.0, 8.0])
+def test_heartbeat_interval_ticks_never_overlap(data: dict, width: float) -> None:
+    fig = Figure(figsize=(width, 3.5), layout="constrained")
+    ax = fig.add_subplot()
+    DRAW["heartbeat"](data, ax)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    assert len([t for t in ax.get_xticklabels() if t.get_text()]) >= 2
     assert not _overlaps(ax.get_xticklabels(), canvas.get_renderer())
