@@ -169,7 +169,7 @@ def test_log_duration_ticks_never_overlap(values_s: np.ndarray, width: float) ->
     assert not _overlaps(ax.get_xticklabels(), canvas.get_renderer())
 
 
-@pytest.mark.parametrize("width", [2.5, 4.0, 8.0])
+@pytest.mark.parametrize("width", [3.5, 5.0, 8.0])
 def test_heartbeat_interval_ticks_never_overlap(data: dict, width: float) -> None:
     fig = Figure(figsize=(width, 3.5), layout="constrained")
     ax = fig.add_subplot()

@@ -184,10 +184,11 @@ def _axis_label(label: str, unit: Unit) -> str:
 def _legend_right(ax: Axes, handles: list[Any], labels: list[str], title: str | None = None,
                   inside: bool = False) -> Any:
     """The plot's legend: right of the axes on a figure of the plot's own; ``inside`` (drawn into a
-    caller's axes) within the data area, at matplotlib's best spot, so that nothing spills into a
-    neighbouring axes. Returns the Legend (also ``ax.get_legend()``: a caller may move it)."""
+    caller's axes) within the data area, at matplotlib's best spot, long labels wrapped, so that
+    nothing spills into a neighbouring axes. Returns the Legend (also ``ax.get_legend()``: a caller may move it)."""
     if inside:
         wrapped = "\n".join(textwrap.fill(line, 44) for line in title.split("\n")) if title else None
+        labels = ["\n".join(textwrap.fill(line, 34) for line in str(t).split("\n")) for t in labels]
         return ax.legend(handles, [_esc(t) for t in labels], loc="best", fontsize="small",
                          title=_esc(wrapped) if wrapped else None, title_fontsize="small", alignment="left",
                          framealpha=0.9)
