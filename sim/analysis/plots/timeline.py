@@ -102,6 +102,6 @@ def plot_timeline(
             # in a caller's axes: a band of free space under the lanes, the legend in it
             ncols = min(len(handles), 2)
             rows = math.ceil(len(handles) / ncols)
-            ax_.set_ylim(n_lanes - 0.45 + 0.28 * rows * max(n_lanes, 2) / 2, -0.75)
+            ax_.set_ylim(n_rows - 0.45 + 0.28 * rows * max(n_rows, 2) / 2, -0.75)
             ax_.legend(handles=handles, loc="lower center", ncols=ncols, fontsize="x-small", framealpha=0.9)
     return fig if owns else ax_
