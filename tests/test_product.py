@@ -88,11 +88,11 @@ def test_version_and_usage_lines_name_the_program(tmp_path: Path) -> None:
     assert out.returncode == 0 and out.stdout.startswith("durable-sim ") and out.stdout.strip().endswith(
         "(import name: sim)")
     bad = subprocess.run([sys.executable, "-m", "sim", "run"], capture_output=True, text=True, env=env, cwd=tmp_path)
-    assert bad.returncode == 2 and bad.stderr.startswith("usage: python -m sim run")
+    assert bad.returncode == 2 and bad.stderr.startswith("error: python -m sim run: ")
     # the console script: argv[0] is "sim"
     script = subprocess.run([sys.executable, "-c", "import sys; from sim.cli import main; sys.argv[0] = '/x/bin/sim';"
                              " sys.exit(main())", "fleet"], capture_output=True, text=True, env=env, cwd=tmp_path)
-    assert script.returncode == 2 and script.stderr.startswith("usage: sim fleet")
+    assert script.returncode == 2 and script.stderr.startswith("error: sim fleet: ")
 
 
 def test_fleet_takes_runs_and_keeps_replications_as_an_alias(tmp_path: Path) -> None:

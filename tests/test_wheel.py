@@ -79,7 +79,7 @@ def test_wheel_installs_and_works_outside_the_checkout(tmp_path: Path) -> None:
     for f in ("runs.parquet", "summary.csv", "paired.csv", "scenario.toml", "scenario.json"):
         assert (work / "out" / f).stat().st_mode & 0o777 == 0o644, f  # the umask (022), not 0600
     usage = subprocess.run([str(sim_exe), "run"], cwd=work, env=_env(), capture_output=True, text=True)
-    assert usage.returncode == 2 and usage.stderr.startswith("usage: sim run")
+    assert usage.returncode == 2 and usage.stderr.startswith("error: sim run: ")
 
     audit = _run([sim_exe, "audit", "--quick", "--out", work / "audit"], cwd=work)
     assert "30 claims" in audit.stdout and (work / "audit" / "audit.md").is_file()
