@@ -1,30 +1,39 @@
 # Two commands do all the set-up on a fresh machine:
-#   make demo   install into .venv and run the bundled video scenario
-#   make test   install into .venv (with dev extras) and run the test suite
+#   make demo   install sim (runtime dependencies only) into .venv and run the bundled video scenario
+#   make test   install sim with its dev extras into .venv and run the test suite (the wheel test included)
 PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 
 .PHONY: demo test lint bench clean
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
-	$(PY) -m ipykernel install --prefix $(VENV) --name python3 >/dev/null
 	touch $@
 
-demo: $(VENV)/.installed
-	$(PY) -m sim run experiments/scenarios/video.toml --runs 2000 --seed 42 --out results/demo
+# runtime only: what `pip install durable-sim` gives a user
+$(VENV)/.runtime: pyproject.toml $(VENV)/.created
+	$(PY) -m pip install --quiet -e .
+	touch $@
 
-test: $(VENV)/.installed
+# everything for the tests, lint and notebooks
+$(VENV)/.dev: pyproject.toml $(VENV)/.created
+	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m ipykernel install --prefix $(VENV) --name python3 >/dev/null
+	touch $@ $(VENV)/.runtime
+
+demo: $(VENV)/.runtime
+	$(VENV)/bin/sim run video --runs 2000 --seed 42 --out results/demo
+
+test: $(VENV)/.dev
 	$(PY) -m pytest -q
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.runtime
 	$(PY) benchmarks/bench_engine.py
 
 clean:
-	rm -rf $(VENV) results .pytest_cache .hypothesis
+	rm -rf $(VENV) results .pytest_cache .hypothesis build dist *.egg-info

@@ -1,4 +1,5 @@
-"""Command line: ``python -m sim <command> …`` (``sim --help`` lists the commands).
+"""Command line: ``sim <command> …`` or ``python -m sim <command> …`` (``sim --help`` lists the
+commands; usage lines show the name the program was invoked by).
 
 Each command lives in ``sim/commands/<name>.py`` with ``register(subparsers)``. Errors that
 users can fix (a bad scenario, a missing file) are printed as one line, exit code 2, no traceback.
@@ -25,6 +26,8 @@ COMMANDS = [
     "report",
     "optimize",
     "compare",
+    "scenarios",
+    "init",
 ]
 
 
@@ -35,24 +38,38 @@ class _OneLineParser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"error: {self.prog}: {message} (see --help)\n")
 
 
-def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+def program_name() -> str:
+    """How the user invoked us: ``sim`` (the console script), ``python -m sim``, or the script's name."""
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "sim"
+    return "python -m sim" if name in ("__main__.py", "-m", "-c", "") else name
+
+
+def version_text() -> str:
+    from sim import DISTRIBUTION, __version__
+
+    return f"{DISTRIBUTION} {__version__} (import name: sim)"
+
+
+def build_parser(only: str | None = None, prog: str | None = None) -> argparse.ArgumentParser:
     """The parser with every command, or with command ``only`` (whose module alone is imported:
     each command imports what it needs, from pandas to matplotlib, at registration)."""
     parser = _OneLineParser(
-        prog="python -m sim",
+        prog=prog or program_name(),
         description="Monte Carlo failure-injection simulator for multi-step AI pipelines: "
         "restart-from-scratch vs durable execution under crashes, deployments and rate limits.",
     )
+    parser.add_argument("--version", action="version", version=version_text())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS if only is None else [only]:
         importlib.import_module(f"sim.commands.{name}").register(sub)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    """Run one command; ``prog``: the name shown in usage lines (default: as invoked)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     # a known command first: register it alone (start-up); anything else gets the full parser
-    parser = build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
+    parser = build_parser(argv[0] if argv and argv[0] in COMMANDS else None, prog)
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or 0)

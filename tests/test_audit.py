@@ -40,4 +40,4 @@ def test_audit_command_quick(tmp_path: Path, capsys) -> None:
 
 def test_audit_reports_a_missing_scenario_folder(tmp_path: Path, capsys) -> None:
     assert main(["audit", "--quick", "--out", str(tmp_path), "--scenarios", str(tmp_path / "none")]) == 2
-    assert "bundled scenario not found" in capsys.readouterr().err
+    assert "scenario not found" in capsys.readouterr().err

@@ -102,7 +102,8 @@ def test_fleet_command_runs_heartbeat_strategies(tmp_path: Path, capsys: pytest.
 
 @pytest.mark.parametrize(("args", "message"), [
     ([str(VIDEO)], "has no [fleet] table"),
-    ([str(RESEARCH), "--replications", "0"], "--replications must be at least 1"),
+    ([str(RESEARCH), "--replications", "0"], "--runs must be at least 1"),
+    ([str(RESEARCH), "--runs", "0"], "--runs must be at least 1"),
     ([str(RESEARCH), "--seed", "-1"], "--seed must not be negative"),
     ([str(RESEARCH), "--strategies", "durable,nope"], "unknown strategy 'nope'"),
     (["missing.toml"], "not found"),

@@ -555,7 +555,7 @@ def test_plot_timeline(runs_and_log: tuple[pd.DataFrame, pd.DataFrame], tmp_path
     f2 = Figure()
     ax2 = f2.add_subplot()
     out = plots.plot_timeline(_hand_log(), run=0, ax=ax2)
-    assert out is f2 and ax2.get_xlabel().endswith("(s)")
+    assert out is ax2 and ax2.get_xlabel().endswith("(s)")
     assert ax2.patches[1].get_x() == 10 and ax2.patches[1].get_width() == 4
 
 
@@ -594,4 +594,4 @@ def test_plot_into_given_axes(mtbf_sweep: pd.DataFrame) -> None:
     fig = Figure()
     ax = fig.add_subplot()
     out = plots.plot_waste_vs_failure_rate(mtbf_sweep, "failures.crash.mtbf", ax=ax)
-    assert out is fig and isinstance(ax, Axes) and len(ax.lines) == 2
+    assert out is ax and isinstance(ax, Axes) and len(ax.lines) == 2

@@ -241,7 +241,8 @@ def test_timeline_lanes_share_one_unit_for_wasted_compute() -> None:
 
 
 def test_wide_duration_grid_ticks_in_their_own_units() -> None:
-    """Fix in sim.analysis.plots: a 30 min … 5.33 d grid is labelled "30 min" … "5.33 d", not "0.0208" d."""
+    """Fix in sim.analysis.plots: a 30 min … 5.33 d grid is labelled in round durations, each in its own
+    unit ("30 min", "1 h", … "4 d"), not "0.0208" d (and not at every grid value: those overlapped)."""
     xs = 1800.0 * 2.0 ** np.arange(9)
     rng = np.random.default_rng(0)
     rows = [{"failures.deploy.every": x, "strategy": s, "run": r, "total_cost_usd": c + rng.normal(0, 0.01),
@@ -250,7 +251,7 @@ def test_wide_duration_grid_ticks_in_their_own_units() -> None:
     fig = plots.plot_breakeven(pd.DataFrame(rows), "failures.deploy.every")
     ax = fig.axes[1]
     ticks = [t.get_text() for t in ax.get_xticklabels()]
-    assert ticks[0] == "30 min" and ticks[1] == "1 h" and ticks[-1] == "5.33 d"
+    assert ticks[0] == "30 min" and ticks[1] == "1 h" and ticks[-1] == "4 d"
     assert ax.get_xlabel() == "deployment interval"
 
 

@@ -24,6 +24,7 @@ from sim.errors import SimError
 from sim.experiment.api import simulate, simulate_with_events
 from sim.experiment.points import Vary
 from sim.experiment.sweep import sweep
+from sim.model.bundled import bundled_scenario_dir
 from sim.model.costs import (
     durable_overhead_usd,
     first_paid_rate_usd,
@@ -41,7 +42,7 @@ from sim.model.scenario import (
 )
 from sim.model.strategies import EVENTS_AT_START, EVENTS_PER_ACTIVITY
 
-SCENARIO_DIR = Path(__file__).resolve().parents[2] / "experiments" / "scenarios"
+SCENARIO_DIR = bundled_scenario_dir()  # package data: the same files in a checkout and in an installed wheel
 PROFILES = ("article-2026-04", "temporal-cloud-payg")
 ARTICLE_FLAT = "article-flat"  # the article's quoted Temporal cost per run as a flat price
 ARTICLE_PER_PAPER = "article-2026-04-per-paper"  # the profile holding the article's $0.0045 per paper
@@ -81,7 +82,7 @@ def scenario_path(name: str, scenario_dir: Path | None = None) -> Path:
     folder = scenario_dir or SCENARIO_DIR
     path = folder / name
     if not path.exists():
-        raise AuditError(f"{path}: bundled scenario not found (run from a source checkout, or pass --scenarios DIR)")
+        raise AuditError(f"{path}: scenario not found (the audit needs {name} in --scenarios DIR)")
     return path
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from pathlib import Path
 
 
@@ -15,7 +13,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=Path("results") / "audit", help="folder for audit.md (default results/audit)")
     p.add_argument("--quick", action="store_true", help="few replications (seconds)")
     p.add_argument("--seed", type=int, default=2026)
-    p.add_argument("--scenarios", type=Path, default=None, help="folder of the bundled scenarios (default experiments/scenarios)")
+    p.add_argument("--scenarios", type=Path, default=None, help="folder holding the scenario files the audit uses (default: the bundled ones)")
     p.set_defaults(handler=run, interrupted="nothing was written (audit.md is written only when every claim is "
                    "computed); run the command again")
 
@@ -29,13 +27,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _audit_into(args: argparse.Namespace, audit: object) -> int:
+    from sim.experiment.io import atomic_write_text
+
     claims = audit.build_claims(quick=args.quick, seed=args.seed, scenario_dir=args.scenarios)
     text = audit.to_markdown(claims, args.quick, args.seed)
     target = args.out / "audit.md"
-    fd, tmp = tempfile.mkstemp(dir=args.out, prefix=".audit.", suffix=".md")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, target)
+    atomic_write_text(target, text)
     counts = claims["verdict"].value_counts().to_dict()
     print(f"{len(claims)} claims: " + ", ".join(f"{k} {v}" for k, v in counts.items()) + f"; wrote {target}")
     return 0

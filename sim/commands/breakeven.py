@@ -42,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Sweep one parameter, locate where the paired mean difference A - B of --metric changes "
         "sign (with a bootstrap confidence interval), refine with a finer sweep inside the bracketing "
         "interval, and compare with the closed form where one exists.")
-    p.add_argument("scenario", help="scenario TOML file (see docs/model.md)")
+    p.add_argument("scenario", help="scenario TOML file (see docs/model.md), or a bundled name (sim scenarios)")
     p.add_argument("--vary", required=True, metavar="PATH=RANGE",
                    help="the swept parameter, e.g. failures.rate_limit.probability=lin:0.02:0.3:8 or "
                    "failures.crash.mtbf=log:10m:1w:12")

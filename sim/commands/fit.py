@@ -13,9 +13,7 @@ branches (``after``), see docs/calibration.md.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +33,7 @@ from sim.calibrate.scenario_writer import (
     validate_scenario_text,
 )
 from sim.calibrate.temporal import load_temporal, looks_like_temporal
+from sim.experiment.io import atomic_write_text
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -51,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="where to write the calibrated scenario")
     p.add_argument("--template", metavar="SCENARIO.toml",
                    help="take steps (kinds, prices, tokens, retry), pricing, strategies and "
-                        "unfitted failure settings from this scenario")
+                        "unfitted failure settings from this scenario (a file or a bundled name)")
     p.add_argument("--deploys", metavar="FILE.csv",
                    help="deployment timestamps, one per line (ISO-8601 or seconds)")
     p.add_argument("--plot", metavar="DIR", help="write diagnostic PNG figures into DIR")
@@ -75,22 +74,16 @@ def load_data(path: str | Path, *, strategy: str | None = None) -> pd.DataFrame:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, text)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.template:
+        from sim.model.bundled import resolve_scenario_path
         from sim.model.scenario import load_scenario
 
         load_scenario(args.template)  # a broken template fails here, before any fitting
+        args.template = str(resolve_scenario_path(args.template))  # a bundled name: its file
     attempts = load_data(args.data, strategy=args.strategy)
     warnings = [f"warning: {w}" for w in attempts.attrs.get("warnings", [])]
     for line in warnings:

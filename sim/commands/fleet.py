@@ -1,4 +1,4 @@
-"""``python -m sim fleet SCENARIO.toml --replications N --seed S --out DIR``."""
+"""``sim fleet SCENARIO --runs N --seed S --out DIR`` (``--replications`` is an alias of ``--runs``)."""
 
 from __future__ import annotations
 
@@ -46,8 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "metrics per strategy as means over replications with 95% confidence intervals, and write "
                        "workflows.parquet (one row per workflow), fleet.parquet (one row per replication and "
                        "strategy) and summary.csv.")
-    p.add_argument("scenario", help="scenario TOML file with a [fleet] table (see docs/fleet.md)")
-    p.add_argument("--replications", type=int, default=20, help="fleet replications (default 20)")
+    p.add_argument("scenario", help="scenario TOML file with a [fleet] table (see docs/fleet.md), or a bundled name")
+    p.add_argument("--runs", "--replications", dest="replications", type=int, default=20, metavar="N",
+                   help="fleet replications (default 20; --replications is an alias)")
     p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
     p.add_argument("--out", help="output folder (default results/<scenario name>-fleet)")
     p.add_argument("--strategies", help="comma-separated strategy labels (default: every strategy of the scenario)")
@@ -178,13 +179,13 @@ def fleet_incomplete_warnings(fleet: pd.DataFrame, strategies: Sequence[str], ma
 
 def handle(args: argparse.Namespace) -> int:
     if args.replications < 1:
-        raise UsageError("--replications must be at least 1")
+        raise UsageError("--runs must be at least 1")
     if args.seed < 0:
         raise UsageError("--seed must not be negative")
     scenario = load_scenario(args.scenario)
     if scenario.fleet is None:
         raise UsageError(f"{args.scenario}: the scenario has no [fleet] table (see docs/fleet.md); "
-                         "use 'python -m sim run' for a single pipeline")
+                         "use 'sim run' for a single pipeline")
     try:
         check_provider(scenario)
     except ValueError as exc:

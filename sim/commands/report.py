@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Simulate the scenario as written (with an event log for a timeline), a sweep of its main "
         "failure intensity around the current value (waste and break-even charts) and a one-at-a-time "
         "sensitivity analysis (tornado), then write a Markdown and an HTML report with figures.")
-    p.add_argument("scenario", help="scenario TOML file (see docs/model.md)")
+    p.add_argument("scenario", help="scenario TOML file (see docs/model.md), or a bundled name (sim scenarios)")
     p.add_argument("--out", help="output folder (default results/<scenario name>-report)")
     p.add_argument("--runs", type=int, default=None,
                    help=f"replications per setting (default {DEFAULT_RUNS:,}; {QUICK_RUNS} with --quick)")

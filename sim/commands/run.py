@@ -1,4 +1,4 @@
-"""``python -m sim run SCENARIO.toml --runs N --seed S --out DIR``."""
+"""``sim run SCENARIO --runs N --seed S --out DIR`` (SCENARIO: a TOML file or a bundled name)."""
 
 from __future__ import annotations
 
@@ -35,7 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Simulate a scenario's pipeline under its failure environment with every strategy; "
                        "print the prices it rests on, means with 95% confidence intervals and the paired saving of durable "
                        "over restart (restart - durable: positive = durable lower).")
-    p.add_argument("scenario", help="scenario TOML file (see docs/model.md)")
+    p.add_argument("scenario", help="scenario TOML file (see docs/model.md), or a bundled scenario by name "
+                   "(`sim scenarios` lists them)")
     p.add_argument("--runs", type=int, default=1000, help="replications (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
     p.add_argument("--out", help="output folder (default results/<scenario name>)")
@@ -213,7 +214,7 @@ def _run_into(args: argparse.Namespace, scenario: Scenario, out: Path) -> int:
         "runs.parquet": parquet_bytes(df, meta),
         "summary.csv": summary.to_csv(index=False, float_format="%.10g").encode(),
         "paired.csv": paired.to_csv(index=False, float_format="%.10g").encode(),
-        "scenario.toml": Path(args.scenario).read_bytes(),
+        "scenario.toml": Path(scenario.path or args.scenario).read_bytes(),
     }
     for name, data in files.items():
         atomic_write_bytes(out / name, data)

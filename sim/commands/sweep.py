@@ -49,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "point with every strategy, print means with 95% confidence intervals and the paired differences, "
         "and write Parquet/CSV tables. Finished chunks are kept: rerunning the same command after an "
         "interruption finishes the rest.")
-    p.add_argument("scenario", help="scenario TOML file (see docs/model.md)")
+    p.add_argument("scenario", help="scenario TOML file (see docs/model.md), or a bundled name (sim scenarios)")
     p.add_argument("--vary", action="append", default=[], metavar="PATH=VALUES",
                    help="e.g. failures.crash.mtbf=1h,2h,4h | failures.rate_limit.probability=lin:0.01:0.3:15 | "
                    "failures.crash.mtbf=log:30m:1w:12 (repeat for a grid)")

@@ -1,6 +1,8 @@
 """Atomic file output: write to a temporary name in the same folder, then rename.
 
-A reader (or a rerun after an interruption) never sees a half-written file.
+A reader (or a rerun after an interruption) never sees a half-written file. The file gets the
+permissions a plain ``open(path, "w")`` would give it (0644 under the usual umask 022), not the
+0600 of ``tempfile.mkstemp``.
 """
 
 from __future__ import annotations
@@ -16,11 +18,28 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 
+def current_umask() -> int:
+    """The process's umask, read without changing it where the system allows (Linux /proc)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: read by setting it, then restore it at once
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temporary file in the same folder, then rename),
+    with the permissions ``0o666 & ~umask``; creates the parent folders."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, path)

@@ -15,6 +15,15 @@ from scipy import special
 
 _Z95 = float(special.ndtri(0.95))
 
+#: The keys of a distribution table in a scenario file (``dist = "lognormal"``, ``median``, ``p95``).
+DIST_PARAMETERS: dict[str, set[str]] = {
+    "fixed": {"value"},
+    "exponential": {"mean"},
+    "lognormal": {"median", "p95"},
+    "uniform": {"low", "high"},
+    "weibull": {"shape", "scale"},
+}
+
 
 @dataclass(frozen=True)
 class Fixed:

@@ -11,6 +11,7 @@ import copy
 import difflib
 import math
 import tomllib
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -27,8 +28,17 @@ from pydantic import (
 )
 
 from sim.errors import ScenarioError
+from sim.model.bundled import resolve_scenario_path
 from sim.model.counts import parse_count
-from sim.model.distributions import Distribution, Exponential, Fixed, LogNormal, Uniform, Weibull
+from sim.model.distributions import (
+    DIST_PARAMETERS,
+    Distribution,
+    Exponential,
+    Fixed,
+    LogNormal,
+    Uniform,
+    Weibull,
+)
 from sim.model.units import parse_duration_s
 
 # --------------------------------------------------------------------------- field types
@@ -58,13 +68,7 @@ def _non_negative_duration(value: object) -> float:
 PositiveDuration = Annotated[float, BeforeValidator(_positive_duration)]
 NonNegativeDuration = Annotated[float, BeforeValidator(_non_negative_duration)]
 
-_DIST_KEYS = {
-    "fixed": {"value"},
-    "exponential": {"mean"},
-    "lognormal": {"median", "p95"},
-    "uniform": {"low", "high"},
-    "weibull": {"shape", "scale"},
-}
+_DIST_KEYS = DIST_PARAMETERS
 
 
 def parse_distribution(value: object, *, allow_zero: bool = False) -> Distribution:
@@ -613,6 +617,15 @@ class Scenario(_Model):
             total += cost if step.count.fixed == 1 else cost * step.count.mean()  # fan-out: mean count instances
         return total
 
+    # ----------------------------------------------------------------- changed copies (see "replace" below)
+
+    def replace(self, changes: Mapping[str, object]) -> Scenario:
+        """A new validated scenario with ``changes`` applied: ``{"failures.crash.mtbf": "30m"}``.
+
+        Paths and values are those of ``--vary`` (``sim.model.paths``): a value is a number, or a
+        string such as ``"30m"``, ``"2%"``, ``"0.05"``. Raises ScenarioError naming the path."""
+        return replace_values(self, changes)
+
 
 # --------------------------------------------------------------------------- loading
 
@@ -1051,7 +1064,50 @@ def scenario_from_dict(raw: dict, *, file: str = "<scenario>", base_dir: Path | 
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario TOML file. Raises ScenarioError naming file, key and problem."""
-    path = Path(path)
+    """Read and validate a scenario TOML file, or a bundled scenario by name (``"video"``; see
+    ``sim.model.bundled``). Raises ScenarioError naming file, key and problem."""
+    path = resolve_scenario_path(path)
     raw = _read_toml(path, "scenario")
     return scenario_from_dict(raw, file=str(path), base_dir=path.parent)
+
+
+# --------------------------------------------------------------------------- replace: changed copies by dotted path
+
+
+def replace_values(scenario: Scenario, changes: Mapping[str, object]) -> Scenario:
+    """``scenario.replace(changes)``: set each dotted path (``--vary`` paths and value syntax) in a
+    copy of the scenario's table and validate the result once."""
+    from sim.model.paths import ValueSyntaxError, parse_value, resolve_path, set_path
+
+    if not isinstance(changes, Mapping):
+        raise ScenarioError(f"replace() takes a mapping of dotted paths to values, got {type(changes).__name__}",
+                            file=scenario.path)
+    raw = scenario.raw
+    seen: dict[tuple, str] = {}
+    for text, value in changes.items():
+        path = resolve_path(scenario, str(text))
+        if path.keys in seen:
+            raise ScenarioError(f"'{text}' sets the same parameter as '{seen[path.keys]}'", file=scenario.path)
+        seen[path.keys] = str(text)
+        where = f"replace {text}={value!r}"
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise ScenarioError(f"{where}: expected a number or a string such as \"30m\" or \"2%\"",
+                                file=scenario.path, key=str(text))
+        if isinstance(value, str):
+            try:
+                number = parse_value(value, where)
+            except ValueSyntaxError as exc:
+                raise ScenarioError(str(exc), file=scenario.path, key=str(text)) from None
+            if path.kind != "duration" and any(ch.isalpha() and ch not in "eE" for ch in value):
+                raise ScenarioError(f"{where}: not a duration; give a plain number", file=scenario.path,
+                                    key=str(text))
+        else:
+            number = float(value)
+        if path.kind == "int":
+            if number != round(number):
+                raise ScenarioError(f"{where}: takes an integer", file=scenario.path, key=str(text))
+            raw = set_path(raw, path, int(round(number)), scenario)
+        else:
+            raw = set_path(raw, path, float(number), scenario)
+    base_dir = Path(scenario.path).parent if scenario.path else None
+    return scenario_from_dict(raw, file=scenario.path or "<scenario>", base_dir=base_dir)

@@ -1,8 +1,17 @@
 """Report figures for design reviews (matplotlib object API, Agg-safe).
 
-Every ``plot_*`` function takes result DataFrames (docs/model.md §3), draws on ``ax``
-(or on a new figure in the report style), and returns the :class:`~matplotlib.figure.Figure`.
+Every ``plot_*`` function takes result DataFrames (docs/model.md §3) and either
+
+* creates a figure of its own in the report style (``ax=None``, the default) and returns that
+  :class:`~matplotlib.figure.Figure`, legends outside the data area; or
+* draws into the ``ax`` it is given and returns that :class:`~matplotlib.axes.Axes` (for
+  ``plot_distributions``, the Axes or list of Axes given). Then every artist stays inside that
+  axes' part of the figure: the legend inside the data area (``ax.get_legend()``, to move or
+  remove it), long titles wrapped, nothing drawn at figure level; so plots can share a grid,
+  also with ``layout="constrained"`` (tests/test_plot_layout.py).
+
 Nothing here calls ``plt.show()``. The numbers drawn come from :mod:`sim.analysis.plotdata`.
+Log axes of durations choose their ticks at draw time so that labels never overlap.
 
 Conventions shared by all figures:
 
@@ -10,7 +19,8 @@ Conventions shared by all figures:
   the figures survive greyscale printing. ``restart`` is vermillion/circles/solid,
   ``durable`` blue/squares/dashed.
 * Means are drawn with a shaded Student-t confidence band (95% by default).
-* Legends sit outside the data area (right of the axes, or below for the timeline).
+* On a figure of their own, legends sit outside the data area (right of the axes, or below for
+  the timeline).
 """
 
 from __future__ import annotations

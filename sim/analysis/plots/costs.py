@@ -15,6 +15,7 @@ from sim.analysis.plots.style import (
     _esc,
     _figure,
     _legend_right,
+    _set_title,
 )
 
 
@@ -24,7 +25,7 @@ def plot_cost_breakdown(
     per_runs: int | str = "auto",
     title: str | None = None,
     level: float = 0.95,
-) -> Figure:
+) -> Figure | Axes:
     """Stacked bars per strategy of mean useful compute, wasted compute and orchestration
     cost, with the total (and its confidence interval, as an error bar) on top. In $ per run,
     or per 1,000 runs when totals are below $0.05 (``per_runs="auto"``) or as given."""
@@ -86,7 +87,7 @@ def plot_cost_breakdown(
         ax_.set_xlim(-0.6, len(tab) - 0.4 + (0.55 if any_small else 0.0))
         ax_.grid(axis="x", visible=False)
         ax_.set_ylabel(_esc(f"mean cost ({unit_txt})"))
-        ax_.set_title(_esc(title or f"Where the money goes: mean cost {unit_txt.removeprefix('$ ')}"))
+        _set_title(ax_, _esc(title or f"Where the money goes: mean cost {unit_txt.removeprefix('$ ')}"), not owns)
         err_handle = Line2D([], [], color="black", marker="_", markersize=12, linewidth=1.2)
         leg_h, leg_l = [*handles, err_handle], [*labels, f"total, {level:.0%} CI"]
         note = None
@@ -105,5 +106,5 @@ def plot_cost_breakdown(
             fig.legend(leg_h, leg_l, loc="outside lower center", ncols=len(leg_h),
                        title=_esc(note) if note else None)
         else:
-            _legend_right(ax_, leg_h[::-1], leg_l[::-1], title=note)
-    return fig
+            _legend_right(ax_, leg_h[::-1], leg_l[::-1], title=note, inside=True)
+    return fig if owns else ax_

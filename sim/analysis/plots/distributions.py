@@ -34,12 +34,15 @@ def plot_distributions(
     quantiles: Sequence[float] = (0.5, 0.95, 0.99),
     log_scale: bool | str = "auto",
     title: str | None = None,
-) -> Figure:
+) -> Figure | Axes | list[Axes]:
     """Distribution of each metric over runs, one panel per metric, per strategy:
     ``kind="cdf"`` (empirical CDF, step) or ``"violin"``. The quantiles (p50/p95/p99) are
     marked on each curve/violin and their values written in the legend (CDF) or under the
     violins. ``log_scale="auto"`` uses a log value axis for positive, heavy-tailed data
-    (max / median > 50). ``ax``: one Axes per metric (or one Axes for one metric)."""
+    (max / median > 50). ``ax``: one Axes per metric (or one Axes for one metric).
+
+    Returns the new Figure when ``ax`` is None, else what was given (the Axes, or the list of
+    Axes); drawn into given axes, the legends and labels stay inside each axes."""
     if kind not in ("cdf", "violin"):
         raise ValueError("kind must be 'cdf' or 'violin'")
     metrics = list(metrics)
@@ -65,17 +68,18 @@ def plot_distributions(
             log = (log_scale is True) or (
                 log_scale == "auto" and vals.size > 0 and vals.min() > 0 and vals.max() / med > 50)
             if kind == "cdf":
-                _draw_cdf(a, runs_df, metric, qt, unit, styles, log)
+                _draw_cdf(a, runs_df, metric, qt, unit, styles, log, inside=ax is not None)
             else:
-                _draw_violin(a, runs_df, metric, qt, unit, styles, log)
+                _draw_violin(a, runs_df, metric, qt, unit, styles, log, inside=ax is not None)
             a.set_title(pdata.metric_label(metric).capitalize())
         if ax is None:
             fig.suptitle(_esc(title or ("Distribution over runs" + (" (empirical CDF)" if kind == "cdf" else ""))))
-    return fig
+            return fig
+    return ax
 
 
 def _draw_cdf(ax: Axes, runs_df: pd.DataFrame, metric: str, qt: pd.DataFrame, unit: Unit,
-              styles: dict[str, dict[str, Any]], log: bool) -> None:
+              styles: dict[str, dict[str, Any]], log: bool, inside: bool = False) -> None:
     handles, labels = [], []
     for k, (s, st) in enumerate(styles.items()):
         e = pdata.ecdf(runs_df.loc[runs_df["strategy"] == s, metric])
@@ -98,8 +102,8 @@ def _draw_cdf(ax: Axes, runs_df: pd.DataFrame, metric: str, qt: pd.DataFrame, un
     for i, (_, r) in enumerate(qs.iterrows()):
         ax.axhline(r["q"], color="#777777", linestyle=":", linewidth=0.9, zorder=1)
         ax.annotate(r["label"], xy=(1.0, r["q"]), xycoords=("axes fraction", "data"),
-                    xytext=(4, 0), textcoords="offset points", va="center", fontsize=10,
-                    color="#333333")
+                    xytext=(-4, 0) if inside else (4, 0), textcoords="offset points", va="center",
+                    ha="right" if inside else "left", fontsize=10, color="#333333")
         handles.append(Line2D([], [], linestyle="none", marker=_Q_MARKERS[i % len(_Q_MARKERS)],
                               markerfacecolor="white", markeredgecolor="black"))
         labels.append(f"{r['label']}" + (" (median)" if r["q"] == 0.5 else ""))
@@ -119,7 +123,7 @@ def _fmt_unit(raw: float, unit: Unit) -> str:
 
 
 def _draw_violin(ax: Axes, runs_df: pd.DataFrame, metric: str, qt: pd.DataFrame, unit: Unit,
-                 styles: dict[str, dict[str, Any]], log: bool) -> None:
+                 styles: dict[str, dict[str, Any]], log: bool, inside: bool = False) -> None:
     names = [s for s in styles if (runs_df["strategy"] == s).any()]
     data = []
     for s in names:
@@ -153,5 +157,8 @@ def _draw_violin(ax: Axes, runs_df: pd.DataFrame, metric: str, qt: pd.DataFrame,
     qs = qt.drop_duplicates("q")
     handles = [Line2D([], [], linestyle="none", marker=_Q_MARKERS[i % len(_Q_MARKERS)],
                       markerfacecolor="white", markeredgecolor="black") for i in range(len(qs))]
-    ax.legend(handles, list(qs["label"]), loc="upper left", bbox_to_anchor=(1.01, 1.0),
-              borderaxespad=0.0, fontsize=10, title="quantile")
+    if inside:
+        ax.legend(handles, list(qs["label"]), loc="best", fontsize="small", title="quantile", framealpha=0.9)
+    else:
+        ax.legend(handles, list(qs["label"]), loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                  borderaxespad=0.0, fontsize=10, title="quantile")

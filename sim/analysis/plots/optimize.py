@@ -4,16 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import matplotlib as mpl
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.ticker import FuncFormatter
 
-from sim.analysis.plots.style import OKABE_ITO, _duration_tick, _esc, _figure
+from sim.analysis.plots.style import (
+    OKABE_ITO,
+    _duration_tick,
+    _esc,
+    _figure,
+    _legend_right,
+    _NonOverlappingLocator,
+    _set_title,
+)
 
 
 def plot_cost_vs_activities(table: pd.DataFrame, exact_curve: pd.DataFrame | None = None,
-                            ax: Axes | None = None, title: str | None = None) -> Figure:
+                            ax: Axes | None = None, title: str | None = None) -> Figure | Axes:
     """Mean total cost per run of every candidate against its number of activities.
 
     ``table``: one row per candidate with ``candidate``, ``kind``, ``activities``, ``cost_usd``,
@@ -21,6 +32,7 @@ def plot_cost_vs_activities(table: pd.DataFrame, exact_curve: pd.DataFrame | Non
     their 95% interval, the best of each count joined by a line; restart (no activities) is a
     horizontal band; a heartbeat candidate is a star; ``exact_curve`` (``activities``,
     ``exact_best_cost_usd``) adds the dynamic program's optimum per count as open diamonds.
+    Returns the new Figure, or with ``ax`` that Axes (legend inside it, see ``sim.analysis.plots``).
     """
     with _figure(ax, figsize=(8.5, 5.4)) as (fig, ax_, owns):
         groups = table[table["kind"].isin(["checkpoint", "durable"])]
@@ -58,10 +70,13 @@ def plot_cost_vs_activities(table: pd.DataFrame, exact_curve: pd.DataFrame | Non
         ax_.set_xticks(counts)
         ax_.set_xlabel("activities (Temporal activities per workflow)")
         ax_.set_ylabel(_esc("mean total cost per run ($)"))
-        ax_.set_title(_esc(title or "Cost against the number of activities"))
-        ax_.legend(handles, [_esc(lb) for lb in labels], loc="upper center", bbox_to_anchor=(0.5, -0.14),
-                   frameon=False, ncol=2)
-    return fig
+        _set_title(ax_, _esc(title or "Cost against the number of activities"), not owns)
+        if owns:
+            ax_.legend(handles, [_esc(lb) for lb in labels], loc="upper center", bbox_to_anchor=(0.5, -0.14),
+                       frameon=False, ncol=2)
+        else:
+            _legend_right(ax_, handles, labels, inside=True)
+    return fig if owns else ax_
 
 
 _NICE_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
@@ -78,12 +93,15 @@ def _nice_duration_ticks(low_s: float, high_s: float, most: int = 7) -> list[flo
 def plot_heartbeat_curve(curve: pd.DataFrame, best_every_s: float, ylabel: str,
                          interval_s: tuple[float, float] | None = None,
                          references_s: Mapping[str, float] | None = None, ax: Axes | None = None,
-                         title: str | None = None, interval_label: str = "95% interval of the optimum") -> Figure:
+                         title: str | None = None,
+                         interval_label: str = "95% interval of the optimum") -> Figure | Axes:
     """The objective against the heartbeat interval (log axis), the optimum marked.
 
     ``curve``: ``every_s``, ``value``, ``diff_low``, ``diff_high`` (paired 95% interval of the
     difference to the optimum, drawn as a band around the curve). ``interval_s``: the interval
-    of the optimum, shaded; ``references_s``: vertical lines (e.g. Daly's optimum).
+    of the optimum, shaded; ``references_s``: vertical lines (e.g. Daly's optimum). The interval
+    axis has round durations as ticks, chosen when drawn so that their labels never overlap.
+    Returns the new Figure, or with ``ax`` that Axes (legend inside it, see ``sim.analysis.plots``).
     """
     c = curve.sort_values("every_s")
     x = c["every_s"].to_numpy()
@@ -113,12 +131,16 @@ def plot_heartbeat_curve(curve: pd.DataFrame, best_every_s: float, ylabel: str,
         span = float(np.nanpercentile(y, 75)) - lo
         ax_.set_ylim(lo - 0.15 * span if span > 0 else None, lo + 1.2 * span if span > 0 else None)
         ax_.set_xlabel("heartbeat interval (work between saves)")
-        ticks = _nice_duration_ticks(float(x.min()), float(x.max()))
-        ax_.set_xticks(ticks)
-        ax_.set_xticklabels([_duration_tick(t) for t in ticks])
+        ticks = _nice_duration_ticks(float(x.min()), float(x.max()), most=len(_NICE_S))
+        size_pt = FontProperties(size=mpl.rcParams["xtick.labelsize"]).get_size_in_points()
+        ax_.xaxis.set_major_locator(_NonOverlappingLocator(ticks, _duration_tick, size_pt))
+        ax_.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: _duration_tick(v)))
         ax_.minorticks_off()
         ax_.set_ylabel(_esc(ylabel))
-        ax_.set_title(_esc(title or "Heartbeat interval"))
-        ax_.legend(handles, [_esc(lb) for lb in labels], loc="upper center", bbox_to_anchor=(0.5, -0.16),
-                   frameon=False)
-    return fig
+        _set_title(ax_, _esc(title or "Heartbeat interval"), not owns)
+        if owns:
+            ax_.legend(handles, [_esc(lb) for lb in labels], loc="upper center", bbox_to_anchor=(0.5, -0.16),
+                       frameon=False)
+        else:
+            _legend_right(ax_, handles, labels, inside=True)
+    return fig if owns else ax_

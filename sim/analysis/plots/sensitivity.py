@@ -19,6 +19,7 @@ from sim.analysis.plots.style import (
     _esc,
     _figure,
     _legend_right,
+    _set_title,
 )
 
 
@@ -57,7 +58,7 @@ def plot_sensitivity(
     title: str | None = None,
     value_fmt: Callable[[float], str] | None = None,
     level: float = 0.95,
-) -> Figure:
+) -> Figure | Axes:
     """Tornado chart: for each input (ranked by swing, largest on top) a bar from the
     baseline to the output at the input's low value and one to its high value; a vertical
     line at the baseline; values written at the bar ends, the input's low → high settings
@@ -83,7 +84,7 @@ def plot_sensitivity(
     hatches = {"low": "", "high": "//"}
     offs = {"low": -0.2, "high": 0.2}
     n = len(tab)
-    with _figure(ax, figsize=(10, 1.6 + 0.75 * max(n, 2))) as (fig, ax_, _owns):
+    with _figure(ax, figsize=(10, 1.6 + 0.75 * max(n, 2))) as (fig, ax_, owns):
         extent = [b]
         for lev in ("low", "high"):
             vals = tab[lev].to_numpy(dtype=float)
@@ -115,7 +116,7 @@ def plot_sensitivity(
         ax_.set_ylim(n - 0.5, -0.5)
         ax_.grid(axis="y", visible=False)
         ax_.set_xlabel(_esc(value_label))
-        ax_.set_title(_esc(title or "Sensitivity: one input at a time, ranked by swing"))
+        _set_title(ax_, _esc(title or "Sensitivity: one input at a time, ranked by swing"), not owns)
         handles: list[Any] = [Patch(facecolor=colors["low"], edgecolor="#333333"),
                               Patch(facecolor=colors["high"], hatch="//", edgecolor="#333333"),
                               Line2D([], [], color="black", linewidth=1.6)]
@@ -123,5 +124,5 @@ def plot_sensitivity(
         if any(c.endswith("_ci_low") for c in tab.columns):
             handles.append(Line2D([], [], color="black", marker="|", markersize=10, linewidth=1.1))
             labels.append(f"{level:.0%} CI")
-        _legend_right(ax_, handles, labels)
-    return fig
+        _legend_right(ax_, handles, labels, inside=not owns)
+    return fig if owns else ax_

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
@@ -14,7 +15,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+from matplotlib.font_manager import FontProperties
+from matplotlib.ticker import FuncFormatter, Locator, NullLocator
 
 from sim.analysis import plotdata as pdata
 from sim.analysis.plotdata import Unit
@@ -179,10 +181,25 @@ def _axis_label(label: str, unit: Unit) -> str:
     return _esc(f"{label} ({unit.label})" if unit.label else label)
 
 
-def _legend_right(ax: Axes, handles: list[Any], labels: list[str], title: str | None = None) -> None:
-    """Legend outside the data area, right of the axes."""
-    ax.legend(handles, [_esc(t) for t in labels], loc="upper left", bbox_to_anchor=(1.02, 1.0),
-              borderaxespad=0.0, title=_esc(title) if title else None, alignment="left")
+def _legend_right(ax: Axes, handles: list[Any], labels: list[str], title: str | None = None,
+                  inside: bool = False) -> Any:
+    """The plot's legend: right of the axes on a figure of the plot's own; ``inside`` (drawn into a
+    caller's axes) within the data area, at matplotlib's best spot, long labels wrapped, so that
+    nothing spills into a neighbouring axes. Returns the Legend (also ``ax.get_legend()``: a caller may move it)."""
+    if inside:
+        wrapped = "\n".join(textwrap.fill(line, 44) for line in title.split("\n")) if title else None
+        labels = ["\n".join(textwrap.fill(line, 34) for line in str(t).split("\n")) for t in labels]
+        return ax.legend(handles, [_esc(t) for t in labels], loc="best", fontsize="small",
+                         title=_esc(wrapped) if wrapped else None, title_fontsize="small", alignment="left",
+                         framealpha=0.9)
+    return ax.legend(handles, [_esc(t) for t in labels], loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                     borderaxespad=0.0, title=_esc(title) if title else None, alignment="left")
+
+
+def _set_title(ax: Axes, text: str, inside: bool) -> None:
+    """The axes title; in a caller's axes (``inside``) wrapped to lines of 40 characters, so that
+    a long title does not widen its column of a grid."""
+    ax.set_title(textwrap.fill(text, 40) if inside else text)
 
 
 def _tick(v: float) -> str:
@@ -200,23 +217,82 @@ def _duration_tick(seconds: float) -> str:
     return ""  # pragma: no cover - the loop always returns
 
 
+# round durations for a log axis whose ticks each carry their own unit ("30 min", "2 h", "1 d")
+_NICE_DURATIONS_S = np.array([
+    1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30,
+    60, 120, 300, 600, 900, 1800, 3600, 7200, 3 * 3600, 6 * 3600, 12 * 3600,
+    86400, 2 * 86400, 4 * 86400, 7 * 86400, 14 * 86400, 30 * 86400, 91 * 86400, 365 * 86400,
+], dtype=float)
+
+
+def _text_width_pt(text: str, size_pt: float) -> float:
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import text_to_path
+
+    width, _h, _d = text_to_path.get_text_width_height_descent(text, FontProperties(size=size_pt), ismath=False)
+    return float(width)
+
+
+class _NonOverlappingLocator(Locator):
+    """Ticks chosen at draw time from ``candidates`` (data values) so that their labels never
+    overlap: from the left, a candidate is kept only if its label clears the previous kept one by
+    a gap, measured with the axis's real size and the labels' real widths."""
+
+    def __init__(self, candidates: Sequence[float], label: Any, size_pt: float):
+        self.candidates = np.unique(np.asarray(candidates, dtype=float))
+        self.label = label
+        self.size_pt = size_pt
+
+    def __call__(self) -> list[float]:
+        lo, hi = sorted(self.axis.get_view_interval())
+        ticks = [float(c) for c in self.candidates if lo <= c <= hi]
+        if len(ticks) < 2:
+            return ticks
+        ax = self.axis.axes
+        px = ax.transData.transform(np.column_stack([ticks, np.zeros(len(ticks))]))[:, 0]
+        scale = ax.figure.dpi / 72.0
+        half = [_text_width_pt(self.label(t), self.size_pt) * scale / 2 for t in ticks]
+        gap = 0.8 * self.size_pt * scale
+        kept = [0]
+        for i in range(1, len(ticks)):
+            j = kept[-1]
+            if px[i] - half[i] >= px[j] + half[j] + gap:
+                kept.append(i)
+        return [ticks[i] for i in kept]
+
+    def tick_values(self, vmin: float, vmax: float) -> list[float]:
+        return [float(c) for c in self.candidates if min(vmin, vmax) <= c <= max(vmin, vmax)]
+
+
 def _set_x_grid_ticks(ax: Axes, shown: np.ndarray, log: bool, unit: Unit | None = None) -> bool:
-    """Log x axis with a tick at every grid value. A duration grid so wide that its smallest
-    tick would read below 0.1 in the common unit (e.g. 30 min … 5 d in days: 0.0208) gets each
-    tick in its own unit ("30 min", "2 h", "5.33 d"); returns True then (the axis label must
-    not name a unit)."""
+    """Log x axis with ticks whose labels never overlap (``_NonOverlappingLocator``): at the grid
+    values, thinned where they would collide. A duration grid so wide that its smallest tick would
+    read below 0.1 in the common unit (e.g. 30 min … 5 d in days: 0.0208) gets round durations
+    instead, each in its own unit ("30 min", "2 h", "4 d"); returns True then (the axis label
+    must not name a unit)."""
     own_units = False
     if log:
         ax.set_xscale("log")
         ticks = np.unique(shown)
-        if ticks.size <= 12:
-            ax.xaxis.set_major_locator(FixedLocator(ticks))
-            if unit is not None and unit.kind == "time" and ticks.size and ticks.min() < 0.1:
-                own_units = True
-                ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: _duration_tick(v * unit.factor)))
-            else:
-                ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: _tick(v)))
-            ax.xaxis.set_minor_locator(NullLocator())
+        size_pt = FontProperties(size=mpl.rcParams["xtick.labelsize"]).get_size_in_points()
+        if unit is not None and unit.kind == "time" and ticks.size and ticks.min() < 0.1:
+            own_units = True
+            factor = unit.factor
+
+            def label(v: float) -> str:
+                return _duration_tick(v * factor)
+
+            lo, hi = ticks.min() * factor, ticks.max() * factor
+            nice = _NICE_DURATIONS_S[(_NICE_DURATIONS_S >= lo * (1 - 1e-9)) & (_NICE_DURATIONS_S <= hi * (1 + 1e-9))]
+            candidates = nice / factor if nice.size >= 2 else ticks
+        else:
+            def label(v: float) -> str:
+                return _tick(v)
+
+            candidates = ticks
+        ax.xaxis.set_major_locator(_NonOverlappingLocator(candidates, label, size_pt))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: label(v)))
+        ax.xaxis.set_minor_locator(NullLocator())
     return own_units
 
 

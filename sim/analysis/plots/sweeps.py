@@ -25,6 +25,7 @@ from sim.analysis.plots.style import (
     _n_text,
     _resolve_unit,
     _root_figure,
+    _set_title,
     _set_x_grid_ticks,
     strategy_styles,
     use_report_style,
@@ -41,7 +42,7 @@ def plot_waste_vs_failure_rate(
     unit_scale: str | Unit = "auto",
     title: str | None = None,
     level: float = 0.95,
-) -> Figure:
+) -> Figure | Axes:
     """Mean ``metric`` per run vs sweep parameter ``x``, one line per strategy with a
     Student-t confidence band; optional ``analytic`` curves (columns ``x`` or ``<x>``,
     strategy, value; same raw units as ``metric``) dashed on top. Log x axis when the grid
@@ -51,7 +52,7 @@ def plot_waste_vs_failure_rate(
     summary = pdata.sweep_summary(sweep_df, x, metric, level=level)
     yunit = _resolve_unit(unit_scale, metric, summary[["mean", "ci_high"]].to_numpy())
     plabel, xunit = pdata.param_axis(x, summary[x])
-    with _figure(ax) as (fig, ax_, _owns):
+    with _figure(ax) as (fig, ax_, owns):
         handles, labels = _draw_sweep(ax_, summary, x, xunit, yunit)
         if analytic is not None and len(analytic):
             xcol = x if x in analytic.columns else "x"
@@ -66,10 +67,10 @@ def plot_waste_vs_failure_rate(
         _finish_y(ax_, summary, yunit)
         ax_.set_xlabel(_esc(x_label) if x_label else _esc(plabel) if own else _axis_label(plabel, xunit))
         ax_.set_ylabel(_axis_label(f"mean {pdata.metric_label(metric)}", yunit))
-        ax_.set_title(_esc(title or f"{pdata.metric_label(metric).capitalize()} per run vs {plabel}"))
+        _set_title(ax_, _esc(title or f"{pdata.metric_label(metric).capitalize()} per run vs {plabel}"), not owns)
         _legend_right(ax_, handles, labels,
-                      title=f"mean, shaded {level:.0%} CI\n{_n_text(summary)}")
-    return fig
+                      title=f"mean, shaded {level:.0%} CI\n{_n_text(summary)}", inside=not owns)
+    return fig if owns else ax_
 
 
 # ------------------------------------------------------------------- 2. break-even
@@ -97,7 +98,7 @@ def plot_breakeven(
     title: str | None = None,
     level: float = 0.95,
     show_difference: bool = True,
-) -> Figure:
+) -> Figure | Axes:
     """Expected ``metric`` (cost per run) of each strategy vs ``x`` with confidence bands,
     and the break-even point: a vertical line at ``breakeven.estimate`` and a shaded
     ``[ci_low, ci_high]`` (infinite ends = beyond the swept range, as in
@@ -182,7 +183,7 @@ def plot_breakeven(
         if axd is not None:
             axd.set_ylabel(_esc(f"saving of {order[1]}\n{order[0]} − {order[1]} ({yunit.label})\n> 0: {order[1]} cheaper"),
                            fontsize=11)
-        ax_.set_title(_esc(title or f"Expected {name} vs {plabel}"))
+        _set_title(ax_, _esc(title or f"Expected {name} vs {plabel}"), ax is not None)
         _legend_right(ax_, handles, labels,
-                      title=f"mean, shaded {level:.0%} CI\n{_n_text(summary)}")
-    return fig
+                      title=f"mean, shaded {level:.0%} CI\n{_n_text(summary)}", inside=ax is not None)
+    return fig if ax is None else ax_

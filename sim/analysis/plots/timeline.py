@@ -19,6 +19,7 @@ from sim.analysis.plots.style import (
     _esc,
     _figure,
     _outcome_specs,
+    _set_title,
 )
 
 
@@ -32,7 +33,7 @@ def plot_timeline(
     run: int | None = None,
     ax: Axes | None = None,
     title: str | None = None,
-) -> Figure:
+) -> Figure | Axes:
     """Gantt chart of one replication, one lane per strategy: every attempt is a bar from
     ``start_s`` to ``end_s`` coloured by step; attempts whose result was not used
     (``useful == False``: failed, or completed but lost with a restarted pipeline) are pale and
@@ -83,7 +84,7 @@ def plot_timeline(
         ax_.set_xlim(left=0, right=tunit.scale(bars["end_s"].max()) * 1.02)
         ax_.grid(axis="y", visible=False)
         ax_.set_xlabel(f"time since the run started ({tunit.label})")
-        ax_.set_title(_esc(title or f"One replication (run {run_id}): every attempt of every step"))
+        _set_title(ax_, _esc(title or f"One replication (run {run_id}): every attempt of every step"), not owns)
         handles: list[Any] = [Patch(facecolor=color[s], edgecolor="#222222", label=s)
                               for s in steps["step"]]
         handles.append(Patch(facecolor=_lighten("#888888"), edgecolor="#555555", hatch="////",
@@ -98,6 +99,9 @@ def plot_timeline(
             fig.legend(handles=handles, loc="outside lower center",
                        ncols=min(len(handles), 4), fontsize=11)
         else:
-            ax_.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0),
-                       borderaxespad=0.0, fontsize=10)
-    return fig
+            # in a caller's axes: a band of free space under the lanes, the legend in it
+            ncols = min(len(handles), 2)
+            rows = math.ceil(len(handles) / ncols)
+            ax_.set_ylim(n_rows - 0.45 + 0.28 * rows * max(n_rows, 2) / 2, -0.75)
+            ax_.legend(handles=handles, loc="lower center", ncols=ncols, fontsize="x-small", framealpha=0.9)
+    return fig if owns else ax_
