@@ -31,6 +31,7 @@ from scipy import stats
 
 from sim.calibrate.fits import Calibration, DurationFit, Estimate
 from sim.calibrate.scenario_writer import format_window
+from sim.calibrate.text import _dur, _interval, _num, _p
 from sim.model.units import format_duration
 
 matplotlib.use("Agg", force=False)
@@ -39,27 +40,6 @@ _BLUE, _ORANGE, _GREEN, _GREY = "#0072B2", "#E69F00", "#009E73", "#555555"
 
 
 # --------------------------------------------------------------------------- text
-
-
-def _p(p: float) -> str:
-    return "n/a" if not np.isfinite(p) else f"{p:.3g}"
-
-
-def _dur(v: float) -> str:
-    """A duration; "n/a" for a value that could not be computed, "unbounded" for +inf (never "nan")."""
-    return format_duration(v) if np.isfinite(v) else ("unbounded" if v == np.inf else "n/a")
-
-
-def _num(fmt: str, v: float) -> str:
-    return fmt.format(v) if np.isfinite(v) else ("unbounded" if v == np.inf else "n/a")
-
-
-def _interval(low_text: str, high_text: str, low: float, high: float) -> str:
-    if np.isfinite(low) and np.isfinite(high):
-        return f"[{low_text}, {high_text}]"
-    if not np.isfinite(low) and not np.isfinite(high):
-        return "n/a (too few observations)"
-    return f"[{low_text}, {high_text}] (too few observations for a finite bound)"
 
 
 def _dur_row(label: str, e: Estimate) -> tuple[str, str, str]:

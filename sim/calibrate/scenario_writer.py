@@ -29,6 +29,8 @@ import pandas as pd
 from sim.calibrate.errors import DataError
 from sim.calibrate.fits import Calibration, DurationFit, Estimate
 from sim.calibrate.graph import WorkflowShape, infer_shape
+from sim.calibrate.text import _dur as _dur_text
+from sim.calibrate.text import _interval, _num, _p
 from sim.model.units import format_duration
 
 DEFAULT_PROFILE = "article-2026-04"
@@ -82,11 +84,7 @@ def _dur(seconds: float) -> str:
 
 
 def _ci(e: Estimate) -> str:
-    return f"{format_duration(e.value)} [{format_duration(e.low)}, {format_duration(e.high)}]"
-
-
-def _p(p: float) -> str:
-    return "n/a" if not np.isfinite(p) else f"{p:.3g}"
+    return f"{_dur_text(e.value)} {_interval(_dur_text(e.low), _dur_text(e.high), e.low, e.high)}"
 
 
 def duration_table(fit: DurationFit) -> str | dict[str, str]:
@@ -104,7 +102,7 @@ def _duration_comment(fit: DurationFit) -> list[str]:
         + (f" (+{fit.n_censored} killed, right-censored)" if fit.n_censored else ""),
         f"#   median {_ci(fit.median_s)}, p95 {_ci(fit.p95_s)} (95% intervals)",
         f"#   empirical median {_ci(fit.empirical_median_s)}, p95 {_ci(fit.empirical_p95_s)}",
-        f"#   {fit.gof.test}: D = {fit.gof.statistic:.3g}, p = {_p(fit.gof.p_value)}"
+        f"#   {fit.gof.test}: D = {_num('{:.3g}', fit.gof.statistic)}, p = {_p(fit.gof.p_value)}"
         + ("  <- lognormal rejected at 1%: check the ECDF plot" if fit.gof.p_value < 0.01 else ""),
     ]
 
@@ -387,7 +385,7 @@ def _failure_lines(cal: Calibration, tf: dict[str, Any], steps: list[str]) -> li
             lines.append(f"#   {s}: {pr.k}/{pr.n} = {pr.p.value:.4g} [{pr.p.low:.4g}, "
                          f"{pr.p.high:.4g}]")
         if np.isfinite(rl.gof.p_value):
-            lines.append(f"#   {rl.gof.test}: X2 = {rl.gof.statistic:.3g}, p = "
+            lines.append(f"#   {rl.gof.test}: X2 = {_num('{:.3g}', rl.gof.statistic)}, p = "
                          f"{_p(rl.gof.p_value)}")
         for k in ("probability", "steps"):
             trl.pop(k, None)
