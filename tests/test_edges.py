@@ -183,10 +183,11 @@ def _sweep_cmd(out: Path, mtbf: str = "1h,2h", runs: int = 400) -> list[str]:
             "--chunk-size", "100", "--engine", "des", "--out", str(out), "--quiet"]
 
 
-def test_a_second_command_on_a_locked_folder_is_refused_by_name(tmp_path, capsys):
+@pytest.mark.parametrize("command", ["run", "optimize"])
+def test_a_second_command_on_a_locked_folder_is_refused_by_name(tmp_path, capsys, command):
     out = tmp_path / "o"
     with FolderLock(out):
-        rc = main(["run", str(VIDEO), "--runs", "5", "--out", str(out), "--quiet"])
+        rc = main([command, str(VIDEO), "--runs", "5", "--out", str(out), *(["--quiet"] if command == "run" else [])])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1
     assert f"in use by process {os.getpid()}" in err[0]

@@ -14,6 +14,7 @@ from sim.analysis.optimize.select import OBJECTIVE_LABELS, OBJECTIVES
 from sim.commands.run import UsageError, fmt_interval, fmt_value
 from sim.errors import SimError
 from sim.experiment.io import atomic_write_bytes, atomic_write_text
+from sim.experiment.outdir import FolderLock
 from sim.model.costs import with_orchestration_profile
 from sim.model.scenario import load_scenario, scenario_from_dict
 from sim.model.units import parse_duration_s
@@ -148,6 +149,11 @@ def handle(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("results") / f"{scenario.name}-optimize"
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a folder")
+    with FolderLock(out):  # before optimising: an impossible or busy --out fails at once
+        return _optimize(args, scenario, out, cost_s)
+
+
+def _optimize(args: argparse.Namespace, scenario, out: Path, cost_s: float | None) -> int:
     started = time.perf_counter()
     if scenario.fleet is not None:
         return _handle_fleet(args, scenario, out, started)
