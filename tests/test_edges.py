@@ -109,7 +109,8 @@ def test_three_replication_fleet_intervals_respect_their_bounds(tmp_path, capsys
     assert len(counts) and (counts["ci_low"] >= 0).all()
     util = summary[summary["metric"] == "worker_utilisation"]
     assert len(util) and (util["ci_low"] >= 0).all() and (util["ci_high"] <= 1).all()
-    assert "paired difference durable - restart" in text and "nan" not in text
+    # the one sign convention (sim.analysis.saving): the saving of durable over restart = restart − durable
+    assert "paired saving of durable over restart = restart − durable" in text and "nan" not in text
     paired = pd.read_csv(out / "paired.csv")
     calls = paired[(paired["a"] == "durable") & (paired["b"] == "restart") & (paired["metric"] == "calls")].iloc[0]
     fleet = pd.read_parquet(out / "fleet.parquet")

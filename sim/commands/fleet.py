@@ -12,6 +12,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from sim.analysis import stats
+from sim.analysis.saving import sign_note
 from sim.commands.run import UsageError, finish, fmt_interval, fmt_value
 from sim.engines.fleet import simulate_fleet
 from sim.engines.fleet.provider import check_provider
@@ -140,16 +141,16 @@ def report_text(scenario: Scenario, fleet: pd.DataFrame, summary: pd.DataFrame, 
         lines.append("")
     if paired is not None and len(paired):
         a, b = paired["a"].iloc[0], paired["b"].iloc[0]
-        lines.append(f"paired difference {a} - {b} (same arrivals and failures in every replication; "
-                     f"negative = {a} lower):")
+        # the one sign convention of every output (sim.analysis.saving): the saving of a over b is b − a
+        lines.append(f"paired {sign_note(a, b, 'value')}; the same arrivals and failures in every replication:")
         rows = paired[(paired["a"] == a) & (paired["b"] == b)].set_index("metric")
         for metric, name in HEADLINE:
             if metric not in rows.index or metric == "heartbeats":
                 continue
             r = rows.loc[metric]
-            rel = r["rel_diff"]
+            rel = 0.0 - r["rel_diff"]  # 0.0 - x: a zero difference prints as 0, not -0
             rel_text = f"  ({rel:+.1%} of {b})" if rel == rel and abs(rel) != float("inf") else ""
-            text = fmt_interval(metric, r["mean_diff"], r["ci_low"], r["ci_high"], _na_reason(metric))
+            text = fmt_interval(metric, 0.0 - r["mean_diff"], 0.0 - r["ci_high"], 0.0 - r["ci_low"], _na_reason(metric))
             lines.append(f"  {name:<28}{text}{rel_text}")
         lines.append("")
     lines.append("Means over replications with 95% confidence intervals (Student t; for counts, times and "
