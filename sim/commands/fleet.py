@@ -180,7 +180,7 @@ def fleet_incomplete_warnings(fleet: pd.DataFrame, strategies: Sequence[str], ma
 
 def handle(args: argparse.Namespace) -> int:
     if args.replications < 1:
-        raise UsageError("--runs (alias --replications) must be at least 1")
+        raise UsageError("--runs must be at least 1 (--replications is its alias)")
     if args.seed < 0:
         raise UsageError("--seed must not be negative")
     scenario = load_scenario(args.scenario)
