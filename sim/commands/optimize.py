@@ -11,6 +11,7 @@ from pathlib import Path
 from sim.analysis.analytic import daly_interval_s
 from sim.analysis.optimize.recommend import DEFAULT_HEARTBEAT_COST_S, Recommendation, recommend
 from sim.analysis.optimize.select import OBJECTIVE_LABELS, OBJECTIVES
+from sim.analysis.saving import sign_note
 from sim.commands.run import UsageError, fmt_interval, fmt_value
 from sim.errors import SimError
 from sim.experiment.io import atomic_write_bytes, atomic_write_text
@@ -55,9 +56,22 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _diff(row, metric: str, ref: str) -> str:
+    """candidate − ref, paired, with its interval (negative: the candidate is lower)."""
     unit = "usd" if metric == "cost" else "s"
     return fmt_interval(f"x_{unit}", row[f"{metric}_vs_{ref}_{unit}"], row[f"{metric}_vs_{ref}_low_{unit}"],
                         row[f"{metric}_vs_{ref}_high_{unit}"])
+
+
+def _saving(row, metric: str, ref: str) -> str:
+    """What the candidate saves against ``ref`` (ref − candidate: the one sign convention, sim.analysis.saving)."""
+    unit = "usd" if metric == "cost" else "s"
+    return fmt_interval(f"x_{unit}", 0.0 - row[f"{metric}_vs_{ref}_{unit}"], 0.0 - row[f"{metric}_vs_{ref}_high_{unit}"],
+                        0.0 - row[f"{metric}_vs_{ref}_low_{unit}"])
+
+
+def _cell(text: str, width: int) -> str:
+    """A table cell padded to ``width``, always followed by at least one space."""
+    return f"{text:<{width - 1}} "
 
 
 def report_text(rec: Recommendation, top: int, seconds: float) -> str:
@@ -67,12 +81,12 @@ def report_text(rec: Recommendation, top: int, seconds: float) -> str:
              f"prices: {rec.prices_text()}", ""]
     obj_metric = "objective_usd" if rec.objective in ("cost", "weighted") else "objective_s"
     lines.append(f"{'#':<3}{'candidate':<16}{'objective':<14}{'cost per run [95% CI]':<34}"
-                 f"{'cost vs durable (paired)':<42}{'cost vs restart (paired)':<42}{'makespan':<12}{'p95':<10}")
+                 f"{'cost - durable (paired)':<42}{'cost - restart (paired)':<42}{'makespan':<12}{'p95':<10}")
     for k, row in rec.table.head(top).iterrows():
         tie = " =" if row["tied_with_best"] and k > 0 else ""
         lines.append(f"{k + 1:<3}{row['candidate']:<16}{fmt_value(obj_metric, row['objective']):<14}"
-                     f"{fmt_interval('x_usd', row['cost_usd'], row['cost_low_usd'], row['cost_high_usd']):<34}"
-                     f"{_diff(row, 'cost', 'durable'):<42}{_diff(row, 'cost', 'restart'):<42}"
+                     f"{_cell(fmt_interval('x_usd', row['cost_usd'], row['cost_low_usd'], row['cost_high_usd']), 34)}"
+                     f"{_cell(_diff(row, 'cost', 'durable'), 42)}{_cell(_diff(row, 'cost', 'restart'), 42)}"
                      f"{fmt_value('x_s', row['makespan_s']):<12}{fmt_value('x_s', row['p95_makespan_s']):<10}{tie}")
     lines.append("")
     lines.append("candidates:")
@@ -83,8 +97,8 @@ def report_text(rec: Recommendation, top: int, seconds: float) -> str:
     lines.append(f"recommended: {best['candidate']}: {best['groups']}")
     for ref in ("durable", "restart"):
         if best["candidate"] != ref:
-            lines.append(f"  saving against {ref}: cost {_diff(best, 'cost', ref)} per run; "
-                         f"makespan {_diff(best, 'makespan', ref)}  (negative = lower than {ref})")
+            lines.append(f"  saving against {ref} ({sign_note(best['candidate'], ref, 'value')}): cost "
+                         f"{_saving(best, 'cost', ref)} per run; makespan {_saving(best, 'makespan', ref)}")
     lines.append("")
     if rec.exact_optimum is not None:
         opt = rec.exact_optimum.best

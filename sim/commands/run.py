@@ -104,6 +104,8 @@ def fmt_interval(metric: str, mean: float, low: float, high: float, reason: str 
     if mean != mean:
         return f"n/a ({reason})"
     width = high - low if math.isfinite(high - low) else 0.0
+    if width <= 1e-9 * abs(mean):  # a deterministic difference: rounding noise sets no digits
+        width = 0.0
     m, lo, hi = fmt_values(metric, [mean, low, high], width)
     if low != low or high != high:
         return f"{m} [n/a: 1 value]"
