@@ -17,7 +17,7 @@ from sim.model.workflow import EVENTS_PER_TIMER
 
 from helpers import NO_BACKOFF, scenario
 
-SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=int(__import__("os").environ.get("GRAPH_EXAMPLES", 30)), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def gpu(name: str, duration, after: list[str] | None = None, **extra) -> dict:
@@ -205,15 +205,26 @@ def test_conservation_and_non_negativity_on_random_graphs(steps, fails, slots, s
 
 
 @SETTINGS
-@given(random_graphs(concurrency=False, waits=False), st.floats(300.0, 20000.0), st.booleans(), st.floats(0, 60),
+@given(random_graphs(concurrency=False, waits=False), st.floats(300.0, 20000.0), st.just(True), st.floats(0, 60),
        st.floats(0, 60), st.integers(0, 2**31))
 def test_durable_never_wastes_more_than_restart_on_the_same_crashes(steps, mtbf, renew, detect, restart, seed):
-    """Per run, on graphs of activities without concurrency limits. With waits it does not hold
-    run by run (docs/model.md): restart re-runs a wait, which moves its later activities away from
-    a crash that hits durable's (a counterexample hypothesis found: a 600 s step, a 46 min timer,
-    then a 23 min step; seed 419, run 2)."""
+    """Per run, on graphs of activities executed one at a time (``activity_slots = 1``) on a worker
+    whose failure clock restarts with it (``renew_on_restart = true``): durable's remaining work is
+    then always a suffix of restart's, as on a chain (400 examples checked once, 30 in CI).
+
+    It does not hold run by run in three cases (docs/model.md), all found by hypothesis:
+    * fixed crash instants (``renew_on_restart = false``) with two parallel roots of 24 s and 97 s
+      run one at a time, detection delay 1 s, MTBF 300 s (seed 1): durable wastes 120.3 s, restart
+      119.3 s, the timelines shifted by the detection delay;
+    * with waits: restart re-runs a wait, which moves its later activities away from a crash that
+      hits durable's (a 600 s step, a 46 min timer, then a 23 min step; seed 419, run 2);
+    * with activities in parallel: after a crash durable resumes the lost fan-out instances
+      together while restart first re-runs the step before them, so a crash soon after the
+      restart hits two instances of durable's and one step of restart's (s0 5 s, then s1 with 2
+      instances of 43 s; fixed crash instants, MTBF 300 s, restart time 60 s; seed 2, run 3:
+      durable wastes 55.6 s, restart 50.6 s). Expected waste still favours durable there."""
     sc = scenario(steps, {"crash": {"mtbf": mtbf, "renew_on_restart": renew, "detection_delay": detect,
-                                    "restart_time": restart}})
+                                    "restart_time": restart}}, worker={"activity_slots": 1})
     df = simulate(sc, 10, seed=seed)
     r = df[df.strategy == "restart"].set_index("run")
     d = df[df.strategy == "durable"].set_index("run")
