@@ -205,14 +205,20 @@ def test_conservation_and_non_negativity_on_random_graphs(steps, fails, slots, s
 
 
 @SETTINGS
-@given(random_graphs(concurrency=False, waits=False), st.floats(300.0, 20000.0), st.just(True), st.floats(0, 60),
+@given(random_graphs(concurrency=False, waits=False), st.floats(300.0, 20000.0), st.just(True), st.just(0.0),
        st.floats(0, 60), st.integers(0, 2**31))
 def test_durable_never_wastes_more_than_restart_on_the_same_crashes(steps, mtbf, renew, detect, restart, seed):
     """Per run, on graphs of activities executed one at a time (``activity_slots = 1``) on a worker
-    whose failure clock restarts with it (``renew_on_restart = true``): durable's remaining work is
-    then always a suffix of restart's, as on a chain (400 examples checked once, 30 in CI).
+    whose failure clock restarts with it (``renew_on_restart = true``), crashes noticed at once
+    (``detection_delay = 0``): durable's remaining work is then always a suffix of restart's, as
+    on a chain (30 examples in CI).
 
-    It does not hold run by run in three cases (docs/model.md), all found by hypothesis:
+    It does not hold run by run in four cases (docs/model.md), all found by hypothesis:
+    * a detection delay with parallel roots run one at a time: a crash kills durable's s0; the
+      restarted worker takes durable's s1 at once (a separate activity, already scheduled) while
+      s0's retry waits for the crash to be noticed and restart's whole workflow waits too; the next
+      crash then hits durable's s1 after 4.7 s and restart's s0 after 3.7 s (two roots of 5 s,
+      detection delay 1 s, MTBF 300 s; seed 128, run 6: durable wastes 8.8 s, restart 7.8 s);
     * fixed crash instants (``renew_on_restart = false``) with two parallel roots of 24 s and 97 s
       run one at a time, detection delay 1 s, MTBF 300 s (seed 1): durable wastes 120.3 s, restart
       119.3 s, the timelines shifted by the detection delay;
