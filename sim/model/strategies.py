@@ -3,7 +3,8 @@
 One engine loop serves every strategy; a strategy is described by
 * ``checkpoint_every``: progress is recorded after every k-th step (1 = durable, 0 = never), or
   ``group_sizes``: explicit activities of consecutive steps (``is_checkpoint`` reads either, so
-  every engine runs explicit groups unchanged);
+  every chain engine runs explicit groups unchanged); ``group_steps``: the same groups by step
+  name, which the workflow model (``sim.model.workflow.activities``) runs on graphs too;
   between checkpoints it lives in the worker's memory and a worker shutdown loses it;
 * ``retry_429_in_place``: a rate-limited call is retried inside the process (no rollback);
 * ``records_history`` and ``persist_latency_s``: Temporal history events and their latency;
@@ -45,6 +46,7 @@ class Behaviour:
     heartbeat_every_s: float = 0.0  # > 0: GPU steps save progress after every this much work
     heartbeat_cost_s: float = 0.0  # worker time of one heartbeat checkpoint
     group_sizes: tuple[int, ...] = ()  # explicit activities (steps per group, in order); () = every k
+    group_steps: tuple[tuple[str, ...], ...] = ()  # the same groups by step name (the workflow model's view)
 
     def is_checkpoint(self, step_index: int, n_steps: int) -> bool:
         """Is progress recorded once step ``step_index`` (0-based) completes?"""
@@ -71,7 +73,7 @@ def behaviour(label: str, config: StrategyConfig) -> Behaviour:
         # checkpoint_every = 1 exactly when every step is its own activity (the engines then
         # treat failures at step level, as for durable); otherwise the largest group
         return Behaviour(label, "checkpoint", max(sizes), False, True, config.persist_latency_s, None,
-                         group_sizes=sizes)
+                         group_sizes=sizes, group_steps=tuple(tuple(g) for g in config.groups))
     if isinstance(config, HeartbeatStrategy):
         return Behaviour(label, "heartbeat", 1, False, True, config.persist_latency_s, None,
                          config.every_s, config.checkpoint_cost_s)

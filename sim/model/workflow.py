@@ -5,7 +5,7 @@ docs/model.md ("Workflow graphs") is the prose version of this module. In short:
 **Units.** A step with ``count = N`` runs N *instances*; instance j of step i is the unit
 (i, j). A wait step (``kind = "wait"``) is one unit that occupies no worker slot and costs no
 compute. A unit is *runnable* once every instance of every predecessor step has succeeded (and,
-for durable strategies, been recorded); it starts when the worker is up and not draining, its
+for a predecessor in another activity, been recorded); it starts when the worker is up and not draining, its
 step has fewer than ``max_concurrency`` instances in flight and the worker has a free
 ``activity_slots`` slot. Runnable units start in (step, instance) order.
 
@@ -15,27 +15,41 @@ taking attempts at the deployment instant, lets those in flight finish for ``dra
 exits, killing what is left), or by the horizon ``max_time``. A crash or a deployment exit ends
 *every* attempt in flight on the worker.
 
+**Activities.** A strategy runs the graph as *activities*, each a connected set of steps run
+in-process (``activities``): ``restart`` and ``retry_in_place`` one activity of every step, not
+recorded; ``durable`` and ``heartbeat`` every step its own activity; ``checkpoint`` with
+``groups`` the groups given. An activity starts once every step outside it that one of its
+steps runs after has been recorded; inside it a step runs once its predecessors in the activity
+have completed (in memory). A single-step activity of a recording strategy records each unit
+(every fan-out instance is its own activity); a multi-step one records all its units together
+when the whole activity (every instance of every step) has completed.
+
 **What a failure rolls back.**
-* ``restart`` (and ``retry_in_place`` for crashes and deployments): the pipeline lives in the
-  worker's memory. Any failure cancels every branch in flight and, after the strategy's retry
-  back-off, restarts the workflow from its start; everything completed becomes waste. A worker
-  crash or exit also kills a workflow that is only waiting (a wait in progress, or completed
-  work held in memory).
+* A multi-step activity (and the one activity of ``restart``): a failure of any of its units
+  (a 429 not retried in place, a crash or deployment exit killing one of its attempts, or a
+  crash while it holds completed units or a wait in memory) cancels its units in flight, wastes
+  its completed units and, after its own back-off (its failure counter, the failing step's
+  policy, or the strategy's policy under ``restart``; ≥ Retry-After), re-runs it from its entry
+  steps. Other activities keep what they recorded. ``restart`` is the case of one activity: the
+  workflow restarts from its start.
 * ``retry_in_place``: a 429 is retried inside the process, for that instance only (its own
   retry counter and the step's retry policy, honouring Retry-After).
-* ``durable`` and ``heartbeat``: every completed unit is recorded (each fan-out instance
-  separately); a failure retries only the instances it ended — the 429'd one, or every instance
-  in flight on the crashed worker — each with its own counter and the step's retry policy. A
-  wait is a durable timer or signal: it survives the worker.
-* ``checkpoint`` (groups of k consecutive steps) is defined on chains only and refused on graphs.
+* A single-step activity of a recording strategy (``durable``, ``heartbeat``, singleton
+  ``checkpoint`` groups): a failure retries only the instances it ended — the 429'd one, or
+  every instance in flight on the crashed worker — each with its own counter and the step's
+  retry policy. A wait is a durable timer or signal (always an activity of its own): it
+  survives the worker.
 
 **Recorded, billed, counted.** Durable strategies record ``EVENTS_AT_START`` history events,
-``EVENTS_PER_ACTIVITY`` per completed activity instance, ``EVENTS_PER_TIMER`` per timer and
+``EVENTS_PER_ACTIVITY`` per completed activity (each instance of a single-step one), ``EVENTS_PER_TIMER`` per timer and
 ``EVENTS_PER_SIGNAL`` per signal or approval, each delaying what follows by its events ×
 ``persist_latency``; a workflow that does not complete records ``EVENTS_PER_ACTIVITY`` more (its
-failure). ``unit_attempts`` is what the orchestrator schedules: for durable strategies every
-activity attempt plus every timer and signal (each a billable action, ``sim.model.costs``); for
-restart strategies every workflow attempt (a pipeline run). Compute is the wall time of
+failure). ``unit_attempts`` is what the orchestrator schedules: for recording strategies every
+activity attempt (a multi-step activity's attempt once) plus every timer and signal (each a
+billable action, ``sim.model.costs``); for restart strategies every workflow attempt (a pipeline
+run). ``pipeline_restarts`` counts the failures after which an activity that starts the workflow
+(no predecessor outside it) re-runs, under strategies with multi-step activities (as the chain
+engines count the roll-backs of the first group). Compute is the wall time of
 activity attempts; it is useful if the attempt's result is part of the completed workflow.
 
 **Common random numbers.** The k-th attempt of instance j of step i reads index k of the
@@ -123,6 +137,15 @@ class Graph:
         self.max_concurrency = [s.max_concurrency or 0 for s in steps]
         self.slots = scenario.worker.activity_slots or 0
         self.durations = [s.duration for s in steps]
+        self._activities: dict[tuple, _Activities] = {}
+
+    def activities_of(self, beh: Behaviour) -> _Activities:
+        """The strategy's activities on this graph (computed once per strategy)."""
+        key = (beh.records_history, beh.checkpoint_every, beh.group_sizes, beh.group_steps)
+        acts = self._activities.get(key)
+        if acts is None:
+            acts = self._activities[key] = _Activities(self, beh)
+        return acts
 
     def critical_path_s(self, durations: list[float], overhead_s: Callable[[int], float] | None = None) -> float:
         """Longest path through the graph with step i taking ``durations[i]`` (+ ``overhead_s(i)``)."""
@@ -180,6 +203,50 @@ def nominal_span_s(scenario: Scenario) -> float:
     graph = Graph(scenario)
     waves = [math.ceil(s.count.mean() / s.max_concurrency) if s.max_concurrency else 1 for s in scenario.steps]
     return graph.critical_path_s([w * s.duration.mean() for w, s in zip(waves, scenario.steps, strict=True)])
+
+
+def activities(graph: Graph, beh: Behaviour) -> tuple[tuple[int, ...], ...]:
+    """The strategy's activities, as sorted step indices (module docstring): restart strategies
+    one activity of every step; durable ones every step its own; ``checkpoint`` its ``groups``
+    (or, on a chain, runs of ``every`` consecutive steps)."""
+    n = graph.n
+    if not beh.records_history:
+        return (tuple(range(n)),)
+    if beh.group_steps:
+        index = {name: i for i, name in enumerate(graph.names)}
+        return tuple(tuple(sorted(index[name] for name in group)) for group in beh.group_steps)
+    if beh.checkpoint_every == 1:
+        return tuple((i,) for i in range(n))
+    sizes = beh.group_sizes or (() if beh.checkpoint_every <= 0 else
+                                (beh.checkpoint_every,) * (n // beh.checkpoint_every))
+    out, first = [], 0
+    for size in sizes:
+        out.append(tuple(range(first, min(first + size, n))))
+        first += size
+    if first < n:
+        out.append(tuple(range(first, n)))
+    return tuple(g for g in out if g)
+
+
+class _Activities:
+    """A strategy's activities on a graph, with what the run loop reads about them."""
+
+    __slots__ = ("steps", "of", "per_unit", "ext_preds", "in_preds", "entry", "dependents", "count_restarts")
+
+    def __init__(self, graph: Graph, beh: Behaviour):
+        self.steps = acts = activities(graph, beh)
+        self.of = [0] * graph.n
+        for a, members in enumerate(acts):
+            for i in members:
+                self.of[i] = a
+        # a single-step activity of a recording strategy records each unit (each instance its own activity)
+        self.per_unit = [beh.records_history and len(m) == 1 for m in acts]
+        self.ext_preds = [sorted({p for i in m for p in graph.preds[i] if self.of[p] != a}) for a, m in enumerate(acts)]
+        self.in_preds = [[p for p in graph.preds[i] if self.of[p] == self.of[i]] for i in range(graph.n)]
+        self.entry = [[i for i in m if not self.in_preds[i]] for m in acts]
+        self.dependents = [sorted({self.of[s] for i in m for s in graph.succs[i] if self.of[s] != a})
+                           for a, m in enumerate(acts)]
+        self.count_restarts = beh.checkpoint_every != 1
 
 
 class GraphDraws:
@@ -254,7 +321,8 @@ class WorkflowRun:
                  run: int, start_s: float = 0.0, log: list | None = None):
         self.g, self.beh, self.draws, self.worker, self.jitter = graph, beh, draws, worker, jitter
         self.run, self.log = run, log
-        self.records = beh.checkpoint_every == 1  # durable, heartbeat: every completed unit is recorded
+        self.records = beh.records_history  # completed activities are recorded (durable, heartbeat, checkpoint)
+        self.acts = acts = graph.activities_of(beh)
         self.hb = beh.heartbeat_every_s
         self.lat = beh.persist_latency_s
         self.now = start_s
@@ -262,13 +330,25 @@ class WorkflowRun:
         self.events = 0
         self.result: tuple | None = None
         n = graph.n
+        m = len(acts.steps)
         self.count = draws.counts
-        # per instance, kept across workflow restarts: attempt index, failures, last back-off, heartbeat state
+        # per instance, kept across roll-backs: attempt index, failures, last back-off, heartbeat state
         self.calls: dict[tuple[int, int], int] = {}
         self.fails: dict[tuple[int, int], int] = {}
         self.prev_sleep: dict[tuple[int, int], float] = {}
         self.hb_state: dict[tuple[int, int], list[float]] = {}  # step work, saved work, kept compute, kept cost
-        # the current pass through the graph
+        # per activity: steps left, attempt open, failures and last back-off (reset when it completes),
+        # completed work held in memory (not yet recorded), the last step that completed in it
+        self.left = [len(steps) for steps in acts.steps]
+        self.acts_left = m
+        self.open = [False] * m
+        self.a_fails = [0] * m
+        self.a_prev_sleep = [0.0] * m
+        self.pend_c = [0.0] * m
+        self.pend_cost = [0.0] * m
+        self.pend_log: list[list[int]] = [[] for _ in range(m)]
+        self.last_done = [-1] * m
+        # the units of the current attempt of each activity
         self.done = [[False] * c for c in self.count]
         self.n_done = [0] * n
         self.visible_at = [0.0] * n  # when step i's results are visible to its successors
@@ -278,15 +358,9 @@ class WorkflowRun:
         self.seq = 0
         self.running = [0] * n  # activity attempts in flight per step
         self.busy = 0  # activity attempts in flight on the worker
-        self.pend_c = self.pend_cost = 0.0  # restart: completed work held in memory
-        self.pend_log: list[int] = []
         self.useful_c = self.useful_cost = self.waste_c = self.waste_cost = 0.0
         self.useful_log: list[int] = []
-        self.unit_open = False
-        self.wf_fails = 0
-        self.wf_prev_sleep = 0.0
         self.retries = 0  # jitter draws used
-        self.restart_at = INF
         self.draining = False
         self.drain_end = INF
         self.completed = False
@@ -301,7 +375,10 @@ class WorkflowRun:
     def steps(self) -> Iterator[float]:
         w = self.worker
         w.acquire(self.now)  # the worker's clock catches up (a fleet worker was idle until now)
-        self._begin_pass(self.now + (EVENTS_AT_START * self.lat if self.records else 0.0))
+        at = self.now + (EVENTS_AT_START * self.lat if self.records else 0.0)
+        for a, ext in enumerate(self.acts.ext_preds):
+            if not ext:
+                self._activate_entry(a, at)
         while self.finish == INF:
             self._start_runnable()
             t = self._next_event_time()
@@ -314,7 +391,7 @@ class WorkflowRun:
 
     def _next_event_time(self) -> float:
         w = self.worker
-        t = min(w.next_crash, w.next_deploy, self.drain_end, self.restart_at, self.g.max_time_s)
+        t = min(w.next_crash, w.next_deploy, self.drain_end, self.g.max_time_s)
         ends, inflight = self.ends, self.inflight
         while ends and inflight.get(ends[0][1]) is not ends[0][3]:
             heapq.heappop(ends)  # an attempt that was stopped before its end
@@ -357,28 +434,21 @@ class WorkflowRun:
                 break
         if self.finish == INF and self.draining and self.busy == 0:
             self._worker_lost(now, KILLED_BY_DEPLOY)  # the last attempt of the drain finished: the worker exits
-        if self.finish == INF and self.restart_at <= now:
-            self._begin_pass(self.restart_at)
 
     # ------------------------------------------------------------------ starting units
-
-    def _begin_pass(self, at: float) -> None:
-        """(Re)start the workflow from its roots at ``at``."""
-        self.restart_at = INF
-        self.done = [[False] * c for c in self.count]
-        self.n_done = [0] * self.g.n
-        self.visible_at = [0.0] * self.g.n
-        self.unit_open = False
-        for i in self.g.roots:
-            self._activate(i, at)
 
     def _activate(self, i: int, at: float) -> None:
         for j in range(self.count[i]):
             self.pending[(i, j)] = at
 
+    def _activate_entry(self, a: int, at: float) -> None:
+        """(Re)start activity ``a`` from its entry steps at ``at``."""
+        for i in self.acts.entry[a]:
+            self._activate(i, at)
+
     def _start_runnable(self) -> None:
         now, w, g = self.now, self.worker, self.g
-        if not self.pending or self.draining or now < w.ready or self.restart_at != INF:
+        if not self.pending or self.draining or now < w.ready:
             return
         for unit in sorted(u for u, due in self.pending.items() if due <= now):
             i = unit[0]
@@ -397,11 +467,12 @@ class WorkflowRun:
         self.calls[unit] = k + 1
         if self.first_start != self.first_start:
             self.first_start = now
-        if self.records:
+        a = self.acts.of[i]
+        if self.acts.per_unit[a]:
             self.c["unit_attempts"] += 1  # an activity attempt, a timer or a signal: one action each
-        elif not self.unit_open:
-            self.unit_open = True
-            self.c["unit_attempts"] += 1  # a workflow attempt
+        elif not self.open[a]:
+            self.open[a] = True
+            self.c["unit_attempts"] += 1  # an attempt of a multi-step activity (restart: of the workflow)
         limited, saves, work = False, -1, 0.0
         if g.is_wait[i]:
             length = self.draws.duration(i, j, k)
@@ -422,9 +493,9 @@ class WorkflowRun:
         if self.log is not None:
             log_at = len(self.log)
             self.log.append((self.run, beh.label, i, k, now, now + length, -1, False, j))
-        a = self.inflight[unit] = _Attempt(unit, now, now + length, k, limited, work, saves, log_at)
+        att = self.inflight[unit] = _Attempt(unit, now, now + length, k, limited, work, saves, log_at)
         self.seq += 1
-        heapq.heappush(self.ends, (a.end, unit, self.seq, a))
+        heapq.heappush(self.ends, (att.end, unit, self.seq, att))
 
     # ------------------------------------------------------------------ attempts end
 
@@ -458,112 +529,176 @@ class WorkflowRun:
                 st[0] = -1.0
         return elapsed, cost
 
-    def _attempt_ends(self, a: _Attempt) -> None:
-        g, now = self.g, self.now
-        i, j = a.unit
-        if a.limited:
-            elapsed, cost = self._stop(a, now, RATE_LIMITED)
+    def _attempt_ends(self, att: _Attempt) -> None:
+        g, acts, now = self.g, self.acts, self.now
+        i, j = att.unit
+        a = acts.of[i]
+        if att.limited:
+            elapsed, cost = self._stop(att, now, RATE_LIMITED)
             self.waste_c += elapsed
             self.waste_cost += cost
             self.c["rate_limited"] += 1
-            if self.records or self.beh.retry_429_in_place:
-                self._retry_unit(a.unit, now, a.k)
+            if self.beh.retry_429_in_place:
+                self._retry_unit(att.unit, now, att.k)
             else:
-                self._roll_back(now, RATE_LIMITED, a.unit, a.k)
+                self._fail(a, att.unit, now, RATE_LIMITED, att.k)
             return
-        elapsed, cost = self._stop(a, now, COMPLETED)
+        elapsed, cost = self._stop(att, now, COMPLETED)
         self.done[i][j] = True
         self.n_done[i] += 1
-        self.fails.pop(a.unit, None)
-        self.prev_sleep.pop(a.unit, None)
+        self.fails.pop(att.unit, None)
+        self.prev_sleep.pop(att.unit, None)
         visible = now
-        if self.records:
+        if acts.per_unit[a]:
             self.useful_c += elapsed
             self.useful_cost += cost
-            if a.log_at >= 0:
-                self.useful_log.append(a.log_at)
+            if att.log_at >= 0:
+                self.useful_log.append(att.log_at)
             events = g.wait_events[i] if g.is_wait[i] else EVENTS_PER_ACTIVITY
             self.c["history"] += events
             visible = now + events * self.lat
         else:
-            self.pend_c += elapsed
-            self.pend_cost += cost
-            if a.log_at >= 0:
-                self.pend_log.append(a.log_at)
+            self.pend_c[a] += elapsed
+            self.pend_cost[a] += cost
+            if att.log_at >= 0:
+                self.pend_log[a].append(att.log_at)
         if visible > self.visible_at[i]:
             self.visible_at[i] = visible
         if self.n_done[i] < self.count[i]:
             return
-        for s in g.succs[i]:
-            if all(self.n_done[p] == self.count[p] for p in g.preds[s]):
+        self.last_done[a] = i
+        for s in g.succs[i]:  # successors inside the activity
+            if acts.of[s] == a and all(self.n_done[p] == self.count[p] for p in acts.in_preds[s]):
                 self._activate(s, max(self.visible_at[p] for p in g.preds[s]))
-        if all(self.n_done[s] == self.count[s] for s in g.sinks):
+        self.left[a] -= 1
+        if self.left[a]:
+            return
+        self._activity_done(a)
+
+    def _activity_done(self, a: int) -> None:
+        """Every unit of activity ``a`` has completed: record it, start the activities after it."""
+        acts = self.acts
+        self.acts_left -= 1
+        if not acts.per_unit[a]:
+            if self.records:
+                self.c["history"] += EVENTS_PER_ACTIVITY
+                visible = self.now + EVENTS_PER_ACTIVITY * self.lat
+                for i in acts.steps[a]:
+                    self.visible_at[i] = visible
+            self.useful_c += self.pend_c[a]
+            self.useful_cost += self.pend_cost[a]
+            self.useful_log.extend(self.pend_log[a])
+            self.pend_c[a] = self.pend_cost[a] = 0.0
+            self.pend_log[a].clear()
+            self.open[a] = False
+            self.a_fails[a] = 0
+            self.a_prev_sleep[a] = 0.0
+        if self.acts_left == 0:
             self.completed = True
-            self.finish = max(self.visible_at[s] for s in g.sinks)
-            self.useful_c += self.pend_c
-            self.useful_cost += self.pend_cost
-            self.useful_log.extend(self.pend_log)
-            self.pend_c = self.pend_cost = 0.0
+            self.finish = max(self.visible_at[s] for s in self.g.sinks)
+            return
+        for b in acts.dependents[a]:
+            ext = acts.ext_preds[b]
+            if all(self.left[acts.of[p]] == 0 for p in ext):
+                self._activate_entry(b, max(self.visible_at[p] for p in ext))
 
     # ------------------------------------------------------------------ failures
 
+    def _holds(self, a: int) -> bool:
+        """Does activity ``a`` hold something in the worker's memory (completed units not yet
+        recorded, or a wait of a workflow that is not recorded)?"""
+        if self.acts.per_unit[a] or self.left[a] == 0:
+            return False
+        steps = self.acts.steps[a]
+        return any(self.n_done[i] for i in steps) or any(u[0] in steps for u in self.inflight)
+
     def _worker_lost(self, at: float, cause: int) -> None:
         """The worker crashed (already restarting) or exits after a deployment at ``at``: every
-        attempt in flight on it ends; restart strategies lose what the worker's memory held."""
-        w = self.worker
+        attempt in flight on it ends; multi-step activities lose what the worker's memory held."""
+        w, g, acts = self.worker, self.g, self.acts
         if cause == KILLED_BY_DEPLOY:
             w.shut_down(at)
         self.draining, self.drain_end = False, INF
-        killed = sorted(u for u in self.inflight if not self.g.is_wait[u[0]])
-        held = killed or (not self.records and (self.inflight or self.pend_log or self.pend_c > 0.0
-                                                 or any(self.n_done)))
-        if not held:
+        killed = sorted(u for u in self.inflight if not g.is_wait[u[0]])
+        # what fails, in order of its first unit: each killed unit of a single-step activity, and
+        # each multi-step activity with a killed unit or holding work in memory
+        failing: dict[tuple[int, int], tuple[int, tuple[int, int] | None]] = {}
+        seen: set[int] = set()
+        for u in killed:
+            a = acts.of[u[0]]
+            if acts.per_unit[a]:
+                failing[u] = (a, u)
+            elif a not in seen:
+                seen.add(a)
+                failing[u] = (a, u)
+        for a in range(len(acts.steps)):
+            if a not in seen and self._holds(a):
+                failing[(acts.steps[a][0], -1)] = (a, None)
+        if not failing:
             return
         self.c["crashes" if cause == CRASHED else "deploy_kills"] += 1
-        notice = at + (self.g.detect_s if cause == CRASHED else 0.0)
+        notice = at + (g.detect_s if cause == CRASHED else 0.0)
         for u in killed:
-            a = self.inflight[u]
-            elapsed, cost = self._stop(a, at, cause)
+            elapsed, cost = self._stop(self.inflight[u], at, cause)
             self.waste_c += elapsed
             self.waste_cost += cost
-        if self.records:
-            for u in killed:
-                self._retry_unit(u, notice, -1)
-                if self.finish != INF:
-                    return
-        else:
-            for u in sorted(u for u in self.inflight if self.g.is_wait[u[0]]):
-                self._stop(self.inflight[u], at, cause)  # a wait in memory dies with the worker
-            self._roll_back(notice, cause, killed[0] if killed else None, -1)
+        for key in sorted(failing):
+            a, unit = failing[key]
+            if not acts.per_unit[a]:
+                steps = acts.steps[a]
+                for u in sorted(u for u in self.inflight if g.is_wait[u[0]] and u[0] in steps):
+                    self._stop(self.inflight[u], at, cause)  # a wait in memory dies with the worker
+            self._fail(a, unit, notice, cause, -1)
+            if self.finish != INF:
+                return
 
-    def _roll_back(self, notice: float, cause: int, unit: tuple[int, int] | None, k: int) -> None:
-        """Restart strategies: cancel every branch, waste the pass, retry the workflow from its start."""
-        for u in sorted(self.inflight):
+    def _fail(self, a: int, unit: tuple[int, int] | None, notice: float, cause: int, k: int) -> None:
+        """A failure of activity ``a`` (of its unit ``unit``, if one failed): retry that unit, or
+        roll the activity back; a roll-back of an activity that starts the workflow is a restart."""
+        if self.acts.count_restarts and not self.acts.ext_preds[a]:
+            self.c["restarts"] += 1
+        if self.acts.per_unit[a]:
+            self._retry_unit(unit, notice, k)
+        else:
+            self._roll_back(a, notice, cause, unit, k)
+
+    def _roll_back(self, a: int, notice: float, cause: int, unit: tuple[int, int] | None, k: int) -> None:
+        """A multi-step activity (restart: the workflow) failed: cancel its units in flight, waste
+        what it completed, re-run it from its entry steps after its back-off."""
+        steps = self.acts.steps[a]
+        for u in sorted(u for u in self.inflight if u[0] in steps):
             elapsed, cost = self._stop(self.inflight[u], self.now, CANCELLED)
             self.waste_c += elapsed
             self.waste_cost += cost
-        self.waste_c += self.pend_c
-        self.waste_cost += self.pend_cost
-        self.pend_c = self.pend_cost = 0.0
-        self.pend_log.clear()
-        self.pending.clear()
-        self.n_done = [0] * self.g.n
-        self.unit_open = False
-        self.c["restarts"] += 1
-        self.wf_fails += 1
-        policy = retry_policy(self.beh, self.g.retry[unit[0] if unit else 0], False)
-        wait = retry_wait_s(policy, self.wf_fails, self.jitter, self.retries, self.wf_prev_sleep)
+        self.waste_c += self.pend_c[a]
+        self.waste_cost += self.pend_cost[a]
+        self.pend_c[a] = self.pend_cost[a] = 0.0
+        self.pend_log[a].clear()
+        for u in [u for u in self.pending if u[0] in steps]:
+            del self.pending[u]
+        for i in steps:
+            self.n_done[i] = 0
+            self.done[i] = [False] * self.count[i]
+            self.visible_at[i] = 0.0
+        self.left[a] = len(steps)
+        self.open[a] = False
+        self.a_fails[a] += 1
+        # the back-off follows the failing step's policy (or, when the worker was lost between
+        # attempts, the last step that completed in the activity); restart: the strategy's
+        step = unit[0] if unit is not None else (self.last_done[a] if self.last_done[a] >= 0 else steps[0])
+        policy = retry_policy(self.beh, self.g.retry[step], False)
+        wait = retry_wait_s(policy, self.a_fails[a], self.jitter, self.retries, self.a_prev_sleep[a])
         if wait is None:
             self.finish = notice
             return
         self.retries += 1
-        self.wf_prev_sleep = wait
+        self.a_prev_sleep[a] = wait
         if cause == RATE_LIMITED and unit is not None:
             wait = max(wait, self.draws.retry_after(unit[0], unit[1], k))
-        self.restart_at = notice + wait
+        self._activate_entry(a, notice + wait)
 
     def _retry_unit(self, unit: tuple[int, int], notice: float, k: int) -> None:
-        """Durable strategies (and in-place 429s): retry one instance after its back-off."""
+        """A single-step activity's unit (and an in-place 429): retry that instance after its back-off."""
         fails = self.fails.get(unit, 0) + 1
         self.fails[unit] = fails
         policy = retry_policy(self.beh, self.g.retry[unit[0]], True)
@@ -598,8 +733,8 @@ class WorkflowRun:
         if not self.completed:
             kept_c = sum(st[2] for st in self.hb_state.values())
             kept_cost = sum(st[3] for st in self.hb_state.values())
-            self.waste_c += self.pend_c + self.useful_c + kept_c
-            self.waste_cost += self.pend_cost + self.useful_cost + kept_cost
+            self.waste_c += sum(self.pend_c) + self.useful_c + kept_c
+            self.waste_cost += sum(self.pend_cost) + self.useful_cost + kept_cost
             self.useful_c = self.useful_cost = 0.0
             self.useful_log.clear()
             if self.records:
