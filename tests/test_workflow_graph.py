@@ -355,3 +355,108 @@ def test_fleet_of_one_workflow_on_one_worker_is_the_single_run():
             ref = single.loc[(row.strategy, run)]
             for col in ("makespan_s", "compute_s", "wasted_compute_s", "orchestration_actions", "crashes", "deploy_kills"):
                 assert getattr(row, col) == pytest.approx(ref[col], rel=1e-12), col
+
+
+# --------------------------------------------------------------------------- activities: checkpoint groups on graphs
+
+
+def _model_columns(sc, seed: int, runs: int = 10) -> dict:
+    behs = behaviours_of(sc)
+    cols = des._columns(des.run_workflow_chunk(sc, behs, np.arange(runs), seed, False)[0])
+    return {label: {f: np.asarray(c[f], dtype=float)[np.argsort(c["run"])] for f in des.RUN_FIELDS}
+            for label, c in cols.items()}
+
+
+@st.composite
+def chain_groupings(draw):
+    n = draw(st.integers(1, 6))
+    cuts = sorted(draw(st.sets(st.integers(1, n - 1), max_size=n - 1))) if n > 1 else []
+    bounds = [0, *cuts, n]
+    return n, [list(range(a, b)) for a, b in zip(bounds, bounds[1:], strict=False)]
+
+
+@SETTINGS
+@given(chain_groupings(), st.lists(st.floats(1.0, 2000.0), min_size=6, max_size=6), chain_failures, st.booleans(),
+       st.booleans(), st.integers(0, 2**31))
+def test_checkpoint_groups_in_the_workflow_model_run_chains_exactly_as_the_chain_engine(
+        grouping, durations, fails, llm_steps, random, seed):
+    """Activities on a chain-shaped graph: the workflow model's checkpoint groups give the chain
+    engine's checkpoint runs, number for number (crashes, deployments, 429s, jitter)."""
+    n, groups = grouping
+    make = llm if llm_steps else gpu
+    steps = [make(f"s{i}", {"dist": "exponential", "mean": d} if random else d) for i, d in enumerate(durations[:n])]
+    names = [[f"s{i}" for i in g] for g in groups]
+    sc = scenario(steps, fails, strategies={
+        "groups": {"kind": "checkpoint", "groups": names, "persist_latency": "10ms"},
+        "every2": {"kind": "checkpoint", "every": 2, "persist_latency": "20ms"}},
+        defaults={"retry": {"initial_interval": "1s", "jitter": "full"}})
+    assert not sc.is_graph
+    behs = behaviours_of(sc)
+    runs = np.arange(10)
+    chain, _ = des.run_chunk(sc, behs, runs, seed)
+    model = des._columns(des.run_workflow_chunk(sc, behs, runs, seed, False)[0])
+    for beh in behs:
+        for field in des.RUN_FIELDS:
+            a = np.asarray(chain[beh.label][field], dtype=float)[np.argsort(chain[beh.label]["run"])]
+            b = np.asarray(model[beh.label][field], dtype=float)[np.argsort(model[beh.label]["run"])]
+            np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-9, err_msg=f"{beh.label}.{field} {groups}")
+
+
+@SETTINGS
+@given(random_graphs(), failures, st.one_of(st.none(), st.integers(1, 4)), st.integers(0, 2**31))
+def test_one_activity_is_restart_and_one_per_step_is_durable_run_by_run(steps, fails, slots, seed):
+    """On random graphs: checkpoint with every step its own group runs exactly as durable (every
+    field); with one group of every step (no wait, at least two steps), as restart (every field
+    but the history, which restart does not record; no persistence latency)."""
+    extra = {"worker": {"activity_slots": slots}} if slots else {}
+    names = [s["name"] for s in steps]
+    strategies = {"restart": {}, "durable": {"persist_latency": "10ms"},
+                  "singletons": {"kind": "checkpoint", "groups": [[n] for n in names], "persist_latency": "10ms"}}
+    one = len(steps) >= 2 and not any(s["kind"] == "wait" for s in steps)
+    if one:
+        strategies["one"] = {"kind": "checkpoint", "groups": [names]}
+    sc = scenario(steps, fails, strategies=strategies, defaults={"retry": {"initial_interval": "2s", "jitter": "full"}},
+                  **extra)
+    cols = _model_columns(sc, seed)
+    for field in des.RUN_FIELDS:
+        np.testing.assert_allclose(cols["singletons"][field], cols["durable"][field], rtol=1e-12, atol=1e-12,
+                                   err_msg=f"singletons.{field}")
+        if one and field != "history_events":
+            np.testing.assert_allclose(cols["one"][field], cols["restart"][field], rtol=1e-12, atol=1e-12,
+                                       err_msg=f"one.{field}")
+
+
+def test_a_failed_group_re_runs_only_itself():
+    # plan → (a, b) in one activity → join. A 429 on b (its first call only, retry_after 0) rolls the
+    # group back: a re-runs, plan does not. Fixed durations: plan 10, a 30, b 20 (in parallel), join 5.
+    steps = [gpu("plan", 10.0), gpu("a", 30.0, ["plan"]), llm("b", 20.0, ["plan"]), gpu("join", 5.0, ["a", "b"])]
+    sc = scenario(steps, {"rate_limit": {"probability": 0.5, "response_time": "1s", "steps": ["b"]}},
+                  strategies={"ck": {"kind": "checkpoint", "groups": [["plan"], ["a", "b"], ["join"]]},
+                              "durable": {}})
+    df = simulate(sc, 400, seed=5)
+    ck = df[df.strategy == "ck"]
+    du = df[df.strategy == "durable"]
+    # the plan step never re-runs, the join step never fails: attempts = 1 + (a, b) per group attempt + 1
+    limited = ck["rate_limited"].to_numpy()
+    assert (ck["attempts"].to_numpy() == 2 + 2 * limited + 2).all()
+    # each 429 wastes 1 s of b's response and a's first second (cancelled with it), both GPU-free for b
+    assert (ck["wasted_compute_s"].to_numpy() == pytest.approx(2.0 * limited))
+    # history: start 5 + 6 per activity (3 activities), whatever the failures
+    assert (ck["history_events"] == 5 + 3 * 6).all()
+    # durable retries b alone: a never re-runs
+    assert (du["attempts"].to_numpy() == 4 + du["rate_limited"].to_numpy()).all()
+    assert ck["makespan_s"].mean() >= du["makespan_s"].mean()
+
+
+@pytest.mark.parametrize(("groups", "words"), [
+    ([["a", "d"], ["b"], ["c"], ["w"]], "run after each other (a → b, b → d)"),
+    ([["a"], ["b", "w"], ["c"], ["d"]], "'w' is a wait"),
+    ([["a", "b"], ["c"]], "'d', 'w' in no group"),
+    ([["a", "b"], ["b", "c"], ["d"], ["w"]], "more than one place"),
+])
+def test_bad_graph_groups_name_the_key(groups, words):
+    steps = [gpu("a", 1.0), gpu("b", 1.0, ["a"], count=2), gpu("c", 1.0, ["a"]), gpu("d", 1.0, ["b", "c"]),
+             {"name": "w", "kind": "wait", "wait": "timer", "duration": 5.0, "after": ["b"]}]
+    msg = _load(steps, strategies={"ck": {"kind": "checkpoint", "groups": groups}})
+    assert "key 'strategies.ck.groups'" in msg and words in msg, msg
+    assert "\n" not in msg

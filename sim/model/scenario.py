@@ -420,10 +420,12 @@ class DurableStrategy(_Model):
 
 
 class CheckpointStrategy(_Model):
-    """Durable execution with one activity per group of consecutive steps: progress is recorded
-    when a group completes, and a failure re-runs the group. The groups are either every
-    ``every`` steps, or explicit: ``groups`` lists the step names of each activity, covering
-    every step once, in pipeline order (checked against the steps when the scenario loads)."""
+    """Durable execution with one activity per group of steps: progress is recorded when a group
+    completes, and a failure re-runs the group. The groups are either every ``every`` steps (a
+    chain only), or explicit: ``groups`` lists the step names of each activity, covering every
+    step once; on a chain in pipeline order, on a workflow graph connected groups that do not
+    run after each other, a wait step alone (``check_groups``, ``check_graph_groups``; checked
+    when the scenario loads)."""
 
     kind: Literal["checkpoint"] = "checkpoint"
     every: int = Field(2, ge=1)
@@ -889,9 +891,8 @@ def _prepare(raw: dict, base_dir: Path | None, file: str) -> dict:
     return data
 
 
-def check_groups(groups: list[list[str]], step_names: list[str]) -> str | None:
-    """Why ``groups`` (step names per activity) is not a partition of the pipeline into runs of
-    consecutive steps in order, or None if it is."""
+def _check_partition(groups: list[list[str]], step_names: list[str]) -> str | None:
+    """Why ``groups`` does not list every step exactly once, or None."""
     if not groups:
         return "'groups' is empty: list the steps of each activity, e.g. [[\"a\", \"b\"], [\"c\"]]"
     for j, group in enumerate(groups):
@@ -911,11 +912,71 @@ def check_groups(groups: list[list[str]], step_names: list[str]) -> str | None:
     missing = [name for name in step_names if name not in seen]
     if missing:
         return f"step(s) {', '.join(repr(m) for m in missing)} in no group: the groups must cover every step"
+    return None
+
+
+def check_groups(groups: list[list[str]], step_names: list[str]) -> str | None:
+    """Why ``groups`` (step names per activity) is not a partition of the pipeline into runs of
+    consecutive steps in order, or None if it is."""
+    problem = _check_partition(groups, step_names)
+    if problem is not None:
+        return problem
+    flat = [name for group in groups for name in group]
     if flat != step_names:
         return (f"the groups must list the steps in pipeline order ({', '.join(step_names)}), "
                 f"got {', '.join(flat)}")
     return None
 
+
+def check_graph_groups(groups: list[list[str]], step_names: list[str], preds: list[list[int]],
+                       is_wait: list[bool]) -> str | None:
+    """Why ``groups`` are not activities of a workflow graph (docs/model.md, "Activities on
+    graphs"), or None: every step in exactly one group; a wait step alone (a durable timer or
+    signal, not work in a process); and no groups running after each other (so every group is
+    convex: a path that leaves a group does not come back into it, and an activity can start
+    once the activities before it are recorded). A group need not be connected: one activity
+    may run independent branches in its process (the one activity of ``restart`` does)."""
+    problem = _check_partition(groups, step_names)
+    if problem is not None:
+        return problem
+    index = {name: i for i, name in enumerate(step_names)}
+    of = {index[name]: j for j, group in enumerate(groups) for name in group}
+    for group in groups:
+        if len(group) > 1:
+            for name in group:
+                if is_wait[index[name]]:
+                    return (f"step '{name}' is a wait (a durable timer or signal), which cannot share an activity: "
+                            f"give it a group of its own")
+    # groups as nodes: an edge h → j when a step of j runs after a step of h; it must have no cycle
+    edges: dict[int, dict[int, tuple[int, int]]] = {j: {} for j in range(len(groups))}
+    for i, ps in enumerate(preds):
+        for p in ps:
+            if of[p] != of[i]:
+                edges[of[p]].setdefault(of[i], (p, i))
+    state = [0] * len(groups)
+    for root in range(len(groups)):
+        if state[root]:
+            continue
+        stack = [(root, iter(sorted(edges[root])))]
+        state[root] = 1
+        while stack:
+            node, it = stack[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                state[node] = 2
+                stack.pop()
+            elif state[nxt] == 1:
+                cycle = [n for n, _ in stack[[n for n, _ in stack].index(nxt):]] + [nxt]
+                hops = ", ".join(f"{step_names[edges[a][b][0]]} → {step_names[edges[a][b][1]]}"
+                                 for a, b in zip(cycle, cycle[1:], strict=False))
+                which = " and ".join(f"group {g} ({', '.join(groups[g])})" for g in cycle[:-1])
+                return (f"{which} run after each other ({hops}): "
+                        f"an activity must be able to start once the activities before it are recorded "
+                        f"(a path that leaves a group must not come back into it)")
+            elif state[nxt] == 0:
+                state[nxt] = 1
+                stack.append((nxt, iter(sorted(edges[nxt]))))
+    return None
 
 
 # --------------------------------------------------------------------------- strategy tables: key paths, hints, defaults
@@ -977,6 +1038,8 @@ def _cross_check(sc: Scenario, file: str) -> None:
         if isinstance(config, CheckpointStrategy) and config.groups is not None:
             if "every" in config.model_fields_set:
                 raise ScenarioError("give either 'every' or 'groups', not both", file=file, key=f"strategies.{label}")
+            if sc.is_graph:
+                continue  # graph groups are checked once the graph is (_check_graph)
             problem = check_groups(config.groups, sc.step_names)
             if problem is not None:
                 raise ScenarioError(problem, file=file, key=f"strategies.{label}.groups")
@@ -1033,9 +1096,14 @@ def _check_graph(sc: Scenario, file: str) -> None:
     if not sc.is_graph:
         return
     for label, config in sc.strategies.items():
-        if config.kind == "checkpoint":
-            raise ScenarioError("checkpoint groups of k consecutive steps are defined on chains only; on a workflow graph "
-                                "use durable (every activity recorded) or heartbeat", file=file, key=f"strategies.{label}")
+        if isinstance(config, CheckpointStrategy):
+            if config.groups is None:
+                raise ScenarioError("'every' k consecutive steps is defined on chains only; on a workflow graph give "
+                                    "explicit activities, e.g. groups = [[\"a\", \"b\"], [\"c\"]]",
+                                    file=file, key=f"strategies.{label}")
+            problem = check_graph_groups(config.groups, names, preds, [s.kind == "wait" for s in sc.steps])
+            if problem is not None:
+                raise ScenarioError(problem, file=file, key=f"strategies.{label}.groups")
     if sc.provider is not None:
         raise ScenarioError("a shared provider is modelled for chains only (not yet for workflow graphs)",
                             file=file, key="provider")
