@@ -387,3 +387,68 @@ def test_cli_optimize_fleet_writes_a_runnable_policy(tmp_path: Path, capsys) -> 
     sc = load_scenario(out / "recommended.toml")
     assert sc.steps[0].retry != load_scenario(scenario).steps[0].retry
     assert (out / "retry_candidates.csv").is_file()
+
+
+# --------------------------------------------------------------------------- workflow graphs
+
+
+def test_graph_groupings_are_enumerated_along_mergeable_edges() -> None:
+    """plan → (a, b) → join → wait: 4 mergeable edges (the wait's edge is not); merging along a
+    subset gives connected groups; a → join and b → join without a and b together is fine, but
+    plan + join without a, b is never produced (not along edges), and every grouping is valid."""
+    from sim.analysis.optimize import graph_groups
+
+    gpu = {"kind": "gpu", "price_per_hour": 3.6, "duration": 10.0}
+    raw = {"name": "g", "steps": [{"name": "plan", **gpu}, {"name": "a", "after": ["plan"], **gpu},
+                                  {"name": "b", "after": ["plan"], **gpu}, {"name": "join", "after": ["a", "b"], **gpu},
+                                  {"name": "w", "kind": "wait", "wait": "timer", "duration": 5.0, "after": ["join"]}],
+           "strategies": {"durable": {}}}
+    sc = scenario_from_dict(raw)
+    assert len(graph_groups.mergeable_edges(sc)) == 4
+    every = graph_groups.enumerate_groupings(sc)
+    assert every[0] == graph_groups.singletons(5) and len(set(every)) == len(every)
+    assert all(graph_groups.is_valid(sc, g) for g in every)
+    assert ((0, 3), (1,), (2,), (4,)) not in every  # plan + join: not along edges, and invalid
+    assert ((0, 1, 2, 3), (4,)) in every and ((0, 1), (2,), (3,), (4,)) in every
+    # greedy with a made-up objective (the number of activities): merges down to plan+a+b+join
+    path = graph_groups.greedy_groupings(sc, lambda options: [float(len(g)) for g in options])
+    assert path[0] == graph_groups.singletons(5) and path[-1] == ((0, 1, 2, 3), (4,))
+    assert [len(g) for g in path] == [5, 4, 3, 2]
+
+
+@pytest.mark.parametrize("name", ["graph_agentic_research", "graph_rag_ingestion", "graph_video_scenes"])
+def test_recommend_works_on_the_bundled_graphs(name: str) -> None:
+    """Every valid grouping along the edges is a candidate, ranked with restart and durable on
+    CRN; the recommended scenario loads (with its [fleet] table) and runs."""
+    sc = load_scenario(name)
+    rec = recommend(sc, "cost", runs=60, seed=3, heartbeat_runs=30)
+    t = rec.table.set_index("candidate")
+    groupings = t[t["kind"] == "checkpoint"]
+    assert len(groupings) == 3  # 2 mergeable edges in each: 4 groupings, one of them per-step (durable)
+    assert rec.exact_optimum is None and "workflow graph" in rec.exact_reason
+    assert any("workflow graph" in n for n in rec.notes) and any("[fleet]" in n for n in rec.notes)
+    assert rec.best in t.index
+    new = scenario_from_dict(tomllib.loads(rec.scenario_toml()))
+    assert new.is_graph and new.fleet is not None
+    df = simulate(new, 20, seed=1)
+    assert set(df["strategy"]) == set(new.strategies)
+
+
+def test_a_graph_whose_edges_all_touch_waits_says_so_and_still_searches_the_heartbeat() -> None:
+    gpu = {"kind": "gpu", "price_per_hour": 3.6, "duration": 600.0}
+    raw = {"name": "waits", "steps": [{"name": "a", **gpu}, {"name": "w", "kind": "wait", "wait": "signal",
+                                                             "duration": 60.0, "after": ["a"]},
+                                      {"name": "b", "after": ["w"], **gpu}],
+           "failures": {"crash": {"mtbf": "1h"}}, "strategies": {"restart": {}, "durable": {}}}
+    rec = recommend(scenario_from_dict(raw), "cost", runs=40, seed=1, heartbeat_runs=20)
+    assert set(rec.table["kind"]) == {"restart", "durable", "heartbeat"}
+    assert any("no two steps of this graph can share an activity" in n for n in rec.notes)
+
+
+def test_cli_optimize_graph_with_a_fleet_table(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "o"
+    assert main(["optimize", "graph_rag_ingestion", "--pipeline", "--runs", "40", "--heartbeat-runs", "20",
+                 "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "note: workflow graph: every valid grouping" in text and "groups embed+index" in text
+    assert main(["run", str(out / "recommended.toml"), "--runs", "10", "--out", str(tmp_path / "run")]) == 0

@@ -22,10 +22,11 @@ from sim.model.units import parse_duration_s
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("optimize", help="recommend activity boundaries and a heartbeat interval for a scenario",
-                       description="Search which consecutive steps should share one activity (every grouping of a "
-                       "chain of up to 6 steps, else the dynamic program's best per count) and the heartbeat interval "
-                       "of long GPU steps (scipy minimize_scalar), all on common random numbers; rank against "
+    p = sub.add_parser("optimize", help="recommend activity boundaries and heartbeat intervals for a scenario",
+                       description="Search which steps should share one activity (every grouping of a chain of up "
+                       "to 6 steps, else the dynamic program's best per count; on a workflow graph every grouping "
+                       "along its edges, else a greedy merge) and the heartbeat interval of each long GPU step "
+                       "(scipy minimize_scalar), all on common random numbers; rank against "
                        "restart and per-step durable with paired 95%% intervals; write the recommendation as a "
                        "runnable scenario, a table and figures. See docs/optimize.md.")
     p.add_argument("scenario", help="scenario TOML file (one pipeline; see docs/model.md)")
@@ -45,6 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--orchestration-prices", metavar="PROFILE",
                    help="replace the scenario's orchestration prices by a pricing profile's (a bundled name such as "
                    "temporal-cloud-payg, or a TOML path); AI and GPU prices stay the scenario's")
+    p.add_argument("--pipeline", action="store_true",
+                   help="a scenario with a [fleet] table: optimise one workflow (activity groupings, heartbeat "
+                   "intervals), as `sim run` runs it, instead of the fleet's retry policy")
     p.add_argument("--fleet-replications", type=int, default=10,
                    help="fleet scenarios: replications per evaluation of the retry-policy search (default 10)")
     p.add_argument("--max-evaluations", type=int, default=20,
@@ -80,18 +84,19 @@ def report_text(rec: Recommendation, top: int, seconds: float) -> str:
              f"objective {rec.objective} ({OBJECTIVE_LABELS[rec.objective]}) ({seconds:.1f} s)",
              f"prices: {rec.prices_text()}", ""]
     obj_metric = "objective_usd" if rec.objective in ("cost", "weighted") else "objective_s"
-    lines.append(f"{'#':<3}{'candidate':<16}{'objective':<14}{'cost per run [95% CI]':<34}"
+    cw = max(16, *(len(c) + 2 for c in rec.table.head(top)["candidate"]))  # the candidate column
+    lines.append(f"{'#':<3}{'candidate':<{cw}}{'objective':<14}{'cost per run [95% CI]':<34}"
                  f"{'cost - durable (paired)':<42}{'cost - restart (paired)':<42}{'makespan':<12}{'p95':<10}")
     for k, row in rec.table.head(top).iterrows():
         tie = " =" if row["tied_with_best"] and k > 0 else ""
-        lines.append(f"{k + 1:<3}{row['candidate']:<16}{fmt_value(obj_metric, row['objective']):<14}"
+        lines.append(f"{k + 1:<3}{row['candidate']:<{cw}}{fmt_value(obj_metric, row['objective']):<14}"
                      f"{_cell(fmt_interval('x_usd', row['cost_usd'], row['cost_low_usd'], row['cost_high_usd']), 34)}"
                      f"{_cell(_diff(row, 'cost', 'durable'), 42)}{_cell(_diff(row, 'cost', 'restart'), 42)}"
                      f"{fmt_value('x_s', row['makespan_s']):<12}{fmt_value('x_s', row['p95_makespan_s']):<10}{tie}")
     lines.append("")
     lines.append("candidates:")
     for _, row in rec.table.head(top).iterrows():
-        lines.append(f"  {row['candidate']:<14} {row['groups']}")
+        lines.append(f"  {row['candidate']:<{cw - 2}} {row['groups']}")
     lines += ["", f"selection: {rec.ranking.statement}."]
     best = rec.table.iloc[0]
     lines.append(f"recommended: {best['candidate']}: {best['groups']}")
@@ -100,6 +105,8 @@ def report_text(rec: Recommendation, top: int, seconds: float) -> str:
             lines.append(f"  saving against {ref} ({sign_note(best['candidate'], ref, 'value')}): cost "
                          f"{_saving(best, 'cost', ref)} per run; makespan {_saving(best, 'makespan', ref)}")
     lines.append("")
+    for note in rec.notes:
+        lines.append(f"note: {note}.")
     if rec.exact_optimum is not None:
         opt = rec.exact_optimum.best
         from sim.analysis.optimize.exact import describe
@@ -169,7 +176,7 @@ def handle(args: argparse.Namespace) -> int:
 
 def _optimize(args: argparse.Namespace, scenario, out: Path, cost_s: float | None) -> int:
     started = time.perf_counter()
-    if scenario.fleet is not None:
+    if scenario.fleet is not None and not args.pipeline:
         return _handle_fleet(args, scenario, out, started)
     try:
         rec = recommend(scenario, args.objective, args.runs, args.seed,
@@ -240,7 +247,8 @@ def _handle_fleet(args: argparse.Namespace, scenario, out: Path, started: float)
         res = search_retry(scenario, args.objective, args.fleet_replications, args.seed,
                            value_of_time_usd_per_hour=args.value_of_time or 0.0, max_evaluations=args.max_evaluations)
     except ValueError as exc:
-        raise SimError(f"{args.scenario}: {exc}") from None
+        raise SimError(f"{args.scenario}: {exc} (to optimise one workflow's activities and heartbeats: --pipeline)"
+                       ) from None
     seconds = time.perf_counter() - started
     what = {"cost": "total cost per workflow", "makespan": "mean workflow latency",
             "p95": "p95 workflow latency (per replication, averaged)",

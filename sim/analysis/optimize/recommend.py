@@ -27,14 +27,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.analysis.optimize import exact
+from sim.analysis.optimize import exact, graph_groups
 from sim.analysis.optimize.heartbeat import (
     HeartbeatSearch,
     longest_gpu_step,
     scenario_with_strategies,
     search_heartbeat,
 )
-from sim.analysis.optimize.select import OBJECTIVES, Ranking, matrix, paired_diff, rank
+from sim.analysis.optimize.select import OBJECTIVES, Ranking, aggregate, matrix, paired_diff, rank
 from sim.analysis.optimize.toml_out import dumps
 from sim.analysis.stats import t_half_width
 from sim.experiment.api import simulate
@@ -104,8 +104,41 @@ def _stand_in(scenario: Scenario) -> Scenario:
                               base_dir=None if scenario.path is None else Path(scenario.path).parent)
 
 
+def graph_label(names: list[str], groups: exact.Grouping) -> str:
+    """'groups plan+search': the multi-step activities of a graph grouping (the rest one per step)."""
+    return "groups " + ", ".join("+".join(names[i] for i in g) for g in groups if len(g) > 1)
+
+
+def graph_grouping_candidates(scenario: Scenario, evaluate, max_edges: int = graph_groups.MAX_EDGES
+                              ) -> tuple[list[exact.Grouping], str]:
+    """A graph's groupings to simulate (per-step excluded) and how they were found."""
+    n = len(scenario.steps)
+    edges = graph_groups.mergeable_edges(scenario)
+    if not edges:
+        return [], ("no two steps of this graph can share an activity (every edge has a wait step at one end, "
+                    "and a wait is a durable timer or signal)")
+    every = graph_groups.enumerate_groupings(scenario, max_edges)
+    singles = graph_groups.singletons(n)
+    if every is not None:
+        return [g for g in every if g != singles], (f"every valid grouping along the {len(edges)} mergeable edge(s) "
+                                                    f"({len(every)} with one activity per step)")
+    path = graph_groups.greedy_groupings(scenario, evaluate)
+    return [g for g in path if g != singles], (f"{len(edges)} mergeable edges (more than {max_edges}): greedy merging "
+                                               f"from one activity per step, {len(path) - 1} merge(s) kept")
+
+
+def _single_workflow(scenario: Scenario) -> Scenario:
+    """The scenario without its [fleet] table: one workflow, as ``sim run`` runs it."""
+    if scenario.fleet is None:
+        return scenario
+    raw = scenario.raw
+    raw.pop("fleet", None)
+    return scenario_from_dict(raw, file=scenario.path or "<optimize>",
+                              base_dir=None if scenario.path is None else Path(scenario.path).parent)
+
+
 def grouping_candidates(scenario: Scenario, max_enumerated: int = MAX_ENUMERATED) -> list[exact.Grouping]:
-    """The groupings to simulate (per-step excluded: that is ``durable``)."""
+    """The groupings of a chain to simulate (per-step excluded: that is ``durable``)."""
     n = len(scenario.steps)
     singles = tuple((i,) for i in range(n))
     if n <= max_enumerated:
@@ -271,16 +304,19 @@ def _summaries(df: pd.DataFrame, labels: list[str], objective: str, value_of_tim
 def recommend(scenario: Scenario, objective: str = "cost", runs: int = 4000, seed: int = 0, *,
               value_of_time_usd_per_hour: float = 0.0, heartbeat_cost_s: float | None = None,
               heartbeat_runs: int | None = None, max_enumerated: int = MAX_ENUMERATED,
-              heartbeat: bool = True) -> Recommendation:
-    """Search activity groupings and the heartbeat interval for ``scenario``; rank on CRN."""
+              heartbeat: bool = True, max_graph_edges: int = graph_groups.MAX_EDGES) -> Recommendation:
+    """Search activity groupings and the heartbeat interval for ``scenario``; rank on CRN.
+
+    A scenario with a [fleet] table is optimised as one workflow (the table is set aside, as
+    ``sim run`` does); a workflow graph's groupings come from ``graph_groups``."""
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+    notes: list[str] = []
+    original = scenario
     if scenario.fleet is not None:
-        raise ValueError("recommend() works on one pipeline; for a fleet, search the retry policy "
-                         "(sim.analysis.optimize.retry.search_retry)")
-    if scenario.is_graph:
-        raise ValueError("recommend() searches activity groupings of a chain; this scenario is a workflow graph "
-                         "(docs/optimize.md, 'Graphs (not yet)')")
+        notes.append("the scenario's [fleet] table is set aside: one workflow is optimised, as `sim run` runs it "
+                     "(the fleet's retry policy: `sim optimize` without --pipeline)")
+        scenario = _single_workflow(scenario)
     restart_t, durable_t = references(scenario)
     latency = exact.durable_latency_s(scenario)
     names = scenario.step_names
@@ -288,17 +324,34 @@ def recommend(scenario: Scenario, objective: str = "cost", runs: int = 4000, see
     descriptions = {"restart": "restart from the first step after any failure (no activities)",
                     "durable": "one activity per step: " + " | ".join(names)}
     activities = {"restart": 0, "durable": len(names)}
-    groupings = grouping_candidates(scenario, max_enumerated)
+
+    def checkpoint_table(groups: exact.Grouping) -> dict:
+        return {"kind": "checkpoint", "groups": exact.names_of(names, groups), "persist_latency": f"{latency:.6g}s"}
+
+    if scenario.is_graph:
+        screen_runs = max(runs // 4, 50)
+
+        def evaluate(options: list[exact.Grouping]) -> list[float]:
+            tables = {f"g{k}": checkpoint_table(g) for k, g in enumerate(options)}
+            sdf = simulate(scenario_with_strategies(scenario, tables), screen_runs, seed)
+            sdf["strategy"] = sdf["strategy"].astype(str)
+            m = matrix(sdf, list(tables), objective, value_of_time_usd_per_hour)
+            return [aggregate(m[:, k], objective) for k in range(len(options))]
+
+        groupings, how = graph_grouping_candidates(scenario, evaluate, max_graph_edges)
+        notes.append(f"workflow graph: {how}; ranked by simulation (the chain's dynamic program does not apply)")
+        label_of = lambda g: graph_label(names, g)  # noqa: E731
+    else:
+        groupings = grouping_candidates(scenario, max_enumerated)
+        label_of = group_label
     for groups in groupings:
-        label = group_label(groups)
-        strategies[label] = {"kind": "checkpoint", "groups": exact.names_of(names, groups),
-                             "persist_latency": f"{latency:.6g}s"}
+        label = label_of(groups)
+        strategies[label] = checkpoint_table(groups)
         descriptions[label] = "activities " + exact.describe(names, groups)
         activities[label] = len(groups)
     sc = scenario_with_strategies(scenario, strategies)
     df = simulate(sc, runs, seed)
     df["strategy"] = df["strategy"].astype(str)
-    notes: list[str] = []
     hb: HeartbeatSearch | None = None
     hb_reason: str | None = None
     f = scenario.failures
@@ -333,7 +386,8 @@ def recommend(scenario: Scenario, objective: str = "cost", runs: int = 4000, see
     table["objective_vs_best_low"] = [gap[label].low if gap[label] else 0.0 for label in labels]
     table["objective_vs_best_high"] = [gap[label].high if gap[label] else 0.0 for label in labels]
     table["tied_with_best"] = [label in ranking.tied for label in labels]
-    reason = exact.why_not_exact(scenario)
+    reason = ("a workflow graph: the closed form and the dynamic program are for chains" if scenario.is_graph
+              else exact.why_not_exact(scenario))
     model = optimum = None
     if reason is None:
         model = exact.chain_model(scenario, latency)
@@ -346,5 +400,5 @@ def recommend(scenario: Scenario, objective: str = "cost", runs: int = 4000, see
         table["exact_z"] = (table["cost_usd"] - table["exact_cost_usd"]) / table["cost_se_usd"]
     order = {label: k for k, label in enumerate(ranking.order)}
     table = table.sort_values("candidate", key=lambda s: s.map(order)).reset_index(drop=True)
-    return Recommendation(scenario, objective, value_of_time_usd_per_hour, runs, seed, strategies, descriptions,
+    return Recommendation(original, objective, value_of_time_usd_per_hour, runs, seed, strategies, descriptions,
                           activities, df, ranking, table, model, optimum, reason, hb, hb_reason, notes)
