@@ -274,6 +274,57 @@ def test_recommended_heartbeat_interval_agrees_with_daly() -> None:
     assert hb.best_every_s == equal_segments_s(36000, hb.best_every_s)
 
 
+def test_per_step_heartbeat_intervals_follow_dalys_dependence_on_the_save_cost() -> None:
+    """Two GPU steps, 1 h and 4 h, exponential crashes (MTBF 2 h): the short step writes a large
+    checkpoint (120 s per save), the long one a small one (5 s). Daly's optimum sqrt(2·C·MTBF)
+    does not depend on the step's length but grows with C: about 1,236 s for the short step and
+    265 s for the long one. The per-step search recommends intervals in that order, with no
+    overlap between the two steps' ranges of intervals not distinguishable from their optimum,
+    and each range contains Daly's value (600 replications, seed 3)."""
+    from sim.analysis.optimize.heartbeat import search_heartbeats
+
+    raw = {"name": "two", "steps": [{"name": "short", "kind": "gpu", "price_per_hour": 2.5, "duration": 3600},
+                                    {"name": "long", "kind": "gpu", "price_per_hour": 2.5, "duration": 14400}],
+           "defaults": {"retry": {"initial_interval": 0}},
+           "failures": {"crash": {"mtbf": 7200, "restart_time": 60, "detection_delay": 0}},
+           "strategies": {"heartbeat": {"every": "10m", "checkpoint_cost": "5s",
+                                        "checkpoint_cost_by_step": {"short": "120s"}}}}
+    plan = search_heartbeats(scenario_from_dict(raw), "makespan", 600, 3, checkpoint_cost_s=5.0,
+                             cost_by_step_s={"short": 120.0})
+    by = {h.step: h for h in plan.searches}
+    assert [h.step for h in plan.searches] == ["long", "short"]  # longest first
+    assert by["short"].checkpoint_cost_s == 120.0 and by["long"].checkpoint_cost_s == 5.0
+    assert by["short"].best_every_s > by["long"].best_every_s
+    assert by["short"].tied_low_s > by["long"].tied_high_s
+    for h in plan.searches:
+        daly = analytic.daly_interval_s(h.checkpoint_cost_s, 7200.0)
+        assert h.tied_low_s <= daly <= h.tied_high_s, (h.step, daly, h.tied_low_s, h.tied_high_s)
+    table = plan.table()
+    sc = scenario_from_dict({**raw, "strategies": {"recommended": table}})
+    assert sc.strategies["recommended"].intervals_s(sc.steps) == (by["short"].best_every_s, by["long"].best_every_s)
+
+
+def test_per_step_intervals_run_as_one_interval_when_equal_and_zero_means_no_saves() -> None:
+    """every = H is every_by_step = {each GPU step: H}, run by run; an interval of 0 makes the
+    step save nothing (as durable), while the other step still saves."""
+    steps = [{"name": "a", "kind": "gpu", "price_per_hour": 2.5, "duration": {"dist": "exponential", "mean": 3000}},
+             {"name": "b", "kind": "gpu", "price_per_hour": 2.5, "duration": 5000}]
+    raw = {"name": "hb", "steps": steps, "failures": {"crash": {"mtbf": "1h", "restart_time": "30s"}},
+           "defaults": {"retry": {"initial_interval": 0}},
+           "strategies": {"one": {"kind": "heartbeat", "every": "7m", "checkpoint_cost": "3s"},
+                          "each": {"kind": "heartbeat", "every_by_step": {"a": "7m", "b": "420s"},
+                                   "checkpoint_cost": "3s"},
+                          "a_off": {"kind": "heartbeat", "every_by_step": {"a": 0, "b": "7m"}, "checkpoint_cost": "3s"},
+                          "durable": {}}}
+    df = simulate(scenario_from_dict(raw), 300, seed=4).set_index(["strategy", "run"]).sort_index()
+    cols = ["makespan_s", "total_cost_usd", "wasted_compute_s", "heartbeats", "attempts"]
+    np.testing.assert_array_equal(df.loc["one", cols].to_numpy(), df.loc["each", cols].to_numpy())
+    # with a's saves off, a wastes what durable wastes in it: fewer heartbeats than 'one', more waste
+    assert (df.loc["a_off", "heartbeats"] <= df.loc["one", "heartbeats"]).all()
+    assert df.loc["a_off", "heartbeats"].sum() < df.loc["one", "heartbeats"].sum()
+    assert df.loc["a_off", "heartbeats"].sum() > 0
+
+
 # --------------------------------------------------------------------------- recommend and the command
 
 

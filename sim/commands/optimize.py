@@ -8,6 +8,8 @@ import math
 import time
 from pathlib import Path
 
+import pandas as pd
+
 from sim.analysis.analytic import daly_interval_s
 from sim.analysis.optimize.recommend import DEFAULT_HEARTBEAT_COST_S, Recommendation, recommend
 from sim.analysis.optimize.select import OBJECTIVE_LABELS, OBJECTIVES
@@ -123,19 +125,22 @@ def report_text(rec: Recommendation, top: int, seconds: float) -> str:
                      f"deterministic here and equals its closed form).")
     else:
         lines.append(f"closed form: not applicable ({rec.exact_reason}); the ranking is by simulation only.")
-    hb = rec.heartbeat
-    if hb is not None:
-        interval = (f"95% CI of the optimum [{fmt_value('x_s', hb.ci_low_s)}, {fmt_value('x_s', hb.ci_high_s)}]"
-                    if math.isfinite(hb.ci_low_s) else "no bootstrap interval (too few distinct intervals near the "
-                    "optimum)")
-        lines.append(f"heartbeat: longest GPU step '{hb.step}' ({fmt_value('x_s', hb.work_s)}); best interval "
-                     f"{fmt_value('x_s', hb.best_every_s)} (minimize_scalar, {hb.evaluations} evaluations); {interval}; "
-                     f"intervals not distinguishable from it: {fmt_value('x_s', hb.tied_low_s)} to "
-                     f"{fmt_value('x_s', hb.tied_high_s)}; save cost {fmt_value('x_s', hb.checkpoint_cost_s)}.")
-        crash = sc.failures.crash
-        if crash is not None and crash.distribution == "exponential" and sc.failures.deploy is None:
-            lines.append(f"  Daly's optimum for this save cost and MTBF: "
-                         f"{fmt_value('x_s', daly_interval_s(hb.checkpoint_cost_s, crash.mtbf_s))}")
+    plan = rec.heartbeat_plan
+    if plan is not None:
+        for hb in plan.searches:
+            interval = (f"95% CI of the optimum [{fmt_value('x_s', hb.ci_low_s)}, {fmt_value('x_s', hb.ci_high_s)}]"
+                        if math.isfinite(hb.ci_low_s) else "no bootstrap interval (too few distinct intervals near "
+                        "the optimum)")
+            lines.append(f"heartbeat: GPU step '{hb.step}' ({fmt_value('x_s', hb.work_s)}); best interval "
+                         f"{fmt_value('x_s', hb.best_every_s)} (minimize_scalar, {hb.evaluations} evaluations); "
+                         f"{interval}; intervals not distinguishable from it: {fmt_value('x_s', hb.tied_low_s)} to "
+                         f"{fmt_value('x_s', hb.tied_high_s)}; save cost {fmt_value('x_s', hb.checkpoint_cost_s)}.")
+            crash = sc.failures.crash
+            if crash is not None and crash.distribution == "exponential" and sc.failures.deploy is None:
+                lines.append(f"  Daly's optimum for this save cost and MTBF: "
+                             f"{fmt_value('x_s', daly_interval_s(hb.checkpoint_cost_s, crash.mtbf_s))}")
+        if len(plan.searches) > 1:
+            lines.append("  (per-step intervals: one coordinate sweep, longest step first; docs/optimize.md)")
     else:
         lines.append(f"heartbeat: not searched ({rec.heartbeat_reason}).")
     return "\n".join(lines)
@@ -225,8 +230,8 @@ def _optimize(args: argparse.Namespace, scenario, out: Path, cost_s: float | Non
                "cost_vs_activities.png/.svg"]
     save_figure(fig_act, out / "cost_vs_activities")
     if fig_hb is not None:
-        atomic_write_bytes(out / "heartbeat_curve.csv",
-                           rec.heartbeat.curve.to_csv(index=False, float_format="%.10g").encode())
+        curves = pd.concat([h.curve.assign(step=h.step) for h in rec.heartbeat_plan.searches], ignore_index=True)
+        atomic_write_bytes(out / "heartbeat_curve.csv", curves.to_csv(index=False, float_format="%.10g").encode())
         save_figure(fig_hb, out / "heartbeat_interval")
         written += ["heartbeat_curve.csv", "heartbeat_interval.png/.svg"]
     print(f"\nwrote {out}/: {', '.join(written)}")

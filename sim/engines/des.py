@@ -76,7 +76,8 @@ class _StepTable:
 
     def prepare(self, beh: Behaviour) -> None:
         self.checkpoints[beh.label] = [beh.is_checkpoint(i, self.n) for i in range(self.n)]
-        self.heartbeat_steps[beh.label] = [beh.heartbeat_every_s > 0.0 and gpu for gpu in self.is_gpu]
+        hb = beh.heartbeat_intervals_s
+        self.heartbeat_steps[beh.label] = [bool(hb) and hb[i] > 0.0 and gpu for i, gpu in enumerate(self.is_gpu)]
 
 
 def _draw(value: Stream | float, k: int) -> float:
@@ -125,7 +126,7 @@ def run_process(steps: _StepTable, beh: Behaviour, renv: ReplicationEnv,
     unit_open = False
     unit_attempts = attempts = crashes = deploy_kills = limited = restarts = 0
     step_level = beh.checkpoint_every == 1
-    hb, hb_cost = beh.heartbeat_every_s, beh.heartbeat_cost_s
+    hb, hb_cost = beh.heartbeat_intervals_s, beh.heartbeat_costs_s  # per step
     hb_step = steps.heartbeat_steps[beh.label]
     step_work = -1.0  # heartbeat: work of the current step, drawn at its first attempt
     saved = kept_c = kept_cost = 0.0  # heartbeat: progress saved in the current step, its compute and cost
@@ -168,7 +169,7 @@ def run_process(steps: _StepTable, beh: Behaviour, renv: ReplicationEnv,
                     dur = dur.get(k)
                 if hb_step[i]:
                     hb_attempt = True
-                    length, saves, step_work = heartbeat_attempt(dur, step_work, saved, hb, hb_cost)
+                    length, saves, step_work = heartbeat_attempt(dur, step_work, saved, hb[i], hb_cost[i])
                     end, outcome, shutdown_after = resolve(s, s + length)
                 else:
                     end = s + dur
@@ -201,7 +202,7 @@ def run_process(steps: _StepTable, beh: Behaviour, renv: ReplicationEnv,
                 break
             if hb_attempt:  # a heartbeat attempt: saved segments survive a failure
                 sent, elapsed, cost, saved, kept_c, kept_cost = heartbeat_settle(
-                    outcome == COMPLETED, elapsed, cost, saves, saved, kept_c, kept_cost, hb, hb_cost, rate_per_s[i])
+                    outcome == COMPLETED, elapsed, cost, saves, saved, kept_c, kept_cost, hb[i], hb_cost[i], rate_per_s[i])
                 heartbeats += sent
                 if outcome == COMPLETED:
                     step_work = -1.0

@@ -28,7 +28,7 @@ def behaviours_of(scenario: Scenario, strategies: Sequence[str] | None = None) -
     unknown = [s for s in labels if s not in scenario.strategies]
     if unknown:
         raise ValueError(f"unknown strategy {unknown[0]!r}; the scenario has {list(scenario.strategies)}")
-    return [behaviour(label, scenario.strategies[label]) for label in labels]
+    return [behaviour(label, scenario.strategies[label], scenario.steps) for label in labels]
 
 
 def choose_engine(scenario: Scenario, engine: str = "auto") -> str:

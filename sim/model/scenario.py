@@ -11,7 +11,7 @@ import copy
 import difflib
 import math
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -441,12 +441,27 @@ class CheckpointStrategy(_Model):
 class HeartbeatStrategy(_Model):
     """Durable execution with heartbeat checkpoints inside long steps: a GPU step saves its
     progress after every ``every`` of work (each save takes ``checkpoint_cost`` of worker time and
-    is a billable action); a retried step resumes from its last save."""
+    is a billable action); a retried step resumes from its last save.
+
+    Per step (optional): ``every_by_step = { render = "5m", upscale = "0s" }`` sets a GPU step's
+    own interval (0: that step makes no saves), ``checkpoint_cost_by_step`` its own save cost;
+    the other GPU steps use ``every`` (none when ``every`` is not given) and ``checkpoint_cost``.
+    The names must be GPU steps of the scenario (checked when it loads)."""
 
     kind: Literal["heartbeat"] = "heartbeat"
-    every_s: PositiveDuration = Field(alias="every")
+    every_s: PositiveDuration | None = Field(None, alias="every")
+    every_by_step: dict[str, NonNegativeDuration] = Field(default_factory=dict)
     checkpoint_cost_s: NonNegativeDuration = Field(0.0, alias="checkpoint_cost")
+    checkpoint_cost_by_step: dict[str, NonNegativeDuration] = Field(default_factory=dict)
     persist_latency_s: NonNegativeDuration = Field(0.0, alias="persist_latency")
+
+    def intervals_s(self, steps: Sequence[Step]) -> tuple[float, ...]:
+        """Each step's save interval (0: no saves; non-GPU steps never save)."""
+        return tuple(self.every_by_step.get(s.name, self.every_s or 0.0) if s.kind == "gpu" else 0.0 for s in steps)
+
+    def costs_s(self, steps: Sequence[Step]) -> tuple[float, ...]:
+        """Each step's worker time of one save."""
+        return tuple(self.checkpoint_cost_by_step.get(s.name, self.checkpoint_cost_s) for s in steps)
 
 
 StrategyConfig = Annotated[
@@ -928,6 +943,25 @@ def check_groups(groups: list[list[str]], step_names: list[str]) -> str | None:
     return None
 
 
+def check_heartbeat_steps(config: HeartbeatStrategy, steps: Sequence[Step]) -> tuple[str, str] | None:
+    """(key, problem) of a per-step heartbeat table naming no step or a step that is not a GPU
+    step, or None."""
+    kinds = {s.name: s.kind for s in steps}
+    names = [s.name for s in steps]
+    for table in ("every_by_step", "checkpoint_cost_by_step"):
+        for name in getattr(config, table):
+            if name not in kinds:
+                hint = difflib.get_close_matches(name, names, n=1)
+                extra = f" (did you mean '{hint[0]}'?)" if hint else ""
+                return f"{table}.{name}", f"no step named '{name}'{extra}; steps: {', '.join(names)}"
+            if kinds[name] != "gpu":
+                gpu = [n for n, k in kinds.items() if k == "gpu"]
+                article = "an" if kinds[name][0] in "aeiou" else "a"
+                return (f"{table}.{name}", f"step '{name}' is {article} {kinds[name]} step: only GPU steps save progress "
+                        f"(GPU steps: {', '.join(gpu) or 'none'})")
+    return None
+
+
 def check_graph_groups(groups: list[list[str]], step_names: list[str], preds: list[list[int]],
                        is_wait: list[bool]) -> str | None:
     """Why ``groups`` are not activities of a workflow graph (docs/model.md, "Activities on
@@ -1043,6 +1077,15 @@ def _cross_check(sc: Scenario, file: str) -> None:
             problem = check_groups(config.groups, sc.step_names)
             if problem is not None:
                 raise ScenarioError(problem, file=file, key=f"strategies.{label}.groups")
+        if isinstance(config, HeartbeatStrategy):
+            if config.every_s is None and not config.every_by_step:
+                raise ScenarioError("missing: give 'every' (the save interval of every GPU step) or 'every_by_step' "
+                                    "(e.g. every_by_step = { render = \"5m\" })", file=file,
+                                    key=f"strategies.{label}.every")
+            problem = check_heartbeat_steps(config, sc.steps)
+            if problem is not None:
+                key, message = problem
+                raise ScenarioError(message, file=file, key=f"strategies.{label}.{key}")
     orch = sc.pricing.orchestration
     if orch.monthly_fixed_usd and orch.monthly_workflows is None:
         raise ScenarioError(f"the orchestration profile ({sc.pricing.orchestration_profile.name or 'this scenario'}) "

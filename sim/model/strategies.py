@@ -8,13 +8,15 @@ One engine loop serves every strategy; a strategy is described by
   between checkpoints it lives in the worker's memory and a worker shutdown loses it;
 * ``retry_429_in_place``: a rate-limited call is retried inside the process (no rollback);
 * ``records_history`` and ``persist_latency_s``: Temporal history events and their latency;
-* ``heartbeat_every_s`` and ``heartbeat_cost_s``: progress saved inside long GPU steps.
+* ``heartbeat_intervals_s`` and ``heartbeat_costs_s``: progress saved inside long GPU steps,
+  per step (0: none); ``heartbeat_every_s`` > 0 when some step saves.
 Adding a strategy means adding a config model in ``sim.model.scenario`` and a case in ``behaviour``.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sim.model.scenario import (
@@ -24,6 +26,7 @@ from sim.model.scenario import (
     RestartStrategy,
     RetryInPlaceStrategy,
     RetryPolicy,
+    Step,
     StrategyConfig,
 )
 
@@ -43,10 +46,13 @@ class Behaviour:
     records_history: bool
     persist_latency_s: float
     pipeline_retry: RetryPolicy | None  # policy for rolling back a multi-step unit; None: the step's
-    heartbeat_every_s: float = 0.0  # > 0: GPU steps save progress after every this much work
-    heartbeat_cost_s: float = 0.0  # worker time of one heartbeat checkpoint
+    heartbeat_every_s: float = 0.0  # > 0: some GPU step saves progress (the largest per-step interval)
+    heartbeat_cost_s: float = 0.0  # worker time of one heartbeat checkpoint (the default of every step)
     group_sizes: tuple[int, ...] = ()  # explicit activities (steps per group, in order); () = every k
     group_steps: tuple[tuple[str, ...], ...] = ()  # the same groups by step name (the workflow model's view)
+    # per step (the engines read these): save interval (0: no saves in that step) and save cost
+    heartbeat_intervals_s: tuple[float, ...] = ()
+    heartbeat_costs_s: tuple[float, ...] = ()
 
     def is_checkpoint(self, step_index: int, n_steps: int) -> bool:
         """Is progress recorded once step ``step_index`` (0-based) completes?"""
@@ -58,8 +64,9 @@ class Behaviour:
         return (step_index + 1) % k == 0 or step_index == n_steps - 1
 
 
-def behaviour(label: str, config: StrategyConfig) -> Behaviour:
-    """The engine's view of a strategy config."""
+def behaviour(label: str, config: StrategyConfig, steps: Sequence[Step] = ()) -> Behaviour:
+    """The engine's view of a strategy config. ``steps`` (the scenario's) give a heartbeat
+    strategy its per-step intervals and costs, which the engines read."""
     if isinstance(config, RestartStrategy):
         return Behaviour(label, "restart", 0, False, False, 0.0, config.retry)
     if isinstance(config, RetryInPlaceStrategy):
@@ -75,8 +82,12 @@ def behaviour(label: str, config: StrategyConfig) -> Behaviour:
         return Behaviour(label, "checkpoint", max(sizes), False, True, config.persist_latency_s, None,
                          group_sizes=sizes, group_steps=tuple(tuple(g) for g in config.groups))
     if isinstance(config, HeartbeatStrategy):
+        intervals = config.intervals_s(steps)
+        largest = max(intervals, default=0.0) if steps else max([config.every_s or 0.0,
+                                                                 *config.every_by_step.values()])
         return Behaviour(label, "heartbeat", 1, False, True, config.persist_latency_s, None,
-                         config.every_s, config.checkpoint_cost_s)
+                         largest, config.checkpoint_cost_s, heartbeat_intervals_s=intervals,
+                         heartbeat_costs_s=config.costs_s(steps))
     raise TypeError(f"no behaviour for strategy config {config!r}")
 
 

@@ -323,7 +323,8 @@ class WorkflowRun:
         self.run, self.log = run, log
         self.records = beh.records_history  # completed activities are recorded (durable, heartbeat, checkpoint)
         self.acts = acts = graph.activities_of(beh)
-        self.hb = beh.heartbeat_every_s
+        self.hb = beh.heartbeat_intervals_s  # per step (0: no saves)
+        self.hb_cost = beh.heartbeat_costs_s
         self.lat = beh.persist_latency_s
         self.now = start_s
         self.start_s = start_s
@@ -486,9 +487,9 @@ class WorkflowRun:
                 limited, length = True, g.response_s
             else:
                 work = length = self.draws.duration(i, j, k)
-                if self.hb > 0.0 and g.is_gpu[i]:
+                if self.hb and self.hb[i] > 0.0 and g.is_gpu[i]:
                     st = self.hb_state.setdefault(unit, [-1.0, 0.0, 0.0, 0.0])
-                    length, saves, st[0] = heartbeat_attempt(work, st[0], st[1], self.hb, beh.heartbeat_cost_s)
+                    length, saves, st[0] = heartbeat_attempt(work, st[0], st[1], self.hb[i], self.hb_cost[i])
         log_at = -1
         if self.log is not None:
             log_at = len(self.log)
@@ -522,7 +523,7 @@ class WorkflowRun:
         if a.saves >= 0 and outcome != CUT:  # (an attempt cut by the horizon is wasted whole)
             st = self.hb_state[a.unit]
             sent, elapsed, cost, st[1], st[2], st[3] = heartbeat_settle(
-                outcome == COMPLETED, elapsed, cost, a.saves, st[1], st[2], st[3], self.hb, self.beh.heartbeat_cost_s,
+                outcome == COMPLETED, elapsed, cost, a.saves, st[1], st[2], st[3], self.hb[i], self.hb_cost[i],
                 g.rate_per_s[i])
             self.c["heartbeats"] += sent
             if outcome == COMPLETED:

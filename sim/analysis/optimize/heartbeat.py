@@ -12,10 +12,16 @@ of a save is paid for a shorter last segment; the lower envelope is reached at e
 When the longest GPU step has a fixed duration, every H is therefore rounded to w/ceil(w/H)
 (rounded up to the millisecond), the equal-segment interval with the same number of saves.
 
-One interval for every GPU step: ``HeartbeatStrategy.every`` applies to all of them, and steps
-shorter than H make no save, so the search is on the longest step. Per-step intervals would need
-``Behaviour.heartbeat_every_s`` to become a per-step tuple, read by the DES engine
-(``hb``/``hb_step`` in ``run_process``) and by the fleet engine.
+Per step: each long GPU step (``long_gpu_steps``: mean work at least ``MIN_WORK_S`` and at least
+``MIN_SAVES_PAYING`` saves' worth of work) gets its own interval (``every_by_step``), searched
+coordinate-wise by ``search_heartbeats``: one sweep, longest step first, each step's interval by
+``minimize_scalar`` with the steps already searched at their optimum and the others making no
+saves. When the steps' contributions to the objective add up (a chain: a save in one step
+changes only that step's expected time and cost), the sweep's answer is the joint optimum;
+with parallel steps it is a coordinate optimum after one sweep. Steps not searched (short or not
+GPU) make no saves in the recommendation. The save cost may differ per step
+(``checkpoint_cost_by_step``: a step with more state to write saves more slowly), and Daly's
+optimum sqrt(2·C·MTBF) grows with it, whatever the step's length.
 
 The interval around the optimum: a quadratic in log H is fitted to the mean objective on a grid
 of H within ``window`` (in log H) of the best grid point; its vertex, recomputed on bootstrap
@@ -29,7 +35,7 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -49,9 +55,23 @@ def scenario_with_strategies(scenario: Scenario, strategies: dict[str, dict]) ->
     return scenario_from_dict(raw, file=scenario.path or "<optimize>", base_dir=base)
 
 
-def heartbeat_table(every_s: float, checkpoint_cost_s: float, persist_latency_s: float) -> dict:
-    return {"kind": "heartbeat", "every": f"{every_s:.6g}s", "checkpoint_cost": f"{checkpoint_cost_s:.6g}s",
-            "persist_latency": f"{persist_latency_s:.6g}s"}
+MIN_WORK_S = 60.0  # a GPU step shorter than this on average is not searched (no saves)
+MIN_SAVES_PAYING = 4.0  # nor one with less work than this many saves take
+
+
+def heartbeat_table(every_s: float | dict[str, float], checkpoint_cost_s: float, persist_latency_s: float,
+                    cost_by_step_s: dict[str, float] | None = None) -> dict:
+    """A heartbeat strategy's TOML table: one interval for every GPU step, or one per step."""
+    table: dict = {"kind": "heartbeat"}
+    if isinstance(every_s, dict):
+        table["every_by_step"] = {name: f"{h:.6g}s" for name, h in every_s.items()}
+    else:
+        table["every"] = f"{every_s:.6g}s"
+    table["checkpoint_cost"] = f"{checkpoint_cost_s:.6g}s"
+    if cost_by_step_s:
+        table["checkpoint_cost_by_step"] = {name: f"{c:.6g}s" for name, c in cost_by_step_s.items()}
+    table["persist_latency"] = f"{persist_latency_s:.6g}s"
+    return table
 
 
 def longest_gpu_step(scenario: Scenario) -> tuple[str, float, bool] | None:
@@ -61,6 +81,16 @@ def longest_gpu_step(scenario: Scenario) -> tuple[str, float, bool] | None:
         return None
     step = max(gpu, key=lambda s: s.duration.mean())
     return step.name, step.duration.mean(), not step.duration.is_random
+
+
+def long_gpu_steps(scenario: Scenario, checkpoint_cost_s: float, cost_by_step_s: dict[str, float] | None = None
+                   ) -> list[tuple[str, float, bool]]:
+    """(name, mean work, fixed?) of the GPU steps worth a heartbeat search, longest first: mean
+    work at least ``MIN_WORK_S`` and at least ``MIN_SAVES_PAYING`` times the step's save cost."""
+    costs = cost_by_step_s or {}
+    out = [(s.name, s.duration.mean(), not s.duration.is_random) for s in scenario.steps if s.kind == "gpu"
+           and s.duration.mean() >= max(MIN_WORK_S, MIN_SAVES_PAYING * costs.get(s.name, checkpoint_cost_s))]
+    return sorted(out, key=lambda t: -t[1])
 
 
 def equal_segments_s(work_s: float, every_s: float) -> float:
@@ -83,13 +113,40 @@ class HeartbeatSearch:
     ci_high_s: float
     tied_low_s: float  # the grid intervals whose paired 95% interval against the best contains 0
     tied_high_s: float
-    checkpoint_cost_s: float
+    checkpoint_cost_s: float  # this step's save cost
     persist_latency_s: float
     runs: int
     seed: int
+    others_s: dict[str, float] = field(default_factory=dict)  # the other steps' intervals during the search
+    cost_by_step_s: dict[str, float] = field(default_factory=dict)
+    default_cost_s: float | None = None  # the save cost of steps without their own (None: checkpoint_cost_s)
 
     def table(self) -> dict:
-        return heartbeat_table(self.best_every_s, self.checkpoint_cost_s, self.persist_latency_s)
+        """The strategy searched: this step at its best interval, the others as during the search."""
+        default = self.checkpoint_cost_s if self.default_cost_s is None else self.default_cost_s
+        return heartbeat_table({**self.others_s, self.step: self.best_every_s}, default, self.persist_latency_s,
+                               self.cost_by_step_s)
+
+
+@dataclass(frozen=True)
+class HeartbeatPlan:
+    """Per-step intervals from one coordinate sweep (``search_heartbeats``)."""
+
+    searches: tuple[HeartbeatSearch, ...]  # one per long GPU step, longest first
+    intervals_s: dict[str, float]
+    checkpoint_cost_s: float  # the default save cost
+    cost_by_step_s: dict[str, float]
+    persist_latency_s: float
+
+    def table(self) -> dict:
+        return heartbeat_table(dict(self.intervals_s), self.checkpoint_cost_s, self.persist_latency_s,
+                               self.cost_by_step_s)
+
+    def describe(self) -> str:
+        """'every 226 s in render, 90 s in upscale (saves of 2 s)'."""
+        parts = [f"{h:.4g} s in '{name}'" for name, h in self.intervals_s.items()]
+        costs = sorted({self.cost_by_step_s.get(name, self.checkpoint_cost_s) for name in self.intervals_s})
+        return f"saves every {', '.join(parts)} of work (a save takes {' or '.join(f'{c:g}' for c in costs)} s)"
 
 
 def _fit_vertex(every_s: np.ndarray, means: np.ndarray, window: float) -> float:
@@ -110,20 +167,34 @@ def _fit_vertex(every_s: np.ndarray, means: np.ndarray, window: float) -> float:
 def search_heartbeat(scenario: Scenario, objective: str, runs: int, seed: int, *, checkpoint_cost_s: float,
                      persist_latency_s: float = 0.0, value_of_time_usd_per_hour: float = 0.0,
                      bounds_s: tuple[float, float] | None = None, grid_points: int = 17, grid_span: float = 0.45,
-                     window: float = 0.25, n_boot: int = 300) -> HeartbeatSearch:
-    """The heartbeat interval minimising ``objective`` (see the module docstring)."""
+                     window: float = 0.25, n_boot: int = 300, step: str | None = None,
+                     others_s: dict[str, float] | None = None,
+                     cost_by_step_s: dict[str, float] | None = None) -> HeartbeatSearch:
+    """The heartbeat interval of GPU step ``step`` (default: the longest) minimising ``objective``
+    (see the module docstring), the other steps at ``others_s`` (absent: no saves)."""
     found = longest_gpu_step(scenario)
     if found is None:
         raise ValueError(f"'{scenario.name}' has no GPU step: nothing to heartbeat")
+    if step is not None:
+        match = [s for s in scenario.steps if s.name == step and s.kind == "gpu"]
+        if not match:
+            raise ValueError(f"no GPU step named '{step}'")
+        found = (step, match[0].duration.mean(), not match[0].duration.is_random)
     step, work_s, fixed = found
+    others = {k: v for k, v in (others_s or {}).items() if k != step}
+    costs = dict(cost_by_step_s or {})
+    own_cost_s = costs.get(step, checkpoint_cost_s)
+
+    def table_at(every_s: float) -> dict:
+        return heartbeat_table({**others, step: every_s}, checkpoint_cost_s, persist_latency_s, costs)
+
     lo, hi = bounds_s if bounds_s is not None else (max(work_s / 100.0, 1.0), work_s)
     snap = (lambda h: equal_segments_s(work_s, h)) if fixed else (lambda h: float(h))
     cache: dict[float, float] = {}
 
     def value_at(every_s: float) -> float:
         if every_s not in cache:
-            sc = scenario_with_strategies(scenario, {"hb": heartbeat_table(every_s, checkpoint_cost_s,
-                                                                            persist_latency_s)})
+            sc = scenario_with_strategies(scenario, {"hb": table_at(every_s)})
             df = simulate(sc, runs, seed, engine="des")
             cache[every_s] = aggregate(matrix(df, ["hb"], objective, value_of_time_usd_per_hour)[:, 0], objective)
         return cache[every_s]
@@ -136,8 +207,7 @@ def search_heartbeat(scenario: Scenario, objective: str, runs: int, seed: int, *
     coarse = np.exp(np.linspace(math.log(lo), math.log(hi), 9))
     grid = sorted({snap(h) for h in np.concatenate([fine, coarse, [best]]) if lo * 0.999 <= h <= hi * 1.001})
     labels = {f"h{k:02d}": h for k, h in enumerate(grid)}
-    sc = scenario_with_strategies(scenario, {label: heartbeat_table(h, checkpoint_cost_s, persist_latency_s)
-                                             for label, h in labels.items()})
+    sc = scenario_with_strategies(scenario, {label: table_at(h) for label, h in labels.items()})
     df = simulate(sc, runs, seed, engine="des")
     m = matrix(df, list(labels), objective, value_of_time_usd_per_hour)
     every = np.array(grid)
@@ -159,4 +229,26 @@ def search_heartbeat(scenario: Scenario, objective: str, runs: int, seed: int, *
             low, high = (float(q) for q in np.quantile(ok, [0.025, 0.975]))
     tied = every[curve["diff_low"].to_numpy() <= 0.0]
     return HeartbeatSearch(objective, step, work_s, best, float(res.fun), len(cache), curve, vertex, low, high,
-                           float(tied.min()), float(tied.max()), checkpoint_cost_s, persist_latency_s, runs, seed)
+                           float(tied.min()), float(tied.max()), own_cost_s, persist_latency_s, runs, seed, others,
+                           costs, checkpoint_cost_s)
+
+
+def search_heartbeats(scenario: Scenario, objective: str, runs: int, seed: int, *, checkpoint_cost_s: float,
+                      persist_latency_s: float = 0.0, value_of_time_usd_per_hour: float = 0.0,
+                      cost_by_step_s: dict[str, float] | None = None, **options: object) -> HeartbeatPlan:
+    """Per-step intervals of the long GPU steps: one coordinate sweep (module docstring)."""
+    costs = dict(cost_by_step_s or {})
+    steps = long_gpu_steps(scenario, checkpoint_cost_s, costs)
+    if not steps:
+        raise ValueError(f"'{scenario.name}' has no long GPU step (mean work of at least {MIN_WORK_S:g} s and "
+                         f"{MIN_SAVES_PAYING:g} saves): nothing to heartbeat")
+    best: dict[str, float] = {}
+    searches = []
+    for name, _, _ in steps:
+        hb = search_heartbeat(scenario, objective, runs, seed, checkpoint_cost_s=checkpoint_cost_s,
+                              persist_latency_s=persist_latency_s,
+                              value_of_time_usd_per_hour=value_of_time_usd_per_hour, step=name, others_s=dict(best),
+                              cost_by_step_s=costs, **options)
+        best[name] = hb.best_every_s
+        searches.append(hb)
+    return HeartbeatPlan(tuple(searches), best, checkpoint_cost_s, costs, persist_latency_s)

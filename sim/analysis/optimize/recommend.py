@@ -3,13 +3,16 @@
 Candidates, all simulated on the same replications (common random numbers):
 * ``restart`` and ``durable`` (one activity per step): the references; the scenario's own
   configurations when it has them;
-* activity groupings (``checkpoint`` with explicit ``groups``): every grouping of a chain of up
+* activity groupings (``checkpoint`` with explicit ``groups``). A workflow graph: every valid
+  grouping along its mergeable edges, or a greedy merge beyond ``max_graph_edges`` edges
+  (``graph_groups``), ranked by simulation only. A chain: every grouping of a chain of up
   to ``max_enumerated`` steps (2^(n−1) − 1 besides per-step); for longer chains, the best
   grouping for each number of activities by the dynamic program (on the scenario itself when
   the closed form holds, otherwise on an exponential stand-in with the same mean time between
   failures, crashes and deployments together: a screen, the simulation decides);
-* ``heartbeat``: per-step durable with heartbeat saves in GPU steps, the interval from
-  ``heartbeat.search_heartbeat`` (when the pipeline has GPU steps and crashes or deployments).
+* ``heartbeat``: per-step durable with heartbeat saves in the long GPU steps, each step's
+  interval from ``heartbeat.search_heartbeats`` (one coordinate sweep; when the pipeline has long
+  GPU steps and crashes or deployments).
 
 The ranking and its guarantee are ``select.rank``'s. Where the closed form holds, its expected
 cost is reported beside each simulated one (the 4-SE agreement is tested), and the dynamic
@@ -29,10 +32,14 @@ import pandas as pd
 
 from sim.analysis.optimize import exact, graph_groups
 from sim.analysis.optimize.heartbeat import (
+    MIN_SAVES_PAYING,
+    MIN_WORK_S,
+    HeartbeatPlan,
     HeartbeatSearch,
+    long_gpu_steps,
     longest_gpu_step,
     scenario_with_strategies,
-    search_heartbeat,
+    search_heartbeats,
 )
 from sim.analysis.optimize.select import OBJECTIVES, Ranking, aggregate, matrix, paired_diff, rank
 from sim.analysis.optimize.toml_out import dumps
@@ -164,9 +171,10 @@ class Recommendation:
     exact_model: exact.ChainModel | None
     exact_optimum: exact.Optimum | None
     exact_reason: str | None
-    heartbeat: HeartbeatSearch | None
+    heartbeat: HeartbeatSearch | None  # the longest step's search (its curve is the figure)
     heartbeat_reason: str | None
     notes: list[str] = field(default_factory=list)
+    heartbeat_plan: HeartbeatPlan | None = None  # every long GPU step's interval
     price_note: str = ""  # where the orchestration prices come from, when not the scenario's own
 
     @property
@@ -212,8 +220,7 @@ class Recommendation:
                          f"(paired 95% CI {signed_usd(a_ * 1000)} to {signed_usd(b_ * 1000)} per "
                          f"1,000 runs; makespan {row[f'makespan_vs_{ref}_s']:+.3g} s per run).")
         lines.append(f"Selection: {self.ranking.statement}.")
-        if self.heartbeat is not None:
-            hb = self.heartbeat
+        for hb in (self.heartbeat_plan.searches if self.heartbeat_plan is not None else ()):
             ci = (f", 95% CI of the optimum {hb.ci_low_s:.4g}–{hb.ci_high_s:.4g} s" if math.isfinite(hb.ci_low_s)
                   else "")
             lines.append(f"Heartbeat: the best save interval for '{hb.step}' is {hb.best_every_s:.4g} s of work"
@@ -353,26 +360,31 @@ def recommend(scenario: Scenario, objective: str = "cost", runs: int = 4000, see
     df = simulate(sc, runs, seed)
     df["strategy"] = df["strategy"].astype(str)
     hb: HeartbeatSearch | None = None
+    plan: HeartbeatPlan | None = None
     hb_reason: str | None = None
     f = scenario.failures
+    own = next((c for c in scenario.strategies.values() if c.kind == "heartbeat"), None)
+    cost_s = heartbeat_cost_s
+    if cost_s is None:
+        cost_s = own.checkpoint_cost_s if own is not None else DEFAULT_HEARTBEAT_COST_S
+    cost_by_step = dict(own.checkpoint_cost_by_step) if own is not None and heartbeat_cost_s is None else {}
     if not heartbeat:
         hb_reason = "not searched (--no-heartbeat)"
     elif longest_gpu_step(scenario) is None:
         hb_reason = "no GPU step"
     elif f.crash is None and f.deploy is None:
         hb_reason = "no crashes or deployments: a heartbeat save can only add cost"
+    elif not long_gpu_steps(scenario, cost_s, cost_by_step):
+        hb_reason = (f"no long GPU step (mean work of at least {MIN_WORK_S:g} s and of {MIN_SAVES_PAYING:g} saves)")
     else:
-        cost_s = heartbeat_cost_s
-        if cost_s is None:
-            own = next((c for c in scenario.strategies.values() if c.kind == "heartbeat"), None)
-            cost_s = own.checkpoint_cost_s if own is not None else DEFAULT_HEARTBEAT_COST_S
-        hb = search_heartbeat(scenario, objective, heartbeat_runs or runs, seed, checkpoint_cost_s=cost_s,
-                              persist_latency_s=latency, value_of_time_usd_per_hour=value_of_time_usd_per_hour)
-        strategies["heartbeat"] = hb.table()
-        descriptions["heartbeat"] = (f"one activity per step, GPU steps save progress every {hb.best_every_s:.6g} s "
-                                     f"of work (a save takes {cost_s:g} s)")
+        plan = search_heartbeats(scenario, objective, heartbeat_runs or runs, seed, checkpoint_cost_s=cost_s,
+                                 persist_latency_s=latency, value_of_time_usd_per_hour=value_of_time_usd_per_hour,
+                                 cost_by_step_s=cost_by_step)
+        hb = plan.searches[0]
+        strategies["heartbeat"] = plan.table()
+        descriptions["heartbeat"] = "one activity per step; GPU " + plan.describe()
         activities["heartbeat"] = len(names)
-        hb_df = simulate(scenario_with_strategies(scenario, {"heartbeat": hb.table()}), runs, seed, engine="des")
+        hb_df = simulate(scenario_with_strategies(scenario, {"heartbeat": plan.table()}), runs, seed, engine="des")
         hb_df["strategy"] = hb_df["strategy"].astype(str)
         df = pd.concat([df, hb_df], ignore_index=True)
     labels = list(strategies)
@@ -401,4 +413,5 @@ def recommend(scenario: Scenario, objective: str = "cost", runs: int = 4000, see
     order = {label: k for k, label in enumerate(ranking.order)}
     table = table.sort_values("candidate", key=lambda s: s.map(order)).reset_index(drop=True)
     return Recommendation(original, objective, value_of_time_usd_per_hour, runs, seed, strategies, descriptions,
-                          activities, df, ranking, table, model, optimum, reason, hb, hb_reason, notes)
+                          activities, df, ranking, table, model, optimum, reason, hb, hb_reason, notes,
+                          heartbeat_plan=plan)

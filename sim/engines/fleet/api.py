@@ -21,7 +21,7 @@ def fleet_behaviours(scenario: Scenario, strategies: Sequence[str] | None = None
     unknown = [s for s in labels if s not in scenario.strategies]
     if unknown:
         raise ValueError(f"unknown strategy {unknown[0]!r}; the scenario has {list(scenario.strategies)}")
-    return [behaviour(label, scenario.strategies[label]) for label in labels]
+    return [behaviour(label, scenario.strategies[label], scenario.steps) for label in labels]
 
 
 def simulate_fleet(scenario: Scenario, replications: int, seed: int = 0, *, first_run: int = 0,

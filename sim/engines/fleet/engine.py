@@ -231,7 +231,7 @@ class FleetRun:
         step_level = beh.checkpoint_every == 1
         # heartbeat: a GPU step saves its progress after every ``hb`` of work (each save takes
         # ``hb_cost`` of worker time); a retried step resumes from its last save, on any worker
-        hb, hb_cost = beh.heartbeat_every_s, beh.heartbeat_cost_s
+        hb, hb_cost = beh.heartbeat_intervals_s, beh.heartbeat_costs_s  # per step
         step_work = -1.0  # work of the current heartbeat step, drawn at its first attempt
         saved = kept_c = kept_cost = 0.0  # progress saved in the current step, its compute and cost
         heartbeats = saves = 0
@@ -305,8 +305,8 @@ class FleetRun:
                         dur = durations[i]
                         if type(dur) is Stream:
                             dur = dur.get(k)
-                        if hb > 0.0 and is_gpu[i]:
-                            dur, saves, step_work = heartbeat_attempt(dur, step_work, saved, hb, hb_cost)
+                        if hb and hb[i] > 0.0 and is_gpu[i]:
+                            dur, saves, step_work = heartbeat_attempt(dur, step_work, saved, hb[i], hb_cost[i])
                         call_end = s + dur
                         hit = False
                         if outages is not None:
@@ -320,8 +320,8 @@ class FleetRun:
                     dur = durations[i]
                     if type(dur) is Stream:
                         dur = dur.get(k)
-                    if hb > 0.0 and is_gpu[i]:
-                        dur, saves, step_work = heartbeat_attempt(dur, step_work, saved, hb, hb_cost)
+                    if hb and hb[i] > 0.0 and is_gpu[i]:
+                        dur, saves, step_work = heartbeat_attempt(dur, step_work, saved, hb[i], hb_cost[i])
                     end, outcome, shut = resolve(s, s + dur)
                 if end > max_t:
                     end = max_t
@@ -348,7 +348,7 @@ class FleetRun:
                     break
                 if saves >= 0:  # a heartbeat attempt: its completed saves survive a failure
                     sent, elapsed, cost, saved, kept_c, kept_cost = heartbeat_settle(
-                        outcome == COMPLETED, elapsed, cost, saves, saved, kept_c, kept_cost, hb, hb_cost, rate_per_s[i])
+                        outcome == COMPLETED, elapsed, cost, saves, saved, kept_c, kept_cost, hb[i], hb_cost[i], rate_per_s[i])
                     heartbeats += sent
                     if outcome == COMPLETED:
                         step_work = -1.0
