@@ -503,3 +503,20 @@ def test_cli_optimize_graph_with_a_fleet_table(tmp_path: Path, capsys) -> None:
     text = capsys.readouterr().out
     assert "note: workflow graph: every valid grouping" in text and "groups embed+index" in text
     assert main(["run", str(out / "recommended.toml"), "--runs", "10", "--out", str(tmp_path / "run")]) == 0
+
+
+def test_recommend_on_a_graph_beyond_the_enumeration_limit_merges_greedily() -> None:
+    """With the enumeration limit below the graph's 2 mergeable edges, the candidates are the
+    greedy path's groupings (each one merge further than the previous), ranked on CRN. At $2 per
+    action every activity attempt is dear (a render fan-out is 4 to 12 of them), so merging pays
+    and the path goes down to one activity before the wait-free end."""
+    base = load_scenario("graph_video_scenes")
+    raw = base.raw
+    raw["pricing"]["orchestration"] = {"per_million_actions_usd": 2e6}
+    sc = scenario_from_dict(raw, file=base.path, base_dir=Path(base.path).parent)
+    rec = recommend(sc, "cost", runs=60, seed=2, heartbeat=False, max_graph_edges=1)
+    assert any("greedy merging" in n for n in rec.notes)
+    groupings = rec.table[rec.table["kind"] == "checkpoint"].sort_values("activities", ascending=False)
+    assert list(groupings["activities"]) == [2, 1]  # one merge per round, down to one activity
+    assert rec.best != "durable"
+    assert set(rec.table["kind"]) >= {"restart", "durable"}
