@@ -369,7 +369,7 @@ def recommend(scenario: Scenario, objective: str = "cost", runs: int = 4000, see
         cost_s = own.checkpoint_cost_s if own is not None else DEFAULT_HEARTBEAT_COST_S
     cost_by_step = dict(own.checkpoint_cost_by_step) if own is not None and heartbeat_cost_s is None else {}
     if not heartbeat:
-        hb_reason = "not searched (--no-heartbeat)"
+        hb_reason = "--no-heartbeat"
     elif longest_gpu_step(scenario) is None:
         hb_reason = "no GPU step"
     elif f.crash is None and f.deploy is None:
