@@ -460,3 +460,23 @@ def test_bad_graph_groups_name_the_key(groups, words):
     msg = _load(steps, strategies={"ck": {"kind": "checkpoint", "groups": groups}})
     assert "key 'strategies.ck.groups'" in msg and words in msg, msg
     assert "\n" not in msg
+
+
+def test_fleet_of_one_workflow_runs_checkpoint_groups_as_the_single_run():
+    from sim.engines.fleet.api import simulate_fleet  # noqa: PLC0415
+
+    steps = [gpu("a", {"dist": "exponential", "mean": 300.0}), gpu("b", 200.0, ["a"], count=4, max_concurrency=2),
+             {"name": "w", "kind": "wait", "wait": "timer", "duration": 100.0, "after": ["a"]}, gpu("c", 50.0, ["b", "w"])]
+    fails = {"crash": {"mtbf": 1500.0, "detection_delay": 5.0, "restart_time": 10.0},
+             "deploy": {"every": 2000.0, "drain": 30.0}}
+    sc = scenario(steps, fails, strategies={"ck": {"kind": "checkpoint", "groups": [["a"], ["b", "c"], ["w"]],
+                                                   "persist_latency": "50ms"}},
+                  fleet={"workers": 1, "arrival": "batch", "workflows": 1})
+    single = simulate(sc, 8, seed=6).set_index(["strategy", "run"]).sort_index()
+    assert (single["wasted_compute_s"] > 0).any()
+    for run in range(8):
+        wf, _ = simulate_fleet(sc, 1, seed=6, first_run=run)
+        for row in wf.itertuples():
+            ref = single.loc[(row.strategy, run)]
+            for col in ("makespan_s", "compute_s", "wasted_compute_s", "orchestration_actions", "crashes", "deploy_kills"):
+                assert getattr(row, col) == pytest.approx(ref[col], rel=1e-12), col
