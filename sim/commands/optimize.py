@@ -40,8 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--runs", type=int, default=4000, help="replications per candidate (default 4000)")
     p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
     p.add_argument("--heartbeat-cost", default=None, metavar="DURATION",
-                   help="worker time of one heartbeat save (default: the scenario's heartbeat strategy's "
-                   f"checkpoint_cost, else {DEFAULT_HEARTBEAT_COST_S:g}s)")
+                   help="worker time of one heartbeat save in every GPU step (default: the scenario's heartbeat "
+                   f"strategy's checkpoint_cost and checkpoint_cost_by_step, else {DEFAULT_HEARTBEAT_COST_S:g}s)")
     p.add_argument("--heartbeat-runs", type=int, default=None,
                    help="replications per evaluation of the heartbeat search (default --runs)")
     p.add_argument("--no-heartbeat", action="store_true", help="do not search a heartbeat interval")
