@@ -21,7 +21,7 @@ counts) and returns the runs DataFrame. Timing: CPU seconds of this process (use
 kernel's share (page faults on fresh memory, which moves with whatever else the machine runs)
 and the fast path's ratio in user time alone are printed beside it.
 
-    python benchmarks/bench_regimes.py [--runs 200000] [--des-runs 10000] [--repeats 7]
+    python benchmarks/bench_regimes.py [--runs 200000] [--des-runs 10000] [--repeats 7] [--only fast]
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def plain_numpy(runs: int, seed: int, durations_s: list[float], mtbf_s: float) -
     return wasted + sum(durations_s), wasted
 
 
-def regime(label: str, mtbf_s: float, runs: int, des_runs: int, repeats: int) -> dict[str, float]:
+def regime(label: str, mtbf_s: float, runs: int, des_runs: int, repeats: int, only: str = "all") -> dict[str, float]:
     sc = zero_delay_video(mtbf_s)
     durations = [s.duration.mean() for s in sc.steps]
     means: dict[str, float] = {}
@@ -142,18 +142,23 @@ def regime(label: str, mtbf_s: float, runs: int, des_runs: int, repeats: int) ->
 
     kernel: dict[str, float] = {}
     user: dict[str, float] = {}
-    medians = interleaved_medians({"sim fast path": fast, "plain numpy sampler": numpy_, "sim DES engine": des,
-                                   "plain SimPy loop": simpy_}, repeats, kernel, user)
-    print(f"\nMTBF {label} ({mtbf_s:g} s): fast path and numpy at {runs:,} replications, "
-          f"DES and SimPy at {des_runs:,} (x2 strategies; median of {repeats} interleaved repetitions)")
+    cases = {"sim fast path": fast, "plain numpy sampler": numpy_, "sim DES engine": des, "plain SimPy loop": simpy_}
+    if only == "fast":
+        cases = {name: cases[name] for name in ("sim fast path", "plain numpy sampler")}
+    medians = interleaved_medians(cases, repeats, kernel, user)
+    peers = "" if only == "fast" else f", DES and SimPy at {des_runs:,}"
+    print(f"\nMTBF {label} ({mtbf_s:g} s): fast path and numpy at {runs:,} replications{peers} "
+          f"(x2 strategies; median of {repeats} interleaved repetitions)")
     for name, rate in medians.items():
         print(f"  {name:<20} {rate:>12,.0f} runs per CPU second  ({kernel[name]:.0%} kernel time; "
               f"mean makespan {means[name] / 60:.2f} min)")
-    ratios = {"fast/numpy": medians["sim fast path"] / medians["plain numpy sampler"],
-              "des/simpy": medians["sim DES engine"] / medians["plain SimPy loop"],
-              "fast/des": medians["sim fast path"] / medians["sim DES engine"]}
+    ratios = {"fast/numpy": medians["sim fast path"] / medians["plain numpy sampler"]}
     print(f"  ratio fast path / plain numpy sampler: {ratios['fast/numpy']:.2f}x (target >= 0.3x; "
           f"{user['sim fast path'] / user['plain numpy sampler']:.2f}x in user time alone)")
+    if only == "fast":
+        return ratios
+    ratios["des/simpy"] = medians["sim DES engine"] / medians["plain SimPy loop"]
+    ratios["fast/des"] = medians["sim fast path"] / medians["sim DES engine"]
     print(f"  ratio DES engine / plain SimPy loop:   {ratios['des/simpy']:.2f}x (target >= 1x)")
     print(f"  ratio fast path / DES engine:          {ratios['fast/des']:.0f}x")
     return ratios
@@ -165,11 +170,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--des-runs", type=int, default=10000, help="replications for DES and SimPy (x2)")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--regime", choices=[*REGIMES, "both"], default="both")
+    parser.add_argument("--only", choices=["all", "fast"], default="all",
+                        help="'fast': the fast path and the numpy sampler only (no DES engine, no SimPy)")
     args = parser.parse_args(argv)
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     for label, mtbf_s in REGIMES.items():
         if args.regime in (label, "both"):
-            regime(label, mtbf_s, args.runs, args.des_runs, args.repeats)
+            regime(label, mtbf_s, args.runs, args.des_runs, args.repeats, args.only)
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 
