@@ -38,7 +38,7 @@ from sim.model.failures import (
     build_environments,
     identity,
 )
-from sim.model.rng import Source, replication_keys, uniforms
+from sim.model.rng import Source, hashed_uniforms, index_hashes, replication_keys, uniforms
 from sim.model.scenario import RetryPolicy, Scenario
 from sim.model.strategies import EVENTS_AT_START, EVENTS_PER_ACTIVITY, Behaviour, behaviour
 
@@ -602,6 +602,12 @@ def _crash_only(c: _Chunk) -> bool:
             and not any(c.random_duration) and c.jitter is None)
 
 
+# rows of ``_CrashLoop``'s two state matrices (one per dtype: compacting a round's survivors is
+# one ``take`` per matrix, not one per field)
+_T, _READY, _NEXT_CRASH, _WASTE, _WASTE_COST, _USEFUL, _USEFUL_COST, _AT_STOP, _PEND, _PEND_COST = range(10)
+_ROW, _KEY, _J, _CKPT, _FAILS, _ATTEMPTS, _UNIT_ATTEMPTS, _CRASHES, _RESTARTS, _STOP = range(10)
+
+
 class _CrashLoop:
     """The runs that meet a crash, in crash-only scenarios: one vectorised round per failure.
 
@@ -613,39 +619,47 @@ class _CrashLoop:
     run's checkpoint lasts 0 s and changes no number). The first step the next crash cuts short
     is then read off, and the failure is settled at once (rollback, backoff, the new worker).
     One round per failure, where ``_Run`` needs an advance and a step per event; no run is
-    handed to the engine; the state lives in compact arrays that shrink as runs finish.
+    handed to the engine.
+
+    The cost of a round is per run still in it, so it is kept to plain elementwise operations
+    over whole arrays: the runs that finish are written out and dropped first (the state is two
+    matrices, one per dtype, so dropping them is two ``take`` calls), then every run left has
+    crashed and is settled without gathering or scattering subsets (the rare run whose crash
+    falls between two units is put back as it was); values read at each run's own step are
+    ``take``\\ s from the flattened sweep; the crash draws look the index half of the hash up in
+    a table (``sim.model.rng.index_hashes``).
 
     The arithmetic is ``_Run``'s and the engine's, operation for operation, so the numbers are
     the same to the bit (``tests/test_fastpath.py``). Runs that meet anything else (the horizon
     within reach, a crash at the very instant a step ends inside a unit) are left to
-    ``_event_loop``, from the start.
+    ``_event_loop``, from the start. Runs are only given to it after the first pass, which has
+    written the fields a completed run shares with a clean one (``completed``, ``history_events``).
     """
 
     WAIT_TABLE = 64  # retry intervals looked up for the first this many failures of a step
-    _STATE = ("rows", "keys", "t", "ready", "next_crash", "j", "ckpt", "fails", "waste_c", "waste_cost",
-              "useful_c", "useful_cost", "attempts", "unit_attempts", "crashes", "restarts")
+    DRAW_TABLE = 256  # index hashes of the first this many crash draws of a run, looked up
 
     def __init__(self, c: _Chunk, beh: Behaviour, rows: np.ndarray):
         m = rows.size
         n = c.n
         self.c, self.beh = c, beh
-        self.rows = rows  # where each run's results go (index into the chunk)
-        self.keys = c.crash.keys[rows]
         self.ppf = c.crash.ppf
-        self.t = np.full(m, EVENTS_AT_START * beh.persist_latency_s if beh.records_history else 0.0)
-        self.ready = np.zeros(m)
-        self.j = np.zeros(m, dtype=np.int64)
-        self.next_crash = self._draw(self.keys, self.j)
-        self.j += 1
-        for name in ("ckpt", "fails", "attempts", "unit_attempts", "crashes", "restarts"):
-            setattr(self, name, np.zeros(m, dtype=np.int64))
-        for name in ("waste_c", "waste_cost", "useful_c", "useful_cost"):
-            setattr(self, name, np.zeros(m))
+        self.index_hash = index_hashes(np.arange(self.DRAW_TABLE))
+        self.f = np.zeros((10, m))  # the float state, rows _T … _PEND_COST
+        self.g = np.zeros((10, m), dtype=np.int64)  # the integer state, rows _ROW … _STOP
+        f, g = self.f, self.g
+        g[_ROW] = rows  # where each run's results go (index into the chunk)
+        g[_KEY] = c.crash.keys[rows].view(np.int64)
+        if beh.records_history:
+            f[_T] = EVENTS_AT_START * beh.persist_latency_s
+        f[_NEXT_CRASH] = self._draw(g[_KEY], g[_J])
+        g[_J] = 1
         self.weird: list[np.ndarray] = []
         # units: the steps from one checkpoint to the next
         self.checkpoint_after = [beh.is_checkpoint(i, n) for i in range(n)]
         starts = [0] + [i + 1 for i in range(n - 1) if self.checkpoint_after[i]]
         self.single_unit = len(starts) == 1
+        self.step_units = len(starts) == n  # every step a unit of its own: a unit starts where a run stops
         self.starts = starts
         self.multi_step_units = len(starts) < n
         self.unit_start = np.array([max(a for a in starts if a <= i) for i in range(n)] + [n])  # of step i
@@ -656,55 +670,72 @@ class _CrashLoop:
         pipe = beh.pipeline_retry
         self.step_level = beh.checkpoint_every == 1
         policies = [p if self.step_level or pipe is None else pipe for p in c.step_policies]
-        self.policy = _policy_arrays(policies)
+        # tables by step have one entry more, a copy of the last: a run that finished reads row n
+        self.policy = _policy_arrays([*policies, policies[-1]])
         self.policy_same = all(p == policies[0] for p in policies)
+        self.no_wait = all(p.initial_interval_s == 0.0 for p in policies)  # every retry interval is 0 s
+        self.gives_up = any(p.maximum_attempts > 0 for p in policies)
         grid = np.arange(1, self.WAIT_TABLE + 1)
         self.waits = np.stack([_backoff(*(p[r] for p in self.policy[:3]), grid, self.policy[4][r], None, None)
-                               for r in range(len(policies))])  # _wait's table: row = step, column = failures − 1
+                               for r in range(n + 1)])  # _wait's table: row = step, column = failures − 1
         self.any_llm = bool((~c.is_gpu).any())
-        self.sweep = np.empty((5 if self.multi_step_units else 3, n + 1, m))  # _round's matrices
+        rates = c.rate_per_s
+        self.rate = rates[0] if bool((rates == rates[0]).all()) else np.append(rates, 0.0)
+        self.step_table = {name: np.append(v, v[-1]) for name, v in
+                           (("d", c.fixed_duration), ("call", c.call_cost), ("gpu", c.is_gpu), ("rate", rates))}
+        self.sweep_rows = 5 if self.multi_step_units else 3
+        self.sweep = np.zeros(self.sweep_rows * (n + 1) * m)  # _round's matrices, flat
 
     def _draw(self, keys: np.ndarray, j: np.ndarray) -> np.ndarray:
-        """Time to failure number ``j`` of each run (``_Draws`` on lane 0)."""
-        return self.ppf(uniforms(keys, j.astype(np.uint64)))
+        """Time to failure number ``j`` of each run (``_Draws`` on lane 0); ``keys`` as int64."""
+        if j.size and j.max() < self.DRAW_TABLE:
+            hashed = self.index_hash.take(j)
+        else:
+            hashed = index_hashes(j)
+        return self.ppf(hashed_uniforms(keys.view(np.uint64), hashed))
 
     def _wait(self, i: np.ndarray, fails: np.ndarray) -> np.ndarray:
         """The retry interval after failure number ``fails`` of step ``i`` (no jitter): looked up in
         a table of ``_backoff``'s values for the first failures, computed beyond it."""
+        column = np.minimum(fails, self.WAIT_TABLE) - 1
         if self.policy_same:
-            i = np.zeros_like(i)
-        far = fails > self.WAIT_TABLE
-        wait = self.waits[i, np.minimum(fails, self.WAIT_TABLE) - 1]
-        if far.any():
-            base, coef, cap, _, code = (p[i[far]] for p in self.policy)
+            wait = self.waits[0].take(column)
+        else:
+            wait = self.waits.ravel().take(i * self.WAIT_TABLE + column)
+        if fails.size and fails.max() > self.WAIT_TABLE:
+            far = np.flatnonzero(fails > self.WAIT_TABLE)
+            step = np.zeros_like(far) if self.policy_same else i[far]
+            base, coef, cap, _, code = (p[step] for p in self.policy)
             wait[far] = _backoff(base, coef, cap, fails[far], code, None, None)
         return wait
 
     def run(self, out: dict[str, np.ndarray]) -> np.ndarray:
         """Rounds until every run is finished; returns the runs left to ``_event_loop``."""
-        while self.t.size:
+        while self.f.shape[1]:
             self._round(out)
         return np.concatenate(self.weird) if self.weird else np.zeros(0, dtype=np.int64)
 
     def _round(self, out: dict[str, np.ndarray]) -> None:
         c = self.c
-        m, n = self.t.size, c.n
-        nc, ckpt = self.next_crash, self.ckpt
-        s = np.maximum(self.t, self.ready)  # dispatch of the first step
+        f, g = self.f, self.g
+        m, n = f.shape[1], c.n
+        t, ready, nc, ckpt = f[_T], f[_READY], f[_NEXT_CRASH], g[_CKPT]
+        s = np.maximum(t, ready)  # dispatch of the first step
         k = np.flatnonzero(nc <= s)
         while k.size:  # Worker.acquire: the worker crashed while idle; it restarts, dispatch waits
-            ready = nc[k] + c.restart_crash
-            self.ready[k] = ready
-            nc[k] = ready + self._draw(self.keys[k], self.j[k])
-            self.j[k] += 1
-            s[k] = np.maximum(s[k], ready)
+            rdy = nc[k] + c.restart_crash
+            ready[k] = rdy
+            nc[k] = rdy + self._draw(g[_KEY][k], g[_J][k])
+            g[_J][k] += 1
+            s[k] = np.maximum(s[k], rdy)
             k = k[nc[k] <= s[k]]
         # the sweep: row i holds step i's start, and the work committed and pending before it
         # rows of ``useful`` are written at unit starts only (the work committed before the unit),
         # rows of ``pend`` inside units only (the work pending since the unit's start)
         # (views of one buffer allocated once: fresh pages every round would cost kernel time)
-        start, useful, useful_cost, *pending = self.sweep[:, :, :m]
-        start[0], useful[0], useful_cost[0] = s, self.useful_c, self.useful_cost
+        sweep = self.sweep[:self.sweep_rows * (n + 1) * m].reshape(self.sweep_rows, n + 1, m)
+        start, useful, useful_cost, *pending = sweep
+        start[0], useful[0], useful_cost[0] = s, f[_USEFUL], f[_USEFUL_COST]
         pend = pend_cost = None
         if pending:
             pend, pend_cost = pending
@@ -734,93 +765,128 @@ class _CrashLoop:
                 pend[i + 1], pend_cost[i + 1] = elapsed, cost
         if self.lat6:
             start[n] += self.lat6  # the last checkpoint's latency: the run's end
+        # each run's own entries of the sweep: ``take`` from the flattened matrices at row·m + run
         col = np.arange(m)
-        at_stop = start[stop, col]  # when the step that did not complete would have started
+        at_stop = start.ravel().take(stop * m + col)  # when the step that did not complete would have started
         crashed = (stop < n) & (nc > at_stop)
         # the horizon within reach, or a crash at the very end of a step inside a unit: left to the event loop
-        weird = (np.minimum(nc, start[n]) >= c.max_t) | (~crashed & ~self.is_start[stop])
-        go = ~weird
-        new_ckpt = self.unit_start[stop]
-        self.attempts += stop - ckpt + crashed
-        self.unit_attempts += self.units_before[new_ckpt] - self.units_before[ckpt] + crashed
-        self.useful_c = useful[new_ckpt, col]
-        self.useful_cost = useful_cost[new_ckpt, col]
-        self.fails[new_ckpt > ckpt] = 0
-        self.ckpt = new_ckpt
-        ok = go & ~crashed
-        self.t[ok] = at_stop[ok]
-        gave_up = np.zeros(m, dtype=bool)
-        kb = np.flatnonzero(go & crashed)
-        if kb.size:
-            f = stop[kb]
-            if pend is None:  # every step a unit of its own: nothing pending
-                self._crash(kb, f, at_stop[kb], 0.0, 0.0, gave_up)
-            else:
-                self._crash(kb, f, at_stop[kb], pend[f, kb], pend_cost[f, kb], gave_up)
-        done = gave_up | (ok & (stop == n))
-        if done.any():
-            self._write(out, np.flatnonzero(done), ~gave_up[done])
-        if weird.any():
-            self.weird.append(self.rows[weird])
-        keep = np.flatnonzero(~done & go)
-        if keep.size < m:
-            for name in self._STATE:
-                setattr(self, name, getattr(self, name)[keep])
-
-    def _crash(self, k: np.ndarray, i: np.ndarray, start: np.ndarray, pend_c: np.ndarray, pend_cost: np.ndarray,
-               gave_up: np.ndarray) -> None:
-        """A crash kills step ``i`` of runs ``k``, started at ``start``: ``_Run.step``,
-        ``_Run._resolve`` and ``_Run._fail``."""
-        c = self.c
-        at = self.next_crash[k]
-        elapsed = at - start
-        if not self.any_llm:
-            cost = elapsed * c.rate_per_s[i]
+        weird = (np.minimum(nc, start[n]) >= c.max_t) | (~crashed & ~self.is_start.take(stop))
+        inc = stop - ckpt + crashed
+        g[_ATTEMPTS] += inc
+        if self.step_units:
+            new_ckpt = stop
+            g[_UNIT_ATTEMPTS] += inc
         else:
-            d = c.fixed_duration[i]
+            new_ckpt = self.unit_start.take(stop)
+            g[_UNIT_ATTEMPTS] += self.units_before.take(new_ckpt) - self.units_before.take(ckpt) + crashed
+        at_unit = new_ckpt * m + col
+        f[_USEFUL] = useful.ravel().take(at_unit)
+        f[_USEFUL_COST] = useful_cost.ravel().take(at_unit)
+        if pend is not None:
+            f[_PEND] = pend.ravel().take(stop * m + col)
+            f[_PEND_COST] = pend_cost.ravel().take(stop * m + col)
+        g[_FAILS] *= new_ckpt <= ckpt  # a unit committed: its failures are forgotten
+        g[_CKPT] = new_ckpt
+        g[_STOP] = stop
+        f[_AT_STOP] = at_stop
+        t[:] = at_stop  # runs that did not crash: done, or a crash between units (met next round)
+        done = ~crashed & ~weird & (stop == n)
+        if done.any():
+            self._write(out, np.flatnonzero(done), True)
+        if weird.any():
+            self.weird.append(g[_ROW][weird])
+        keep = ~(done | weird)
+        if self._drop(keep):
+            crashed = crashed[keep]
+        self._settle(out, crashed)
+
+    def _drop(self, keep: np.ndarray) -> bool:
+        """Keep the runs ``keep`` (a mask) only; whether any was dropped."""
+        idx = np.flatnonzero(keep)
+        if idx.size == keep.size:
+            return False
+        self.f = self.f.take(idx, axis=1)
+        self.g = self.g.take(idx, axis=1)
+        return True
+
+    def _settle(self, out: dict[str, np.ndarray], crashed: np.ndarray) -> None:
+        """The crash of every run left (the step ``_STOP`` started at ``_AT_STOP``): ``_Run.step``,
+        ``_Run._resolve`` and ``_Run._fail``, over whole arrays. A run whose crash falls between
+        two units (``crashed`` False) meets it while idle next round: it is put back unchanged."""
+        c = self.c
+        f, g = self.f, self.g
+        if f.shape[1] == 0:
+            return
+        calm = np.flatnonzero(~crashed)
+        saved = (f[:, calm], g[:, calm]) if calm.size else None
+        stop = g[_STOP]
+        at = f[_NEXT_CRASH].copy()
+        elapsed = at - f[_AT_STOP]
+        if not self.any_llm:
+            cost = elapsed * (self.rate if np.ndim(self.rate) == 0 else self.rate.take(stop))
+        else:
+            tab = self.step_table
+            d = tab["d"].take(stop)
             with np.errstate(divide="ignore", invalid="ignore"):
-                partial = np.where(d > 0, c.call_cost[i] * elapsed / d, 0.0)
-            cost = np.where(c.is_gpu[i], elapsed * c.rate_per_s[i], partial)
-        self.waste_c[k] = self.waste_c[k] + elapsed + pend_c
-        self.waste_cost[k] = self.waste_cost[k] + cost + pend_cost
+                partial = np.where(d > 0, tab["call"].take(stop) * elapsed / d, 0.0)
+            cost = np.where(tab["gpu"].take(stop), elapsed * tab["rate"].take(stop), partial)
+        waste = f[_WASTE] + elapsed
+        waste_cost = f[_WASTE_COST] + cost
+        if self.multi_step_units:  # the work pending in the unit is lost too
+            waste += f[_PEND]
+            waste_cost += f[_PEND_COST]
+        f[_WASTE], f[_WASTE_COST] = waste, waste_cost
         # the worker restarts with a new life
         ready = at + c.restart_crash
-        self.ready[k] = ready
-        self.next_crash[k] = ready + self._draw(self.keys[k], self.j[k])
-        self.j[k] += 1
-        self.crashes[k] += 1
+        f[_READY] = ready
+        f[_NEXT_CRASH] = ready + self._draw(g[_KEY], g[_J])
+        g[_J] += 1
+        g[_CRASHES] += 1
         if not self.step_level:
-            self.restarts[k] += self.ckpt[k] == 0
-        fails = self.fails[k] + 1
-        self.fails[k] = fails
-        max_att = self.policy[3][0] if self.policy_same else self.policy[3][i]
+            g[_RESTARTS] += g[_CKPT] == 0
+        fails = g[_FAILS]
+        fails += 1
         notice = at + c.detect_s
-        t = notice + self._wait(i, fails)
-        if np.any(max_att > 0):  # out of attempts: the run ends when the failure is noticed
-            give_up = (max_att > 0) & (fails >= max_att)
-            gave_up[k[give_up]] = True
-            t[give_up] = notice[give_up]
-        self.t[k] = t
+        t = notice if self.no_wait else notice + self._wait(stop, fails)
+        gave_up = None
+        if self.gives_up:  # out of attempts: the run ends when the failure is noticed
+            max_att = self.policy[3][0] if self.policy_same else self.policy[3].take(stop)
+            gave_up = (max_att > 0) & (fails >= max_att)
+            np.copyto(t, notice, where=gave_up)
+        f[_T] = t
+        if saved is not None:
+            f[:, calm], g[:, calm] = saved
+            if gave_up is not None:
+                gave_up[calm] = False
+        if gave_up is not None and gave_up.any():
+            self._write(out, np.flatnonzero(gave_up), False)
+            self._drop(~gave_up)
 
-    def _write(self, out: dict[str, np.ndarray], done: np.ndarray, completed: np.ndarray) -> None:
-        """The results of the finished runs ``done`` (``_Run.finish_up``)."""
-        rows = self.rows[done]
-        lost = ~completed
-        useful_c, useful_cost = self.useful_c[done], self.useful_cost[done]
-        waste_c, waste_cost = self.waste_c[done], self.waste_cost[done]
-        if lost.any():
-            waste_c[lost] += 0.0 + useful_c[lost]
-            waste_cost[lost] += 0.0 + useful_cost[lost]
-            useful_c[lost] = 0.0
-            useful_cost[lost] = 0.0
-        values = {
-            "completed": completed, "makespan_s": self.t[done], "compute_s": useful_c + waste_c,
+    def _write(self, out: dict[str, np.ndarray], done: np.ndarray, completed: bool) -> None:
+        """The results of the finished runs ``done`` (``_Run.finish_up``). A completed run's
+        ``completed`` and ``history_events`` are a clean run's, which the first pass wrote."""
+        f, g = self.f, self.g
+        rows = g[_ROW].take(done)
+        useful_c, useful_cost = f[_USEFUL].take(done), f[_USEFUL_COST].take(done)
+        waste_c, waste_cost = f[_WASTE].take(done), f[_WASTE_COST].take(done)
+        values = {}
+        if not completed:  # the work committed is lost with the run
+            waste_c += 0.0 + useful_c
+            waste_cost += 0.0 + useful_cost
+            useful_c = np.zeros(done.size)
+            useful_cost = np.zeros(done.size)
+            values["completed"] = False
+            if self.beh.records_history:  # 5 at the start, 6 per recorded unit, 6 more for a failed run
+                units = self.units_before.take(g[_CKPT].take(done)) + 1
+                values["history_events"] = EVENTS_AT_START + EVENTS_PER_ACTIVITY * units
+        values.update({
+            "makespan_s": f[_T].take(done), "compute_s": useful_c + waste_c,
             "useful_compute_s": useful_c, "wasted_compute_s": waste_c, "compute_cost_usd": useful_cost + waste_cost,
-            "useful_cost_usd": useful_cost, "wasted_cost_usd": waste_cost, "unit_attempts": self.unit_attempts[done],
-            "attempts": self.attempts[done], "crashes": self.crashes[done], "pipeline_restarts": self.restarts[done],
-        }
-        if self.beh.records_history:  # 5 at the start, 6 per recorded unit, 6 more for a failed run
-            values["history_events"] = EVENTS_AT_START + EVENTS_PER_ACTIVITY * (self.units_before[self.ckpt[done]] + lost)
+            "useful_cost_usd": useful_cost, "wasted_cost_usd": waste_cost,
+            "unit_attempts": g[_UNIT_ATTEMPTS].take(done), "attempts": g[_ATTEMPTS].take(done),
+            "crashes": g[_CRASHES].take(done)})
+        if not self.step_level:  # otherwise 0, as the output already holds
+            values["pipeline_restarts"] = g[_RESTARTS].take(done)
         for name, v in values.items():
             out[name][rows] = v
 

@@ -72,11 +72,29 @@ def replication_keys(root: int, source: Source, runs: np.ndarray) -> np.ndarray:
 
 def uniforms(keys: np.ndarray, index: np.ndarray) -> np.ndarray:
     """Uniform draws in [0, 1) for each (replication key, index); broadcasts."""
-    keys = np.asarray(keys, dtype=np.uint64)
+    return hashed_uniforms(keys, index_hashes(index))
+
+
+def index_hashes(index: np.ndarray) -> np.ndarray:
+    """The half of ``uniforms`` that depends on the index alone: ``uniforms(keys, index) ==
+    hashed_uniforms(keys, index_hashes(index))``. A table of it for the first few indices serves
+    every replication (``sim.engines.fast`` looks crash draws up in one)."""
     index = np.asarray(index, dtype=np.uint64)
     with np.errstate(over="ignore"):
-        z = _mix(keys ^ _mix(index * _GOLDEN + _M2))
-    return (z >> _S11).astype(np.float64) * _INV_2_53
+        return _mix(index * _GOLDEN + _M2)
+
+
+def hashed_uniforms(keys: np.ndarray, hashed_index: np.ndarray) -> np.ndarray:
+    """``uniforms`` from the replication keys and ``index_hashes`` of the indices; broadcasts."""
+    keys = np.asarray(keys, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        z = _mix(keys ^ hashed_index)
+    if np.ndim(z) == 0:
+        return (z >> _S11).astype(np.float64) * _INV_2_53
+    np.right_shift(z, _S11, out=z)
+    u = z.astype(np.float64)
+    u *= _INV_2_53
+    return u
 
 
 def uniform_matrix(keys: np.ndarray, n: int, offset: int = 0, lane: int = 0) -> np.ndarray:
