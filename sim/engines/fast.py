@@ -51,7 +51,7 @@ BLOCK = 65536  # first pass: runs per block otherwise (a few arrays per block on
 LOOP_BATCH = 32768  # runs that meet a failure, stepped together in compact arrays (cache-sized)
 CLEAN_FIELDS = ("completed", "makespan_s", "compute_s", "useful_compute_s", "compute_cost_usd", "useful_cost_usd",
                 "unit_attempts", "history_events", "attempts")  # what the first pass writes (the rest stay 0)
-CRASH_BATCH = 65536  # crash-only scenarios: runs stepped together (every state array in L2)
+CRASH_BATCH = 16384  # crash-only scenarios: at most this many runs stepped together (the window of _CrashLoop)
 TAIL = 16  # fewer unfinished runs than this: numpy's per-call overhead loses to the engine
 
 
@@ -602,10 +602,10 @@ def _crash_only(c: _Chunk) -> bool:
             and not any(c.random_duration) and c.jitter is None)
 
 
-# rows of ``_CrashLoop``'s two state matrices (one per dtype: compacting a round's survivors is
-# one ``take`` per matrix, not one per field)
+# rows of ``_CrashLoop``'s two state matrices (one per dtype: dropping the runs that finished is
+# one ``take`` per matrix, not one per field); the last rows are kept only where they are needed
 _T, _READY, _NEXT_CRASH, _WASTE, _WASTE_COST, _USEFUL, _USEFUL_COST, _AT_STOP, _PEND, _PEND_COST = range(10)
-_ROW, _KEY, _J, _CKPT, _FAILS, _ATTEMPTS, _UNIT_ATTEMPTS, _CRASHES, _RESTARTS, _STOP = range(10)
+_ROW, _KEY, _J, _CKPT, _CRASHES, _STOP, _FAILS, _REDONE, _RESTARTS = range(9)
 
 
 class _CrashLoop:
@@ -621,51 +621,55 @@ class _CrashLoop:
     One round per failure, where ``_Run`` needs an advance and a step per event; no run is
     handed to the engine.
 
-    The cost of a round is per run still in it, so it is kept to plain elementwise operations
-    over whole arrays: the runs that finish are written out and dropped first (the state is two
-    matrices, one per dtype, so dropping them is two ``take`` calls), then every run left has
-    crashed and is settled without gathering or scattering subsets (the rare run whose crash
-    falls between two units is put back as it was); values read at each run's own step are
-    ``take``\\ s from the flattened sweep; the crash draws look the index half of the hash up in
-    a table (``sim.model.rng.index_hashes``).
+    A round costs a few dozen numpy calls, each over the runs still in it; so
+
+    * runs are stepped in one window of at most ``width`` runs, refilled from the queue of runs
+      not yet started whenever it is half empty: the rounds where only a few runs with many
+      failures are left (each costing the calls, whatever their size) come once per strategy,
+      not once per batch;
+    * the runs that finish are written out and dropped first; every run left has then crashed,
+      and its crash is settled over whole arrays, with no subset gathered or scattered (the rare
+      run whose crash falls between two units is put back as it was);
+    * the state is two matrices, one per dtype, so dropping runs is one ``take`` each; a run's
+      own entries of the sweep are ``take``\\ s from the flattened matrices;
+    * counts that follow from others are not kept: a run's unit attempts are the units before
+      its checkpoint plus its crashes, its attempts the steps before its checkpoint, its crashes
+      and the steps it redid (``_REDONE``), and without a retry interval or an attempt limit its
+      failures are not counted;
+    * crash draws look the index half of the hash up in a table (``sim.model.rng.index_hashes``).
 
     The arithmetic is ``_Run``'s and the engine's, operation for operation, so the numbers are
     the same to the bit (``tests/test_fastpath.py``). Runs that meet anything else (the horizon
     within reach, a crash at the very instant a step ends inside a unit) are left to
-    ``_event_loop``, from the start. Runs are only given to it after the first pass, which has
-    written the fields a completed run shares with a clean one (``completed``, ``history_events``).
+    ``_event_loop``, from the start. A completed run's ``completed`` and ``history_events`` are
+    a clean run's: the first pass wrote them, and they are not written again.
     """
 
     WAIT_TABLE = 64  # retry intervals looked up for the first this many failures of a step
     DRAW_TABLE = 256  # index hashes of the first this many crash draws of a run, looked up
 
-    def __init__(self, c: _Chunk, beh: Behaviour, rows: np.ndarray):
-        m = rows.size
+    def __init__(self, c: _Chunk, beh: Behaviour, rows: np.ndarray, first_crash: np.ndarray, width: int):
+        """Runs ``rows`` of the chunk, at most ``width`` at a time; ``first_crash``: each one's first
+        time to failure (draw 0, which the first pass has read already)."""
         n = c.n
         self.c, self.beh = c, beh
         self.ppf = c.crash.ppf
         self.index_hash = index_hashes(np.arange(self.DRAW_TABLE))
-        self.f = np.zeros((10, m))  # the float state, rows _T … _PEND_COST
-        self.g = np.zeros((10, m), dtype=np.int64)  # the integer state, rows _ROW … _STOP
-        f, g = self.f, self.g
-        g[_ROW] = rows  # where each run's results go (index into the chunk)
-        g[_KEY] = c.crash.keys[rows].view(np.int64)
-        if beh.records_history:
-            f[_T] = EVENTS_AT_START * beh.persist_latency_s
-        f[_NEXT_CRASH] = self._draw(g[_KEY], g[_J])
-        g[_J] = 1
+        self.queue, self.queue_crash, self.admitted = rows, first_crash, 0
+        self.width = width = max(1, min(width, rows.size))
         self.weird: list[np.ndarray] = []
         # units: the steps from one checkpoint to the next
         self.checkpoint_after = [beh.is_checkpoint(i, n) for i in range(n)]
         starts = [0] + [i + 1 for i in range(n - 1) if self.checkpoint_after[i]]
         self.single_unit = len(starts) == 1
         self.step_units = len(starts) == n  # every step a unit of its own: a unit starts where a run stops
-        self.starts = starts
         self.multi_step_units = len(starts) < n
+        self.starts = starts
         self.unit_start = np.array([max(a for a in starts if a <= i) for i in range(n)] + [n])  # of step i
         self.units_before = np.array([sum(a <= i for a in starts) - 1 for i in range(n)] + [len(starts)])
-        self.is_start = np.array([i in starts for i in range(n)] + [True])
+        self.mid_unit = np.array([i not in starts for i in range(n)] + [False])
         self.lat6 = EVENTS_PER_ACTIVITY * beh.persist_latency_s if beh.records_history else 0.0
+        self.t0 = EVENTS_AT_START * beh.persist_latency_s if beh.records_history else 0.0
         # the retry policy after a failure of step i: the step's, or the pipeline's rollback policy
         pipe = beh.pipeline_retry
         self.step_level = beh.checkpoint_every == 1
@@ -683,8 +687,45 @@ class _CrashLoop:
         self.rate = rates[0] if bool((rates == rates[0]).all()) else np.append(rates, 0.0)
         self.step_table = {name: np.append(v, v[-1]) for name, v in
                            (("d", c.fixed_duration), ("call", c.call_cost), ("gpu", c.is_gpu), ("rate", rates))}
+        # the rows kept: failures counted only for the retry interval and the attempt limit, the
+        # steps redone only where a unit has several, restarts only where they differ from crashes
+        self.keeps_restarts = not self.step_level and not self.single_unit
+        self.keeps_fails = self.gives_up or not self.no_wait
+        rows_g = _RESTARTS if self.keeps_restarts else _REDONE if self.multi_step_units else _FAILS
+        self.rows_g = rows_g + 1 if self.keeps_fails or rows_g > _FAILS else _FAILS
+        self.rows_f = _PEND_COST + 1 if self.multi_step_units else _PEND
+        # the state, twice: a round's survivors are taken from one copy into the other (no fresh
+        # memory, whose pages the kernel would zero every round); the matrices are their prefixes
+        self.buffers = (np.zeros((2, self.rows_f * width)), np.zeros((2, self.rows_g * width), dtype=np.int64))
+        self.side = 0
+        self.f, self.g = self._matrices(0, 0)
         self.sweep_rows = 5 if self.multi_step_units else 3
-        self.sweep = np.zeros(self.sweep_rows * (n + 1) * m)  # _round's matrices, flat
+        self.sweep = np.zeros(self.sweep_rows * (n + 1) * width)  # _round's matrices, flat
+
+    def _matrices(self, side: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+        """The state matrices of ``m`` runs on one side of the buffers."""
+        return (self.buffers[0][side][:self.rows_f * m].reshape(self.rows_f, m),
+                self.buffers[1][side][:self.rows_g * m].reshape(self.rows_g, m))
+
+    def _admit(self) -> None:
+        """Fill the window from the queue: new runs at their first dispatch, on a fresh worker."""
+        m = self.f.shape[1]
+        k = min(self.width - m, self.queue.size - self.admitted)
+        if k <= 0:
+            return
+        new = slice(self.admitted, self.admitted + k)
+        self.admitted += k
+        self.side = 1 - self.side
+        f, g = self._matrices(self.side, m + k)
+        f[:, :m], g[:, :m] = self.f, self.g
+        f[:, m:] = 0.0
+        g[:, m:] = 0
+        f[_T, m:] = self.t0
+        f[_NEXT_CRASH, m:] = self.queue_crash[new]
+        g[_ROW, m:] = self.queue[new]  # where each run's results go (index into the chunk)
+        g[_KEY, m:] = self.c.crash.keys[self.queue[new]].view(np.int64)
+        g[_J, m:] = 1
+        self.f, self.g = f, g
 
     def _draw(self, keys: np.ndarray, j: np.ndarray) -> np.ndarray:
         """Time to failure number ``j`` of each run (``_Draws`` on lane 0); ``keys`` as int64."""
@@ -711,7 +752,11 @@ class _CrashLoop:
 
     def run(self, out: dict[str, np.ndarray]) -> np.ndarray:
         """Rounds until every run is finished; returns the runs left to ``_event_loop``."""
-        while self.f.shape[1]:
+        while True:
+            if 2 * self.f.shape[1] <= self.width:
+                self._admit()
+            if self.f.shape[1] == 0:
+                break
             self._round(out)
         return np.concatenate(self.weird) if self.weird else np.zeros(0, dtype=np.int64)
 
@@ -720,7 +765,13 @@ class _CrashLoop:
         f, g = self.f, self.g
         m, n = f.shape[1], c.n
         t, ready, nc, ckpt = f[_T], f[_READY], f[_NEXT_CRASH], g[_CKPT]
-        s = np.maximum(t, ready)  # dispatch of the first step
+        # the sweep: row i holds step i's start, and the work committed and pending before it
+        # rows of ``useful`` are written at unit starts only (the work committed before the unit),
+        # rows of ``pend`` inside units only (the work pending since the unit's start)
+        # (views of one buffer allocated once: fresh pages every round would cost kernel time)
+        sweep = self.sweep[:self.sweep_rows * (n + 1) * m].reshape(self.sweep_rows, n + 1, m)
+        start, useful, useful_cost, *pending = sweep
+        s = np.maximum(t, ready, out=start[0])  # dispatch of the first step
         k = np.flatnonzero(nc <= s)
         while k.size:  # Worker.acquire: the worker crashed while idle; it restarts, dispatch waits
             rdy = nc[k] + c.restart_crash
@@ -729,13 +780,7 @@ class _CrashLoop:
             g[_J][k] += 1
             s[k] = np.maximum(s[k], rdy)
             k = k[nc[k] <= s[k]]
-        # the sweep: row i holds step i's start, and the work committed and pending before it
-        # rows of ``useful`` are written at unit starts only (the work committed before the unit),
-        # rows of ``pend`` inside units only (the work pending since the unit's start)
-        # (views of one buffer allocated once: fresh pages every round would cost kernel time)
-        sweep = self.sweep[:self.sweep_rows * (n + 1) * m].reshape(self.sweep_rows, n + 1, m)
-        start, useful, useful_cost, *pending = sweep
-        start[0], useful[0], useful_cost[0] = s, f[_USEFUL], f[_USEFUL_COST]
+        useful[0], useful_cost[0] = f[_USEFUL], f[_USEFUL_COST]
         pend = pend_cost = None
         if pending:
             pend, pend_cost = pending
@@ -766,36 +811,46 @@ class _CrashLoop:
         if self.lat6:
             start[n] += self.lat6  # the last checkpoint's latency: the run's end
         # each run's own entries of the sweep: ``take`` from the flattened matrices at row·m + run
+        flat = sweep.reshape(self.sweep_rows, -1)
         col = np.arange(m)
-        at_stop = start.ravel().take(stop * m + col)  # when the step that did not complete would have started
+        at_step = stop * m + col
+        at_stop = flat[0].take(at_step, out=f[_AT_STOP])  # when the step that did not complete would have started
         crashed = (stop < n) & (nc > at_stop)
         # the horizon within reach, or a crash at the very end of a step inside a unit: left to the event loop
-        weird = (np.minimum(nc, start[n]) >= c.max_t) | (~crashed & ~self.is_start.take(stop))
-        inc = stop - ckpt + crashed
-        g[_ATTEMPTS] += inc
+        weird = None
+        horizon = np.minimum(nc, start[n])
+        if horizon.max() >= c.max_t:
+            weird = horizon >= c.max_t
+        if not self.step_units:
+            mid = self.mid_unit.take(stop) & ~crashed
+            weird = mid if weird is None else weird | mid
+        if weird is not None and not weird.any():
+            weird = None
         if self.step_units:
             new_ckpt = stop
-            g[_UNIT_ATTEMPTS] += inc
         else:
             new_ckpt = self.unit_start.take(stop)
-            g[_UNIT_ATTEMPTS] += self.units_before.take(new_ckpt) - self.units_before.take(ckpt) + crashed
-        at_unit = new_ckpt * m + col
-        f[_USEFUL] = useful.ravel().take(at_unit)
-        f[_USEFUL_COST] = useful_cost.ravel().take(at_unit)
+            g[_REDONE] += stop - new_ckpt  # steps completed and to be done again
+        f[_USEFUL] = flat[1].take(new_ckpt * m + col)
+        f[_USEFUL_COST] = flat[2].take(new_ckpt * m + col)
         if pend is not None:
-            f[_PEND] = pend.ravel().take(stop * m + col)
-            f[_PEND_COST] = pend_cost.ravel().take(stop * m + col)
-        g[_FAILS] *= new_ckpt <= ckpt  # a unit committed: its failures are forgotten
+            f[_PEND] = flat[3].take(at_step)
+            f[_PEND_COST] = flat[4].take(at_step)
+        if self.keeps_fails:
+            g[_FAILS] *= new_ckpt <= ckpt  # a unit committed: its failures are forgotten
         g[_CKPT] = new_ckpt
         g[_STOP] = stop
-        f[_AT_STOP] = at_stop
         t[:] = at_stop  # runs that did not crash: done, or a crash between units (met next round)
-        done = ~crashed & ~weird & (stop == n)
+        done = stop == n  # (then not crashed)
+        if weird is None:
+            gone = done
+        else:
+            self.weird.append(g[_ROW][weird])
+            done &= ~weird
+            gone = done | weird
         if done.any():
             self._write(out, np.flatnonzero(done), True)
-        if weird.any():
-            self.weird.append(g[_ROW][weird])
-        keep = ~(done | weird)
+        keep = ~gone
         if self._drop(keep):
             crashed = crashed[keep]
         self._settle(out, crashed)
@@ -805,8 +860,10 @@ class _CrashLoop:
         idx = np.flatnonzero(keep)
         if idx.size == keep.size:
             return False
-        self.f = self.f.take(idx, axis=1)
-        self.g = self.g.take(idx, axis=1)
+        self.side = 1 - self.side
+        f, g = self._matrices(self.side, idx.size)
+        self.f = np.take(self.f, idx, axis=1, out=f, mode="clip")  # idx is in range: no check
+        self.g = np.take(self.g, idx, axis=1, out=g, mode="clip")
         return True
 
     def _settle(self, out: dict[str, np.ndarray], crashed: np.ndarray) -> None:
@@ -820,7 +877,7 @@ class _CrashLoop:
         calm = np.flatnonzero(~crashed)
         saved = (f[:, calm], g[:, calm]) if calm.size else None
         stop = g[_STOP]
-        at = f[_NEXT_CRASH].copy()
+        at = f[_NEXT_CRASH]  # overwritten last
         elapsed = at - f[_AT_STOP]
         if not self.any_llm:
             cost = elapsed * (self.rate if np.ndim(self.rate) == 0 else self.rate.take(stop))
@@ -830,30 +887,32 @@ class _CrashLoop:
             with np.errstate(divide="ignore", invalid="ignore"):
                 partial = np.where(d > 0, tab["call"].take(stop) * elapsed / d, 0.0)
             cost = np.where(tab["gpu"].take(stop), elapsed * tab["rate"].take(stop), partial)
-        waste = f[_WASTE] + elapsed
-        waste_cost = f[_WASTE_COST] + cost
+        waste, waste_cost = f[_WASTE], f[_WASTE_COST]
+        waste += elapsed
+        waste_cost += cost
         if self.multi_step_units:  # the work pending in the unit is lost too
             waste += f[_PEND]
             waste_cost += f[_PEND_COST]
-        f[_WASTE], f[_WASTE_COST] = waste, waste_cost
-        # the worker restarts with a new life
-        ready = at + c.restart_crash
-        f[_READY] = ready
-        f[_NEXT_CRASH] = ready + self._draw(g[_KEY], g[_J])
-        g[_J] += 1
-        g[_CRASHES] += 1
-        if not self.step_level:
-            g[_RESTARTS] += g[_CKPT] == 0
-        fails = g[_FAILS]
-        fails += 1
         notice = at + c.detect_s
-        t = notice if self.no_wait else notice + self._wait(stop, fails)
         gave_up = None
-        if self.gives_up:  # out of attempts: the run ends when the failure is noticed
-            max_att = self.policy[3][0] if self.policy_same else self.policy[3].take(stop)
-            gave_up = (max_att > 0) & (fails >= max_att)
-            np.copyto(t, notice, where=gave_up)
+        if self.keeps_fails:
+            fails = g[_FAILS]
+            fails += 1
+            t = notice if self.no_wait else notice + self._wait(stop, fails)
+            if self.gives_up:  # out of attempts: the run ends when the failure is noticed
+                max_att = self.policy[3][0] if self.policy_same else self.policy[3].take(stop)
+                gave_up = (max_att > 0) & (fails >= max_att)
+                np.copyto(t, notice, where=gave_up)
+        else:
+            t = notice
         f[_T] = t
+        g[_CRASHES] += 1
+        if self.keeps_restarts:
+            g[_RESTARTS] += g[_CKPT] == 0
+        # the worker restarts with a new life
+        ready = np.add(at, c.restart_crash, out=f[_READY])
+        np.add(ready, self._draw(g[_KEY], g[_J]), out=at)
+        g[_J] += 1
         if saved is not None:
             f[:, calm], g[:, calm] = saved
             if gave_up is not None:
@@ -869,7 +928,9 @@ class _CrashLoop:
         rows = g[_ROW].take(done)
         useful_c, useful_cost = f[_USEFUL].take(done), f[_USEFUL_COST].take(done)
         waste_c, waste_cost = f[_WASTE].take(done), f[_WASTE_COST].take(done)
+        ckpt, crashes = g[_CKPT].take(done), g[_CRASHES].take(done)
         values = {}
+        units = self.units_before.take(ckpt)
         if not completed:  # the work committed is lost with the run
             waste_c += 0.0 + useful_c
             waste_cost += 0.0 + useful_cost
@@ -877,16 +938,20 @@ class _CrashLoop:
             useful_cost = np.zeros(done.size)
             values["completed"] = False
             if self.beh.records_history:  # 5 at the start, 6 per recorded unit, 6 more for a failed run
-                units = self.units_before.take(g[_CKPT].take(done)) + 1
-                values["history_events"] = EVENTS_AT_START + EVENTS_PER_ACTIVITY * units
+                values["history_events"] = EVENTS_AT_START + EVENTS_PER_ACTIVITY * (units + 1)
+        attempts = ckpt + crashes  # each step before the checkpoint once, each crash one more
+        if self.multi_step_units:
+            attempts += g[_REDONE].take(done)
         values.update({
             "makespan_s": f[_T].take(done), "compute_s": useful_c + waste_c,
             "useful_compute_s": useful_c, "wasted_compute_s": waste_c, "compute_cost_usd": useful_cost + waste_cost,
             "useful_cost_usd": useful_cost, "wasted_cost_usd": waste_cost,
-            "unit_attempts": g[_UNIT_ATTEMPTS].take(done), "attempts": g[_ATTEMPTS].take(done),
-            "crashes": g[_CRASHES].take(done)})
-        if not self.step_level:  # otherwise 0, as the output already holds
+            "unit_attempts": units + crashes,  # each unit before the checkpoint once, each crash one more
+            "attempts": attempts, "crashes": crashes})
+        if self.keeps_restarts:
             values["pipeline_restarts"] = g[_RESTARTS].take(done)
+        elif not self.step_level:  # one unit: every crash restarts the pipeline
+            values["pipeline_restarts"] = crashes
         for name, v in values.items():
             out[name][rows] = v
 
@@ -1022,18 +1087,20 @@ def run_into(scenario: Scenario, behaviours: list[Behaviour], runs: np.ndarray, 
     runs = np.asarray(runs, dtype=np.int64)
     chunk = _Chunk(scenario, runs, seed)
     block = SUB_CHUNK if chunk.per_attempt_draws else BLOCK
+    crash_only = _crash_only(chunk)
     failing: list[list[np.ndarray]] = [[] for _ in behaviours]
+    first_crash: list[list[np.ndarray]] = [[] for _ in behaviours]  # crash-only: each failing run's draw 0
     for lo in range(0, len(runs), block):
         rows = slice(lo, min(lo + block, len(runs)))
         first = _first_attempts(chunk, rows)
         for k, beh in enumerate(behaviours):
             clean = np.broadcast_to(_clean_pass(chunk, beh, first, outs[k], rows), (rows.stop - lo,))
-            failing[k].append(np.flatnonzero(~clean) + lo)
-    crash_only = _crash_only(chunk)
+            fails = np.flatnonzero(~clean)
+            failing[k].append(fails + lo)
+            if crash_only:
+                first_crash[k].append(first[0][fails])
     for k, beh in enumerate(behaviours):
         rows = np.concatenate(failing[k]) if failing[k] else np.zeros(0, dtype=np.int64)
         if crash_only and rows.size:
-            weird = [_CrashLoop(chunk, beh, rows[lo:lo + CRASH_BATCH]).run(outs[k])
-                     for lo in range(0, rows.size, CRASH_BATCH)]
-            rows = np.sort(np.concatenate(weird))
+            rows = np.sort(_CrashLoop(chunk, beh, rows, np.concatenate(first_crash[k]), CRASH_BATCH).run(outs[k]))
         _event_loop(scenario, beh, runs, rows, seed, outs[k])
