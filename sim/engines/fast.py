@@ -606,6 +606,7 @@ def _crash_only(c: _Chunk) -> bool:
 # one ``take`` per matrix, not one per field); the last rows are kept only where they are needed
 _T, _READY, _NEXT_CRASH, _WASTE, _WASTE_COST, _USEFUL, _USEFUL_COST, _AT_STOP, _PEND, _PEND_COST = range(10)
 _ROW, _KEY, _J, _CKPT, _CRASHES, _STOP, _FAILS, _REDONE, _RESTARTS = range(9)
+_NONE_FRESH = 1 << 62  # ``_CrashLoop.fresh_from`` when no run was admitted since the last round
 
 
 class _CrashLoop:
@@ -701,6 +702,12 @@ class _CrashLoop:
         self.f, self.g = self._matrices(0, 0)
         self.sweep_rows = 5 if self.multi_step_units else 3
         self.sweep = np.zeros(self.sweep_rows * (n + 1) * width)  # _round's matrices, flat
+        # the timeline of a run at its first dispatch, the same for every run (each starts at the same
+        # instant on a fresh worker): the sweep of one such run, and the end of each step in it
+        self.table = self._sweep(np.maximum(np.array([self.t0]), 0.0), np.zeros(1, dtype=np.int64),
+                                 np.array([INF]), np.zeros(1), np.zeros(1), np.zeros(1, dtype=np.int64)).copy()
+        self.table_end = self.table[0][:n] + c.fixed_duration
+        self.fresh_from = _NONE_FRESH  # the first column of runs admitted since the last round
 
     def _matrices(self, side: int, m: int) -> tuple[np.ndarray, np.ndarray]:
         """The state matrices of ``m`` runs on one side of the buffers."""
@@ -726,6 +733,7 @@ class _CrashLoop:
         g[_KEY, m:] = self.c.crash.keys[self.queue[new]].view(np.int64)
         g[_J, m:] = 1
         self.f, self.g = f, g
+        self.fresh_from = m
 
     def _draw(self, keys: np.ndarray, j: np.ndarray) -> np.ndarray:
         """Time to failure number ``j`` of each run (``_Draws`` on lane 0); ``keys`` as int64."""
@@ -760,32 +768,24 @@ class _CrashLoop:
             self._round(out)
         return np.concatenate(self.weird) if self.weird else np.zeros(0, dtype=np.int64)
 
-    def _round(self, out: dict[str, np.ndarray]) -> None:
+    def _sweep(self, s: np.ndarray, ckpt: np.ndarray, nc: np.ndarray, useful_c: np.ndarray,
+               useful_cost_usd: np.ndarray, stop: np.ndarray) -> np.ndarray:
+        """Sweep ``w`` runs, dispatched at ``s`` from their checkpoints ``ckpt``, through all their
+        steps; count into ``stop`` (zeros) the steps each completes before its next crash ``nc``.
+        Returns the sweep's matrices flattened (entry row·w + run): row i of the first holds step
+        i's start, of the next two the work committed before step i and its cost (written at unit
+        starts only), of the last two (units of several steps) the work pending since the unit's
+        start and its cost (written inside units only; 0 at a unit's start)."""
         c = self.c
-        f, g = self.f, self.g
-        m, n = f.shape[1], c.n
-        t, ready, nc, ckpt = f[_T], f[_READY], f[_NEXT_CRASH], g[_CKPT]
-        # the sweep: row i holds step i's start, and the work committed and pending before it
-        # rows of ``useful`` are written at unit starts only (the work committed before the unit),
-        # rows of ``pend`` inside units only (the work pending since the unit's start)
+        n, w = c.n, s.size
         # (views of one buffer allocated once: fresh pages every round would cost kernel time)
-        sweep = self.sweep[:self.sweep_rows * (n + 1) * m].reshape(self.sweep_rows, n + 1, m)
+        sweep = self.sweep[:self.sweep_rows * (n + 1) * w].reshape(self.sweep_rows, n + 1, w)
         start, useful, useful_cost, *pending = sweep
-        s = np.maximum(t, ready, out=start[0])  # dispatch of the first step
-        k = np.flatnonzero(nc <= s)
-        while k.size:  # Worker.acquire: the worker crashed while idle; it restarts, dispatch waits
-            rdy = nc[k] + c.restart_crash
-            ready[k] = rdy
-            nc[k] = rdy + self._draw(g[_KEY][k], g[_J][k])
-            g[_J][k] += 1
-            s[k] = np.maximum(s[k], rdy)
-            k = k[nc[k] <= s[k]]
-        useful[0], useful_cost[0] = f[_USEFUL], f[_USEFUL_COST]
+        start[0], useful[0], useful_cost[0] = s, useful_c, useful_cost_usd
         pend = pend_cost = None
         if pending:
             pend, pend_cost = pending
             pend[self.starts] = pend_cost[self.starts] = 0.0
-        stop = np.zeros(m, dtype=np.int64)  # the first step not completed before the crash
         fresh = self.single_unit or not ckpt.any()  # every run at step 0: no step to skip
         for i in range(n):
             here = None if fresh else ckpt <= i
@@ -810,15 +810,43 @@ class _CrashLoop:
                 pend[i + 1], pend_cost[i + 1] = elapsed, cost
         if self.lat6:
             start[n] += self.lat6  # the last checkpoint's latency: the run's end
-        # each run's own entries of the sweep: ``take`` from the flattened matrices at row·m + run
-        flat = sweep.reshape(self.sweep_rows, -1)
-        col = np.arange(m)
-        at_step = stop * m + col
-        at_stop = flat[0].take(at_step, out=f[_AT_STOP])  # when the step that did not complete would have started
+        return sweep.reshape(self.sweep_rows, -1)
+
+    def _round(self, out: dict[str, np.ndarray]) -> None:
+        c = self.c
+        f, g = self.f, self.g
+        m, n = f.shape[1], c.n
+        t, ready, nc, ckpt = f[_T], f[_READY], f[_NEXT_CRASH], g[_CKPT]
+        p, self.fresh_from = min(self.fresh_from, m), _NONE_FRESH  # runs p… are at their first dispatch
+        s = np.maximum(t, ready)  # dispatch of the first step
+        k = np.flatnonzero(nc <= s)
+        if k.size and k[-1] >= p:
+            p = m  # a fresh run's worker crashed before its first dispatch: no table for it
+        while k.size:  # Worker.acquire: the worker crashed while idle; it restarts, dispatch waits
+            rdy = nc[k] + c.restart_crash
+            ready[k] = rdy
+            nc[k] = rdy + self._draw(g[_KEY][k], g[_J][k])
+            g[_J][k] += 1
+            s[k] = np.maximum(s[k], rdy)
+            k = k[nc[k] <= s[k]]
+        stop = np.zeros(m, dtype=np.int64)  # the first step not completed before the crash
+        at_stop = f[_AT_STOP]  # when the step that did not complete would have started
+        finish = np.empty(m)  # when the pipeline would end
+        if p:  # the runs under way: swept, and each one's entries taken at row·p + run
+            flat = self._sweep(s[:p], ckpt[:p], nc[:p], f[_USEFUL, :p], f[_USEFUL_COST, :p], stop[:p])
+            col = np.arange(p)
+            at_step = stop[:p] * p + col
+            flat[0].take(at_step, out=at_stop[:p])
+            finish[:p] = flat[0][n * p:]
+        if p < m:  # runs at their first dispatch share one timeline: the first pass's, in ``self.table``
+            table = self.table
+            stop[p:] = np.searchsorted(self.table_end, nc[p:], side="right")  # the step ends before the crash
+            table[0].take(stop[p:], out=at_stop[p:])
+            finish[p:] = table[0][n]
         crashed = (stop < n) & (nc > at_stop)
         # the horizon within reach, or a crash at the very end of a step inside a unit: left to the event loop
         weird = None
-        horizon = np.minimum(nc, start[n])
+        horizon = np.minimum(nc, finish)
         if horizon.max() >= c.max_t:
             weird = horizon >= c.max_t
         if not self.step_units:
@@ -831,11 +859,19 @@ class _CrashLoop:
         else:
             new_ckpt = self.unit_start.take(stop)
             g[_REDONE] += stop - new_ckpt  # steps completed and to be done again
-        f[_USEFUL] = flat[1].take(new_ckpt * m + col)
-        f[_USEFUL_COST] = flat[2].take(new_ckpt * m + col)
-        if pend is not None:
-            f[_PEND] = flat[3].take(at_step)
-            f[_PEND_COST] = flat[4].take(at_step)
+        if p:
+            at_unit = new_ckpt[:p] * p + col
+            f[_USEFUL, :p] = flat[1].take(at_unit)
+            f[_USEFUL_COST, :p] = flat[2].take(at_unit)
+            if self.multi_step_units:
+                f[_PEND, :p] = flat[3].take(at_step)
+                f[_PEND_COST, :p] = flat[4].take(at_step)
+        if p < m:
+            f[_USEFUL, p:] = table[1].take(new_ckpt[p:])
+            f[_USEFUL_COST, p:] = table[2].take(new_ckpt[p:])
+            if self.multi_step_units:
+                f[_PEND, p:] = table[3].take(stop[p:])
+                f[_PEND_COST, p:] = table[4].take(stop[p:])
         if self.keeps_fails:
             g[_FAILS] *= new_ckpt <= ckpt  # a unit committed: its failures are forgotten
         g[_CKPT] = new_ckpt
