@@ -792,22 +792,23 @@ class _CrashLoop:
             d = c.fixed_duration[i] if here is None else c.fixed_duration[i] * here
             end = np.add(start[i], d, out=start[i + 1])
             stop += end <= nc
-            elapsed = end - start[i]
+            a = self.unit_start[i]
+            inside = not self.checkpoint_after[i]  # the work stays pending: written straight into row i + 1
+            elapsed = np.subtract(end, start[i], out=pend[i + 1] if inside and a == i else None)
             if c.is_gpu[i]:
-                cost = elapsed * c.rate_per_s[i]
+                cost = np.multiply(elapsed, c.rate_per_s[i], out=pend_cost[i + 1] if inside and a == i else None)
             else:
                 cost = c.call_cost[i] if here is None else c.call_cost[i] * here
-            a = self.unit_start[i]
+                if inside and a == i:
+                    pend_cost[i + 1] = cost
             if a < i:  # pending work before this step (0 at a unit's first step: 0.0 + x is x)
-                elapsed = pend[i] + elapsed
-                cost = pend_cost[i] + cost
-            if self.checkpoint_after[i]:
+                elapsed = np.add(pend[i], elapsed, out=pend[i + 1] if inside else None)
+                cost = np.add(pend_cost[i], cost, out=pend_cost[i + 1] if inside else None)
+            if not inside:
                 np.add(useful[a], elapsed, out=useful[i + 1])
                 np.add(useful_cost[a], cost, out=useful_cost[i + 1])
                 if self.lat6 and i < n - 1:
                     start[i + 1] += self.lat6 if here is None else self.lat6 * here
-            else:
-                pend[i + 1], pend_cost[i + 1] = elapsed, cost
         if self.lat6:
             start[n] += self.lat6  # the last checkpoint's latency: the run's end
         return sweep.reshape(self.sweep_rows, -1)
@@ -831,24 +832,27 @@ class _CrashLoop:
             k = k[nc[k] <= s[k]]
         stop = np.zeros(m, dtype=np.int64)  # the first step not completed before the crash
         at_stop = f[_AT_STOP]  # when the step that did not complete would have started
-        finish = np.empty(m)  # when the pipeline would end
+        finish = [nc.max()]  # the latest crash, and when the pipeline would end at the latest
         if p:  # the runs under way: swept, and each one's entries taken at row·p + run
             flat = self._sweep(s[:p], ckpt[:p], nc[:p], f[_USEFUL, :p], f[_USEFUL_COST, :p], stop[:p])
             col = np.arange(p)
             at_step = stop[:p] * p + col
             flat[0].take(at_step, out=at_stop[:p])
-            finish[:p] = flat[0][n * p:]
+            finish.append(flat[0][n * p:].max())
         if p < m:  # runs at their first dispatch share one timeline: the first pass's, in ``self.table``
             table = self.table
             stop[p:] = np.searchsorted(self.table_end, nc[p:], side="right")  # the step ends before the crash
             table[0].take(stop[p:], out=at_stop[p:])
-            finish[p:] = table[0][n]
+            finish.append(table[0][n])
         crashed = (stop < n) & (nc > at_stop)
         # the horizon within reach, or a crash at the very end of a step inside a unit: left to the event loop
         weird = None
-        horizon = np.minimum(nc, finish)
-        if horizon.max() >= c.max_t:
-            weird = horizon >= c.max_t
+        if min(finish[0], max(finish[1:])) >= c.max_t:  # possibly in reach: which runs
+            ends = np.empty(m)
+            if p:
+                ends[:p] = flat[0][n * p:]
+            ends[p:] = self.table[0][n]
+            weird = np.minimum(nc, ends) >= c.max_t
         if not self.step_units:
             mid = self.mid_unit.take(stop) & ~crashed
             weird = mid if weird is None else weird | mid
@@ -876,7 +880,6 @@ class _CrashLoop:
             g[_FAILS] *= new_ckpt <= ckpt  # a unit committed: its failures are forgotten
         g[_CKPT] = new_ckpt
         g[_STOP] = stop
-        t[:] = at_stop  # runs that did not crash: done, or a crash between units (met next round)
         done = stop == n  # (then not crashed)
         if weird is None:
             gone = done
@@ -887,9 +890,10 @@ class _CrashLoop:
         if done.any():
             self._write(out, np.flatnonzero(done), True)
         keep = ~gone
-        if self._drop(keep):
+        calm = (keep & ~crashed).any()  # crashes between units, met next round
+        if self._drop(keep) and calm:
             crashed = crashed[keep]
-        self._settle(out, crashed)
+        self._settle(out, crashed if calm else None)
 
     def _drop(self, keep: np.ndarray) -> bool:
         """Keep the runs ``keep`` (a mask) only; whether any was dropped."""
@@ -902,15 +906,16 @@ class _CrashLoop:
         self.g = np.take(self.g, idx, axis=1, out=g, mode="clip")
         return True
 
-    def _settle(self, out: dict[str, np.ndarray], crashed: np.ndarray) -> None:
+    def _settle(self, out: dict[str, np.ndarray], crashed: np.ndarray | None) -> None:
         """The crash of every run left (the step ``_STOP`` started at ``_AT_STOP``): ``_Run.step``,
         ``_Run._resolve`` and ``_Run._fail``, over whole arrays. A run whose crash falls between
-        two units (``crashed`` False) meets it while idle next round: it is put back unchanged."""
+        two units (``crashed`` False; None: there is none) meets it while idle next round: it is
+        put back unchanged, ready at ``_AT_STOP``."""
         c = self.c
         f, g = self.f, self.g
         if f.shape[1] == 0:
             return
-        calm = np.flatnonzero(~crashed)
+        calm = np.flatnonzero(~crashed) if crashed is not None else np.zeros(0, dtype=np.int64)
         saved = (f[:, calm], g[:, calm]) if calm.size else None
         stop = g[_STOP]
         at = f[_NEXT_CRASH]  # overwritten last
@@ -951,6 +956,7 @@ class _CrashLoop:
         g[_J] += 1
         if saved is not None:
             f[:, calm], g[:, calm] = saved
+            f[_T, calm] = f[_AT_STOP, calm]
             if gave_up is not None:
                 gave_up[calm] = False
         if gave_up is not None and gave_up.any():
@@ -979,7 +985,7 @@ class _CrashLoop:
         if self.multi_step_units:
             attempts += g[_REDONE].take(done)
         values.update({
-            "makespan_s": f[_T].take(done), "compute_s": useful_c + waste_c,
+            "makespan_s": f[_AT_STOP if completed else _T].take(done), "compute_s": useful_c + waste_c,
             "useful_compute_s": useful_c, "wasted_compute_s": waste_c, "compute_cost_usd": useful_cost + waste_cost,
             "useful_cost_usd": useful_cost, "wasted_cost_usd": waste_cost,
             "unit_attempts": units + crashes,  # each unit before the checkpoint once, each crash one more
