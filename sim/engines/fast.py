@@ -665,6 +665,7 @@ class _CrashLoop:
         self.single_unit = len(starts) == 1
         self.step_units = len(starts) == n  # every step a unit of its own: a unit starts where a run stops
         self.multi_step_units = len(starts) < n
+        self.one_unit = self.single_unit and self.multi_step_units  # the whole pipeline one unit of several steps
         self.starts = starts
         self.unit_start = np.array([max(a for a in starts if a <= i) for i in range(n)] + [n])  # of step i
         self.units_before = np.array([sum(a <= i for a in starts) - 1 for i in range(n)] + [len(starts)])
@@ -858,27 +859,27 @@ class _CrashLoop:
             weird = mid if weird is None else weird | mid
         if weird is not None and not weird.any():
             weird = None
-        if self.step_units:
-            new_ckpt = stop
-        else:
-            new_ckpt = self.unit_start.take(stop)
-            g[_REDONE] += stop - new_ckpt  # steps completed and to be done again
-        if p:
-            at_unit = new_ckpt[:p] * p + col
-            f[_USEFUL, :p] = flat[1].take(at_unit)
-            f[_USEFUL_COST, :p] = flat[2].take(at_unit)
-            if self.multi_step_units:
+        if self.multi_step_units:  # the work pending in the unit when the crash came
+            if p:
                 f[_PEND, :p] = flat[3].take(at_step)
                 f[_PEND_COST, :p] = flat[4].take(at_step)
-        if p < m:
-            f[_USEFUL, p:] = table[1].take(new_ckpt[p:])
-            f[_USEFUL_COST, p:] = table[2].take(new_ckpt[p:])
-            if self.multi_step_units:
+            if p < m:
                 f[_PEND, p:] = table[3].take(stop[p:])
                 f[_PEND_COST, p:] = table[4].take(stop[p:])
-        if self.keeps_fails:
-            g[_FAILS] *= new_ckpt <= ckpt  # a unit committed: its failures are forgotten
-        g[_CKPT] = new_ckpt
+        if not self.one_unit:  # (one unit: a crashed run has committed nothing, its checkpoint stays 0)
+            new_ckpt = stop if self.step_units else self.unit_start.take(stop)
+            if not self.step_units:
+                g[_REDONE] += stop - new_ckpt  # steps completed and to be done again
+            if p:
+                at_unit = new_ckpt[:p] * p + col
+                f[_USEFUL, :p] = flat[1].take(at_unit)
+                f[_USEFUL_COST, :p] = flat[2].take(at_unit)
+            if p < m:
+                f[_USEFUL, p:] = table[1].take(new_ckpt[p:])
+                f[_USEFUL_COST, p:] = table[2].take(new_ckpt[p:])
+            if self.keeps_fails:
+                g[_FAILS] *= new_ckpt <= ckpt  # a unit committed: its failures are forgotten
+            g[_CKPT] = new_ckpt
         g[_STOP] = stop
         done = stop == n  # (then not crashed)
         if weird is None:
@@ -888,7 +889,16 @@ class _CrashLoop:
             done &= ~weird
             gone = done | weird
         if done.any():
-            self._write(out, np.flatnonzero(done), True)
+            finished = np.flatnonzero(done)
+            if not self.one_unit:
+                self._write(out, finished, True)
+            else:  # it committed the whole pipeline: row n of the sweep
+                general = finished[:np.searchsorted(finished, p)]
+                committed = [np.concatenate([flat[r].take(n * p + general) if p else np.zeros(0),
+                                             np.full(finished.size - general.size, self.table[r][n])]) for r in (1, 2)]
+                self._write(out, finished, True, committed)
+        if self.one_unit:
+            g[_REDONE] += stop  # the steps completed before the crash, to be done again (finished runs are dropped)
         keep = ~gone
         calm = (keep & ~crashed).any()  # crashes between units, met next round
         if self._drop(keep) and calm:
@@ -963,14 +973,20 @@ class _CrashLoop:
             self._write(out, np.flatnonzero(gave_up), False)
             self._drop(~gave_up)
 
-    def _write(self, out: dict[str, np.ndarray], done: np.ndarray, completed: bool) -> None:
+    def _write(self, out: dict[str, np.ndarray], done: np.ndarray, completed: bool,
+               committed: list[np.ndarray] | None = None) -> None:
         """The results of the finished runs ``done`` (``_Run.finish_up``). A completed run's
-        ``completed`` and ``history_events`` are a clean run's, which the first pass wrote."""
+        ``completed`` and ``history_events`` are a clean run's, which the first pass wrote.
+        ``committed``: the work and cost committed by runs that completed their only unit."""
         f, g = self.f, self.g
         rows = g[_ROW].take(done)
-        useful_c, useful_cost = f[_USEFUL].take(done), f[_USEFUL_COST].take(done)
+        if committed is None:
+            useful_c, useful_cost = f[_USEFUL].take(done), f[_USEFUL_COST].take(done)
+            ckpt = g[_CKPT].take(done)
+        else:
+            (useful_c, useful_cost), ckpt = committed, self.c.n
         waste_c, waste_cost = f[_WASTE].take(done), f[_WASTE_COST].take(done)
-        ckpt, crashes = g[_CKPT].take(done), g[_CRASHES].take(done)
+        crashes = g[_CRASHES].take(done)
         values = {}
         units = self.units_before.take(ckpt)
         if not completed:  # the work committed is lost with the run
