@@ -137,6 +137,32 @@ def test_crash_only_sweep_with_many_failures_per_run(monkeypatch):
         if col != "engine":
             np.testing.assert_array_equal(reference[col].to_numpy(), fast[col].to_numpy(), err_msg=col)
 
+def test_crash_only_window_refills_and_first_dispatch_table(monkeypatch):
+    """The crash sweep's window (here 7 runs) refilled while runs are under way, so rounds mix runs
+    at their first dispatch (read off the shared first-pass timeline) with runs swept from their
+    own clock; a persistence latency long against the MTBF (5 × 2 s before the first dispatch,
+    MTBF 1 min) makes many workers crash while idle before it, which takes the sweep instead.
+    Every column equals the engine's exactly, for one-unit, step-level and two-step units."""
+    from sim.engines import fast as fastpath
+
+    sc = scenario(gpu_steps([40.0, 5.0, 90.0, 12.0, 30.0]), {"crash": {"mtbf": "1m", "restart_time": "3s"}},
+                  strategies={"restart": {"retry": {"initial_interval": "2s", "backoff_coefficient": 2.0,
+                                                    "maximum_attempts": 6}},
+                              "durable": {"persist_latency": "2s"},
+                              "checkpoint": {"every": 2, "persist_latency": "2s"}})
+    reference = simulate(sc, 300, 5, engine="des")
+    tables = []
+    sweep = fastpath._CrashLoop._sweep
+    monkeypatch.setattr(fastpath._CrashLoop, "_sweep", lambda self, s, *rest: (tables.append(s.size), sweep(self, s, *rest))[1])
+    monkeypatch.setattr(fastpath, "CRASH_BATCH", 7)
+    fast = simulate(sc, 300, 5, engine="fast")
+    assert 1 in tables  # each loop's table: one run's sweep
+    assert reference["crashes"].mean() > 3
+    for col in RUN_COLUMNS:
+        if col != "engine":
+            np.testing.assert_array_equal(reference[col].to_numpy(), fast[col].to_numpy(), err_msg=col)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
 def test_fast_path_agrees_statistically(path):
