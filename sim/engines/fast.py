@@ -51,7 +51,7 @@ BLOCK = 65536  # first pass: runs per block otherwise (a few arrays per block on
 LOOP_BATCH = 32768  # runs that meet a failure, stepped together in compact arrays (cache-sized)
 CLEAN_FIELDS = ("completed", "makespan_s", "compute_s", "useful_compute_s", "compute_cost_usd", "useful_cost_usd",
                 "unit_attempts", "history_events", "attempts")  # what the first pass writes (the rest stay 0)
-CRASH_BATCH = 16384  # crash-only scenarios: at most this many runs stepped together (the window of _CrashLoop)
+CRASH_BATCH = 32768  # crash-only scenarios: at most this many runs stepped together (the window of _CrashLoop)
 TAIL = 16  # fewer unfinished runs than this: numpy's per-call overhead loses to the engine
 
 
