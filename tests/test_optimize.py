@@ -304,6 +304,26 @@ def test_per_step_heartbeat_intervals_follow_dalys_dependence_on_the_save_cost()
     assert sc.strategies["recommended"].intervals_s(sc.steps) == (by["short"].best_every_s, by["long"].best_every_s)
 
 
+def test_a_step_where_saves_do_not_pay_gets_none() -> None:
+    """A 2 min GPU step, exponential crashes (MTBF 2 h), saves of 10 s: without saves a run loses
+    about w²/(2·MTBF) = 1 s of work on average, one save costs 10 s, so the optimum is no save
+    (H = w, the search's upper end, which bounded Brent never evaluates: the grid does). The plan
+    leaves the step without heartbeat (0) and says so. (The bundled video's transcription step
+    was given saves every 40 s, at a higher cost than none, before the grid was consulted.)"""
+    from sim.analysis.optimize.heartbeat import search_heartbeats
+
+    raw = {"name": "short", "steps": [{"name": "s", "kind": "gpu", "price_per_hour": 2.5, "duration": 120}],
+           "defaults": {"retry": {"initial_interval": 0}},
+           "failures": {"crash": {"mtbf": 7200, "restart_time": 60, "detection_delay": 0}},
+           "strategies": {"durable": {}}}
+    plan = search_heartbeats(scenario_from_dict(raw), "cost", 400, 5, checkpoint_cost_s=10.0)
+    (hb,) = plan.searches
+    assert hb.best_every_s == 120.0 and hb.saves_at_best == 0
+    assert hb.best_value == hb.curve["value"].min()
+    assert plan.intervals_s == {"s": 0.0}
+    assert "no saves in any GPU step" in plan.describe()
+
+
 def test_per_step_intervals_run_as_one_interval_when_equal_and_zero_means_no_saves() -> None:
     """every = H is every_by_step = {each GPU step: H}, run by run; an interval of 0 makes the
     step save nothing (as durable), while the other step still saves."""

@@ -131,8 +131,10 @@ def report_text(rec: Recommendation, top: int, seconds: float) -> str:
             interval = (f"95% CI of the optimum [{fmt_value('x_s', hb.ci_low_s)}, {fmt_value('x_s', hb.ci_high_s)}]"
                         if math.isfinite(hb.ci_low_s) else "no bootstrap interval (too few distinct intervals near "
                         "the optimum)")
+            best = (fmt_value('x_s', hb.best_every_s) if hb.saves_at_best > 0 else
+                    f"{fmt_value('x_s', hb.best_every_s)}, i.e. no save: saves do not pay in this step")
             lines.append(f"heartbeat: GPU step '{hb.step}' ({fmt_value('x_s', hb.work_s)}); best interval "
-                         f"{fmt_value('x_s', hb.best_every_s)} (minimize_scalar, {hb.evaluations} evaluations); "
+                         f"{best} (minimize_scalar, {hb.evaluations} evaluations, then the grid); "
                          f"{interval}; intervals not distinguishable from it: {fmt_value('x_s', hb.tied_low_s)} to "
                          f"{fmt_value('x_s', hb.tied_high_s)}; save cost {fmt_value('x_s', hb.checkpoint_cost_s)}.")
             crash = sc.failures.crash

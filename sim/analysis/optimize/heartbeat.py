@@ -121,6 +121,11 @@ class HeartbeatSearch:
     cost_by_step_s: dict[str, float] = field(default_factory=dict)
     default_cost_s: float | None = None  # the save cost of steps without their own (None: checkpoint_cost_s)
 
+    @property
+    def saves_at_best(self) -> int:
+        """Saves a step of the mean work makes at the best interval (0: the heartbeat does not pay here)."""
+        return max(math.ceil(self.work_s / self.best_every_s - 1e-9) - 1, 0)
+
     def table(self) -> dict:
         """The strategy searched: this step at its best interval, the others as during the search."""
         default = self.checkpoint_cost_s if self.default_cost_s is None else self.default_cost_s
@@ -144,9 +149,15 @@ class HeartbeatPlan:
 
     def describe(self) -> str:
         """'every 226 s in render, 90 s in upscale (saves of 2 s)'."""
-        parts = [f"{h:.4g} s in '{name}'" for name, h in self.intervals_s.items()]
-        costs = sorted({self.cost_by_step_s.get(name, self.checkpoint_cost_s) for name in self.intervals_s})
-        return f"saves every {', '.join(parts)} of work (a save takes {' or '.join(f'{c:g}' for c in costs)} s)"
+        saving = {name: h for name, h in self.intervals_s.items() if h > 0.0}
+        none = [f"'{name}'" for name, h in self.intervals_s.items() if h <= 0.0]
+        tail = f"; no saves in {', '.join(none)} (they do not pay)" if none else ""
+        if not saving:
+            return "no saves in any GPU step (they do not pay)"
+        parts = [f"{h:.4g} s in '{name}'" for name, h in saving.items()]
+        costs = sorted({self.cost_by_step_s.get(name, self.checkpoint_cost_s) for name in saving})
+        return (f"saves every {', '.join(parts)} of work (a save takes {' or '.join(f'{c:g}' for c in costs)} s)"
+                + tail)
 
 
 def _fit_vertex(every_s: np.ndarray, means: np.ndarray, window: float) -> float:
@@ -212,7 +223,14 @@ def search_heartbeat(scenario: Scenario, objective: str, runs: int, seed: int, *
     m = matrix(df, list(labels), objective, value_of_time_usd_per_hour)
     every = np.array(grid)
     values = np.array([aggregate(m[:, k], objective) for k in range(len(grid))])
+    # Bounded Brent never evaluates the bounds, and snapping to equal segments makes the objective
+    # a step function it can stall on: the answer is the best of every interval evaluated (the
+    # same replications at each), the grid's ends included (H = the step's work: no save at all).
     ref = grid.index(best)
+    if values.min() < values[ref]:
+        ref = int(np.argmin(values))
+        best = grid[ref]
+    best_value = min(float(values[ref]), min(cache.values()))
     diffs = [paired_diff(m[:, k], m[:, ref], objective, seed=seed) for k in range(len(grid))]
     curve = pd.DataFrame({"every_s": every, "value": values, "diff_vs_best": [d.mean for d in diffs],
                           "diff_low": [d.low for d in diffs], "diff_high": [d.high for d in diffs]})
@@ -228,7 +246,7 @@ def search_heartbeat(scenario: Scenario, objective: str, runs: int, seed: int, *
         if ok.size >= 0.9 * n_boot:
             low, high = (float(q) for q in np.quantile(ok, [0.025, 0.975]))
     tied = every[curve["diff_low"].to_numpy() <= 0.0]
-    return HeartbeatSearch(objective, step, work_s, best, float(res.fun), len(cache), curve, vertex, low, high,
+    return HeartbeatSearch(objective, step, work_s, best, best_value, len(cache), curve, vertex, low, high,
                            float(tied.min()), float(tied.max()), own_cost_s, persist_latency_s, runs, seed, others,
                            costs, checkpoint_cost_s)
 
@@ -249,6 +267,7 @@ def search_heartbeats(scenario: Scenario, objective: str, runs: int, seed: int, 
                               persist_latency_s=persist_latency_s,
                               value_of_time_usd_per_hour=value_of_time_usd_per_hour, step=name, others_s=dict(best),
                               cost_by_step_s=costs, **options)
-        best[name] = hb.best_every_s
+        # an interval as long as the step's work makes no save: the step is left without heartbeat (0)
+        best[name] = hb.best_every_s if hb.saves_at_best > 0 else 0.0
         searches.append(hb)
     return HeartbeatPlan(tuple(searches), best, checkpoint_cost_s, costs, persist_latency_s)

@@ -223,6 +223,10 @@ class Recommendation:
         for hb in (self.heartbeat_plan.searches if self.heartbeat_plan is not None else ()):
             ci = (f", 95% CI of the optimum {hb.ci_low_s:.4g}–{hb.ci_high_s:.4g} s" if math.isfinite(hb.ci_low_s)
                   else "")
+            if hb.saves_at_best == 0:
+                lines.append(f"Heartbeat: saves do not pay in '{hb.step}' ({hb.work_s:.4g} s of work, saves of "
+                             f"{hb.checkpoint_cost_s:g} s): it makes none.")
+                continue
             lines.append(f"Heartbeat: the best save interval for '{hb.step}' is {hb.best_every_s:.4g} s of work"
                          f"{ci} (saves of {hb.checkpoint_cost_s:g} s).")
         if self.exact_optimum is not None:

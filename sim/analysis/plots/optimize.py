@@ -120,7 +120,7 @@ def plot_heartbeat_curve(curve: pd.DataFrame, best_every_s: float, ylabel: str,
         labels.append("simulated (common random numbers; band: paired 95% CI vs optimum)")
         (opt,) = ax_.plot([best_every_s], [best_value], "*", ms=18, color=OKABE_ITO["vermillion"], zorder=5)
         handles.append(opt)
-        labels.append(f"optimum (scipy minimize_scalar): {_duration_tick(best_every_s)}")
+        labels.append(f"optimum (scipy minimize_scalar, then the grid): {_duration_tick(best_every_s)}")
         styles = ["--", ":", "-."]
         for k, (name, value) in enumerate((references_s or {}).items()):
             hv = ax_.axvline(value, color=OKABE_ITO["black"], ls=styles[k % 3], lw=1.3)
