@@ -251,8 +251,8 @@ chain_failures = st.fixed_dictionaries({}, optional={
 @given(st.lists(st.floats(1.0, 2000.0), min_size=1, max_size=5), chain_failures, st.booleans(), st.booleans(),
        st.integers(0, 2**31))
 def test_the_workflow_model_runs_chains_exactly_as_the_chain_engine(steps_s, fails, llm_steps, random, seed):
-    """The chain engine's loop (des.run_process) is a specialised, faster copy of the workflow
-    model for chains: on any chain both give the same runs, number for number."""
+    """The chain machine (sim.model.chain, run by des.run_chunk) is a specialised, faster copy of
+    the workflow model for chains: on any chain both give the same runs, number for number."""
     if llm_steps:
         steps = [llm(f"s{i}", {"dist": "exponential", "mean": d} if random else d) for i, d in enumerate(steps_s)]
     else:

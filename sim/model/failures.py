@@ -23,7 +23,9 @@ from sim.model.scenario import Scenario
 
 INF = math.inf
 COMPLETED, CRASHED, KILLED_BY_DEPLOY, RATE_LIMITED = 0, 1, 2, 3
-CANCELLED = 5  # workflow graphs: a sibling branch's failure cancelled the attempt (restart); 4 is the fleet's outage
+OUTAGE = 4  # fleet: the shared provider was down (refused the call, or went down during it)
+CANCELLED = 5  # workflow graphs: a sibling branch's failure cancelled the attempt (restart)
+CUT = -2  # an attempt cut by the horizon (max_time)
 OUTCOMES = ("completed", "crashed", "killed_by_deploy", "rate_limited", "outage", "cancelled")
 PREFILL = 4  # draws per stream computed up front for a chunk
 

@@ -43,6 +43,10 @@ class WorkerPool:
             return workers[heapq.heappop(free)[1]]
         return None
 
+    def now(self) -> float:
+        """The simulation clock."""
+        return self.env.now
+
     def wait(self) -> simpy.Event:
         """An event whose value is the next worker released to this requester."""
         event = self.env.event()

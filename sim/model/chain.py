@@ -1,0 +1,382 @@
+"""The chain state machine: one run of a chain-shaped workflow, executed by both engines.
+
+A chain runs its steps one after another on one worker at a time (docs/model.md, sections 1–2).
+This module is the one place that holds its rules: attempt outcomes (completion, 429, crash,
+deployment kill and drain, horizon), what a failure rolls back (the pipeline since the last
+checkpoint, or a heartbeat step's unsaved segments), the retry back-off, and the accounting
+(pending, useful and wasted compute and cost, history events, counts). It is the chain-shaped
+special case of the workflow model (``sim.model.workflow``), written as a flat loop because it
+runs 5× faster on chains; tests/test_workflow_graph.py checks on random chains that the two give
+the same runs, number for number.
+
+``chain_run`` is a generator that knows nothing of SimPy. It yields
+
+* a float: the delay until its next event (the engine schedules a timeout and resumes it), or
+* ``NEED_WORKER``: the run asks the worker pool for a worker and none is free; the engine
+  answers with ``send(worker)`` once one is released to it.
+
+The DES engine gives the run its own worker for the whole run (``worker``). The fleet engine
+gives a ``pool`` instead: the run takes a worker when it starts or resumes with nothing held in
+memory and returns it to the pool when a checkpoint, or a failure's roll back, leaves nothing
+unrecorded in the worker's memory. The fleet may also give a shared ``provider`` (rate limits
+and outages, ``sim.engines.fleet.provider``) and asks for ``schedule_to_close`` (a unit whose
+retry would start later than its policy's ``schedule_to_close`` after it began is abandoned);
+both are fleet-only (docs/fleet.md).
+
+When the run ends it appends one row (``CHAIN_FIELDS``) to ``out``. With ``log`` (a list), every
+attempt adds ``[step, attempt, start, end, outcome, useful]``; ``useful`` is set once the
+attempt's result is part of a completed run.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from itertools import compress
+from typing import Protocol
+
+from sim.model.failures import (
+    COMPLETED,
+    CRASHED,
+    CUT,
+    INF,
+    KILLED_BY_DEPLOY,
+    OUTAGE,
+    RATE_LIMITED,
+    ReplicationEnv,
+    Stream,
+    Worker,
+    worker_spec,
+)
+from sim.model.scenario import Scenario
+from sim.model.strategies import (
+    EVENTS_AT_START,
+    EVENTS_PER_ACTIVITY,
+    Behaviour,
+    heartbeat_attempt,
+    heartbeat_settle,
+)
+from sim.model.workflow import retry_policy, retry_wait_s
+
+NEED_WORKER = object()  # yielded when the pool has no free worker; the engine sends one back
+
+RUN_FIELDS = (
+    "completed", "makespan_s", "compute_s", "useful_compute_s", "wasted_compute_s",
+    "compute_cost_usd", "useful_cost_usd", "wasted_cost_usd", "unit_attempts", "history_events",
+    "attempts", "crashes", "deploy_kills", "rate_limited", "pipeline_restarts", "heartbeats",
+)
+# a run's row: the runs table's fields, the run index, then what only the fleet reports
+CHAIN_FIELDS = (*RUN_FIELDS, "run", "first_start_s", "cut_by_horizon", "queue_wait_s", "calls",
+                "provider_429s", "outage_errors")
+
+
+class Pool(Protocol):
+    """The fleet's worker pool as the chain machine sees it."""
+
+    def take(self, t: float) -> Worker | None: ...
+    def release(self, worker: Worker) -> None: ...
+    def now(self) -> float: ...
+
+
+class ChainTable:
+    """Per-step constants of a chain scenario that the run loop reads (one per scenario)."""
+
+    def __init__(self, scenario: Scenario):
+        steps = scenario.steps
+        self.n = len(steps)
+        self.is_gpu = [s.kind == "gpu" for s in steps]
+        self.is_llm = [not g for g in self.is_gpu]
+        self.rate_per_s = [scenario.step_price_per_s(s) if s.kind == "gpu" else 0.0 for s in steps]
+        self.call_cost = [scenario.step_attempt_cost_usd(s) if s.kind == "llm" else 0.0 for s in steps]
+        self.tokens = [float(s.input_tokens + s.output_tokens) for s in steps]
+        self.retry = [s.retry for s in steps]
+        self.uses_provider = [False] * self.n  # the fleet marks the steps that call its shared provider
+        rl = scenario.failures.rate_limit
+        self.p429 = rl.probability if rl is not None else 0.0
+        self.response_s = rl.response_time_s if rl is not None else 0.0
+        crash = scenario.failures.crash
+        self.detect_s = crash.detection_delay_s if crash is not None else 0.0
+        self.max_time_s = scenario.simulation.max_time_s
+        self.n_llm = sum(1 for s in steps if s.kind == "llm")
+        self.worker = worker_spec(scenario)
+        self.checkpoints: dict[str, list[bool]] = {}
+        self.heartbeat_steps: dict[str, list[bool]] = {}
+
+    def prepare(self, beh: Behaviour) -> None:
+        """The strategy's per-step lists (where progress is recorded, which steps heartbeat)."""
+        self.checkpoints[beh.label] = [beh.is_checkpoint(i, self.n) for i in range(self.n)]
+        hb = beh.heartbeat_intervals_s
+        self.heartbeat_steps[beh.label] = [bool(hb) and hb[i] > 0.0 and gpu for i, gpu in enumerate(self.is_gpu)]
+
+
+def _draw(value: Stream | float, k: int) -> float:
+    return value.get(k) if type(value) is Stream else value
+
+
+def chain_run(tb: ChainTable, beh: Behaviour, renv: ReplicationEnv, out: list, worker: Worker | None = None,
+              pool: Pool | None = None, provider: object | None = None, start_s: float = 0.0,
+              schedule_to_close: bool = False, log: list | None = None) -> Generator[object, Worker | None, None]:
+    """One strategy's run through one failure environment (``tb.prepare(beh)`` called before).
+
+    Exactly one of ``worker`` (the run's own worker, DES) and ``pool`` (fleet) is given. The run
+    starts at ``start_s`` (the fleet's arrival); its clock starts at ``pool.now()`` or 0.
+    """
+    n = tb.n
+    is_gpu, rate_per_s, call_cost, p429 = tb.is_gpu, tb.rate_per_s, tb.call_cost, tb.p429
+    rate_u, durations = renv.rate_u, renv.durations
+    checkpoint_after = tb.checkpoints[beh.label]
+    hb_step = tb.heartbeat_steps[beh.label]
+    uses_provider = tb.uses_provider
+    outages = provider.outages if provider is not None else None  # type: ignore[attr-defined]
+    honor = provider is not None and provider.config.honor_retry_after  # type: ignore[attr-defined]
+    # the run's clock mirrors the engine's: each resume after a delay d is at now + d
+    now = pool.now() if pool is not None else 0.0
+    lat = beh.persist_latency_s
+    records = beh.records_history
+    max_t = tb.max_time_s
+    t = start_s + (EVENTS_AT_START * lat if records else 0.0)
+    history = EVENTS_AT_START if records else 0
+    pos = ckpt = 0
+    calls = [0] * n
+    fails = retries = 0
+    prev_sleep = 0.0
+    unit_start = t
+    pend_c = pend_cost = useful_c = useful_cost = waste_c = waste_cost = 0.0
+    pend_log: list[int] = []
+    unit_open = False
+    unit_attempts = attempts = crashes = deploy_kills = limited = restarts = 0
+    provider_429s = outage_errors = 0
+    step_level = beh.checkpoint_every == 1
+    # heartbeat: GPU step i saves its progress after every ``hb[i]`` of work (each save takes
+    # ``hb_cost[i]`` of worker time); a retried step resumes from its last save
+    hb, hb_cost = beh.heartbeat_intervals_s, beh.heartbeat_costs_s  # per step
+    step_work = -1.0  # work of the current heartbeat step, drawn at its first attempt
+    saved = kept_c = kept_cost = 0.0  # progress saved in the current step, its compute and cost
+    heartbeats = saves = 0
+    completed = cut = False
+    finish = 0.0
+    first_start = math.nan
+    queue_wait = 0.0
+    w = worker
+    while True:
+        if w is None:
+            # (fleet) nothing is held in memory: take a worker from the pool at t
+            if t >= max_t:
+                finish, cut = max_t, True
+                break
+            if t > now:
+                d = t - now
+                yield d
+                now += d
+            w = pool.take(now)  # type: ignore[union-attr]
+            if w is None:
+                w = yield NEED_WORKER
+                now = pool.now()  # type: ignore[union-attr]
+            s = w.acquire(now)[0]  # type: ignore[union-attr]
+            lost_at, lost_cause = INF, COMPLETED
+        elif t >= w.ready and w.next_crash > t and w.next_deploy > t:
+            s, lost_at, lost_cause = t, INF, COMPLETED  # the common case, inlined: worker ready, nothing due
+        else:
+            s, lost_at, lost_cause = w.acquire(t)
+        outcome = -1
+        shut = False
+        ra_provider = 0.0
+        if lost_at < s and pos > ckpt:
+            # the worker shut down while the pipeline waited in its memory: its progress is gone
+            end, outcome, k, i = lost_at, lost_cause, -1, pos
+        elif s >= max_t:
+            finish, cut = max_t, True
+            break
+        else:
+            queue_wait += s - t
+            if first_start != first_start:
+                first_start = s
+            i = pos
+            k = calls[i]
+            calls[i] = k + 1
+            if not unit_open:
+                unit_open = True
+                unit_attempts += 1
+            attempts += 1
+            rl = rate_u[i]
+            refused = rl is not None and rl.get(k) < p429  # a call answered 429 (or, fleet, refused)
+            hb_attempt = False
+            if refused:
+                dur = tb.response_s
+                end, outcome, shut = w.resolve(s, s + dur)
+                if outcome == COMPLETED:
+                    outcome = RATE_LIMITED
+            else:
+                cut_at = INF  # (fleet) an outage beginning during the call ends it
+                if provider is not None and uses_provider[i]:
+                    if s > now:  # the provider's state is read at the call's instant
+                        d = s - now
+                        yield d
+                        now += d
+                    if outages is not None and outages.down_until(s) > s:
+                        refused, refusal = True, OUTAGE
+                    elif (ra_provider := provider.admit(s, tb.tokens[i])) > 0.0:  # type: ignore[attr-defined]
+                        refused, refusal = True, RATE_LIMITED
+                    elif outages is not None:
+                        cut_at = outages.next_start(s)
+                if refused:
+                    dur = provider.response_s  # type: ignore[union-attr]
+                    end, outcome, shut = w.resolve(s, s + dur)
+                    if outcome == COMPLETED:
+                        outcome = refusal
+                        if refusal == RATE_LIMITED:
+                            provider_429s += 1
+                else:
+                    dur = durations[i]
+                    if type(dur) is Stream:
+                        dur = dur.get(k)
+                    if hb_step[i]:
+                        hb_attempt = True
+                        length, saves, step_work = heartbeat_attempt(dur, step_work, saved, hb[i], hb_cost[i])
+                        end = s + length
+                    else:
+                        end = s + dur
+                    if cut_at < end:
+                        end, outcome, shut = w.resolve(s, cut_at)
+                        if outcome == COMPLETED:
+                            outcome = OUTAGE
+                    elif w.next_crash >= end and w.next_deploy >= end:
+                        outcome = COMPLETED  # no failure before the end, inlined
+                    else:
+                        end, outcome, shut = w.resolve(s, end)
+            if end > max_t:
+                end = max_t
+                outcome = CUT
+            if end > now:
+                d = end - now
+                yield d
+                now += d
+            if log is not None:
+                log.append([i, k, s, end, outcome, False])
+            elapsed = end - s
+            if is_gpu[i]:
+                cost = elapsed * rate_per_s[i]
+            elif outcome == COMPLETED:
+                cost = call_cost[i]
+            elif refused or outcome == OUTAGE or dur <= 0:  # a refused call costs nothing
+                cost = 0.0
+            else:
+                cost = call_cost[i] * elapsed / dur
+            if outcome == CUT:
+                waste_c += elapsed + kept_c
+                waste_cost += cost + kept_cost
+                kept_c = kept_cost = 0.0
+                finish, cut = max_t, True
+                break
+            if hb_attempt:  # a heartbeat attempt: its completed saves survive a failure
+                sent, elapsed, cost, saved, kept_c, kept_cost = heartbeat_settle(
+                    outcome == COMPLETED, elapsed, cost, saves, saved, kept_c, kept_cost, hb[i], hb_cost[i],
+                    rate_per_s[i])
+                heartbeats += sent
+                if outcome == COMPLETED:
+                    step_work = -1.0
+            if outcome == COMPLETED:
+                pend_c += elapsed
+                pend_cost += cost
+                if log is not None:
+                    pend_log.append(len(log) - 1)
+                pos = i + 1
+                if checkpoint_after[i]:
+                    useful_c += pend_c
+                    useful_cost += pend_cost
+                    pend_c = pend_cost = 0.0
+                    if log is not None:
+                        for j in pend_log:
+                            log[j][5] = True
+                        pend_log.clear()
+                    ckpt = pos
+                    fails = 0
+                    prev_sleep = 0.0
+                    unit_open = False
+                    if pool is not None:
+                        pool.release(w)
+                        w = None
+                    if records:
+                        history += EVENTS_PER_ACTIVITY
+                        t = end + EVENTS_PER_ACTIVITY * lat
+                    else:
+                        t = end
+                    unit_start = t
+                    if pos == n:
+                        completed = True
+                        finish = t
+                        break
+                    continue
+                if not shut:
+                    t = end
+                    continue
+                # a drained deployment ended the process after this step: in-memory progress is lost
+                outcome = KILLED_BY_DEPLOY
+            else:
+                waste_c += elapsed
+                waste_cost += cost
+        # ---- a failure: count it, roll back, release the worker if it holds nothing, wait
+        if outcome == CRASHED:
+            crashes += 1
+            notice = end + tb.detect_s
+        elif outcome == KILLED_BY_DEPLOY:
+            deploy_kills += 1
+            notice = end
+        elif outcome == OUTAGE:
+            outage_errors += 1
+            notice = end
+        else:
+            limited += 1
+            notice = end
+        # an in-process retry survives a 429 (or an outage), unless the worker shut down right after it
+        in_place = (outcome == RATE_LIMITED or outcome == OUTAGE) and beh.retry_429_in_place and not shut
+        policy = retry_policy(beh, tb.retry[i], in_place)
+        if not in_place:
+            waste_c += pend_c
+            waste_cost += pend_cost
+            pend_c = pend_cost = 0.0
+            pend_log.clear()
+            if ckpt == 0 and not step_level:
+                restarts += 1
+            pos = ckpt
+            unit_open = False
+        if pool is not None and pos == ckpt:
+            pool.release(w)  # type: ignore[arg-type]
+            w = None
+        fails += 1
+        wait = retry_wait_s(policy, fails, renv.jitter_u, retries, prev_sleep)
+        if wait is None:
+            finish = notice
+            break
+        retries += 1
+        prev_sleep = wait
+        if outcome == RATE_LIMITED and k >= 0:
+            ra = (ra_provider if honor else 0.0) if ra_provider > 0.0 else _draw(renv.retry_after[i], k)
+            if ra > wait:
+                wait = ra
+        t = notice + wait
+        if schedule_to_close:
+            stc = policy.schedule_to_close_s
+            if stc is not None and t - unit_start > stc:
+                finish = notice
+                break
+    if pool is not None and w is not None:
+        pool.release(w)
+    if not completed:
+        waste_c += pend_c + useful_c + kept_c
+        waste_cost += pend_cost + useful_cost + kept_cost
+        useful_c = useful_cost = 0.0
+        if log is not None:
+            for entry in log:
+                entry[5] = False
+        if records:
+            history += EVENTS_PER_ACTIVITY
+    if pool is not None and finish > now:
+        # (fleet) the workflow holds its place until it ends; the DES adds the last stretch (the
+        # final history events, which touch nothing else) to the makespan without an event
+        yield finish - now
+    n_calls = sum(compress(calls, tb.is_llm)) if tb.n_llm else 0
+    out.append((completed, finish, useful_c + waste_c, useful_c, waste_c, useful_cost + waste_cost,
+                useful_cost, waste_cost, unit_attempts, history, attempts, crashes, deploy_kills,
+                limited, restarts, heartbeats, renv.run, first_start, cut, queue_wait, n_calls,
+                provider_429s, outage_errors))
