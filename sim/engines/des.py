@@ -14,7 +14,7 @@ event saved), which keeps the Python work per event small while the model stays 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import simpy
@@ -27,30 +27,38 @@ from sim.model.strategies import Behaviour
 from sim.model.workflow import GRAPH_SOURCES, Graph, GraphDraws, WorkflowRun
 
 ENV_BATCH = 4  # replications per SimPy Environment (measured best: fewer events per heap, little set-up)
+ENV_GROUP = 512  # replications whose failure environments are built at once
 
 __all__ = ["CHAIN_FIELDS", "RUN_FIELDS", "run_chunk", "run_workflow_chunk"]
 
 _StepTable = ChainTable  # (the fast path re-runs its last runs through ``run_process``)
 
 
-def _start(env: simpy.Environment, run: Iterator[float]) -> None:
-    """Drive a run generator: each yielded delay schedules the run's event, whose callback
-    resumes the generator. One ``simpy.Event`` per run is re-armed after it fires (a processed
-    event's callbacks are set to None by the kernel), which spares an allocation per event."""
+def _driver(env: simpy.Environment) -> Callable[[Iterator[float]], None]:
+    """A function that starts run generators on ``env``: each yielded delay schedules the run's
+    event, whose callback resumes the generator. One ``simpy.Event`` per run, holding the run as its
+    value, is re-armed after it fires (the kernel sets a processed event's callbacks to None), and
+    every event shares one callback list: no allocation per event, no object per run beyond its
+    event, and no reference cycle per run (so the garbage collector seldom runs)."""
     schedule = env.schedule
-    event = simpy.Event(env)
-    event._ok = True
-    event._value = None
-    callbacks: list = []
+    normal = simpy.events.NORMAL
+    Event = simpy.Event  # noqa: N806
 
-    def resume(_event: object) -> None:
-        delay = next(run, None)  # None: the run is over (it only ever yields floats)
+    def resume(event: simpy.Event) -> None:
+        delay = next(event._value, None)  # None: the run is over (it only ever yields floats)
         if delay is not None:
             event.callbacks = callbacks
-            schedule(event, simpy.events.NORMAL, delay)
+            schedule(event, normal, delay)
 
-    callbacks.append(resume)
-    resume(None)
+    callbacks = [resume]
+
+    def start(run: Iterator[float]) -> None:
+        event = Event(env)
+        event._ok = True
+        event._value = run
+        resume(event)
+
+    return start
 
 
 def run_process(steps: ChainTable, beh: Behaviour, renv: ReplicationEnv, worker: Worker, out: list,
@@ -82,11 +90,12 @@ def run_workflow_chunk(scenario: Scenario, behaviours: list[Behaviour], runs: np
     rows: dict[str, list[tuple]] = {beh.label: [] for beh in behaviours}
     for first in range(0, len(envs), ENV_BATCH):
         sim_env = simpy.Environment()
+        start = _driver(sim_env)
         for n, renv in enumerate(envs[first:first + ENV_BATCH], start=first):
             draws = GraphDraws(graph, {source: keys[source][n] for source in GRAPH_SOURCES})
             for beh in behaviours:
                 wr = WorkflowRun(graph, beh, draws, Worker(spec, renv), renv.jitter_u, renv.run, 0.0, log)
-                _start(sim_env, _graph_process(wr, rows[beh.label], stats))
+                start(_graph_process(wr, rows[beh.label], stats))
         sim_env.run()
     return rows, log
 
@@ -98,25 +107,31 @@ def run_chunk(scenario: Scenario, behaviours: list[Behaviour], runs: np.ndarray,
         rows, log = run_workflow_chunk(scenario, behaviours, runs, seed, event_log)
         return _columns(rows, (*RUN_FIELDS, "run")), log
     steps = ChainTable(scenario)
-    envs = build_environments(scenario, runs, seed)
     rows: dict[str, list[tuple]] = {beh.label: [] for beh in behaviours}
     pairs = [(beh, rows[beh.label]) for beh in behaviours]
     for beh in behaviours:
         steps.prepare(beh)
     spec = steps.worker
     attempts: list[tuple[int, str, list]] | None = [] if event_log else None
-    # A few replications per Environment: their strategies run side by side in simulated
-    # time; one Environment for a whole chunk would make every event pay log(chunk).
-    for first in range(0, len(envs), ENV_BATCH):
-        sim_env = simpy.Environment()
-        for renv in envs[first:first + ENV_BATCH]:
-            for beh, out in pairs:
-                run_log: list | None = None
-                if attempts is not None:
-                    run_log = []
-                    attempts.append((renv.run, beh.label, run_log))
-                _start(sim_env, chain_run(steps, beh, renv, out, Worker(spec, renv), log=run_log))
-        sim_env.run()
+    runs = np.asarray(runs, dtype=np.int64)
+    # Environments a group at a time: their draws are pure functions of (seed, run), and a group
+    # freed before the next is built never reaches the garbage collector's oldest generation.
+    for group in range(0, len(runs), ENV_GROUP):
+        envs = build_environments(scenario, runs[group:group + ENV_GROUP], seed)
+        # A few replications per Environment: their strategies run side by side in simulated
+        # time; one Environment for a whole chunk would make every event pay log(chunk).
+        for first in range(0, len(envs), ENV_BATCH):
+            sim_env = simpy.Environment()
+            start = _driver(sim_env)
+            for renv in envs[first:first + ENV_BATCH]:
+                for beh, out in pairs:
+                    if attempts is None:
+                        start(chain_run(steps, beh, renv, out, Worker(spec, renv)))
+                    else:
+                        run_log: list = []
+                        attempts.append((renv.run, beh.label, run_log))
+                        start(chain_run(steps, beh, renv, out, Worker(spec, renv), log=run_log))
+            sim_env.run()
     log = None if attempts is None else [(run, label, *e) for run, label, entries in attempts for e in entries]
     return _columns(rows, CHAIN_FIELDS), log
 
