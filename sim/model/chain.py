@@ -99,14 +99,20 @@ class ChainTable:
         self.max_time_s = scenario.simulation.max_time_s
         self.n_llm = sum(1 for s in steps if s.kind == "llm")
         self.worker = worker_spec(scenario)
-        self.checkpoints: dict[str, list[bool]] = {}
-        self.heartbeat_steps: dict[str, list[bool]] = {}
+        self.plans: dict[str, tuple] = {}
 
     def prepare(self, beh: Behaviour) -> None:
-        """The strategy's per-step lists (where progress is recorded, which steps heartbeat)."""
-        self.checkpoints[beh.label] = [beh.is_checkpoint(i, self.n) for i in range(self.n)]
+        """What a run of strategy ``beh`` reads, in one tuple (unpacked once per run): the
+        scenario's constants, where progress is recorded, which steps heartbeat, and the strategy's."""
         hb = beh.heartbeat_intervals_s
-        self.heartbeat_steps[beh.label] = [bool(hb) and hb[i] > 0.0 and gpu for i, gpu in enumerate(self.is_gpu)]
+        self.plans[beh.label] = (
+            self.n, self.is_gpu, self.rate_per_s, self.call_cost, self.p429, self.max_time_s,
+            [beh.is_checkpoint(i, self.n) for i in range(self.n)],
+            [bool(hb) and hb[i] > 0.0 and gpu for i, gpu in enumerate(self.is_gpu)],
+            beh.persist_latency_s, beh.records_history, beh.checkpoint_every == 1,
+            hb, beh.heartbeat_costs_s, EVENTS_AT_START if beh.records_history else 0,
+            EVENTS_AT_START * beh.persist_latency_s if beh.records_history else 0.0,
+        )
 
 
 def _draw(value: Stream | float, k: int) -> float:
@@ -121,21 +127,20 @@ def chain_run(tb: ChainTable, beh: Behaviour, renv: ReplicationEnv, out: list, w
     Exactly one of ``worker`` (the run's own worker, DES) and ``pool`` (fleet) is given. The run
     starts at ``start_s`` (the fleet's arrival); its clock starts at ``pool.now()`` or 0.
     """
-    n = tb.n
-    is_gpu, rate_per_s, call_cost, p429 = tb.is_gpu, tb.rate_per_s, tb.call_cost, tb.p429
+    (n, is_gpu, rate_per_s, call_cost, p429, max_t, checkpoint_after, hb_step, lat, records, step_level,
+     hb, hb_cost, history, t) = tb.plans[beh.label]
+    # heartbeat (per step): GPU step i saves its progress after every ``hb[i]`` of work (each save
+    # takes ``hb_cost[i]`` of worker time); a retried step resumes from its last save
     rate_u, durations = renv.rate_u, renv.durations
-    checkpoint_after = tb.checkpoints[beh.label]
-    hb_step = tb.heartbeat_steps[beh.label]
-    uses_provider = tb.uses_provider
-    outages = provider.outages if provider is not None else None  # type: ignore[attr-defined]
-    honor = provider is not None and provider.config.honor_retry_after  # type: ignore[attr-defined]
+    if provider is None:
+        outages = None
+        honor = False
+    else:
+        outages = provider.outages  # type: ignore[attr-defined]
+        honor = provider.config.honor_retry_after  # type: ignore[attr-defined]
     # the run's clock mirrors the engine's: each resume after a delay d is at now + d
-    now = pool.now() if pool is not None else 0.0
-    lat = beh.persist_latency_s
-    records = beh.records_history
-    max_t = tb.max_time_s
-    t = start_s + (EVENTS_AT_START * lat if records else 0.0)
-    history = EVENTS_AT_START if records else 0
+    now = 0.0 if pool is None else pool.now()
+    t += start_s
     pos = ckpt = 0
     calls = [0] * n
     fails = retries = 0
@@ -146,10 +151,6 @@ def chain_run(tb: ChainTable, beh: Behaviour, renv: ReplicationEnv, out: list, w
     unit_open = False
     unit_attempts = attempts = crashes = deploy_kills = limited = restarts = 0
     provider_429s = outage_errors = 0
-    step_level = beh.checkpoint_every == 1
-    # heartbeat: GPU step i saves its progress after every ``hb[i]`` of work (each save takes
-    # ``hb_cost[i]`` of worker time); a retried step resumes from its last save
-    hb, hb_cost = beh.heartbeat_intervals_s, beh.heartbeat_costs_s  # per step
     step_work = -1.0  # work of the current heartbeat step, drawn at its first attempt
     saved = kept_c = kept_cost = 0.0  # progress saved in the current step, its compute and cost
     heartbeats = saves = 0
@@ -208,7 +209,7 @@ def chain_run(tb: ChainTable, beh: Behaviour, renv: ReplicationEnv, out: list, w
                     outcome = RATE_LIMITED
             else:
                 cut_at = INF  # (fleet) an outage beginning during the call ends it
-                if provider is not None and uses_provider[i]:
+                if provider is not None and tb.uses_provider[i]:
                     if s > now:  # the provider's state is read at the call's instant
                         d = s - now
                         yield d
