@@ -56,11 +56,12 @@ def identity(u: np.ndarray) -> np.ndarray:
     return u
 
 
-def streams(keys: np.ndarray, lane: int, ppf: Callable[[np.ndarray], np.ndarray]) -> list[Stream]:
-    """One lazily extended stream per key, the first draws computed in one numpy call."""
+def streams(keys: np.ndarray, lane: int, ppf: Callable[[np.ndarray], np.ndarray], prefill: int = PREFILL
+            ) -> list[Stream]:
+    """One lazily extended stream per key, the first ``prefill`` draws computed in one numpy call."""
     if len(keys) == 0:
         return []
-    first = ppf(uniform_matrix(keys, PREFILL, lane=lane)).tolist()
+    first = ppf(uniform_matrix(keys, prefill, lane=lane)).tolist()
     return [Stream(k, lane, ppf, row) for k, row in zip(np.asarray(keys).tolist(), first, strict=True)]
 
 
@@ -112,6 +113,17 @@ def assign_step_columns(scenario: Scenario, envs: list[ReplicationEnv], columns:
         e.rate_u, e.durations, e.retry_after = rate, dur, ra_row
 
 
+def crash_prefill(scenario: Scenario, mean_ttf_s: float) -> int:
+    """Times to failure computed up front per replication: enough that extending a stream one
+    replication at a time (a numpy call each) stays rare when crashes are frequent: PREFILL, plus
+    8 per mean time to failure in the steps' nominal length, at most 32. (Draws are pure functions
+    of their index, so this changes only the speed.)"""
+    span_s = sum(step.duration.mean() for step in scenario.steps)
+    if not mean_ttf_s > 0 or not math.isfinite(span_s):
+        return PREFILL
+    return min(PREFILL + math.ceil(8.0 * span_s / mean_ttf_s), 32)
+
+
 class ReplicationEnv:
     """The failure environment of one replication (shared by every strategy)."""
 
@@ -133,7 +145,9 @@ def build_environments(scenario: Scenario, runs: np.ndarray, seed: int) -> list[
     envs = [ReplicationEnv(int(r)) for r in runs]
     f = scenario.failures
     if f.crash is not None:
-        for e, s in zip(envs, streams(replication_keys(seed, Source.CRASH, runs), 0, f.crash.time_to_failure.ppf), strict=True):
+        ttf = f.crash.time_to_failure
+        for e, s in zip(envs, streams(replication_keys(seed, Source.CRASH, runs), 0, ttf.ppf,
+                                      crash_prefill(scenario, ttf.mean())), strict=True):
             e.crash_ttf = s
     if f.deploy is not None and f.deploy.mode != "scheduled":
         if f.deploy.mode == "periodic":
@@ -209,11 +223,14 @@ class Worker:
 
     def _new_life(self) -> None:
         """The worker became ready again at ``self.ready`` after a restart."""
-        if self._ttf is None:
+        ttf = self._ttf
+        if ttf is None:
             return
         if self._renew:
-            self.next_crash = self.ready + self._ttf.get(self._j)
-            self._j += 1
+            j = self._j
+            values = ttf.values  # (Stream.get, inlined for a draw already computed)
+            self.next_crash = self.ready + (values[j] if j < len(values) else ttf.get(j))
+            self._j = j + 1
         else:
             # host failures while down have no effect; a crash at the very instant the worker is
             # ready again (zero restart time) is the one that just happened, so it is consumed too
