@@ -27,7 +27,7 @@ from sim.model.strategies import Behaviour
 from sim.model.workflow import GRAPH_SOURCES, Graph, GraphDraws, WorkflowRun
 
 ENV_BATCH = 4  # replications per SimPy Environment (measured best: fewer events per heap, little set-up)
-ENV_GROUP = 512  # replications whose failure environments are built at once
+ENV_GROUP = 128  # replications whose failure environments are built at once (fewer: rarer full GC collections)
 
 __all__ = ["CHAIN_FIELDS", "RUN_FIELDS", "run_chunk", "run_workflow_chunk"]
 
