@@ -26,7 +26,7 @@ from sim.model.scenario import Scenario
 from sim.model.strategies import Behaviour
 from sim.model.workflow import GRAPH_SOURCES, Graph, GraphDraws, WorkflowRun
 
-ENV_BATCH = 4  # replications per SimPy Environment (measured best: fewer events per heap, little set-up)
+ENV_BATCH = 4  # replications run at a time on a chunk's SimPy Environment (measured best: small heaps)
 ENV_GROUP = 128  # replications whose failure environments are built at once (fewer: rarer full GC collections)
 
 __all__ = ["CHAIN_FIELDS", "RUN_FIELDS", "run_chunk", "run_workflow_chunk"]
@@ -114,15 +114,18 @@ def run_chunk(scenario: Scenario, behaviours: list[Behaviour], runs: np.ndarray,
     spec = steps.worker
     attempts: list[tuple[int, str, list]] | None = [] if event_log else None
     runs = np.asarray(runs, dtype=np.int64)
-    # Environments a group at a time: their draws are pure functions of (seed, run), and a group
-    # freed before the next is built never reaches the garbage collector's oldest generation.
+    # One SimPy Environment runs a few replications at a time: their strategies run side by side
+    # in simulated time; all of a chunk at once would make every event pay log(chunk). A batch
+    # starts where the previous one ended on the Environment's clock: each run keeps its own clock
+    # (``chain_run``'s ``now``) and gives SimPy only delays, so nothing depends on the offset, and
+    # the chunk makes no Environment (a reference cycle for the garbage collector) per batch.
+    sim_env = simpy.Environment()
+    start = _driver(sim_env)
+    # Failure environments a group at a time: their draws are pure functions of (seed, run), and a
+    # group freed before the next is built never reaches the garbage collector's oldest generation.
     for group in range(0, len(runs), ENV_GROUP):
         envs = build_environments(scenario, runs[group:group + ENV_GROUP], seed)
-        # A few replications per Environment: their strategies run side by side in simulated
-        # time; one Environment for a whole chunk would make every event pay log(chunk).
         for first in range(0, len(envs), ENV_BATCH):
-            sim_env = simpy.Environment()
-            start = _driver(sim_env)
             for renv in envs[first:first + ENV_BATCH]:
                 for beh, out in pairs:
                     if attempts is None:
