@@ -81,7 +81,7 @@ def run_workflow_chunk(scenario: Scenario, behaviours: list[Behaviour], runs: np
                        event_log: bool, stats: dict[str, int] | None = None) -> tuple[dict[str, list[tuple]], list | None]:
     """Every (replication, strategy) runs the workflow model (``sim.model.workflow``) on its worker:
     graph scenarios always; chains too when called directly (the tests check that it agrees run by
-    run with ``run_process``, the chain engine's specialised loop). Rows as ``RUN_FIELDS`` + run."""
+    run with the chain machine, ``sim.model.chain``). Rows as ``RUN_FIELDS`` + run."""
     graph = Graph(scenario)
     envs = build_environments(scenario, runs, seed)
     keys = {source: replication_keys(seed, source, runs).tolist() for source in GRAPH_SOURCES}
