@@ -15,8 +15,6 @@ format of docs/model.md. A chain is written exactly as before: no ``count``, no 
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -31,6 +29,7 @@ from sim.calibrate.fits import Calibration, DurationFit, Estimate
 from sim.calibrate.graph import WorkflowShape, infer_shape
 from sim.calibrate.text import _dur as _dur_text
 from sim.calibrate.text import _interval, _num, _p
+from sim.model.toml_text import toml_key, toml_value
 from sim.model.units import format_duration
 
 DEFAULT_PROFILE = "article-2026-04"
@@ -39,28 +38,6 @@ DEFAULT_PROFILE = "article-2026-04"
 # --------------------------------------------------------------------------- TOML emitting
 
 
-def _key(k: str) -> str:
-    return k if k.replace("_", "").replace("-", "").isalnum() and k.isascii() else json.dumps(k)
-
-
-def _value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        if math.isnan(v):
-            return "nan"
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        return repr(v)
-    if isinstance(v, str):
-        return json.dumps(v, ensure_ascii=False)
-    if isinstance(v, list | tuple):
-        return "[" + ", ".join(_value(x) for x in v) + "]"
-    if isinstance(v, Mapping):
-        return "{ " + ", ".join(f"{_key(k)} = {_value(x)}" for k, x in v.items()) + " }"
-    raise TypeError(f"cannot write {v!r} as TOML")
 
 
 def _table(header: str, table: Mapping[str, Any], *, array: bool = False) -> list[str]:
@@ -72,9 +49,9 @@ def _table(header: str, table: Mapping[str, Any], *, array: bool = False) -> lis
                                                                                 "count")):
             subs.append((k, v))
         else:
-            lines.append(f"{_key(k)} = {_value(v)}")
+            lines.append(f"{toml_key(k)} = {toml_value(v)}")
     for k, v in subs:
-        lines += _table(f"{header}.{_key(k)}", v)
+        lines += _table(f"{header}.{toml_key(k)}", v)
     return lines
 
 
@@ -182,8 +159,8 @@ def scenario_toml(cal: Calibration, attempts: pd.DataFrame, *,
         lines.append(f"# steps, pricing and strategies from the template {tpath}")
     lines.append("")
     base_name = raw.get("name") if isinstance(raw.get("name"), str) else None
-    lines.append(f"name = {_value(name or (base_name + '-calibrated' if base_name else 'calibrated'))}")
-    lines.append(f"description = {_value('Fitted from ' + cal.source)}")
+    lines.append(f"name = {toml_value(name or (base_name + '-calibrated' if base_name else 'calibrated'))}")
+    lines.append(f"description = {toml_value('Fitted from ' + cal.source)}")
     lines.append("")
 
     # pricing
@@ -249,7 +226,7 @@ def scenario_toml(cal: Calibration, attempts: pd.DataFrame, *,
     for model, prices in pricing.get("models", {}).items():
         if model in unknown_models:
             lines.append(f"# model {model!r} is not in the pricing profile: prices unknown, set them")
-        lines += _table(f"pricing.models.{_key(model)}", prices)
+        lines += _table(f"pricing.models.{toml_key(model)}", prices)
     lines.append("")
     for key in ("simulation", "defaults"):
         if isinstance(raw.get(key), dict):
@@ -268,7 +245,7 @@ def scenario_toml(cal: Calibration, attempts: pd.DataFrame, *,
     strategies = raw.get("strategies") if isinstance(raw.get("strategies"), dict) else {
         "restart": {}, "durable": {}}
     for label, table in strategies.items():
-        lines += _table(f"strategies.{_key(label)}", table)
+        lines += _table(f"strategies.{toml_key(label)}", table)
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -11,7 +11,7 @@ import copy
 import difflib
 import math
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -962,6 +962,30 @@ def check_heartbeat_steps(config: HeartbeatStrategy, steps: Sequence[Step]) -> t
     return None
 
 
+def find_cycle(n: int, neighbours: Callable[[int], Iterable[int]]) -> list[int] | None:
+    """A cycle of the directed graph on nodes 0…n−1 (edges i → ``neighbours(i)``), as its nodes
+    in path order from the first one met again, or None. Depth-first, iterative."""
+    state = [0] * n  # 0 new, 1 on the path, 2 done
+    for root in range(n):
+        if state[root]:
+            continue
+        stack = [(root, iter(neighbours(root)))]
+        state[root] = 1
+        while stack:
+            node, it = stack[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                state[node] = 2
+                stack.pop()
+            elif state[nxt] == 1:
+                path = [m for m, _ in stack]
+                return path[path.index(nxt):]
+            elif state[nxt] == 0:
+                state[nxt] = 1
+                stack.append((nxt, iter(neighbours(nxt))))
+    return None
+
+
 def check_graph_groups(groups: list[list[str]], step_names: list[str], preds: list[list[int]],
                        is_wait: list[bool]) -> str | None:
     """Why ``groups`` are not activities of a workflow graph (docs/model.md, "Activities on
@@ -987,29 +1011,15 @@ def check_graph_groups(groups: list[list[str]], step_names: list[str], preds: li
         for p in ps:
             if of[p] != of[i]:
                 edges[of[p]].setdefault(of[i], (p, i))
-    state = [0] * len(groups)
-    for root in range(len(groups)):
-        if state[root]:
-            continue
-        stack = [(root, iter(sorted(edges[root])))]
-        state[root] = 1
-        while stack:
-            node, it = stack[-1]
-            nxt = next(it, None)
-            if nxt is None:
-                state[node] = 2
-                stack.pop()
-            elif state[nxt] == 1:
-                cycle = [n for n, _ in stack[[n for n, _ in stack].index(nxt):]] + [nxt]
-                hops = ", ".join(f"{step_names[edges[a][b][0]]} → {step_names[edges[a][b][1]]}"
-                                 for a, b in zip(cycle, cycle[1:], strict=False))
-                which = " and ".join(f"group {g} ({', '.join(groups[g])})" for g in cycle[:-1])
-                return (f"{which} run after each other ({hops}): "
-                        f"an activity must be able to start once the activities before it are recorded "
-                        f"(a path that leaves a group must not come back into it)")
-            elif state[nxt] == 0:
-                state[nxt] = 1
-                stack.append((nxt, iter(sorted(edges[nxt]))))
+    found = find_cycle(len(groups), lambda g: sorted(edges[g]))
+    if found is not None:
+        cycle = [*found, found[0]]
+        hops = ", ".join(f"{step_names[edges[a][b][0]]} → {step_names[edges[a][b][1]]}"
+                         for a, b in zip(cycle, cycle[1:], strict=False))
+        which = " and ".join(f"group {g} ({', '.join(groups[g])})" for g in found)
+        return (f"{which} run after each other ({hops}): "
+                f"an activity must be able to start once the activities before it are recorded "
+                f"(a path that leaves a group must not come back into it)")
     return None
 
 
@@ -1117,25 +1127,12 @@ def _check_graph(sc: Scenario, file: str) -> None:
             if name == step.name:
                 raise ScenarioError("a step cannot run after itself", file=file, key=f"steps[{i}]({step.name}).after[{j}]")
     preds = sc.predecessors()
-    state = [0] * len(preds)  # 0 new, 1 on the path, 2 done
-    for root in range(len(preds)):
-        stack = [(root, iter(preds[root]))]
-        if state[root]:
-            continue
-        state[root] = 1
-        while stack:
-            node, it = stack[-1]
-            nxt = next(it, None)
-            if nxt is None:
-                state[node] = 2
-                stack.pop()
-            elif state[nxt] == 1:
-                cycle = [sc.steps[n].name for n, _ in stack[[n for n, _ in stack].index(nxt):]]
-                raise ScenarioError(f"the steps form a cycle: {' runs after '.join([*reversed(cycle), cycle[-1]])}",
-                                    file=file, key=f"steps[{node}]({sc.steps[node].name}).after")
-            elif state[nxt] == 0:
-                state[nxt] = 1
-                stack.append((nxt, iter(preds[nxt])))
+    found = find_cycle(len(preds), lambda i: preds[i])
+    if found is not None:
+        cycle = [sc.steps[n].name for n in found]
+        node = found[-1]
+        raise ScenarioError(f"the steps form a cycle: {' runs after '.join([*reversed(cycle), cycle[-1]])}",
+                            file=file, key=f"steps[{node}]({sc.steps[node].name}).after")
     if not sc.is_graph:
         return
     for label, config in sc.strategies.items():
