@@ -10,7 +10,7 @@ import pandas as pd
 from sim.model.costs import OrchestrationUsage, durable_actions, orchestration_cost_usd
 from sim.model.failures import OUTCOMES
 from sim.model.scenario import Scenario
-from sim.model.strategies import Behaviour, behaviour
+from sim.model.strategies import Behaviour, behaviours_of
 
 RUN_COLUMNS = [
     "scenario", "strategy", "run", "seed", "engine", "completed", "makespan_s", "compute_s",
@@ -21,14 +21,6 @@ RUN_COLUMNS = [
 ]
 EVENT_COLUMNS = ["run", "strategy", "step", "step_index", "attempt", "start_s", "end_s", "outcome", "useful"]
 ENGINES = ("auto", "des", "fast")
-
-
-def behaviours_of(scenario: Scenario, strategies: Sequence[str] | None = None) -> list[Behaviour]:
-    labels = list(scenario.strategies) if strategies is None else list(strategies)
-    unknown = [s for s in labels if s not in scenario.strategies]
-    if unknown:
-        raise ValueError(f"unknown strategy {unknown[0]!r}; the scenario has {list(scenario.strategies)}")
-    return [behaviour(label, scenario.strategies[label], scenario.steps) for label in labels]
 
 
 def choose_engine(scenario: Scenario, engine: str = "auto") -> str:

@@ -26,6 +26,7 @@ from sim.model.scenario import (
     RestartStrategy,
     RetryInPlaceStrategy,
     RetryPolicy,
+    Scenario,
     Step,
     StrategyConfig,
 )
@@ -62,6 +63,16 @@ class Behaviour:
         if k <= 0:
             return step_index == n_steps - 1
         return (step_index + 1) % k == 0 or step_index == n_steps - 1
+
+
+def behaviours_of(scenario: Scenario, strategies: Sequence[str] | None = None) -> list[Behaviour]:
+    """The engines' view of ``strategies`` (labels; default every strategy of ``scenario``), in
+    that order; an unknown label is a ValueError naming the scenario's strategies."""
+    labels = list(scenario.strategies) if strategies is None else list(strategies)
+    unknown = [s for s in labels if s not in scenario.strategies]
+    if unknown:
+        raise ValueError(f"unknown strategy {unknown[0]!r}; the scenario has {list(scenario.strategies)}")
+    return [behaviour(label, scenario.strategies[label], scenario.steps) for label in labels]
 
 
 def behaviour(label: str, config: StrategyConfig, steps: Sequence[Step] = ()) -> Behaviour:

@@ -8,20 +8,12 @@ import numpy as np
 import pandas as pd
 
 from sim.model.scenario import Scenario
-from sim.model.strategies import Behaviour, behaviour
+from sim.model.strategies import behaviours_of
 
 from .engine import ATTEMPT_OUTCOMES, FleetRun, StepTable, run_replication
 from .metrics import FLEET_COLUMNS, WORKFLOW_COLUMNS, fleet_row, workflow_frame
 from .provider import check_provider
 from .streams import arrival_times, workflow_envs
-
-
-def fleet_behaviours(scenario: Scenario, strategies: Sequence[str] | None = None) -> list[Behaviour]:
-    labels = list(scenario.strategies) if strategies is None else list(strategies)
-    unknown = [s for s in labels if s not in scenario.strategies]
-    if unknown:
-        raise ValueError(f"unknown strategy {unknown[0]!r}; the scenario has {list(scenario.strategies)}")
-    return [behaviour(label, scenario.strategies[label], scenario.steps) for label in labels]
 
 
 def simulate_fleet(scenario: Scenario, replications: int, seed: int = 0, *, first_run: int = 0,
@@ -42,7 +34,7 @@ def simulate_fleet(scenario: Scenario, replications: int, seed: int = 0, *, firs
     if scenario.fleet is None:
         raise ValueError(f"scenario {scenario.name!r} has no [fleet] table (docs/fleet.md)")
     check_provider(scenario)
-    behaviours = fleet_behaviours(scenario, strategies)
+    behaviours = behaviours_of(scenario, strategies)
     frames: list[pd.DataFrame] = []
     rows: list[dict] = []
     workers = scenario.fleet.workers
@@ -76,7 +68,7 @@ def fleet_attempts(scenario: Scenario, strategy: str, run: int = 0, seed: int = 
     if scenario.fleet is None:
         raise ValueError(f"scenario {scenario.name!r} has no [fleet] table (docs/fleet.md)")
     check_provider(scenario)
-    beh = fleet_behaviours(scenario, [strategy])[0]
+    beh = behaviours_of(scenario, [strategy])[0]
     arrivals = arrival_times(scenario, seed, run)
     envs = workflow_envs(scenario, seed, run, len(arrivals))
     fleet_run = FleetRun(scenario, StepTable(scenario), beh, seed, run, arrivals, envs, scenario.fleet.workers,
