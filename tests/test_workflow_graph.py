@@ -261,15 +261,21 @@ def test_the_workflow_model_runs_chains_exactly_as_the_chain_engine(steps_s, fai
         "restart": {"retry": {"initial_interval": "1s", "jitter": "full"}}, "durable": {"persist_latency": "10ms"},
         "heartbeat": {"every": 60.0, "checkpoint_cost": 1.0, "persist_latency": "10ms"}})
     assert not sc.is_graph
+    _assert_model_runs_as_chain_engine(sc, 12, seed)
+
+
+def _assert_model_runs_as_chain_engine(sc, runs: int, seed: int, note: str = "") -> None:
+    """Every field of every strategy: the workflow model (run_workflow_chunk) equals the chain
+    engine (run_chunk) run by run on chain scenario ``sc``."""
     behs = behaviours_of(sc)
-    runs = np.arange(12)
-    chain, _ = des.run_chunk(sc, behs, runs, seed)
-    model = des._columns(des.run_workflow_chunk(sc, behs, runs, seed, False)[0])
+    ids = np.arange(runs)
+    chain, _ = des.run_chunk(sc, behs, ids, seed)
+    model = des._columns(des.run_workflow_chunk(sc, behs, ids, seed, False)[0])
     for beh in behs:
         for field in des.RUN_FIELDS:
             a = np.asarray(chain[beh.label][field], dtype=float)[np.argsort(chain[beh.label]["run"])]
             b = np.asarray(model[beh.label][field], dtype=float)[np.argsort(model[beh.label]["run"])]
-            np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-9, err_msg=f"{beh.label}.{field}")
+            np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-9, err_msg=f"{beh.label}.{field} {note}")
 
 
 # --------------------------------------------------------------------------- bad input
@@ -391,15 +397,7 @@ def test_checkpoint_groups_in_the_workflow_model_run_chains_exactly_as_the_chain
         "every2": {"kind": "checkpoint", "every": 2, "persist_latency": "20ms"}},
         defaults={"retry": {"initial_interval": "1s", "jitter": "full"}})
     assert not sc.is_graph
-    behs = behaviours_of(sc)
-    runs = np.arange(10)
-    chain, _ = des.run_chunk(sc, behs, runs, seed)
-    model = des._columns(des.run_workflow_chunk(sc, behs, runs, seed, False)[0])
-    for beh in behs:
-        for field in des.RUN_FIELDS:
-            a = np.asarray(chain[beh.label][field], dtype=float)[np.argsort(chain[beh.label]["run"])]
-            b = np.asarray(model[beh.label][field], dtype=float)[np.argsort(model[beh.label]["run"])]
-            np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-9, err_msg=f"{beh.label}.{field} {groups}")
+    _assert_model_runs_as_chain_engine(sc, 10, seed, str(groups))
 
 
 @SETTINGS

@@ -45,6 +45,7 @@ from scipy import optimize
 from sim.analysis.optimize.select import aggregate, matrix, paired_diff
 from sim.experiment.api import simulate
 from sim.model.scenario import Scenario, scenario_from_dict
+from sim.model.strategies import heartbeat_attempt
 
 
 def scenario_with_strategies(scenario: Scenario, strategies: dict[str, dict]) -> Scenario:
@@ -124,7 +125,7 @@ class HeartbeatSearch:
     @property
     def saves_at_best(self) -> int:
         """Saves a step of the mean work makes at the best interval (0: the heartbeat does not pay here)."""
-        return max(math.ceil(self.work_s / self.best_every_s - 1e-9) - 1, 0)
+        return heartbeat_attempt(self.work_s, -1.0, 0.0, self.best_every_s, 0.0)[1]
 
     def table(self) -> dict:
         """The strategy searched: this step at its best interval, the others as during the search."""
@@ -230,7 +231,6 @@ def search_heartbeat(scenario: Scenario, objective: str, runs: int, seed: int, *
     if values.min() < values[ref]:
         ref = int(np.argmin(values))
         best = grid[ref]
-    best_value = min(float(values[ref]), min(cache.values()))
     diffs = [paired_diff(m[:, k], m[:, ref], objective, seed=seed) for k in range(len(grid))]
     curve = pd.DataFrame({"every_s": every, "value": values, "diff_vs_best": [d.mean for d in diffs],
                           "diff_low": [d.low for d in diffs], "diff_high": [d.high for d in diffs]})
@@ -246,7 +246,7 @@ def search_heartbeat(scenario: Scenario, objective: str, runs: int, seed: int, *
         if ok.size >= 0.9 * n_boot:
             low, high = (float(q) for q in np.quantile(ok, [0.025, 0.975]))
     tied = every[curve["diff_low"].to_numpy() <= 0.0]
-    return HeartbeatSearch(objective, step, work_s, best, best_value, len(cache), curve, vertex, low, high,
+    return HeartbeatSearch(objective, step, work_s, best, float(values[ref]), len(cache), curve, vertex, low, high,
                            float(tied.min()), float(tied.max()), own_cost_s, persist_latency_s, runs, seed, others,
                            costs, checkpoint_cost_s)
 
