@@ -218,3 +218,27 @@ def test_temporal_profile_states_its_source() -> None:
         text = Path(p).read_text()
     assert "0217b7180e97a893b2f723981b8a0b299b24ed3a" in text  # the stored copy the figures come from
     assert "NOT KNOWN" in text  # its date could not be confirmed
+
+
+def test_tiered_bill_over_an_array_equals_the_bill_of_each_month_alone():
+    """The tiered bill skips tiers no month reaches and adds a constant for tiers every month fills;
+    both must give, bit for bit, what each month's bill computed alone gives (the plain formula)."""
+    from sim.model.costs import tiered_bill_usd
+    from sim.model.scenario import PriceTier
+
+    tiers = [PriceTier(up_to_million=0.1, per_million_usd=0.0), PriceTier(up_to_million=5, per_million_usd=50.0),
+             PriceTier(up_to_million=10, per_million_usd=45.0), PriceTier(up_to_million=None, per_million_usd=25.0)]
+
+    def alone(x: float) -> float:
+        bill, low = 0.0, 0.0
+        for tier in tiers:
+            high = np.inf if tier.up_to_million is None else tier.up_to_million * 1e6
+            bill = bill + min(max(x - low, 0.0), high - low) * (tier.per_million_usd / 1e6)
+            low = high
+        return bill
+
+    rng = np.random.default_rng(7)
+    for lo, hi in ((0.0, 5e4), (2e5, 4e6), (6e6, 9e6), (1.2e7, 3e7), (0.0, 3e7), (5e6, 5e6)):
+        months = rng.uniform(lo, hi, 1000)
+        got = tiered_bill_usd(months, tiers)
+        assert np.array_equal(got, np.array([alone(x) for x in months])), (lo, hi)

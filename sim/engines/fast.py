@@ -606,7 +606,8 @@ def _crash_only(c: _Chunk) -> bool:
 # one ``take`` per matrix, not one per field); the last rows are kept only where they are needed
 _T, _READY, _NEXT_CRASH, _WASTE, _WASTE_COST, _USEFUL, _USEFUL_COST, _AT_STOP, _PEND, _PEND_COST = range(10)
 _ROW, _KEY, _J, _CKPT, _CRASHES, _STOP, _FAILS, _REDONE, _RESTARTS = range(9)
-_NONE_FRESH = 1 << 62  # ``_CrashLoop.fresh_from`` when no run was admitted since the last round
+_NONE_FRESH = 1 << 62
+_COUNT_BY_COMPARING = 16  # pipelines of at most this many steps: a fresh run's stop is counted by comparisons  # ``_CrashLoop.fresh_from`` when no run was admitted since the last round
 
 
 class _CrashLoop:
@@ -842,7 +843,12 @@ class _CrashLoop:
             finish.append(flat[0][n * p:].max())
         if p < m:  # runs at their first dispatch share one timeline: the first pass's, in ``self.table``
             table = self.table
-            stop[p:] = np.searchsorted(self.table_end, nc[p:], side="right")  # the step ends before the crash
+            fresh_stop, fresh_nc = stop[p:], nc[p:]  # the steps that end before the crash:
+            if n <= _COUNT_BY_COMPARING:  # one comparison per step beats a binary search per run
+                for end in self.table_end:
+                    fresh_stop += fresh_nc >= end
+            else:
+                fresh_stop[:] = np.searchsorted(self.table_end, fresh_nc, side="right")
             table[0].take(stop[p:], out=at_stop[p:])
             finish.append(table[0][n])
         crashed = (stop < n) & (nc > at_stop)

@@ -112,11 +112,12 @@ def _results_frame(scenario: Scenario, behaviours: list[Behaviour], buf: _RunBuf
     codes = np.repeat(np.array([labels.index(b.label) for b in behaviours], dtype=np.int16), buf.runs)
 
     def constant(value: str, categories: list[str]) -> pd.Categorical:
-        return pd.Categorical.from_codes(np.full(total, categories.index(value), dtype=np.int16), categories=categories)
+        return pd.Categorical.from_codes(np.full(total, categories.index(value), dtype=np.int16), categories=categories,
+                                         validate=False)  # (valid codes by construction: not checked)
 
     data = {
         "scenario": constant(scenario.name, [scenario.name]),
-        "strategy": pd.Categorical.from_codes(codes, categories=labels),
+        "strategy": pd.Categorical.from_codes(codes, categories=labels, validate=False),
         "engine": constant(engine, ["des", "fast"]),
     }
     # every column a view of the buffer, in RUN_COLUMNS order: no consolidation, no copy

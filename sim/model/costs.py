@@ -60,6 +60,8 @@ def billable_actions(engine_actions: np.ndarray | float, activity_attempts: np.n
     the extras of ``price``: ``heartbeats_per_activity_attempt`` × activity attempts (for engines
     that do not model heartbeats; leave it 0 otherwise), ``timers_per_run``, ``signals_per_run``."""
     actions = np.asarray(engine_actions, dtype=np.float64)
+    if not (price.heartbeats_per_activity_attempt or price.timers_per_run or price.signals_per_run):
+        return actions  # (adding zeros to finite counts changes no bit: skipped)
     attempts = np.asarray(activity_attempts, dtype=np.float64)
     return (actions + price.heartbeats_per_activity_attempt * attempts
             + price.timers_per_run + price.signals_per_run)
@@ -86,10 +88,16 @@ def tiered_bill_usd(units_per_month: np.ndarray | float, tiers: list[PriceTier])
     applies to the units that fall in it)."""
     x = np.asarray(units_per_month, dtype=np.float64)
     bill = np.zeros_like(x)
+    lowest, highest = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
     low = 0.0
     for tier in tiers:
+        if highest <= low:  # no unit reaches this tier (nor any later one): each would add 0.0
+            break
         high = np.inf if tier.up_to_million is None else tier.up_to_million * 1e6
-        bill = bill + np.clip(x - low, 0.0, high - low) * (tier.per_million_usd / 1e6)
+        if lowest >= high:  # every month fills this tier: the same amount for all (rounding is monotone)
+            bill = bill + (high - low) * (tier.per_million_usd / 1e6)
+        else:
+            bill = bill + np.clip(x - low, 0.0, high - low) * (tier.per_million_usd / 1e6)
         low = high
     return bill
 
