@@ -632,8 +632,9 @@ class _CrashLoop:
     * the runs that finish are written out and dropped first; every run left has then crashed,
       and its crash is settled over whole arrays, with no subset gathered or scattered (the rare
       run whose crash falls between two units is put back as it was);
-    * the state is two matrices, one per dtype, so dropping runs is one ``take`` each; a run's
-      own entries of the sweep are ``take``\\ s from the flattened matrices;
+    * the state is two matrices, one per dtype, so dropping runs is one ``take`` per row; a run's
+      own entries of the sweep are ``take``\\ s from the flattened matrices; runs admitted are
+      written after the runs under way, which keep their columns (rows have a fixed stride);
     * counts that follow from others are not kept: a run's unit attempts are the units before
       its checkpoint plus its crashes, its attempts the steps before its checkpoint, its crashes
       and the steps it redid (``_REDONE``), and without a retry interval or an attempt limit its
@@ -698,23 +699,24 @@ class _CrashLoop:
         self.rows_g = rows_g + 1 if self.keeps_fails or rows_g > _FAILS else _FAILS
         self.rows_f = _PEND_COST + 1 if self.multi_step_units else _PEND
         # the state, twice: a round's survivors are taken from one copy into the other (no fresh
-        # memory, whose pages the kernel would zero every round); the matrices are their prefixes
-        self.buffers = (np.zeros((2, self.rows_f * width)), np.zeros((2, self.rows_g * width), dtype=np.int64))
+        # memory, whose pages the kernel would zero every round); the matrices are their first
+        # columns, so runs admitted are written after the others, which stay where they are
+        self.buffers = (np.zeros((2, self.rows_f, width)), np.zeros((2, self.rows_g, width), dtype=np.int64))
         self.side = 0
         self.f, self.g = self._matrices(0, 0)
         self.sweep_rows = 5 if self.multi_step_units else 3
-        self.sweep = np.zeros(self.sweep_rows * (n + 1) * width)  # _round's matrices, flat
+        # _round's matrices, one row of ``width`` entries per step (pending work at a unit's start: 0)
+        self.sweep = np.zeros((self.sweep_rows, n + 1, width))
         # the timeline of a run at its first dispatch, the same for every run (each starts at the same
         # instant on a fresh worker): the sweep of one such run, and the end of each step in it
         self.table = self._sweep(np.maximum(np.array([self.t0]), 0.0), np.zeros(1, dtype=np.int64),
-                                 np.array([INF]), np.zeros(1), np.zeros(1), np.zeros(1, dtype=np.int64)).copy()
+                                 np.array([INF]), np.zeros(1), np.zeros(1), np.zeros(1, dtype=np.int64))[:, ::width].copy()
         self.table_end = self.table[0][:n] + c.fixed_duration
         self.fresh_from = _NONE_FRESH  # the first column of runs admitted since the last round
 
     def _matrices(self, side: int, m: int) -> tuple[np.ndarray, np.ndarray]:
         """The state matrices of ``m`` runs on one side of the buffers."""
-        return (self.buffers[0][side][:self.rows_f * m].reshape(self.rows_f, m),
-                self.buffers[1][side][:self.rows_g * m].reshape(self.rows_g, m))
+        return self.buffers[0][side][:, :m], self.buffers[1][side][:, :m]
 
     def _admit(self) -> None:
         """Fill the window from the queue: new runs at their first dispatch, on a fresh worker."""
@@ -724,9 +726,7 @@ class _CrashLoop:
             return
         new = slice(self.admitted, self.admitted + k)
         self.admitted += k
-        self.side = 1 - self.side
-        f, g = self._matrices(self.side, m + k)
-        f[:, :m], g[:, :m] = self.f, self.g
+        f, g = self._matrices(self.side, m + k)  # (the runs under way keep their columns)
         f[:, m:] = 0.0
         g[:, m:] = 0
         f[_T, m:] = self.t0
@@ -774,20 +774,19 @@ class _CrashLoop:
                useful_cost_usd: np.ndarray, stop: np.ndarray) -> np.ndarray:
         """Sweep ``w`` runs, dispatched at ``s`` from their checkpoints ``ckpt``, through all their
         steps; count into ``stop`` (zeros) the steps each completes before its next crash ``nc``.
-        Returns the sweep's matrices flattened (entry row·w + run): row i of the first holds step
+        Returns the sweep's matrices flattened (entry row·width + run): row i of the first holds step
         i's start, of the next two the work committed before step i and its cost (written at unit
         starts only), of the last two (units of several steps) the work pending since the unit's
         start and its cost (written inside units only; 0 at a unit's start)."""
         c = self.c
         n, w = c.n, s.size
         # (views of one buffer allocated once: fresh pages every round would cost kernel time)
-        sweep = self.sweep[:self.sweep_rows * (n + 1) * w].reshape(self.sweep_rows, n + 1, w)
+        sweep = self.sweep[:, :, :w]
         start, useful, useful_cost, *pending = sweep
         start[0], useful[0], useful_cost[0] = s, useful_c, useful_cost_usd
         pend = pend_cost = None
-        if pending:
+        if pending:  # (their rows at a unit's start are 0, never written)
             pend, pend_cost = pending
-            pend[self.starts] = pend_cost[self.starts] = 0.0
         fresh = self.single_unit or not ckpt.any()  # every run at step 0: no step to skip
         for i in range(n):
             here = None if fresh else ckpt <= i
@@ -813,13 +812,14 @@ class _CrashLoop:
                     start[i + 1] += self.lat6 if here is None else self.lat6 * here
         if self.lat6:
             start[n] += self.lat6  # the last checkpoint's latency: the run's end
-        return sweep.reshape(self.sweep_rows, -1)
+        return self.sweep.reshape(self.sweep_rows, -1)
 
     def _round(self, out: dict[str, np.ndarray]) -> None:
         c = self.c
         f, g = self.f, self.g
         m, n = f.shape[1], c.n
         t, ready, nc, ckpt = f[_T], f[_READY], f[_NEXT_CRASH], g[_CKPT]
+        stride = self.width  # of the sweep's rows: entry (row i, run r) is at i·stride + r
         p, self.fresh_from = min(self.fresh_from, m), _NONE_FRESH  # runs p… are at their first dispatch
         s = np.maximum(t, ready)  # dispatch of the first step
         k = np.flatnonzero(nc <= s)
@@ -835,12 +835,13 @@ class _CrashLoop:
         stop = np.zeros(m, dtype=np.int64)  # the first step not completed before the crash
         at_stop = f[_AT_STOP]  # when the step that did not complete would have started
         finish = [nc.max()]  # the latest crash, and when the pipeline would end at the latest
-        if p:  # the runs under way: swept, and each one's entries taken at row·p + run
+        if p:  # the runs under way: swept, and each one's entries taken at row·stride + run
             flat = self._sweep(s[:p], ckpt[:p], nc[:p], f[_USEFUL, :p], f[_USEFUL_COST, :p], stop[:p])
             col = np.arange(p)
-            at_step = stop[:p] * p + col
+            at_step = stop[:p] * stride + col
             flat[0].take(at_step, out=at_stop[:p])
-            finish.append(flat[0][n * p:].max())
+            ends_p = flat[0][n * stride:n * stride + p]
+            finish.append(ends_p.max())
         if p < m:  # runs at their first dispatch share one timeline: the first pass's, in ``self.table``
             table = self.table
             fresh_stop, fresh_nc = stop[p:], nc[p:]  # the steps that end before the crash:
@@ -857,7 +858,7 @@ class _CrashLoop:
         if min(finish[0], max(finish[1:])) >= c.max_t:  # possibly in reach: which runs
             ends = np.empty(m)
             if p:
-                ends[:p] = flat[0][n * p:]
+                ends[:p] = ends_p
             ends[p:] = self.table[0][n]
             weird = np.minimum(nc, ends) >= c.max_t
         if not self.step_units:
@@ -877,7 +878,7 @@ class _CrashLoop:
             if not self.step_units:
                 g[_REDONE] += stop - new_ckpt  # steps completed and to be done again
             if p:
-                at_unit = new_ckpt[:p] * p + col
+                at_unit = new_ckpt[:p] * stride + col
                 f[_USEFUL, :p] = flat[1].take(at_unit)
                 f[_USEFUL_COST, :p] = flat[2].take(at_unit)
             if p < m:
@@ -900,7 +901,7 @@ class _CrashLoop:
                 self._write(out, finished, True)
             else:  # it committed the whole pipeline: row n of the sweep
                 general = finished[:np.searchsorted(finished, p)]
-                committed = [np.concatenate([flat[r].take(n * p + general) if p else np.zeros(0),
+                committed = [np.concatenate([flat[r].take(n * stride + general) if p else np.zeros(0),
                                              np.full(finished.size - general.size, self.table[r][n])]) for r in (1, 2)]
                 self._write(out, finished, True, committed)
         if self.one_unit:
@@ -918,8 +919,10 @@ class _CrashLoop:
             return False
         self.side = 1 - self.side
         f, g = self._matrices(self.side, idx.size)
-        self.f = np.take(self.f, idx, axis=1, out=f, mode="clip")  # idx is in range: no check
-        self.g = np.take(self.g, idx, axis=1, out=g, mode="clip")
+        for old, new in ((self.f, f), (self.g, g)):
+            for r in range(old.shape[0]):  # row by row: a take into a strided matrix would be buffered
+                old[r].take(idx, out=new[r], mode="clip")  # idx is in range: no check
+        self.f, self.g = f, g
         return True
 
     def _settle(self, out: dict[str, np.ndarray], crashed: np.ndarray | None) -> None:
