@@ -698,6 +698,9 @@ class _CrashLoop:
         rows_g = _RESTARTS if self.keeps_restarts else _REDONE if self.multi_step_units else _FAILS
         self.rows_g = rows_g + 1 if self.keeps_fails or rows_g > _FAILS else _FAILS
         self.rows_f = _PEND_COST + 1 if self.multi_step_units else _PEND
+        # _settle reads the step each run stopped at only for step-dependent rates, LLM calls, waits and limits
+        self.reads_stop = bool(np.ndim(self.rate) != 0 or self.any_llm or self.keeps_fails)
+        self.columns = np.arange(width)
         # the state, twice: a round's survivors are taken from one copy into the other (no fresh
         # memory, whose pages the kernel would zero every round); the matrices are their first
         # columns, so runs admitted are written after the others, which stay where they are
@@ -783,7 +786,9 @@ class _CrashLoop:
         # (views of one buffer allocated once: fresh pages every round would cost kernel time)
         sweep = self.sweep[:, :, :w]
         start, useful, useful_cost, *pending = sweep
-        start[0], useful[0], useful_cost[0] = s, useful_c, useful_cost_usd
+        start[0] = s
+        if not self.one_unit:  # (one unit: nothing is committed before its end, written below)
+            useful[0], useful_cost[0] = useful_c, useful_cost_usd
         pend = pend_cost = None
         if pending:  # (their rows at a unit's start are 0, never written)
             pend, pend_cost = pending
@@ -805,7 +810,10 @@ class _CrashLoop:
             if a < i:  # pending work before this step (0 at a unit's first step: 0.0 + x is x)
                 elapsed = np.add(pend[i], elapsed, out=pend[i + 1] if inside else None)
                 cost = np.add(pend_cost[i], cost, out=pend_cost[i + 1] if inside else None)
-            if not inside:
+            if not inside and self.one_unit:  # 0.0 + x is x
+                np.copyto(useful[i + 1], elapsed)
+                np.copyto(useful_cost[i + 1], cost)
+            elif not inside:
                 np.add(useful[a], elapsed, out=useful[i + 1])
                 np.add(useful_cost[a], cost, out=useful_cost[i + 1])
                 if self.lat6 and i < n - 1:
@@ -837,7 +845,7 @@ class _CrashLoop:
         finish = [nc.max()]  # the latest crash, and when the pipeline would end at the latest
         if p:  # the runs under way: swept, and each one's entries taken at row·stride + run
             flat = self._sweep(s[:p], ckpt[:p], nc[:p], f[_USEFUL, :p], f[_USEFUL_COST, :p], stop[:p])
-            col = np.arange(p)
+            col = self.columns[:p]
             at_step = stop[:p] * stride + col
             flat[0].take(at_step, out=at_stop[:p])
             ends_p = flat[0][n * stride:n * stride + p]
@@ -853,6 +861,10 @@ class _CrashLoop:
             table[0].take(stop[p:], out=at_stop[p:])
             finish.append(table[0][n])
         crashed = (stop < n) & (nc > at_stop)
+        done = stop == n  # (then not crashed)
+        # every run crashed inside a step or completed: none stopped between two steps (nearly always)
+        n_done = np.count_nonzero(done)
+        quiet = np.count_nonzero(crashed) + n_done == m
         # the horizon within reach, or a crash at the very end of a step inside a unit: left to the event loop
         weird = None
         if min(finish[0], max(finish[1:])) >= c.max_t:  # possibly in reach: which runs
@@ -861,7 +873,7 @@ class _CrashLoop:
                 ends[:p] = ends_p
             ends[p:] = self.table[0][n]
             weird = np.minimum(nc, ends) >= c.max_t
-        if not self.step_units:
+        if not self.step_units and not quiet:  # (a run neither crashed nor done stopped between steps)
             mid = self.mid_unit.take(stop) & ~crashed
             weird = mid if weird is None else weird | mid
         if weird is not None and not weird.any():
@@ -887,15 +899,16 @@ class _CrashLoop:
             if self.keeps_fails:
                 g[_FAILS] *= new_ckpt <= ckpt  # a unit committed: its failures are forgotten
             g[_CKPT] = new_ckpt
-        g[_STOP] = stop
-        done = stop == n  # (then not crashed)
+        if self.reads_stop:
+            g[_STOP] = stop
         if weird is None:
             gone = done
         else:
             self.weird.append(g[_ROW][weird])
             done &= ~weird
             gone = done | weird
-        if done.any():
+            n_done = np.count_nonzero(done)
+        if n_done:
             finished = np.flatnonzero(done)
             if not self.one_unit:
                 self._write(out, finished, True)
@@ -906,6 +919,10 @@ class _CrashLoop:
                 self._write(out, finished, True, committed)
         if self.one_unit:
             g[_REDONE] += stop  # the steps completed before the crash, to be done again (finished runs are dropped)
+        if weird is None and quiet:  # every run left crashed
+            self._drop(crashed)
+            self._settle(out, None)
+            return
         keep = ~gone
         calm = (keep & ~crashed).any()  # crashes between units, met next round
         if self._drop(keep) and calm:
@@ -936,7 +953,7 @@ class _CrashLoop:
             return
         calm = np.flatnonzero(~crashed) if crashed is not None else np.zeros(0, dtype=np.int64)
         saved = (f[:, calm], g[:, calm]) if calm.size else None
-        stop = g[_STOP]
+        stop = g[_STOP] if self.reads_stop else None
         at = f[_NEXT_CRASH]  # overwritten last
         elapsed = at - f[_AT_STOP]
         if not self.any_llm:
@@ -953,7 +970,7 @@ class _CrashLoop:
         if self.multi_step_units:  # the work pending in the unit is lost too
             waste += f[_PEND]
             waste_cost += f[_PEND_COST]
-        notice = at + c.detect_s
+        notice = at + c.detect_s if c.detect_s else at  # (copied into _T before ``at`` is overwritten)
         gave_up = None
         if self.keeps_fails:
             fails = g[_FAILS]
@@ -997,8 +1014,8 @@ class _CrashLoop:
         waste_c, waste_cost = f[_WASTE].take(done), f[_WASTE_COST].take(done)
         crashes = g[_CRASHES].take(done)
         values = {}
-        units = self.units_before.take(ckpt)
         if not completed:  # the work committed is lost with the run
+            units = self.units_before.take(ckpt)
             waste_c += 0.0 + useful_c
             waste_cost += 0.0 + useful_cost
             useful_c = np.zeros(done.size)
@@ -1006,21 +1023,35 @@ class _CrashLoop:
             values["completed"] = False
             if self.beh.records_history:  # 5 at the start, 6 per recorded unit, 6 more for a failed run
                 values["history_events"] = EVENTS_AT_START + EVENTS_PER_ACTIVITY * (units + 1)
-        attempts = ckpt + crashes  # each step before the checkpoint once, each crash one more
-        if self.multi_step_units:
-            attempts += g[_REDONE].take(done)
+            # each unit before the checkpoint once, each crash one more (added by ``derive``); a completed
+            # run's are all units, written by the first pass
+            values["unit_attempts"] = units
+        if self.multi_step_units:  # each step before the checkpoint once, each crash one more, the steps redone
+            values["attempts"] = ckpt + crashes + g[_REDONE].take(done)
+        elif not completed:  # (each crash added by ``derive``; a completed run's steps written by the first pass)
+            values["attempts"] = ckpt
         values.update({
-            "makespan_s": f[_AT_STOP if completed else _T].take(done), "compute_s": useful_c + waste_c,
-            "useful_compute_s": useful_c, "wasted_compute_s": waste_c, "compute_cost_usd": useful_cost + waste_cost,
-            "useful_cost_usd": useful_cost, "wasted_cost_usd": waste_cost,
-            "unit_attempts": units + crashes,  # each unit before the checkpoint once, each crash one more
-            "attempts": attempts, "crashes": crashes})
+            "makespan_s": f[_AT_STOP if completed else _T].take(done), "useful_compute_s": useful_c,
+            "wasted_compute_s": waste_c, "useful_cost_usd": useful_cost, "wasted_cost_usd": waste_cost,
+            "crashes": crashes})
         if self.keeps_restarts:
             values["pipeline_restarts"] = g[_RESTARTS].take(done)
-        elif not self.step_level:  # one unit: every crash restarts the pipeline
-            values["pipeline_restarts"] = crashes
         for name, v in values.items():
             out[name][rows] = v
+
+    def derive(self, out: dict[str, np.ndarray]) -> None:
+        """The fields that follow from those ``_write`` wrote, over whole columns once every run is
+        finished (fewer scattered writes): compute and its cost (useful + wasted), unit attempts and
+        (single-step units) attempts (+ crashes), and with one unit the pipeline restarts (= crashes).
+        A clean run's are the first pass's: adding its zero waste and crashes changes no bit; the runs
+        left to ``_event_loop`` are written over afterwards."""
+        np.add(out["useful_compute_s"], out["wasted_compute_s"], out=out["compute_s"])
+        np.add(out["useful_cost_usd"], out["wasted_cost_usd"], out=out["compute_cost_usd"])
+        out["unit_attempts"] += out["crashes"]
+        if not self.multi_step_units:
+            out["attempts"] += out["crashes"]
+        if not self.keeps_restarts and not self.step_level:  # one unit: every crash restarts the pipeline
+            np.copyto(out["pipeline_restarts"], out["crashes"])
 
 
 def _finish_with_engine(scenario: Scenario, beh: Behaviour, runs: np.ndarray, rows: np.ndarray, seed: int,
@@ -1169,5 +1200,7 @@ def run_into(scenario: Scenario, behaviours: list[Behaviour], runs: np.ndarray, 
     for k, beh in enumerate(behaviours):
         rows = np.concatenate(failing[k]) if failing[k] else np.zeros(0, dtype=np.int64)
         if crash_only and rows.size:
-            rows = np.sort(_CrashLoop(chunk, beh, rows, np.concatenate(first_crash[k]), CRASH_BATCH).run(outs[k]))
+            loop = _CrashLoop(chunk, beh, rows, np.concatenate(first_crash[k]), CRASH_BATCH)
+            rows = np.sort(loop.run(outs[k]))
+            loop.derive(outs[k])
         _event_loop(scenario, beh, runs, rows, seed, outs[k])
