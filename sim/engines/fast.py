@@ -701,6 +701,8 @@ class _CrashLoop:
         # _settle reads the step each run stopped at only for step-dependent rates, LLM calls, waits and limits
         self.reads_stop = bool(np.ndim(self.rate) != 0 or self.any_llm or self.keeps_fails)
         self.columns = np.arange(width)
+        self.rows_settled = ([r for r in range(self.rows_f) if r not in (_T, _READY)],
+                             [r for r in range(self.rows_g) if r != _STOP or self.reads_stop])
         # the state, twice: a round's survivors are taken from one copy into the other (no fresh
         # memory, whose pages the kernel would zero every round); the matrices are their first
         # columns, so runs admitted are written after the others, which stay where they are
@@ -920,7 +922,7 @@ class _CrashLoop:
         if self.one_unit:
             g[_REDONE] += stop  # the steps completed before the crash, to be done again (finished runs are dropped)
         if weird is None and quiet:  # every run left crashed
-            self._drop(crashed)
+            self._drop(crashed, before_settling=True)
             self._settle(out, None)
             return
         keep = ~gone
@@ -929,15 +931,18 @@ class _CrashLoop:
             crashed = crashed[keep]
         self._settle(out, crashed if calm else None)
 
-    def _drop(self, keep: np.ndarray) -> bool:
-        """Keep the runs ``keep`` (a mask) only; whether any was dropped."""
+    def _drop(self, keep: np.ndarray, before_settling: bool = False) -> bool:
+        """Keep the runs ``keep`` (a mask) only; whether any was dropped. ``before_settling``: every
+        run kept crashed, and ``_settle`` overwrites their dispatch and worker times (and their
+        step, where it does not read it): those rows are not moved."""
         idx = np.flatnonzero(keep)
         if idx.size == keep.size:
             return False
         self.side = 1 - self.side
         f, g = self._matrices(self.side, idx.size)
-        for old, new in ((self.f, f), (self.g, g)):
-            for r in range(old.shape[0]):  # row by row: a take into a strided matrix would be buffered
+        moved = self.rows_settled if before_settling else (range(self.rows_f), range(self.rows_g))
+        for old, new, rows in ((self.f, f, moved[0]), (self.g, g, moved[1])):
+            for r in rows:  # row by row: a take into a strided matrix would be buffered
                 old[r].take(idx, out=new[r], mode="clip")  # idx is in range: no check
         self.f, self.g = f, g
         return True
