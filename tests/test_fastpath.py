@@ -233,3 +233,13 @@ def test_zero_and_offset_runs(engine):
     part = simulate(sc, 5, 1, first_run=30, engine=engine, strategies=["durable"])
     expected = full[(full.strategy == "durable") & (full.run >= 30) & (full.run < 35)].reset_index(drop=True)
     assert_same_runs(expected, part.reset_index(drop=True))
+
+
+def test_columns_left_unzeroed_are_written_for_every_run():
+    """The runs table's buffer does not zero the columns every engine writes for every run: for the
+    fast path, the first pass's fields, plus those the results table fills itself."""
+    from sim.engines import fast as fastpath
+    from sim.experiment.api import WRITTEN_COLUMNS
+
+    engine_columns = {"orchestration_actions" if name == "unit_attempts" else name for name in fastpath.CLEAN_FIELDS}
+    assert set(WRITTEN_COLUMNS) == (engine_columns - {"completed"}) | {"run", "seed", "total_cost_usd"}

@@ -684,8 +684,8 @@ class _CrashLoop:
         self.no_wait = all(p.initial_interval_s == 0.0 for p in policies)  # every retry interval is 0 s
         self.gives_up = any(p.maximum_attempts > 0 for p in policies)
         grid = np.arange(1, self.WAIT_TABLE + 1)
-        self.waits = np.stack([_backoff(*(p[r] for p in self.policy[:3]), grid, self.policy[4][r], None, None)
-                               for r in range(n + 1)])  # _wait's table: row = step, column = failures − 1
+        self.waits = None if self.no_wait else np.stack([  # _wait's table: row = step, column = failures − 1
+            _backoff(*(p[r] for p in self.policy[:3]), grid, self.policy[4][r], None, None) for r in range(n + 1)])
         self.any_llm = bool((~c.is_gpu).any())
         rates = c.rate_per_s
         self.rate = rates[0] if bool((rates == rates[0]).all()) else np.append(rates, 0.0)
@@ -706,7 +706,7 @@ class _CrashLoop:
         # the state, twice: a round's survivors are taken from one copy into the other (no fresh
         # memory, whose pages the kernel would zero every round); the matrices are their first
         # columns, so runs admitted are written after the others, which stay where they are
-        self.buffers = (np.zeros((2, self.rows_f, width)), np.zeros((2, self.rows_g, width), dtype=np.int64))
+        self.buffers = (np.empty((2, self.rows_f, width)), np.empty((2, self.rows_g, width), dtype=np.int64))
         self.side = 0
         self.f, self.g = self._matrices(0, 0)
         self.sweep_rows = 5 if self.multi_step_units else 3
@@ -1046,17 +1046,19 @@ class _CrashLoop:
 
     def derive(self, out: dict[str, np.ndarray]) -> None:
         """The fields that follow from those ``_write`` wrote, over whole columns once every run is
-        finished (fewer scattered writes): compute and its cost (useful + wasted), unit attempts and
-        (single-step units) attempts (+ crashes), and with one unit the pipeline restarts (= crashes).
-        A clean run's are the first pass's: adding its zero waste and crashes changes no bit; the runs
-        left to ``_event_loop`` are written over afterwards."""
+        finished (fewer scattered writes; whole columns cost less than gathering even a few runs):
+        compute and its cost (useful + wasted), unit attempts and (single-step units) attempts
+        (+ crashes), and with one unit the pipeline restarts (= crashes). A clean run's are the first
+        pass's: adding its zero waste and crashes changes no bit; the runs left to ``_event_loop``
+        are written over afterwards."""
+        crashes = out["crashes"]
         np.add(out["useful_compute_s"], out["wasted_compute_s"], out=out["compute_s"])
         np.add(out["useful_cost_usd"], out["wasted_cost_usd"], out=out["compute_cost_usd"])
-        out["unit_attempts"] += out["crashes"]
+        out["unit_attempts"] += crashes
         if not self.multi_step_units:
-            out["attempts"] += out["crashes"]
+            out["attempts"] += crashes
         if not self.keeps_restarts and not self.step_level:  # one unit: every crash restarts the pipeline
-            np.copyto(out["pipeline_restarts"], out["crashes"])
+            np.copyto(out["pipeline_restarts"], crashes)
 
 
 def _finish_with_engine(scenario: Scenario, beh: Behaviour, runs: np.ndarray, rows: np.ndarray, seed: int,
@@ -1178,7 +1180,8 @@ def run_into(scenario: Scenario, behaviours: list[Behaviour], runs: np.ndarray, 
              outs: list[dict[str, np.ndarray]]) -> None:
     """Simulate replications ``runs`` of every strategy; write strategy k's result fields
     (``sim.engines.des.RUN_FIELDS``, one entry per run, in the order of ``runs``) into ``outs[k]``,
-    which must be zero-filled (fields that stay 0 for a run are not written).
+    which must be zero-filled, except the fields the first pass writes for every run (``CLEAN_FIELDS``):
+    fields that stay 0 for a run are not written.
 
     1. The first pass: every run that completes at the first try with no failure is finished in
        one vectorised pass (in cache-sized blocks when first attempts differ between runs).

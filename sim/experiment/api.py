@@ -44,27 +44,38 @@ LABEL_COLUMNS = ("scenario", "strategy", "engine")
 assert sorted((*FLOAT_COLUMNS, *INT_COLUMNS, *LABEL_COLUMNS, "completed")) == sorted(RUN_COLUMNS)
 
 
+# the numeric columns written for every run by every engine (the fast path's first pass writes
+# sim.engines.fast.CLEAN_FIELDS for every run) or by _results_frame; the others may be left at 0
+WRITTEN_COLUMNS = ("makespan_s", "compute_s", "useful_compute_s", "compute_cost_usd", "useful_cost_usd",
+                   "total_cost_usd", "run", "seed", "orchestration_actions", "history_events", "attempts")
+
+
 class _RunBuffer:
-    """The runs table's numeric columns, allocated once and zero-filled: one 2-D block per dtype,
-    each column a row of it. Engines write each strategy's rows in place (``fields``); the DataFrame is built
-    on the same memory. (One block per dtype, not one array per column: a fresh allocation per
-    column costs more in page faults than filling it.)"""
+    """The runs table's numeric columns, allocated once: one 2-D block per dtype for the columns
+    written for every run (``WRITTEN_COLUMNS``: not zeroed first), one zero-filled block per dtype
+    for the others, each column a row of a block. Engines write each strategy's rows in place
+    (``fields``); the DataFrame is built on the same memory. (Blocks, not one array per column: a
+    fresh allocation per column costs more in page faults than filling it; np.zeros maps zero
+    pages, so a zero column never written costs no time, unless the allocator reuses memory, which
+    it must then clear: hence no zeroing of the columns written anyway.)"""
 
     def __init__(self, strategies: int, runs: int):
         self.runs = runs
         total = strategies * runs
-        # zero-filled: the fast path leaves the zeros of failure-free runs unwritten (np.zeros
-        # maps zero pages, so a column never written costs no time)
-        self.floats = np.zeros((len(FLOAT_COLUMNS), total))
-        self.ints = np.zeros((len(INT_COLUMNS), total), dtype=np.int64)
-        self.completed = np.zeros(total, dtype=bool)
+        self.blocks: dict[str, tuple[np.ndarray, int]] = {}  # column → (its block, its row)
+        for dtype, columns in ((np.float64, FLOAT_COLUMNS), (np.int64, INT_COLUMNS)):
+            for written in (True, False):
+                names = [c for c in columns if (c in WRITTEN_COLUMNS) == written]
+                block = (np.empty if written else np.zeros)((len(names), total), dtype=dtype)
+                for i, name in enumerate(names):
+                    self.blocks[name] = (block, i)
+        self.completed = np.empty(total, dtype=bool)  # (a completed column is written for every run)
 
     def column(self, name: str) -> np.ndarray:
         if name == "completed":
             return self.completed
-        if name in FLOAT_COLUMNS:
-            return self.floats[FLOAT_COLUMNS.index(name)]
-        return self.ints[INT_COLUMNS.index(name)]
+        block, row = self.blocks[name]
+        return block[row]
 
     def fields(self, k: int) -> dict[str, np.ndarray]:
         """Writable views of strategy k's rows, by engine field name (``sim.engines.des.RUN_FIELDS``);
