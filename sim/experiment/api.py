@@ -94,9 +94,8 @@ def _apply_costs(scenario: Scenario, beh: Behaviour, f: dict[str, np.ndarray], o
     actions = durable_actions(unit_attempts, f["heartbeats"]) if beh.records_history else unit_attempts
     usage = OrchestrationUsage(actions=actions, history_events=f["history_events"], open_time_s=f["makespan_s"],
                                pipeline_runs=unit_attempts)
-    orch = orchestration_cost_usd(beh.records_history, usage, scenario.pricing.orchestration)
-    if orch.any():  # the buffer is zero-filled: an all-zero column is left untouched
-        orch_out[:] = orch
+    # (the column is zero-filled; it is left untouched if nothing is charged)
+    orchestration_cost_usd(beh.records_history, usage, scenario.pricing.orchestration, out=orch_out)
     np.add(f["compute_cost_usd"], orch_out, out=total_out)
     if actions is not unit_attempts:
         unit_attempts[:] = actions  # the column becomes orchestration_actions
@@ -120,10 +119,11 @@ def _results_frame(scenario: Scenario, behaviours: list[Behaviour], buf: _RunBuf
                      buf.column("total_cost_usd")[rows])
         buf.column("run")[rows] = run_ids
     buf.column("seed")[:] = seed
-    codes = np.repeat(np.array([labels.index(b.label) for b in behaviours], dtype=np.int16), buf.runs)
+    code_type = np.int8 if len(labels) < 128 else np.int16  # pandas' own code type: no conversion
+    codes = np.repeat(np.array([labels.index(b.label) for b in behaviours], dtype=code_type), buf.runs)
 
     def constant(value: str, categories: list[str]) -> pd.Categorical:
-        return pd.Categorical.from_codes(np.full(total, categories.index(value), dtype=np.int16), categories=categories,
+        return pd.Categorical.from_codes(np.full(total, categories.index(value), dtype=np.int8), categories=categories,
                                          validate=False)  # (valid codes by construction: not checked)
 
     data = {

@@ -189,8 +189,12 @@ def _components_usd(records_history: bool, usage: OrchestrationUsage,
         }
         return {k: v * p.price_factor for k, v in parts.items()} if p.price_factor != 1.0 else parts
 
-    def history_gb() -> np.ndarray:
-        return history_bytes(usage.history_events, p) / GB
+    history: list[np.ndarray] = []
+
+    def history_gb() -> np.ndarray:  # (computed once: two components read it)
+        if not history:
+            history.append(history_bytes(usage.history_events, p) / GB)
+        return history[0]
 
     def gb_seconds_usd() -> np.ndarray:
         over = exceeds_duration_limit(usage.open_time_s, p)
@@ -241,9 +245,12 @@ def orchestration_breakdown_usd(records_history: bool, usage: OrchestrationUsage
             for name, value in _components_usd(records_history, usage, price).items()}
 
 
-def orchestration_cost_usd(records_history: bool, usage: OrchestrationUsage, price: OrchestrationPrice) -> np.ndarray:
-    """Dollars of orchestration for each run: the sum of ``orchestration_breakdown_usd``."""
-    total = np.zeros(_shape(usage))
+def orchestration_cost_usd(records_history: bool, usage: OrchestrationUsage, price: OrchestrationPrice,
+                           out: np.ndarray | None = None) -> np.ndarray:
+    """Dollars of orchestration for each run: the sum of ``orchestration_breakdown_usd``.
+    ``out``: a zero-filled array of the runs' shape to add them up in (left untouched if nothing is
+    charged)."""
+    total = np.zeros(_shape(usage)) if out is None else out
     for value in _components_usd(records_history, usage, price).values():
         if np.ndim(value) or value:  # adding 0.0 changes nothing
             total += value  # in COMPONENTS order, as the breakdown lists them
