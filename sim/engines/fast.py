@@ -51,6 +51,7 @@ BLOCK = 65536  # first pass: runs per block otherwise (a few arrays per block on
 LOOP_BATCH = 32768  # runs that meet a failure, stepped together in compact arrays (cache-sized)
 CLEAN_FIELDS = ("completed", "makespan_s", "compute_s", "useful_compute_s", "compute_cost_usd", "useful_cost_usd",
                 "unit_attempts", "history_events", "attempts")  # what the first pass writes (the rest stay 0)
+_COMPUTE_FIELDS = ("compute_s", "compute_cost_usd")  # useful + wasted (``_derive_compute``)
 CRASH_BATCH = 32768  # crash-only scenarios: at most this many runs stepped together (the window of _CrashLoop)
 TAIL = 16  # fewer unfinished runs than this: numpy's per-call overhead loses to the engine
 
@@ -1047,18 +1048,23 @@ class _CrashLoop:
     def derive(self, out: dict[str, np.ndarray]) -> None:
         """The fields that follow from those ``_write`` wrote, over whole columns once every run is
         finished (fewer scattered writes; whole columns cost less than gathering even a few runs):
-        compute and its cost (useful + wasted), unit attempts and (single-step units) attempts
-        (+ crashes), and with one unit the pipeline restarts (= crashes). A clean run's are the first
-        pass's: adding its zero waste and crashes changes no bit; the runs left to ``_event_loop``
-        are written over afterwards."""
+        unit attempts and (single-step units) attempts (+ crashes), and with one unit the pipeline
+        restarts (= crashes); compute and its cost: ``_derive_compute``. A clean run's are the first
+        pass's: adding its zero crashes changes nothing; the runs left to ``_event_loop`` are
+        written over afterwards."""
         crashes = out["crashes"]
-        np.add(out["useful_compute_s"], out["wasted_compute_s"], out=out["compute_s"])
-        np.add(out["useful_cost_usd"], out["wasted_cost_usd"], out=out["compute_cost_usd"])
         out["unit_attempts"] += crashes
         if not self.multi_step_units:
             out["attempts"] += crashes
         if not self.keeps_restarts and not self.step_level:  # one unit: every crash restarts the pipeline
             np.copyto(out["pipeline_restarts"], crashes)
+
+
+def _derive_compute(out: dict[str, np.ndarray]) -> None:
+    """Compute and its cost = useful + wasted, for every run (crash-only scenarios: neither the
+    first pass nor the crash loop writes them; ``_event_loop`` writes its runs' afterwards)."""
+    np.add(out["useful_compute_s"], out["wasted_compute_s"], out=out["compute_s"])
+    np.add(out["useful_cost_usd"], out["wasted_cost_usd"], out=out["compute_cost_usd"])
 
 
 def _finish_with_engine(scenario: Scenario, beh: Behaviour, runs: np.ndarray, rows: np.ndarray, seed: int,
@@ -1102,9 +1108,11 @@ def _first_attempts(c: _Chunk, rows: slice) -> tuple:
     return next_crash, next_deploy, durations, no_429
 
 
-def _clean_pass(c: _Chunk, beh: Behaviour, first: tuple, out: dict[str, np.ndarray], rows: slice):
+def _clean_pass(c: _Chunk, beh: Behaviour, first: tuple, out: dict[str, np.ndarray], rows: slice,
+                derived: tuple[str, ...] = ()):
     """Write the results of every run among ``rows`` that completes the pipeline at the first
     try with no failure; return which runs do (a boolean array, or a scalar for all of them).
+    ``derived``: fields the caller computes afterwards from others, not written here.
 
     The other runs' entries receive placeholder values, overwritten by the event loop. The
     arithmetic is ``_Run.advance``'s (start = dispatch time, end = start + duration, elapsed =
@@ -1142,7 +1150,8 @@ def _clean_pass(c: _Chunk, beh: Behaviour, first: tuple, out: dict[str, np.ndarr
               "compute_cost_usd": useful_cost + 0.0, "useful_cost_usd": useful_cost, "unit_attempts": units,
               "history_events": history, "attempts": c.n}
     for name in CLEAN_FIELDS:
-        out[name][rows] = values[name]
+        if name not in derived:
+            out[name][rows] = values[name]
     # waste and failure counts stay 0: ``run_into``'s output starts zero-filled
     return clean
 
@@ -1194,13 +1203,14 @@ def run_into(scenario: Scenario, behaviours: list[Behaviour], runs: np.ndarray, 
     chunk = _Chunk(scenario, runs, seed)
     block = SUB_CHUNK if chunk.per_attempt_draws else BLOCK
     crash_only = _crash_only(chunk)
+    derived = _COMPUTE_FIELDS if crash_only else ()  # crash-only: compute = useful + wasted, for all runs at the end
     failing: list[list[np.ndarray]] = [[] for _ in behaviours]
     first_crash: list[list[np.ndarray]] = [[] for _ in behaviours]  # crash-only: each failing run's draw 0
     for lo in range(0, len(runs), block):
         rows = slice(lo, min(lo + block, len(runs)))
         first = _first_attempts(chunk, rows)
         for k, beh in enumerate(behaviours):
-            clean = np.broadcast_to(_clean_pass(chunk, beh, first, outs[k], rows), (rows.stop - lo,))
+            clean = np.broadcast_to(_clean_pass(chunk, beh, first, outs[k], rows, derived), (rows.stop - lo,))
             fails = np.flatnonzero(~clean)
             failing[k].append(fails + lo)
             if crash_only:
@@ -1211,4 +1221,6 @@ def run_into(scenario: Scenario, behaviours: list[Behaviour], runs: np.ndarray, 
             loop = _CrashLoop(chunk, beh, rows, np.concatenate(first_crash[k]), CRASH_BATCH)
             rows = np.sort(loop.run(outs[k]))
             loop.derive(outs[k])
+        if derived:
+            _derive_compute(outs[k])
         _event_loop(scenario, beh, runs, rows, seed, outs[k])
