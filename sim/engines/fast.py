@@ -27,6 +27,8 @@ event log.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from sim.model.failures import (
@@ -141,6 +143,25 @@ class _Chunk:
             getattr(getattr(c, "retry", None), "jitter", "none") != "none" for c in scenario.strategies.values())
         self.jitter = _Draws(seed, Source.JITTER, runs, identity) if needs_jitter else None
         self.per_attempt_draws = any(self.random_duration) or self.rate_u is not None
+
+
+_POOL = threading.local()
+POOL_MAX_BYTES = 32 << 20  # working memory kept between calls, per thread and block
+
+
+def _pooled(name: str, shape: tuple[int, ...], dtype: type = np.float64) -> np.ndarray:
+    """An uninitialised array for the crash loop's working memory, reused between calls (one block
+    per name and thread): fresh memory costs a page fault per page, which the kernel zeroes first,
+    and a process returns its freed memory to the system often enough for that to show. Blocks
+    larger than ``POOL_MAX_BYTES`` are not kept."""
+    size = int(np.prod(shape))
+    if size * np.dtype(dtype).itemsize > POOL_MAX_BYTES:
+        return np.empty(shape, dtype)
+    blocks = _POOL.__dict__.setdefault("blocks", {})
+    block = blocks.get(name)
+    if block is None or block.size < size or block.dtype != dtype:
+        block = blocks[name] = np.empty(size, dtype)
+    return block[:size].reshape(shape)
 
 
 def _policy_arrays(policies: list[RetryPolicy]) -> tuple[np.ndarray, ...]:
@@ -707,12 +728,14 @@ class _CrashLoop:
         # the state, twice: a round's survivors are taken from one copy into the other (no fresh
         # memory, whose pages the kernel would zero every round); the matrices are their first
         # columns, so runs admitted are written after the others, which stay where they are
-        self.buffers = (np.empty((2, self.rows_f, width)), np.empty((2, self.rows_g, width), dtype=np.int64))
+        self.buffers = (_pooled("state_f", (2, self.rows_f, width)), _pooled("state_g", (2, self.rows_g, width), np.int64))
         self.side = 0
         self.f, self.g = self._matrices(0, 0)
         self.sweep_rows = 5 if self.multi_step_units else 3
         # _round's matrices, one row of ``width`` entries per step (pending work at a unit's start: 0)
-        self.sweep = np.zeros((self.sweep_rows, n + 1, width))
+        self.sweep = _pooled("sweep", (self.sweep_rows, n + 1, width))
+        if self.multi_step_units:
+            self.sweep[3:, starts] = 0.0
         # the timeline of a run at its first dispatch, the same for every run (each starts at the same
         # instant on a fresh worker): the sweep of one such run, and the end of each step in it
         self.table = self._sweep(np.maximum(np.array([self.t0]), 0.0), np.zeros(1, dtype=np.int64),
