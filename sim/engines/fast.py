@@ -723,8 +723,11 @@ class _CrashLoop:
         # _settle reads the step each run stopped at only for step-dependent rates, LLM calls, waits and limits
         self.reads_stop = bool(np.ndim(self.rate) != 0 or self.any_llm or self.keeps_fails)
         self.columns = np.arange(width)
-        self.rows_settled = ([r for r in range(self.rows_f) if r not in (_T, _READY)],
-                             [r for r in range(self.rows_g) if r != _STOP or self.reads_stop])
+        # one unit: nothing is committed before the end, and no checkpoint moves (those rows stay 0 and
+        # are not moved either; _write reads zeros for them)
+        unused = (_USEFUL, _USEFUL_COST, _CKPT) if self.one_unit else ()
+        self.rows_settled = ([r for r in range(self.rows_f) if r not in (_T, _READY) and r not in unused[:2]],
+                             [r for r in range(self.rows_g) if (r != _STOP or self.reads_stop) and r not in unused[2:]])
         # the state, twice: a round's survivors are taken from one copy into the other (no fresh
         # memory, whose pages the kernel would zero every round); the matrices are their first
         # columns, so runs admitted are written after the others, which stay where they are
@@ -939,9 +942,12 @@ class _CrashLoop:
             if not self.one_unit:
                 self._write(out, finished, True)
             else:  # it committed the whole pipeline: row n of the sweep
-                general = finished[:np.searchsorted(finished, p)]
-                committed = [np.concatenate([flat[r].take(n * stride + general) if p else np.zeros(0),
-                                             np.full(finished.size - general.size, self.table[r][n])]) for r in (1, 2)]
+                under_way = np.searchsorted(finished, p)  # finished[:under_way] were swept
+                committed = np.empty((2, finished.size))
+                for r, into in ((1, committed[0]), (2, committed[1])):
+                    if under_way:
+                        flat[r].take(n * stride + finished[:under_way], out=into[:under_way])
+                    into[under_way:] = self.table[r][n]
                 self._write(out, finished, True, committed)
         if self.one_unit:
             g[_REDONE] += stop  # the steps completed before the crash, to be done again (finished runs are dropped)
@@ -1029,13 +1035,16 @@ class _CrashLoop:
             self._drop(~gave_up)
 
     def _write(self, out: dict[str, np.ndarray], done: np.ndarray, completed: bool,
-               committed: list[np.ndarray] | None = None) -> None:
+               committed: np.ndarray | None = None) -> None:
         """The results of the finished runs ``done`` (``_Run.finish_up``). A completed run's
         ``completed`` and ``history_events`` are a clean run's, which the first pass wrote.
         ``committed``: the work and cost committed by runs that completed their only unit."""
         f, g = self.f, self.g
         rows = g[_ROW].take(done)
-        if committed is None:
+        if committed is None and self.one_unit:  # (a run that gave up: nothing committed)
+            useful_c, useful_cost = np.zeros(done.size), np.zeros(done.size)
+            ckpt = np.zeros(done.size, dtype=np.int64)
+        elif committed is None:
             useful_c, useful_cost = f[_USEFUL].take(done), f[_USEFUL_COST].take(done)
             ckpt = g[_CKPT].take(done)
         else:
