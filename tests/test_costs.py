@@ -242,3 +242,23 @@ def test_tiered_bill_over_an_array_equals_the_bill_of_each_month_alone():
         months = rng.uniform(lo, hi, 1000)
         got = tiered_bill_usd(months, tiers)
         assert np.array_equal(got, np.array([alone(x) for x in months])), (lo, hi)
+
+
+def test_costs_of_runs_that_share_their_usage_equal_costs_run_by_run(monkeypatch):
+    """Where most runs used the orchestrator as the first did, their cost is computed once: every
+    figure must be the one computed run by run, to the bit."""
+    from sim.model import costs
+
+    sc = load_scenario("video")
+    shared = simulate(sc, 6000, seed=5, engine="fast")
+    durable = shared[shared["strategy"] == "durable"]
+    usage = costs.OrchestrationUsage(actions=durable["orchestration_actions"].to_numpy(),
+                                     history_events=durable["history_events"].to_numpy(),
+                                     open_time_s=durable["makespan_s"].to_numpy(),
+                                     pipeline_runs=durable["orchestration_actions"].to_numpy() - 1)
+    assert costs._shared_usage(usage) is not None  # most runs never fail: the shared path is taken
+    assert (durable["crashes"] > 0).any() and durable["orchestration_cost_usd"].nunique() > 1
+    monkeypatch.setattr(costs, "SHARED_USAGE_MIN_RUNS", 10**12)
+    separate = simulate(sc, 6000, seed=5, engine="fast")
+    for col in ("orchestration_cost_usd", "total_cost_usd"):
+        assert np.array_equal(shared[col].to_numpy(), separate[col].to_numpy()), col

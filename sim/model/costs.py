@@ -245,16 +245,62 @@ def orchestration_breakdown_usd(records_history: bool, usage: OrchestrationUsage
             for name, value in _components_usd(records_history, usage, price).items()}
 
 
+SHARED_USAGE_MIN_RUNS = 4096  # fewer runs: the costs are computed run by run, whatever they share
+
+
 def orchestration_cost_usd(records_history: bool, usage: OrchestrationUsage, price: OrchestrationPrice,
                            out: np.ndarray | None = None) -> np.ndarray:
     """Dollars of orchestration for each run: the sum of ``orchestration_breakdown_usd``.
     ``out``: a zero-filled array of the runs' shape to add them up in (left untouched if nothing is
-    charged)."""
+    charged).
+
+    Where most runs used the orchestrator exactly as the first did (the failure-free runs of a
+    pipeline with fixed durations all do), their cost is computed once and copied, and the others'
+    computed run by run: the arithmetic is element by element, so every figure is the same to the
+    bit as computing all of them together."""
     total = np.zeros(_shape(usage)) if out is None else out
+    shared = _shared_usage(usage)
+    if shared is None:
+        return _add_components(records_history, usage, price, total)
+    first = _add_components(records_history, _usage_of(usage, slice(0, 1)), price, np.zeros(1))
+    others = np.flatnonzero(~shared)
+    if first[0] != 0.0 or first[0] != first[0]:  # (zeros stay untouched; NaN: not priceable)
+        np.copyto(total, first[0], where=shared)
+    if others.size:
+        total[others] = _add_components(records_history, _usage_of(usage, others), price, np.zeros(others.size))
+    return total
+
+
+def _add_components(records_history: bool, usage: OrchestrationUsage, price: OrchestrationPrice,
+                    total: np.ndarray) -> np.ndarray:
     for value in _components_usd(records_history, usage, price).values():
         if np.ndim(value) or value:  # adding 0.0 changes nothing
             total += value  # in COMPONENTS order, as the breakdown lists them
     return total
+
+
+def _usage_of(usage: OrchestrationUsage, runs: slice | np.ndarray) -> OrchestrationUsage:
+    return OrchestrationUsage(*(np.asarray(v)[runs] for v in (usage.actions, usage.history_events,
+                                                               usage.open_time_s, usage.pipeline_runs)))
+
+
+def _shared_usage(usage: OrchestrationUsage) -> np.ndarray | None:
+    """A mask of the runs whose usage equals the first run's, if they are most runs (else None).
+    A sample of the first runs is checked first, so that tables where few runs share it cost
+    little more than the check."""
+    fields = [np.asarray(v) for v in (usage.actions, usage.history_events, usage.open_time_s, usage.pipeline_runs)]
+    size = fields[0].size
+    if size < SHARED_USAGE_MIN_RUNS or any(f.ndim != 1 or f.size != size for f in fields):
+        return None
+    sample = np.ones(64, dtype=bool)
+    for f in fields:
+        sample &= f[:64] == f[0]
+    if 2 * np.count_nonzero(sample) < sample.size:
+        return None
+    mask = fields[0] == fields[0][0]
+    for f in fields[1:]:
+        mask &= f == f[0]
+    return mask if 2 * np.count_nonzero(mask) >= size else None
 
 
 def durable_overhead_usd(price: OrchestrationPrice, activity_attempts: float, open_time_s: float,
