@@ -29,3 +29,9 @@ def test_lognormal_percentiles():
     d = LogNormal(60.0, 120.0)
     assert d.ppf(np.array([0.5]))[0] == pytest.approx(60.0)
     assert d.ppf(np.array([0.95]))[0] == pytest.approx(120.0)
+
+
+def test_exponential_ppf_in_place_is_ppf_to_the_bit():
+    u = np.random.default_rng(3).random(10_000)
+    dist = Exponential(mean_s=1234.5)
+    assert np.array_equal(dist.ppf_in_place(u.copy()), dist.ppf(u))

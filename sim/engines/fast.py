@@ -679,6 +679,7 @@ class _CrashLoop:
         n = c.n
         self.c, self.beh = c, beh
         self.ppf = c.crash.ppf
+        self.ppf_in_place = getattr(getattr(self.ppf, "__self__", None), "ppf_in_place", None)  # (exponential)
         self.index_hash = index_hashes(np.arange(self.DRAW_TABLE))
         self.queue, self.queue_crash, self.admitted = rows, first_crash, 0
         self.width = width = max(1, min(width, rows.size))
@@ -723,6 +724,10 @@ class _CrashLoop:
         # _settle reads the step each run stopped at only for step-dependent rates, LLM calls, waits and limits
         self.reads_stop = bool(np.ndim(self.rate) != 0 or self.any_llm or self.keeps_fails)
         self.columns = np.arange(width)
+        # a run admitted starts with zeros but for the rows _admit sets and those a round writes
+        # before reading (when it stopped, the pending work; the step, where read)
+        self.admit_zero = ([r for r in range(self.rows_f) if r not in (_T, _NEXT_CRASH, _AT_STOP, _PEND, _PEND_COST)],
+                           [r for r in range(self.rows_g) if r not in (_ROW, _KEY, _J, _STOP)])
         # one unit: nothing is committed before the end, and no checkpoint moves (those rows stay 0 and
         # are not moved either; _write reads zeros for them)
         unused = (_USEFUL, _USEFUL_COST, _CKPT) if self.one_unit else ()
@@ -759,8 +764,10 @@ class _CrashLoop:
         new = slice(self.admitted, self.admitted + k)
         self.admitted += k
         f, g = self._matrices(self.side, m + k)  # (the runs under way keep their columns)
-        f[:, m:] = 0.0
-        g[:, m:] = 0
+        for r in self.admit_zero[0]:
+            f[r, m:] = 0.0
+        for r in self.admit_zero[1]:
+            g[r, m:] = 0
         f[_T, m:] = self.t0
         f[_NEXT_CRASH, m:] = self.queue_crash[new]
         g[_ROW, m:] = self.queue[new]  # where each run's results go (index into the chunk)
@@ -775,7 +782,8 @@ class _CrashLoop:
             hashed = self.index_hash.take(j)
         else:
             hashed = index_hashes(j)
-        return self.ppf(hashed_uniforms(keys.view(np.uint64), hashed))
+        u = hashed_uniforms(keys.view(np.uint64), hashed)
+        return self.ppf(u) if self.ppf_in_place is None else self.ppf_in_place(u)
 
     def _wait(self, i: np.ndarray, fails: np.ndarray) -> np.ndarray:
         """The retry interval after failure number ``fails`` of step ``i`` (no jitter): looked up in

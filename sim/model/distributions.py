@@ -63,6 +63,13 @@ class Exponential:
     def ppf(self, u: np.ndarray) -> np.ndarray:
         return -self.mean_s * np.log1p(-np.asarray(u, dtype=np.float64))
 
+    def ppf_in_place(self, u: np.ndarray) -> np.ndarray:
+        """``ppf`` written over ``u`` (a float64 array), with the same arithmetic: no temporaries."""
+        np.negative(u, out=u)
+        np.log1p(u, out=u)
+        u *= -self.mean_s
+        return u
+
     def survival(self, t: np.ndarray) -> np.ndarray:
         return np.exp(-np.asarray(t, dtype=np.float64) / self.mean_s)
 
