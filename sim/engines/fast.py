@@ -845,12 +845,11 @@ class _CrashLoop:
                 if inside and a == i:
                     pend_cost[i + 1] = cost
             if a < i:  # pending work before this step (0 at a unit's first step: 0.0 + x is x)
-                elapsed = np.add(pend[i], elapsed, out=pend[i + 1] if inside else None)
-                cost = np.add(pend_cost[i], cost, out=pend_cost[i + 1] if inside else None)
-            if not inside and self.one_unit:  # 0.0 + x is x
-                np.copyto(useful[i + 1], elapsed)
-                np.copyto(useful_cost[i + 1], cost)
-            elif not inside:
+                # (one unit, its end: the work committed is the work pending, as 0.0 + x is x)
+                into = (pend, pend_cost) if inside else (useful, useful_cost) if self.one_unit else (None, None)
+                elapsed = np.add(pend[i], elapsed, out=None if into[0] is None else into[0][i + 1])
+                cost = np.add(pend_cost[i], cost, out=None if into[1] is None else into[1][i + 1])
+            if not inside and not self.one_unit:  # (one unit: its committed work is written above)
                 np.add(useful[a], elapsed, out=useful[i + 1])
                 np.add(useful_cost[a], cost, out=useful_cost[i + 1])
                 if self.lat6 and i < n - 1:
