@@ -916,22 +916,22 @@ class _CrashLoop:
             weird = None
         if self.multi_step_units:  # the work pending in the unit when the crash came
             if p:
-                f[_PEND, :p] = flat[3].take(at_step)
-                f[_PEND_COST, :p] = flat[4].take(at_step)
+                flat[3].take(at_step, out=f[_PEND, :p])
+                flat[4].take(at_step, out=f[_PEND_COST, :p])
             if p < m:
-                f[_PEND, p:] = table[3].take(stop[p:])
-                f[_PEND_COST, p:] = table[4].take(stop[p:])
+                table[3].take(stop[p:], out=f[_PEND, p:])
+                table[4].take(stop[p:], out=f[_PEND_COST, p:])
         if not self.one_unit:  # (one unit: a crashed run has committed nothing, its checkpoint stays 0)
             new_ckpt = stop if self.step_units else self.unit_start.take(stop)
             if not self.step_units:
                 g[_REDONE] += stop - new_ckpt  # steps completed and to be done again
             if p:
                 at_unit = new_ckpt[:p] * stride + col
-                f[_USEFUL, :p] = flat[1].take(at_unit)
-                f[_USEFUL_COST, :p] = flat[2].take(at_unit)
+                flat[1].take(at_unit, out=f[_USEFUL, :p])
+                flat[2].take(at_unit, out=f[_USEFUL_COST, :p])
             if p < m:
-                f[_USEFUL, p:] = table[1].take(new_ckpt[p:])
-                f[_USEFUL_COST, p:] = table[2].take(new_ckpt[p:])
+                table[1].take(new_ckpt[p:], out=f[_USEFUL, p:])
+                table[2].take(new_ckpt[p:], out=f[_USEFUL_COST, p:])
             if self.keeps_fails:
                 g[_FAILS] *= new_ckpt <= ckpt  # a unit committed: its failures are forgotten
             g[_CKPT] = new_ckpt
@@ -997,7 +997,8 @@ class _CrashLoop:
         saved = (f[:, calm], g[:, calm]) if calm.size else None
         stop = g[_STOP] if self.reads_stop else None
         at = f[_NEXT_CRASH]  # overwritten last
-        elapsed = at - f[_AT_STOP]
+        # (the stopped step's start is not read again but by a calm run, restored below)
+        elapsed = np.subtract(at, f[_AT_STOP], out=f[_AT_STOP] if saved is None else None)
         if not self.any_llm:
             cost = elapsed * (self.rate if np.ndim(self.rate) == 0 else self.rate.take(stop))
         else:
