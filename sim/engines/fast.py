@@ -724,6 +724,8 @@ class _CrashLoop:
         # _settle reads the step each run stopped at only for step-dependent rates, LLM calls, waits and limits
         self.reads_stop = bool(np.ndim(self.rate) != 0 or self.any_llm or self.keeps_fails)
         self.columns = np.arange(width)
+        self.stop_buffer = _pooled("stop", (width,), np.int64)
+        self.at_step_buffer = _pooled("at_step", (width,), np.int64)
         # a run admitted starts with zeros but for the rows _admit sets and those a round writes
         # before reading (when it stopped, the pending work; the step, where read)
         self.admit_zero = ([r for r in range(self.rows_f) if r not in (_T, _NEXT_CRASH, _AT_STOP, _PEND, _PEND_COST)],
@@ -865,7 +867,7 @@ class _CrashLoop:
         t, ready, nc, ckpt = f[_T], f[_READY], f[_NEXT_CRASH], g[_CKPT]
         stride = self.width  # of the sweep's rows: entry (row i, run r) is at i·stride + r
         p, self.fresh_from = min(self.fresh_from, m), _NONE_FRESH  # runs p… are at their first dispatch
-        s = np.maximum(t, ready)  # dispatch of the first step
+        s = np.maximum(t, ready, out=t)  # dispatch of the first step (t is not read again: settled or restored)
         k = np.flatnonzero(nc <= s)
         if k.size and k[-1] >= p:
             p = m  # a fresh run's worker crashed before its first dispatch: no table for it
@@ -876,13 +878,15 @@ class _CrashLoop:
             g[_J][k] += 1
             s[k] = np.maximum(s[k], rdy)
             k = k[nc[k] <= s[k]]
-        stop = np.zeros(m, dtype=np.int64)  # the first step not completed before the crash
+        stop = self.stop_buffer[:m]  # the first step not completed before the crash
+        stop.fill(0)
         at_stop = f[_AT_STOP]  # when the step that did not complete would have started
         finish = [nc.max()]  # the latest crash, and when the pipeline would end at the latest
         if p:  # the runs under way: swept, and each one's entries taken at row·stride + run
             flat = self._sweep(s[:p], ckpt[:p], nc[:p], f[_USEFUL, :p], f[_USEFUL_COST, :p], stop[:p])
             col = self.columns[:p]
-            at_step = stop[:p] * stride + col
+            at_step = np.multiply(stop[:p], stride, out=self.at_step_buffer[:p])
+            at_step += col
             flat[0].take(at_step, out=at_stop[:p])
             ends_p = flat[0][n * stride:n * stride + p]
             finish.append(ends_p.max())
@@ -999,7 +1003,12 @@ class _CrashLoop:
         at = f[_NEXT_CRASH]  # overwritten last
         # (the stopped step's start is not read again but by a calm run, restored below)
         elapsed = np.subtract(at, f[_AT_STOP], out=f[_AT_STOP] if saved is None else None)
-        if not self.any_llm:
+        waste, waste_cost = f[_WASTE], f[_WASTE_COST]
+        if not self.any_llm and np.ndim(self.rate) == 0 and saved is None:  # (elapsed is a scratch row)
+            waste += elapsed
+            waste_cost += np.multiply(elapsed, self.rate, out=elapsed)
+            elapsed = None
+        elif not self.any_llm:
             cost = elapsed * (self.rate if np.ndim(self.rate) == 0 else self.rate.take(stop))
         else:
             tab = self.step_table
@@ -1007,9 +1016,9 @@ class _CrashLoop:
             with np.errstate(divide="ignore", invalid="ignore"):
                 partial = np.where(d > 0, tab["call"].take(stop) * elapsed / d, 0.0)
             cost = np.where(tab["gpu"].take(stop), elapsed * tab["rate"].take(stop), partial)
-        waste, waste_cost = f[_WASTE], f[_WASTE_COST]
-        waste += elapsed
-        waste_cost += cost
+        if elapsed is not None:
+            waste += elapsed
+            waste_cost += cost
         if self.multi_step_units:  # the work pending in the unit is lost too
             waste += f[_PEND]
             waste_cost += f[_PEND_COST]

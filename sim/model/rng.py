@@ -92,9 +92,7 @@ def hashed_uniforms(keys: np.ndarray, hashed_index: np.ndarray) -> np.ndarray:
     if np.ndim(z) == 0:
         return (z >> _S11).astype(np.float64) * _INV_2_53
     np.right_shift(z, _S11, out=z)
-    u = z.astype(np.float64)
-    u *= _INV_2_53
-    return u
+    return np.multiply(z, _INV_2_53)  # (z < 2^53 converts exactly: as astype, then ×)
 
 
 def uniform_matrix(keys: np.ndarray, n: int, offset: int = 0, lane: int = 0) -> np.ndarray:
