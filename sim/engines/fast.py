@@ -725,6 +725,8 @@ class _CrashLoop:
         self.reads_stop = bool(np.ndim(self.rate) != 0 or self.any_llm or self.keeps_fails)
         self.columns = np.arange(width)
         self.stop_buffer = _pooled("stop", (width,), np.int64)
+        self.step_buffers = _pooled("step", (3, width))
+        self.here_buffer = _pooled("here", (width,), bool)
         self.at_step_buffer = _pooled("at_step", (width,), np.int64)
         # a run admitted starts with zeros but for the rows _admit sets and those a round writes
         # before reading (when it stopped, the pending work; the step, where read)
@@ -832,18 +834,20 @@ class _CrashLoop:
         if pending:  # (their rows at a unit's start are 0, never written)
             pend, pend_cost = pending
         fresh = self.single_unit or not ckpt.any()  # every run at step 0: no step to skip
+        # scratch rows for a step's duration, elapsed time and cost (used within the step)
+        d_buf, e_buf, c_buf = self.step_buffers[:, :w]
         for i in range(n):
-            here = None if fresh else ckpt <= i
-            d = c.fixed_duration[i] if here is None else c.fixed_duration[i] * here
+            here = None if fresh else np.less_equal(ckpt, i, out=self.here_buffer[:w])
+            d = c.fixed_duration[i] if here is None else np.multiply(here, c.fixed_duration[i], out=d_buf)
             end = np.add(start[i], d, out=start[i + 1])
             stop += end <= nc
             a = self.unit_start[i]
             inside = not self.checkpoint_after[i]  # the work stays pending: written straight into row i + 1
-            elapsed = np.subtract(end, start[i], out=pend[i + 1] if inside and a == i else None)
+            elapsed = np.subtract(end, start[i], out=pend[i + 1] if inside and a == i else e_buf)
             if c.is_gpu[i]:
-                cost = np.multiply(elapsed, c.rate_per_s[i], out=pend_cost[i + 1] if inside and a == i else None)
+                cost = np.multiply(elapsed, c.rate_per_s[i], out=pend_cost[i + 1] if inside and a == i else c_buf)
             else:
-                cost = c.call_cost[i] if here is None else c.call_cost[i] * here
+                cost = c.call_cost[i] if here is None else np.multiply(here, c.call_cost[i], out=c_buf)
                 if inside and a == i:
                     pend_cost[i + 1] = cost
             if a < i:  # pending work before this step (0 at a unit's first step: 0.0 + x is x)
