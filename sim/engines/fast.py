@@ -725,6 +725,7 @@ class _CrashLoop:
         self.reads_stop = bool(np.ndim(self.rate) != 0 or self.any_llm or self.keeps_fails)
         self.columns = np.arange(width)
         self.stop_buffer = _pooled("stop", (width,), np.int64)
+        self.j_bound = 1  # no run's crash counter exceeds it (each draw adds one): the draw table's check
         self.step_buffers = _pooled("step", (3, width))
         self.here_buffer = _pooled("here", (width,), bool)
         self.at_step_buffer = _pooled("at_step", (width,), np.int64)
@@ -782,7 +783,7 @@ class _CrashLoop:
 
     def _draw(self, keys: np.ndarray, j: np.ndarray) -> np.ndarray:
         """Time to failure number ``j`` of each run (``_Draws`` on lane 0); ``keys`` as int64."""
-        if j.size and j.max() < self.DRAW_TABLE:
+        if self.j_bound < self.DRAW_TABLE or (j.size and j.max() < self.DRAW_TABLE):
             hashed = self.index_hash.take(j)
         else:
             hashed = index_hashes(j)
@@ -880,6 +881,7 @@ class _CrashLoop:
             ready[k] = rdy
             nc[k] = rdy + self._draw(g[_KEY][k], g[_J][k])
             g[_J][k] += 1
+            self.j_bound += 1
             s[k] = np.maximum(s[k], rdy)
             k = k[nc[k] <= s[k]]
         stop = self.stop_buffer[:m]  # the first step not completed before the crash
@@ -1046,6 +1048,7 @@ class _CrashLoop:
         ready = np.add(at, c.restart_crash, out=f[_READY])
         np.add(ready, self._draw(g[_KEY], g[_J]), out=at)
         g[_J] += 1
+        self.j_bound += 1
         if saved is not None:
             f[:, calm], g[:, calm] = saved
             f[_T, calm] = f[_AT_STOP, calm]
@@ -1140,7 +1143,8 @@ def _finish_with_engine(scenario: Scenario, beh: Behaviour, runs: np.ndarray, ro
 def _first_attempts(c: _Chunk, rows: slice) -> tuple:
     """What every strategy meets on its first pass through the pipeline, for ``rows`` of the
     chunk: the first crash and deployment of a fresh worker, each step's first-attempt duration,
-    and whether every first attempt escapes a 429. They are the same for every strategy (each
+    whether every first attempt escapes a 429, and the first instant anything is due (a crash, a
+    deployment or the horizon). They are the same for every strategy (each
     starts on a fresh worker and reads attempt 0 of each stream), so they are drawn once.
     Values are scalars where nothing is random (they broadcast)."""
     next_crash = c.crash(rows, 0) if c.crash is not None else INF
@@ -1158,7 +1162,10 @@ def _first_attempts(c: _Chunk, rows: slice) -> tuple:
     if c.rate_u is not None:
         for i in np.flatnonzero(c.limited):
             no_429 = no_429 & (c.rate_u(rows, 0, i) >= c.p429)
-    return next_crash, next_deploy, durations, no_429
+    # the first instant anything is due: a crash, a deployment or the horizon
+    due = next_crash if np.ndim(next_deploy) == 0 and next_deploy == INF else np.minimum(next_crash, next_deploy)
+    due = np.minimum(due, c.max_t)
+    return next_crash, next_deploy, durations, no_429, due
 
 
 def _clean_pass(c: _Chunk, beh: Behaviour, first: tuple, out: dict[str, np.ndarray], rows: slice,
@@ -1171,7 +1178,7 @@ def _clean_pass(c: _Chunk, beh: Behaviour, first: tuple, out: dict[str, np.ndarr
     arithmetic is ``_Run.advance``'s (start = dispatch time, end = start + duration, elapsed =
     end − start, commit at checkpoints), over scalars wherever nothing is random.
     """
-    next_crash, next_deploy, durations, clean = first
+    durations, clean, due = first[2:]
     lat = beh.persist_latency_s
     t = EVENTS_AT_START * lat if beh.records_history else 0.0
     history = EVENTS_AT_START if beh.records_history else 0
@@ -1197,7 +1204,6 @@ def _clean_pass(c: _Chunk, beh: Behaviour, first: tuple, out: dict[str, np.ndarr
             t = end
     # as in ``_Run.advance``: nothing due (crash, deployment, horizon) at any dispatch nor during
     # any attempt; starts and ends only grow, so the last attempt decides
-    due = np.minimum(np.minimum(next_crash, next_deploy), c.max_t)
     clean = clean & (due > start) & (due >= end)
     values = {"completed": True, "makespan_s": t, "compute_s": useful_c + 0.0, "useful_compute_s": useful_c,
               "compute_cost_usd": useful_cost + 0.0, "useful_cost_usd": useful_cost, "unit_attempts": units,
