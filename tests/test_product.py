@@ -212,3 +212,23 @@ def test_compare_by_name_and_from_runs_agree() -> None:
     again = sim.Comparison.from_runs(result.scenario, result.runs)
     assert again.verdict() == result.verdict() and again.seed == 4
     pd.testing.assert_frame_equal(again.paired, result.paired)
+
+
+def test_a_results_table_never_shares_memory_with_a_live_one():
+    """Repeated calls reuse the memory of a previous runs table only once no table (nor any column
+    taken from one) refers to it."""
+    import numpy as np
+
+    from sim import load_scenario, simulate
+
+    sc = load_scenario("video")
+    first = simulate(sc, 3000, seed=1, engine="fast")
+    column = first["makespan_s"].to_numpy()
+    expected = column.copy()
+    del first
+    second = simulate(sc, 3000, seed=2, engine="fast")  # the first table's column is still held
+    assert not np.shares_memory(column, second["makespan_s"].to_numpy())
+    assert np.array_equal(column, expected)
+    del column, second
+    third = simulate(sc, 3000, seed=1, engine="fast")  # nothing holds the earlier blocks: reused
+    assert np.array_equal(third["makespan_s"].to_numpy(), expected)

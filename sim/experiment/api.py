@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -50,6 +52,27 @@ WRITTEN_COLUMNS = ("makespan_s", "compute_s", "useful_compute_s", "compute_cost_
                    "total_cost_usd", "run", "seed", "orchestration_actions", "history_events", "attempts")
 
 
+_RECYCLED = threading.local()
+RECYCLE_MAX_BYTES = 64 << 20  # larger blocks are not kept between calls
+
+
+def _recycled_empty(shape: tuple[int, ...], dtype: type) -> np.ndarray:
+    """An uninitialised block for columns written for every run: the previous call's block of the
+    same shape (in this thread) if no table uses it any more, else a new one, kept for the next
+    call. (A fresh block costs a page fault per page, the kernel clearing each page first: a
+    sweep's calls would pay it every time.)"""
+    if int(np.prod(shape)) * np.dtype(dtype).itemsize > RECYCLE_MAX_BYTES:
+        return np.empty(shape, dtype)
+    blocks = _RECYCLED.__dict__.setdefault("blocks", {})  # one block kept per dtype (the last one made)
+    key = np.dtype(dtype).str
+    block = blocks.get(key)
+    # (references: the dict, this name, getrefcount's argument; a table's column would be one more)
+    if block is not None and block.shape == shape and sys.getrefcount(block) == 3:
+        return block
+    block = blocks[key] = np.empty(shape, dtype)
+    return block
+
+
 class _RunBuffer:
     """The runs table's numeric columns, allocated once: one 2-D block per dtype for the columns
     written for every run (``WRITTEN_COLUMNS``: not zeroed first), one zero-filled block per dtype
@@ -66,7 +89,7 @@ class _RunBuffer:
         for dtype, columns in ((np.float64, FLOAT_COLUMNS), (np.int64, INT_COLUMNS)):
             for written in (True, False):
                 names = [c for c in columns if (c in WRITTEN_COLUMNS) == written]
-                block = (np.empty if written else np.zeros)((len(names), total), dtype=dtype)
+                block = (_recycled_empty if written else np.zeros)((len(names), total), dtype=dtype)
                 for i, name in enumerate(names):
                     self.blocks[name] = (block, i)
         self.completed = np.empty(total, dtype=bool)  # (a completed column is written for every run)
