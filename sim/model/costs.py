@@ -87,19 +87,25 @@ def tiered_bill_usd(units_per_month: np.ndarray | float, tiers: list[PriceTier])
     """The month's bill for ``units_per_month`` units under volume tiers (each tier's price
     applies to the units that fall in it)."""
     x = np.asarray(units_per_month, dtype=np.float64)
-    bill = np.zeros_like(x)
     lowest, highest = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
+    bill = None  # the sum of the tiers' parts, in tier order (0.0 + the first part is that part)
     low = 0.0
     for tier in tiers:
         if highest <= low:  # no unit reaches this tier (nor any later one): each would add 0.0
             break
         high = np.inf if tier.up_to_million is None else tier.up_to_million * 1e6
+        rate = tier.per_million_usd / 1e6
         if lowest >= high:  # every month fills this tier: the same amount for all (rounding is monotone)
-            bill = bill + (high - low) * (tier.per_million_usd / 1e6)
+            part = (high - low) * rate
+        elif lowest >= low and highest <= high:  # every month ends in this tier: nothing to clip
+            part = (x - low) * rate
         else:
-            bill = bill + np.clip(x - low, 0.0, high - low) * (tier.per_million_usd / 1e6)
+            part = np.clip(x - low, 0.0, high - low) * rate
+        bill = part if bill is None else bill + part
         low = high
-    return bill
+    if bill is None:
+        return np.zeros_like(x)
+    return bill if np.ndim(bill) == np.ndim(x) else np.zeros_like(x) + bill
 
 
 def marginal_rate_usd(units_per_month: np.ndarray | float, tiers: list[PriceTier]) -> np.ndarray:
