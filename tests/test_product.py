@@ -232,3 +232,18 @@ def test_a_results_table_never_shares_memory_with_a_live_one():
     del column, second
     third = simulate(sc, 3000, seed=1, engine="fast")  # nothing holds the earlier blocks: reused
     assert np.array_equal(third["makespan_s"].to_numpy(), expected)
+
+
+def test_a_recycled_results_table_starts_clean():
+    """A table's owner may write in it; a later call that reuses its memory still starts from zeros."""
+    from sim import load_scenario, simulate
+
+    sc = load_scenario("video")
+    reference = simulate(sc, 3000, seed=1, engine="fast").copy()
+    table = simulate(sc, 3000, seed=1, engine="fast")
+    for column in ("deploy_kills", "rate_limited", "heartbeats", "crashes", "wasted_compute_s", "makespan_s"):
+        table.loc[:, column] = 7
+    table.iloc[5, table.columns.get_loc("orchestration_cost_usd")] = 1e9
+    del table
+    again = simulate(sc, 3000, seed=1, engine="fast")
+    assert again.equals(reference)

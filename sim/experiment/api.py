@@ -56,20 +56,23 @@ _RECYCLED = threading.local()
 RECYCLE_MAX_BYTES = 64 << 20  # larger blocks are not kept between calls
 
 
-def _recycled_empty(shape: tuple[int, ...], dtype: type) -> np.ndarray:
-    """An uninitialised block for columns written for every run: the previous call's block of the
-    same shape (in this thread) if no table uses it any more, else a new one, kept for the next
-    call. (A fresh block costs a page fault per page, the kernel clearing each page first: a
-    sweep's calls would pay it every time.)"""
+def _recycled(shape: tuple[int, ...], dtype: type, zeroed: bool) -> np.ndarray:
+    """A block for the runs table's columns: the previous call's block of the same shape and kind
+    (in this thread) if no table uses it any more, else a new one, kept for the next call.
+    ``zeroed``: filled with zeros (a reused block is cleared: a table's owner may have written
+    in it), else uninitialised (for columns written for every run). (A fresh block costs a page
+    fault per page, the kernel clearing each page first: a sweep's calls would pay it every time.)"""
     if int(np.prod(shape)) * np.dtype(dtype).itemsize > RECYCLE_MAX_BYTES:
-        return np.empty(shape, dtype)
-    blocks = _RECYCLED.__dict__.setdefault("blocks", {})  # one block kept per dtype (the last one made)
-    key = np.dtype(dtype).str
+        return (np.zeros if zeroed else np.empty)(shape, dtype)
+    blocks = _RECYCLED.__dict__.setdefault("blocks", {})  # one block kept per dtype and kind (the last one made)
+    key = (np.dtype(dtype).str, zeroed)
     block = blocks.get(key)
     # (references: the dict, this name, getrefcount's argument; a table's column would be one more)
     if block is not None and block.shape == shape and sys.getrefcount(block) == 3:
+        if zeroed:
+            block.fill(0)
         return block
-    block = blocks[key] = np.empty(shape, dtype)
+    block = blocks[key] = (np.zeros if zeroed else np.empty)(shape, dtype)
     return block
 
 
@@ -78,9 +81,9 @@ class _RunBuffer:
     written for every run (``WRITTEN_COLUMNS``: not zeroed first), one zero-filled block per dtype
     for the others, each column a row of a block. Engines write each strategy's rows in place
     (``fields``); the DataFrame is built on the same memory. (Blocks, not one array per column: a
-    fresh allocation per column costs more in page faults than filling it; np.zeros maps zero
-    pages, so a zero column never written costs no time, unless the allocator reuses memory, which
-    it must then clear: hence no zeroing of the columns written anyway.)"""
+    fresh allocation per column costs more in page faults than filling it. Blocks are recycled
+    between calls once no table refers to them, ``_recycled``: the columns written anyway are not
+    cleared first.)"""
 
     def __init__(self, strategies: int, runs: int):
         self.runs = runs
@@ -89,7 +92,7 @@ class _RunBuffer:
         for dtype, columns in ((np.float64, FLOAT_COLUMNS), (np.int64, INT_COLUMNS)):
             for written in (True, False):
                 names = [c for c in columns if (c in WRITTEN_COLUMNS) == written]
-                block = (_recycled_empty if written else np.zeros)((len(names), total), dtype=dtype)
+                block = _recycled((len(names), total), dtype, zeroed=not written)
                 for i, name in enumerate(names):
                     self.blocks[name] = (block, i)
         self.completed = np.empty(total, dtype=bool)  # (a completed column is written for every run)
