@@ -17,19 +17,25 @@ The peers, each written the obvious way and recording only the makespan and the 
 
 ``sim`` does the full model and accounting (compute, waste, costs, actions, history events,
 counts) and returns the runs DataFrame. Timing: CPU seconds of this process (user + system,
-``getrusage``), the median over interleaved repetitions of every case in one process. The
-kernel's share (page faults on fresh memory, which moves with whatever else the machine runs)
-and the fast path's ratio in user time alone are printed beside it.
+``getrusage``), the median over interleaved repetitions. Each pair (the fast path and the
+sampler; the DES engine and the SimPy loop) runs interleaved in a process of its own, so that one
+pair's memory use does not set the other's: the allocator's state (whether freed memory went
+back to the system, to be faulted in and cleared again by the kernel) moved the fast path's
+ratio by up to 0.08x when the SimPy loop's objects shared its process (``--together`` runs all
+four cases interleaved in one process, as before). The kernel's share of each case's time and
+the ratios in user time alone are printed beside them.
 
-    python benchmarks/bench_regimes.py [--runs 200000] [--des-runs 10000] [--repeats 7] [--only des|fast]
+    python benchmarks/bench_regimes.py [--runs 200000] [--des-runs 10000] [--repeats 7] [--only des|fast] [--together]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import statistics
+import subprocess
 import sys
 from pathlib import Path
 
@@ -115,7 +121,8 @@ def plain_numpy(runs: int, seed: int, durations_s: list[float], mtbf_s: float) -
     return wasted + sum(durations_s), wasted
 
 
-def regime(label: str, mtbf_s: float, runs: int, des_runs: int, repeats: int, only: str = "all") -> dict[str, float]:
+def regime(label: str, mtbf_s: float, runs: int, des_runs: int, repeats: int,
+           only: str = "all") -> tuple[dict[str, float], dict[str, float]]:
     sc = zero_delay_video(mtbf_s)
     durations = [s.duration.mean() for s in sc.steps]
     means: dict[str, float] = {}
@@ -163,7 +170,24 @@ def regime(label: str, mtbf_s: float, runs: int, des_runs: int, repeats: int, on
     if len(medians) == 4:
         ratios["fast/des"] = medians["sim fast path"] / medians["sim DES engine"]
         print(f"  ratio fast path / DES engine:          {ratios['fast/des']:.0f}x")
-    return ratios
+    return ratios, medians
+
+
+def regime_in_processes(label: str, args: argparse.Namespace) -> None:
+    """Each pair of a regime in a process of its own (this script with ``--only``); the fast path /
+    DES engine ratio from the two processes' medians."""
+    medians: dict[str, float] = {}
+    for only in ("fast", "des"):
+        command = [sys.executable, __file__, "--only", only, "--regime", label, "--runs", str(args.runs),
+                   "--des-runs", str(args.des_runs), "--repeats", str(args.repeats), "--emit-medians"]
+        out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            if line.startswith("MEDIANS "):
+                medians.update(json.loads(line[len("MEDIANS "):]))
+            elif not line.startswith("load average"):
+                print(line)
+    print(f"  ratio fast path / DES engine:          {medians['sim fast path'] / medians['sim DES engine']:.0f}x "
+          "(medians of the two processes)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -174,11 +198,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--regime", choices=[*REGIMES, "both"], default="both")
     parser.add_argument("--only", choices=["all", "des", "fast"], default="all",
                         help="des: only the DES engine and the SimPy loop; fast: only the fast path and numpy")
+    parser.add_argument("--together", action="store_true",
+                        help="all four cases interleaved in this one process (default: each pair in its own)")
+    parser.add_argument("--emit-medians", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     for label, mtbf_s in REGIMES.items():
-        if args.regime in (label, "both"):
-            regime(label, mtbf_s, args.runs, args.des_runs, args.repeats, args.only)
+        if args.regime not in (label, "both"):
+            continue
+        if args.only == "all" and not args.together:
+            regime_in_processes(label, args)
+            continue
+        _, medians = regime(label, mtbf_s, args.runs, args.des_runs, args.repeats, args.only)
+        if args.emit_medians:
+            print("MEDIANS " + json.dumps(medians))
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 
