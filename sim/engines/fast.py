@@ -27,10 +27,9 @@ event log.
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 
+from sim.model.buffers import BlockPool
 from sim.model.failures import (
     COMPLETED,
     CRASHED,
@@ -145,23 +144,7 @@ class _Chunk:
         self.per_attempt_draws = any(self.random_duration) or self.rate_u is not None
 
 
-_POOL = threading.local()
-POOL_MAX_BYTES = 32 << 20  # working memory kept between calls, per thread and block
-
-
-def _pooled(name: str, shape: tuple[int, ...], dtype: type = np.float64) -> np.ndarray:
-    """An uninitialised array for the crash loop's working memory, reused between calls (one block
-    per name and thread): fresh memory costs a page fault per page, which the kernel zeroes first,
-    and a process returns its freed memory to the system often enough for that to show. Blocks
-    larger than ``POOL_MAX_BYTES`` are not kept."""
-    size = int(np.prod(shape))
-    if size * np.dtype(dtype).itemsize > POOL_MAX_BYTES:
-        return np.empty(shape, dtype)
-    blocks = _POOL.__dict__.setdefault("blocks", {})
-    block = blocks.get(name)
-    if block is None or block.size < size or block.dtype != dtype:
-        block = blocks[name] = np.empty(size, dtype)
-    return block[:size].reshape(shape)
+_POOL = BlockPool(32 << 20)  # the crash loop's working memory, kept between calls (at most 32 MB a block)
 
 
 def _policy_arrays(policies: list[RetryPolicy]) -> tuple[np.ndarray, ...]:
@@ -628,8 +611,8 @@ def _crash_only(c: _Chunk) -> bool:
 # one ``take`` per matrix, not one per field); the last rows are kept only where they are needed
 _T, _READY, _NEXT_CRASH, _WASTE, _WASTE_COST, _USEFUL, _USEFUL_COST, _AT_STOP, _PEND, _PEND_COST = range(10)
 _ROW, _KEY, _J, _CKPT, _CRASHES, _STOP, _FAILS, _REDONE, _RESTARTS = range(9)
-_NONE_FRESH = 1 << 62
-_COUNT_BY_COMPARING = 16  # pipelines of at most this many steps: a fresh run's stop is counted by comparisons  # ``_CrashLoop.fresh_from`` when no run was admitted since the last round
+_NONE_FRESH = 1 << 62  # ``_CrashLoop.fresh_from`` when no run was admitted since the last round
+_COUNT_BY_COMPARING = 16  # pipelines of at most this many steps: a fresh run's stop is counted by comparisons
 
 
 class _CrashLoop:
@@ -724,11 +707,11 @@ class _CrashLoop:
         # _settle reads the step each run stopped at only for step-dependent rates, LLM calls, waits and limits
         self.reads_stop = bool(np.ndim(self.rate) != 0 or self.any_llm or self.keeps_fails)
         self.columns = np.arange(width)
-        self.stop_buffer = _pooled("stop", (width,), np.int64)
+        self.stop_buffer = _POOL.get("stop", (width,), np.int64)
         self.j_bound = 1  # no run's crash counter exceeds it (each draw adds one): the draw table's check
-        self.step_buffers = _pooled("step", (3, width))
-        self.here_buffer = _pooled("here", (width,), bool)
-        self.at_step_buffer = _pooled("at_step", (width,), np.int64)
+        self.step_buffers = _POOL.get("step", (3, width))
+        self.here_buffer = _POOL.get("here", (width,), bool)
+        self.at_step_buffer = _POOL.get("at_step", (width,), np.int64)
         # a run admitted starts with zeros but for the rows _admit sets and those a round writes
         # before reading (when it stopped, the pending work; the step, where read)
         self.admit_zero = ([r for r in range(self.rows_f) if r not in (_T, _NEXT_CRASH, _AT_STOP, _PEND, _PEND_COST)],
@@ -741,12 +724,12 @@ class _CrashLoop:
         # the state, twice: a round's survivors are taken from one copy into the other (no fresh
         # memory, whose pages the kernel would zero every round); the matrices are their first
         # columns, so runs admitted are written after the others, which stay where they are
-        self.buffers = (_pooled("state_f", (2, self.rows_f, width)), _pooled("state_g", (2, self.rows_g, width), np.int64))
+        self.buffers = (_POOL.get("state_f", (2, self.rows_f, width)), _POOL.get("state_g", (2, self.rows_g, width), np.int64))
         self.side = 0
         self.f, self.g = self._matrices(0, 0)
         self.sweep_rows = 5 if self.multi_step_units else 3
         # _round's matrices, one row of ``width`` entries per step (pending work at a unit's start: 0)
-        self.sweep = _pooled("sweep", (self.sweep_rows, n + 1, width))
+        self.sweep = _POOL.get("sweep", (self.sweep_rows, n + 1, width))
         if self.multi_step_units:
             self.sweep[3:, starts] = 0.0
         # the timeline of a run at its first dispatch, the same for every run (each starts at the same
@@ -1010,21 +993,18 @@ class _CrashLoop:
         # (the stopped step's start is not read again but by a calm run, restored below)
         elapsed = np.subtract(at, f[_AT_STOP], out=f[_AT_STOP] if saved is None else None)
         waste, waste_cost = f[_WASTE], f[_WASTE_COST]
-        if not self.any_llm and np.ndim(self.rate) == 0 and saved is None:  # (elapsed is a scratch row)
-            waste += elapsed
-            waste_cost += np.multiply(elapsed, self.rate, out=elapsed)
-            elapsed = None
+        waste += elapsed
+        if not self.any_llm and np.ndim(self.rate) == 0:  # (in place where elapsed is a scratch row)
+            cost = np.multiply(elapsed, self.rate, out=elapsed if saved is None else None)
         elif not self.any_llm:
-            cost = elapsed * (self.rate if np.ndim(self.rate) == 0 else self.rate.take(stop))
+            cost = elapsed * self.rate.take(stop)
         else:
             tab = self.step_table
             d = tab["d"].take(stop)
             with np.errstate(divide="ignore", invalid="ignore"):
                 partial = np.where(d > 0, tab["call"].take(stop) * elapsed / d, 0.0)
             cost = np.where(tab["gpu"].take(stop), elapsed * tab["rate"].take(stop), partial)
-        if elapsed is not None:
-            waste += elapsed
-            waste_cost += cost
+        waste_cost += cost
         if self.multi_step_units:  # the work pending in the unit is lost too
             waste += f[_PEND]
             waste_cost += f[_PEND_COST]

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-import threading
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
+from sim.model.buffers import BlockPool
 from sim.model.costs import OrchestrationUsage, durable_actions, orchestration_cost_usd
 from sim.model.failures import OUTCOMES
 from sim.model.scenario import Scenario
@@ -52,28 +51,7 @@ WRITTEN_COLUMNS = ("makespan_s", "compute_s", "useful_compute_s", "compute_cost_
                    "total_cost_usd", "run", "seed", "orchestration_actions", "history_events", "attempts")
 
 
-_RECYCLED = threading.local()
-RECYCLE_MAX_BYTES = 64 << 20  # larger blocks are not kept between calls
-
-
-def _recycled(shape: tuple[int, ...], dtype: type, zeroed: bool) -> np.ndarray:
-    """A block for the runs table's columns: the previous call's block of the same shape and kind
-    (in this thread) if no table uses it any more, else a new one, kept for the next call.
-    ``zeroed``: filled with zeros (a reused block is cleared: a table's owner may have written
-    in it), else uninitialised (for columns written for every run). (A fresh block costs a page
-    fault per page, the kernel clearing each page first: a sweep's calls would pay it every time.)"""
-    if int(np.prod(shape)) * np.dtype(dtype).itemsize > RECYCLE_MAX_BYTES:
-        return (np.zeros if zeroed else np.empty)(shape, dtype)
-    blocks = _RECYCLED.__dict__.setdefault("blocks", {})  # one block kept per dtype and kind (the last one made)
-    key = (np.dtype(dtype).str, zeroed)
-    block = blocks.get(key)
-    # (references: the dict, this name, getrefcount's argument; a table's column would be one more)
-    if block is not None and block.shape == shape and sys.getrefcount(block) == 3:
-        if zeroed:
-            block.fill(0)
-        return block
-    block = blocks[key] = (np.zeros if zeroed else np.empty)(shape, dtype)
-    return block
+_TABLE_BLOCKS = BlockPool(64 << 20)  # the runs table's blocks, reused once no table refers to them
 
 
 class _RunBuffer:
@@ -82,8 +60,8 @@ class _RunBuffer:
     for the others, each column a row of a block. Engines write each strategy's rows in place
     (``fields``); the DataFrame is built on the same memory. (Blocks, not one array per column: a
     fresh allocation per column costs more in page faults than filling it. Blocks are recycled
-    between calls once no table refers to them, ``_recycled``: the columns written anyway are not
-    cleared first.)"""
+    between calls once no table refers to them (``sim.model.buffers``): the columns written anyway
+    are not cleared first.)"""
 
     def __init__(self, strategies: int, runs: int):
         self.runs = runs
@@ -92,7 +70,9 @@ class _RunBuffer:
         for dtype, columns in ((np.float64, FLOAT_COLUMNS), (np.int64, INT_COLUMNS)):
             for written in (True, False):
                 names = [c for c in columns if (c in WRITTEN_COLUMNS) == written]
-                block = _recycled((len(names), total), dtype, zeroed=not written)
+                # (a reused zero-filled block is cleared: a table's owner may have written in it)
+                block = _TABLE_BLOCKS.get(f"{np.dtype(dtype).name} {'written' if written else 'zeroed'}",
+                                          (len(names), total), dtype, zeroed=not written, unreferenced=True)
                 for i, name in enumerate(names):
                     self.blocks[name] = (block, i)
         self.completed = np.empty(total, dtype=bool)  # (a completed column is written for every run)
