@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.model.billing import ACTIONS_PER_UNIT, HEARTBEAT_ACTIONS
 from sim.model.scenario import OrchestrationPrice, PriceTier, load_pricing_profile
 
 GB = 1e9
@@ -49,8 +50,11 @@ class OrchestrationUsage:
 
 def durable_actions(unit_attempts: np.ndarray, heartbeats: np.ndarray | int = 0,
                     timers: np.ndarray | int = 0, signals: np.ndarray | int = 0) -> np.ndarray:
-    """Billable actions of a durable run: 1 workflow start + one per activity attempt + extras."""
-    return 1 + np.asarray(unit_attempts) + np.asarray(heartbeats) + np.asarray(timers) + np.asarray(signals)
+    """Billable actions of a durable run (``sim.model.billing``'s rule): the workflow start, one per
+    activity attempt (its first is ``schedule_activity``, each retry ``retry_activity``), one per
+    heartbeat, timer and signal."""
+    return (ACTIONS_PER_UNIT["start_workflow"] + np.asarray(unit_attempts) + HEARTBEAT_ACTIONS * np.asarray(heartbeats)
+            + ACTIONS_PER_UNIT["start_timer"] * np.asarray(timers) + ACTIONS_PER_UNIT["signal_workflow"] * np.asarray(signals))
 
 
 def billable_actions(engine_actions: np.ndarray | float, activity_attempts: np.ndarray | float,
@@ -63,8 +67,9 @@ def billable_actions(engine_actions: np.ndarray | float, activity_attempts: np.n
     if not (price.heartbeats_per_activity_attempt or price.timers_per_run or price.signals_per_run):
         return actions  # (adding zeros to finite counts changes no bit: skipped)
     attempts = np.asarray(activity_attempts, dtype=np.float64)
-    return (actions + price.heartbeats_per_activity_attempt * attempts
-            + price.timers_per_run + price.signals_per_run)
+    return (actions + HEARTBEAT_ACTIONS * price.heartbeats_per_activity_attempt * attempts
+            + ACTIONS_PER_UNIT["start_timer"] * price.timers_per_run
+            + ACTIONS_PER_UNIT["signal_workflow"] * price.signals_per_run)
 
 
 def history_bytes(history_events: np.ndarray | float, price: OrchestrationPrice) -> np.ndarray:
