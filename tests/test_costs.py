@@ -12,7 +12,12 @@ import pytest
 from sim.errors import ScenarioError
 from sim.experiment.api import simulate
 from sim.model.costs import orchestration_price, with_orchestration_profile
-from sim.model.scenario import load_pricing_profile, bundled_pricing_profiles, load_scenario, scenario_from_dict
+from sim.model.scenario import (
+    bundled_pricing_profiles,
+    load_pricing_profile,
+    load_scenario,
+    scenario_from_dict,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESEARCH = ROOT / "experiments" / "scenarios" / "research_paper.toml"
