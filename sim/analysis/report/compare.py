@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from sim.analysis import stats
 from sim.analysis.report.analysis import (
@@ -54,6 +55,7 @@ class PricingComparison:
     grid: tuple[float, ...]
     results: list[ProfileResult] = field(default_factory=list)
     confidence: float = 0.95
+    runs_table: pd.DataFrame | None = None  # the baseline's runs (what every profile priced)
 
 
 def _mean_ci(x: np.ndarray, confidence: float) -> tuple[float, float, float]:
@@ -100,7 +102,8 @@ def compare_pricing(scenario: Scenario, profiles: Sequence[str] | None = None, *
                      collect_runs=True, collect_columns=[c for c in columns if c != intensity.path])
     sweep = run_sweep(build_points(scenario, [Vary(intensity.path, grid)]), runs, seed, engine=engine,
                       workers=workers, quiet=quiet, collect_runs=True, collect_columns=columns)
-    out = PricingComparison(scenario, a, b, runs, seed, intensity.path, tuple(grid), confidence=confidence)
+    out = PricingComparison(scenario, a, b, runs, seed, intensity.path, tuple(grid), confidence=confidence,
+                            runs_table=base.runs)
     for profile in profiles:
         if profile in unpriced:
             out.results.append(ProfileResult(profile, "", (math.nan,) * 3, (math.nan,) * 3, None, None, None, 0.0,
