@@ -26,6 +26,7 @@ COMMANDS = [
     "report",
     "optimize",
     "compare",
+    "prices",
     "scenarios",
     "init",
 ]

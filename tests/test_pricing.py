@@ -362,3 +362,26 @@ def test_google_cloud_workflows_by_hand() -> None:
     assert _run_cost("google-cloud-workflows", w, actions=6.0) == pytest.approx(bill / w, rel=1e-9)
     # below the free tier: nothing to pay
     assert _run_cost("google-cloud-workflows", 300, actions=6.0) == 0.0
+
+
+def test_prices_command_lists_every_profile_with_its_dates(tmp_path: Path, capsys) -> None:
+    from sim.cli import main
+    from sim.model.scenario import bundled_pricing_profiles, load_pricing_profile
+
+    assert main(["prices"]) == 0
+    out = capsys.readouterr().out
+    for name in bundled_pricing_profiles():
+        table, _ = load_pricing_profile(name)
+        assert f"\n{name}  [" in "\n" + out, name
+        assert table["source_date"][:10] in out and table["plan"][:20] in out
+    assert "WARNING" not in out
+    assert "plan minimum: $100 a month" in out and "plan minimum: $500 a month" in out
+    # a user's profile without a date is shown with a warning; an unknown name is one line, exit 2
+    mine = tmp_path / "mine.toml"
+    mine.write_text('name = "mine"\nsource = "my notes"\nsource_date = "not known"\n[orchestration]\n'
+                    'per_million_actions_usd = 40.0\n')
+    assert main(["prices", str(mine)]) == 0
+    assert "WARNING: source_date 'not known' does not start with a date" in capsys.readouterr().out
+    assert main(["prices", "temporal-clod"]) == 2
+    err = capsys.readouterr().err
+    assert "did you mean 'temporal-cloud-payg'" in err and len(err.strip().splitlines()) == 1
