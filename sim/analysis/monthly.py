@@ -178,51 +178,15 @@ def volume_text(w: float) -> str:
     return f"{float(f'{w:.3g}'):,.0f}"
 
 
-def _usd0(x: float) -> str:
-    if not math.isfinite(x):
-        return "n/a"
-    return f"${x:,.0f}" if abs(x) >= 100 else f"${x:,.2f}"
 
-
-def _decider_text(m: MonthlyBill) -> str:
-    if m.decided_by == "minimum":
-        return f"the {_usd0(m.minimum_usd)} minimum"
-    return {"tiers": "the volume tiers", "usage": "usage", "free allowance": "free allowance",
-            "fixed cost": "the fixed cost", "per-run price": "the per-run price"}.get(m.decided_by, m.decided_by)
-
-
-def monthly_rows(bills: Sequence[MonthlyBill], a: str, b: str, per: int = 1000) -> list[dict[str, str]]:
-    """One row of text cells per profile and volume (the CLI table and compare.md)."""
-    from sim.analysis.report.analysis import usd_interval
-    from sim.analysis.report.compare import verdict_word
-
-    rows = []
-    for m in bills:
-        if m.saving is None:
-            rows.append({"profile": m.profile, "workflows/month": volume_text(m.workflows), f"{a} month's bill": "n/a",
-                         "plan fee": "n/a", "decided by": m.decided_by, f"saving per {per:,} runs": "n/a",
-                         "verdict": "cannot run" if m.decided_by == "cannot run" else "n/a", "note": m.note})
+def minimum_thresholds(runs: pd.DataFrame, scenario: Scenario, a: str, profiles: Sequence[str]) -> dict[str, float]:
+    """``minimum_decides_below`` of each profile that has a plan minimum and can price the scenario."""
+    out = {}
+    for profile in profiles:
+        try:
+            below = minimum_decides_below(runs, scenario, a, profile)
+        except ScenarioError:
             continue
-        mean, lo, hi = m.bill_usd
-        half = (hi - lo) / 2
-        bill = _usd0(mean) + (f" ± {_usd0(half)}" if math.isfinite(half) and half >= 0.005 else "")
-        sm, slo, shi = m.saving.scaled(per)
-        rows.append({"profile": m.profile, "workflows/month": volume_text(m.workflows), f"{a} month's bill": bill,
-                     "plan fee": _usd0(m.plan_fee_usd) if m.plan_fee_usd else "—", "decided by": _decider_text(m),
-                     f"saving per {per:,} runs": usd_interval(sm, slo, shi), "verdict": verdict_word(a, b, m.saving),
-                     "note": m.note})
-    return rows
-
-
-def verdict_changes(bills: Sequence[MonthlyBill], a: str, b: str) -> list[str]:
-    """Sentences for the profiles whose verdict differs between the volumes."""
-    from sim.analysis.report.compare import verdict_word
-
-    out = []
-    for profile in dict.fromkeys(m.profile for m in bills):
-        mine = [m for m in bills if m.profile == profile and m.saving is not None]
-        words = [verdict_word(a, b, m.saving) for m in mine]
-        if len(set(words)) > 1:
-            steps = ", ".join(f"{w} at {volume_text(m.workflows)} a month" for m, w in zip(mine, words, strict=True))
-            out.append(f"{profile}: the verdict changes with volume: {steps}")
+        if below is not None:
+            out[profile] = below
     return out

@@ -121,15 +121,10 @@ def parse_volumes(text: str) -> list[float]:
 
 
 def monthly_text(cmp, profiles: list[str], volumes: list[float]) -> list[str]:
-    """The monthly view: a table per volume, then where a plan's minimum decides the bill and
+    """The monthly view: the bills at each volume, then where a plan's minimum decides the bill and
     how the verdict changes with volume."""
-    from sim.analysis.monthly import (
-        minimum_decides_below,
-        monthly_bills,
-        monthly_rows,
-        verdict_changes,
-        volume_text,
-    )
+    from sim.analysis.monthly import minimum_thresholds, monthly_bills
+    from sim.analysis.report.volumes import monthly_notes, monthly_rows
 
     bills = monthly_bills(cmp.runs_table, cmp.scenario, cmp.a, cmp.b, profiles, volumes, cmp.confidence)
     rows = monthly_rows(bills, cmp.a, cmp.b)
@@ -139,14 +134,5 @@ def monthly_text(cmp, profiles: list[str], volumes: list[float]) -> list[str]:
              f"minimums, allowances, free grants and tiers included), and the saving at that volume",
              "  ".join(f"{c:<{widths[c]}}" for c in cols).rstrip()]
     lines += ["  ".join(f"{r[c]:<{widths[c]}}" for c in cols).rstrip() for r in rows]
-    notes = list(dict.fromkeys(f"{r['profile']}: {r['note']}" for r in rows if r["note"]))
-    for profile in profiles:
-        try:
-            below = minimum_decides_below(cmp.runs_table, cmp.scenario, cmp.a, profile)
-        except Exception:  # noqa: BLE001 - a profile that cannot be priced has no threshold (its note says why)
-            below = None
-        if below is not None:
-            notes.append(f"{profile}: the plan's minimum is at least half the bill below {volume_text(below)} "
-                         "workflows a month")
-    notes += verdict_changes(bills, cmp.a, cmp.b)
+    notes = monthly_notes(bills, minimum_thresholds(cmp.runs_table, cmp.scenario, cmp.a, profiles), cmp.a, cmp.b)
     return lines + ([""] + notes if notes else [])
