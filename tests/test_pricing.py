@@ -385,3 +385,16 @@ def test_prices_command_lists_every_profile_with_its_dates(tmp_path: Path, capsy
     assert main(["prices", "temporal-clod"]) == 2
     err = capsys.readouterr().err
     assert "did you mean 'temporal-cloud-payg'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_current_model_prices_by_hand(tmp_path: Path) -> None:
+    # a pipeline without failures: each call billed once, tokens x the profile's price
+    sc = _load(tmp_path, '[pricing]\nmodels = "models-2026-06"\norchestration = "temporal-cloud-payg"\n'
+                         'monthly_workflows = 1000\n').model_copy()
+    assert sc.pricing.models_profile.name == "models-2026-06"
+    assert "models and GPUs: models-2026-06" in sc.pricing.describe()
+    raw = sc.raw
+    raw["failures"] = {}
+    df = simulate(scenario_from_dict(raw, base_dir=tmp_path), 20, seed=1)
+    by_hand = 10_000 * 0.435 / 1e6 + 1000 * 4.50 / 1e6  # DeepSeek-V4-Pro input, GPT-5.4-mini output
+    np.testing.assert_allclose(df["compute_cost_usd"], by_hand, rtol=1e-12)
