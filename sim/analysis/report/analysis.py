@@ -402,7 +402,8 @@ def sensitivity_inputs(scenario: Scenario, factor: float = 2.0, a: str | None = 
             add(f"persist latency ({label})", "overhead", [(path, latency * lo_f)], [(path, latency * hi_f)],
                 duration_text(latency * lo_f), duration_text(latency * hi_f))
     orch = scenario.pricing.orchestration
-    if any(getattr(orch, key) > 0 for key in _ORCHESTRATION_PRICES) or orch.unit_tiers:
+    if any(getattr(orch, key) > 0 for key in _ORCHESTRATION_PRICES) or orch.unit_tiers or orch.meters \
+            or orch.gb_second_tiers:
         # the whole price list scaled at once (tiers, storage, plan fee, per-run prices alike)
         path = "pricing.orchestration.price_factor"
         name = scenario.pricing.orchestration_profile.name.split(" (")[0] or "the scenario's"
