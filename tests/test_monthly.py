@@ -123,3 +123,19 @@ def test_bad_monthly_volumes_are_one_line(tmp_path: Path, capsys, value: str, wo
     assert main(["compare", str(path), "--runs", "100", "--monthly-workflows", value, "--quiet"]) == 2
     err = capsys.readouterr().err
     assert words in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_verdict_changes_group_consecutive_volumes_alike() -> None:
+    from sim.analysis.monthly import MonthlyBill
+    from sim.analysis.report.volumes import verdict_changes
+    from sim.analysis.saving import Saving
+
+    def bill(w: float, lo: float, hi: float) -> MonthlyBill:
+        sv = Saving("durable", "restart", "total_cost_usd", (lo + hi) / 2, lo, hi, 0.0, 0.0, 0.0, 100, 1.0)
+        return MonthlyBill("p", "plan", w, (1.0, 1.0, 1.0), 0.0, 0.0, "usage", sv)
+
+    bills = [bill(1e4, -2, -1), bill(1e5, -2, -1), bill(1e6, -1, 1), bill(1e8, 1, 2)]
+    assert verdict_changes(bills, "durable", "restart") == [
+        "p: the verdict changes with volume (workflows a month): durable costs more from 10,000 to 100,000, "
+        "no significant difference at 1 M, durable saves at 100 M"]
+    assert verdict_changes(bills[:2], "durable", "restart") == []

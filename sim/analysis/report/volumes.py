@@ -14,7 +14,7 @@ from sim.analysis.report.compare import verdict_word
 def usd0(x: float) -> str:
     if not math.isfinite(x):
         return "n/a"
-    return f"${x:,.0f}" if abs(x) >= 100 else f"${x:,.2f}"
+    return f"${x:,.0f}" if abs(round(x, 2)) >= 100 else f"${x:,.2f}"
 
 
 def decider_text(m: MonthlyBill) -> str:
@@ -51,8 +51,15 @@ def verdict_changes(bills: Sequence[MonthlyBill], a: str, b: str) -> list[str]:
         mine = [m for m in bills if m.profile == profile and m.saving is not None]
         words = [verdict_word(a, b, m.saving) for m in mine]
         if len(set(words)) > 1:
-            steps = ", ".join(f"{w} at {volume_text(m.workflows)} a month" for m, w in zip(mine, words, strict=True))
-            out.append(f"{profile}: the verdict changes with volume: {steps}")
+            runs: list[list] = []  # [verdict, first volume, last volume] of consecutive volumes alike
+            for m, w in zip(mine, words, strict=True):
+                if runs and runs[-1][0] == w:
+                    runs[-1][2] = m.workflows
+                else:
+                    runs.append([w, m.workflows, m.workflows])
+            steps = ", ".join(f"{w} at {volume_text(lo)}" if lo == hi else
+                              f"{w} from {volume_text(lo)} to {volume_text(hi)}" for w, lo, hi in runs)
+            out.append(f"{profile}: the verdict changes with volume (workflows a month): {steps}")
     return out
 
 
