@@ -539,8 +539,10 @@ def document_blocks(data: ReportData, command: str) -> list[Block]:
             "bootstrap over whole replications (the same resample at every sweep point).",
             "Costs follow docs/model.md and docs/costs.md: GPU time of every attempt (finished or killed), tokens of "
             "completed calls (killed calls pro rata), and the orchestrator's bill as its price list defines it "
-            "(Temporal: billable actions with volume tiers, and storage; Step Functions: state transitions, or "
-            "requests and GB-seconds; self-hosted: a fixed monthly cost amortised over the monthly volume).",
+            "(Temporal: billable actions, with a plan's allowance, volume tiers and minimum, and storage; Azure: "
+            "executions including orchestrator replays, and GB-seconds; Google: workflow steps; Step Functions: state "
+            "transitions, or requests and GB-seconds; self-hosted: a fixed monthly cost amortised over the monthly "
+            "volume).",
             ("Files: `figures/*.png` (and the same figures as `.svg` for slides, unless `--no-svg`); `data/*.csv` "
              "and `data/report.json` hold every number shown. report.html is self-contained (figures embedded)."),
         ]),
