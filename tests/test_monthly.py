@@ -108,8 +108,9 @@ def test_compare_monthly_view_on_the_command_line(tmp_path: Path, capsys) -> Non
     path = tmp_path / "steady.toml"
     path.write_text(STEADY.replace("probability = 0.0", "probability = 0.05"))
     assert main(["compare", str(path), "--pricing", "temporal-cloud-essentials,azure-durable-functions", "--runs", "100",
-                 "--boot", "100", "--monthly-workflows", "10000,10_000_000", "--quiet"]) == 0
+                 "--boot", "100", "--monthly-workflows", "10000,10_000_000", "--quiet", "--out", str(tmp_path / "c")]) == 0
     text = capsys.readouterr().out
+    assert "the $100 minimum" in (tmp_path / "c" / "compare.md").read_text()
     assert "the month's orchestration bill of durable" in text
     assert "the $100 minimum" in text and "the volume tiers" in text
     assert "temporal-cloud-essentials: the plan's minimum is at least half the bill below" in text
