@@ -53,8 +53,14 @@ def durable_actions(unit_attempts: np.ndarray, heartbeats: np.ndarray | int = 0,
     """Billable actions of a durable run (``sim.model.billing``'s rule): the workflow start, one per
     activity attempt (its first is ``schedule_activity``, each retry ``retry_activity``), one per
     heartbeat, timer and signal."""
-    return (ACTIONS_PER_UNIT["start_workflow"] + np.asarray(unit_attempts) + HEARTBEAT_ACTIONS * np.asarray(heartbeats)
-            + ACTIONS_PER_UNIT["start_timer"] * np.asarray(timers) + ACTIONS_PER_UNIT["signal_workflow"] * np.asarray(signals))
+    return (ACTIONS_PER_UNIT["start_workflow"] + _weighted(ACTIONS_PER_UNIT["retry_activity"], unit_attempts)
+            + _weighted(HEARTBEAT_ACTIONS, heartbeats) + _weighted(ACTIONS_PER_UNIT["start_timer"], timers)
+            + _weighted(ACTIONS_PER_UNIT["signal_workflow"], signals))
+
+
+def _weighted(actions_per_unit: int, count: np.ndarray | int) -> np.ndarray:
+    """``count`` × actions per unit (no array work for a weight of 1: the engines' hot path)."""
+    return np.asarray(count) if actions_per_unit == 1 else actions_per_unit * np.asarray(count)
 
 
 def billable_actions(engine_actions: np.ndarray | float, activity_attempts: np.ndarray | float,
