@@ -3,9 +3,10 @@ counts a simulated run records. One rule for both (docs/costs.md, "Billable acti
 
 Source: Temporal's "Temporal Cloud Actions" page, https://docs.temporal.io/cloud/actions
 (temporalio/documentation ``docs/evaluate/cloud/actions.mdx`` at commit
-``24afc58a45403e4942a36ac4e4805c05c4298fb9``; see ``ACTIONS_SOURCE``). The page lists, for
-each kind of action, its metric name and the history event that carries it. The kinds that
-show in a history, and what each one counts here:
+``24afc58a45403e4942a36ac4e4805c05c4298fb9``; see ``ACTIONS_SOURCE``). Date: the page maps each
+kind of action to its metric name and history event since 2026-04-17 (temporalio/documentation
+pull request #4450, "Cloud actions"); the copy read is of that version or a later one. The kinds
+that show in a history, and what each one counts here:
 
 =================================  ==========================================================  =======
 kind (the page's metric name)      history event                                               actions
@@ -54,7 +55,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 ACTIONS_SOURCE = ("Temporal Cloud Actions, https://docs.temporal.io/cloud/actions "
-                  "(temporalio/documentation docs/evaluate/cloud/actions.mdx @24afc58a)")
+                  "(temporalio/documentation docs/evaluate/cloud/actions.mdx @24afc58a; the version with the "
+                  "event-type mapping, 2026-04-17 or later)")
+ACTIONS_SOURCE_DATE = "2026-04-17"  # the mapping's first version (temporalio/documentation PR #4450)
 
 # The kinds of action a history can show, in the order of the page; value: actions per unit.
 ACTIONS_PER_UNIT: dict[str, int] = {
