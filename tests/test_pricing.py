@@ -398,3 +398,39 @@ def test_the_current_model_prices_by_hand(tmp_path: Path) -> None:
     df = simulate(scenario_from_dict(raw, base_dir=tmp_path), 20, seed=1)
     by_hand = 10_000 * 0.435 / 1e6 + 1000 * 4.50 / 1e6  # DeepSeek-V4-Pro input, GPT-5.4-mini output
     np.testing.assert_allclose(df["compute_cost_usd"], by_hand, rtol=1e-12)
+
+
+def test_a_step_longer_than_an_azure_execution_cannot_run_there(tmp_path: Path) -> None:
+    from sim.analysis.reprice import price_alternatives
+    from sim.model.costs import activity_time_limit_problem
+
+    azure = orchestration_price("azure-durable-functions")
+    assert azure.max_activity_duration_s == 600.0  # the Consumption plan's 10 minutes
+    long_gpu = """
+name = "long"
+[pricing]
+profile = "article-2026-04"
+[[steps]]
+name = "render"
+kind = "gpu"
+gpu = "h100"
+duration = "15m"
+[failures.crash]
+mtbf = "2h"
+[strategies.restart]
+[strategies.durable]
+"""
+    path = tmp_path / "long.toml"
+    path.write_text(long_gpu)
+    sc = load_scenario(path)
+    problem = activity_time_limit_problem(sc.steps, azure)
+    assert problem is not None and "step 'render'" in problem and "100% of its draws" in problem
+    runs = simulate(sc, 50, seed=1)
+    alternatives = {p: (sv, why) for p, sv, why in price_alternatives(runs, sc, "durable", "restart",
+                                                                      ["azure-durable-functions", "temporal-cloud-payg"])}
+    assert alternatives["azure-durable-functions"][0] is None
+    assert "cannot run this pipeline: step 'render'" in alternatives["azure-durable-functions"][1]
+    assert alternatives["temporal-cloud-payg"][0] is not None
+    # a step of 20 s median (95th percentile 40 s) never reaches 10 minutes
+    short = _load(tmp_path, '[pricing]\nprofile = "article-2026-04"\n')
+    assert activity_time_limit_problem(short.steps, azure) is None

@@ -26,6 +26,7 @@ from sim.analysis.saving import Saving, saving_of
 from sim.errors import ScenarioError
 from sim.model.costs import (
     OrchestrationUsage,
+    activity_time_limit_problem,
     billable_units,
     exceeds_duration_limit,
     express_gb_seconds,
@@ -117,6 +118,11 @@ def monthly_bills(runs: pd.DataFrame, scenario: Scenario, a: str, b: str, profil
                 continue
             price = var.pricing.orchestration
             plan = var.pricing.orchestration_profile.plan
+            too_long = activity_time_limit_problem(scenario.steps, price)
+            if too_long is not None:
+                out.append(MonthlyBill(profile, plan, w, (math.nan,) * 3, math.nan, price.plan_minimum_usd,
+                                       "cannot run", None, too_long))
+                continue
             over = float(np.mean(exceeds_duration_limit(runs.loc[is_a, "makespan_s"], price)))
             if over > 0:
                 out.append(MonthlyBill(profile, plan, w, (math.nan,) * 3, math.nan, price.plan_minimum_usd,

@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from sim.model.billing import ACTIONS_PER_UNIT, HEARTBEAT_ACTIONS
-from sim.model.scenario import Meter, OrchestrationPrice, PriceTier, load_pricing_profile
+from sim.model.scenario import Meter, OrchestrationPrice, PriceTier, Step, load_pricing_profile
 
 GB = 1e9
 MB_PER_GB_AWS = 1024.0  # AWS bills memory in MB chunks and duration in GB-seconds of 1,024 MB
@@ -226,6 +227,25 @@ def exceeds_duration_limit(open_time_s: np.ndarray | float, price: Orchestration
     if price.max_duration_s is None:
         return np.zeros(t.shape, dtype=bool)
     return t > price.max_duration_s
+
+
+def activity_time_limit_problem(steps: Sequence[Step], price: OrchestrationPrice) -> str | None:
+    """Why the service cannot run these steps as activities, or None: a step (not a wait) whose
+    attempts can last longer than ``max_activity_duration_s`` (each such attempt is killed at the
+    limit, and so is every retry of a fixed-length step). The share of draws over the limit is
+    read from the duration's inverse CDF on a grid of 10,000 quantiles."""
+    limit = price.max_activity_duration_s
+    if limit is None:
+        return None
+    u = (np.arange(10_000) + 0.5) / 10_000
+    for step in steps:
+        if step.is_wait:
+            continue
+        share = float(np.mean(np.asarray(step.duration.ppf(u), dtype=np.float64) > limit))
+        if share > 0:
+            return (f"step '{step.name}' lasts longer than the {limit:g} s an activity may run on this service in "
+                    f"{share:.0%} of its draws (mean {step.duration.mean():.4g} s)")
+    return None
 
 
 def _shape(usage: OrchestrationUsage) -> tuple[int, ...]:

@@ -201,6 +201,8 @@ class OrchestrationPrice(_Model):
     memory_mb: float = Field(0.0, ge=0, description="memory the execution uses (MB)")
     memory_increment_mb: float = Field(0.0, ge=0, description="memory is billed in chunks of this many MB")
     max_duration_s: float | None = Field(None, gt=0, description="longest execution the service allows (Express: 300 s)")
+    max_activity_duration_s: float | None = Field(
+        None, gt=0, description="longest an activity may run (Azure Functions Consumption plan: 600 s per execution)")
     gb_second_tiers: list[PriceTier] = Field(
         default_factory=list, description="monthly volume tiers of the GB-seconds, in millions of GB-s (instead of "
         "per_gb_second_usd; a free grant is a first tier at 0)")

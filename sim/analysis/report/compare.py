@@ -25,7 +25,11 @@ from sim.analysis.saving import Saving, saving_of, sign_note
 from sim.errors import ScenarioError
 from sim.experiment.points import Vary, build_points
 from sim.experiment.runner import run_sweep
-from sim.model.costs import exceeds_duration_limit, orchestration_profiles
+from sim.model.costs import (
+    activity_time_limit_problem,
+    exceeds_duration_limit,
+    orchestration_profiles,
+)
 from sim.model.scenario import Scenario
 
 
@@ -114,6 +118,11 @@ def compare_pricing(scenario: Scenario, profiles: Sequence[str] | None = None, *
         is_a = priced["strategy"].astype(str) == a
         over = float(np.mean(exceeds_duration_limit(priced.loc[is_a, "makespan_s"], var.pricing.orchestration)))
         info = var.pricing.orchestration_profile
+        too_long = activity_time_limit_problem(scenario.steps, var.pricing.orchestration)
+        if too_long is not None:
+            out.results.append(ProfileResult(profile, info.source_date, (math.nan,) * 3, (math.nan,) * 3, None, None,
+                                             None, 1.0, f"{too_long}: it cannot run this pipeline"))
+            continue
         if over > 0:
             limit = var.pricing.orchestration.max_duration_s
             out.results.append(ProfileResult(profile, info.source_date, (math.nan,) * 3, (math.nan,) * 3, None, None,
