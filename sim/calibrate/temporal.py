@@ -28,14 +28,32 @@ What a history tells and what it does not
 * A worker crash is only seen as a heartbeat or start-to-close timeout; the recorded end of a
   crashed attempt is when the timeout fired, up to one heartbeat timeout after the crash.
 
-Parallel activities, child workflows, local activities
-------------------------------------------------------
+Parallel activities, child workflows, local activities, waits
+--------------------------------------------------------------
 An attempt belongs to its scheduled activity (``instance`` = the ActivityTaskScheduled event
 id), not to its type; the activities one workflow task schedules form a batch, and the
 activities of one type in a batch are the instances of one fan-out step (see
-:func:`parse_history` and :mod:`sim.calibrate.graph`). Child workflows are read as one attempt
-from their start to their close. Local activities (``MarkerRecorded``) are left out with a
-warning. A folder's history with an attempt of zero duration is skipped with a warning.
+:func:`parse_history` and :mod:`sim.calibrate.graph`). Besides activities (``kind`` column):
+
+* ``child_workflow``: one attempt from ChildWorkflowExecutionStarted to its close (the child's
+  own activities are in its own history, which can be fitted as a scenario of its own);
+* ``local_activity``: one attempt per ``MarkerRecorded`` event of a local activity (marker
+  ``core_local_activity``, ``LocalActivity`` or ``localActivity``): type, attempt and failure
+  from the marker; it ran inside the workflow task that recorded it, so it starts when that
+  workflow task (or the first of the run of workflow tasks before the marker) started and ends
+  at the completion time the marker data give, when that lies inside the span, otherwise at
+  the marker;
+* ``timer``: a wait from TimerStarted to TimerFired (a cancelled timer is counted, not a wait);
+* ``signal``: a wait for a signal or an update (WorkflowExecutionSignaled,
+  WorkflowExecutionUpdateAccepted) that arrived while the workflow had nothing in flight
+  (no activity, child or timer) after a completed workflow task: from that workflow task's
+  completion to the signal. Other signals and updates are counted, not waits.
+
+Activities that never started (cancelled while scheduled, timed out before a worker took
+them, or still scheduled when the history ends), cancelled timers, signals that were not
+waited for, and how each workflow ended (completed, failed, cancelled, terminated, timed out,
+continued as new) are counted per history (:class:`HistoryInfo`). A folder's history with an
+attempt of zero duration is skipped with a warning.
 
 Failure -> outcome (first rule that matches, looking through the ``cause`` chain):
 
@@ -52,6 +70,8 @@ Failure -> outcome (first rule that matches, looking through the ``cause`` chain
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 import re
 from dataclasses import dataclass, field
@@ -61,7 +81,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.calibrate.attempts import NORMALISED_COLUMNS, _check_order, timestamp_s
+from sim.calibrate.attempts import (
+    NORMALISED_COLUMNS,
+    WAIT_KINDS,
+    WORKER_KINDS,
+    _check_order,
+    timestamp_s,
+)
 from sim.calibrate.errors import DataError
 
 # temporal/api/enums/v1/event_type.proto (EVENT_TYPE_UNSPECIFIED excluded)
@@ -219,7 +245,25 @@ _CHILD_CLOSED = {
     "CHILD_WORKFLOW_EXECUTION_CANCELED": "error",
     "CHILD_WORKFLOW_EXECUTION_TERMINATED": "error",
 }
-LOCAL_ACTIVITY_MARKERS = ("core_local_activity", "LocalActivity")
+LOCAL_ACTIVITY_MARKERS = ("core_local_activity", "LocalActivity", "localActivity")
+#: kinds of rows: attempts that ran on a worker, a child workflow, waits
+KINDS = (*WORKER_KINDS, "child_workflow", *WAIT_KINDS)
+_WORKFLOW_CLOSED = {
+    "WORKFLOW_EXECUTION_COMPLETED": "completed",
+    "WORKFLOW_EXECUTION_FAILED": "failed",
+    "WORKFLOW_EXECUTION_CANCELED": "cancelled",
+    "WORKFLOW_EXECUTION_TERMINATED": "terminated",
+    "WORKFLOW_EXECUTION_TIMED_OUT": "timed_out",
+    "WORKFLOW_EXECUTION_CONTINUED_AS_NEW": "continued_as_new",
+}
+# events a workflow task's completion writes: a task scheduled right after them was woken by
+# something without an event of its own (an update's request)
+_AFTER_A_TASK = frozenset({"WORKFLOW_TASK_COMPLETED", "MARKER_RECORDED",
+                           "UPSERT_WORKFLOW_SEARCH_ATTRIBUTES", "WORKFLOW_PROPERTIES_MODIFIED",
+                           "WORKFLOW_EXECUTION_UPDATE_ACCEPTED",
+                           "WORKFLOW_EXECUTION_UPDATE_COMPLETED"})
+NEVER_STARTED_REASONS = ("cancelled while scheduled", "timed out before a worker took it",
+                         "still scheduled when the history ends")
 
 
 class ZeroDurationError(DataError):
@@ -227,12 +271,41 @@ class ZeroDurationError(DataError):
 
 
 @dataclass
+class HistoryInfo:
+    """What one history holds besides its attempt rows: how the workflow ended and the items
+    that are counted but not fitted (see the module docstring)."""
+
+    source: str
+    workflow_id: str
+    status: str = "running"  # a key of _WORKFLOW_CLOSED's values, or "running"
+    started_s: float = float("nan")  # WorkflowExecutionStarted
+    closed_s: float = float("nan")  # the workflow's close event (NaN while running)
+    first_run_id: str | None = None
+    never_started: dict[str, int] = field(default_factory=dict)  # reason -> activities
+    activities_cancelled: int = 0  # cancelled by the workflow after they started
+    timers_fired: int = 0
+    timers_cancelled: int = 0
+    signals: int = 0
+    signal_waits: int = 0
+    updates: int = 0
+    update_waits: int = 0
+    local_activities: int = 0
+    child_workflows: int = 0
+    runs: int = 1  # continue-as-new runs joined into this execution
+
+    @property
+    def workflow_time_s(self) -> float:
+        return self.closed_s - self.started_s
+
+
+@dataclass
 class _Identity:
     """Turns scheduled activities into (step, instance, batch), see :func:`history_attempts`."""
 
-    stages: dict[tuple[object, str, str], str] = field(default_factory=dict)
-    n_stages: dict[tuple[str, str], int] = field(default_factory=dict)
+    stages: dict[tuple[object, ...], str] = field(default_factory=dict)
+    n_stages: dict[str, int] = field(default_factory=dict)
     failed: dict[tuple[str, str], list[_Activity]] = field(default_factory=dict)
+    in_batch: dict[tuple[object, ...], int] = field(default_factory=dict)
 
     def assign(self, act: _Activity, type_name: str) -> None:
         key = (act.kind, type_name)
@@ -241,16 +314,30 @@ class _Identity:
             prev = waiting.pop(0)
             act.step, act.instance, act.batch = prev.step, prev.instance, prev.batch
             return
-        stage = (act.batch, act.kind, type_name)
+        stage: tuple[object, ...] = (act.batch, act.kind, type_name)
+        if act.kind in WAIT_KINDS:  # a wait runs once: each wait of a batch is a step
+            j = self.in_batch.get(stage, 0) + 1
+            self.in_batch[stage] = j
+            stage = (*stage, j)
         if stage not in self.stages:
-            k = self.n_stages.get(key, 0) + 1
-            self.n_stages[key] = k
+            k = self.n_stages.get(type_name, 0) + 1
+            self.n_stages[type_name] = k
             self.stages[stage] = type_name if k == 1 else f"{type_name}_{k}"
         act.step, act.instance = self.stages[stage], act.scheduled_id
 
     def closed(self, act: _Activity, type_name: str) -> None:
-        if act.outcome != "completed":
+        if act.outcome != "completed" and act.kind not in WAIT_KINDS:
             self.failed.setdefault((act.kind, type_name), []).append(act)
+
+
+@dataclass
+class _ParseState:
+    """Carried from run to run when continue-as-new runs are joined into one execution."""
+
+    ident: _Identity = field(default_factory=_Identity)
+    batches: dict[object, int] = field(default_factory=dict)
+    next_attempt: dict[int, int] = field(default_factory=dict)
+    run: int = 0  # index of the run being read (instance ids are offset by run * 10**9)
 
 
 def history_attempts(history: object, *, workflow_id: str, source: str) -> list[dict[str, Any]]:
@@ -260,7 +347,60 @@ def history_attempts(history: object, *, workflow_id: str, source: str) -> list[
 
 def parse_history(history: object, *, workflow_id: str, source: str
                   ) -> tuple[list[dict[str, Any]], list[str]]:
-    """Attempt rows of one parsed history and its warnings (local activities not read).
+    """Attempt rows of one parsed history and its warnings (see :func:`read_history`)."""
+    rows, warnings, _ = read_history(history, workflow_id=workflow_id, source=source)
+    return rows, warnings
+
+
+def _payload_values(details: object) -> list[object]:
+    """The JSON values of a marker's ``details`` payloads (base64 ``data``), where decodable."""
+    out: list[object] = []
+    if not isinstance(details, dict):
+        return out
+    for key, value in details.items():
+        payloads = value.get("payloads") if isinstance(value, dict) else None
+        for pl in payloads if isinstance(payloads, list) else []:
+            data = pl.get("data") if isinstance(pl, dict) else None
+            if not isinstance(data, str):
+                continue
+            try:
+                out.append((key, json.loads(base64.b64decode(data))))
+            except (ValueError, UnicodeDecodeError):
+                continue
+    return out
+
+
+def _local_activity(attrs: dict[str, Any]) -> tuple[str | None, int, float | None]:
+    """(activity type, attempt, completion time in seconds or None) from a local-activity
+    marker: Temporal's core SDKs (``data``: activity_type, attempt, complete_time), the Java
+    SDK (``type``, ``attempt``, ``time`` in ms) and the Go SDK (``data``: ActivityType,
+    Attempt, ReplayTime)."""
+    name: str | None = None
+    attempt = 1
+    done_s: float | None = None
+    for key, value in _payload_values(attrs.get("details")):
+        if isinstance(value, dict):
+            name = name or value.get("activity_type") or value.get("ActivityType") or None
+            a = _int(value.get("attempt", value.get("Attempt")))
+            attempt = a if a and a > 0 else attempt
+            ct = value.get("complete_time")
+            if isinstance(ct, dict) and isinstance(ct.get("seconds"), int | float):
+                done_s = float(ct["seconds"]) + float(ct.get("nanos", 0) or 0) * 1e-9
+            elif isinstance(value.get("ReplayTime"), str):
+                done_s = _time_s(value["ReplayTime"])
+        elif key == "type" and isinstance(value, str):
+            name = value
+        elif key == "time" and isinstance(value, int | float) and not isinstance(value, bool):
+            done_s = float(value) / 1000.0
+        elif key == "attempt" and _int(value):
+            attempt = max(1, _int(value) or 1)
+    return (name if isinstance(name, str) and name else None), attempt, done_s
+
+
+def read_history(history: object, *, workflow_id: str, source: str,
+                 state: _ParseState | None = None
+                 ) -> tuple[list[dict[str, Any]], list[str], HistoryInfo]:
+    """Attempt rows of one parsed history, its warnings and its :class:`HistoryInfo`.
 
     An attempt belongs to a scheduled activity (its ``ActivityTaskScheduled`` event id, the
     ``instance`` column), not to its type. The activities one workflow task schedules form a
@@ -268,25 +408,36 @@ def parse_history(history: object, *, workflow_id: str, source: str
     events); the activities of one type in one batch are the parallel instances of one step.
     The k-th batch holding a type T is step ``T`` (k = 1) or ``T_k``. An activity scheduled
     again after an activity of its type closed without completing is that activity's next
-    attempt (a retry by the workflow code), not a new instance. Child workflows are read the
-    same way (step = the child's workflow type, one attempt from its start to its close);
-    local activities (``MarkerRecorded``) are left out with a warning.
+    attempt (a retry by the workflow code), not a new instance. Child workflows, local
+    activities, timers and signal waits are read as the module docstring says; a wait is one
+    step of its own (``timer``, ``timer_2``, ... or the signal's name).
     """
     if isinstance(history, dict) and isinstance(history.get("events"), list):
         events = history["events"]
     else:
         raise DataError('not a Temporal history: expected a JSON object {"events": [...]} as '
-                        "written by `temporal workflow show --output json`", file=source)
+                        "written by `temporal workflow show --output json` or the SDK's "
+                        "WorkflowHistory.to_json()", file=source)
     if not events:
         raise DataError("the history has no events", file=source)
+    st = state if state is not None else _ParseState()
+    offset = st.run * 10**9
+    info = HistoryInfo(source=source, workflow_id=workflow_id)
     acts: dict[int, _Activity] = {}
     types: dict[int, str] = {}
     order: list[int] = []
-    ident = _Identity()
+    ident = st.ident
+    timers: dict[int, _Activity] = {}
+    open_ids: set[int] = set()  # activities, children and timers in flight
     run = 0  # batch of scheduling events without workflowTaskCompletedEventId
     prev_scheduling = False
-    local_activities = 0
     last_id = 0
+    prev_type: str | None = None
+    wft_open = False
+    chain_start_s: float | None = None  # start of the run of workflow tasks now going on
+    new_chain = True
+    last_completed: tuple[int, float] | None = None  # the last WorkflowTaskCompleted
+    idle_at_schedule: tuple[int, float] | None = None  # the workflow was waiting since then
     for k, ev in enumerate(events):
         if not isinstance(ev, dict):
             raise DataError(f"event #{k + 1} is not a JSON object", file=source)
@@ -307,22 +458,134 @@ def parse_history(history: object, *, workflow_id: str, source: str
         if t is None:
             raise DataError(f"missing or invalid eventTime {ev.get('eventTime')!r}",
                             file=source, where=where)
+        attrs = ev.get(_attr_key(etype))
+        attrs = attrs if isinstance(attrs, dict) else {}
+        was = prev_type
+        prev_type = etype
         scheduling = etype in ("ACTIVITY_TASK_SCHEDULED", "START_CHILD_WORKFLOW_EXECUTION_INITIATED")
         if scheduling and not prev_scheduling:
             run += 1
         prev_scheduling = scheduling
-        if etype == "MARKER_RECORDED":
-            attrs = ev.get(_attr_key(etype))
-            if isinstance(attrs, dict) and attrs.get("markerName") in LOCAL_ACTIVITY_MARKERS:
-                local_activities += 1
+        # ---- the workflow itself and its workflow tasks
+        if etype == "WORKFLOW_EXECUTION_STARTED":
+            info.started_s = t
+            first = attrs.get("firstExecutionRunId") or attrs.get("originalExecutionRunId")
+            info.first_run_id = first if isinstance(first, str) and first else None
             continue
+        if etype in _WORKFLOW_CLOSED:
+            info.status, info.closed_s = _WORKFLOW_CLOSED[etype], t
+            continue
+        if etype == "WORKFLOW_TASK_SCHEDULED":
+            new_chain = was not in ("WORKFLOW_TASK_COMPLETED", "WORKFLOW_TASK_FAILED",
+                                    "WORKFLOW_TASK_TIMED_OUT")
+            idle_at_schedule = last_completed if (
+                not open_ids and not wft_open and was in _AFTER_A_TASK) else None
+            wft_open = True
+            continue
+        if etype == "WORKFLOW_TASK_STARTED":
+            if new_chain or chain_start_s is None:
+                chain_start_s = t
+            new_chain = False
+            continue
+        if etype == "WORKFLOW_TASK_COMPLETED":
+            wft_open = False
+            last_completed = (eid, t)
+            continue
+        if etype in ("WORKFLOW_TASK_FAILED", "WORKFLOW_TASK_TIMED_OUT"):
+            wft_open = False
+            continue
+        # ---- signals and updates
+        if etype in ("WORKFLOW_EXECUTION_SIGNALED", "WORKFLOW_EXECUTION_UPDATE_ACCEPTED"):
+            update = etype == "WORKFLOW_EXECUTION_UPDATE_ACCEPTED"
+            if update:
+                info.updates += 1
+                req = attrs.get("acceptedRequest")
+                inp = req.get("input") if isinstance(req, dict) else None
+                name = inp.get("name") if isinstance(inp, dict) else None
+                # the workflow task that accepted the update was woken by its request: the
+                # workflow waited from the task before it to that task's scheduling
+                since = idle_at_schedule
+                wait_end = _wft_scheduled_after(events, since) if since else None
+            else:
+                info.signals += 1
+                name = attrs.get("signalName")
+                since = last_completed if (not open_ids and not wft_open) else None
+                wait_end = t if since else None
+            if since is not None and wait_end is not None and wait_end > since[1]:
+                label = name if isinstance(name, str) and name else (
+                    "update" if update else "signal")
+                act = _Activity(scheduled_id=offset + eid, step=label, scheduled_s=since[1],
+                                batch=("task", offset + since[0]), kind="signal",
+                                started_s=since[1], end_s=wait_end, outcome="completed")
+                ident.assign(act, label)
+                acts[eid], types[eid] = act, label
+                order.append(eid)
+                if update:
+                    info.update_waits += 1
+                else:
+                    info.signal_waits += 1
+                idle_at_schedule = None
+            continue
+        # ---- timers
+        if etype == "TIMER_STARTED":
+            wtc = _int(attrs.get("workflowTaskCompletedEventId"))
+            act = _Activity(scheduled_id=offset + eid, step="timer", scheduled_s=t,
+                            batch=("task", offset + wtc) if wtc else ("run", offset + run),
+                            kind="timer", started_s=t)
+            timers[eid] = act
+            open_ids.add(eid)
+            continue
+        if etype in ("TIMER_FIRED", "TIMER_CANCELED"):
+            sid = _int(attrs.get("startedEventId"))
+            if sid is None or sid not in timers:
+                raise DataError(f"{etype} refers to startedEventId {attrs.get('startedEventId')!r}"
+                                ", which is not a TimerStarted event of this history",
+                                file=source, where=where)
+            act = timers.pop(sid)
+            open_ids.discard(sid)
+            if etype == "TIMER_CANCELED":
+                info.timers_cancelled += 1
+                continue
+            info.timers_fired += 1
+            if t <= act.scheduled_s:
+                continue  # fired at once: no wait (counted)
+            act.end_s, act.outcome = t, "completed"
+            ident.assign(act, "timer")
+            acts[sid], types[sid] = act, "timer"
+            order.append(sid)
+            continue
+        # ---- local activities
+        if etype == "MARKER_RECORDED":
+            if attrs.get("markerName") not in LOCAL_ACTIVITY_MARKERS:
+                continue
+            info.local_activities += 1
+            name, attempt, done_s = _local_activity(attrs)
+            if name is None:
+                raise DataError("local-activity marker without an activity type in its "
+                                "details", file=source, where=where)
+            start = chain_start_s if chain_start_s is not None else t
+            end = done_s if done_s is not None and start < done_s <= t else t
+            wtc = _int(attrs.get("workflowTaskCompletedEventId"))
+            batch_id = last_completed[0] if last_completed else wtc
+            act = _Activity(scheduled_id=offset + eid, step=name, scheduled_s=start,
+                            batch=("task", offset + batch_id) if batch_id else (
+                                "run", offset + run),
+                            kind="local_activity", started_s=start, started_id=eid,
+                            attempt=attempt, end_s=end)
+            failure = attrs.get("failure")
+            act.outcome = classify_failure(failure) if isinstance(failure, dict) else "completed"
+            ident.assign(act, name)
+            acts[eid], types[eid] = act, name
+            order.append(eid)
+            ident.closed(act, name)
+            continue
+        # ---- activities and child workflows
         child = etype.startswith(("CHILD_WORKFLOW_EXECUTION_", "START_CHILD_WORKFLOW_"))
         if not child and (not etype.startswith("ACTIVITY_TASK_") or etype in (
                 "ACTIVITY_TASK_CANCEL_REQUESTED",)):
             continue
         key = _attr_key(etype)
-        attrs = ev.get(key)
-        if not isinstance(attrs, dict):
+        if not isinstance(ev.get(key), dict):
             raise DataError(f"{etype} event without its '{key}' object", file=source,
                             where=where)
         if scheduling:
@@ -332,15 +595,20 @@ def parse_history(history: object, *, workflow_id: str, source: str
             if not isinstance(name, str) or not name:
                 raise DataError(f"{etype} without {field_name}.name", file=source, where=where)
             wtc = _int(attrs.get("workflowTaskCompletedEventId"))
-            act = _Activity(scheduled_id=eid, step=name, scheduled_s=t,
-                            batch=("task", wtc) if wtc else ("run", run),
+            act = _Activity(scheduled_id=offset + eid, step=name, scheduled_s=t,
+                            batch=("task", offset + wtc) if wtc else ("run", offset + run),
                             kind="child_workflow" if child else "activity")
             ident.assign(act, name)
             acts[eid], types[eid] = act, name
             order.append(eid)
+            open_ids.add(eid)
+            if child:
+                info.child_workflows += 1
             continue
         if child:
             _child_event(etype, attrs, eid, t, acts, types, ident, source, where)
+            if acts[_int(attrs.get("initiatedEventId")) or 0].outcome is not None:
+                open_ids.discard(_int(attrs.get("initiatedEventId")) or 0)
             continue
         sid = _int(attrs.get("scheduledEventId"))
         if sid is None or sid not in acts or acts[sid].kind != "activity":
@@ -363,6 +631,7 @@ def parse_history(history: object, *, workflow_id: str, source: str
             act.last_failure = attrs.get("lastFailure")
             act.worker_id = attrs.get("identity") or None
             continue
+        open_ids.discard(sid)
         started = _int(attrs.get("startedEventId", 0)) or 0
         if started and started != act.started_id:
             raise DataError(f"{etype} refers to startedEventId {started}, but the activity "
@@ -373,6 +642,10 @@ def parse_history(history: object, *, workflow_id: str, source: str
             act.outcome = "completed"
         elif etype == "ACTIVITY_TASK_CANCELED":
             act.outcome = "error"
+            if act.started_s is None:
+                _count(info.never_started, NEVER_STARTED_REASONS[0])
+            else:
+                info.activities_cancelled += 1
         else:
             failure = attrs.get("failure")
             if not isinstance(failure, dict):
@@ -386,18 +659,34 @@ def parse_history(history: object, *, workflow_id: str, source: str
             if act.started_s is None and isinstance(failure.get("cause"), dict):
                 act.last_failure = failure["cause"]
                 act.attempt = 2  # one earlier attempt is known to have failed
+            elif act.started_s is None:
+                _count(info.never_started, NEVER_STARTED_REASONS[1])
         if act.started_s is not None and act.end_s < act.started_s:
             raise DataError(f"{etype} is earlier than its ActivityTaskStarted", file=source,
                             where=where)
         ident.closed(act, types[sid])
-    warnings = []
-    if local_activities:
-        warnings.append(
-            f"{source}: {local_activities} local activit{'y' if local_activities == 1 else 'ies'}"
-            " (MarkerRecorded) not read: a marker records when the workflow task saved the "
-            "result, not when the attempt started, so it gives no duration; the rest of the "
-            "history is read")
-    return _rows(acts, order, workflow_id, source), warnings
+    for sid in order:
+        act = acts[sid]
+        if act.kind == "activity" and act.started_s is None and act.outcome is None:
+            _count(info.never_started, NEVER_STARTED_REASONS[2])
+    warnings: list[str] = []
+    rows = _rows(acts, order, workflow_id, source, st)
+    return rows, warnings, info
+
+
+def _count(counter: dict[str, int], key: str) -> None:
+    counter[key] = counter.get(key, 0) + 1
+
+
+def _wft_scheduled_after(events: list[Any], since: tuple[int, float]) -> float | None:
+    """The time of the first WorkflowTaskScheduled after event ``since[0]``: when a workflow
+    that waited since then was woken (an update's request arrives with no event of its own)."""
+    for ev in events:
+        eid = _int(ev.get("eventId")) if isinstance(ev, dict) else None
+        if eid is not None and eid > since[0] and _event_type(
+                ev.get("eventType")) == "WORKFLOW_TASK_SCHEDULED":
+            return _time_s(ev.get("eventTime"))
+    return None
 
 
 def _child_event(etype: str, attrs: dict[str, Any], eid: int, t: float,
@@ -430,11 +719,15 @@ def _child_event(etype: str, attrs: dict[str, Any], eid: int, t: float,
     ident.closed(act, types[iid])
 
 
-def _rows(acts: dict[int, _Activity], order: list[int], workflow_id: str, source: str
-          ) -> list[dict[str, Any]]:
-    batches: dict[object, int] = {}
+_KIND_WORDS = {"activity": "activity", "child_workflow": "child workflow",
+               "local_activity": "local activity", "timer": "timer", "signal": "signal wait"}
+
+
+def _rows(acts: dict[int, _Activity], order: list[int], workflow_id: str, source: str,
+          st: _ParseState) -> list[dict[str, Any]]:
+    batches = st.batches
     rows: list[dict[str, Any]] = []
-    next_attempt: dict[int, int] = {}
+    next_attempt = st.next_attempt
     for sid in order:
         act = acts[sid]
         base = next_attempt.get(act.instance, 0)
@@ -457,10 +750,10 @@ def _rows(acts: dict[int, _Activity], order: list[int], workflow_id: str, source
         if has_last:
             assert act.started_s is not None and act.end_s is not None
             if act.end_s <= act.started_s:
-                what = "child workflow" if act.kind == "child_workflow" else "activity"
                 raise ZeroDurationError(
-                    f"{what} {act.step!r} scheduled at event {sid} has zero duration (started "
-                    "and closed at the same instant)", file=source)
+                    f"{_KIND_WORDS[act.kind]} {act.step!r} scheduled at event "
+                    f"{sid} has zero duration (started and closed at the same instant)",
+                    file=source)
             rows.append({
                 **common, "attempt": base + act.attempt,
                 "start_s": act.started_s, "end_s": act.end_s,
@@ -478,45 +771,86 @@ TEMPORAL_COLUMNS: tuple[str, ...] = (*NORMALISED_COLUMNS, "retry_after_s", "work
                                      "instance", "batch", "kind")
 
 
-def load_temporal(path: str | Path) -> pd.DataFrame:
-    """Read one history JSON file or a folder of them into the normalised attempts table.
+def _read_json(f: Path) -> object:
+    try:
+        raw = gzip.decompress(f.read_bytes()) if f.name.lower().endswith(".gz") else f.read_bytes()
+        return json.loads(raw.decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"not valid JSON: {exc}", file=str(f)) from exc
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise DataError(f"cannot read: {exc}", file=str(f)) from exc
 
-    Besides the normalised columns: ``instance`` (the scheduled event id of the activity the
-    attempt belongs to), ``batch`` (1, 2, ... the workflow task that scheduled it, in order)
-    and ``kind`` (``activity`` or ``child_workflow``). ``attrs["warnings"]`` lists one line per
-    history skipped (an attempt of zero duration) or partly read (local activities).
-    """
+
+def _is_history_file(p: Path) -> bool:
+    name = p.name.lower()
+    return p.is_file() and (name.endswith(".json") or name.endswith(".json.gz"))
+
+
+def _stem(p: Path) -> str:
+    name = p.name
+    for suffix in (".json.gz", ".JSON.GZ", ".json", ".JSON"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return p.stem
+
+
+def history_files(path: str | Path) -> list[Path]:
+    """The history files of a path: the file itself, or a folder's ``*.json`` and
+    ``*.json.gz`` files in name order."""
     p = Path(path)
     if p.is_dir():
-        files = sorted(p.glob("*.json"))
+        files = sorted(f for f in p.iterdir() if _is_history_file(f))
         if not files:
-            raise DataError("no *.json Temporal histories in this folder", file=str(p))
-    elif p.is_file():
-        files = [p]
-    else:
-        raise DataError("no such file or folder", file=str(p))
+            raise DataError("no *.json or *.json.gz Temporal histories in this folder",
+                            file=str(p))
+        return files
+    if p.is_file():
+        return [p]
+    raise DataError("no such file or folder", file=str(p))
+
+
+def load_temporal(path: str | Path) -> pd.DataFrame:
+    """Read one history file or a folder of them into the normalised attempts table.
+
+    Files: ``.json`` or ``.json.gz``, one workflow run each (``temporal workflow show --output
+    json``, or the SDK's ``WorkflowHistory.to_json()``). Runs of one execution linked by
+    continue-as-new (the same ``firstExecutionRunId``) are joined into one workflow, read in
+    the order they started. Besides the normalised columns: ``instance`` (the scheduled event
+    id of the activity the attempt belongs to), ``batch`` (1, 2, ... the workflow task that
+    scheduled it, in order) and ``kind`` (one of :data:`KINDS`). ``attrs["warnings"]`` lists
+    one line per history skipped (an attempt of zero duration); ``attrs["histories"]`` holds
+    one :class:`HistoryInfo` per workflow execution.
+    """
+    p = Path(path)
+    files = history_files(p)
+    docs = [(f, _read_json(f)) for f in files]
+    chains = _chains(docs)
     rows: list[dict[str, Any]] = []
     warnings: list[str] = []
+    infos: list[HistoryInfo] = []
     skipped: list[str] = []
-    for f in files:
+    for chain in chains:
+        state = _ParseState()
+        wid = _stem(chain[0][0])
+        chain_rows: list[dict[str, Any]] = []
+        chain_info: HistoryInfo | None = None
         try:
-            doc = json.loads(f.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise DataError(f"not valid JSON: {exc}", file=str(f)) from exc
-        try:
-            file_rows, file_warnings = parse_history(doc, workflow_id=f.stem, source=str(f))
+            for k, (f, doc) in enumerate(chain):
+                state.run = k
+                r, _, info = read_history(doc, workflow_id=wid, source=str(f), state=state)
+                chain_rows.extend(r)
+                chain_info = info if chain_info is None else _join(chain_info, info)
         except ZeroDurationError as exc:
             if len(files) == 1:
                 raise
             warnings.append(f"{exc}: history skipped")
-            skipped.append(str(f))
+            skipped.append(str(chain[0][0]))
             continue
-        rows.extend(file_rows)
-        warnings.extend(file_warnings)
+        assert chain_info is not None
+        rows.extend(chain_rows)
+        infos.append(chain_info)
     if not rows:
-        raise DataError("the histories hold no activity attempts"
-                        + (f" ({len(skipped)} skipped for zero-duration attempts)" if skipped
-                           else ""), file=str(p))
+        raise DataError(_nothing_to_fit(infos, skipped), file=str(p))
     out = pd.DataFrame(rows)
     out = out[list(TEMPORAL_COLUMNS)]
     out["attempt"] = out["attempt"].astype(np.int64)
@@ -526,12 +860,103 @@ def load_temporal(path: str | Path) -> pd.DataFrame:
     _check_order(out, str(p))
     out.attrs["source"] = str(p)
     out.attrs["warnings"] = warnings
+    out.attrs["histories"] = infos
     return out
 
 
+def _chains(docs: list[tuple[Path, object]]) -> list[list[tuple[Path, object]]]:
+    """Files grouped into executions: runs with one ``firstExecutionRunId`` whose earlier runs
+    all continued as new, in start order; every other file is an execution of its own."""
+    groups: dict[str, list[tuple[float, Path, object]]] = {}
+    singles: list[list[tuple[Path, object]]] = []
+    order: list[tuple[int, str | None]] = []
+    for i, (f, doc) in enumerate(docs):
+        first, start = _first_run(doc)
+        if first is None:
+            singles.append([(f, doc)])
+            order.append((i, None))
+            continue
+        if first not in groups:
+            order.append((i, first))
+        groups.setdefault(first, []).append((start, f, doc))
+    out: list[list[tuple[Path, object]]] = []
+    single_iter = iter(singles)
+    for _, first in order:
+        if first is None:
+            out.append(next(single_iter))
+            continue
+        runs = sorted(groups[first], key=lambda r: (r[0], str(r[1])))
+        if len(runs) > 1 and all(_closed_as_new(doc) for _, _, doc in runs[:-1]):
+            out.append([(f, doc) for _, f, doc in runs])
+        else:
+            out.extend([(f, doc)] for _, f, doc in runs)
+    return out
+
+
+def _first_run(doc: object) -> tuple[str | None, float]:
+    events = doc.get("events") if isinstance(doc, dict) else None
+    if not isinstance(events, list) or not events or not isinstance(events[0], dict):
+        return None, 0.0
+    ev = events[0]
+    if _event_type(ev.get("eventType")) != "WORKFLOW_EXECUTION_STARTED":
+        return None, 0.0
+    attrs = ev.get(_attr_key("WORKFLOW_EXECUTION_STARTED"))
+    first = attrs.get("firstExecutionRunId") if isinstance(attrs, dict) else None
+    t = _time_s(ev.get("eventTime"))
+    return (first if isinstance(first, str) and first else None), (t if t is not None else 0.0)
+
+
+def _closed_as_new(doc: object) -> bool:
+    events = doc.get("events") if isinstance(doc, dict) else None
+    return (isinstance(events, list) and bool(events) and isinstance(events[-1], dict)
+            and _event_type(events[-1].get("eventType")) == "WORKFLOW_EXECUTION_CONTINUED_AS_NEW")
+
+
+def _join(a: HistoryInfo, b: HistoryInfo) -> HistoryInfo:
+    """One execution's info from the infos of two consecutive continue-as-new runs."""
+    never = dict(a.never_started)
+    for k, v in b.never_started.items():
+        never[k] = never.get(k, 0) + v
+    return HistoryInfo(
+        source=a.source, workflow_id=a.workflow_id, status=b.status, started_s=a.started_s,
+        closed_s=b.closed_s, first_run_id=a.first_run_id, never_started=never,
+        activities_cancelled=a.activities_cancelled + b.activities_cancelled,
+        timers_fired=a.timers_fired + b.timers_fired,
+        timers_cancelled=a.timers_cancelled + b.timers_cancelled,
+        signals=a.signals + b.signals, signal_waits=a.signal_waits + b.signal_waits,
+        updates=a.updates + b.updates, update_waits=a.update_waits + b.update_waits,
+        local_activities=a.local_activities + b.local_activities,
+        child_workflows=a.child_workflows + b.child_workflows, runs=a.runs + b.runs)
+
+
+def _nothing_to_fit(infos: list[HistoryInfo], skipped: list[str]) -> str:
+    """The refusal when no history holds a step with times: what was found, what is missing."""
+    n = len(infos)
+    found = [f"{n} histor{'y' if n == 1 else 'ies'}"]
+    statuses: dict[str, int] = {}
+    for i in infos:
+        statuses[i.status] = statuses.get(i.status, 0) + 1
+    if statuses:
+        found.append("workflows " + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())))
+    never = sum(sum(i.never_started.values()) for i in infos)
+    if never:
+        found.append(f"{never} activities that never started")
+    for label, value in (("cancelled timers", sum(i.timers_cancelled for i in infos)),
+                         ("signals not waited for", sum(i.signals - i.signal_waits
+                                                         for i in infos)),
+                         ("updates", sum(i.updates for i in infos))):
+        if value:
+            found.append(f"{value} {label}")
+    if skipped:
+        found.append(f"{len(skipped)} skipped for zero-duration attempts")
+    return ("nothing to fit: the histories hold no activity, local activity, child workflow, "
+            "timer or signal wait with a start and an end (found: " + "; ".join(found) + ")")
+
+
 def looks_like_temporal(path: str | Path) -> bool:
-    """True for a .json file or a folder holding .json files (the Temporal input)."""
+    """True for a .json / .json.gz file or a folder holding such files (the Temporal input)."""
     p = Path(path)
     if p.is_dir():
-        return any(p.glob("*.json"))
-    return p.suffix.lower() == ".json"
+        return any(_is_history_file(f) for f in p.iterdir())
+    name = p.name.lower()
+    return name.endswith(".json") or name.endswith(".json.gz")
