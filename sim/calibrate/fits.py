@@ -329,6 +329,12 @@ def _no_completion(attempts: pd.DataFrame) -> str:
         inferred = int(rows["inferred"].sum())
         found.append(f"{kind}{step!r}: {len(rows)} attempt{'s' if len(rows) != 1 else ''} "
                      f"({outcomes}" + (f"; {inferred} without times" if inferred else "") + ")")
+    infos = attempts.attrs.get("histories")
+    if infos:
+        from sim.calibrate.history_summary import summarise, summary_lines
+
+        found += [line.strip() for line in summary_lines(summarise(infos))
+                  if "workflow time" not in line]
     return ("no step completed with known start and end times, so no duration can be fitted "
             "(found " + "; ".join(found) + ")")
 

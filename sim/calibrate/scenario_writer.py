@@ -75,8 +75,9 @@ def _ci(e: Estimate) -> str:
 
 def duration_table(fit: DurationFit) -> str | dict[str, str]:
     """The scenario's duration value of a fit: a fixed string or a lognormal table."""
-    if fit.dist == "fixed" or fit.p95_s.value <= fit.median_s.value:
-        return _dur(fit.median_s.value)
+    if fit.dist == "fixed" or _dur(fit.p95_s.value) == _dur(fit.median_s.value) or (
+            fit.p95_s.value <= fit.median_s.value):
+        return _dur(fit.median_s.value)  # (a spread too small to show in 6 digits: fixed)
     return {"dist": "lognormal", "median": _dur(fit.median_s.value), "p95": _dur(fit.p95_s.value)}
 
 

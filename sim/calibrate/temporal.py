@@ -939,14 +939,15 @@ def _nothing_to_fit(infos: list[HistoryInfo], skipped: list[str]) -> str:
     if statuses:
         found.append("workflows " + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())))
     never = sum(sum(i.never_started.values()) for i in infos)
-    if never:
-        found.append(f"{never} activities that never started")
-    for label, value in (("cancelled timers", sum(i.timers_cancelled for i in infos)),
-                         ("signals not waited for", sum(i.signals - i.signal_waits
-                                                         for i in infos)),
-                         ("updates", sum(i.updates for i in infos))):
+    for value, one, many in (
+            (never, "activity that never started", "activities that never started"),
+            (sum(i.timers_cancelled for i in infos), "cancelled timer", "cancelled timers"),
+            (sum(i.signals - i.signal_waits for i in infos), "signal not waited for",
+             "signals not waited for"),
+            (sum(i.updates - i.update_waits for i in infos), "update not waited for",
+             "updates not waited for")):
         if value:
-            found.append(f"{value} {label}")
+            found.append(f"{value} {one if value == 1 else many}")
     if skipped:
         found.append(f"{len(skipped)} skipped for zero-duration attempts")
     return ("nothing to fit: the histories hold no activity, local activity, child workflow, "

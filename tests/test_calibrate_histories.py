@@ -1,0 +1,345 @@
+"""`sim fit` on real Temporal histories with timers, waits, local activities, child workflows and
+cancelled activities (issue 24).
+
+The bundled histories (sim/data/temporal_histories/README.md names their sources and
+licences) are parsed here a second time with plain json and datetime; the fitted scenarios
+must agree with that parse, and the ones that cannot be fitted must be refused with what they
+hold.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import tomllib
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sim.calibrate.temporal import load_temporal
+from sim.cli import main
+from sim.experiment.api import simulate
+from sim.model.scenario import scenario_from_dict
+
+HISTORIES = Path(str(resources.files("sim").joinpath("data", "temporal_histories")))
+LOAN = HISTORIES / "loan_processing_timers"
+CHILDREN = HISTORIES / "typescript_child_workflows_timers"
+TS_LOCAL = HISTORIES / "typescript_local_activities"
+JAVA_LOCAL = HISTORIES / "java_local_activity"
+JAVA_LOCAL_FAILED = HISTORIES / "java_local_activity_failed"
+TS_CANCELLED = HISTORIES / "typescript_cancelled_activity"
+JAVA_SCOPE = HISTORIES / "java_cancellation_scope"
+UPDATES = HISTORIES / "openai_agents_customer_service"
+
+
+def _seconds(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def _events(folder: Path) -> list[dict]:
+    (path,) = sorted(folder.glob("*.json"))
+    return json.loads(path.read_text())["events"]
+
+
+def _kind(ev: dict) -> str:
+    """UPPER_SNAKE event type without prefix, from either spelling."""
+    t = ev["eventType"]
+    if t.startswith("EVENT_TYPE_"):
+        return t[len("EVENT_TYPE_"):]
+    return "".join("_" + c if c.isupper() and i else c for i, c in enumerate(t)).upper()
+
+
+def _dur(text: str) -> float:
+    assert text.endswith("s")
+    return float(text[:-1])
+
+
+def _fit(tmp_path: Path, data: Path, capsys, *extra: str) -> tuple[dict, str, str]:
+    out = tmp_path / "fitted.toml"
+    assert main(["fit", str(data), "--out", str(out), *extra]) == 0
+    printed = capsys.readouterr()
+    return tomllib.loads(out.read_text()), printed.out, printed.err
+
+
+def _refused(tmp_path: Path, data: Path, capsys) -> str:
+    out = tmp_path / "never.toml"
+    assert main(["fit", str(data), "--out", str(out)]) == 2
+    assert not out.exists()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    return err
+
+
+def _makespans_s(doc: dict, runs: int = 1) -> np.ndarray:
+    """Makespans of the fitted scenario without its failures (durable strategy)."""
+    raw = dict(doc)
+    raw.pop("failures", None)
+    sc = scenario_from_dict(raw)
+    return simulate(sc, runs, 1, strategies=["durable"])["makespan_s"].to_numpy()
+
+
+# --------------------------------------------------------------------------- timers
+
+
+def test_loan_processing_timers_become_waits_and_the_scenario_runs_30_s(tmp_path: Path,
+                                                                          capsys) -> None:
+    events = _events(LOAN)
+    started = {e["eventId"]: _seconds(e["eventTime"]) for e in events
+               if _kind(e) == "TIMER_STARTED"}
+    fired = [_seconds(e["eventTime"]) - started[e["timerFiredEventAttributes"]["startedEventId"]]
+             for e in events if _kind(e) == "TIMER_FIRED"]
+    assert len(fired) == 10 and all(3.0 <= f < 3.1 for f in fired)
+    doc, out, err = _fit(tmp_path, LOAN, capsys)
+    waits = [s for s in doc["steps"] if s["kind"] == "wait"]
+    activities = [s for s in doc["steps"] if s["kind"] != "wait"]
+    assert len(activities) == 11 and len(waits) == 10
+    assert all(w["wait"] == "timer" for w in waits)
+    # each timer, in order, is the step after its charge, with its own fired duration
+    assert [_dur(w["duration"]) for w in waits] == pytest.approx(fired, rel=1e-5)
+    names = [s["name"] for s in doc["steps"]]
+    assert names[:4] == ["SendThankYouToCustomer", "ChargeCustomer", "timer", "ChargeCustomer_2"]
+    assert "10 timers fired" in out and "one observation" in (tmp_path / "fitted.toml").read_text()
+    assert "$0" in err  # the charges' compute has no price in the data: said once
+    # the history took 30.2 s, of which 30.1 s are timers; the scenario runs the same 30.1 s
+    workflow_s = _seconds(events[-1]["eventTime"]) - _seconds(events[0]["eventTime"])
+    assert workflow_s == pytest.approx(30.235, abs=1e-3)
+    (makespan,) = _makespans_s(doc)
+    steps_s = sum(_dur(s["duration"]) for s in doc["steps"])
+    assert makespan == pytest.approx(steps_s, rel=1e-9)
+    assert makespan == pytest.approx(sum(fired), abs=0.02)
+    assert 0 < workflow_s - makespan < 0.2  # the workflow tasks between the steps
+
+
+# --------------------------------------------------------------------------- child workflows
+
+
+def test_child_workflows_with_timers_fit_without_a_crash_fit(tmp_path: Path, capsys) -> None:
+    events = _events(CHILDREN)
+    by_id = {e["eventId"]: e for e in events}
+    children = [_seconds(e["eventTime"]) - _seconds(by_id[
+        e["childWorkflowExecutionCompletedEventAttributes"]["startedEventId"]]["eventTime"])
+        for e in events if _kind(e) == "CHILD_WORKFLOW_EXECUTION_COMPLETED"]
+    assert len(children) == 4
+    doc, out, _ = _fit(tmp_path, CHILDREN, capsys)
+    steps = doc["steps"]
+    assert [s["kind"] for s in steps] == ["gpu", "wait"] * 4
+    assert [_dur(s["duration"]) for s in steps if s["kind"] == "gpu"] == pytest.approx(
+        children, rel=1e-5)
+    # no attempt ran on a worker: no crash fit, and the scenario says why
+    assert "crashes: not fitted (no attempt ran on a worker)" in out
+    text = (tmp_path / "fitted.toml").read_text()
+    assert "crashes cannot be fitted" in text and "failures" not in doc
+    # the signal arrived while a timer was running: billed per run, not a wait
+    assert doc["pricing"]["orchestration"]["signals_per_run"] == 1.0
+    assert "child workflow: one step from its start to its close" in text
+
+
+# --------------------------------------------------------------------------- local activities
+
+
+def _marker_payloads(ev: dict) -> dict[str, object]:
+    details = ev["markerRecordedEventAttributes"]["details"]
+    return {k: json.loads(base64.b64decode(v["payloads"][0]["data"])) for k, v in details.items()}
+
+
+def test_a_history_of_one_local_activity_fits(tmp_path: Path, capsys) -> None:
+    events = _events(JAVA_LOCAL)
+    marker = next(e for e in events if _kind(e) == "MARKER_RECORDED")
+    payload = _marker_payloads(marker)
+    task_started = next(e for e in events if _kind(e) == "WORKFLOW_TASK_STARTED")
+    # the Java SDK's marker gives the completion time in ms; the local activity ran inside the
+    # workflow task, which started at the task's WorkflowTaskStarted
+    expected = payload["time"] / 1000.0 - _seconds(task_started["eventTime"])
+    assert expected == pytest.approx(0.027, abs=1e-6)
+    doc, out, _ = _fit(tmp_path, JAVA_LOCAL, capsys)
+    (step,) = doc["steps"]
+    assert step["name"] == payload["type"] == "Activity2"
+    assert _dur(step["duration"]) == pytest.approx(expected, rel=1e-5)
+    assert "1 local activity (MarkerRecorded)" in out
+    assert "# local activity (MarkerRecorded)" in (tmp_path / "fitted.toml").read_text()
+    assert load_temporal(JAVA_LOCAL)["kind"].tolist() == ["local_activity"]
+
+
+def test_local_activities_of_one_workflow_task_are_parallel_branches(tmp_path: Path,
+                                                                     capsys) -> None:
+    events = _events(TS_LOCAL)
+    task_started = _seconds(next(e for e in events if _kind(e) == "WORKFLOW_TASK_STARTED")[
+        "eventTime"])
+    expected = {}
+    for e in events:
+        if _kind(e) == "MARKER_RECORDED":
+            data = _marker_payloads(e)["data"]
+            done = data["complete_time"]["seconds"] + data["complete_time"]["nanos"] * 1e-9
+            expected[data["activity_type"]] = done - task_started
+    doc, _, _ = _fit(tmp_path, TS_LOCAL, capsys)
+    steps = {s["name"]: s for s in doc["steps"]}
+    assert set(steps) == {"a", "b", "c"}
+    for name, seconds in expected.items():
+        assert _dur(steps[name]["duration"]) == pytest.approx(seconds, rel=1e-5)
+    first = doc["steps"][0]["name"]
+    assert all(s.get("after") == [] for s in doc["steps"] if s["name"] != first)
+
+
+def test_a_failed_local_activity_is_refused_with_what_was_found(tmp_path: Path, capsys) -> None:
+    err = _refused(tmp_path, JAVA_LOCAL_FAILED, capsys)
+    assert "no step completed" in err and "local activity 'ThrowIO': 1 attempt (error 1)" in err
+    assert "failed 1" in err
+
+
+# --------------------------------------------------------------------------- cancelled activities
+
+
+def test_a_cancelled_activity_is_refused_with_what_was_found(tmp_path: Path, capsys) -> None:
+    events = _events(TS_CANCELLED)
+    assert {_kind(e) for e in events} >= {"ACTIVITY_TASK_CANCEL_REQUESTED", "ACTIVITY_TASK_CANCELED"}
+    err = _refused(tmp_path, TS_CANCELLED, capsys)
+    assert "activity 'fakeProgress': 1 attempt (error 1)" in err
+    assert "1 activity cancelled by the workflow after starting" in err
+
+
+def test_an_activity_that_never_started_is_counted(tmp_path: Path, capsys) -> None:
+    err = _refused(tmp_path, JAVA_SCOPE, capsys)
+    assert "nothing to fit" in err
+    assert "1 activity that never started" in err and "1 cancelled timer" in err
+    assert "workflows cancelled 1" in err
+
+
+def test_never_started_activities_are_counted_beside_a_fit(tmp_path: Path, capsys) -> None:
+    guardrail = HISTORIES / "openai_agents_input_guardrail"
+    _, out, _ = _fit(tmp_path, guardrail, capsys)
+    # of the last two scheduled activities one ran; the other was still scheduled at the end
+    assert "1 activity never started (still scheduled when the history ends)" in out
+
+
+# --------------------------------------------------------------------------- updates
+
+
+def test_updates_the_workflow_waited_for_are_signal_waits(tmp_path: Path, capsys) -> None:
+    events = _events(UPDATES)
+    # independent parse: each accepted update woke a workflow task scheduled after the
+    # previous task completed with nothing in flight; the wait is from that completion to the
+    # scheduling of the task that accepted it
+    waits = []
+    last_completed = None
+    for i, e in enumerate(events):
+        k = _kind(e)
+        if k == "WORKFLOW_TASK_COMPLETED":
+            last_completed = e
+        if k == "WORKFLOW_EXECUTION_UPDATE_ACCEPTED":
+            scheduled = next(x for x in events[: i][::-1] if _kind(x) == "WORKFLOW_TASK_SCHEDULED")
+            before = next(x for x in events[: events.index(scheduled)][::-1]
+                          if _kind(x) == "WORKFLOW_TASK_COMPLETED")
+            waits.append(_seconds(scheduled["eventTime"]) - _seconds(before["eventTime"]))
+    assert last_completed is not None and len(waits) == 4
+    doc, out, err = _fit(tmp_path, UPDATES, capsys)
+    got = [s for s in doc["steps"] if s["kind"] == "wait"]
+    assert [s["wait"] for s in got] == ["signal"] * 4
+    assert [_dur(s["duration"]) for s in got] == pytest.approx(waits, rel=1e-4)
+    assert "4 updates: 4 waited for" in out and "cancelled 1" in out
+    assert "look like a model call" in err
+
+
+# --------------------------------------------------------------------------- formats
+
+
+def test_gzip_and_a_folder_of_executions(tmp_path: Path, capsys) -> None:
+    folder = tmp_path / "loans"
+    folder.mkdir()
+    raw = (LOAN / "history_for_original_execution.json").read_bytes()
+    (folder / "loan-a.json.gz").write_bytes(gzip.compress(raw))
+    doc = json.loads(raw)
+    # a second execution: every event 1 hour later, the first charge's timer 1 s longer
+    for ev in doc["events"]:
+        t = datetime.fromisoformat(ev["eventTime"].replace("Z", "+00:00")).timestamp() + 3600
+        if int(ev["eventId"]) >= 18:
+            t += 1.0
+        ev["eventTime"] = datetime.fromtimestamp(t).astimezone().isoformat()
+    (folder / "loan-b.json").write_text(json.dumps(doc))
+    fitted, out, _ = _fit(tmp_path, folder, capsys)
+    assert "2 workflow executions (completed 2)" in out
+    timer = {s["name"]: s for s in fitted["steps"]}["timer"]
+    assert timer["duration"]["dist"] == "lognormal"  # 3.008 s and 4.008 s
+    assert load_temporal(folder)["workflow_id"].nunique() == 2
+
+
+def test_continue_as_new_runs_are_joined_into_one_execution(tmp_path: Path, capsys) -> None:
+    events = json.loads((LOAN / "history_for_original_execution.json").read_text())["events"]
+    cut = next(i for i, e in enumerate(events) if e["eventId"] == "21")  # after the first timer
+    first = [dict(e) for e in events[:cut + 1]]
+    first.append({"eventId": str(int(first[-1]["eventId"]) + 1),
+                  "eventTime": first[-1]["eventTime"],
+                  "eventType": "EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW",
+                  "workflowExecutionContinuedAsNewEventAttributes": {"newExecutionRunId": "r2"}})
+    start = json.loads(json.dumps(events[0]))
+    start["eventTime"] = events[cut + 1]["eventTime"]
+    second = [start] + [e for e in events[cut + 1:]]
+    folder = tmp_path / "chain"
+    folder.mkdir()
+    (folder / "run-1.json").write_text(json.dumps({"events": first}))
+    (folder / "run-2.json").write_text(json.dumps({"events": second}))
+    joined, out, _ = _fit(tmp_path, folder, capsys)
+    assert "1 workflow execution (completed 1)" in out
+    assert "1 continue-as-new run joined" in out
+    (tmp_path / "whole").mkdir()
+    whole, _, _ = _fit(tmp_path / "whole", LOAN, capsys)
+    # the same steps in the same order as the execution read in one piece: the second run's
+    # first charge is ChargeCustomer_2, not a second instance of ChargeCustomer
+    assert [s["name"] for s in joined["steps"]] == [s["name"] for s in whole["steps"]]
+    assert all("count" not in s for s in joined["steps"])
+
+
+# --------------------------------------------------------------------------- reproduction
+
+
+@pytest.mark.parametrize("folder", [LOAN, CHILDREN, JAVA_LOCAL, TS_LOCAL, UPDATES,
+                                    HISTORIES / "typescript_smorgasbord",
+                                    HISTORIES / "openai_agents_research",
+                                    HISTORIES / "openai_agents_input_guardrail"],
+                         ids=lambda p: p.name)
+def test_a_fitted_scenario_reproduces_its_history(folder: Path, tmp_path: Path, capsys) -> None:
+    """Without failures, the fitted scenario's makespan is the history's workflow time less
+    the time the workflow spent in workflow tasks and in task queues, which no step accounts
+    for: H - T <= makespan <= H, for the one simulated run that draws the history's values
+    (fixed durations), or for some runs of the simulated 99% range (lognormal durations)."""
+    doc, _, _ = _fit(tmp_path, folder, capsys)
+    events = _events(folder)
+    # a cancelled workflow waited for the cancel request: its time ends there
+    end = next((e for e in events if _kind(e) == "WORKFLOW_EXECUTION_CANCEL_REQUESTED"),
+               events[-1])
+    workflow_s = _seconds(end["eventTime"]) - _seconds(events[0]["eventTime"])
+    overhead_s = _orchestration_time_s(events)
+    assert 0 < overhead_s <= workflow_s
+    makespans = _makespans_s(doc, runs=400)
+    low, high = np.quantile(makespans, [0.005, 0.995])
+    noise_s = 0.002  # the gaps of a few microseconds between consecutive events, summed
+    assert low <= workflow_s + noise_s and high >= workflow_s - overhead_s - noise_s
+
+
+def _orchestration_time_s(events: list[dict]) -> float:
+    """Seconds the workflow spent in workflow tasks (scheduled to completed, the first one
+    from the workflow's start) and activities spent in their task queue (scheduled to
+    started), and the close event's delay after the last workflow task."""
+    total = 0.0
+    task = None
+    scheduled: dict[str, float] = {}
+    first_task_seen = False
+    closes = [e for e in events if _kind(e) == "WORKFLOW_TASK_COMPLETED"]
+    if closes:  # the close event's own latency after the last completed workflow task
+        total += _seconds(events[-1]["eventTime"]) - _seconds(closes[-1]["eventTime"])
+    for e in events:
+        k, t = _kind(e), _seconds(e["eventTime"])
+        if k == "WORKFLOW_TASK_SCHEDULED":  # the first one: from the workflow's start
+            task = t if first_task_seen else _seconds(events[0]["eventTime"])
+            first_task_seen = True
+        elif k in ("WORKFLOW_TASK_COMPLETED", "WORKFLOW_TASK_FAILED") and task is not None:
+            total += t - task
+            task = None
+        elif k == "ACTIVITY_TASK_SCHEDULED":
+            scheduled[e["eventId"]] = t
+        elif k == "ACTIVITY_TASK_STARTED":
+            total += t - scheduled[e["activityTaskStartedEventAttributes"]["scheduledEventId"]]
+    return total
