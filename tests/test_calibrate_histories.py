@@ -343,3 +343,20 @@ def _orchestration_time_s(events: list[dict]) -> float:
         elif k == "ACTIVITY_TASK_STARTED":
             total += t - scheduled[e["activityTaskStartedEventAttributes"]["scheduledEventId"]]
     return total
+
+
+def test_figures_without_a_crash_fit_or_with_single_observations(tmp_path: Path,
+                                                                  capsys) -> None:
+    from sim.calibrate.fits import calibrate
+    from sim.calibrate.report import durations_figure
+
+    _fit(tmp_path, CHILDREN, capsys, "--plot", str(tmp_path / "figs"))
+    # no attempt on a worker: no crash figure
+    assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == [
+        "calibration_durations.png", "calibration_qq.png"]
+    attempts = load_temporal(HISTORIES / "openai_agents_research")
+    fig = durations_figure(calibrate(attempts), attempts)
+    # of the three steps only the fan-out has more than one observation
+    assert [ax.get_title().split("\n")[0] for ax in fig.axes if ax.get_visible()] == [
+        "invoke_model_activity_2"]
+    assert "2 steps with one observation not drawn" in fig.get_suptitle()

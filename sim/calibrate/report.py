@@ -217,10 +217,16 @@ def _completed(attempts: pd.DataFrame, step: str) -> np.ndarray:
 
 
 def durations_figure(cal: Calibration, attempts: pd.DataFrame) -> Figure:
-    """Per-step ECDF of completed durations vs the fitted lognormal CDF."""
-    fits = list(cal.durations.values())
-    fig, axes = _grid(len(fits))
-    for ax, f in zip(axes, fits, strict=True):
+    """Per-step ECDF of completed durations vs the fitted lognormal CDF (steps with at least
+    two observations: one value has no distribution to draw)."""
+    fits = [f for f in cal.durations.values() if f.n >= 2]
+    single = [f.step for f in cal.durations.values() if f.n < 2]
+    fig, axes = _grid(max(1, len(fits)))
+    if not fits:
+        axes[0].text(0.5, 0.5, "every step has a single observation:\nno distribution to draw",
+                     ha="center", va="center", transform=axes[0].transAxes)
+        axes[0].set_axis_off()
+    for ax, f in zip(axes, fits, strict=False):
         xs, ys = ecdf(_completed(attempts, f.step))
         ax.step(xs, ys, where="post", color=_BLUE, linewidth=3, alpha=0.6,
                 label=f"data ECDF (n = {f.n})")
@@ -231,12 +237,16 @@ def durations_figure(cal: Calibration, attempts: pd.DataFrame) -> Figure:
                     f", p95 {format_duration(f.p95_s.value)}")
             ax.set_xscale("log")
             _plain_log_axis(ax.xaxis)
-        ax.set_title(f"{f.step}: KS p = {_p(f.gof.p_value)}")
+        ax.set_title(f"{f.step}\nKS p = {_p(f.gof.p_value)}", fontsize="medium")
         ax.set_xlabel("attempt duration (s)")
         ax.set_ylabel("fraction of attempts ≤ x")
         ax.set_ylim(0, 1.02)
         ax.legend(loc="upper left", fontsize="small")
-    fig.suptitle("Step durations: completed attempts vs fitted distribution")
+    title = "Step durations: completed attempts vs fitted distribution"
+    if single and fits:
+        title += f"\n({len(single)} step{'s' if len(single) != 1 else ''} with one observation "\
+                 "not drawn)"
+    fig.suptitle(title)
     return fig
 
 

@@ -270,6 +270,10 @@ def scenario_toml(cal: Calibration, attempts: pd.DataFrame, *,
             raise DataError(f"step {step!r} has no completed attempt to fit a duration from; "
                             "give a --template that sets it", file=cal.source)
         comments += _graph_keys(table, shape, step)
+        seen = shape.steps[step].n_workflows
+        if step in data_steps and 0 < seen < cal.n_workflows:
+            comments.append(f"# seen in {seen} of {cal.n_workflows} workflows: the scenario runs "
+                            "it in every run")
         step_tables.append((table, comments))
     if llm_guess:
         warn.append(f"{_steps_text(llm_guess)} look{'s' if len(llm_guess) == 1 else ''} like a "
