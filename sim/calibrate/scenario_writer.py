@@ -320,9 +320,30 @@ def scenario_toml(cal: Calibration, attempts: pd.DataFrame, *,
                                                                        dict) else {}, order)
     strategies = raw.get("strategies") if isinstance(raw.get("strategies"), dict) else {
         "restart": {}, "durable": {}}
-    for label, table in strategies.items():
-        lines += _table(f"strategies.{toml_key(label)}", table)
-    return "\n".join(lines).rstrip() + "\n"
+
+    def with_strategies(tables: dict[str, Any], notes: list[str]) -> str:
+        out = list(lines) + notes
+        for label, table in tables.items():
+            out += _table(f"strategies.{toml_key(label)}", table)
+        return "\n".join(out).rstrip() + "\n"
+
+    text = with_strategies(strategies, [])
+    durable = strategies.get("durable")
+    if summary is not None and isinstance(durable, dict) and "persist_latency" not in durable:
+        from sim.calibrate.overhead import fit_overhead
+
+        oh = fit_overhead(text, summary.orchestration_s)
+        if oh is not None:
+            notes = [
+                "# durable persist_latency: the histories' median time with no step running "
+                f"(workflow tasks, task queues), {format_duration(oh.orchestration_s)}, over the "
+                f"{oh.events_on_path:.4g} history events on the scenario's critical path "
+                f"(whose steps take {format_duration(oh.makespan_s)}, simulated median without "
+                "failures; sim/calibrate/overhead.py)"]
+            tables = dict(strategies)
+            tables["durable"] = {**durable, "persist_latency": _dur(oh.persist_latency_s)}
+            text = with_strategies(tables, notes)
+    return text
 
 
 def _steps_text(steps: list[str], most: int = 4) -> str:

@@ -292,6 +292,9 @@ class HistoryInfo:
     local_activities: int = 0
     child_workflows: int = 0
     runs: int = 1  # continue-as-new runs joined into this execution
+    #: seconds of the workflow time during which no step ran (:func:`_outside_steps_s`): in
+    #: workflow tasks, task queues, before the first step and after the last (NaN while running)
+    orchestration_s: float = float("nan")
 
     @property
     def workflow_time_s(self) -> float:
@@ -487,12 +490,11 @@ def read_history(history: object, *, workflow_id: str, source: str,
                 chain_start_s = t
             new_chain = False
             continue
-        if etype == "WORKFLOW_TASK_COMPLETED":
+        if etype in ("WORKFLOW_TASK_COMPLETED", "WORKFLOW_TASK_FAILED",
+                     "WORKFLOW_TASK_TIMED_OUT"):
             wft_open = False
-            last_completed = (eid, t)
-            continue
-        if etype in ("WORKFLOW_TASK_FAILED", "WORKFLOW_TASK_TIMED_OUT"):
-            wft_open = False
+            if etype == "WORKFLOW_TASK_COMPLETED":
+                last_completed = (eid, t)
             continue
         # ---- signals and updates
         if etype in ("WORKFLOW_EXECUTION_SIGNALED", "WORKFLOW_EXECUTION_UPDATE_ACCEPTED"):
@@ -669,9 +671,33 @@ def read_history(history: object, *, workflow_id: str, source: str,
         act = acts[sid]
         if act.kind == "activity" and act.started_s is None and act.outcome is None:
             _count(info.never_started, NEVER_STARTED_REASONS[2])
+    info.orchestration_s = _outside_steps_s(info, acts.values())
     warnings: list[str] = []
     rows = _rows(acts, order, workflow_id, source, st)
     return rows, warnings, info
+
+
+def _outside_steps_s(info: HistoryInfo, acts: Any) -> float:
+    """The workflow time during which no step ran: the workflow time less the length of the
+    union of the steps' intervals (an activity from its start to its close, or from its first
+    scheduling when the server retried it, so that retries count as the step's; a child from
+    its start to its close; timers, signal waits and local activities as read)."""
+    if not (np.isfinite(info.started_s) and np.isfinite(info.closed_s)):
+        return float("nan")
+    spans = []
+    for a in acts:
+        if a.end_s is None or a.started_s is None:
+            continue
+        start = a.scheduled_s if (a.kind == "activity" and a.attempt > 1) else a.started_s
+        spans.append((max(start, info.started_s), min(a.end_s, info.closed_s)))
+    covered = 0.0
+    reach = -np.inf
+    for lo, hi in sorted(spans):
+        if hi <= reach:
+            continue
+        covered += hi - max(lo, reach)
+        reach = hi
+    return max(0.0, info.closed_s - info.started_s - covered)
 
 
 def _count(counter: dict[str, int], key: str) -> None:
@@ -926,7 +952,8 @@ def _join(a: HistoryInfo, b: HistoryInfo) -> HistoryInfo:
         signals=a.signals + b.signals, signal_waits=a.signal_waits + b.signal_waits,
         updates=a.updates + b.updates, update_waits=a.update_waits + b.update_waits,
         local_activities=a.local_activities + b.local_activities,
-        child_workflows=a.child_workflows + b.child_workflows, runs=a.runs + b.runs)
+        child_workflows=a.child_workflows + b.child_workflows, runs=a.runs + b.runs,
+        orchestration_s=a.orchestration_s + b.orchestration_s + (b.started_s - a.closed_s))
 
 
 def _nothing_to_fit(infos: list[HistoryInfo], skipped: list[str]) -> str:
