@@ -382,3 +382,19 @@ def test_figures_without_a_crash_fit_or_with_single_observations(tmp_path: Path,
     assert [ax.get_title().split("\n")[0] for ax in fig.axes if ax.get_visible()] == [
         "invoke_model_activity_2"]
     assert "2 steps with one observation not drawn" in fig.get_suptitle()
+
+
+def test_the_web_ui_list_of_events_with_details(tmp_path: Path, capsys) -> None:
+    """The Web UI's JSON view: a list of events, attributes under ``details``."""
+    events = _events(LOAN)
+    ui = []
+    for ev in events:
+        attrs = next(v for k, v in ev.items() if k.endswith("EventAttributes"))
+        name = "".join(w.capitalize() for w in _kind(ev).split("_"))
+        ui.append({"eventTime": ev["eventTime"], "eventType": name, "eventId": ev["eventId"],
+                   "details": attrs})
+    (tmp_path / "ui.json").write_text(json.dumps(ui))
+    from_ui, _, _ = _fit(tmp_path, tmp_path / "ui.json", capsys)
+    (tmp_path / "cli").mkdir()
+    from_cli, _, _ = _fit(tmp_path / "cli", LOAN, capsys)
+    assert from_ui["steps"] == from_cli["steps"]

@@ -417,10 +417,13 @@ def read_history(history: object, *, workflow_id: str, source: str,
     """
     if isinstance(history, dict) and isinstance(history.get("events"), list):
         events = history["events"]
+    elif isinstance(history, list) and history and all(isinstance(e, dict) for e in history):
+        events = history  # the Web UI's JSON view: a list of events
     else:
         raise DataError('not a Temporal history: expected a JSON object {"events": [...]} as '
                         "written by `temporal workflow show --output json` or the SDK's "
-                        "WorkflowHistory.to_json()", file=source)
+                        "WorkflowHistory.to_json() (or the Web UI's list of events)",
+                        file=source)
     if not events:
         raise DataError("the history has no events", file=source)
     st = state if state is not None else _ParseState()
@@ -461,8 +464,7 @@ def read_history(history: object, *, workflow_id: str, source: str,
         if t is None:
             raise DataError(f"missing or invalid eventTime {ev.get('eventTime')!r}",
                             file=source, where=where)
-        attrs = ev.get(_attr_key(etype))
-        attrs = attrs if isinstance(attrs, dict) else {}
+        attrs = _attributes(ev, etype)
         was = prev_type
         prev_type = etype
         scheduling = etype in ("ACTIVITY_TASK_SCHEDULED", "START_CHILD_WORKFLOW_EXECUTION_INITIATED")
@@ -587,7 +589,7 @@ def read_history(history: object, *, workflow_id: str, source: str,
                 "ACTIVITY_TASK_CANCEL_REQUESTED",)):
             continue
         key = _attr_key(etype)
-        if not isinstance(ev.get(key), dict):
+        if not isinstance(ev.get(key, ev.get("details")), dict):
             raise DataError(f"{etype} event without its '{key}' object", file=source,
                             where=where)
         if scheduling:
@@ -698,6 +700,12 @@ def _outside_steps_s(info: HistoryInfo, acts: Any) -> float:
         covered += hi - max(lo, reach)
         reach = hi
     return max(0.0, info.closed_s - info.started_s - covered)
+
+
+def _attributes(ev: dict[str, Any], etype: str) -> dict[str, Any]:
+    """An event's attributes: ``<eventType>EventAttributes``, or the Web UI's ``details``."""
+    attrs = ev.get(_attr_key(etype), ev.get("details"))
+    return attrs if isinstance(attrs, dict) else {}
 
 
 def _count(counter: dict[str, int], key: str) -> None:
@@ -919,21 +927,27 @@ def _chains(docs: list[tuple[Path, object]]) -> list[list[tuple[Path, object]]]:
     return out
 
 
+def _doc_events(doc: object) -> list[Any] | None:
+    if isinstance(doc, dict) and isinstance(doc.get("events"), list):
+        return doc["events"]
+    return doc if isinstance(doc, list) else None
+
+
 def _first_run(doc: object) -> tuple[str | None, float]:
-    events = doc.get("events") if isinstance(doc, dict) else None
+    events = _doc_events(doc)
     if not isinstance(events, list) or not events or not isinstance(events[0], dict):
         return None, 0.0
     ev = events[0]
     if _event_type(ev.get("eventType")) != "WORKFLOW_EXECUTION_STARTED":
         return None, 0.0
-    attrs = ev.get(_attr_key("WORKFLOW_EXECUTION_STARTED"))
-    first = attrs.get("firstExecutionRunId") if isinstance(attrs, dict) else None
+    attrs = _attributes(ev, "WORKFLOW_EXECUTION_STARTED")
+    first = attrs.get("firstExecutionRunId")
     t = _time_s(ev.get("eventTime"))
     return (first if isinstance(first, str) and first else None), (t if t is not None else 0.0)
 
 
 def _closed_as_new(doc: object) -> bool:
-    events = doc.get("events") if isinstance(doc, dict) else None
+    events = _doc_events(doc)
     return (isinstance(events, list) and bool(events) and isinstance(events[-1], dict)
             and _event_type(events[-1].get("eventType")) == "WORKFLOW_EXECUTION_CONTINUED_AS_NEW")
 

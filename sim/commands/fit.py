@@ -11,8 +11,8 @@ workflows become steps, fired timers and signal waits become wait steps (``kind 
 what is counted but not fitted (activities that never started, cancelled timers, signals the
 workflow did not wait for, failed or cancelled workflows, continue-as-new runs) is listed in
 the report and the scenario's comments, see docs/calibration.md. Histories: ``.json`` or
-``.json.gz``, from ``temporal workflow show --output json`` or the SDK's
-``WorkflowHistory.to_json()``.
+``.json.gz``, from ``temporal workflow show --output json``, the SDK's
+``WorkflowHistory.to_json()`` or the Web UI's JSON view.
 """
 
 from __future__ import annotations
