@@ -398,3 +398,22 @@ def test_the_web_ui_list_of_events_with_details(tmp_path: Path, capsys) -> None:
     (tmp_path / "cli").mkdir()
     from_cli, _, _ = _fit(tmp_path / "cli", LOAN, capsys)
     assert from_ui["steps"] == from_cli["steps"]
+
+
+def test_the_package_data_ships_every_history_and_its_licence() -> None:
+    """Every file of sim/data/temporal_histories (histories, README, LICENSE-*) matches a
+    package-data pattern of pyproject.toml, so the wheel carries the licence notices too."""
+    import glob
+
+    root = Path(__file__).resolve().parents[1]
+    patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"]["sim"]
+    shipped = {p for pat in patterns for p in glob.glob(pat, root_dir=root / "sim",
+                                                        recursive=True)}
+    files = {str(p.relative_to(root / "sim")) for p in (root / "sim" / "data" /
+                                                        "temporal_histories").rglob("*")
+             if p.is_file() and "__pycache__" not in p.parts}
+    assert {f for f in files if "LICENSE-" in f} >= {
+        "data/temporal_histories/LICENSE-sdk-java",
+        "data/temporal_histories/LICENSE-edu-versioning-go-code"}
+    assert files <= shipped
