@@ -417,3 +417,34 @@ def test_the_package_data_ships_every_history_and_its_licence() -> None:
         "data/temporal_histories/LICENSE-sdk-java",
         "data/temporal_histories/LICENSE-edu-versioning-go-code"}
     assert files <= shipped
+
+
+def _mutated(tmp_path: Path, folder: Path, mutate) -> Path:
+    events = _events(folder)
+    mutate(events)
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"events": events}))
+    return path
+
+
+def _fired(events: list[dict]) -> None:
+    ev = next(e for e in events if _kind(e) == "TIMER_FIRED")
+    ev["timerFiredEventAttributes"]["startedEventId"] = "999"
+
+
+def _marker_without_type(events: list[dict]) -> None:
+    ev = next(e for e in events if _kind(e) == "MARKER_RECORDED")
+    ev["markerRecordedEventAttributes"]["details"] = {}
+
+
+@pytest.mark.parametrize(("folder", "mutate", "message"), [
+    (LOAN, _fired, "event id 18: TIMER_FIRED refers to startedEventId '999', which is not a "
+                   "TimerStarted event of this history"),
+    (JAVA_LOCAL, _marker_without_type, "event id 5: local-activity marker without an activity "
+                                       "type in its details"),
+], ids=["timer", "marker"])
+def test_broken_waits_and_markers_name_the_event(tmp_path: Path, capsys, folder, mutate,
+                                                 message) -> None:
+    bad = _mutated(tmp_path, folder, mutate)
+    err = _refused(tmp_path, bad, capsys)
+    assert err == f"error: {bad}: {message}\n"
