@@ -448,3 +448,23 @@ def test_broken_waits_and_markers_name_the_event(tmp_path: Path, capsys, folder,
     bad = _mutated(tmp_path, folder, mutate)
     err = _refused(tmp_path, bad, capsys)
     assert err == f"error: {bad}: {message}\n"
+
+
+def test_go_sdk_local_activity_marker(tmp_path: Path, capsys) -> None:
+    """The Go SDK's marker: details.data = {ActivityID, ActivityType, ReplayTime, Attempt}."""
+    events = _events(JAVA_LOCAL)
+    marker = next(e for e in events if _kind(e) == "MARKER_RECORDED")
+    data = {"ActivityID": "1", "ActivityType": "ChargeCard",
+            "ReplayTime": "2022-12-05T23:15:58.1Z", "Attempt": 3, "Backoff": 0}
+    marker["markerRecordedEventAttributes"]["details"] = {"data": {"payloads": [{
+        "metadata": {"encoding": base64.b64encode(b"json/plain").decode()},
+        "data": base64.b64encode(json.dumps(data).encode()).decode()}]}}
+    path = tmp_path / "go.json"
+    path.write_text(json.dumps({"events": events}))
+    a = load_temporal(path)
+    task_started = next(e for e in events if _kind(e) == "WORKFLOW_TASK_STARTED")
+    # attempt 3: two earlier attempts known only from the counter, the last one with times
+    assert a["step"].tolist() == ["ChargeCard"] * 3
+    assert a["inferred"].tolist() == [True, True, False]
+    assert a["duration_s"].iloc[-1] == pytest.approx(
+        _seconds("2022-12-05T23:15:58.1Z") - _seconds(task_started["eventTime"]), abs=1e-6)
