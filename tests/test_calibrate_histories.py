@@ -306,6 +306,7 @@ def test_continue_as_new_runs_are_joined_into_one_execution(tmp_path: Path, caps
 
 
 @pytest.mark.parametrize("folder", [LOAN, CHILDREN, JAVA_LOCAL, TS_LOCAL, UPDATES,
+                                    HISTORIES / "java_signal_with_timeout",
                                     HISTORIES / "typescript_smorgasbord",
                                     HISTORIES / "openai_agents_research",
                                     HISTORIES / "openai_agents_input_guardrail"],
@@ -468,3 +469,19 @@ def test_go_sdk_local_activity_marker(tmp_path: Path, capsys) -> None:
     assert a["inferred"].tolist() == [True, True, False]
     assert a["duration_s"].iloc[-1] == pytest.approx(
         _seconds("2022-12-05T23:15:58.1Z") - _seconds(task_started["eventTime"]), abs=1e-6)
+
+
+def test_a_signal_awaited_with_a_timeout_is_a_wait(tmp_path: Path, capsys) -> None:
+    folder = HISTORIES / "java_signal_with_timeout"
+    events = _events(folder)
+    completed = next(e for e in events if _kind(e) == "WORKFLOW_TASK_COMPLETED")
+    signal = next(e for e in events if _kind(e) == "WORKFLOW_EXECUTION_SIGNALED")
+    assert {_kind(e) for e in events} & {"TIMER_FIRED", "TIMER_CANCELED"} == set()
+    doc, out, _ = _fit(tmp_path, folder, capsys)
+    (step,) = doc["steps"]
+    assert step["name"] == "unblock" and step["wait"] == "signal"
+    assert _dur(step["duration"]) == pytest.approx(
+        _seconds(signal["eventTime"]) - _seconds(completed["eventTime"]), rel=1e-6)
+    # the timeout's timer was started (billed) and never fired: one timer per run
+    assert doc["pricing"]["orchestration"]["timers_per_run"] == 1.0
+    assert "1 still running at the close" in out

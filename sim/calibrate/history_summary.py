@@ -31,6 +31,7 @@ class HistorySummary:
     activities_cancelled: int
     timers_fired: int
     timers_cancelled: int
+    timers_unfired: int  # still running when the workflow closed
     signals: int
     signal_waits: int
     updates: int
@@ -41,9 +42,10 @@ class HistorySummary:
 
     @property
     def timers_per_run(self) -> float:
-        """Timers started per workflow that are not wait steps (cancelled timers): Temporal
-        bills every timer; the wait steps are billed by the engines."""
-        return self.timers_cancelled / self.n_workflows if self.n_workflows else 0.0
+        """Timers started per workflow that are not wait steps (cancelled, or still running at
+        the close): Temporal bills every timer; the wait steps are billed by the engines."""
+        n = self.timers_cancelled + self.timers_unfired
+        return n / self.n_workflows if self.n_workflows else 0.0
 
     @property
     def signals_per_run(self) -> float:
@@ -70,6 +72,7 @@ def summarise(infos: Sequence[HistoryInfo]) -> HistorySummary:
         activities_cancelled=sum(i.activities_cancelled for i in infos),
         timers_fired=sum(i.timers_fired for i in infos),
         timers_cancelled=sum(i.timers_cancelled for i in infos),
+        timers_unfired=sum(i.timers_unfired for i in infos),
         signals=sum(i.signals for i in infos), signal_waits=sum(i.signal_waits for i in infos),
         updates=sum(i.updates for i in infos), update_waits=sum(i.update_waits for i in infos),
         local_activities=sum(i.local_activities for i in infos),
@@ -122,14 +125,19 @@ def summary_lines(s: HistorySummary) -> list[str]:
     if s.timers_fired:
         lines.append(f"  {_n(s.timers_fired, 'timer', 'timers')} fired: wait steps "
                      "(wait = \"timer\")")
-    if s.timers_cancelled:
-        lines.append(f"  {_n(s.timers_cancelled, 'timer', 'timers')} cancelled before firing: "
-                     f"not waits; billed as timers_per_run = {s.timers_per_run:.4g}")
+    if s.timers_cancelled or s.timers_unfired:
+        parts = [f"{s.timers_cancelled} cancelled before firing"] if s.timers_cancelled else []
+        if s.timers_unfired:
+            parts.append(f"{s.timers_unfired} still running at the close")
+        lines.append(f"  {_n(s.timers_cancelled + s.timers_unfired, 'timer', 'timers')} not "
+                     f"fired ({', '.join(parts)}): not waits; billed as timers_per_run = "
+                     f"{s.timers_per_run:.4g}")
     if s.signals:
+        busy = s.signals - s.signal_waits
         lines.append(f"  {_n(s.signals, 'signal', 'signals')}: {s.signal_waits} waited for "
-                     "(wait = \"signal\" steps), "
-                     f"{s.signals - s.signal_waits} arrived while the workflow was busy "
-                     f"(billed as signals_per_run = {s.signals_per_run:.4g})")
+                     "(wait = \"signal\" steps)" + (
+                         f", {busy} arrived while the workflow was busy (billed as "
+                         f"signals_per_run = {s.signals_per_run:.4g})" if busy else ""))
     if s.updates:
         lines.append(f"  {_n(s.updates, 'update', 'updates')}: {s.update_waits} waited for "
                      f"(wait = \"signal\" steps), {s.updates - s.update_waits} not waited for "

@@ -46,8 +46,10 @@ activities of one type in a batch are the instances of one fan-out step (see
 * ``timer``: a wait from TimerStarted to TimerFired (a cancelled timer is counted, not a wait);
 * ``signal``: a wait for a signal or an update (WorkflowExecutionSignaled,
   WorkflowExecutionUpdateAccepted) that arrived while the workflow had nothing in flight
-  (no activity, child or timer) after a completed workflow task: from that workflow task's
-  completion to the signal. Other signals and updates are counted, not waits.
+  (no activity, child or timer) after a completed workflow task, or only timers of which one
+  is then cancelled before it fires or still runs at the close (a wait with a timeout): from
+  that workflow task's completion to the signal. Other signals and updates are counted, not
+  waits.
 
 Activities that never started (cancelled while scheduled, timed out before a worker took
 them, or still scheduled when the history ends), cancelled timers, signals that were not
@@ -165,6 +167,7 @@ class HistoryInfo:
     activities_cancelled: int = 0  # cancelled by the workflow after they started
     timers_fired: int = 0
     timers_cancelled: int = 0
+    timers_unfired: int = 0  # still running when the workflow closed (or the history ends)
     signals: int = 0
     signal_waits: int = 0
     updates: int = 0
@@ -279,6 +282,7 @@ def read_history(history: object, *, workflow_id: str, source: str,
     new_chain = True
     last_completed: tuple[int, float] | None = None  # the last WorkflowTaskCompleted
     idle_at_schedule: tuple[int, float] | None = None  # the workflow was waiting since then
+    with_timeout: tuple[Any, float, Any, int, set[int]] | None = None  # a signal, maybe awaited
     for k, ev in enumerate(events):
         if not isinstance(ev, dict):
             raise DataError(f"event #{k + 1} is not a JSON object", file=source)
@@ -314,6 +318,14 @@ def read_history(history: object, *, workflow_id: str, source: str,
             continue
         if etype in _WORKFLOW_CLOSED:
             info.status, info.closed_s = _WORKFLOW_CLOSED[etype], t
+            if with_timeout is not None and with_timeout[4] <= set(timers):
+                # closed with the timeout's timer still running: the signal ended the wait
+                w_since, w_end, w_name, w_eid, _ = with_timeout
+                with_timeout = None
+                if w_end > w_since[1]:
+                    _signal_wait(acts, types, order, ident, offset, w_eid, w_name, w_since,
+                                 w_end, False)
+                    info.signal_waits += 1
             continue
         if etype == "WORKFLOW_TASK_SCHEDULED":
             new_chain = was not in ("WORKFLOW_TASK_COMPLETED", "WORKFLOW_TASK_FAILED",
@@ -348,17 +360,17 @@ def read_history(history: object, *, workflow_id: str, source: str,
             else:
                 info.signals += 1
                 name = attrs.get("signalName")
-                since = last_completed if (not open_ids and not wft_open) else None
+                idle = not wft_open and last_completed is not None
+                since = last_completed if (idle and not open_ids) else None
                 wait_end = t if since else None
+                only_timers = bool(open_ids) and open_ids <= set(timers)
+                # waiting for the signal with a timeout: confirmed if one of these timers is
+                # cancelled before it fires (see TIMER_CANCELED)
+                with_timeout = (last_completed, t, name, eid, set(open_ids)) if (
+                    idle and only_timers) else None
             if since is not None and wait_end is not None and wait_end > since[1]:
-                label = name if isinstance(name, str) and name else (
-                    "update" if update else "signal")
-                act = _Activity(scheduled_id=offset + eid, step=label, scheduled_s=since[1],
-                                batch=("task", offset + since[0]), kind="signal",
-                                started_s=since[1], end_s=wait_end, outcome="completed")
-                ident.assign(act, label)
-                acts[eid], types[eid] = act, label
-                order.append(eid)
+                _signal_wait(acts, types, order, ident, offset, eid, name, since, wait_end,
+                             update)
                 if update:
                     info.update_waits += 1
                 else:
@@ -382,6 +394,13 @@ def read_history(history: object, *, workflow_id: str, source: str,
                                 file=source, where=where)
             act = timers.pop(sid)
             open_ids.discard(sid)
+            if with_timeout is not None and sid in with_timeout[4]:
+                w_since, w_end, w_name, w_eid, _ = with_timeout
+                with_timeout = None
+                if etype == "TIMER_CANCELED" and w_end > w_since[1]:
+                    _signal_wait(acts, types, order, ident, offset, w_eid, w_name, w_since,
+                                 w_end, False)
+                    info.signal_waits += 1
             if etype == "TIMER_CANCELED":
                 info.timers_cancelled += 1
                 continue
@@ -508,10 +527,25 @@ def read_history(history: object, *, workflow_id: str, source: str,
         act = acts[sid]
         if act.kind == "activity" and act.started_s is None and act.outcome is None:
             _count(info.never_started, NEVER_STARTED_REASONS[2])
+    info.timers_unfired = len(timers)
     info.orchestration_s = _outside_steps_s(info, acts.values())
     warnings: list[str] = []
     rows = _rows(acts, order, workflow_id, source, st)
     return rows, warnings, info
+
+
+def _signal_wait(acts: dict[int, _Activity], types: dict[int, str], order: list[int],
+                 ident: _Identity, offset: int, eid: int, name: object,
+                 since: tuple[int, float], end_s: float, update: bool) -> None:
+    """A wait step for a signal or update (event ``eid``) from the workflow task completed at
+    ``since`` to ``end_s``."""
+    label = name if isinstance(name, str) and name else ("update" if update else "signal")
+    act = _Activity(scheduled_id=offset + eid, step=label, scheduled_s=since[1],
+                    batch=("task", offset + since[0]), kind="signal", started_s=since[1],
+                    end_s=end_s, outcome="completed")
+    ident.assign(act, label)
+    acts[eid], types[eid] = act, label
+    order.append(eid)
 
 
 def _outside_steps_s(info: HistoryInfo, acts: Any) -> float:
@@ -792,6 +826,7 @@ def _join(a: HistoryInfo, b: HistoryInfo) -> HistoryInfo:
         activities_cancelled=a.activities_cancelled + b.activities_cancelled,
         timers_fired=a.timers_fired + b.timers_fired,
         timers_cancelled=a.timers_cancelled + b.timers_cancelled,
+        timers_unfired=a.timers_unfired + b.timers_unfired,
         signals=a.signals + b.signals, signal_waits=a.signal_waits + b.signal_waits,
         updates=a.updates + b.updates, update_waits=a.update_waits + b.update_waits,
         local_activities=a.local_activities + b.local_activities,
