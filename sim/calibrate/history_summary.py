@@ -104,7 +104,8 @@ def summary_lines(s: HistorySummary) -> list[str]:
     open_or_failed = sum(v for k, v in s.statuses.items() if k != "completed")
     if open_or_failed:
         lines.append(f"  {_n(open_or_failed, 'workflow', 'workflows')} did not complete: "
-                     "their attempts are fitted like the others' (durations, failures)")
+                     f"{'its' if open_or_failed == 1 else 'their'} attempts are fitted like the "
+                     "others' (durations, failures)")
     if s.runs_joined:
         lines.append(f"  {_n(s.runs_joined, 'continue-as-new run', 'continue-as-new runs')} "
                      "joined into the execution they continue")
