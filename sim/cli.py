@@ -29,6 +29,7 @@ COMMANDS = [
     "prices",
     "scenarios",
     "init",
+    "validate",
 ]
 
 

@@ -1,6 +1,6 @@
 """The package layout is the architecture: imports point down the layers, never back, no cycles.
 
-Layers, top to bottom: commands (and cli) → analysis, calibrate → experiment → engines → model.
+Layers, top to bottom: commands (and cli) → analysis, calibrate, validate → experiment → engines → model.
 ``sim.analysis.stats`` is plain statistics (it imports nothing else of ``sim``): the experiment
 layer's stopping rules use it, so it counts as a layer of its own below the experiment layer.
 Every ``from sim… import`` and ``import sim…`` counts, including those inside functions.
@@ -14,7 +14,7 @@ from pathlib import Path
 import sim
 
 ROOT = Path(sim.__file__).parent
-LAYER = {"commands": 5, "cli": 5, "__main__": 5, "analysis": 4, "calibrate": 4, "experiment": 3,
+LAYER = {"commands": 5, "cli": 5, "__main__": 5, "analysis": 4, "calibrate": 4, "validate": 4, "experiment": 3,
          "engines": 2, "model": 1, "errors": 0, "data": 0, "__init__": 6}
 
 

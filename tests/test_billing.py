@@ -37,6 +37,26 @@ def _events(relative: str) -> list[dict]:
 # paper-01001: 1 + 4 scheduled. paper-01002: 1 + 4 + 2 retries (attempt 3 at event 24).
 # paper-01003: 1 + 4 + 1 + 1 (attempt 2 at events 12 and 18).
 # paper-01004 (PascalCase types): 1 + 4 + 1 + 2 (attempt 2 at 6, attempt 3 at 24).
+# loan_processing: 1 start [1] + 11 scheduled [5, 11, 22, 33, 44, 55, 66, 77, 88, 99, 110], each
+#   started at attempt 1 + 10 timers [17, 28, 39, 50, 61, 72, 83, 94, 105, 116].
+# random-replay (child workflows): 1 start [1] + 2 x 4 child initiations [5, 19, 33, 47] + 1 reset
+#   (WorkflowTaskFailed, cause RESET_WORKFLOW [9]) + 4 timers [14, 24, 38, 52] + 1 signal received
+#   after the first task [57]; no activity.
+# otel_1_13_1 (TypeScript local activities): 1 start [1]; its signal [2] comes right after the start
+#   (signal-with-start: not billed again) + 1 for the three markers [6, 7, 8] of workflow task 5;
+#   meteringMetadata {} at [5] (every marker at attempt 1): no local retry.
+# cancel_fake_progress (camelCase types): 1 start [1] + 1 scheduled [5] + 1 signal [6]; started at
+#   attempt 1 [11]; the activity's cancel request [10] is not an action.
+# laSuccessfulCompletion (Java, camelCase types): 1 start [1] + 1 for the LocalActivity marker [5]
+#   (its workflowTaskCompletedEventId is "3"); no meteringMetadata.
+# laRetriesAndFails (Java): 1 start [1] + 1 for the failed LocalActivity marker [8]; its retries
+#   (4.1 s) are not recorded (no meteringMetadata at [4] or [7]), nor is the workflow-task
+#   heartbeat [4]-[5] (NOT_IN_HISTORY).
+# cancellationScopeDeterminism (Java): 1 start [1] + 1 scheduled [5] (never started) + 1 timer [6];
+#   the workflow's cancel request [7] and the cancellations [11, 12] are not actions.
+# awaitTimerCondition (Java): 1 start [1] + 1 timer [5] + 1 signal [6] (after the first task).
+# customer-service: 1 start [1] + 4 updates accepted [8, 19, 36, 47] + 6 scheduled [9, 20, 26, 37,
+#   48, 54], all started at attempt 1; the update completions and the cancel request [61] are not.
 HAND_COUNTS = {
     "temporal_histories/openai_agents_research/research-workflow-history.json":
         {"start_workflow": 1, "schedule_activity": 12},
@@ -45,12 +65,34 @@ HAND_COUNTS = {
     "temporal_histories/typescript_smorgasbord/otel_v2_smorgasbord_1_18_1.json":
         {"start_workflow": 1, "schedule_activity": 2, "start_timer": 1, "start_child_workflow": 2,
          "record_activity_markers": 1, "signal_workflow": 1},
+    "temporal_histories/loan_processing_timers/history_for_original_execution.json":
+        {"start_workflow": 1, "schedule_activity": 11, "start_timer": 10},
+    "temporal_histories/typescript_child_workflows_timers/random-replay-1.17.2.json":
+        {"start_workflow": 1, "start_child_workflow": 8, "reset_workflow": 1, "start_timer": 4,
+         "signal_workflow": 1},
+    "temporal_histories/typescript_local_activities/otel_1_13_1.json":
+        {"start_workflow": 1, "record_activity_markers": 1},
+    "temporal_histories/typescript_cancelled_activity/cancel_fake_progress_history.json":
+        {"start_workflow": 1, "schedule_activity": 1, "signal_workflow": 1},
+    "temporal_histories/java_local_activity/laSuccessfulCompletion_1_17.json":
+        {"start_workflow": 1, "record_activity_markers": 1},
+    "temporal_histories/java_local_activity_failed/laRetriesAndFails_1_17.json":
+        {"start_workflow": 1, "record_activity_markers": 1},
+    "temporal_histories/java_cancellation_scope/cancellationScopeDeterminism.json":
+        {"start_workflow": 1, "schedule_activity": 1, "start_timer": 1},
+    "temporal_histories/java_signal_with_timeout/awaitTimerConditionOldBehavior.json":
+        {"start_workflow": 1, "start_timer": 1, "signal_workflow": 1},
+    "temporal_histories/openai_agents_customer_service/customer-service-workflow-history.json":
+        {"start_workflow": 1, "accept_workflow_update": 4, "schedule_activity": 6},
     "temporal_samples/paper-2403-01001.json": {"start_workflow": 1, "schedule_activity": 4},
     "temporal_samples/paper-2403-01002.json": {"start_workflow": 1, "schedule_activity": 4, "retry_activity": 2},
     "temporal_samples/paper-2403-01003.json": {"start_workflow": 1, "schedule_activity": 4, "retry_activity": 2},
     "temporal_samples/paper-2403-01004.json": {"start_workflow": 1, "schedule_activity": 4, "retry_activity": 3},
 }
-HAND_TOTALS = {"research": 13, "guardrail": 5, "smorgasbord": 8, "01001": 5, "01002": 7, "01003": 7, "01004": 8}
+HAND_TOTALS = {"research": 13, "guardrail": 5, "smorgasbord": 8, "01001": 5, "01002": 7, "01003": 7, "01004": 8,
+               "loan_processing": 22, "random-replay": 15, "otel_1_13_1": 2, "cancel_fake_progress": 3,
+               "laSuccessfulCompletion": 2, "laRetriesAndFails": 2, "cancellationScopeDeterminism": 3,
+               "awaitTimerCondition": 3, "customer-service": 11}
 
 
 @pytest.mark.parametrize("relative", sorted(HAND_COUNTS))

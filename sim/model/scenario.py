@@ -610,6 +610,15 @@ class WorkerModel(_Model):
     activity_slots: int | None = Field(None, ge=1, description="activity attempts at once on the worker; default unlimited")
 
 
+class TemporalModel(_Model):
+    """Temporal's own timeouts that shape recovery after a worker crash (docs/model.md, "After a
+    crash: Temporal's workflow tasks"); read by the strategies that record history. Defaults are
+    Temporal's: a worker's ``sticky_queue_schedule_to_start_timeout`` and a workflow's task timeout."""
+
+    sticky_schedule_to_start_timeout_s: NonNegativeDuration = Field(10.0, alias="sticky_schedule_to_start_timeout")
+    workflow_task_timeout_s: NonNegativeDuration = Field(10.0, alias="workflow_task_timeout")
+
+
 class Simulation(_Model):
     max_time_s: PositiveDuration = Field(30 * 86400.0, alias="max_time")
 
@@ -632,6 +641,7 @@ class Scenario(_Model):
     fleet: Fleet | None = None
     provider: Provider | None = None
     worker: WorkerModel = WorkerModel()
+    temporal: TemporalModel = TemporalModel()
 
     _raw: dict = PrivateAttr(default_factory=dict)
     _path: str | None = PrivateAttr(default=None)
