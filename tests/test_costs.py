@@ -97,7 +97,9 @@ def _check_columns(df, price: dict) -> None:
     dur = df[df["strategy"] == "durable"]
     # the engine's action count: workflow start + one per activity attempt (every retry is billed)
     assert (dur["orchestration_actions"] == 1 + dur["attempts"]).all()
-    assert (dur["history_events"] == 5 + 6 * 3).all()
+    # 5 + 6 per activity, and more where a crash delayed a workflow task (docs/model.md, "After a crash")
+    assert (dur["history_events"] >= 5 + 6 * 3).all()
+    assert ((dur["history_events"] - (5 + 6 * 3)) != 1).all()  # 2 per sticky timeout, 3 per task timeout
 
 
 def _profile_table(name: str) -> dict:

@@ -162,7 +162,7 @@ def chain_run(tb: ChainTable, beh: Behaviour, renv: ReplicationEnv, out: list, w
     queue_wait = 0.0
     w = worker
     # the worker that ran the workflow's last workflow task (it caches the workflow) and when that
-    # task started: a later crash loses the cache (``recorded_at_s``). The fleet's first is untracked.
+    # task started: a later crash loses the cache (``recorded_at_s``)
     cache_w, task_start = worker, 0.0
     lat6 = EVENTS_PER_ACTIVITY * lat
     while True:
@@ -179,6 +179,8 @@ def chain_run(tb: ChainTable, beh: Behaviour, renv: ReplicationEnv, out: list, w
             if w is None:
                 w = yield NEED_WORKER
                 now = pool.now()  # type: ignore[union-attr]
+            if cache_w is None:  # (fleet) the workflow's first task ran on the first worker it takes
+                cache_w, task_start = w, start_s
             s = w.acquire(now)[0]  # type: ignore[union-attr]
             lost_at, lost_cause = INF, COMPLETED
         elif t >= w.ready and w.next_crash > t and w.next_deploy > t:
@@ -301,7 +303,7 @@ def chain_run(tb: ChainTable, beh: Behaviour, renv: ReplicationEnv, out: list, w
                     prev_sleep = 0.0
                     unit_open = False
                     if records:
-                        lost = cache_w is not None and cache_w.last_crash > task_start
+                        lost = cache_w.last_crash > task_start  # type: ignore[union-attr]
                         t, extra, task_start = recorded_at_s(end, lost, w.next_crash, tb.sticky_s,
                                                              tb.task_timeout_s, lat6)
                         history += EVENTS_PER_ACTIVITY + extra

@@ -448,9 +448,9 @@ async def run_real(address: str, scenario: Scenario, scenario_path: str, behavio
     from temporalio.client import Client
 
     client = await Client.connect(address, namespace="default")
-    # spares for every run under way and as many again: a crash takes one at once, and a new process
-    # needs a few seconds to start (late replacements are reported, ``RealRun.late_restart_s``)
-    pool = WarmPool(address, size=2 * concurrency + 2)
+    # spares for every run under way and twice as many again: a crash takes one at once, and a new
+    # process needs seconds to start (late replacements are reported, ``RealRun.late_restart_s``)
+    pool = WarmPool(address, size=3 * concurrency + 4)
     pool.fill()
     inputs = replication_inputs(scenario, seed, runs)
     horizon = scenario.simulation.max_time_s
