@@ -18,7 +18,7 @@ import pandas as pd
 
 from sim.analysis import stats
 from sim.analysis.closed_form import analytic_breakeven
-from sim.analysis.saving import sign_note
+from sim.analysis.saving import saving_points, sign_note
 from sim.commands.run import UsageError, finish
 from sim.commands.sweep import LABELS, add_execution_arguments, check_common, check_metric, fmt_x
 from sim.experiment.io import atomic_write_text
@@ -216,7 +216,7 @@ def handle(args: argparse.Namespace) -> int:
                                                  "ci_low": mbe.ci_low, "ci_high": mbe.ci_high, "winner": mbe.winner}
         print("\n".join(lines))
         atomic_write_text(out / "breakeven.json", json.dumps(record, indent=1, default=str) + "\n")
-        table = final.points.copy()
+        table = saving_points(final.points, args.a, args.b, args.metric)
         atomic_write_text(out / "breakeven_points.csv", pd.DataFrame(table).to_csv(index=False, float_format="%.12g"))
         print(f"wrote {out}/: breakeven.json, breakeven_points.csv, coarse/"
               + "".join(f", {s['stage']}/" for s in stages[1:]))

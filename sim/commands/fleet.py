@@ -12,8 +12,8 @@ import pandas as pd
 from tqdm import tqdm
 
 from sim.analysis import stats
-from sim.analysis.saving import sign_note
-from sim.commands.run import UsageError, finish, fmt_interval, fmt_value
+from sim.analysis.saving import advantage_of, advantages, kind_of, sign_note
+from sim.commands.run import UsageError, finish, fmt_interval, fmt_value, saving_text
 from sim.engines.fleet import simulate_fleet
 from sim.engines.fleet.provider import check_provider
 from sim.experiment.io import atomic_write_bytes, parquet_bytes
@@ -141,17 +141,19 @@ def report_text(scenario: Scenario, fleet: pd.DataFrame, summary: pd.DataFrame, 
         lines.append("")
     if paired is not None and len(paired):
         a, b = paired["a"].iloc[0], paired["b"].iloc[0]
-        # the one sign convention of every output (sim.analysis.saving): the saving of a over b is b − a
-        lines.append(f"paired {sign_note(a, b, 'value')}; the same arrivals and failures in every replication:")
-        rows = paired[(paired["a"] == a) & (paired["b"] == b)].set_index("metric")
+        # the one sign convention of every output (sim.analysis.saving): positive means a is better
+        lines.append(f"paired {sign_note(a, b, 'value', gains=True)}; the same arrivals and failures in every "
+                     "replication:")
+        rows = paired[(paired["a"] == a) & (paired["b"] == b)]
         for metric, name in HEADLINE:
-            if metric not in rows.index or metric == "heartbeats":
+            if metric not in set(rows["metric"]) or metric == "heartbeats":
                 continue
-            r = rows.loc[metric]
-            rel = 0.0 - r["rel_diff"]  # 0.0 - x: a zero difference prints as 0, not -0
-            rel_text = f"  ({rel:+.1%} of {b})" if rel == rel and abs(rel) != float("inf") else ""
-            text = fmt_interval(metric, 0.0 - r["mean_diff"], 0.0 - r["ci_high"], 0.0 - r["ci_low"], _na_reason(metric))
-            lines.append(f"  {name:<28}{text}{rel_text}")
+            sav = advantage_of(rows, a, b, metric)
+            label = f"{name} ({kind_of(metric)})"
+            if sav.mean != sav.mean:
+                lines.append(f"  {label:<36}n/a ({_na_reason(metric)})")
+                continue
+            lines.append(f"  {label:<36}{saving_text(sav)}")
         lines.append("")
     lines.append("Means over replications with 95% confidence intervals (Student t; for counts, times and "
                  "fractions transformed to stay within their bounds); latencies over completed workflows of "
@@ -213,7 +215,7 @@ def _fleet_into(args: argparse.Namespace, scenario: Scenario, strategies: list[s
         "workflows.parquet": parquet_bytes(workflows, meta),
         "fleet.parquet": parquet_bytes(fleet, meta),
         "summary.csv": summary.to_csv(index=False, float_format="%.10g").encode(),
-        "paired.csv": paired.to_csv(index=False, float_format="%.10g").encode(),
+        "paired.csv": advantages(paired).to_csv(index=False, float_format="%.10g").encode(),
     }
     for name, data in files.items():
         atomic_write_bytes(out / name, data)

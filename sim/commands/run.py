@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from sim.analysis import stats
-from sim.analysis.saving import saving_of, sign_note
+from sim.analysis.saving import Saving, advantage_of, advantages, sign_note
 from sim.analysis.stats import few_replications_warning
 from sim.analysis.stats.completion import incomplete_counts, incomplete_warnings
 from sim.errors import EXIT_TARGET_NOT_MET, SimError
@@ -148,12 +148,24 @@ def report_text(scenario: Scenario, df: pd.DataFrame, summary: pd.DataFrame, pai
         a, b = pair
         lines += ["", f"paired {sign_note(a, b, 'value')}; the same failures in every replication:"]
         for metric, label in HEADLINE:
-            sav = saving_of(paired, a, b, metric)
-            rel_text = f"  ({sav.rel:+.1%} of {b})" if sav.rel == sav.rel else ""
-            lines.append(f"  {label:<16}{fmt_interval(metric, sav.mean, sav.ci_low, sav.ci_high)}{rel_text}")
+            sav = advantage_of(paired, a, b, metric)
+            lines.append(f"  {label:<16}{saving_text(sav)}")
     lines.append("")
     lines.append("95% confidence intervals (Student t over replications; on the log scale where it would cross 0).")
     return "\n".join(lines)
+
+
+def saving_text(sav: Saving) -> str:
+    """A paired saving (or gain) with its interval and its share of b's value; where it is one
+    strategy's own value (the other's is 0 in every replication), it says so, and the interval is
+    that value's own (the one in the table above)."""
+    text = fmt_interval(sav.metric, sav.mean, sav.ci_low, sav.ci_high)
+    if sav.one_sided is not None:
+        other = sav.a if sav.one_sided == sav.b else sav.b
+        return f"{text}  (all of {sav.one_sided}'s: {other}'s is 0 in every replication)"
+    if sav.rel == sav.rel and math.isfinite(sav.rel):
+        text += f"  ({sav.rel:+.1%} of {sav.b})"
+    return text
 
 
 def finish(runs: int, incomplete: Sequence[str], stopping_missed: bool = False) -> int:
@@ -215,7 +227,7 @@ def _run_into(args: argparse.Namespace, scenario: Scenario, out: Path) -> int:
     files = {
         "runs.parquet": parquet_bytes(df, meta),
         "summary.csv": summary.to_csv(index=False, float_format="%.10g").encode(),
-        "paired.csv": paired.to_csv(index=False, float_format="%.10g").encode(),
+        "paired.csv": advantages(paired).to_csv(index=False, float_format="%.10g").encode(),
         "scenario.toml": Path(scenario.path or args.scenario).read_bytes(),
     }
     for name, data in files.items():

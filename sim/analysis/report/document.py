@@ -34,7 +34,7 @@ from sim.analysis.report.analysis import (
     usd_interval,
 )
 from sim.analysis.report.changes import changes_blocks, changes_figures
-from sim.analysis.saving import saving_of, sign_note
+from sim.analysis.saving import advantages, saving_of, saving_points, sign_note
 from sim.experiment.io import atomic_write_bytes
 from sim.model.scenario import (
     Scenario,
@@ -690,9 +690,13 @@ def report_files(data: ReportData, command: str, formats: Sequence[str] = ("png"
     }
     files["data/report.json"] = (json.dumps(record, indent=1, default=_json_default) + "\n").encode()
     files["data/summary.csv"] = data.summary.to_csv(index=False, float_format="%.10g").encode()
-    files["data/paired.csv"] = data.paired.to_csv(index=False, float_format="%.10g").encode()
-    files["data/breakeven_points.csv"] = be.points.to_csv(index=False, float_format="%.10g").encode()
-    files["data/sensitivity.csv"] = data.sensitivity.to_csv(index=False, float_format="%.10g").encode()
+    files["data/paired.csv"] = advantages(data.paired).to_csv(index=False, float_format="%.10g").encode()
+    files["data/breakeven_points.csv"] = saving_points(be.points, data.a, data.b).to_csv(
+        index=False, float_format="%.10g").encode()
+    per_1000 = f"saving_{data.b}_minus_{data.a}_per_1000_runs"
+    files["data/sensitivity.csv"] = data.sensitivity.rename(columns={
+        "value": per_1000, "ci_low": f"{per_1000}_ci_low", "ci_high": f"{per_1000}_ci_high"}).to_csv(
+        index=False, float_format="%.10g").encode()
     return files
 
 
