@@ -296,3 +296,48 @@ def test_the_conclusion_names_its_prices_and_the_other_price_lists(small_report)
     assert rates == pytest.approx(base, rel=1e-12)  # the report's own profile
     assert 0 < 4.5 - (base - flat) < 0.01
     assert "## Under other orchestration price lists" in md
+
+
+# --------------------------------------------------------------------------- sentences beyond the swept range
+
+
+def _sweep_rows(every_s: list[float], saving_per_run: callable, n: int = 50, seed: int = 0) -> pd.DataFrame:
+    """Rows of a deployment sweep: restart costs 1 + saving(rate) + noise per run, durable 1 + noise
+    (the same noise per replication at every point, as common random numbers give)."""
+    rng = np.random.default_rng(seed)
+    noise = rng.normal(0, 1e-4, n)
+    rows = []
+    for x in every_s:
+        rate = 86400.0 / x
+        for r in range(n):
+            rows.append({"failures.deploy.every": x, "run": r, "strategy": "durable", "total_cost_usd": 1 + noise[r]})
+            rows.append({"failures.deploy.every": x, "run": r, "strategy": "restart",
+                         "total_cost_usd": 1 + noise[r] + saving_per_run(rate) + rng.normal(0, 1e-5)})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize(("intercept", "expected"), [
+    (0.008, "stays above 0"),          # levels off at $8 per 1,000 runs: no break-even below the range
+    (-0.004, "a break-even lies below the swept range"),
+    (0.0, "stays open"),               # the line reaches 0 exactly at no deployments
+])
+def test_the_sentence_beyond_the_swept_range_follows_the_trend(intercept: float, expected: str) -> None:
+    from sim.analysis.report.analysis import Intensity
+    from sim.analysis.report.document import beyond_range_sentence
+
+    it = Intensity(path="failures.deploy.every", current=7200.0, source="deploy")
+    # saving = intercept + 0.002 per (deployment per day), in $ per run
+    rows = _sweep_rows([3600.0, 14400.0, 28800.0], lambda rate: intercept + 0.002 * rate)
+    text = beyond_range_sentence(rows, it, "durable", "restart")
+    assert expected in text, text
+    # the extrapolated value is the intercept, per 1,000 runs (independent: the line we drew)
+    m = re.search(r"would be (-?)\$([\d.]+) per 1,000 runs", text)
+    assert float(m.group(1) + m.group(2)) == pytest.approx(intercept * 1000, abs=0.05)
+
+
+def test_no_sentence_beyond_the_range_without_two_points() -> None:
+    from sim.analysis.report.analysis import Intensity
+    from sim.analysis.report.document import beyond_range_sentence
+
+    it = Intensity(path="failures.deploy.every", current=7200.0, source="deploy")
+    assert beyond_range_sentence(_sweep_rows([3600.0], lambda r: 0.01), it, "durable", "restart") is None

@@ -175,8 +175,9 @@ def conclusions(data: ReportData) -> list[str]:
         verdict = "" if (lo > 0 or hi < 0) else " (not significant)"
         what = (f"the saving of {a} is {usd(v, hi - lo)} per 1,000 runs {_interval(lo, hi)}" if v >= 0 else
                 f"{a} costs {usd(-v, hi - lo)} more per 1,000 runs {_interval(-hi, -lo)}")
-        out.append(f"At the {word} failure intensity swept ({it.rate_text(end[it.path])}) {what}"
-                   f"{verdict}; a break-even, if any, lies {side} that.")
+        beyond = beyond_range_sentence(data.sweep, it, a, b, conf) if be.winner == a else None
+        out.append(f"At the {word} failure intensity swept ({it.rate_text(end[it.path])}) {what}{verdict}"
+                   + (f". {beyond}" if beyond else f"; a break-even, if any, lies {side} that."))
     if data.analytic_be is not None:
         inside = (be.status == "crossing" and be.ci_low <= data.analytic_be <= be.ci_high)
         where = ("inside the simulated interval" if inside else
@@ -222,6 +223,57 @@ def conclusions(data: ReportData) -> list[str]:
             out.append(f"Only {frac:.2%} of {label}'s runs completed (retry limits or the time limit); "
                        "abandoned runs are included in the costs.")
     return out
+
+
+def failure_rate(it: Intensity, x: float) -> float:
+    """The failure rate a sweep value stands for, 0 meaning no failures of that source: the
+    probability itself, or failures per day for an interval (MTBF, Weibull scale, every)."""
+    return float(x) if it.more_failures_when_larger else it.per_day(float(x))
+
+
+def beyond_range_sentence(sweep: pd.DataFrame, it: Intensity, a: str, b: str, confidence: float = 0.95,
+                          metric: str = "total_cost_usd") -> str | None:
+    """Where ``a`` is cheaper at every swept value: what lies toward fewer failures than the
+    range holds, from the two sweep points with the fewest failures, extrapolated linearly in the
+    failure rate to no failures of that source at all (per replication, the same replications at
+    every point, with a t interval). The sentence says which of three cases the interval shows:
+    the saving stays positive (no break-even on that trend: it levels off, carried by the other
+    failure sources or by what ``a`` saves without failures), turns negative (a break-even below
+    the range), or cannot tell. None when the sweep has fewer than two points or replications."""
+    if sweep is None or it.path not in sweep.columns:
+        return None
+    xs = np.sort(sweep[it.path].unique())
+    rates = np.array([failure_rate(it, x) for x in xs])
+    if len(xs) < 2 or not np.all(np.isfinite(rates)):
+        return None
+    order = np.argsort(rates)
+    (x1, r1), (x2, r2) = (xs[order[0]], rates[order[0]]), (xs[order[1]], rates[order[1]])
+    if not r2 > r1 > 0:
+        return None
+
+    def saving_per_run(x: float) -> pd.Series:
+        part = sweep[sweep[it.path] == x]
+        wide = part.pivot_table(index="run", columns="strategy", values=metric, aggfunc="first")
+        return (wide[b] - wide[a]) * PER
+
+    s1, s2 = saving_per_run(x1), saving_per_run(x2)
+    s1, s2 = s1.align(s2, join="inner")
+    n = len(s1)
+    if n < 2:
+        return None
+    s0 = s1 - (s2 - s1) * r1 / (r2 - r1)  # the line through both points, at rate 0
+    mean, se = float(s0.mean()), float(s0.std(ddof=1)) / math.sqrt(n)
+    half = float(stats.t_half_width(np.array([se]), np.array([n]), confidence)[0])
+    lo, hi = mean - half, mean + half
+    w = hi - lo
+    head = (f"Extrapolated linearly in the rate from the two sweep values with the fewest {it.noun}, the saving "
+            f"with no {it.noun} at all would be {usd(mean, w)} per 1,000 runs {_interval(lo, hi)}")
+    if lo > 0:
+        return (f"{head}: the saving stays above 0 as {it.noun} become rare (the other failure sources, or what "
+                f"{a} saves without failures, carry it), so this trend shows no break-even below the swept range.")
+    if hi < 0:
+        return f"{head}: on this trend the saving reaches 0, so a break-even lies below the swept range."
+    return f"{head}, which includes 0: whether a break-even lies below the swept range stays open."
 
 
 def closed_form_gap(data: ReportData) -> str:
