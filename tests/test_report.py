@@ -4,6 +4,7 @@ the sensitivity inputs, and the no-partial-output guarantee."""
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from pathlib import Path
@@ -341,3 +342,36 @@ def test_no_sentence_beyond_the_range_without_two_points() -> None:
 
     it = Intensity(path="failures.deploy.every", current=7200.0, source="deploy")
     assert beyond_range_sentence(_sweep_rows([3600.0], lambda r: 0.01), it, "durable", "restart") is None
+
+
+def _be(status: str, est: float, lo: float, hi: float) -> stats.BreakEven:
+    return stats.BreakEven(x="failures.rate_limit.probability", metric="total_cost_usd", a="durable", b="restart",
+                           status=status, estimate=est, ci_low=lo, ci_high=hi, confidence=0.95,
+                           a_lower="above" if status == "crossing" else None,
+                           winner=None if status == "crossing" else "durable", bracket=None, crossings=(),
+                           fraction_no_crossing=0.0, scale="log", method="linear", n_runs=100, n_boot=100,
+                           points=pd.DataFrame(), message="")
+
+
+@pytest.mark.parametrize(("be", "closed", "expected"), [
+    (_be("crossing", 0.02, 0.01, 0.04), 0.03, "inside the simulated interval"),
+    (_be("crossing", 0.02, 0.01, 0.04), 0.05, "outside the simulated interval"),
+    (_be("crossing", 0.02, 0.01, 0.04), 0.9, "outside the swept range"),
+    # an infinite end: half the line is "inside", which proves nothing
+    (_be("crossing", 0.02, -math.inf, 0.042), 0.01, "does not contradict, but cannot confirm"),
+    (_be("crossing", 0.02, 0.01, math.inf), 0.3, "open above"),
+    (_be("no_crossing", math.nan, math.nan, math.nan), 0.05, "the simulation finds no crossing"),
+])
+def test_closed_form_position_is_true_with_infinite_ends(be, closed: float, expected: str) -> None:
+    from sim.analysis.report import closed_form_position
+
+    text = closed_form_position(be, closed, [0.005, 0.4])
+    assert expected in text, text
+    assert "inside the simulated interval" not in text or math.isfinite(be.ci_low + be.ci_high)
+
+
+def test_breakeven_text_says_where_an_infinite_end_lies() -> None:
+    from sim.analysis.report import breakeven_text
+
+    text = breakeven_text(_be("crossing", 0.02, -math.inf, 0.042))
+    assert "inf" not in text and "below the swept range to 0.042" in text

@@ -179,10 +179,7 @@ def conclusions(data: ReportData) -> list[str]:
         out.append(f"At the {word} failure intensity swept ({it.rate_text(end[it.path])}) {what}{verdict}"
                    + (f". {beyond}" if beyond else f"; a break-even, if any, lies {side} that."))
     if data.analytic_be is not None:
-        inside = (be.status == "crossing" and be.ci_low <= data.analytic_be <= be.ci_high)
-        where = ("inside the simulated interval" if inside else
-                 "outside the swept range" if not (min(data.grid) <= data.analytic_be <= max(data.grid))
-                 else "outside the simulated interval")
+        where = closed_form_position(be, data.analytic_be, data.grid)
         out.append(f"The closed form ({data.analytic_be_formula}) puts the break-even at "
                    f"{it.rate_text(data.analytic_be)}, {where}."
                    + (" " + closed_form_gap(data) if where == "outside the simulated interval" else ""))
@@ -223,6 +220,42 @@ def conclusions(data: ReportData) -> list[str]:
             out.append(f"Only {frac:.2%} of {label}'s runs completed (retry limits or the time limit); "
                        "abandoned runs are included in the costs.")
     return out
+
+
+def closed_form_position(be: stats.BreakEven, closed: float, grid: Sequence[float]) -> str:
+    """Where a closed-form break-even lies against the simulated one, in words that are true when
+    an end of the simulated interval is infinite (resamples that cross beyond the swept range):
+    "inside" is then only "not contradicted", since half the line is inside."""
+    in_range = min(grid) <= closed <= max(grid)
+    if be.status != "crossing":
+        return ("inside the swept range, where the simulation finds no crossing" if in_range
+                else "outside the swept range, where the simulation finds no crossing either")
+    if not (be.ci_low <= closed <= be.ci_high):
+        return "outside the simulated interval" if in_range else "outside the swept range"
+    if math.isfinite(be.ci_low) and math.isfinite(be.ci_high):
+        return "inside the simulated interval"
+    side = "below" if not math.isfinite(be.ci_low) else "above"
+    return (f"which the simulation does not contradict, but cannot confirm either: its interval is open {side} "
+            f"(some resamples cross {side} the swept range), so more replications or a wider sweep would settle it")
+
+
+def breakeven_text(be: stats.BreakEven, fmt: Any = None) -> str:
+    """A break-even in one line, an infinite interval end in words ("below the swept range"):
+    ``fmt`` formats a value of the swept parameter (default: 4 significant digits)."""
+    fmt = fmt or (lambda v: f"{v:.4g}")
+    if be.status != "crossing":
+        return (f"no break-even of {be.metric} along {be.x} in the swept range: "
+                + (f"{be.winner} is lower at every point" if be.winner else f"{be.a} and {be.b} tie"))
+
+    def end(v: float) -> str:
+        if v == -math.inf:
+            return "below the swept range"
+        if v == math.inf:
+            return "above the swept range"
+        return fmt(v)
+    below, above = (be.a, be.b) if be.a_lower == "below" else (be.b, be.a)
+    return (f"break-even {be.x} ≈ {fmt(be.estimate)} ({be.confidence:.0%} CI {end(be.ci_low)} to "
+            f"{end(be.ci_high)}); {below} has the lower {be.metric} below it, {above} above it")
 
 
 def failure_rate(it: Intensity, x: float) -> float:
