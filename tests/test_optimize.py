@@ -540,3 +540,19 @@ def test_recommend_on_a_graph_beyond_the_enumeration_limit_merges_greedily() -> 
     assert list(groupings["activities"]) == [2, 1]  # one merge per round, down to one activity
     assert rec.best != "durable"
     assert set(rec.table["kind"]) >= {"restart", "durable"}
+
+
+def test_an_assumed_heartbeat_save_cost_is_said_so() -> None:
+    """video has no heartbeat strategy: the search's 10 s per save is the tool's assumption, and the
+    note and the conclusion say so; with --heartbeat-cost (the user's own figure) they do not."""
+    from sim.analysis.optimize.recommend import DEFAULT_HEARTBEAT_COST_S, recommend
+    from sim.model.scenario import load_scenario
+
+    video = load_scenario("video")
+    assert not any(s.kind == "heartbeat" for s in video.strategies.values())
+    rec = recommend(video, "cost", 60, 0, heartbeat_runs=40)
+    assert rec.heartbeat_cost_assumed
+    assert any(f"assumes {DEFAULT_HEARTBEAT_COST_S:g} s of worker time per save" in n for n in rec.notes)
+    assert any("Heartbeat:" in line and "an assumed cost" in line for line in rec.conclusions())
+    own = recommend(video, "cost", 60, 0, heartbeat_runs=40, heartbeat_cost_s=5.0)
+    assert not own.heartbeat_cost_assumed and not any("assumed" in line for line in own.conclusions())

@@ -61,13 +61,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "run the command again")
 
 
-def _diff(row, metric: str, ref: str) -> str:
-    """candidate − ref, paired, with its interval (negative: the candidate is lower)."""
-    unit = "usd" if metric == "cost" else "s"
-    return fmt_interval(f"x_{unit}", row[f"{metric}_vs_{ref}_{unit}"], row[f"{metric}_vs_{ref}_low_{unit}"],
-                        row[f"{metric}_vs_{ref}_high_{unit}"])
-
-
 def _saving(row, metric: str, ref: str) -> str:
     """What the candidate saves against ``ref`` (ref − candidate: the one sign convention, sim.analysis.saving)."""
     unit = "usd" if metric == "cost" else "s"
@@ -88,12 +81,13 @@ def report_text(rec: Recommendation, top: int, seconds: float) -> str:
     obj_metric = "objective_usd" if rec.objective in ("cost", "weighted") else "objective_s"
     cw = max(16, *(len(c) + 2 for c in rec.table.head(top)["candidate"]))  # the candidate column
     lines.append(f"{'#':<3}{'candidate':<{cw}}{'objective':<14}{'cost per run [95% CI]':<34}"
-                 f"{'cost - durable (paired)':<42}{'cost - restart (paired)':<42}{'makespan':<12}{'p95':<10}")
+                 f"{'saving: durable - it (paired)':<42}{'saving: restart - it (paired)':<42}{'makespan':<12}"
+                 f"{'p95':<10}")
     for k, row in rec.table.head(top).iterrows():
         tie = " =" if row["tied_with_best"] and k > 0 else ""
         lines.append(f"{k + 1:<3}{row['candidate']:<{cw}}{fmt_value(obj_metric, row['objective']):<14}"
                      f"{_cell(fmt_interval('x_usd', row['cost_usd'], row['cost_low_usd'], row['cost_high_usd']), 34)}"
-                     f"{_cell(_diff(row, 'cost', 'durable'), 42)}{_cell(_diff(row, 'cost', 'restart'), 42)}"
+                     f"{_cell(_saving(row, 'cost', 'durable'), 42)}{_cell(_saving(row, 'cost', 'restart'), 42)}"
                      f"{fmt_value('x_s', row['makespan_s']):<12}{fmt_value('x_s', row['p95_makespan_s']):<10}{tie}")
     lines.append("")
     lines.append("candidates:")

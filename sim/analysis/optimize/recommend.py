@@ -176,6 +176,8 @@ class Recommendation:
     notes: list[str] = field(default_factory=list)
     heartbeat_plan: HeartbeatPlan | None = None  # every long GPU step's interval
     price_note: str = ""  # where the orchestration prices come from, when not the scenario's own
+    #: the heartbeat save cost is DEFAULT_HEARTBEAT_COST_S, not the scenario's (it has no heartbeat strategy)
+    heartbeat_cost_assumed: bool = False
 
     @property
     def best(self) -> str:
@@ -220,15 +222,17 @@ class Recommendation:
                          f"(paired 95% CI {signed_usd(a_ * 1000)} to {signed_usd(b_ * 1000)} per "
                          f"1,000 runs; makespan {row[f'makespan_vs_{ref}_s']:+.3g} s per run).")
         lines.append(f"Selection: {self.ranking.statement}.")
+        assumed = (", an assumed cost: the scenario has no heartbeat strategy to take it from"
+                   if self.heartbeat_cost_assumed else "")
         for hb in (self.heartbeat_plan.searches if self.heartbeat_plan is not None else ()):
             ci = (f", 95% CI of the optimum {hb.ci_low_s:.4g}–{hb.ci_high_s:.4g} s" if math.isfinite(hb.ci_low_s)
                   else "")
             if hb.saves_at_best == 0:
                 lines.append(f"Heartbeat: saves do not pay in '{hb.step}' ({hb.work_s:.4g} s of work, saves of "
-                             f"{hb.checkpoint_cost_s:g} s): it makes none.")
+                             f"{hb.checkpoint_cost_s:g} s{assumed}): it makes none.")
                 continue
             lines.append(f"Heartbeat: the best save interval for '{hb.step}' is {hb.best_every_s:.4g} s of work"
-                         f"{ci} (saves of {hb.checkpoint_cost_s:g} s).")
+                         f"{ci} (saves of {hb.checkpoint_cost_s:g} s{assumed}).")
         if self.exact_optimum is not None:
             lines.append("Closed form: the dynamic program's cheapest grouping is "
                          f"{exact.describe(self.exact_model, self.exact_optimum.best.groups)} "
@@ -372,6 +376,7 @@ def recommend(scenario: Scenario, objective: str = "cost", runs: int = 4000, see
     if cost_s is None:
         cost_s = own.checkpoint_cost_s if own is not None else DEFAULT_HEARTBEAT_COST_S
     cost_by_step = dict(own.checkpoint_cost_by_step) if own is not None and heartbeat_cost_s is None else {}
+    cost_assumed = own is None and heartbeat_cost_s is None
     if not heartbeat:
         hb_reason = "--no-heartbeat"
     elif longest_gpu_step(scenario) is None:
@@ -391,6 +396,9 @@ def recommend(scenario: Scenario, objective: str = "cost", runs: int = 4000, see
         hb_df = simulate(scenario_with_strategies(scenario, {"heartbeat": plan.table()}), runs, seed, engine="des")
         hb_df["strategy"] = hb_df["strategy"].astype(str)
         df = pd.concat([df, hb_df], ignore_index=True)
+        if cost_assumed:
+            notes.append(f"the heartbeat search assumes {cost_s:g} s of worker time per save: the scenario has no "
+                         "heartbeat strategy to take it from (give one, or --heartbeat-cost, to use your own)")
     labels = list(strategies)
     ranking = rank(df, labels, objective, value_of_time_usd_per_hour, seed=seed)
     table = _summaries(df, labels, objective, value_of_time_usd_per_hour, seed)
@@ -418,4 +426,4 @@ def recommend(scenario: Scenario, objective: str = "cost", runs: int = 4000, see
     table = table.sort_values("candidate", key=lambda s: s.map(order)).reset_index(drop=True)
     return Recommendation(original, objective, value_of_time_usd_per_hour, runs, seed, strategies, descriptions,
                           activities, df, ranking, table, model, optimum, reason, hb, hb_reason, notes,
-                          heartbeat_plan=plan)
+                          heartbeat_plan=plan, heartbeat_cost_assumed=cost_assumed and plan is not None)
