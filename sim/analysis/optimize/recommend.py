@@ -218,9 +218,12 @@ class Recommendation:
             else:
                 word, a_, b_ = "costs", lo, hi
             extra = "" if mean < 0 else " more"
+            span = row[f"makespan_vs_{ref}_s"]  # candidate − ref: said in words, not by a sign
+            span_text = ("the same makespan" if span == 0 else
+                         f"{abs(span):.3g} s {'less' if span < 0 else 'more'} makespan per run")
             lines.append(f"Against {name} it {word} ${abs(mean) * 1000:.3g}{extra} per 1,000 runs "
                          f"(paired 95% CI {signed_usd(a_ * 1000)} to {signed_usd(b_ * 1000)} per "
-                         f"1,000 runs; makespan {row[f'makespan_vs_{ref}_s']:+.3g} s per run).")
+                         f"1,000 runs; {span_text}).")
         lines.append(f"Selection: {self.ranking.statement}.")
         assumed = (", an assumed cost: the scenario has no heartbeat strategy to take it from"
                    if self.heartbeat_cost_assumed else "")
