@@ -205,3 +205,23 @@ def test_one_interval_where_one_side_is_always_zero() -> None:
     assert sv.ci_low > 0
     table = advantages(paired)
     assert table["interval"].iloc[0] == "restart's own" and table["ci_low"].iloc[0] == pytest.approx(sv.ci_low)
+
+
+def test_fleet_latency_quantile_intervals_keep_their_order(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """With 3 skewed replications the interval of mean p99 used to reach below mean p50; in every
+    replication p99 ≥ p90 ≥ p50, so no interval of a quantile may start below the mean of the one before."""
+    out = tmp_path / "f"
+    assert main(["fleet", "fleet_research", "--runs", "3", "--seed", "0", "--out", str(out), "--quiet"]) == 0
+    capsys.readouterr()
+    fleet = pd.read_parquet(out / "fleet.parquet")
+    summary = pd.read_csv(out / "summary.csv").set_index(["strategy", "metric"])
+    for strategy in fleet["strategy"].unique():
+        part = fleet[fleet["strategy"] == strategy]
+        assert (part["latency_p99_s"] >= part["latency_p90_s"]).all()
+        assert (part["latency_p90_s"] >= part["latency_p50_s"]).all()
+        m50, m90 = part["latency_p50_s"].mean(), part["latency_p90_s"].mean()
+        assert summary.loc[(strategy, "latency_p90_s"), "ci_low"] >= m50 * (1 - 1e-9)
+        assert summary.loc[(strategy, "latency_p99_s"), "ci_low"] >= m90 * (1 - 1e-9)
+        for q in ("latency_p50_s", "latency_p90_s", "latency_p99_s"):
+            r = summary.loc[(strategy, q)]
+            assert r["ci_low"] <= r["mean"] <= r["ci_high"]
