@@ -48,9 +48,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--orchestration-prices", metavar="PROFILE",
                    help="replace the scenario's orchestration prices by a pricing profile's (a bundled name such as "
                    "temporal-cloud-payg, or a TOML path); AI and GPU prices stay the scenario's")
-    p.add_argument("--pipeline", action="store_true",
-                   help="a scenario with a [fleet] table: optimise one workflow (activity groupings, heartbeat "
-                   "intervals), as `sim run` runs it, instead of the fleet's retry policy")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--fleet", action="store_true",
+                      help="a scenario with a [fleet] table: search the fleet's retry policy of its rate-limited "
+                      "steps instead of one workflow's activities and heartbeats")
+    mode.add_argument("--pipeline", action="store_true",
+                      help="optimise one workflow (activity groupings, heartbeat intervals), as `sim run` runs it: "
+                      "the default, also for a scenario with a [fleet] table")
     p.add_argument("--fleet-replications", type=int, default=10,
                    help="fleet scenarios: replications per evaluation of the retry-policy search (default 10)")
     p.add_argument("--max-evaluations", type=int, default=20,
@@ -77,6 +81,9 @@ def report_text(rec: Recommendation, top: int, seconds: float) -> str:
     sc = rec.scenario
     lines = [f"{sc.name}: {len(rec.strategies)} candidates x {rec.runs} replications, seed {rec.seed}, "
              f"objective {rec.objective} ({OBJECTIVE_LABELS[rec.objective]}) ({seconds:.1f} s)",
+             "mode: one workflow (activity groupings and heartbeat intervals), as `sim run` runs it"
+             + ("; the [fleet] table is set aside (--fleet searches the fleet's retry policy)"
+                if sc.fleet is not None else ""),
              f"prices: {rec.prices_text()}", ""]
     obj_metric = "objective_usd" if rec.objective in ("cost", "weighted") else "objective_s"
     cw = max(16, *(len(c) + 2 for c in rec.table.head(top)["candidate"]))  # the candidate column
@@ -177,7 +184,9 @@ def handle(args: argparse.Namespace) -> int:
 
 def _optimize(args: argparse.Namespace, scenario, out: Path, cost_s: float | None) -> int:
     started = time.perf_counter()
-    if scenario.fleet is not None and not args.pipeline:
+    if args.fleet:
+        if scenario.fleet is None:
+            raise UsageError(f"{args.scenario}: --fleet needs a scenario with a [fleet] table (see docs/fleet.md)")
         return _handle_fleet(args, scenario, out, started)
     try:
         rec = recommend(scenario, args.objective, args.runs, args.seed,
@@ -248,16 +257,17 @@ def _handle_fleet(args: argparse.Namespace, scenario, out: Path, started: float)
         res = search_retry(scenario, args.objective, args.fleet_replications, args.seed,
                            value_of_time_usd_per_hour=args.value_of_time or 0.0, max_evaluations=args.max_evaluations)
     except ValueError as exc:
-        raise SimError(f"{args.scenario}: {exc} (to optimise one workflow's activities and heartbeats: --pipeline)"
-                       ) from None
+        raise SimError(f"{args.scenario}: {exc} (to optimise one workflow's activities and heartbeats, leave out "
+                       "--fleet)") from None
     seconds = time.perf_counter() - started
     what = {"cost": "total cost per workflow", "makespan": "mean workflow latency",
             "p95": "p95 workflow latency (per replication, averaged)",
             "weighted": "cost per workflow + value of time x mean latency"}[args.objective]
     unit = "x_usd" if args.objective in ("cost", "weighted") else "x_s"
-    lines = [f"{scenario.name}: fleet; retry policy of {', '.join(res.steps)} under strategy '{res.strategy}', "
-             f"{res.replications} replications per evaluation, seed {res.seed}, objective {args.objective} ({what}) "
-             f"({seconds:.1f} s)", "",
+    lines = [f"{scenario.name}: {res.replications} replications per evaluation, seed {res.seed}, objective "
+             f"{args.objective} ({what}) ({seconds:.1f} s)",
+             f"mode: the fleet's retry policy (--fleet) of {', '.join(res.steps)} under strategy '{res.strategy}'; "
+             "activity groupings and heartbeats are searched without --fleet", "",
              f"{'#':<3}{'candidate':<22}{'initial':<10}{'coefficient':<13}{'jitter':<14}{'objective':<14}"
              f"{'vs best (paired 95% CI)':<40}{'evaluations'}"]
     for k, r in res.table.iterrows():
@@ -266,10 +276,20 @@ def _handle_fleet(args: argparse.Namespace, scenario, out: Path, started: float)
                      f"{r['backoff_coefficient']:<13.4g}{r['jitter']:<14}{fmt_value(unit, r['objective']):<14}"
                      f"{diff:<40}{r['evaluations']}")
     best = res.best
-    lines += ["", f"selection: {res.ranking.statement}.",
-              f"recommended: initial_interval {best.initial_s:g} s, backoff_coefficient {best.coefficient:g}, "
-              f"jitter {best.jitter} on {', '.join(res.steps)} (scipy Nelder-Mead per jitter mode, common random "
-              "numbers); activity groupings and heartbeats are not searched for fleets."]
+    keep = best.label == "current" or "current" in res.ranking.tied
+    lines += ["", f"selection: {res.ranking.statement}."]
+    if keep:
+        cur = res.current
+        lines.append(f"recommended: keep the current policy (initial_interval {cur.initial_s:g} s, backoff_coefficient "
+                     f"{cur.coefficient:g}, jitter {cur.jitter} on {', '.join(res.steps)}): "
+                     + ("no candidate does better." if best.label == "current" else
+                        f"'{best.label}' ranks first, but the current policy is not distinguishable from it on "
+                        f"{res.replications} replications (more --fleet-replications may separate them)."))
+        best = cur
+    else:
+        lines.append(f"recommended: initial_interval {best.initial_s:g} s, backoff_coefficient {best.coefficient:g}, "
+                     f"jitter {best.jitter} on {', '.join(res.steps)} (scipy Nelder-Mead per jitter mode, common "
+                     "random numbers), ahead of the current policy.")
     text = "\n".join(lines)
     recommended = with_policy(scenario, best.initial_s, best.coefficient, best.jitter)
     header = (f"# Recommended by `sim optimize` (fleet retry policy, objective {args.objective}; "

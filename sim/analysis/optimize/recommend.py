@@ -333,7 +333,7 @@ def recommend(scenario: Scenario, objective: str = "cost", runs: int = 4000, see
     original = scenario
     if scenario.fleet is not None:
         notes.append("the scenario's [fleet] table is set aside: one workflow is optimised, as `sim run` runs it "
-                     "(the fleet's retry policy: `sim optimize` without --pipeline)")
+                     "(the fleet's retry policy: `sim optimize --fleet`)")
         scenario = _single_workflow(scenario)
     restart_t, durable_t = references(scenario)
     latency = exact.durable_latency_s(scenario)
