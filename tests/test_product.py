@@ -247,3 +247,14 @@ def test_a_recycled_results_table_starts_clean():
     del table
     again = simulate(sc, 3000, seed=1, engine="fast")
     assert again.equals(reference)
+
+
+def test_compare_runs_a_scenario_with_a_fleet_table_as_report_does(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture) -> None:
+    """`sim compare` on a scenario with a [fleet] table prices one workflow (as `sim report` does)
+    and says so, instead of refusing it."""
+    assert main(["compare", "graph_agentic_research", "--runs", "20", "--boot", "100", "--quiet",
+                 "--pricing", "temporal-cloud-payg", "--out", str(tmp_path / "c")]) == 0
+    text = capsys.readouterr().out
+    assert "mode: one workflow, as `sim run` and `sim report` run it" in text
+    assert (tmp_path / "c" / "compare.csv").is_file()

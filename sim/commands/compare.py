@@ -21,6 +21,9 @@ from sim.experiment.io import atomic_write_text
 from sim.model.costs import orchestration_profiles
 from sim.model.scenario import load_pricing_profile, load_scenario
 
+FLEET_SET_ASIDE = ("mode: one workflow, as `sim run` and `sim report` run it; the scenario's [fleet] table is set "
+                   "aside (`sim fleet` simulates the fleet)")
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -63,8 +66,6 @@ def handle(args: argparse.Namespace) -> int:
         if "orchestration" not in table:
             raise UsageError(f"--pricing: profile '{name}' has no [orchestration] table")
     scenario = load_scenario(args.scenario)
-    if scenario.fleet is not None:
-        raise UsageError(f"{args.scenario}: compare reprices single-pipeline runs; a fleet scenario is not supported")
     out = Path(args.out) if args.out else None
     if out is not None and out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a folder")
@@ -78,6 +79,7 @@ def handle(args: argparse.Namespace) -> int:
     lines = [f"{scenario.name}: {args.runs:,} replications per point x {len(cmp.grid) + 1} points, seed {args.seed} "
              f"({seconds:.1f} s); the same runs priced under {len(rows)} orchestration profiles",
              f"models and GPUs: {scenario.pricing.models_profile.name or 'the scenario’s own prices'}",
+             *([FLEET_SET_ASIDE] if scenario.fleet is not None else []),
              f"{sign_note(cmp.a, cmp.b)}; 95% intervals",
              f"break-even along {cmp.path}: {len(cmp.grid)} points", "",
              "  ".join(f"{c:<{widths[c]}}" for c in cols)]
