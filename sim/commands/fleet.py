@@ -13,7 +13,8 @@ from tqdm import tqdm
 
 from sim.analysis import stats
 from sim.analysis.saving import advantage_of, advantages, kind_of, sign_note
-from sim.commands.run import UsageError, finish, fmt_interval, fmt_value, saving_text
+from sim.commands.run import UsageError, finish, fmt_interval, fmt_value, saving_cells
+from sim.commands.table import render
 from sim.engines.fleet import simulate_fleet
 from sim.engines.fleet.provider import check_provider
 from sim.experiment.io import atomic_write_bytes, parquet_bytes
@@ -152,33 +153,32 @@ def report_text(scenario: Scenario, fleet: pd.DataFrame, summary: pd.DataFrame, 
              f"seed {int(fleet['seed'].iloc[0])} ({seconds:.1f} s)",
              f"workflows per replication: {fmt_value('workflows', float(fleet['workflows'].mean()))} on average", ""]
     for label in strategies:
-        lines.append(label)
         rows = summary[summary["strategy"] == label].set_index("metric")
+        cells = []
         for metric, name in HEADLINE:
             if metric not in rows.index:
                 continue
             r = rows.loc[metric]
             if metric == "heartbeats" and scenario.strategies[label].kind != "heartbeat":
                 continue
-            text = fmt_interval(metric, r["mean"], r["ci_low"], r["ci_high"], _na_reason(metric))
-            lines.append(f"  {name:<28}{text}")
-        lines.append("")
+            cells.append([name, fmt_interval(metric, r["mean"], r["ci_low"], r["ci_high"], _na_reason(metric))])
+        lines += [render([label, "mean [95% CI]"], cells), ""]
     if paired is not None and len(paired):
         a, b = paired["a"].iloc[0], paired["b"].iloc[0]
         # the one sign convention of every output (sim.analysis.saving): positive means a is better
         lines.append(f"paired {sign_note(a, b, 'value', gains=True)}; the same arrivals and failures in every "
                      "replication:")
         rows = paired[(paired["a"] == a) & (paired["b"] == b)]
+        cells = []
         for metric, name in HEADLINE:
             if metric not in set(rows["metric"]) or metric == "heartbeats":
                 continue
             sav = advantage_of(rows, a, b, metric)
-            label = f"{name} ({kind_of(metric)})"
             if sav.mean != sav.mean:
-                lines.append(f"  {label:<36}n/a ({_na_reason(metric)})")
+                cells.append([name, kind_of(metric), f"n/a ({_na_reason(metric)})", ""])
                 continue
-            lines.append(f"  {label:<36}{saving_text(sav)}")
-        lines.append("")
+            cells.append([name, kind_of(metric), *saving_cells(sav)])
+        lines += ["", render(["", "", f"{a} over {b}", f"share of {b}'s value"], cells, indent="  "), ""]
     lines.append("Means over replications with 95% confidence intervals (Student t; for counts, times and "
                  "fractions transformed to stay within their bounds); latencies over completed workflows of "
                  "each replication.")
