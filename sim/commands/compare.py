@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Simulate the scenario once (as written, and along a sweep of one failure intensity), then "
         "price the same runs under each orchestration profile: cost per run, paired saving and break-even, with "
         "intervals. Model and GPU prices stay the scenario's.")
-    p.add_argument("scenario", help="scenario TOML file (see docs/model.md)")
+    p.add_argument("scenario", help="scenario TOML file (see docs/model.md), or a bundled name (sim scenarios)")
     p.add_argument("--pricing", default=None,
                    help="comma-separated orchestration profiles (bundled names or TOML paths); default: every "
                    f"bundled one ({', '.join(orchestration_profiles())})")

@@ -29,9 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "to 6 steps, else the dynamic program's best per count; on a workflow graph every grouping "
                        "along its edges, else a greedy merge) and the heartbeat interval of each long GPU step "
                        "(scipy minimize_scalar), all on common random numbers; rank against "
-                       "restart and per-step durable with paired 95%% intervals; write the recommendation as a "
+                       "restart and per-step durable with paired 95% intervals; write the recommendation as a "
                        "runnable scenario, a table and figures. See docs/optimize.md.")
-    p.add_argument("scenario", help="scenario TOML file (one pipeline; see docs/model.md)")
+    p.add_argument("scenario", help="scenario TOML file (see docs/model.md), or a bundled name (sim scenarios)")
     p.add_argument("--objective", choices=OBJECTIVES, default="cost",
                    help="cost (mean total cost), makespan (mean), p95 (95th percentile makespan), weighted "
                    "(mean cost + --value-of-time x makespan); default cost")

@@ -174,6 +174,10 @@ class Intensity:
     def noun(self) -> str:
         return {"crash": "crashes", "deploy": "deployments", "rate_limit": "rate-limited calls"}[self.source]
 
+    @property
+    def singular(self) -> str:
+        return {"crash": "crash", "deploy": "deployment", "rate_limit": "rate-limited call"}[self.source]
+
     def per_day(self, x: float) -> float:
         if self.path.endswith("probability") or x <= 0:
             return math.nan
@@ -198,7 +202,8 @@ class Intensity:
             return f"{_pct(x)} of calls rate limited"
         if not math.isfinite(x):
             return f"no {self.noun}"
-        return f"{self.per_day(x):.3g} {self.noun} per day ({self.short(x)})"
+        count = f"{self.per_day(x):.3g}"
+        return f"{count} {self.singular if count == '1' else self.noun} per day ({self.short(x)})"
 
     def rate_bound(self, x: float) -> str:
         """A CI end in rate words (an infinite end means beyond the swept range)."""
