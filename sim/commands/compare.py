@@ -15,6 +15,7 @@ from pathlib import Path
 from sim.analysis.report.compare import compare_pricing, comparison_markdown, comparison_rows
 from sim.analysis.saving import sign_note
 from sim.commands.run import UsageError
+from sim.commands.table import render
 from sim.errors import ScenarioError
 from sim.experiment.api import ENGINES
 from sim.experiment.io import atomic_write_text
@@ -75,15 +76,13 @@ def handle(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - started
     rows = comparison_rows(cmp)
     cols = [c for c in rows[0] if c != "note"]
-    widths = {c: max(len(c), *(len(r[c]) for r in rows)) for c in cols}
     lines = [f"{scenario.name}: {args.runs:,} replications per point x {len(cmp.grid) + 1} points, seed {args.seed} "
              f"({seconds:.1f} s); the same runs priced under {len(rows)} orchestration profiles",
              f"models and GPUs: {scenario.pricing.models_profile.name or 'the scenario’s own prices'}",
              *([FLEET_SET_ASIDE] if scenario.fleet is not None else []),
              f"{sign_note(cmp.a, cmp.b)}; 95% intervals",
              f"break-even along {cmp.path}: {len(cmp.grid)} points", "",
-             "  ".join(f"{c:<{widths[c]}}" for c in cols)]
-    lines += ["  ".join(f"{r[c]:<{widths[c]}}" for c in cols).rstrip() for r in rows]
+             render(cols, [[r[c] for c in cols] for r in rows])]
     notes = [f"{r['profile']}: {r['note']}" for r in rows if r["note"]]
     if notes:
         lines += [""] + notes

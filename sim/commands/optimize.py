@@ -15,6 +15,7 @@ from sim.analysis.optimize.recommend import DEFAULT_HEARTBEAT_COST_S, Recommenda
 from sim.analysis.optimize.select import OBJECTIVE_LABELS, OBJECTIVES
 from sim.analysis.saving import sign_note
 from sim.commands.run import UsageError, fmt_interval, fmt_value
+from sim.commands.table import render
 from sim.errors import SimError
 from sim.experiment.io import atomic_write_bytes, atomic_write_text
 from sim.experiment.outdir import FolderLock
@@ -72,11 +73,6 @@ def _saving(row, metric: str, ref: str) -> str:
                         0.0 - row[f"{metric}_vs_{ref}_low_{unit}"])
 
 
-def _cell(text: str, width: int) -> str:
-    """A table cell padded to ``width``, always followed by at least one space."""
-    return f"{text:<{width - 1}} "
-
-
 def report_text(rec: Recommendation, top: int, seconds: float) -> str:
     sc = rec.scenario
     lines = [f"{sc.name}: {len(rec.strategies)} candidates x {rec.runs} replications, seed {rec.seed}, "
@@ -86,20 +82,19 @@ def report_text(rec: Recommendation, top: int, seconds: float) -> str:
                 if sc.fleet is not None else ""),
              f"prices: {rec.prices_text()}", ""]
     obj_metric = "objective_usd" if rec.objective in ("cost", "weighted") else "objective_s"
-    cw = max(16, *(len(c) + 2 for c in rec.table.head(top)["candidate"]))  # the candidate column
-    lines.append(f"{'#':<3}{'candidate':<{cw}}{'objective':<14}{'cost per run [95% CI]':<34}"
-                 f"{'saving: durable - it (paired)':<42}{'saving: restart - it (paired)':<42}{'makespan':<12}"
-                 f"{'p95':<10}")
+    rows = []
     for k, row in rec.table.head(top).iterrows():
-        tie = " =" if row["tied_with_best"] and k > 0 else ""
-        lines.append(f"{k + 1:<3}{row['candidate']:<{cw}}{fmt_value(obj_metric, row['objective']):<14}"
-                     f"{_cell(fmt_interval('x_usd', row['cost_usd'], row['cost_low_usd'], row['cost_high_usd']), 34)}"
-                     f"{_cell(_saving(row, 'cost', 'durable'), 42)}{_cell(_saving(row, 'cost', 'restart'), 42)}"
-                     f"{fmt_value('x_s', row['makespan_s']):<12}{fmt_value('x_s', row['p95_makespan_s']):<10}{tie}")
+        tie = "=" if row["tied_with_best"] and k > 0 else ""
+        rows.append([str(k + 1), row["candidate"], fmt_value(obj_metric, row["objective"]),
+                     fmt_interval("x_usd", row["cost_usd"], row["cost_low_usd"], row["cost_high_usd"]),
+                     _saving(row, "cost", "durable"), _saving(row, "cost", "restart"),
+                     fmt_value("x_s", row["makespan_s"]), fmt_value("x_s", row["p95_makespan_s"]), tie])
+    lines.append(render(["#", "candidate", "objective", "cost per run [95% CI]", "saving: durable - it (paired)",
+                         "saving: restart - it (paired)", "makespan", "p95", "tied"], rows,
+                        align=["right", "left", "right", "left", "left", "left", "right", "right", "left"]))
     lines.append("")
-    lines.append("candidates:")
-    for _, row in rec.table.head(top).iterrows():
-        lines.append(f"  {row['candidate']:<{cw - 2}} {row['groups']}")
+    lines.append(render(["candidate", "what it is"], [[r["candidate"], r["groups"]] for _, r in
+                                                     rec.table.head(top).iterrows()]))
     lines += ["", f"selection: {rec.ranking.statement}."]
     best = rec.table.iloc[0]
     lines.append(f"recommended: {best['candidate']}: {best['groups']}")
@@ -267,14 +262,16 @@ def _handle_fleet(args: argparse.Namespace, scenario, out: Path, started: float)
     lines = [f"{scenario.name}: {res.replications} replications per evaluation, seed {res.seed}, objective "
              f"{args.objective} ({what}) ({seconds:.1f} s)",
              f"mode: the fleet's retry policy (--fleet) of {', '.join(res.steps)} under strategy '{res.strategy}'; "
-             "activity groupings and heartbeats are searched without --fleet", "",
-             f"{'#':<3}{'candidate':<22}{'initial':<10}{'coefficient':<13}{'jitter':<14}{'objective':<14}"
-             f"{'vs best (paired 95% CI)':<40}{'evaluations'}"]
+             "activity groupings and heartbeats are searched without --fleet", ""]
+    rows = []
     for k, r in res.table.iterrows():
         diff = "" if k == 0 else fmt_interval(unit, r["vs_best"], r["vs_best_low"], r["vs_best_high"])
-        lines.append(f"{k + 1:<3}{r['candidate']:<22}{fmt_value('x_s', r['initial_interval_s']):<10}"
-                     f"{r['backoff_coefficient']:<13.4g}{r['jitter']:<14}{fmt_value(unit, r['objective']):<14}"
-                     f"{diff:<40}{r['evaluations']}")
+        rows.append([str(k + 1), r["candidate"], fmt_value("x_s", r["initial_interval_s"]),
+                     f"{r['backoff_coefficient']:.4g}", r["jitter"], fmt_value(unit, r["objective"]), diff,
+                     "=" if r["tied_with_best"] and k > 0 else "", str(r["evaluations"])])
+    lines.append(render(["#", "candidate", "initial", "coefficient", "jitter", "objective",
+                         "extra over the best: it - best (paired 95% CI)", "tied", "evaluations"], rows,
+                        align=["right", "left", "right", "right", "left", "right", "left", "left", "right"]))
     best = res.best
     keep = best.label == "current" or "current" in res.ranking.tied
     lines += ["", f"selection: {res.ranking.statement}."]

@@ -152,11 +152,12 @@ def breakeven_text(cmp: PricingComparison, r: ProfileResult) -> str:
 
 
 def _cost_cell(mean: float, lo: float, hi: float) -> str:
-    """A cost per run with its interval; an interval narrower than 0.01% of the mean (a cost that
-    hardly varies between runs) as "± half-width", so the mean keeps a readable number of digits."""
+    """A cost per run with its interval, in the one notation ``mean [low, high]``; an interval
+    narrower than 0.01% of the mean (a cost that hardly varies between runs) is shown to the
+    mean's three significant digits, so its ends print like the mean instead of in ten digits."""
     half = (hi - lo) / 2
     if math.isfinite(half) and 0 < half < 1e-4 * abs(mean):
-        return f"{usd(mean)} ± {usd(half)}"
+        return f"{usd(mean)} [{usd(lo)}, {usd(hi)}]"
     return usd_interval(mean, lo, hi)
 
 
