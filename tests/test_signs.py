@@ -116,9 +116,10 @@ def test_breakeven_points_hold_the_saving(tmp_path: Path, capsys: pytest.Capture
         points[col], points["mean_b"] - points["mean_a"], rtol=1e-9, atol=1e-15)
     # "lower" names the cheaper strategy: durable exactly where the saving is positive
     assert ((points[col] > 0) == (points["lower"] == "durable")).all()
-    table = text.split("paired means on the coarse grid:", 1)[1].splitlines()[2:2 + len(points)]
-    for line, value in zip(table, points[col], strict=True):
-        cell = line.split(None, 1)[1]
+    after = text.split("paired means on the coarse grid:", 1)[1].splitlines()
+    rule = next(k for k, ln in enumerate(after) if ln.strip().startswith("---"))
+    for line, value in zip(after[rule + 1:rule + 1 + len(points)], points[col], strict=True):
+        cell = re.split(r"\s{2,}", line.strip())[1]  # the saving column
         assert np.sign(signed_first_number(cell)) == np.sign(value)
 
 

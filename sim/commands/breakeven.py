@@ -111,13 +111,12 @@ def _describe(be: stats.BreakEven, path: str, metric: str) -> str:
 
 def _points_text(be: stats.BreakEven, path: str, metric: str) -> list[str]:
     from sim.commands.run import fmt_interval
+    from sim.commands.table import render
 
-    lines = [f"  {path:<34}{'saving of ' + be.a + ' (' + be.b + ' - ' + be.a + ')':<44}lower"]
-    for _, row in be.points.iterrows():
-        sig = "" if row["significant"] else " (n.s.)"
-        lines.append(f"  {fmt_x(path, row[path]):<34}"
-                     f"{fmt_interval(metric, -row['mean_diff'], -row['ci_high'], -row['ci_low']):<44}{row['lower']}{sig}")
-    return lines
+    rows = [[fmt_x(path, row[path]),
+             fmt_interval(metric, 0.0 - row["mean_diff"], 0.0 - row["ci_high"], 0.0 - row["ci_low"]),
+             row["lower"] + ("" if row["significant"] else " (n.s.)")] for _, row in be.points.iterrows()]
+    return render([path, f"saving of {be.a} ({be.b} - {be.a})", "lower"], rows, indent="  ").splitlines()
 
 
 def handle(args: argparse.Namespace) -> int:
