@@ -258,3 +258,15 @@ def test_compare_runs_a_scenario_with_a_fleet_table_as_report_does(tmp_path: Pat
     text = capsys.readouterr().out
     assert "mode: one workflow, as `sim run` and `sim report` run it" in text
     assert (tmp_path / "c" / "compare.csv").is_file()
+
+
+def test_a_missing_pricing_profile_file_names_the_scenario_key(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture) -> None:
+    scenario = tmp_path / "s.toml"
+    scenario.write_text('name = "x"\n[pricing]\nprofile = "nope-profile.toml"\n[[steps]]\nname = "a"\n'
+                        'kind = "gpu"\nprice_per_hour = 1.0\nduration = 1.0\n[strategies.restart]\n')
+    assert main(["run", str(scenario), "--runs", "5", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.endswith("\n") and err.count("\n") == 1
+    assert f"{scenario}: key 'pricing.profile': pricing profile file not found" in err and "nope-profile.toml" in err
+    assert not (tmp_path / "o").exists()
