@@ -28,6 +28,7 @@ COMMANDS = [
     "compare",
     "scenarios",
     "init",
+    "notebooks",
 ]
 
 

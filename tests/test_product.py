@@ -270,3 +270,37 @@ def test_a_missing_pricing_profile_file_names_the_scenario_key(tmp_path: Path,
     assert err.endswith("\n") and err.count("\n") == 1
     assert f"{scenario}: key 'pricing.profile': pricing profile file not found" in err and "nope-profile.toml" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_sim_notebooks_copies_the_bundled_notebooks(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "nb"
+    assert main(["notebooks", str(out)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    repo = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    assert [p.name for p in sorted(out.iterdir())] == [p.name for p in repo] and len(repo) == 4
+    for p in repo:
+        assert (out / p.name).read_bytes() == p.read_bytes()
+    # an existing notebook is kept: nothing is copied, one line, exit 2
+    (out / repo[0].name).write_text("mine")
+    assert main(["notebooks", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "file exists (use --force" in err and err.count("\n") == 1
+    assert (out / repo[0].name).read_text() == "mine"
+    assert main(["notebooks", str(out), "--force"]) == 0
+    assert (out / repo[0].name).read_bytes() == repo[0].read_bytes()
+
+
+def test_the_notebooks_and_licence_notices_are_package_data() -> None:
+    """What the wheel ships (pyproject's package-data globs, checked against the files they must
+    match): the notebooks, and the MIT notices next to the bundled Temporal histories they cover."""
+    import fnmatch
+    import tomllib
+
+    globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["sim"]
+    pkg = ROOT / "sim"
+    need = [p.relative_to(pkg).as_posix() for p in [*(pkg / "data" / "notebooks").glob("*.ipynb"),
+                                                    *(pkg / "data").rglob("LICENSE-*")]]
+    assert len(need) >= 6
+    for rel in need:
+        assert any(fnmatch.fnmatch(rel, g.replace("**/", "*")) or fnmatch.fnmatch(rel, g) for g in globs), rel
+    assert (ROOT / "notebooks").is_symlink() and (ROOT / "notebooks").resolve() == (pkg / "data" / "notebooks")
