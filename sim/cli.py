@@ -29,6 +29,7 @@ COMMANDS = [
     "scenarios",
     "init",
     "notebooks",
+    "docs",
 ]
 
 

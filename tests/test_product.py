@@ -304,3 +304,15 @@ def test_the_notebooks_and_licence_notices_are_package_data() -> None:
     for rel in need:
         assert any(fnmatch.fnmatch(rel, g.replace("**/", "*")) or fnmatch.fnmatch(rel, g) for g in globs), rel
     assert (ROOT / "notebooks").is_symlink() and (ROOT / "notebooks").resolve() == (pkg / "data" / "notebooks")
+
+
+def test_sim_docs_finds_the_installed_pages(capsys: pytest.CaptureFixture) -> None:
+    assert main(["docs"]) == 0
+    listed = dict(line.split(None, 1) for line in capsys.readouterr().out.splitlines())
+    assert {p.stem for p in (ROOT / "docs").glob("*.md")} == set(listed)
+    assert main(["docs", "costs"]) == 0
+    assert capsys.readouterr().out == (ROOT / "docs" / "costs.md").read_text(encoding="utf-8")
+    assert main(["docs", "docs/model.md", "--path"]) == 0
+    assert Path(capsys.readouterr().out.strip()).read_bytes() == (ROOT / "docs" / "model.md").read_bytes()
+    assert main(["docs", "nope"]) == 2
+    assert "no installed page docs/nope.md" in capsys.readouterr().err

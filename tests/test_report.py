@@ -375,3 +375,17 @@ def test_breakeven_text_says_where_an_infinite_end_lies() -> None:
 
     text = breakeven_text(_be("crossing", 0.02, -math.inf, 0.042))
     assert "inf" not in text and "below the swept range to 0.042" in text
+
+
+def test_every_docs_link_of_the_report_opens_in_its_folder(small_report) -> None:
+    """The report cites docs/costs.md and others: each mention is a link to a copy in the report's
+    own folder (the installed page), so it opens wherever the folder is shared."""
+    _, out, _, md = small_report
+    mentions = re.findall(r"docs/[a-z_-]+\.md", md)
+    links = re.findall(r"\]\((docs/[a-z_-]+\.md)\)", md)
+    assert links and len(mentions) == 2 * len(links)  # every mention is the text and target of a link
+    for target in set(links):
+        page = out / target
+        assert page.is_file() and page.read_bytes() == (Path(__file__).parents[1] / target).read_bytes()
+    html = (out / "report.html").read_text()
+    assert set(re.findall(r'href="(docs/[a-z_-]+\.md)"', html)) == set(links)

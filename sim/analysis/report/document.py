@@ -765,7 +765,8 @@ def report_files(data: ReportData, command: str, formats: Sequence[str] = ("png"
     if data.changes is not None:
         files["data/optimize_candidates.csv"] = data.changes.table.to_csv(index=False, float_format="%.10g").encode()
     blocks = document_blocks(data, command)
-    markdown_text = render_markdown(blocks)
+    markdown_text, docs = link_docs(render_markdown(blocks))
+    files.update({f"docs/{name}.md": text for name, text in docs.items()})
     files["report.md"] = markdown_text.encode()
     pngs = {path: data_ for path, data_ in files.items() if path.startswith("figures/") and path.endswith(".png")}
     files["report.html"] = render_html(markdown_text, f"Design review: {data.scenario.name}", pngs).encode()
@@ -799,6 +800,34 @@ def report_files(data: ReportData, command: str, formats: Sequence[str] = ("png"
         "value": per_1000, "ci_low": f"{per_1000}_ci_low", "ci_high": f"{per_1000}_ci_high"}).to_csv(
         index=False, float_format="%.10g").encode()
     return files
+
+
+_DOC_MENTION = re.compile(r"(?<!\]\()(?<![\[/`\w])docs/([a-z_-]+)\.md(?![\w`\]])")
+
+
+def installed_doc(name: str) -> bytes | None:
+    """The text of ``docs/NAME.md`` as installed with the package (None if it is not there)."""
+    from importlib import resources
+
+    ref = resources.files("sim").joinpath("data", "docs", f"{name}.md")
+    return ref.read_bytes() if ref.is_file() else None
+
+
+def link_docs(markdown_text: str) -> tuple[str, dict[str, bytes]]:
+    """Every mention of ``docs/NAME.md`` in the report becomes a link to a copy of that page in the
+    report's own folder (the installed docs travel with the report, so the links work wherever the
+    folder is opened); returns the text and the pages to write. A page that is not installed stays
+    plain text."""
+    docs: dict[str, bytes] = {}
+
+    def link(m: re.Match) -> str:
+        text = installed_doc(m.group(1))
+        if text is None:
+            return m.group(0)
+        docs[m.group(1)] = text
+        return f"[docs/{m.group(1)}.md](docs/{m.group(1)}.md)"
+
+    return _DOC_MENTION.sub(link, markdown_text), docs
 
 
 def write_report(out: str | Path, files: dict[str, bytes], formats: Sequence[str] = ("png", "svg")) -> list[Path]:
