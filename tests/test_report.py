@@ -389,3 +389,64 @@ def test_every_docs_link_of_the_report_opens_in_its_folder(small_report) -> None
         assert page.is_file() and page.read_bytes() == (Path(__file__).parents[1] / target).read_bytes()
     html = (out / "report.html").read_text()
     assert set(re.findall(r'href="(docs/[a-z_-]+\.md)"', html)) == set(links)
+
+
+# --------------------------------------------------------------------------- headlines by a precision target
+
+
+def test_replications_for_a_relative_half_width() -> None:
+    from sim.analysis.report.precision import replications_for
+
+    # half-width 0.2 at n = 1,000 for a mean of 1: 10% needs (0.2/0.1)² = 4 × as many
+    assert replications_for(1.0, 0.2, 1000, 0.10) == 4000
+    assert replications_for(-1.0, 0.2, 1000, 0.10) == 4000  # the sign of the saving does not matter
+    assert replications_for(1.0, 0.21, 1000, 0.10) == 5000  # 4,410 rounded up to a thousand
+    assert replications_for(1.0, 0.05, 1000, 0.10) == 1000  # already reached
+    assert replications_for(0.0, 0.05, 1000, 0.10) == math.inf
+
+
+def test_the_headline_gets_the_replications_its_target_needs() -> None:
+    """research_paper at 500 replications: the saving's interval is far wider than 10% of it, so the
+    baseline is run again with more (same seed: the first 500 are the same replications), up to
+    the cap; the precision reported is that of the runs returned (independent: recomputed here)."""
+    from sim.analysis.report.analysis import ReportOptions, _headline_runs
+
+    scenario = sim.load_scenario("research_paper")
+    first = sim.simulate(scenario, 500, 4)
+    paired = stats.paired_differences(first, "durable", "restart", metrics=["total_cost_usd"])
+    opts = ReportOptions(runs=500, seed=4, target=0.10, max_runs=3000)
+    runs, paired2, prec = _headline_runs(scenario, opts, "durable", "restart", first, paired)
+    assert prec.extended and prec.first_runs == 500 and prec.runs == 3000 == runs["run"].nunique()
+    key = ["run", "strategy"]
+    a = runs[runs["run"] < 500].sort_values(key).reset_index(drop=True)["total_cost_usd"]
+    b = first.sort_values(key).reset_index(drop=True)["total_cost_usd"]
+    np.testing.assert_array_equal(a.to_numpy(), b.to_numpy())
+    wide = runs.pivot_table(index="run", columns="strategy", values="total_cost_usd")
+    d = (wide["restart"] - wide["durable"]).to_numpy()
+    from scipy import stats as sps
+
+    half = sps.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d))
+    assert prec.mean == pytest.approx(d.mean(), rel=1e-9) and prec.half_width == pytest.approx(half, rel=1e-9)
+    assert prec.met == (half <= 0.10 * abs(d.mean()))
+    text = prec.sentence()
+    if not prec.met:
+        assert "not reached" in text and "3,000 (--max-runs)" in text
+    # quick: nothing added, and the sentence says why
+    quick = ReportOptions(runs=500, seed=4, target=0.10, max_runs=3000, quick=True)
+    runs_q, _, prec_q = _headline_runs(scenario, quick, "durable", "restart", first, paired)
+    assert runs_q is first and not prec_q.extended and "--quick runs no more" in prec_q.sentence()
+
+
+def test_the_precision_sentences_are_true() -> None:
+    from sim.analysis.report.precision import Precision
+
+    met = Precision(target=0.1, max_runs=100_000, first_runs=10_000, runs=40_000, mean=0.33e-3,
+                    half_width=0.02e-3, needed=40_000, extended=True)
+    assert met.met and "within the 10% target" in met.sentence() and "6.06% of the estimate" in met.sentence()
+    capped = Precision(target=0.1, max_runs=100_000, first_runs=10_000, runs=100_000, mean=0.1e-3,
+                       half_width=0.05e-3, needed=2_500_000, extended=True)
+    assert not capped.met and "**not reached**" in capped.sentence() and "2,500,000" in capped.sentence()
+    assert "the cap of 100,000" in capped.sentence()
+    zero = Precision(target=0.1, max_runs=100_000, first_runs=10_000, runs=10_000, mean=0.0, half_width=0.05,
+                     needed=math.inf, extended=False)
+    assert not zero.met and "no number of replications" in zero.sentence()

@@ -156,6 +156,8 @@ def conclusions(data: ReportData) -> list[str]:
     s = data.saving()
     out = [saving_sentence(a, b, s["mean"] * PER, s["ci_low"] * PER, s["ci_high"] * PER, conf, s["rel"],
                            prices=price_assumption(data.scenario))]
+    if data.precision is not None:
+        out.append(data.precision.sentence())
     current = 1 if s["ci_low"] > 0 else -1 if s["ci_high"] < 0 else 0
     flip = pricing_sentence(a, b, current, data.scenario.pricing.orchestration_profile.name, data.alternatives, conf)
     if flip:
@@ -783,6 +785,10 @@ def report_files(data: ReportData, command: str, formats: Sequence[str] = ("png"
                       "analytic": data.analytic_be, "analytic_formula": data.analytic_be_formula or None},
         "prices": data.scenario.pricing.describe(),
         "sign_convention": sign_note(data.a, data.b),
+        "precision": None if data.precision is None else {
+            "target_relative_half_width": data.precision.target, "runs": data.precision.runs,
+            "relative_half_width": _finite(data.precision.relative), "met": data.precision.met,
+            "replications_needed": _finite(data.precision.needed), "max_runs": data.precision.max_runs},
         "conclusions": conclusions(data),
         "other_orchestration_prices": [
             {"profile": p, "saving_per_1000_runs": None if sv is None else dict(zip(("mean", "ci_low", "ci_high"),
