@@ -253,7 +253,7 @@ def test_compare_runs_a_scenario_with_a_fleet_table_as_report_does(tmp_path: Pat
                                                                    capsys: pytest.CaptureFixture) -> None:
     """`sim compare` on a scenario with a [fleet] table prices one workflow (as `sim report` does)
     and says so, instead of refusing it."""
-    assert main(["compare", "graph_agentic_research", "--runs", "20", "--boot", "100", "--quiet",
+    assert main(["compare", "graph_agentic_research", "--runs", "20", "--boot", "100", "--quiet", "--precision", "off",
                  "--pricing", "temporal-cloud-payg", "--out", str(tmp_path / "c")]) == 0
     text = capsys.readouterr().out
     assert "mode: one workflow, as `sim run` and `sim report` run it" in text

@@ -92,13 +92,15 @@ def test_fleet_gains_are_durable_minus_restart(tmp_path: Path, capsys: pytest.Ca
     assert first.loc["throughput_per_h", "kind"] == "gain"
     assert first.loc["throughput_per_h", "definition"] == "durable - restart"
     assert first.loc["cost_per_completed_usd", "definition"] == "restart - durable"
-    for metric, label in (("throughput_per_h", "throughput (per hour) (gain)"),
-                          ("cost_per_completed_usd", "cost per completed (saving)"),
-                          ("calls", "LLM calls (saving)")):
+    paired_section = text.split("the same arrivals and failures in every replication:", 1)[1]
+    for metric, label, kind in (("throughput_per_h", "throughput (per hour)", "gain"),
+                                ("cost_per_completed_usd", "cost per completed", "saving"),
+                                ("calls", "LLM calls", "saving")):
         d = independent(fleet, metric)
         assert first.loc[metric, "advantage"] == pytest.approx(d.mean(), rel=1e-9)
-        line = next(ln for ln in text.splitlines() if ln.strip().startswith(label))
-        assert np.sign(signed_first_number(line.strip()[len(label):])) == np.sign(d.mean())
+        line = next(ln for ln in paired_section.splitlines() if ln.strip().startswith(label + "  "))
+        cells = re.split(r"\s{2,}", line.strip())
+        assert cells[1] == kind and np.sign(signed_first_number(cells[2])) == np.sign(d.mean())
 
 
 # --------------------------------------------------------------------------- sim breakeven
@@ -151,9 +153,18 @@ def test_report_files_and_sentence_agree(tmp_path: Path) -> None:
 def test_compare_table_and_verdict_agree(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "c"
     assert main(["compare", "research_paper", "--runs", "200", "--boot", "100", "--pricing",
-                 "article-2026-04-per-paper,temporal-cloud-payg", "--out", str(out), "--quiet"]) == 0
-    capsys.readouterr()
+                 "article-2026-04-per-paper,temporal-cloud-payg", "--out", str(out), "--quiet",
+                 "--max-runs", "3000"]) == 0
+    text = capsys.readouterr().out
+    # the precision target (10%) asked for more than 200 replications at the scenario's settings
+    assert "(3,000 at the scenario's settings, by the precision target)" in text
     table = pd.read_csv(out / "compare.csv")
+    for _, r in table.iterrows():  # the printed share is the half-width of the printed interval
+        lo, hi = (signed_first_number(x) for x in r["saving per 1,000 runs"].split("[", 1)[1].split(","))
+        mean = signed_first_number(r["saving per 1,000 runs"])
+        rel = float(r["half-width / saving"].split("%")[0]) / 100
+        assert rel == pytest.approx((hi - lo) / 2 / abs(mean), rel=0.06)
+        assert ("not reached" in r["half-width / saving"]) == (rel > 0.10)
     for _, r in table.iterrows():
         saving = signed_first_number(r["saving per 1,000 runs"])
         word = {"durable saves": 1, "durable costs more": -1}.get(r["verdict"], 0)

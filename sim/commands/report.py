@@ -116,7 +116,7 @@ def handle(args: argparse.Namespace) -> int:
         raise UsageError("--workers must be at least 1")
     if args.boot < 100:
         raise UsageError("--boot must be at least 100")
-    args.target = _parse_precision(args.precision)
+    args.target = parse_precision(args.precision)
     if args.max_runs < runs:
         raise UsageError(f"--max-runs must be at least --runs ({runs:,})")
     scenario = load_scenario(args.scenario)
@@ -129,7 +129,7 @@ def handle(args: argparse.Namespace) -> int:
         return _report_into(args, scenario, out, runs)
 
 
-def _parse_precision(text: str) -> float | None:
+def parse_precision(text: str) -> float | None:
     """"10%" or "0.1" → 0.1; "off" → None."""
     if text.strip().lower() in ("off", "none", "0"):
         return None

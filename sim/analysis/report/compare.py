@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from sim.analysis import stats
 from sim.analysis.report.analysis import (
@@ -19,6 +20,7 @@ from sim.analysis.report.analysis import (
     usd,
     usd_interval,
 )
+from sim.analysis.report.precision import DEFAULT_MAX_RUNS, replications_for
 from sim.analysis.reprice import COUNT_COLUMNS, RepriceError, reprice, with_orchestration
 from sim.analysis.saving import Saving, saving_of, sign_note
 from sim.errors import ScenarioError
@@ -54,6 +56,10 @@ class PricingComparison:
     grid: tuple[float, ...]
     results: list[ProfileResult] = field(default_factory=list)
     confidence: float = 0.95
+    #: the baseline's replications (more than ``runs`` when a precision target asked for them)
+    headline_runs: int | None = None
+    target: float | None = None  # the precision target (relative half-width of each saving)
+    max_runs: int | None = None
 
 
 def _mean_ci(x: np.ndarray, confidence: float) -> tuple[float, float, float]:
@@ -66,11 +72,16 @@ def _mean_ci(x: np.ndarray, confidence: float) -> tuple[float, float, float]:
 def compare_pricing(scenario: Scenario, profiles: Sequence[str] | None = None, *, runs: int = 10_000,
                     seed: int = 0, path: str | None = None, factors: Sequence[float] | None = None,
                     engine: str = "auto", workers: int | None = None, quiet: bool = True,
-                    n_boot: int = 1000, confidence: float = 0.95) -> PricingComparison:
+                    n_boot: int = 1000, confidence: float = 0.95, target: float | None = None,
+                    max_runs: int = DEFAULT_MAX_RUNS) -> PricingComparison:
     """Simulate ``scenario`` once (the baseline and a sweep of one failure intensity), then price
     the same runs under each orchestration profile (default: every bundled one): cost per run of
     each strategy, the paired saving of the durable-style strategy over the restart-style one,
-    and the break-even along the sweep, with intervals, plus the closed form where one applies."""
+    and the break-even along the sweep, with intervals, plus the closed form where one applies.
+
+    ``target``: a precision target for the savings (``sim.analysis.report.precision``): the
+    baseline is run again with as many replications as the least precise saving needs, up to
+    ``max_runs``; the sweep keeps ``runs`` per point."""
     profiles = list(profiles) if profiles else orchestration_profiles()
     variants = {}
     unpriced = {}
@@ -98,9 +109,17 @@ def compare_pricing(scenario: Scenario, profiles: Sequence[str] | None = None, *
     columns = ["point", intensity.path, "run", *COUNT_COLUMNS, "orchestration_cost_usd", "total_cost_usd"]
     base = run_sweep(build_points(scenario, []), runs, seed, engine=engine, workers=workers, quiet=quiet,
                      collect_runs=True, collect_columns=[c for c in columns if c != intensity.path])
+    if target is not None:
+        need = _replications_needed(base.runs, scenario, [p for p in profiles if p not in unpriced], a, b, target,
+                                    confidence)
+        if math.isfinite(need) and need > runs and max_runs > runs:
+            base = run_sweep(build_points(scenario, []), int(min(need, max_runs)), seed, engine=engine,
+                             workers=workers, quiet=quiet, collect_runs=True,
+                             collect_columns=[c for c in columns if c != intensity.path])
     sweep = run_sweep(build_points(scenario, [Vary(intensity.path, grid)]), runs, seed, engine=engine,
                       workers=workers, quiet=quiet, collect_runs=True, collect_columns=columns)
-    out = PricingComparison(scenario, a, b, runs, seed, intensity.path, tuple(grid), confidence=confidence)
+    out = PricingComparison(scenario, a, b, runs, seed, intensity.path, tuple(grid), confidence=confidence,
+                            headline_runs=int(base.runs["run"].nunique()), target=target, max_runs=max_runs)
     for profile in profiles:
         if profile in unpriced:
             out.results.append(ProfileResult(profile, "", (math.nan,) * 3, (math.nan,) * 3, None, None, None, 0.0,
@@ -132,6 +151,32 @@ def compare_pricing(scenario: Scenario, profiles: Sequence[str] | None = None, *
         analytic, _ = analytic_breakeven_value(var, intensity.path, a, b)
         out.results.append(ProfileResult(profile, info.source_date, cost_a, cost_b, sav, be, analytic, over, note))
     return out
+
+
+def _replications_needed(base: pd.DataFrame, scenario: Scenario, profiles: Sequence[str], a: str, b: str,
+                         target: float, confidence: float) -> float:
+    """The most replications any profile's saving needs for ``target`` (finite ones only: a
+    saving of exactly 0 has no relative target)."""
+    needs = []
+    for profile in profiles:
+        priced = reprice(base, scenario, profile)
+        paired = stats.paired_differences(priced, a, b, metrics=["total_cost_usd"], confidence=confidence)
+        sv = saving_of(paired.assign(a=a, b=b), a, b)
+        needs.append(replications_for(sv.mean, (sv.ci_high - sv.ci_low) / 2, sv.n, target))
+    finite = [n for n in needs if math.isfinite(n)]
+    return max(finite) if finite else math.inf
+
+
+def precision_text(cmp: PricingComparison, s: Saving) -> str:
+    """The saving's half-width as a share of it: "8.1%", and whether the target was reached."""
+    half = (s.ci_high - s.ci_low) / 2
+    if not s.mean or not math.isfinite(half):
+        return "n/a"
+    rel = half / abs(s.mean)
+    text = f"{100 * rel:.2g}%"
+    if cmp.target is not None and rel > cmp.target:
+        text += f" (target {100 * cmp.target:g}% not reached)"
+    return text
 
 
 # --------------------------------------------------------------------------- text
@@ -175,7 +220,8 @@ def comparison_rows(cmp: PricingComparison, per: int = 1000) -> list[dict[str, s
     for r in cmp.results:
         if r.saving is None:
             rows.append({"profile": r.profile, f"{cmp.b} $/run": "n/a", f"{cmp.a} $/run": "n/a",
-                         f"saving per {per:,} runs": "n/a", "verdict": "cannot run", "break-even": "n/a",
+                         f"saving per {per:,} runs": "n/a", "half-width / saving": "n/a", "verdict": "cannot run",
+                         "break-even": "n/a",
                          "closed form": "n/a", "note": r.note})
             continue
         sm, slo, shi = r.saving.scaled(per)
@@ -184,6 +230,7 @@ def comparison_rows(cmp: PricingComparison, per: int = 1000) -> list[dict[str, s
             f"{cmp.b} $/run": _cost_cell(*r.cost_b),
             f"{cmp.a} $/run": _cost_cell(*r.cost_a),
             f"saving per {per:,} runs": usd_interval(sm, slo, shi),
+            "half-width / saving": precision_text(cmp, r.saving),
             "verdict": verdict_word(cmp.a, cmp.b, r.saving),
             "break-even": breakeven_text(cmp, r),
             "closed form": it.short(r.analytic_breakeven) if r.analytic_breakeven is not None else "—",
