@@ -450,3 +450,16 @@ def test_the_precision_sentences_are_true() -> None:
     zero = Precision(target=0.1, max_runs=100_000, first_runs=10_000, runs=10_000, mean=0.0, half_width=0.05,
                      needed=math.inf, extended=False)
     assert not zero.met and "no number of replications" in zero.sentence()
+
+
+def test_docs_links_to_a_published_copy() -> None:
+    from sim.analysis.report.document import link_docs
+
+    text = "Prices (sources: docs/costs.md); see [docs/model.md](docs/model.md) and `docs/costs.md`; docs/nope.md."
+    linked, copies = link_docs(text, docs_url="..")
+    assert copies == {}
+    assert "(sources: [docs/costs.md](../costs.md))" in linked
+    assert "[docs/model.md](docs/model.md)" in linked  # already a link: left alone
+    assert "`docs/costs.md`" in linked and "docs/nope.md." in linked  # code and pages not installed: as written
+    linked, copies = link_docs(text)
+    assert set(copies) == {"costs"} and "[docs/costs.md](docs/costs.md)" in linked

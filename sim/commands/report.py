@@ -59,6 +59,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"at most this many baseline replications for the precision target (default "
                    f"{DEFAULT_MAX_RUNS:,})")
     p.add_argument("--no-svg", action="store_true", help="write PNG figures only")
+    p.add_argument("--docs-url", metavar="URL",
+                   help="link the docs the report cites (docs/NAME.md) to URL/NAME.md instead of copying them into "
+                   "OUT/docs/ (a published copy, or a relative path such as .. for a report kept beside the docs)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--force", action="store_true",
                    help="write into --out even if it holds another scenario's report (or other files)")
@@ -103,6 +106,12 @@ def command_line(args: argparse.Namespace) -> str:
         parts += ["--boot", str(args.boot)]
     if args.no_svg:
         parts.append("--no-svg")
+    if args.target != DEFAULT_TARGET:
+        parts += ["--precision", "off" if args.target is None else f"{100 * args.target:g}%"]
+    if args.max_runs != DEFAULT_MAX_RUNS:
+        parts += ["--max-runs", str(args.max_runs)]
+    if args.docs_url:
+        parts += ["--docs-url", args.docs_url]
     return shlex.join(parts)
 
 
@@ -149,7 +158,7 @@ def _report_into(args: argparse.Namespace, scenario: Scenario, out: Path, runs: 
     started = time.perf_counter()
     data = compute_report(scenario, options)
     formats = ("png",) if args.no_svg else ("png", "svg")
-    files = report_files(data, command_line(args), formats)  # everything rendered before anything is written
+    files = report_files(data, command_line(args), formats, docs_url=args.docs_url)  # everything rendered before anything is written
     write_report(out, files, formats)
     seconds = time.perf_counter() - started
     from sim.analysis.report import conclusions

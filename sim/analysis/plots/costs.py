@@ -68,8 +68,11 @@ def plot_cost_breakdown(
             ci = (f"\n[{pdata.format_value(r['total_ci_low'], money, w)}, "
                   f"{pdata.format_value(r['total_ci_high'], money, w)}]"
                   if np.isfinite(r["total_ci_low"]) else "")
-            if ci and 0 < w < 1e-3 * abs(r["total"]):  # a total that hardly varies: "± half-width", short
-                ci, w = f"\n± {pdata.format_value(w / 2, money)}", None
+            if ci and 0 < w < 1e-3 * abs(r["total"]):
+                # a total that hardly varies: its interval to the total's own digits (one notation, [low, high],
+                # not ten digits of a width nobody reads)
+                ci, w = (f"\n[{pdata.format_value(r['total_ci_low'], money)}, "
+                         f"{pdata.format_value(r['total_ci_high'], money)}]"), None
             y = r["total_ci_high"] if np.isfinite(r["total_ci_high"]) else r["total"]
             ax_.annotate(_esc(f"total {pdata.format_value(r['total'], money, w if ci else None)}{ci}"),
                          xy=(pos[i], y),

@@ -754,7 +754,8 @@ def _finite(v: float) -> float | str:
     return float(v) if math.isfinite(v) else ("inf" if v > 0 else "-inf" if v < 0 else "nan")
 
 
-def report_files(data: ReportData, command: str, formats: Sequence[str] = ("png", "svg")) -> dict[str, bytes]:
+def report_files(data: ReportData, command: str, formats: Sequence[str] = ("png", "svg"),
+                 docs_url: str | None = None) -> dict[str, bytes]:
     """Every output file (relative path → bytes): report.md, report.html, figures, data tables."""
     figs = build_figures(data)
     files: dict[str, bytes] = {}
@@ -767,7 +768,7 @@ def report_files(data: ReportData, command: str, formats: Sequence[str] = ("png"
     if data.changes is not None:
         files["data/optimize_candidates.csv"] = data.changes.table.to_csv(index=False, float_format="%.10g").encode()
     blocks = document_blocks(data, command)
-    markdown_text, docs = link_docs(render_markdown(blocks))
+    markdown_text, docs = link_docs(render_markdown(blocks), docs_url)
     files.update({f"docs/{name}.md": text for name, text in docs.items()})
     files["report.md"] = markdown_text.encode()
     pngs = {path: data_ for path, data_ in files.items() if path.startswith("figures/") and path.endswith(".png")}
@@ -819,17 +820,20 @@ def installed_doc(name: str) -> bytes | None:
     return ref.read_bytes() if ref.is_file() else None
 
 
-def link_docs(markdown_text: str) -> tuple[str, dict[str, bytes]]:
+def link_docs(markdown_text: str, docs_url: str | None = None) -> tuple[str, dict[str, bytes]]:
     """Every mention of ``docs/NAME.md`` in the report becomes a link to a copy of that page in the
     report's own folder (the installed docs travel with the report, so the links work wherever the
     folder is opened); returns the text and the pages to write. A page that is not installed stays
-    plain text."""
+    plain text. With ``docs_url`` (the project's published docs, or a relative path such as ``..``
+    for a report kept beside them) the links point there and nothing is copied."""
     docs: dict[str, bytes] = {}
 
     def link(m: re.Match) -> str:
         text = installed_doc(m.group(1))
         if text is None:
             return m.group(0)
+        if docs_url is not None:
+            return f"[docs/{m.group(1)}.md]({docs_url.rstrip('/')}/{m.group(1)}.md)"
         docs[m.group(1)] = text
         return f"[docs/{m.group(1)}.md](docs/{m.group(1)}.md)"
 
