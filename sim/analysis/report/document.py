@@ -198,13 +198,14 @@ def conclusions(data: ReportData) -> list[str]:
                    f"{_dur_interval(-m['ci_high'], -m['ci_low'])}).")
     sens = data.sensitivity
     if len(sens):
-        base = s["mean"] * PER
+        base = data.setting_saving()["mean"] * PER
         tab = pdata.tornado_table(base, sens)
         top = tab.iloc[0]
         out.append(f"The saving is most sensitive to the **{top['input']}** "
                    f"({top['low_setting']} → {top['high_setting']}: {usd(top['low'])} to {usd(top['high'])} "
                    f"per 1,000 runs)" + (f", then the {tab.iloc[1]['input']}" if len(tab) > 1 else "") + ".")
-        sign = 1 if s["ci_low"] > 0 else -1 if s["ci_high"] < 0 else 0
+        st = data.setting_saving()  # the settings are compared on the same replications as this baseline
+        sign = 1 if st["ci_low"] > 0 else -1 if st["ci_high"] < 0 else 0
         flips = []
         for _, r in sens.iterrows():
             rs = 1 if r["ci_low"] > 0 else -1 if r["ci_high"] < 0 else 0
@@ -378,6 +379,22 @@ def _tail_scale(fig: Figure, runs: pd.DataFrame, metrics: Sequence[str]) -> bool
     return True
 
 
+def _extended(data: ReportData) -> bool:
+    return int(data.runs["run"].nunique()) > data.options.runs
+
+
+def _setting_baseline(data: ReportData) -> str:
+    """The saving at the current settings on the replications every setting uses, and, where the
+    headline rests on more, that it does (their intervals differ: different replications)."""
+    st = data.setting_saving()
+    text = f"{usd_interval(st['mean'] * PER, st['ci_low'] * PER, st['ci_high'] * PER)} on these {st['n']:,} replications"
+    if _extended(data):
+        h = data.saving()
+        text += (f"; the headline's {h['n']:,} replications give "
+                 f"{usd_interval(h['mean'] * PER, h['ci_low'] * PER, h['ci_high'] * PER)}")
+    return text
+
+
 def distribution_figure(runs: pd.DataFrame, a: str, b: str) -> Figure:
     """The makespan's distribution per strategy (empirical CDF) beside the histogram of the
     per-run saving of total cost of ``a`` over ``b``: where the two strategies' cost CDFs would
@@ -406,7 +423,7 @@ def build_figures(data: ReportData) -> dict[str, Figure]:
     _tail_scale(figs["distributions"], data.runs, ("makespan_s",))
     figs["cost_breakdown"] = plots.plot_cost_breakdown(data.runs, level=data.options.confidence)
     figs["timeline"] = plots.plot_timeline(data.events)
-    s = data.saving()
+    s = data.setting_saving()
     factor = data.options.sensitivity_factor
     tab = pdata.tornado_table(s["mean"] * PER, data.sensitivity)
     figs["sensitivity"] = plots.plot_sensitivity(
@@ -544,20 +561,23 @@ def document_blocks(data: ReportData, command: str) -> list[Block]:
     if sc.description:
         blocks.append(("p", f"*{sc.description}*"))
     engines = ",".join(sorted(data.runs["engine"].unique()))
-    blocks.append(("p", f"{o.runs:,} replications per setting, root seed {o.seed}, engine {engines}"
+    n_base = int(data.runs["run"].nunique())
+    base_note = (f" ({n_base:,} at the current settings, for the headline's precision target)"
+                 if n_base != o.runs else "")
+    blocks.append(("p", f"{o.runs:,} replications per setting{base_note}, root seed {o.seed}, engine {engines}"
                         f"{', quick mode' if o.quick else ''}; generated with `{command}`."))
     blocks.append(("p", f"**Prices:** {sc.pricing.describe()} (sources and dates: docs/costs.md). "
                         f"**Sign convention:** {sign_note(a, b)}; every saving in this report, its tables and "
-                        "figures follows it" + (" (the optimiser's table in \"What we would change\" gives costs "
-                        "relative to a reference instead, as its column heads say)" if data.changes is not None
-                        else "") + "."))
+                        "figures follows it" + (" (the optimiser's table in \"What we would change\" gives the "
+                        "saving of each candidate against a reference, reference − candidate, as its column heads "
+                        "say)" if data.changes is not None else "") + "."))
     blocks += [("h", 2, "Conclusion"), ("ul", conclusions(data))]
     blocks += _scenario_blocks(sc, a, b)
 
     header, rows = _table_rows(data)
     blocks += [
         ("h", 2, "Results at the current settings"),
-        ("p", f"Means per run with {conf} Student-t intervals over {o.runs:,} replications; the last column is the "
+        ("p", f"Means per run with {conf} Student-t intervals over {n_base:,} replications; the last column is the "
               f"paired saving of {a}, {b} − {a} (positive: {a} lower; both strategies face the same failures in each "
               f"replication, so the shared noise cancels) and, in brackets, relative to {b}."),
         ("table", header, rows),
@@ -599,7 +619,8 @@ def document_blocks(data: ReportData, command: str) -> list[Block]:
         ("h", 2, "Failure rate sweep and break-even"),
         ("p", f"Swept: `{it.path}` ({pdata.param_axis(it.path, data.grid)[0]}), {reason_text(data)}, on "
               f"{len(data.grid)} log-spaced values from {grid_txt} (current: {it.short(it.current)}), "
-              f"{o.runs:,} replications each, every other input as in the scenario."),
+              f"{o.runs:,} replications each, every other input as in the scenario"
+              + (f" (at the current value: {_setting_baseline(data)})" if _extended(data) else "") + "."),
         ("img", "figures/breakeven.png", "Break-even chart",
          f"Expected total cost per run of each strategy (top) and the paired saving of {a}, {b} − {a} (bottom) "
          f"against {pdata.param_axis(it.path, data.grid)[0]}; the break-even and its interval are marked where "
@@ -615,7 +636,7 @@ def document_blocks(data: ReportData, command: str) -> list[Block]:
 
     sens = data.sensitivity
     if len(sens):
-        tab = pdata.tornado_table(data.saving()["mean"] * PER, sens)
+        tab = pdata.tornado_table(data.setting_saving()["mean"] * PER, sens)
         s_rows = []
         for _, r in tab.iterrows():
             s_rows.append([r["input"], f"{r['low_setting']} → {r['high_setting']}",
@@ -626,7 +647,7 @@ def document_blocks(data: ReportData, command: str) -> list[Block]:
             ("h", 2, "Sensitivity"),
             ("p", f"Each input set to ×{1 / o.sensitivity_factor:g} (low) and ×{o.sensitivity_factor:g} (high) of its "
                   f"value, one at a time; the output is the paired saving of {a} over {b} in $ per 1,000 runs "
-                  f"(baseline {usd(data.saving()['mean'] * PER)}), with {conf} intervals. Failure rates are varied "
+                  f"(baseline {_setting_baseline(data)}), with {conf} intervals. Failure rates are varied "
                   "as rates (low = fewer failures); inputs at zero are left out."),
             ("img", "figures/sensitivity.png", "Tornado chart", "Inputs ranked by swing (largest on top)."),
             ("table", ["input", "low → high", "saving at low", "saving at high", "swing"], s_rows),
