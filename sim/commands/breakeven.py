@@ -18,6 +18,7 @@ import pandas as pd
 
 from sim.analysis import stats
 from sim.analysis.closed_form import analytic_breakeven
+from sim.analysis.report.document import closed_form_position
 from sim.analysis.saving import saving_points, sign_note
 from sim.commands.run import UsageError, finish
 from sim.commands.sweep import LABELS, add_execution_arguments, check_common, check_metric, fmt_x
@@ -194,13 +195,19 @@ def handle(args: argparse.Namespace) -> int:
                   "prices": scenario.pricing.describe()}
         lines.append("")
         if closed is not None and closed.value is not None:
-            inside = final.status == "crossing" and final.ci_low <= closed.value <= final.ci_high
-            verdict = "inside" if inside else "OUTSIDE"
+            inside = (final.status == "crossing" and final.ci_low <= closed.value <= final.ci_high
+                      and math.isfinite(final.ci_low) and math.isfinite(final.ci_high))
             lines.append(f"analytic: {vary.path} = {fmt_x(vary.path, closed.value)} ({closed.formula})"
                          + (f"; {closed.note}" if closed.note else ""))
             if final.status == "crossing":
-                lines.append(f"  simulated {fmt_x(vary.path, final.estimate)}; the analytic value is {verdict} "
-                             f"the {final.confidence:.0%} confidence interval")
+                where = closed_form_position(final, closed.value, [min(vary.values), max(vary.values)])
+                if inside:
+                    where = f"inside the {final.confidence:.0%} confidence interval"
+                elif where.startswith("which"):  # an interval with an infinite end: nothing is confirmed
+                    where = "not contradicted but not confirmed: " + where.split(": ", 1)[1]
+                else:
+                    where = where.replace("outside", "OUTSIDE", 1)
+                lines.append(f"  simulated {fmt_x(vary.path, final.estimate)}; the analytic value is {where}")
             record["analytic"] = {"value": closed.value, "formula": closed.formula, "note": closed.note,
                                   "inside_ci": inside}
         elif closed is not None:
