@@ -173,7 +173,8 @@ def precision_text(cmp: PricingComparison, s: Saving) -> str:
     if not s.mean or not math.isfinite(half):
         return "n/a"
     rel = half / abs(s.mean)
-    text = f"{100 * rel:.2g}%"
+    digits = max(0, 1 - math.floor(math.log10(100 * rel))) if rel > 0 else 0  # two significant digits: 8.0%
+    text = f"{100 * rel:.{digits}f}%"
     if cmp.target is not None and rel > cmp.target:
         text += f" (target {100 * cmp.target:g}% not reached)"
     return text
