@@ -69,8 +69,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _saving(row, metric: str, ref: str) -> str:
     """What the candidate saves against ``ref`` (ref − candidate: the one sign convention, sim.analysis.saving)."""
     unit = "usd" if metric == "cost" else "s"
-    return fmt_interval(f"x_{unit}", 0.0 - row[f"{metric}_vs_{ref}_{unit}"], 0.0 - row[f"{metric}_vs_{ref}_high_{unit}"],
-                        0.0 - row[f"{metric}_vs_{ref}_low_{unit}"])
+    name = "saving" if metric == "cost" else f"{metric}_saving"
+    return fmt_interval(f"x_{unit}", row[f"{name}_vs_{ref}_{unit}"], row[f"{name}_vs_{ref}_low_{unit}"],
+                        row[f"{name}_vs_{ref}_high_{unit}"])
 
 
 def report_text(rec: Recommendation, top: int, seconds: float) -> str:

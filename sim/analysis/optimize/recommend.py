@@ -211,16 +211,18 @@ class Recommendation:
         for ref, name in (("durable", "per-step durable"), ("restart", "restart")):
             if ref == best:
                 continue
-            mean, lo, hi = row[f"cost_vs_{ref}_usd"], row[f"cost_vs_{ref}_low_usd"], row[f"cost_vs_{ref}_high_usd"]
-            # the interval in the sign of the sentence (sim.analysis.saving): a saving as a positive range
-            if mean < 0:
-                word, a_, b_ = "saves", -hi, -lo
+            # the saving (ref − candidate), and the interval in the sign of the sentence: "costs more" as a
+            # positive range
+            mean, lo, hi = (row[f"saving_vs_{ref}_usd"], row[f"saving_vs_{ref}_low_usd"],
+                            row[f"saving_vs_{ref}_high_usd"])
+            if mean > 0:
+                word, a_, b_ = "saves", lo, hi
             else:
-                word, a_, b_ = "costs", lo, hi
-            extra = "" if mean < 0 else " more"
-            span = row[f"makespan_vs_{ref}_s"]  # candidate − ref: said in words, not by a sign
+                word, a_, b_ = "costs", -hi, -lo
+            extra = "" if mean > 0 else " more"
+            span = row[f"makespan_saving_vs_{ref}_s"]  # said in words, not by a sign
             span_text = ("the same makespan" if span == 0 else
-                         f"{abs(span):.3g} s {'less' if span < 0 else 'more'} makespan per run")
+                         f"{abs(span):.3g} s {'less' if span > 0 else 'more'} makespan per run")
             lines.append(f"Against {name} it {word} ${abs(mean) * 1000:.3g}{extra} per 1,000 runs "
                          f"(paired 95% CI {signed_usd(a_ * 1000)} to {signed_usd(b_ * 1000)} per "
                          f"1,000 runs; {span_text}).")
@@ -281,8 +283,8 @@ class Recommendation:
         ]
         for ref in ("durable", "restart"):
             if ref != best:
-                header.append(f"Cost vs {ref}: {row[f'cost_vs_{ref}_usd']:+.4g} $ per run "
-                              f"[{row[f'cost_vs_{ref}_low_usd']:+.4g}, {row[f'cost_vs_{ref}_high_usd']:+.4g}].")
+                header.append(f"Saving against {ref} ({ref} − this): {row[f'saving_vs_{ref}_usd']:+.4g} $ per run "
+                              f"[{row[f'saving_vs_{ref}_low_usd']:+.4g}, {row[f'saving_vs_{ref}_high_usd']:+.4g}].")
         header.append(f"Prices: {self.prices_text()}.")
         text = "".join(f"# {line}\n" for line in header) + "\n" + dumps(self.recommended_scenario())
         scenario_from_dict(tomllib.loads(text), file="<recommended scenario>")  # it must load
@@ -304,17 +306,19 @@ def _summaries(df: pd.DataFrame, labels: list[str], objective: str, value_of_tim
                "cost_high_usd": cost[:, k].mean() + c_half, "cost_se_usd": cost[:, k].std(ddof=1) / math.sqrt(n),
                "makespan_s": span[:, k].mean(), "p95_makespan_s": float(np.quantile(span[:, k], 0.95)),
                "objective": (float(np.quantile(obj[:, k], 0.95)) if objective == "p95" else obj[:, k].mean())}
+        # the one sign of every output (sim.analysis.saving): the saving against a reference is
+        # reference − candidate, positive when the candidate is lower
         for ref in ("durable", "restart"):
-            d = paired_diff(cost[:, k], cost[:, col[ref]], "cost") if label != ref else None
-            row[f"cost_vs_{ref}_usd"] = d.mean if d else 0.0
-            row[f"cost_vs_{ref}_low_usd"] = d.low if d else 0.0
-            row[f"cost_vs_{ref}_high_usd"] = d.high if d else 0.0
-            m = paired_diff(span[:, k], span[:, col[ref]], "makespan") if label != ref else None
-            row[f"makespan_vs_{ref}_s"] = m.mean if m else 0.0
-            row[f"makespan_vs_{ref}_low_s"] = m.low if m else 0.0
-            row[f"makespan_vs_{ref}_high_s"] = m.high if m else 0.0
-            p = paired_diff(span[:, k], span[:, col[ref]], "p95", seed=seed) if label != ref else None
-            row[f"p95_vs_{ref}_s"] = p.mean if p else 0.0
+            d = paired_diff(cost[:, col[ref]], cost[:, k], "cost") if label != ref else None
+            row[f"saving_vs_{ref}_usd"] = d.mean if d else 0.0
+            row[f"saving_vs_{ref}_low_usd"] = d.low if d else 0.0
+            row[f"saving_vs_{ref}_high_usd"] = d.high if d else 0.0
+            m = paired_diff(span[:, col[ref]], span[:, k], "makespan") if label != ref else None
+            row[f"makespan_saving_vs_{ref}_s"] = m.mean if m else 0.0
+            row[f"makespan_saving_vs_{ref}_low_s"] = m.low if m else 0.0
+            row[f"makespan_saving_vs_{ref}_high_s"] = m.high if m else 0.0
+            p = paired_diff(span[:, col[ref]], span[:, k], "p95", seed=seed) if label != ref else None
+            row[f"p95_saving_vs_{ref}_s"] = p.mean if p else 0.0
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -71,10 +71,10 @@ def changes_blocks(rec: Recommendation | None) -> list[tuple]:
     for _, r in rec.table.head(8).iterrows():
         # the report's one sign (sim.analysis.saving): the saving of the candidate, ref − candidate
         rows.append([r["candidate"], r["groups"], f"${r['cost_usd']:.4g}",
-                     _usd_1000(0.0 - r["cost_vs_durable_usd"], 0.0 - r["cost_vs_durable_high_usd"],
-                               0.0 - r["cost_vs_durable_low_usd"]),
-                     _usd_1000(0.0 - r["cost_vs_restart_usd"], 0.0 - r["cost_vs_restart_high_usd"],
-                               0.0 - r["cost_vs_restart_low_usd"]),
+                     _usd_1000(r["saving_vs_durable_usd"], r["saving_vs_durable_low_usd"],
+                               r["saving_vs_durable_high_usd"]),
+                     _usd_1000(r["saving_vs_restart_usd"], r["saving_vs_restart_low_usd"],
+                               r["saving_vs_restart_high_usd"]),
                      f"{r['makespan_s'] / 60:.3g} min", f"{r['p95_makespan_s'] / 60:.3g} min"])
     blocks.append(("table", ["candidate", "activities", "cost per run",
                              "saving vs durable (durable − candidate; > 0: cheaper), $ per 1,000 runs",
