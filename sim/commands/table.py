@@ -15,6 +15,8 @@ from collections.abc import Sequence
 
 import tabulate as _tabulate
 
+from sim.model.words import plural
+
 __all__ = ["percent", "plural", "render"]
 
 
@@ -35,16 +37,6 @@ def render(headers: Sequence[str], rows: Sequence[Sequence[object]], align: Sequ
     finally:
         _tabulate.MIN_PADDING = saved
     return "\n".join(indent + line.rstrip() for line in text.splitlines())
-
-
-def plural(n: float, noun: str, many: str | None = None) -> str:
-    """"1 crash", "2 crashes", "1,204 workflows": the count with thousands separators and the noun
-    in the number it needs (``many``: an irregular plural; default noun + "s", or + "es" after
-    s, x, z, ch, sh)."""
-    if many is None:
-        many = noun + ("es" if noun.endswith(("s", "x", "z", "ch", "sh")) else "s")
-    count = f"{n:,.0f}" if float(n).is_integer() else f"{n:,.3g}"
-    return f"{count} {noun if n == 1 else many}"
 
 
 def percent(fraction: float, digits: int = 3) -> str:
