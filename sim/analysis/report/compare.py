@@ -246,7 +246,10 @@ def comparison_markdown(cmp: PricingComparison, per: int = 1000) -> str:
     rows = comparison_rows(cmp, per)
     cols = [c for c in rows[0] if c != "note"] if rows else []
     conf = f"{cmp.confidence:.0%}"
-    out = [f"{cmp.scenario.name}: {cmp.runs:,} replications per point, seed {cmp.seed}; the same runs priced under "
+    more = (f" ({cmp.headline_runs:,} at the scenario's settings, for the precision target: each saving's 95% "
+            f"half-width within {100 * cmp.target:g}% of it, up to {cmp.max_runs:,})"
+            if cmp.headline_runs and cmp.headline_runs != cmp.runs and cmp.target is not None else "")
+    out = [f"{cmp.scenario.name}: {cmp.runs:,} replications per point{more}, seed {cmp.seed}; the same runs priced under "
            f"each orchestration profile (no new simulation). Models and GPUs: "
            f"{cmp.scenario.pricing.models_profile.name or 'the scenario’s own prices'}. "
            f"{sign_note(cmp.a, cmp.b).capitalize()}; {conf} intervals (t for means, bootstrap for break-evens). "
