@@ -237,3 +237,37 @@ def test_fleet_latency_quantile_intervals_keep_their_order(tmp_path: Path, capsy
         for q in ("latency_p50_s", "latency_p90_s", "latency_p99_s"):
             r = summary.loc[(strategy, q)]
             assert r["ci_low"] <= r["mean"] <= r["ci_high"]
+
+
+# --------------------------------------------------------------------------- sim optimize
+
+
+def test_optimize_candidates_hold_savings_against_the_references(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture) -> None:
+    """candidates.csv: saving_vs_durable_usd = durable − candidate per run (from the runs the
+    optimiser simulated), and the printed conclusion's word matches its sign."""
+    from sim.analysis.optimize.recommend import recommend
+
+    rec = recommend(sim.load_scenario("research_paper"), "cost", 300, 1, heartbeat=False)
+    runs = rec.runs_df
+    wide = runs.pivot_table(index="run", columns="strategy", values="total_cost_usd")
+    t = rec.table.set_index("candidate")
+    for candidate in t.index:
+        for ref in ("durable", "restart"):
+            d = (wide[ref] - wide[candidate]).to_numpy()
+            assert t.loc[candidate, f"saving_vs_{ref}_usd"] == pytest.approx(d.mean(), rel=1e-9, abs=1e-15)
+            assert t.loc[candidate, f"saving_vs_{ref}_low_usd"] <= t.loc[candidate, f"saving_vs_{ref}_usd"]
+    best = rec.best
+    for line in rec.conclusions():
+        m = re.match(r"Against (per-step durable|restart) it (saves|costs)", line)
+        if m:
+            ref = "durable" if m.group(1) == "per-step durable" else "restart"
+            saving = t.loc[best, f"saving_vs_{ref}_usd"]
+            assert (m.group(2) == "saves") == (saving > 0), line
+    # the CLI prints the same numbers in the same sign
+    out = tmp_path / "o"
+    assert main(["optimize", "research_paper", "--runs", "300", "--seed", "1", "--no-heartbeat", "--out", str(out)]) == 0
+    capsys.readouterr()
+    table = pd.read_csv(out / "candidates.csv").set_index("candidate")
+    assert "cost_vs_durable_usd" not in table.columns
+    assert table.loc[best, "saving_vs_restart_usd"] == pytest.approx(t.loc[best, "saving_vs_restart_usd"], rel=1e-9)
