@@ -271,3 +271,39 @@ def test_optimize_candidates_hold_savings_against_the_references(tmp_path: Path,
     table = pd.read_csv(out / "candidates.csv").set_index("candidate")
     assert "cost_vs_durable_usd" not in table.columns
     assert table.loc[best, "saving_vs_restart_usd"] == pytest.approx(t.loc[best, "saving_vs_restart_usd"], rel=1e-9)
+
+
+# --------------------------------------------------------------------------- sim sweep
+
+
+def test_sweep_tables_hold_the_saving(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "s"
+    assert main(["sweep", "video", "--vary", "failures.crash.mtbf=1h,4h", "--runs", "200", "--out", str(out),
+                 "--quiet"]) == 0
+    capsys.readouterr()
+    rows = pd.read_parquet(out / "runs")
+    for name in ("paired.csv", "paired.parquet"):
+        table = pd.read_csv(out / name) if name.endswith(".csv") else pd.read_parquet(out / name)
+        assert "mean_diff" not in table.columns
+        first = table[(table["a"] == "durable") & (table["b"] == "restart")]
+        for point, part in rows.groupby("point"):
+            for metric in ("total_cost_usd", "wasted_compute_s"):
+                d = independent(part, metric)
+                row = first[(first["point"] == point) & (first["metric"] == metric)].iloc[0]
+                assert row["definition"] == "restart - durable"
+                assert row["advantage"] == pytest.approx(d.mean(), rel=1e-9)
+
+
+def test_the_published_table_is_the_per_row_rule() -> None:
+    """advantages (vectorised) gives, row by row, what advantage_of gives for that pair and metric."""
+    rows = sim.simulate(sim.load_scenario("research_paper"), 200, 3)
+    metrics = ["total_cost_usd", "wasted_compute_s", "makespan_s", "completed", "attempts"]
+    rows = rows.assign(completed=rows["completed"].astype(float))
+    paired = pd.concat([paired_differences(rows, "durable", "restart", metrics),
+                        paired_differences(rows, "restart", "durable", metrics)], ignore_index=True)
+    table = advantages(paired)
+    for _, r in table.iterrows():
+        one = advantage_of(paired[(paired["a"] == r["a"]) & (paired["b"] == r["b"])], r["a"], r["b"], r["metric"])
+        assert (r["advantage"], r["ci_low"], r["ci_high"]) == pytest.approx((one.mean, one.ci_low, one.ci_high),
+                                                                           nan_ok=True)
+        assert r["kind"] == one.kind

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+import numpy as np
 import pandas as pd
 
 from sim.analysis.stats import bounded_interval, metric_bounds
@@ -190,16 +191,35 @@ def advantages(paired: pd.DataFrame) -> pd.DataFrame:
     keys = [c for c in paired.columns if c not in ("a", "b", "metric", "n", "mean_a", "mean_b", "mean_diff",
                                                    "std_diff", "se", "ci_low", "ci_high", "rel_diff",
                                                    "rel_ci_low", "rel_ci_high")]
-    rows = []
-    for _, r in paired.iterrows():
-        a, b, metric = str(r["a"]), str(r["b"]), str(r["metric"])
-        adv = advantage_of(pd.DataFrame([r]), a, b, metric)
-        which = "paired t" if adv.one_sided is None else f"{adv.one_sided}'s own"
-        rows.append([*(r[k] for k in keys), a, b, metric, adv.kind, definition(a, b, metric), adv.n,
-                     float(r["mean_a"]), float(r["mean_b"]), adv.mean, adv.se, adv.ci_low, adv.ci_high, adv.rel,
-                     adv.rel_low, adv.rel_high, which])
-    out = pd.DataFrame(rows, columns=[*keys, *ADVANTAGE_COLUMNS])
-    return out.astype({"n": int})
+    p = paired.reset_index(drop=True)
+    gain = p["metric"].map(lambda m: kind_of(str(m)) == "gain").to_numpy(dtype=bool)
+
+    def signed(col: str) -> np.ndarray:
+        x = p[col].to_numpy(dtype=float)
+        return np.where(gain, x, 0.0 - x)  # 0.0 - x: no "-0"
+
+    out = p[keys].copy()
+    out["a"], out["b"], out["metric"] = p["a"].astype(str), p["b"].astype(str), p["metric"].astype(str)
+    out["kind"] = np.where(gain, "gain", "saving")
+    out["definition"] = [definition(a, b, m) for a, b, m in zip(out["a"], out["b"], out["metric"], strict=True)]
+    out["n"] = p["n"].astype(int)
+    out["mean_a"], out["mean_b"] = p["mean_a"].astype(float), p["mean_b"].astype(float)
+    out["advantage"], out["se"] = signed("mean_diff"), p["se"].astype(float)
+    out["ci_low"] = np.where(gain, p["ci_low"], 0.0 - p["ci_high"].to_numpy(dtype=float))
+    out["ci_high"] = np.where(gain, p["ci_high"], 0.0 - p["ci_low"].to_numpy(dtype=float))
+    out["rel_advantage"] = signed("rel_diff")
+    out["rel_ci_low"] = np.where(gain, p["rel_ci_low"], 0.0 - p["rel_ci_high"].to_numpy(dtype=float))
+    out["rel_ci_high"] = np.where(gain, p["rel_ci_high"], 0.0 - p["rel_ci_low"].to_numpy(dtype=float))
+    out["interval"] = "paired t"
+    # one interval per quantity: rows where one side is 0 in every replication (few) get that value's own
+    one_side = (p["mean_a"] == 0) | (p["mean_b"] == 0)
+    for i in np.flatnonzero(one_side.to_numpy()):
+        r = p.iloc[[i]]
+        adv = advantage_of(r, str(r["a"].iloc[0]), str(r["b"].iloc[0]), str(r["metric"].iloc[0]))
+        if adv.one_sided is not None:
+            out.loc[i, ["ci_low", "ci_high"]] = [adv.ci_low, adv.ci_high]
+            out.loc[i, "interval"] = f"{adv.one_sided}'s own"
+    return out[[*keys, *ADVANTAGE_COLUMNS]]
 
 
 def saving_points(points: pd.DataFrame, a: str, b: str, metric: str = "total_cost_usd") -> pd.DataFrame:

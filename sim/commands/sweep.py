@@ -7,7 +7,7 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from sim.analysis.saving import saving_of, sign_note
+from sim.analysis.saving import advantages, saving_of, sign_note
 from sim.commands.run import UsageError, add_backend_arguments, finish, fmt_interval
 from sim.commands.table import percent, render
 from sim.experiment.api import ENGINES
@@ -185,7 +185,8 @@ def handle(args: argparse.Namespace) -> int:
         scenario, sweep_identity(points, args.seed, args.runs, args.engine, args.chunk_size, spec, stopping, keep_runs))
     result = run_sweep(points, args.runs, args.seed, engine=args.engine, out=out, workers=args.workers,
                        scheduler=args.scheduler, chunk_size=args.chunk_size, keep_runs=keep_runs,
-                       overwrite=args.overwrite, quiet=args.quiet, spec=spec, stopping=stopping)
+                       overwrite=args.overwrite, quiet=args.quiet, spec=spec, stopping=stopping,
+                       publish_paired=advantages)
     metrics = [args.metric] + [m for m in also if m != args.metric]
     print(report_text(scenario, points, result, metrics, args.seed))
     runs_note = "" if args.no_runs else ", runs/*.parquet"
