@@ -19,7 +19,7 @@ import pandas as pd
 from sim.analysis import stats
 from sim.analysis.closed_form import analytic_breakeven
 from sim.analysis.report.document import closed_form_position
-from sim.analysis.saving import saving_points, sign_note
+from sim.analysis.saving import advantages, saving_points, sign_note
 from sim.commands.run import UsageError, finish
 from sim.commands.sweep import LABELS, add_execution_arguments, check_common, check_metric, fmt_x
 from sim.experiment.io import atomic_write_text
@@ -70,7 +70,8 @@ def _run(args: argparse.Namespace, scenario: Scenario, vary: Vary, out: Path | N
     result = run_sweep(points, args.runs, args.seed, engine=args.engine, out=out, workers=args.workers,
                        scheduler=args.scheduler, chunk_size=args.chunk_size, keep_runs=True,
                        collect_runs=True, collect_columns=["point", vary.path, "strategy", "run", *columns],
-                       overwrite=args.overwrite, quiet=args.quiet, spec=sweep_spec([vary]))
+                       overwrite=args.overwrite, quiet=args.quiet, spec=sweep_spec([vary]),
+                       publish_paired=advantages)
     return points, result
 
 
