@@ -30,6 +30,8 @@ COMMANDS = [
     "scenarios",
     "init",
     "validate",
+    "notebooks",
+    "docs",
 ]
 
 

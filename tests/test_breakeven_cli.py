@@ -60,7 +60,7 @@ def test_research_paper_breakeven_agrees_with_the_closed_form(tmp_path, capsys, 
     # the refined grid lies inside the coarse bracket [0.1, 0.14] widened to the coarse CI
     fine = record["stages"][1]["values"]
     assert 0.06 <= fine[0] <= 0.1 + 1e-12 and 0.14 - 1e-12 <= fine[-1] <= 0.18
-    assert "analytic: failures.rate_limit.probability = 0.126761" in text
+    assert "analytic: failures.rate_limit.probability = 12.68%" in text
     assert "inside the 95% confidence interval" in text
     assert "restart has the lower total cost below it, durable above it" in text
     assert (out / "coarse" / "summary.parquet").exists() and (out / "refine-1" / "summary.parquet").exists()

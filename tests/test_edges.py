@@ -114,9 +114,10 @@ def test_three_replication_fleet_intervals_respect_their_bounds(tmp_path, capsys
     paired = pd.read_csv(out / "paired.csv")
     calls = paired[(paired["a"] == "durable") & (paired["b"] == "restart") & (paired["metric"] == "calls")].iloc[0]
     fleet = pd.read_parquet(out / "fleet.parquet")
-    d = (fleet[fleet["strategy"] == "durable"].sort_values("run")["calls"].to_numpy()
-         - fleet[fleet["strategy"] == "restart"].sort_values("run")["calls"].to_numpy())
-    assert calls["mean_diff"] == pytest.approx(d.mean())
+    d = (fleet[fleet["strategy"] == "restart"].sort_values("run")["calls"].to_numpy()
+         - fleet[fleet["strategy"] == "durable"].sort_values("run")["calls"].to_numpy())
+    assert calls["kind"] == "saving" and calls["definition"] == "restart - durable"
+    assert calls["advantage"] == pytest.approx(d.mean())
 
 
 def test_fit_tables_say_na_instead_of_nan():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +46,7 @@ def test_fleet_command_on_fleet_research(tmp_path: Path, capsys: pytest.CaptureF
             assert row["n"] == 3
             assert row["mean"] == pytest.approx(mine[metric].mean(), rel=1e-9)
             assert row["ci_low"] < row["mean"] < row["ci_high"]
-        assert f"\n{label}\n" in text
+        assert re.search(rf"\n{label} +mean \[95% CI\]\n", text)  # the head of the strategy's table
     assert "3 fleet replications x 4 strategies, 20 workers, seed 5" in text
     assert text.count("latency p90") == len(labels) + 1 and "heartbeat saves" not in text  # + the paired section
     assert f"wrote {out}/: workflows.parquet, fleet.parquet, summary.csv" in text

@@ -420,7 +420,7 @@ def test_cli_optimize_bad_input(argv: list[str], message: str, tmp_path: Path, c
 
 
 def test_cli_optimize_fleet_without_rate_limits_is_a_one_line_error(tmp_path: Path, capsys) -> None:
-    assert main(["optimize", str(SCENARIOS / "fleet_video.toml"), "--out", str(tmp_path / "o")]) == 2
+    assert main(["optimize", str(SCENARIOS / "fleet_video.toml"), "--fleet", "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
     assert "no rate-limited step" in err and "\n" not in err
     assert not (tmp_path / "o").exists()
@@ -454,7 +454,7 @@ def test_cli_optimize_fleet_writes_a_runnable_policy(tmp_path: Path, capsys) -> 
     scenario = tmp_path / "storm.toml"
     scenario.write_text(dumps(_small_storm()))
     out = tmp_path / "opt"
-    assert main(["optimize", str(scenario), "--objective", "makespan", "--fleet-replications", "2",
+    assert main(["optimize", str(scenario), "--fleet", "--objective", "makespan", "--fleet-replications", "2",
                  "--max-evaluations", "4", "--out", str(out)]) == 0
     assert "selection:" in capsys.readouterr().out
     sc = load_scenario(out / "recommended.toml")
@@ -520,9 +520,11 @@ def test_a_graph_whose_edges_all_touch_waits_says_so_and_still_searches_the_hear
 
 def test_cli_optimize_graph_with_a_fleet_table(tmp_path: Path, capsys) -> None:
     out = tmp_path / "o"
-    assert main(["optimize", "graph_rag_ingestion", "--pipeline", "--runs", "40", "--heartbeat-runs", "20",
+    # one workflow is the default, also with a [fleet] table, and the output says which mode ran
+    assert main(["optimize", "graph_rag_ingestion", "--runs", "40", "--heartbeat-runs", "20",
                  "--out", str(out)]) == 0
     text = capsys.readouterr().out
+    assert "mode: one workflow" in text and "--fleet searches the fleet's retry policy" in text
     assert "note: workflow graph: every valid grouping" in text and "groups embed+index" in text
     assert main(["run", str(out / "recommended.toml"), "--runs", "10", "--out", str(tmp_path / "run")]) == 0
 
@@ -542,3 +544,44 @@ def test_recommend_on_a_graph_beyond_the_enumeration_limit_merges_greedily() -> 
     assert list(groupings["activities"]) == [2, 1]  # one merge per round, down to one activity
     assert rec.best != "durable"
     assert set(rec.table["kind"]) >= {"restart", "durable"}
+
+
+def test_an_assumed_heartbeat_save_cost_is_said_so() -> None:
+    """video has no heartbeat strategy: the search's 10 s per save is the tool's assumption, and the
+    note and the conclusion say so; with --heartbeat-cost (the user's own figure) they do not."""
+    from sim.analysis.optimize.recommend import DEFAULT_HEARTBEAT_COST_S, recommend
+    from sim.model.scenario import load_scenario
+
+    video = load_scenario("video")
+    assert not any(s.kind == "heartbeat" for s in video.strategies.values())
+    rec = recommend(video, "cost", 60, 0, heartbeat_runs=40)
+    assert rec.heartbeat_cost_assumed
+    assert any(f"assumes {DEFAULT_HEARTBEAT_COST_S:g} s of worker time per save" in n for n in rec.notes)
+    assert any("Heartbeat:" in line and "an assumed cost" in line for line in rec.conclusions())
+    own = recommend(video, "cost", 60, 0, heartbeat_runs=40, heartbeat_cost_s=5.0)
+    assert not own.heartbeat_cost_assumed and not any("assumed" in line for line in own.conclusions())
+
+
+def test_cli_optimize_fleet_mode_needs_a_fleet_and_says_so(tmp_path: Path, capsys) -> None:
+    assert main(["optimize", "research_paper", "--fleet", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "--fleet needs a scenario with a [fleet] table" in err and not (tmp_path / "o").exists()
+
+
+def test_cli_optimize_fleet_tied_with_current_keeps_the_current_policy(tmp_path: Path, capsys) -> None:
+    """graph_agentic_research's fleet: the retry policy of its search step moves the cost by about
+    $1e-10 per workflow, so every candidate is tied with 'current' on 2 replications: the
+    recommendation is to keep the current policy, and the written scenario has it."""
+    out = tmp_path / "o"
+    assert main(["optimize", "graph_agentic_research", "--fleet", "--fleet-replications", "2",
+                 "--max-evaluations", "3", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "mode: the fleet's retry policy (--fleet)" in text
+    table = pd.read_csv(out / "retry_candidates.csv")
+    assert table.loc[table["candidate"] == "current", "tied_with_best"].iloc[0]
+    assert "recommended: keep the current policy" in text
+    before = load_scenario("graph_agentic_research")
+    after = load_scenario(out / "recommended.toml")
+    for old, new in zip(before.steps, after.steps, strict=True):
+        assert (new.retry.initial_interval_s, new.retry.backoff_coefficient, new.retry.jitter) == (
+            old.retry.initial_interval_s, old.retry.backoff_coefficient, old.retry.jitter)

@@ -178,3 +178,147 @@ def test_heartbeat_interval_ticks_never_overlap(data: dict, width: float) -> Non
     canvas.draw()
     assert len([t for t in ax.get_xticklabels() if t.get_text()]) >= 2
     assert not _overlaps(ax.get_xticklabels(), canvas.get_renderer())
+
+
+# --------------------------------------------------------------------------- every point inside, no overlaps, sizes
+
+
+def _points_outside(ax: Axes) -> list[str]:
+    """Data points drawn in data coordinates (line vertices, scatter points, bar ends) that lie
+    outside the axes' view limits: what the reader does not see."""
+    x0, x1 = sorted(ax.get_xlim())
+    y0, y1 = sorted(ax.get_ylim())
+    tol_x, tol_y = 1e-9 * max(1.0, abs(x1 - x0)), 1e-9 * max(1.0, abs(y1 - y0))
+
+    def inside(x: float, y: float) -> bool:
+        return x0 - tol_x <= x <= x1 + tol_x and y0 - tol_y <= y <= y1 + tol_y
+
+    out = []
+    for line in ax.lines:
+        if line.get_transform() != ax.transData:  # axvline/axhline: drawn in axes coordinates
+            continue
+        xs, ys = np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
+        ok = np.isfinite(xs) & np.isfinite(ys)
+        if line.get_marker() in (None, "", "None", " ") and len(xs) > 2:
+            continue  # a curve may run off to its end; markers are the points
+        out += [f"line {line.get_label()} at ({x:g}, {y:g})" for x, y in zip(xs[ok], ys[ok], strict=True)
+                if not inside(x, y)]
+    for coll in ax.collections:
+        if coll.get_offset_transform() != ax.transData:
+            continue
+        off = np.asarray(coll.get_offsets(), float).reshape(-1, 2)
+        out += [f"point at ({x:g}, {y:g})" for x, y in off if np.isfinite(x) and np.isfinite(y) and not inside(x, y)]
+    for patch in ax.patches:
+        if patch.get_data_transform() != ax.transData or not hasattr(patch, "get_height"):
+            continue
+        if patch.get_height() == 0 or patch.get_width() == 0:
+            continue  # an empty bin: nothing drawn
+        top, right = patch.get_y() + patch.get_height(), patch.get_x() + patch.get_width()
+        if not (y0 - tol_y <= max(top, patch.get_y()) <= y1 + tol_y and x0 - tol_x <= right <= x1 + tol_x):
+            out.append(f"bar ending at ({right:g}, {top:g})")
+    return out
+
+
+def _text_overlaps(fig: Figure) -> list[tuple[str, str]]:
+    """Pairs of texts (annotations and texts of every axes, tick labels excluded) whose boxes
+    overlap, and texts that overlap a bar they are not inside of."""
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    r = canvas.get_renderer()
+    found = []
+    for ax in fig.axes:
+        texts = [t for t in ax.texts if t.get_visible() and t.get_text()]
+        boxes = [(t.get_text(), t.get_window_extent(r)) for t in texts]
+        for (ta, ba), (tb, bb) in itertools.combinations(boxes, 2):
+            if ba.overlaps(bb):
+                found.append((ta, tb))
+        bars = [p.get_window_extent(r) for p in ax.patches if p.get_data_transform() == ax.transData]
+        assert bars or not ax.patches
+        for text, box in boxes:
+            cx, cy = (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2
+            for bar in bars:
+                if bar.overlaps(box) and not bar.contains(cx, cy):
+                    found.append((text, "a bar"))
+    return found
+
+
+@pytest.fixture(scope="module")
+def bundled_runs() -> dict:
+    import sim
+
+    return {name: sim.compare(name, runs=150, seed=0).runs
+            for name in ("research_paper", "video", "graph_agentic_research")}
+
+
+@pytest.mark.parametrize("name", ["research_paper", "video", "graph_agentic_research"])
+def test_cost_breakdown_labels_never_cover_a_bar_or_each_other(bundled_runs: dict, name: str) -> None:
+    fig = plots.plot_cost_breakdown(bundled_runs[name])
+    assert not _text_overlaps(fig)
+    for ax in fig.axes:
+        assert not _points_outside(ax)
+
+
+def test_the_heartbeat_curve_shows_every_point() -> None:
+    """A curve whose short intervals cost far more than the rest (saves that dominate): the axis
+    used to be zoomed to the 75th percentile, cutting the costliest points off above it."""
+    every = np.geomspace(10, 3 * 3600, 11)
+    value = 0.9 + 0.02 * (np.log(every / 600)) ** 2 + 5.0 / every
+    curve = pd.DataFrame({"every_s": every, "value": value, "diff_low": value - 0.905, "diff_high": value - 0.895})
+    fig = plot_heartbeat_curve(curve, 600.0, "mean total cost per run ($)", interval_s=(400.0, 900.0))
+    ax = fig.axes[0]
+    FigureCanvasAgg(fig).draw()
+    assert not _points_outside(ax)
+    y0, y1 = ax.get_ylim()
+    assert y0 < value.min() and value.max() < y1
+
+
+@pytest.mark.parametrize("name", ["video", "graph_agentic_research"])
+def test_the_timeline_is_sized_to_its_content(name: str) -> None:
+    """One lane per strategy; a graph's fan-out puts many rows in a lane, which used to make the
+    figure 18.6 in (3,716 px) tall and mostly empty. At most 8 in tall, every bar and marker inside."""
+    import sim
+    from sim.analysis.plots.timeline import timeline_height_in
+    from sim.analysis.report import figure_bytes
+    from sim.experiment.api import simulate_with_events
+
+    _, events = simulate_with_events(sim.load_scenario(name), 150, 0, event_log=True)
+    fig = plots.plot_timeline(events)
+    width_in, height_in = fig.get_size_inches()
+    assert height_in <= 8.0 and width_in <= 12.0
+    lanes, rows = 3, 30
+    assert timeline_height_in(lanes, rows) == pytest.approx(2.3 + 0.16 * 30)
+    assert not _points_outside(fig.axes[0])
+    png = figure_bytes(fig, "png")
+    import io
+
+    from PIL import Image
+
+    w, h = Image.open(io.BytesIO(png)).size
+    assert w <= 2600 and h <= 1700, (w, h)
+
+
+@pytest.mark.parametrize("name", ["research_paper", "video"])
+def test_the_report_distribution_figure_shows_the_saving(bundled_runs: dict, name: str) -> None:
+    """The cost CDFs of the research paper are two near-vertical lines; the report shows the
+    makespan's CDF beside the histogram of the per-run saving, whose shares and mean are those of
+    the runs (independent: counted here)."""
+    from sim.analysis.report.document import distribution_figure
+
+    runs = bundled_runs[name]
+    fig = distribution_figure(runs, "durable", "restart")
+    left, right = fig.axes[:2]
+    assert not _points_outside(left) and not _points_outside(right)
+    wide = runs.pivot_table(index="run", columns="strategy", values="total_cost_usd")
+    d = (wide["restart"] - wide["durable"]).to_numpy()
+    counts = sum(p.get_height() for p in right.patches if p.get_data_transform() == right.transData)
+    assert counts == len(d)
+    legend = " ".join(t.get_text() for t in right.get_legend().get_texts())
+    tol = 1e-9 * np.abs(d).max()
+    assert f"durable lower: {np.mean(d > tol):.1%} of runs" in legend
+    assert f"restart lower: {np.mean(d < -tol):.1%} of runs" in legend
+    # the legends sit under their panels, not over the curves
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    r = canvas.get_renderer()
+    for ax in (left, right):
+        assert ax.get_legend().get_window_extent(r).y1 <= ax.get_window_extent(r).y0 + 1

@@ -247,3 +247,72 @@ def test_a_recycled_results_table_starts_clean():
     del table
     again = simulate(sc, 3000, seed=1, engine="fast")
     assert again.equals(reference)
+
+
+def test_compare_runs_a_scenario_with_a_fleet_table_as_report_does(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture) -> None:
+    """`sim compare` on a scenario with a [fleet] table prices one workflow (as `sim report` does)
+    and says so, instead of refusing it."""
+    assert main(["compare", "graph_agentic_research", "--runs", "20", "--boot", "100", "--quiet", "--precision", "off",
+                 "--pricing", "temporal-cloud-payg", "--out", str(tmp_path / "c")]) == 0
+    text = capsys.readouterr().out
+    assert "mode: one workflow, as `sim run` and `sim report` run it" in text
+    assert (tmp_path / "c" / "compare.csv").is_file()
+
+
+def test_a_missing_pricing_profile_file_names_the_scenario_key(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture) -> None:
+    scenario = tmp_path / "s.toml"
+    scenario.write_text('name = "x"\n[pricing]\nprofile = "nope-profile.toml"\n[[steps]]\nname = "a"\n'
+                        'kind = "gpu"\nprice_per_hour = 1.0\nduration = 1.0\n[strategies.restart]\n')
+    assert main(["run", str(scenario), "--runs", "5", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.endswith("\n") and err.count("\n") == 1
+    assert f"{scenario}: key 'pricing.profile': pricing profile file not found" in err and "nope-profile.toml" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_sim_notebooks_copies_the_bundled_notebooks(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "nb"
+    assert main(["notebooks", str(out)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    repo = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    assert [p.name for p in sorted(out.iterdir())] == [p.name for p in repo] and len(repo) == 4
+    for p in repo:
+        assert (out / p.name).read_bytes() == p.read_bytes()
+    # an existing notebook is kept: nothing is copied, one line, exit 2
+    (out / repo[0].name).write_text("mine")
+    assert main(["notebooks", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "file exists (use --force" in err and err.count("\n") == 1
+    assert (out / repo[0].name).read_text() == "mine"
+    assert main(["notebooks", str(out), "--force"]) == 0
+    assert (out / repo[0].name).read_bytes() == repo[0].read_bytes()
+
+
+def test_the_notebooks_and_licence_notices_are_package_data() -> None:
+    """What the wheel ships (pyproject's package-data globs, checked against the files they must
+    match): the notebooks, and the MIT notices next to the bundled Temporal histories they cover."""
+    import fnmatch
+    import tomllib
+
+    globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["sim"]
+    pkg = ROOT / "sim"
+    need = [p.relative_to(pkg).as_posix() for p in [*(pkg / "data" / "notebooks").glob("*.ipynb"),
+                                                    *(pkg / "data").rglob("LICENSE-*")]]
+    assert len(need) >= 6
+    for rel in need:
+        assert any(fnmatch.fnmatch(rel, g.replace("**/", "*")) or fnmatch.fnmatch(rel, g) for g in globs), rel
+    assert (ROOT / "notebooks").is_symlink() and (ROOT / "notebooks").resolve() == (pkg / "data" / "notebooks")
+
+
+def test_sim_docs_finds_the_installed_pages(capsys: pytest.CaptureFixture) -> None:
+    assert main(["docs"]) == 0
+    listed = dict(line.split(None, 1) for line in capsys.readouterr().out.splitlines())
+    assert {p.stem for p in (ROOT / "docs").glob("*.md")} == set(listed)
+    assert main(["docs", "costs"]) == 0
+    assert capsys.readouterr().out == (ROOT / "docs" / "costs.md").read_text(encoding="utf-8")
+    assert main(["docs", "docs/model.md", "--path"]) == 0
+    assert Path(capsys.readouterr().out.strip()).read_bytes() == (ROOT / "docs" / "model.md").read_bytes()
+    assert main(["docs", "nope"]) == 2
+    assert "no installed page docs/nope.md" in capsys.readouterr().err

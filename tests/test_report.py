@@ -4,6 +4,7 @@ the sensitivity inputs, and the no-partial-output guarantee."""
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from pathlib import Path
@@ -309,3 +310,169 @@ def test_the_price_section_shows_the_months_bill_by_volume(small_report) -> None
     assert bills[("temporal-cloud-business", 1e8)]["decided_by"] == "tiers"
     assert set(record["plan_minimum_decides_below_workflows"]) == {"temporal-cloud-essentials", "temporal-cloud-business"}
     assert "(the \\$100 minimum)" in md and "the plan's minimum is at least half the bill below" in md
+
+
+# --------------------------------------------------------------------------- sentences beyond the swept range
+
+
+def _sweep_rows(every_s: list[float], saving_per_run: callable, n: int = 50, seed: int = 0) -> pd.DataFrame:
+    """Rows of a deployment sweep: restart costs 1 + saving(rate) + noise per run, durable 1 + noise
+    (the same noise per replication at every point, as common random numbers give)."""
+    rng = np.random.default_rng(seed)
+    noise = rng.normal(0, 1e-4, n)
+    rows = []
+    for x in every_s:
+        rate = 86400.0 / x
+        for r in range(n):
+            rows.append({"failures.deploy.every": x, "run": r, "strategy": "durable", "total_cost_usd": 1 + noise[r]})
+            rows.append({"failures.deploy.every": x, "run": r, "strategy": "restart",
+                         "total_cost_usd": 1 + noise[r] + saving_per_run(rate) + rng.normal(0, 1e-5)})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize(("intercept", "expected"), [
+    (0.008, "stays above 0"),          # levels off at $8 per 1,000 runs: no break-even below the range
+    (-0.004, "a break-even lies below the swept range"),
+    (0.0, "stays open"),               # the line reaches 0 exactly at no deployments
+])
+def test_the_sentence_beyond_the_swept_range_follows_the_trend(intercept: float, expected: str) -> None:
+    from sim.analysis.report.analysis import Intensity
+    from sim.analysis.report.document import beyond_range_sentence
+
+    it = Intensity(path="failures.deploy.every", current=7200.0, source="deploy")
+    # saving = intercept + 0.002 per (deployment per day), in $ per run
+    rows = _sweep_rows([3600.0, 14400.0, 28800.0], lambda rate: intercept + 0.002 * rate)
+    text = beyond_range_sentence(rows, it, "durable", "restart")
+    assert expected in text, text
+    # the extrapolated value is the intercept, per 1,000 runs (independent: the line we drew)
+    m = re.search(r"would be (-?)\$([\d.]+) per 1,000 runs", text)
+    assert float(m.group(1) + m.group(2)) == pytest.approx(intercept * 1000, abs=0.05)
+
+
+def test_no_sentence_beyond_the_range_without_two_points() -> None:
+    from sim.analysis.report.analysis import Intensity
+    from sim.analysis.report.document import beyond_range_sentence
+
+    it = Intensity(path="failures.deploy.every", current=7200.0, source="deploy")
+    assert beyond_range_sentence(_sweep_rows([3600.0], lambda r: 0.01), it, "durable", "restart") is None
+
+
+def _be(status: str, est: float, lo: float, hi: float) -> stats.BreakEven:
+    return stats.BreakEven(x="failures.rate_limit.probability", metric="total_cost_usd", a="durable", b="restart",
+                           status=status, estimate=est, ci_low=lo, ci_high=hi, confidence=0.95,
+                           a_lower="above" if status == "crossing" else None,
+                           winner=None if status == "crossing" else "durable", bracket=None, crossings=(),
+                           fraction_no_crossing=0.0, scale="log", method="linear", n_runs=100, n_boot=100,
+                           points=pd.DataFrame(), message="")
+
+
+@pytest.mark.parametrize(("be", "closed", "expected"), [
+    (_be("crossing", 0.02, 0.01, 0.04), 0.03, "inside the simulated interval"),
+    (_be("crossing", 0.02, 0.01, 0.04), 0.05, "outside the simulated interval"),
+    (_be("crossing", 0.02, 0.01, 0.04), 0.9, "outside the swept range"),
+    # an infinite end: half the line is "inside", which proves nothing
+    (_be("crossing", 0.02, -math.inf, 0.042), 0.01, "does not contradict, but cannot confirm"),
+    (_be("crossing", 0.02, 0.01, math.inf), 0.3, "open above"),
+    (_be("no_crossing", math.nan, math.nan, math.nan), 0.05, "the simulation finds no crossing"),
+])
+def test_closed_form_position_is_true_with_infinite_ends(be, closed: float, expected: str) -> None:
+    from sim.analysis.report import closed_form_position
+
+    text = closed_form_position(be, closed, [0.005, 0.4])
+    assert expected in text, text
+    assert "inside the simulated interval" not in text or math.isfinite(be.ci_low + be.ci_high)
+
+
+def test_breakeven_text_says_where_an_infinite_end_lies() -> None:
+    from sim.analysis.report import breakeven_text
+
+    text = breakeven_text(_be("crossing", 0.02, -math.inf, 0.042))
+    assert "inf" not in text and "below the swept range to 0.042" in text
+
+
+def test_every_docs_link_of_the_report_opens_in_its_folder(small_report) -> None:
+    """The report cites docs/costs.md and others: each mention is a link to a copy in the report's
+    own folder (the installed page), so it opens wherever the folder is shared."""
+    _, out, _, md = small_report
+    mentions = re.findall(r"docs/[a-z_-]+\.md", md)
+    links = re.findall(r"\]\((docs/[a-z_-]+\.md)\)", md)
+    assert links and len(mentions) == 2 * len(links)  # every mention is the text and target of a link
+    for target in set(links):
+        page = out / target
+        assert page.is_file() and page.read_bytes() == (Path(__file__).parents[1] / target).read_bytes()
+    html = (out / "report.html").read_text()
+    assert set(re.findall(r'href="(docs/[a-z_-]+\.md)"', html)) == set(links)
+
+
+# --------------------------------------------------------------------------- headlines by a precision target
+
+
+def test_replications_for_a_relative_half_width() -> None:
+    from sim.analysis.report.precision import replications_for
+
+    # half-width 0.2 at n = 1,000 for a mean of 1: 10% needs (0.2/0.1)² = 4 × as many
+    assert replications_for(1.0, 0.2, 1000, 0.10) == 4000
+    assert replications_for(-1.0, 0.2, 1000, 0.10) == 4000  # the sign of the saving does not matter
+    assert replications_for(1.0, 0.21, 1000, 0.10) == 5000  # 4,410 rounded up to a thousand
+    assert replications_for(1.0, 0.05, 1000, 0.10) == 1000  # already reached
+    assert replications_for(0.0, 0.05, 1000, 0.10) == math.inf
+
+
+def test_the_headline_gets_the_replications_its_target_needs() -> None:
+    """research_paper at 500 replications: the saving's interval is far wider than 10% of it, so the
+    baseline is run again with more (same seed: the first 500 are the same replications), up to
+    the cap; the precision reported is that of the runs returned (independent: recomputed here)."""
+    from sim.analysis.report.analysis import ReportOptions, _headline_runs
+
+    scenario = sim.load_scenario("research_paper")
+    first = sim.simulate(scenario, 500, 4)
+    paired = stats.paired_differences(first, "durable", "restart", metrics=["total_cost_usd"])
+    opts = ReportOptions(runs=500, seed=4, target=0.10, max_runs=3000)
+    runs, paired2, prec = _headline_runs(scenario, opts, "durable", "restart", first, paired)
+    assert prec.extended and prec.first_runs == 500 and prec.runs == 3000 == runs["run"].nunique()
+    key = ["run", "strategy"]
+    a = runs[runs["run"] < 500].sort_values(key).reset_index(drop=True)["total_cost_usd"]
+    b = first.sort_values(key).reset_index(drop=True)["total_cost_usd"]
+    np.testing.assert_array_equal(a.to_numpy(), b.to_numpy())
+    wide = runs.pivot_table(index="run", columns="strategy", values="total_cost_usd")
+    d = (wide["restart"] - wide["durable"]).to_numpy()
+    from scipy import stats as sps
+
+    half = sps.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d))
+    assert prec.mean == pytest.approx(d.mean(), rel=1e-9) and prec.half_width == pytest.approx(half, rel=1e-9)
+    assert prec.met == (half <= 0.10 * abs(d.mean()))
+    text = prec.sentence()
+    if not prec.met:
+        assert "not reached" in text and "3,000 (--max-runs)" in text
+    # quick: nothing added, and the sentence says why
+    quick = ReportOptions(runs=500, seed=4, target=0.10, max_runs=3000, quick=True)
+    runs_q, _, prec_q = _headline_runs(scenario, quick, "durable", "restart", first, paired)
+    assert runs_q is first and not prec_q.extended and "--quick runs no more" in prec_q.sentence()
+
+
+def test_the_precision_sentences_are_true() -> None:
+    from sim.analysis.report.precision import Precision
+
+    met = Precision(target=0.1, max_runs=100_000, first_runs=10_000, runs=40_000, mean=0.33e-3,
+                    half_width=0.02e-3, needed=40_000, extended=True)
+    assert met.met and "within the 10% target" in met.sentence() and "6.06% of the estimate" in met.sentence()
+    capped = Precision(target=0.1, max_runs=100_000, first_runs=10_000, runs=100_000, mean=0.1e-3,
+                       half_width=0.05e-3, needed=2_500_000, extended=True)
+    assert not capped.met and "**not reached**" in capped.sentence() and "2,500,000" in capped.sentence()
+    assert "the cap of 100,000" in capped.sentence()
+    zero = Precision(target=0.1, max_runs=100_000, first_runs=10_000, runs=10_000, mean=0.0, half_width=0.05,
+                     needed=math.inf, extended=False)
+    assert not zero.met and "no number of replications" in zero.sentence()
+
+
+def test_docs_links_to_a_published_copy() -> None:
+    from sim.analysis.report.document import link_docs
+
+    text = "Prices (sources: docs/costs.md); see [docs/model.md](docs/model.md) and `docs/costs.md`; docs/nope.md."
+    linked, copies = link_docs(text, docs_url="..")
+    assert copies == {}
+    assert "(sources: [docs/costs.md](../costs.md))" in linked
+    assert "[docs/model.md](docs/model.md)" in linked  # already a link: left alone
+    assert "`docs/costs.md`" in linked and "docs/nope.md." in linked  # code and pages not installed: as written
+    linked, copies = link_docs(text)
+    assert set(copies) == {"costs"} and "[docs/costs.md](docs/costs.md)" in linked

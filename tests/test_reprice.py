@@ -112,7 +112,7 @@ def test_compare_command(tmp_path: Path, capsys) -> None:
     path.write_text(SCENARIO)
     out = tmp_path / "cmp"
     assert main(["compare", str(path), "--pricing", "temporal-cloud-payg,aws-step-functions-standard", "--runs", "200",
-                 "--boot", "100", "--out", str(out), "--quiet"]) == 0
+                 "--boot", "100", "--out", str(out), "--quiet", "--max-runs", "1000"]) == 0
     text = capsys.readouterr().out
     assert "saving of durable over restart = restart − durable" in text
     assert "temporal-cloud-payg" in text and "aws-step-functions-standard" in text

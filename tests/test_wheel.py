@@ -55,6 +55,12 @@ def test_wheel_installs_and_works_outside_the_checkout(tmp_path: Path) -> None:
     assert {f"sim/data/scenarios/{n}" for n in bundled} <= names  # every bundled scenario ships
     assert {f"sim/data/pricing/{p.name}" for p in (ROOT / "sim" / "data" / "pricing").glob("*.toml")} <= names
     assert "sim/styles/report.mplstyle" in names
+    # the notebooks, and the licence notices next to the bundled histories they cover
+    assert {f"sim/data/notebooks/{p.name}" for p in (ROOT / "sim" / "data" / "notebooks").glob("*.ipynb")} <= names
+    notices = {p.relative_to(ROOT).as_posix() for p in (ROOT / "sim" / "data").rglob("LICENSE-*")}
+    assert notices and notices <= names
+    # the documentation that outputs cite as docs/NAME.md (a report copies the pages it links)
+    assert {f"sim/data/docs/{p.name}" for p in (ROOT / "docs").glob("*.md")} <= names
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     assert "License-Expression: MIT" in metadata and "Classifier: " in metadata
 
@@ -80,6 +86,11 @@ def test_wheel_installs_and_works_outside_the_checkout(tmp_path: Path) -> None:
         assert (work / "out" / f).stat().st_mode & 0o777 == 0o644, f  # the umask (022), not 0600
     usage = subprocess.run([str(sim_exe), "run"], cwd=work, env=_env(), capture_output=True, text=True)
     assert usage.returncode == 2 and usage.stderr.startswith("error: sim run: ")
+
+    page = Path(_run([sim_exe, "docs", "costs", "--path"], cwd=work).stdout.strip())
+    assert page.is_relative_to(env_dir) and page.read_bytes() == (ROOT / "docs" / "costs.md").read_bytes()
+    copied = _run([sim_exe, "notebooks", work / "nb"], cwd=work).stdout
+    assert "01_quickstart.ipynb" in copied and len(list((work / "nb").glob("*.ipynb"))) == 4
 
     audit = _run([sim_exe, "audit", "--quick", "--out", work / "audit"], cwd=work)
     assert "30 claims" in audit.stdout and (work / "audit" / "audit.md").is_file()

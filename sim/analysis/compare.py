@@ -9,8 +9,9 @@ report's plain-language verdict and the figures.
     result.plot_costs()     # a Figure (or draw into ax=...)
 
 The comparison is the report's: ``a`` is the durable-style strategy and ``b`` the restart-style
-one (``sim.analysis.report.compare_pair``); the saving is b − a, so a positive saving means a is
-cheaper. :meth:`Comparison.verdict` is the report's own sentence
+one (``sim.analysis.report.compare_pair``); every paired number has the one sign of
+``sim.analysis.saving``: the saving is b − a (the gain a − b where more is better), so positive
+always means a is better. :meth:`Comparison.verdict` is the report's own sentence
 (``sim.analysis.report.document.saving_sentence``), not a copy of its rules.
 """
 
@@ -26,6 +27,7 @@ import pandas as pd
 from sim.analysis import stats
 from sim.analysis.report.analysis import PER, SUMMARY_METRICS, compare_pair
 from sim.analysis.report.document import saving_sentence
+from sim.analysis.saving import advantages
 from sim.experiment.runner import simulate_parallel
 from sim.model.scenario import Scenario
 
@@ -42,8 +44,10 @@ class Comparison:
 
     Attributes: ``scenario``; ``runs`` (one row per replication and strategy, the columns of
     ``sim.RUN_COLUMNS``); ``summary`` (``stats.summarize`` per strategy and metric); ``paired``
-    (``stats.paired_differences`` a − b for every pair of strategies, the compared pair first);
-    ``a``, ``b`` (the compared strategies: saving = b − a); ``seed``; ``confidence``.
+    (``sim.analysis.saving.advantages`` for every pair of strategies, the compared pair first:
+    ``advantage`` is the saving b − a, or the gain a − b where more is better, so positive means
+    ``a`` is better; ``definition`` says which, e.g. "restart - durable"); ``a``, ``b`` (the
+    compared strategies); ``seed``; ``confidence``.
     """
 
     scenario: Scenario
@@ -68,16 +72,17 @@ class Comparison:
         return int(self.runs["run"].nunique())
 
     def saving(self, metric: str = "total_cost_usd") -> dict[str, float]:
-        """The paired saving b − a per run (positive: ``a`` is lower): mean, ci_low, ci_high,
-        rel (of b), se and n, the numbers the report quotes."""
+        """The paired saving b − a per run (the gain a − b for a metric where more is better:
+        positive always means ``a`` is better): mean, ci_low, ci_high, rel (of b), se, n and kind
+        ("saving" or "gain"), the numbers the report quotes."""
         rows = self.paired[(self.paired["a"] == self.a) & (self.paired["b"] == self.b)
                            & (self.paired["metric"] == metric)]
         if rows.empty:
             known = ", ".join(sorted(self.paired["metric"].unique()))
             raise KeyError(f"no paired difference for metric '{metric}' (have: {known})")
         r = rows.iloc[0]
-        return {"mean": -float(r["mean_diff"]), "ci_low": -float(r["ci_high"]), "ci_high": -float(r["ci_low"]),
-                "rel": -float(r["rel_diff"]), "se": float(r["se"]), "n": int(r["n"])}
+        return {"mean": float(r["advantage"]), "ci_low": float(r["ci_low"]), "ci_high": float(r["ci_high"]),
+                "rel": float(r["rel_advantage"]), "se": float(r["se"]), "n": int(r["n"]), "kind": str(r["kind"])}
 
     def verdict(self, markdown: bool = False) -> str:
         """The report's conclusion on total cost, in words: "a saves $X per 1,000 runs [CI]
@@ -150,8 +155,8 @@ def _from_runs(scenario: Scenario, runs: pd.DataFrame, seed: int | None = None, 
     summary = stats.summarize(runs, metrics=metric_list, by=("strategy",), confidence=confidence)
     pairs = [(a, b)] + [(x, y) for i, y in enumerate(labels) for x in labels[i + 1:]
                         if (x, y) not in ((a, b), (b, a))]
-    paired = pd.concat([stats.paired_differences(runs, x, y, metrics=metric_list, confidence=confidence)
-                        for x, y in pairs], ignore_index=True)
+    paired = advantages(pd.concat([stats.paired_differences(runs, x, y, metrics=metric_list, confidence=confidence)
+                                   for x, y in pairs], ignore_index=True))
     if seed is None:
         seeds = runs["seed"].unique() if "seed" in runs.columns else [0]
         seed = int(seeds[0])

@@ -576,3 +576,26 @@ def tornado_table(baseline: float, results: pd.DataFrame) -> pd.DataFrame:
     out = out.sort_values(["swing", "_pos"], ascending=[False, True]).drop(columns="_pos")
     out["rank"] = np.arange(1, len(out) + 1)
     return out.reset_index(drop=True)
+
+
+def saving_per_run(runs_df: pd.DataFrame, a: str, b: str, metric: str = "total_cost_usd") -> np.ndarray:
+    """The per-replication saving of ``a`` over ``b``, ``b − a`` of ``metric`` matched on ``run``
+    (the one sign of every output: positive where ``a`` is lower), sorted by run."""
+    sub = runs_df[runs_df["strategy"].isin([a, b])]
+    if sub.duplicated(["run", "strategy"]).any():
+        raise ValueError("duplicate (run, strategy) rows: cannot pair runs")
+    wide = sub.set_index(["run", "strategy"])[metric].astype(float).unstack("strategy")
+    if a not in wide.columns or b not in wide.columns:
+        raise ValueError(f"need both strategies {a!r} and {b!r}")
+    return (wide[b] - wide[a]).dropna().sort_index().to_numpy()
+
+
+def saving_shares(saving: np.ndarray, rtol: float = 1e-9) -> dict[str, float]:
+    """Shares of replications where the saving is positive, negative or zero (within ``rtol`` of
+    the largest |saving|: rounding noise of equal costs counts as zero)."""
+    x = np.asarray(saving, dtype=float)
+    if x.size == 0:
+        return {"positive": math.nan, "negative": math.nan, "zero": math.nan}
+    tol = rtol * float(np.max(np.abs(x))) if x.size else 0.0
+    pos, neg = float(np.mean(x > tol)), float(np.mean(x < -tol))
+    return {"positive": pos, "negative": neg, "zero": 1.0 - pos - neg}

@@ -33,6 +33,7 @@ from sim.calibrate.fits import Calibration, DurationFit, Estimate
 from sim.calibrate.scenario_writer import format_window
 from sim.calibrate.text import _dur, _interval, _num, _p
 from sim.model.units import format_duration
+from sim.model.words import plural
 
 matplotlib.use("Agg", force=False)
 
@@ -71,7 +72,7 @@ def report_rows(cal: Calibration) -> list[tuple[str, str, str, str, str]]:
                      "only child workflows and waits"))
         return rows + _other_rows(cal)
     unit = "worker lives" if cr.age == "worker" else "attempts"
-    data = f"{cr.n_crashes} crashes / {cr.n_attempts} {unit}, {_dur(cr.exposure_s)}"
+    data = f"{plural(cr.n_crashes, 'crash')} / {cr.n_attempts} {unit}, {_dur(cr.exposure_s)}"
     ex = cr.exponential
     mark = lambda m: " *" if cr.chosen == m else ""  # noqa: E731
     rows.append((*_dur_row("crash MTBF (exponential)" + mark("exponential"), ex.mttf_s), data,
@@ -86,7 +87,7 @@ def report_rows(cal: Calibration) -> list[tuple[str, str, str, str, str]]:
                      f"LR shape=1 p={_p(cr.lr_test.p_value)}"))
     if cal.naive_crashes is not None:
         rows.append((*_dur_row("crash MTBF, naive (censored dropped)", cal.naive_crashes.mttf_s),
-                     f"{cr.n_crashes} crashes only", "biased; not used"))
+                     f"{plural(cr.n_crashes, 'crash')} only", "biased; not used"))
     return rows + _other_rows(cal)
 
 
@@ -126,7 +127,7 @@ def format_report(cal: Calibration) -> str:
     """The plain-text fit report."""
     head = [
         f"Calibration from {cal.source}",
-        f"  {cal.n_attempts} attempts of {cal.n_workflows} workflows"
+        f"  {plural(cal.n_attempts, 'attempt')} of {plural(cal.n_workflows, 'workflow')}"
         + (f" ({cal.n_inferred} known only from Temporal's attempt counter: counted in "
            "probabilities, not in durations or times to failure)" if cal.n_inferred else ""),
         f"  window {format_window(cal.window)}",
@@ -261,7 +262,7 @@ def crashes_figure(cal: Calibration, max_marks: int = 400) -> Figure:
     km_t, km_s = kaplan_meier(t, d)
     tmax = float(t.max()) if len(t) else 1.0
     ax.step(np.append(km_t, tmax), np.append(km_s, km_s[-1]), where="post", color=_BLUE,
-            label=f"Kaplan-Meier ({cr.n_crashes} crashes)")
+            label=f"Kaplan-Meier ({plural(cr.n_crashes, 'crash')})")
     cens = np.sort(t[~d])
     if len(cens):
         pick = cens[np.unique(np.linspace(0, len(cens) - 1, min(max_marks, len(cens))).astype(int))]

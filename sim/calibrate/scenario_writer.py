@@ -33,6 +33,7 @@ from sim.calibrate.text import _dur as _dur_text
 from sim.calibrate.text import _interval, _num, _p
 from sim.model.toml_text import toml_key, toml_value
 from sim.model.units import format_duration
+from sim.model.words import plural
 
 DEFAULT_PROFILE = "article-2026-04"
 #: orchestration prices of a scenario fitted from Temporal histories (without a template)
@@ -413,7 +414,7 @@ def _failure_lines(cal: Calibration, tf: dict[str, Any], steps: list[str]) -> li
             lines += _table("failures.crash", tcrash)
         lines.append("")
         return lines + _other_failure_lines(cal, tf, steps)
-    exposure = f"{cr.n_crashes} crashes in {cr.n_attempts} " + (
+    exposure = f"{plural(cr.n_crashes, 'crash')} in {cr.n_attempts} " + (
         "worker lives" if cr.age == "worker" else "attempts") + (
         f", {format_duration(cr.exposure_s)} of exposure")
     if cr.n_crashes == 0:

@@ -18,7 +18,8 @@ import pandas as pd
 
 from sim.analysis import stats
 from sim.analysis.closed_form import analytic_breakeven
-from sim.analysis.saving import sign_note
+from sim.analysis.report.document import closed_form_position
+from sim.analysis.saving import advantages, saving_points, sign_note
 from sim.commands.run import UsageError, finish
 from sim.commands.sweep import LABELS, add_execution_arguments, check_common, check_metric, fmt_x
 from sim.experiment.io import atomic_write_text
@@ -69,7 +70,8 @@ def _run(args: argparse.Namespace, scenario: Scenario, vary: Vary, out: Path | N
     result = run_sweep(points, args.runs, args.seed, engine=args.engine, out=out, workers=args.workers,
                        scheduler=args.scheduler, chunk_size=args.chunk_size, keep_runs=True,
                        collect_runs=True, collect_columns=["point", vary.path, "strategy", "run", *columns],
-                       overwrite=args.overwrite, quiet=args.quiet, spec=sweep_spec([vary]))
+                       overwrite=args.overwrite, quiet=args.quiet, spec=sweep_spec([vary]),
+                       publish_paired=advantages)
     return points, result
 
 
@@ -111,13 +113,12 @@ def _describe(be: stats.BreakEven, path: str, metric: str) -> str:
 
 def _points_text(be: stats.BreakEven, path: str, metric: str) -> list[str]:
     from sim.commands.run import fmt_interval
+    from sim.commands.table import render
 
-    lines = [f"  {path:<34}{'saving of ' + be.a + ' (' + be.b + ' - ' + be.a + ')':<44}lower"]
-    for _, row in be.points.iterrows():
-        sig = "" if row["significant"] else " (n.s.)"
-        lines.append(f"  {fmt_x(path, row[path]):<34}"
-                     f"{fmt_interval(metric, -row['mean_diff'], -row['ci_high'], -row['ci_low']):<44}{row['lower']}{sig}")
-    return lines
+    rows = [[fmt_x(path, row[path]),
+             fmt_interval(metric, 0.0 - row["mean_diff"], 0.0 - row["ci_high"], 0.0 - row["ci_low"]),
+             row["lower"] + ("" if row["significant"] else " (n.s.)")] for _, row in be.points.iterrows()]
+    return render([path, f"saving of {be.a} ({be.b} - {be.a})", "lower"], rows, indent="  ").splitlines()
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -195,13 +196,19 @@ def handle(args: argparse.Namespace) -> int:
                   "prices": scenario.pricing.describe()}
         lines.append("")
         if closed is not None and closed.value is not None:
-            inside = final.status == "crossing" and final.ci_low <= closed.value <= final.ci_high
-            verdict = "inside" if inside else "OUTSIDE"
+            inside = (final.status == "crossing" and final.ci_low <= closed.value <= final.ci_high
+                      and math.isfinite(final.ci_low) and math.isfinite(final.ci_high))
             lines.append(f"analytic: {vary.path} = {fmt_x(vary.path, closed.value)} ({closed.formula})"
                          + (f"; {closed.note}" if closed.note else ""))
             if final.status == "crossing":
-                lines.append(f"  simulated {fmt_x(vary.path, final.estimate)}; the analytic value is {verdict} "
-                             f"the {final.confidence:.0%} confidence interval")
+                where = closed_form_position(final, closed.value, [min(vary.values), max(vary.values)])
+                if inside:
+                    where = f"inside the {final.confidence:.0%} confidence interval"
+                elif where.startswith("which"):  # an interval with an infinite end: nothing is confirmed
+                    where = "not contradicted but not confirmed: " + where.split(": ", 1)[1]
+                else:
+                    where = where.replace("outside", "OUTSIDE", 1)
+                lines.append(f"  simulated {fmt_x(vary.path, final.estimate)}; the analytic value is {where}")
             record["analytic"] = {"value": closed.value, "formula": closed.formula, "note": closed.note,
                                   "inside_ci": inside}
         elif closed is not None:
@@ -216,7 +223,7 @@ def handle(args: argparse.Namespace) -> int:
                                                  "ci_low": mbe.ci_low, "ci_high": mbe.ci_high, "winner": mbe.winner}
         print("\n".join(lines))
         atomic_write_text(out / "breakeven.json", json.dumps(record, indent=1, default=str) + "\n")
-        table = final.points.copy()
+        table = saving_points(final.points, args.a, args.b, args.metric)
         atomic_write_text(out / "breakeven_points.csv", pd.DataFrame(table).to_csv(index=False, float_format="%.12g"))
         print(f"wrote {out}/: breakeven.json, breakeven_points.csv, coarse/"
               + "".join(f", {s['stage']}/" for s in stages[1:]))

@@ -13,13 +13,19 @@ import time
 from pathlib import Path
 
 from sim.analysis.report.compare import compare_pricing, comparison_markdown, comparison_rows
+from sim.analysis.report.precision import DEFAULT_MAX_RUNS, DEFAULT_TARGET
 from sim.analysis.saving import sign_note
+from sim.commands.report import parse_precision
 from sim.commands.run import UsageError
+from sim.commands.table import render
 from sim.errors import ScenarioError
 from sim.experiment.api import ENGINES
 from sim.experiment.io import atomic_write_text
 from sim.model.costs import orchestration_profiles
 from sim.model.scenario import load_pricing_profile, load_scenario
+
+FLEET_SET_ASIDE = ("mode: one workflow, as `sim run` and `sim report` run it; the scenario's [fleet] table is set "
+                   "aside (`sim fleet` simulates the fleet)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Simulate the scenario once (as written, and along a sweep of one failure intensity), then "
         "price the same runs under each orchestration profile: cost per run, paired saving and break-even, with "
         "intervals. Model and GPU prices stay the scenario's.")
-    p.add_argument("scenario", help="scenario TOML file (see docs/model.md)")
+    p.add_argument("scenario", help="scenario TOML file (see docs/model.md), or a bundled name (sim scenarios)")
     p.add_argument("--pricing", default=None,
                    help="comma-separated orchestration profiles (bundled names or TOML paths); default: every "
                    f"bundled one ({', '.join(orchestration_profiles())})")
@@ -38,6 +44,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="the failure intensity to sweep for the break-even (default: the scenario's first: crash, "
                    "deployment, then 429)")
     p.add_argument("--boot", type=int, default=1000, help="bootstrap resamples of each break-even (default 1000)")
+    p.add_argument("--precision", default=f"{100 * DEFAULT_TARGET:g}%", metavar="PCT",
+                   help="precision target of every saving: its 95%% interval within PCT of the estimate, reached "
+                   f"with more baseline replications (default {100 * DEFAULT_TARGET:g}%%; 'off' keeps --runs)")
+    p.add_argument("--max-runs", type=int, default=DEFAULT_MAX_RUNS,
+                   help=f"at most this many baseline replications for the precision target (default "
+                   f"{DEFAULT_MAX_RUNS:,})")
     p.add_argument("--engine", choices=ENGINES, default="auto")
     p.add_argument("--workers", type=int, default=None, help="local processes (default: every core for large runs)")
     p.add_argument("--monthly-workflows", metavar="N1,N2,...", default=None,
@@ -55,6 +67,9 @@ def handle(args: argparse.Namespace) -> int:
         raise UsageError("--seed must not be negative")
     if args.boot < 100:
         raise UsageError("--boot must be at least 100")
+    target = parse_precision(args.precision)
+    if args.max_runs < args.runs:
+        raise UsageError(f"--max-runs must be at least --runs ({args.runs:,})")
     profiles = [p.strip() for p in args.pricing.split(",")] if args.pricing else None
     if profiles is not None and (not all(profiles) or len(set(profiles)) != len(profiles)):
         raise UsageError("--pricing: give distinct profile names separated by commas")
@@ -67,25 +82,26 @@ def handle(args: argparse.Namespace) -> int:
             raise UsageError(f"--pricing: profile '{name}' has no [orchestration] table")
     volumes = parse_volumes(args.monthly_workflows) if args.monthly_workflows is not None else []
     scenario = load_scenario(args.scenario)
-    if scenario.fleet is not None:
-        raise UsageError(f"{args.scenario}: compare reprices single-pipeline runs; a fleet scenario is not supported")
     out = Path(args.out) if args.out else None
     if out is not None and out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a folder")
     started = time.perf_counter()
     cmp = compare_pricing(scenario, profiles, runs=args.runs, seed=args.seed, path=args.sweep, engine=args.engine,
-                          workers=args.workers, quiet=args.quiet, n_boot=args.boot)
+                          workers=args.workers, quiet=args.quiet, n_boot=args.boot, target=target,
+                          max_runs=args.max_runs)
     seconds = time.perf_counter() - started
     rows = comparison_rows(cmp)
     cols = [c for c in rows[0] if c != "note"]
-    widths = {c: max(len(c), *(len(r[c]) for r in rows)) for c in cols}
-    lines = [f"{scenario.name}: {args.runs:,} replications per point x {len(cmp.grid) + 1} points, seed {args.seed} "
-             f"({seconds:.1f} s); the same runs priced under {len(rows)} orchestration profiles",
+    headline = cmp.headline_runs or args.runs
+    lines = [f"{scenario.name}: {args.runs:,} replications per point x {len(cmp.grid) + 1} points"
+             + (f" ({headline:,} at the scenario's settings, by the precision target)" if headline != args.runs
+                else "") + f", seed {args.seed} ({seconds:.1f} s); the same runs priced under {len(rows)} "
+             "orchestration profiles",
              f"models and GPUs: {scenario.pricing.models_profile.name or 'the scenario’s own prices'}",
+             *([FLEET_SET_ASIDE] if scenario.fleet is not None else []),
              f"{sign_note(cmp.a, cmp.b)}; 95% intervals",
              f"break-even along {cmp.path}: {len(cmp.grid)} points", "",
-             "  ".join(f"{c:<{widths[c]}}" for c in cols)]
-    lines += ["  ".join(f"{r[c]:<{widths[c]}}" for c in cols).rstrip() for r in rows]
+             render(cols, [[r[c] for c in cols] for r in rows])]
     notes = [f"{r['profile']}: {r['note']}" for r in rows if r["note"]]
     if notes:
         lines += [""] + notes

@@ -18,6 +18,7 @@ the report and the scenario's comments, see docs/calibration.md. Histories: ``.j
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -46,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "fit",
         help="fit a scenario's failure and duration parameters from your own data",
-        description=__doc__,
+        description=re.sub(r"``(.+?)``", r"`\1`", __doc__ or ""),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("data", metavar="DATA",

@@ -12,8 +12,9 @@ import pandas as pd
 from tqdm import tqdm
 
 from sim.analysis import stats
-from sim.analysis.saving import sign_note
-from sim.commands.run import UsageError, finish, fmt_interval, fmt_value
+from sim.analysis.saving import advantage_of, advantages, kind_of, sign_note
+from sim.commands.run import UsageError, finish, fmt_interval, fmt_value, saving_cells
+from sim.commands.table import render
 from sim.engines.fleet import simulate_fleet
 from sim.engines.fleet.provider import check_provider
 from sim.experiment.io import atomic_write_bytes, parquet_bytes
@@ -90,7 +91,31 @@ def summary_table(fleet: pd.DataFrame) -> pd.DataFrame:
     metrics = [c for c in fleet.columns if c not in SKIP and c not in ("scenario", "strategy")
                and pd.api.types.is_numeric_dtype(fleet[c])]
     numeric = fleet.astype({m: float for m in metrics})
-    return stats.summarize(numeric, metrics=metrics, by=("strategy",))
+    return ordered_quantile_intervals(stats.summarize(numeric, metrics=metrics, by=("strategy",)))
+
+
+#: latency quantiles, each at least the one before it in every replication
+LATENCY_QUANTILES = ("latency_p50_s", "latency_p90_s", "latency_p99_s")
+
+
+def ordered_quantile_intervals(summary: pd.DataFrame) -> pd.DataFrame:
+    """Intervals of mean latency quantiles that respect their order. In every replication p90 ≥ p50
+    and p99 ≥ p90, so mean p99 ≥ mean p90 ≥ mean p50: an interval of mean p99 reaching below mean
+    p50 (few, skewed replications) contradicts the line above it. Where the interval of a quantile
+    would reach below the mean of the one before, its lower end is that mean; the upper end stays."""
+    out = summary.copy()
+    for lower, upper in zip(LATENCY_QUANTILES, LATENCY_QUANTILES[1:], strict=False):
+        for strategy in out["strategy"].unique():
+            lo_row = out[(out["strategy"] == strategy) & (out["metric"] == lower)]
+            hi_idx = out.index[(out["strategy"] == strategy) & (out["metric"] == upper)]
+            if lo_row.empty or hi_idx.empty:
+                continue
+            floor = float(lo_row["mean"].iloc[0])
+            r = out.loc[hi_idx[0]]
+            if not (r["ci_low"] < floor <= r["mean"]):
+                continue
+            out.loc[hi_idx[0], "ci_low"] = floor
+    return out
 
 
 # why a fleet metric can be missing in a replication
@@ -128,31 +153,32 @@ def report_text(scenario: Scenario, fleet: pd.DataFrame, summary: pd.DataFrame, 
              f"seed {int(fleet['seed'].iloc[0])} ({seconds:.1f} s)",
              f"workflows per replication: {fmt_value('workflows', float(fleet['workflows'].mean()))} on average", ""]
     for label in strategies:
-        lines.append(label)
         rows = summary[summary["strategy"] == label].set_index("metric")
+        cells = []
         for metric, name in HEADLINE:
             if metric not in rows.index:
                 continue
             r = rows.loc[metric]
             if metric == "heartbeats" and scenario.strategies[label].kind != "heartbeat":
                 continue
-            text = fmt_interval(metric, r["mean"], r["ci_low"], r["ci_high"], _na_reason(metric))
-            lines.append(f"  {name:<28}{text}")
-        lines.append("")
+            cells.append([name, fmt_interval(metric, r["mean"], r["ci_low"], r["ci_high"], _na_reason(metric))])
+        lines += [render([label, "mean [95% CI]"], cells), ""]
     if paired is not None and len(paired):
         a, b = paired["a"].iloc[0], paired["b"].iloc[0]
-        # the one sign convention of every output (sim.analysis.saving): the saving of a over b is b − a
-        lines.append(f"paired {sign_note(a, b, 'value')}; the same arrivals and failures in every replication:")
-        rows = paired[(paired["a"] == a) & (paired["b"] == b)].set_index("metric")
+        # the one sign convention of every output (sim.analysis.saving): positive means a is better
+        lines.append(f"paired {sign_note(a, b, 'value', gains=True)}; the same arrivals and failures in every "
+                     "replication:")
+        rows = paired[(paired["a"] == a) & (paired["b"] == b)]
+        cells = []
         for metric, name in HEADLINE:
-            if metric not in rows.index or metric == "heartbeats":
+            if metric not in set(rows["metric"]) or metric == "heartbeats":
                 continue
-            r = rows.loc[metric]
-            rel = 0.0 - r["rel_diff"]  # 0.0 - x: a zero difference prints as 0, not -0
-            rel_text = f"  ({rel:+.1%} of {b})" if rel == rel and abs(rel) != float("inf") else ""
-            text = fmt_interval(metric, 0.0 - r["mean_diff"], 0.0 - r["ci_high"], 0.0 - r["ci_low"], _na_reason(metric))
-            lines.append(f"  {name:<28}{text}{rel_text}")
-        lines.append("")
+            sav = advantage_of(rows, a, b, metric)
+            if sav.mean != sav.mean:
+                cells.append([name, kind_of(metric), f"n/a ({_na_reason(metric)})", ""])
+                continue
+            cells.append([name, kind_of(metric), *saving_cells(sav)])
+        lines += ["", render(["", "", f"{a} over {b}", f"share of {b}'s value"], cells, indent="  "), ""]
     lines.append("Means over replications with 95% confidence intervals (Student t; for counts, times and "
                  "fractions transformed to stay within their bounds); latencies over completed workflows of "
                  "each replication.")
@@ -213,7 +239,7 @@ def _fleet_into(args: argparse.Namespace, scenario: Scenario, strategies: list[s
         "workflows.parquet": parquet_bytes(workflows, meta),
         "fleet.parquet": parquet_bytes(fleet, meta),
         "summary.csv": summary.to_csv(index=False, float_format="%.10g").encode(),
-        "paired.csv": paired.to_csv(index=False, float_format="%.10g").encode(),
+        "paired.csv": advantages(paired).to_csv(index=False, float_format="%.10g").encode(),
     }
     for name, data in files.items():
         atomic_write_bytes(out / name, data)

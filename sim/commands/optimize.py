@@ -15,6 +15,7 @@ from sim.analysis.optimize.recommend import DEFAULT_HEARTBEAT_COST_S, Recommenda
 from sim.analysis.optimize.select import OBJECTIVE_LABELS, OBJECTIVES
 from sim.analysis.saving import sign_note
 from sim.commands.run import UsageError, fmt_interval, fmt_value
+from sim.commands.table import render
 from sim.errors import SimError
 from sim.experiment.io import atomic_write_bytes, atomic_write_text
 from sim.experiment.outdir import FolderLock
@@ -29,9 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "to 6 steps, else the dynamic program's best per count; on a workflow graph every grouping "
                        "along its edges, else a greedy merge) and the heartbeat interval of each long GPU step "
                        "(scipy minimize_scalar), all on common random numbers; rank against "
-                       "restart and per-step durable with paired 95%% intervals; write the recommendation as a "
+                       "restart and per-step durable with paired 95% intervals; write the recommendation as a "
                        "runnable scenario, a table and figures. See docs/optimize.md.")
-    p.add_argument("scenario", help="scenario TOML file (one pipeline; see docs/model.md)")
+    p.add_argument("scenario", help="scenario TOML file (see docs/model.md), or a bundled name (sim scenarios)")
     p.add_argument("--objective", choices=OBJECTIVES, default="cost",
                    help="cost (mean total cost), makespan (mean), p95 (95th percentile makespan), weighted "
                    "(mean cost + --value-of-time x makespan); default cost")
@@ -48,9 +49,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--orchestration-prices", metavar="PROFILE",
                    help="replace the scenario's orchestration prices by a pricing profile's (a bundled name such as "
                    "temporal-cloud-payg, or a TOML path); AI and GPU prices stay the scenario's")
-    p.add_argument("--pipeline", action="store_true",
-                   help="a scenario with a [fleet] table: optimise one workflow (activity groupings, heartbeat "
-                   "intervals), as `sim run` runs it, instead of the fleet's retry policy")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--fleet", action="store_true",
+                      help="a scenario with a [fleet] table: search the fleet's retry policy of its rate-limited "
+                      "steps instead of one workflow's activities and heartbeats")
+    mode.add_argument("--pipeline", action="store_true",
+                      help="optimise one workflow (activity groupings, heartbeat intervals), as `sim run` runs it: "
+                      "the default, also for a scenario with a [fleet] table")
     p.add_argument("--fleet-replications", type=int, default=10,
                    help="fleet scenarios: replications per evaluation of the retry-policy search (default 10)")
     p.add_argument("--max-evaluations", type=int, default=20,
@@ -61,44 +66,36 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "run the command again")
 
 
-def _diff(row, metric: str, ref: str) -> str:
-    """candidate − ref, paired, with its interval (negative: the candidate is lower)."""
-    unit = "usd" if metric == "cost" else "s"
-    return fmt_interval(f"x_{unit}", row[f"{metric}_vs_{ref}_{unit}"], row[f"{metric}_vs_{ref}_low_{unit}"],
-                        row[f"{metric}_vs_{ref}_high_{unit}"])
-
-
 def _saving(row, metric: str, ref: str) -> str:
     """What the candidate saves against ``ref`` (ref − candidate: the one sign convention, sim.analysis.saving)."""
     unit = "usd" if metric == "cost" else "s"
-    return fmt_interval(f"x_{unit}", 0.0 - row[f"{metric}_vs_{ref}_{unit}"], 0.0 - row[f"{metric}_vs_{ref}_high_{unit}"],
-                        0.0 - row[f"{metric}_vs_{ref}_low_{unit}"])
-
-
-def _cell(text: str, width: int) -> str:
-    """A table cell padded to ``width``, always followed by at least one space."""
-    return f"{text:<{width - 1}} "
+    name = "saving" if metric == "cost" else f"{metric}_saving"
+    return fmt_interval(f"x_{unit}", row[f"{name}_vs_{ref}_{unit}"], row[f"{name}_vs_{ref}_low_{unit}"],
+                        row[f"{name}_vs_{ref}_high_{unit}"])
 
 
 def report_text(rec: Recommendation, top: int, seconds: float) -> str:
     sc = rec.scenario
     lines = [f"{sc.name}: {len(rec.strategies)} candidates x {rec.runs} replications, seed {rec.seed}, "
              f"objective {rec.objective} ({OBJECTIVE_LABELS[rec.objective]}) ({seconds:.1f} s)",
+             "mode: one workflow (activity groupings and heartbeat intervals), as `sim run` runs it"
+             + ("; the [fleet] table is set aside (--fleet searches the fleet's retry policy)"
+                if sc.fleet is not None else ""),
              f"prices: {rec.prices_text()}", ""]
     obj_metric = "objective_usd" if rec.objective in ("cost", "weighted") else "objective_s"
-    cw = max(16, *(len(c) + 2 for c in rec.table.head(top)["candidate"]))  # the candidate column
-    lines.append(f"{'#':<3}{'candidate':<{cw}}{'objective':<14}{'cost per run [95% CI]':<34}"
-                 f"{'cost - durable (paired)':<42}{'cost - restart (paired)':<42}{'makespan':<12}{'p95':<10}")
+    rows = []
     for k, row in rec.table.head(top).iterrows():
-        tie = " =" if row["tied_with_best"] and k > 0 else ""
-        lines.append(f"{k + 1:<3}{row['candidate']:<{cw}}{fmt_value(obj_metric, row['objective']):<14}"
-                     f"{_cell(fmt_interval('x_usd', row['cost_usd'], row['cost_low_usd'], row['cost_high_usd']), 34)}"
-                     f"{_cell(_diff(row, 'cost', 'durable'), 42)}{_cell(_diff(row, 'cost', 'restart'), 42)}"
-                     f"{fmt_value('x_s', row['makespan_s']):<12}{fmt_value('x_s', row['p95_makespan_s']):<10}{tie}")
+        tie = "=" if row["tied_with_best"] and k > 0 else ""
+        rows.append([str(k + 1), row["candidate"], fmt_value(obj_metric, row["objective"]),
+                     fmt_interval("x_usd", row["cost_usd"], row["cost_low_usd"], row["cost_high_usd"]),
+                     _saving(row, "cost", "durable"), _saving(row, "cost", "restart"),
+                     fmt_value("x_s", row["makespan_s"]), fmt_value("x_s", row["p95_makespan_s"]), tie])
+    lines.append(render(["#", "candidate", "objective", "cost per run [95% CI]", "saving: durable - it (paired)",
+                         "saving: restart - it (paired)", "makespan", "p95", "tied"], rows,
+                        align=["right", "left", "right", "left", "left", "left", "right", "right", "left"]))
     lines.append("")
-    lines.append("candidates:")
-    for _, row in rec.table.head(top).iterrows():
-        lines.append(f"  {row['candidate']:<{cw - 2}} {row['groups']}")
+    lines.append(render(["candidate", "what it is"], [[r["candidate"], r["groups"]] for _, r in
+                                                     rec.table.head(top).iterrows()]))
     lines += ["", f"selection: {rec.ranking.statement}."]
     best = rec.table.iloc[0]
     lines.append(f"recommended: {best['candidate']}: {best['groups']}")
@@ -183,7 +180,9 @@ def handle(args: argparse.Namespace) -> int:
 
 def _optimize(args: argparse.Namespace, scenario, out: Path, cost_s: float | None) -> int:
     started = time.perf_counter()
-    if scenario.fleet is not None and not args.pipeline:
+    if args.fleet:
+        if scenario.fleet is None:
+            raise UsageError(f"{args.scenario}: --fleet needs a scenario with a [fleet] table (see docs/fleet.md)")
         return _handle_fleet(args, scenario, out, started)
     try:
         rec = recommend(scenario, args.objective, args.runs, args.seed,
@@ -254,28 +253,41 @@ def _handle_fleet(args: argparse.Namespace, scenario, out: Path, started: float)
         res = search_retry(scenario, args.objective, args.fleet_replications, args.seed,
                            value_of_time_usd_per_hour=args.value_of_time or 0.0, max_evaluations=args.max_evaluations)
     except ValueError as exc:
-        raise SimError(f"{args.scenario}: {exc} (to optimise one workflow's activities and heartbeats: --pipeline)"
-                       ) from None
+        raise SimError(f"{args.scenario}: {exc} (to optimise one workflow's activities and heartbeats, leave out "
+                       "--fleet)") from None
     seconds = time.perf_counter() - started
     what = {"cost": "total cost per workflow", "makespan": "mean workflow latency",
             "p95": "p95 workflow latency (per replication, averaged)",
             "weighted": "cost per workflow + value of time x mean latency"}[args.objective]
     unit = "x_usd" if args.objective in ("cost", "weighted") else "x_s"
-    lines = [f"{scenario.name}: fleet; retry policy of {', '.join(res.steps)} under strategy '{res.strategy}', "
-             f"{res.replications} replications per evaluation, seed {res.seed}, objective {args.objective} ({what}) "
-             f"({seconds:.1f} s)", "",
-             f"{'#':<3}{'candidate':<22}{'initial':<10}{'coefficient':<13}{'jitter':<14}{'objective':<14}"
-             f"{'vs best (paired 95% CI)':<40}{'evaluations'}"]
+    lines = [f"{scenario.name}: {res.replications} replications per evaluation, seed {res.seed}, objective "
+             f"{args.objective} ({what}) ({seconds:.1f} s)",
+             f"mode: the fleet's retry policy (--fleet) of {', '.join(res.steps)} under strategy '{res.strategy}'; "
+             "activity groupings and heartbeats are searched without --fleet", ""]
+    rows = []
     for k, r in res.table.iterrows():
         diff = "" if k == 0 else fmt_interval(unit, r["vs_best"], r["vs_best_low"], r["vs_best_high"])
-        lines.append(f"{k + 1:<3}{r['candidate']:<22}{fmt_value('x_s', r['initial_interval_s']):<10}"
-                     f"{r['backoff_coefficient']:<13.4g}{r['jitter']:<14}{fmt_value(unit, r['objective']):<14}"
-                     f"{diff:<40}{r['evaluations']}")
+        rows.append([str(k + 1), r["candidate"], fmt_value("x_s", r["initial_interval_s"]),
+                     f"{r['backoff_coefficient']:.4g}", r["jitter"], fmt_value(unit, r["objective"]), diff,
+                     "=" if r["tied_with_best"] and k > 0 else "", str(r["evaluations"])])
+    lines.append(render(["#", "candidate", "initial", "coefficient", "jitter", "objective",
+                         "extra over the best: it - best (paired 95% CI)", "tied", "evaluations"], rows,
+                        align=["right", "left", "right", "right", "left", "right", "left", "left", "right"]))
     best = res.best
-    lines += ["", f"selection: {res.ranking.statement}.",
-              f"recommended: initial_interval {best.initial_s:g} s, backoff_coefficient {best.coefficient:g}, "
-              f"jitter {best.jitter} on {', '.join(res.steps)} (scipy Nelder-Mead per jitter mode, common random "
-              "numbers); activity groupings and heartbeats are not searched for fleets."]
+    keep = best.label == "current" or "current" in res.ranking.tied
+    lines += ["", f"selection: {res.ranking.statement}."]
+    if keep:
+        cur = res.current
+        lines.append(f"recommended: keep the current policy (initial_interval {cur.initial_s:g} s, backoff_coefficient "
+                     f"{cur.coefficient:g}, jitter {cur.jitter} on {', '.join(res.steps)}): "
+                     + ("no candidate does better." if best.label == "current" else
+                        f"'{best.label}' ranks first, but the current policy is not distinguishable from it on "
+                        f"{res.replications} replications (more --fleet-replications may separate them)."))
+        best = cur
+    else:
+        lines.append(f"recommended: initial_interval {best.initial_s:g} s, backoff_coefficient {best.coefficient:g}, "
+                     f"jitter {best.jitter} on {', '.join(res.steps)} (scipy Nelder-Mead per jitter mode, common "
+                     "random numbers), ahead of the current policy.")
     text = "\n".join(lines)
     recommended = with_policy(scenario, best.initial_s, best.coefficient, best.jitter)
     header = (f"# Recommended by `sim optimize` (fleet retry policy, objective {args.objective}; "

@@ -22,6 +22,7 @@ from sim.analysis.report import (
     report_files,
     write_report,
 )
+from sim.analysis.report.precision import DEFAULT_MAX_RUNS, DEFAULT_TARGET
 from sim.commands.run import UsageError, finish, run_incomplete_warnings
 from sim.experiment.api import ENGINES
 from sim.experiment.outdir import FolderLock
@@ -50,7 +51,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--engine", choices=ENGINES, default="auto",
                    help="auto (fast path where exact, else DES), des (reference), fast")
     p.add_argument("--boot", type=int, default=1000, help="bootstrap resamples of the break-even (default 1000)")
+    p.add_argument("--precision", default=f"{100 * DEFAULT_TARGET:g}%", metavar="PCT",
+                   help="the headline's precision target: the 95%% interval of the saving within PCT of its "
+                   f"estimate, reached with more baseline replications (default {100 * DEFAULT_TARGET:g}%%; "
+                   "'off' keeps --runs; not with --quick, which only says whether it is reached)")
+    p.add_argument("--max-runs", type=int, default=DEFAULT_MAX_RUNS,
+                   help=f"at most this many baseline replications for the precision target (default "
+                   f"{DEFAULT_MAX_RUNS:,})")
     p.add_argument("--no-svg", action="store_true", help="write PNG figures only")
+    p.add_argument("--docs-url", metavar="URL",
+                   help="link the docs the report cites (docs/NAME.md) to URL/NAME.md instead of copying them into "
+                   "OUT/docs/ (a published copy, or a relative path such as .. for a report kept beside the docs)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--force", action="store_true",
                    help="write into --out even if it holds another scenario's report (or other files)")
@@ -95,6 +106,12 @@ def command_line(args: argparse.Namespace) -> str:
         parts += ["--boot", str(args.boot)]
     if args.no_svg:
         parts.append("--no-svg")
+    if args.target != DEFAULT_TARGET:
+        parts += ["--precision", "off" if args.target is None else f"{100 * args.target:g}%"]
+    if args.max_runs != DEFAULT_MAX_RUNS:
+        parts += ["--max-runs", str(args.max_runs)]
+    if args.docs_url:
+        parts += ["--docs-url", args.docs_url]
     return shlex.join(parts)
 
 
@@ -108,6 +125,9 @@ def handle(args: argparse.Namespace) -> int:
         raise UsageError("--workers must be at least 1")
     if args.boot < 100:
         raise UsageError("--boot must be at least 100")
+    args.target = parse_precision(args.precision)
+    if args.max_runs < runs:
+        raise UsageError(f"--max-runs must be at least --runs ({runs:,})")
     scenario = load_scenario(args.scenario)
     out = Path(args.out) if args.out else Path("results") / f"{scenario.name}-report"
     if out.exists() and not out.is_dir():
@@ -118,18 +138,35 @@ def handle(args: argparse.Namespace) -> int:
         return _report_into(args, scenario, out, runs)
 
 
+def parse_precision(text: str) -> float | None:
+    """"10%" or "0.1" → 0.1; "off" → None."""
+    if text.strip().lower() in ("off", "none", "0"):
+        return None
+    try:
+        value = float(text.strip().removesuffix("%")) / (100.0 if text.strip().endswith("%") else 1.0)
+    except ValueError:
+        raise UsageError(f"--precision: '{text}' is not a percentage (e.g. 10%) or 'off'") from None
+    if not 0 < value < 1:
+        raise UsageError(f"--precision: {text} must lie between 0% and 100% (or 'off')")
+    return value
+
+
 def _report_into(args: argparse.Namespace, scenario: Scenario, out: Path, runs: int) -> int:
     options = ReportOptions(runs=runs, seed=args.seed, quick=args.quick, sweep_path=args.sweep,
-                            workers=args.workers, engine=args.engine, n_boot=args.boot, quiet=args.quiet)
+                            workers=args.workers, engine=args.engine, n_boot=args.boot, quiet=args.quiet,
+                            target=args.target, max_runs=args.max_runs)
     started = time.perf_counter()
     data = compute_report(scenario, options)
     formats = ("png",) if args.no_svg else ("png", "svg")
-    files = report_files(data, command_line(args), formats)  # everything rendered before anything is written
+    files = report_files(data, command_line(args), formats, docs_url=args.docs_url)  # everything rendered before anything is written
     write_report(out, files, formats)
     seconds = time.perf_counter() - started
     from sim.analysis.report import conclusions
 
-    print(f"{scenario.name}: report from {runs:,} replications per setting, seed {args.seed} ({seconds:.1f} s)")
+    headline = data.precision.runs if data.precision is not None else runs
+    print(f"{scenario.name}: report from {runs:,} replications per setting"
+          + (f" ({headline:,} for the headline, by its precision target)" if headline != runs else "")
+          + f", seed {args.seed} ({seconds:.1f} s)")
     print(f"prices: {scenario.pricing.describe()}")
     for line in conclusions(data):
         print("  - " + line.replace("**", ""))

@@ -13,9 +13,10 @@ from pathlib import Path
 import pandas as pd
 
 from sim.analysis import stats
-from sim.analysis.saving import saving_of, sign_note
+from sim.analysis.saving import Saving, advantage_of, advantages, sign_note
 from sim.analysis.stats import few_replications_warning
 from sim.analysis.stats.completion import incomplete_counts, incomplete_warnings
+from sim.commands.table import percent, render
 from sim.errors import EXIT_TARGET_NOT_MET, SimError
 from sim.experiment.api import ENGINES
 from sim.experiment.io import atomic_write_bytes, atomic_write_text, parquet_bytes
@@ -89,7 +90,7 @@ def fmt_values(metric: str, values: list[float], width: float = 0.0) -> list[str
         factor, unit = _time_unit(magnitude)
         decimals = max(_decimals(magnitude / factor), _decimals(width / factor, 2) if width > 0 else 0)
         return ["n/a" if v != v else f"{v / factor:,.{decimals}f} {unit}" for v in values]
-    if magnitude >= 10_000:  # counts: 30,040 rather than 3.004e+04
+    if magnitude >= 1_000:  # counts: 30,040 rather than 3.004e+04, and 4,686 beside 2,928 (not 2928)
         return ["n/a" if v != v else f"{v:,.0f}" for v in values]
     return ["n/a" if v != v else f"{v:.4g}" for v in values]
 
@@ -103,6 +104,9 @@ def fmt_interval(metric: str, mean: float, low: float, high: float, reason: str 
     with "[n/a: 1 value]" when there are fewer than two values."""
     if mean != mean:
         return f"n/a ({reason})"
+    if mean == low == high == 0:
+        zero = "$0" if metric.endswith("_usd") else "0 s" if metric.endswith("_s") else "0"
+        return f"{zero} in every replication"
     width = high - low if math.isfinite(high - low) else 0.0
     if width <= 1e-9 * abs(mean):  # a deterministic difference: rounding noise sets no digits
         width = 0.0
@@ -134,26 +138,45 @@ def report_text(scenario: Scenario, df: pd.DataFrame, summary: pd.DataFrame, pai
     lines = [f"{scenario.name}: {runs} replications x {len(scenario.strategies)} strategies, "
              f"seed {int(df['seed'].iloc[0])}, engine {engine} ({seconds:.1f} s)",
              f"prices: {scenario.pricing.describe()}", ""]
-    header = f"{'strategy':<16}" + "".join(f"{label:<34}" for _, label in HEADLINE) + "completed"
-    lines.append(header)
+    rows = []
     for label in scenario.strategies:
-        cells = []
+        cells = [label]
         for metric, _ in HEADLINE:
             row = summary[(summary["strategy"] == label) & (summary["metric"] == metric)].iloc[0]
-            cells.append(f"{fmt_interval(metric, row['mean'], row['ci_low'], row['ci_high']):<34}")
-        done = df.loc[df["strategy"] == label, "completed"].mean()
-        lines.append(f"{label:<16}" + "".join(cells) + f"{done:.1%}")
+            cells.append(fmt_interval(metric, row["mean"], row["ci_low"], row["ci_high"]))
+        cells.append(percent(float(df.loc[df["strategy"] == label, "completed"].mean()), 4))
+        rows.append(cells)
+    lines.append(render(["strategy", *(label for _, label in HEADLINE), "completed"], rows,
+                        align=["left"] * (len(HEADLINE) + 1) + ["right"]))
     pair = comparison_pair(scenario)
     if pair is not None:
         a, b = pair
-        lines += ["", f"paired {sign_note(a, b, 'value')}; the same failures in every replication:"]
-        for metric, label in HEADLINE:
-            sav = saving_of(paired, a, b, metric)
-            rel_text = f"  ({sav.rel:+.1%} of {b})" if sav.rel == sav.rel else ""
-            lines.append(f"  {label:<16}{fmt_interval(metric, sav.mean, sav.ci_low, sav.ci_high)}{rel_text}")
+        lines += ["", f"paired {sign_note(a, b, 'value')}; the same failures in every replication:", ""]
+        rows = [[label, *saving_cells(advantage_of(paired, a, b, metric))] for metric, label in HEADLINE]
+        lines.append(render(["", f"saving of {a}", f"share of {b}'s value"], rows, indent="  "))
     lines.append("")
     lines.append("95% confidence intervals (Student t over replications; on the log scale where it would cross 0).")
     return "\n".join(lines)
+
+
+def saving_cells(sav: Saving) -> tuple[str, str]:
+    """A paired saving (or gain) with its interval, and its share of b's value; where it is one
+    strategy's own value (the other's is 0 in every replication), the second cell says so, and
+    the interval is that value's own (the one in the table above)."""
+    text = fmt_interval(sav.metric, sav.mean, sav.ci_low, sav.ci_high)
+    if sav.one_sided is not None:
+        other = sav.a if sav.one_sided == sav.b else sav.b
+        return text, f"all of {sav.one_sided}'s ({other}'s is 0 in every replication)"
+    if sav.rel == sav.rel and math.isfinite(sav.rel):
+        return text, f"{sav.rel:+.1%}"
+    return text, ""
+
+
+def saving_text(sav: Saving) -> str:
+    """:func:`saving_cells` on one line."""
+    text, share = saving_cells(sav)
+    return f"{text}  ({share} of {sav.b})" if share and sav.one_sided is None else (
+        f"{text}  ({share})" if share else text)
 
 
 def finish(runs: int, incomplete: Sequence[str], stopping_missed: bool = False) -> int:
@@ -215,7 +238,7 @@ def _run_into(args: argparse.Namespace, scenario: Scenario, out: Path) -> int:
     files = {
         "runs.parquet": parquet_bytes(df, meta),
         "summary.csv": summary.to_csv(index=False, float_format="%.10g").encode(),
-        "paired.csv": paired.to_csv(index=False, float_format="%.10g").encode(),
+        "paired.csv": advantages(paired).to_csv(index=False, float_format="%.10g").encode(),
         "scenario.toml": Path(scenario.path or args.scenario).read_bytes(),
     }
     for name, data in files.items():

@@ -7,8 +7,9 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from sim.analysis.saving import saving_of, sign_note
+from sim.analysis.saving import advantages, saving_of, sign_note
 from sim.commands.run import UsageError, add_backend_arguments, finish, fmt_interval
+from sim.commands.table import percent, render
 from sim.experiment.api import ENGINES
 from sim.experiment.points import SweepPoint, build_points, parse_vary, resolve_path, sweep_spec
 from sim.experiment.runner import (
@@ -103,6 +104,9 @@ def default_out(scenario: Scenario, identity: dict) -> Path:
 
 
 def fmt_x(path: str, value: float) -> str:
+    """A value of a swept parameter: a duration with its unit, a probability as a percentage."""
+    if path.endswith(("probability", "fraction", "share")) and math.isfinite(value) and 0 <= value <= 1:
+        return percent(value, 4)
     if path.endswith(("mtbf", "every", "interval", "latency", "time", "delay", "drain", "duration", "median",
                       "p95", "mean", "low", "high", "value", "scale", "retry_after", "max_time")) and value > 0:
         return f"{format_duration(value)} ({value:g} s)" if value >= 120 else format_duration(value)
@@ -122,32 +126,30 @@ def report_text(scenario: Scenario, points: Sequence[SweepPoint], result: SweepR
              f"{result.chunks_run} chunks run, {result.chunks_reused} reused)",
              f"prices: {scenario.pricing.describe()}", ""]
     summary, paired = result.summary, result.paired
-    x_header = "".join(f"{c:<24}" for c in xcols)
-    width = 36
-    lines.append(x_header + f"{'strategy':<12}" + "".join(f"{LABELS.get(m, m):<{width}}" for m in metrics))
+    rows = []
     for p in points:
-        x_cells = "".join(f"{fmt_x(c, p.values[c]):<24}" for c in xcols)
-        blank = " " * len(x_cells)
         for j, label in enumerate(labels):
-            cells = []
+            cells = [fmt_x(c, p.values[c]) if j == 0 else "" for c in xcols] + [label]
             for m in metrics:
                 row = summary[(summary["point"] == p.index) & (summary["strategy"] == label)
                               & (summary["metric"] == m)].iloc[0]
-                cells.append(f"{fmt_interval(m, row['mean'], row['ci_low'], row['ci_high']):<{width}}")
-            lines.append((x_cells if j == 0 else blank) + f"{label:<12}" + "".join(cells))
+                cells.append(fmt_interval(m, row["mean"], row["ci_low"], row["ci_high"]))
+            rows.append(cells)
+    lines.append(render([*xcols, "strategy", *(LABELS.get(m, m) for m in metrics)], rows))
     pairs = list(dict.fromkeys(zip(paired["a"], paired["b"], strict=True))) if len(paired) else []
     pair = ("durable", "restart") if ("durable", "restart") in pairs else (pairs[0] if pairs else None)
     if pair is not None:
         a, b = pair
-        lines += ["", f"paired {sign_note(a, b, 'value')}; the same failures in every replication:"]
-        lines.append(x_header + "".join(f"{LABELS.get(m, m):<{width + 10}}" for m in metrics))
+        lines += ["", f"paired {sign_note(a, b, 'value')}; the same failures in every replication:", ""]
+        rows = []
         for p in points:
-            cells = []
+            cells = [fmt_x(c, p.values[c]) for c in xcols]
             for m in metrics:
                 sav = saving_of(paired[paired["point"] == p.index], a, b, m)
                 rel_text = f" ({sav.rel:+.1%})" if math.isfinite(sav.rel) else ""
-                cells.append(f"{fmt_interval(m, sav.mean, sav.ci_low, sav.ci_high) + rel_text:<{width + 10}}")
-            lines.append("".join(f"{fmt_x(c, p.values[c]):<24}" for c in xcols) + "".join(cells))
+                cells.append(fmt_interval(m, sav.mean, sav.ci_low, sav.ci_high) + rel_text)
+            rows.append(cells)
+        lines.append(render([*xcols, *(f"saving: {LABELS.get(m, m)}" for m in metrics)], rows))
     if result.stopping is not None:
         lines += ["", result.stopping.message()]
     lines += ["", "95% confidence intervals (Student t over replications; on the log scale where it would cross 0)."]
@@ -183,7 +185,8 @@ def handle(args: argparse.Namespace) -> int:
         scenario, sweep_identity(points, args.seed, args.runs, args.engine, args.chunk_size, spec, stopping, keep_runs))
     result = run_sweep(points, args.runs, args.seed, engine=args.engine, out=out, workers=args.workers,
                        scheduler=args.scheduler, chunk_size=args.chunk_size, keep_runs=keep_runs,
-                       overwrite=args.overwrite, quiet=args.quiet, spec=spec, stopping=stopping)
+                       overwrite=args.overwrite, quiet=args.quiet, spec=spec, stopping=stopping,
+                       publish_paired=advantages)
     metrics = [args.metric] + [m for m in also if m != args.metric]
     print(report_text(scenario, points, result, metrics, args.seed))
     runs_note = "" if args.no_runs else ", runs/*.parquet"

@@ -533,6 +533,7 @@ def run_sweep(
     stopping: StoppingRule | None = None,
     confidence: float = 0.95,
     on_chunk: Callable[[ChunkTask], None] | None = None,
+    publish_paired: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
 ) -> SweepResult:
     """Run every point of a sweep (``sim.experiment.sweep.SweepPoint`` objects) for ``runs`` replications.
 
@@ -543,7 +544,9 @@ def run_sweep(
     another sweep is refused (``overwrite=True`` discards it). ``collect_runs`` keeps the run
     rows in memory (only ``collect_columns`` if given). ``stopping`` replaces ``runs`` by a
     stopping rule. ``on_chunk`` is called after each new chunk is merged (and stored).
-    ``chunk_size=None``: ``default_chunk_size(points, engine, stopping)``.
+    ``chunk_size=None``: ``default_chunk_size(points, engine, stopping)``. ``publish_paired``:
+    how the paired table is written to ``out`` (e.g. ``sim.analysis.saving.advantages``, the
+    published sign); the result's ``paired`` stays the a − b table.
     Progress goes to stderr when it is a terminal and ``quiet`` is false.
     """
     started = time.perf_counter()
@@ -601,9 +604,12 @@ def run_sweep(
                            extra={"points": pts.to_dict(orient="list"), "strategies": labels,
                                   "metrics": list(METRICS)})
     try:
-        return _run_sweep_into(store, points, pts, labels, engines, runs, seed, engine, out, n_workers, scheduler,
-                               chunk_size, keep_runs, collect_runs, collect_columns, quiet, stopping,
-                               confidence, on_chunk, target_runs, expected_total, started)
+        result = _run_sweep_into(store, points, pts, labels, engines, runs, seed, engine, out, n_workers, scheduler,
+                                 chunk_size, keep_runs, collect_runs, collect_columns, quiet, stopping,
+                                 confidence, on_chunk, target_runs, expected_total, started)
+        if store is not None and publish_paired is not None:  # still locked: the published form replaces it
+            store.write_tables({"paired": publish_paired(result.paired)})
+        return result
     finally:
         if store is not None:
             store.close()

@@ -894,6 +894,9 @@ def _load_part(ref: object, key: str, base_dir: Path | None, file: str) -> dict:
     try:
         table, _ = load_pricing_profile(ref, base_dir)
     except ScenarioError as exc:
+        if exc.file and exc.key is None and not Path(exc.file).is_file():
+            # the profile's file itself is missing (or a folder): the scenario's key names it
+            raise ScenarioError(f"{exc.problem}: {exc.file}", file=file, key=key) from None
         raise ScenarioError(exc.problem, file=exc.file or file, key=exc.key if exc.file else key) from None
     return table
 

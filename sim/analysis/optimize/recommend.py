@@ -176,6 +176,8 @@ class Recommendation:
     notes: list[str] = field(default_factory=list)
     heartbeat_plan: HeartbeatPlan | None = None  # every long GPU step's interval
     price_note: str = ""  # where the orchestration prices come from, when not the scenario's own
+    #: the heartbeat save cost is DEFAULT_HEARTBEAT_COST_S, not the scenario's (it has no heartbeat strategy)
+    heartbeat_cost_assumed: bool = False
 
     @property
     def best(self) -> str:
@@ -209,26 +211,33 @@ class Recommendation:
         for ref, name in (("durable", "per-step durable"), ("restart", "restart")):
             if ref == best:
                 continue
-            mean, lo, hi = row[f"cost_vs_{ref}_usd"], row[f"cost_vs_{ref}_low_usd"], row[f"cost_vs_{ref}_high_usd"]
-            # the interval in the sign of the sentence (sim.analysis.saving): a saving as a positive range
-            if mean < 0:
-                word, a_, b_ = "saves", -hi, -lo
+            # the saving (ref − candidate), and the interval in the sign of the sentence: "costs more" as a
+            # positive range
+            mean, lo, hi = (row[f"saving_vs_{ref}_usd"], row[f"saving_vs_{ref}_low_usd"],
+                            row[f"saving_vs_{ref}_high_usd"])
+            if mean > 0:
+                word, a_, b_ = "saves", lo, hi
             else:
-                word, a_, b_ = "costs", lo, hi
-            extra = "" if mean < 0 else " more"
+                word, a_, b_ = "costs", -hi, -lo
+            extra = "" if mean > 0 else " more"
+            span = row[f"makespan_saving_vs_{ref}_s"]  # said in words, not by a sign
+            span_text = ("the same makespan" if span == 0 else
+                         f"{abs(span):.3g} s {'less' if span > 0 else 'more'} makespan per run")
             lines.append(f"Against {name} it {word} ${abs(mean) * 1000:.3g}{extra} per 1,000 runs "
                          f"(paired 95% CI {signed_usd(a_ * 1000)} to {signed_usd(b_ * 1000)} per "
-                         f"1,000 runs; makespan {row[f'makespan_vs_{ref}_s']:+.3g} s per run).")
+                         f"1,000 runs; {span_text}).")
         lines.append(f"Selection: {self.ranking.statement}.")
+        assumed = (", an assumed cost: the scenario has no heartbeat strategy to take it from"
+                   if self.heartbeat_cost_assumed else "")
         for hb in (self.heartbeat_plan.searches if self.heartbeat_plan is not None else ()):
             ci = (f", 95% CI of the optimum {hb.ci_low_s:.4g}–{hb.ci_high_s:.4g} s" if math.isfinite(hb.ci_low_s)
                   else "")
             if hb.saves_at_best == 0:
                 lines.append(f"Heartbeat: saves do not pay in '{hb.step}' ({hb.work_s:.4g} s of work, saves of "
-                             f"{hb.checkpoint_cost_s:g} s): it makes none.")
+                             f"{hb.checkpoint_cost_s:g} s{assumed}): it makes none.")
                 continue
             lines.append(f"Heartbeat: the best save interval for '{hb.step}' is {hb.best_every_s:.4g} s of work"
-                         f"{ci} (saves of {hb.checkpoint_cost_s:g} s).")
+                         f"{ci} (saves of {hb.checkpoint_cost_s:g} s{assumed}).")
         if self.exact_optimum is not None:
             lines.append("Closed form: the dynamic program's cheapest grouping is "
                          f"{exact.describe(self.exact_model, self.exact_optimum.best.groups)} "
@@ -275,8 +284,8 @@ class Recommendation:
         ]
         for ref in ("durable", "restart"):
             if ref != best:
-                header.append(f"Cost vs {ref}: {row[f'cost_vs_{ref}_usd']:+.4g} $ per run "
-                              f"[{row[f'cost_vs_{ref}_low_usd']:+.4g}, {row[f'cost_vs_{ref}_high_usd']:+.4g}].")
+                header.append(f"Saving against {ref} ({ref} − this): {row[f'saving_vs_{ref}_usd']:+.4g} $ per run "
+                              f"[{row[f'saving_vs_{ref}_low_usd']:+.4g}, {row[f'saving_vs_{ref}_high_usd']:+.4g}].")
         header.append(f"Prices: {self.prices_text()}.")
         text = "".join(f"# {line}\n" for line in header) + "\n" + dumps(self.recommended_scenario())
         scenario_from_dict(tomllib.loads(text), file="<recommended scenario>")  # it must load
@@ -298,17 +307,19 @@ def _summaries(df: pd.DataFrame, labels: list[str], objective: str, value_of_tim
                "cost_high_usd": cost[:, k].mean() + c_half, "cost_se_usd": cost[:, k].std(ddof=1) / math.sqrt(n),
                "makespan_s": span[:, k].mean(), "p95_makespan_s": float(np.quantile(span[:, k], 0.95)),
                "objective": (float(np.quantile(obj[:, k], 0.95)) if objective == "p95" else obj[:, k].mean())}
+        # the one sign of every output (sim.analysis.saving): the saving against a reference is
+        # reference − candidate, positive when the candidate is lower
         for ref in ("durable", "restart"):
-            d = paired_diff(cost[:, k], cost[:, col[ref]], "cost") if label != ref else None
-            row[f"cost_vs_{ref}_usd"] = d.mean if d else 0.0
-            row[f"cost_vs_{ref}_low_usd"] = d.low if d else 0.0
-            row[f"cost_vs_{ref}_high_usd"] = d.high if d else 0.0
-            m = paired_diff(span[:, k], span[:, col[ref]], "makespan") if label != ref else None
-            row[f"makespan_vs_{ref}_s"] = m.mean if m else 0.0
-            row[f"makespan_vs_{ref}_low_s"] = m.low if m else 0.0
-            row[f"makespan_vs_{ref}_high_s"] = m.high if m else 0.0
-            p = paired_diff(span[:, k], span[:, col[ref]], "p95", seed=seed) if label != ref else None
-            row[f"p95_vs_{ref}_s"] = p.mean if p else 0.0
+            d = paired_diff(cost[:, col[ref]], cost[:, k], "cost") if label != ref else None
+            row[f"saving_vs_{ref}_usd"] = d.mean if d else 0.0
+            row[f"saving_vs_{ref}_low_usd"] = d.low if d else 0.0
+            row[f"saving_vs_{ref}_high_usd"] = d.high if d else 0.0
+            m = paired_diff(span[:, col[ref]], span[:, k], "makespan") if label != ref else None
+            row[f"makespan_saving_vs_{ref}_s"] = m.mean if m else 0.0
+            row[f"makespan_saving_vs_{ref}_low_s"] = m.low if m else 0.0
+            row[f"makespan_saving_vs_{ref}_high_s"] = m.high if m else 0.0
+            p = paired_diff(span[:, col[ref]], span[:, k], "p95", seed=seed) if label != ref else None
+            row[f"p95_saving_vs_{ref}_s"] = p.mean if p else 0.0
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -327,7 +338,7 @@ def recommend(scenario: Scenario, objective: str = "cost", runs: int = 4000, see
     original = scenario
     if scenario.fleet is not None:
         notes.append("the scenario's [fleet] table is set aside: one workflow is optimised, as `sim run` runs it "
-                     "(the fleet's retry policy: `sim optimize` without --pipeline)")
+                     "(the fleet's retry policy: `sim optimize --fleet`)")
         scenario = _single_workflow(scenario)
     restart_t, durable_t = references(scenario)
     latency = exact.durable_latency_s(scenario)
@@ -373,6 +384,7 @@ def recommend(scenario: Scenario, objective: str = "cost", runs: int = 4000, see
     if cost_s is None:
         cost_s = own.checkpoint_cost_s if own is not None else DEFAULT_HEARTBEAT_COST_S
     cost_by_step = dict(own.checkpoint_cost_by_step) if own is not None and heartbeat_cost_s is None else {}
+    cost_assumed = own is None and heartbeat_cost_s is None
     if not heartbeat:
         hb_reason = "--no-heartbeat"
     elif longest_gpu_step(scenario) is None:
@@ -392,6 +404,9 @@ def recommend(scenario: Scenario, objective: str = "cost", runs: int = 4000, see
         hb_df = simulate(scenario_with_strategies(scenario, {"heartbeat": plan.table()}), runs, seed, engine="des")
         hb_df["strategy"] = hb_df["strategy"].astype(str)
         df = pd.concat([df, hb_df], ignore_index=True)
+        if cost_assumed:
+            notes.append(f"the heartbeat search assumes {cost_s:g} s of worker time per save: the scenario has no "
+                         "heartbeat strategy to take it from (give one, or --heartbeat-cost, to use your own)")
     labels = list(strategies)
     ranking = rank(df, labels, objective, value_of_time_usd_per_hour, seed=seed)
     table = _summaries(df, labels, objective, value_of_time_usd_per_hour, seed)
@@ -419,4 +434,4 @@ def recommend(scenario: Scenario, objective: str = "cost", runs: int = 4000, see
     table = table.sort_values("candidate", key=lambda s: s.map(order)).reset_index(drop=True)
     return Recommendation(original, objective, value_of_time_usd_per_hour, runs, seed, strategies, descriptions,
                           activities, df, ranking, table, model, optimum, reason, hb, hb_reason, notes,
-                          heartbeat_plan=plan)
+                          heartbeat_plan=plan, heartbeat_cost_assumed=cost_assumed and plan is not None)

@@ -26,7 +26,7 @@ Conventions shared by all figures:
 from __future__ import annotations
 
 from sim.analysis.plots.costs import plot_cost_breakdown
-from sim.analysis.plots.distributions import plot_distributions
+from sim.analysis.plots.distributions import plot_distributions, plot_saving_distribution
 from sim.analysis.plots.sensitivity import plot_sensitivity
 from sim.analysis.plots.style import (
     OKABE_ITO,
@@ -43,6 +43,7 @@ __all__ = [
     "plot_breakeven",
     "plot_cost_breakdown",
     "plot_distributions",
+    "plot_saving_distribution",
     "plot_sensitivity",
     "plot_timeline",
     "plot_waste_vs_failure_rate",

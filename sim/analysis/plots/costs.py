@@ -53,20 +53,13 @@ def plot_cost_breakdown(
                              bbox={"boxstyle": "round,pad=0.15", "facecolor": "white",
                                    "edgecolor": "none", "alpha": 0.85})
             bottom = bottom + h
-        # small segments: label to the right of the bar, stacked upwards so labels never collide
-        any_small = False
+        # small segments (too thin to hold a label): named under the bar, with the strategy, where
+        # no label can cover a bar or another label
+        small_text = []
         for i in range(len(tab)):
             small = [(c, float(tab[c].iloc[i])) for c in pdata.COST_COMPONENTS
                      if 0 < float(tab[c].iloc[i]) <= 0.05 * top]
-            any_small = any_small or bool(small)
-            for k, (c, v) in enumerate(small):
-                y0 = float(sum(tab[cc].iloc[i] for cc in pdata.COST_COMPONENTS[
-                    : pdata.COST_COMPONENTS.index(c)])) + v / 2
-                ax_.annotate(_esc(f"{_COST_STYLE[c][0]} {pdata.format_value(v, money)}"),
-                             xy=(pos[i] + 0.28, y0), xytext=(8, 2 + 14 * k),
-                             textcoords="offset points", fontsize=9.5, va="bottom",
-                             color="#333333",
-                             arrowprops={"arrowstyle": "-", "color": "#777777", "linewidth": 0.7})
+            small_text.append("".join(f"\n{_COST_STYLE[c][0]} {pdata.format_value(v, money)}" for c, v in small))
         err = np.vstack([tab["total"] - tab["total_ci_low"], tab["total_ci_high"] - tab["total"]])
         ax_.errorbar(pos + 0.19, tab["total"], yerr=np.nan_to_num(err), fmt="none", ecolor="black",
                      elinewidth=1.2, capsize=5, zorder=4)
@@ -75,16 +68,19 @@ def plot_cost_breakdown(
             ci = (f"\n[{pdata.format_value(r['total_ci_low'], money, w)}, "
                   f"{pdata.format_value(r['total_ci_high'], money, w)}]"
                   if np.isfinite(r["total_ci_low"]) else "")
-            if ci and 0 < w < 1e-3 * abs(r["total"]):  # a total that hardly varies: "± half-width", short
-                ci, w = f"\n± {pdata.format_value(w / 2, money)}", None
+            if ci and 0 < w < 1e-3 * abs(r["total"]):
+                # a total that hardly varies: its interval to the total's own digits (one notation, [low, high],
+                # not ten digits of a width nobody reads)
+                ci, w = (f"\n[{pdata.format_value(r['total_ci_low'], money)}, "
+                         f"{pdata.format_value(r['total_ci_high'], money)}]"), None
             y = r["total_ci_high"] if np.isfinite(r["total_ci_high"]) else r["total"]
             ax_.annotate(_esc(f"total {pdata.format_value(r['total'], money, w if ci else None)}{ci}"),
                          xy=(pos[i], y),
                          xytext=(0, 6), textcoords="offset points", ha="center", va="bottom",
                          fontsize=11.5, fontweight="bold")
-        ax_.set_xticks(pos, [f"{s}\n(n = {n:,})" for s, n in zip(tab["strategy"], tab["n"], strict=True)])
-        # room on the right of the last bar for the labels of thin segments
-        ax_.set_xlim(-0.6, len(tab) - 0.4 + (0.55 if any_small else 0.0))
+        ax_.set_xticks(pos, [_esc(f"{s}\n(n = {n:,}){extra}") for s, n, extra in
+                             zip(tab["strategy"], tab["n"], small_text, strict=True)])
+        ax_.set_xlim(-0.6, len(tab) - 0.4)
         ax_.grid(axis="x", visible=False)
         ax_.set_ylabel(_esc(f"mean cost ({unit_txt})"))
         _set_title(ax_, _esc(title or f"Where the money goes: mean cost {unit_txt.removeprefix('$ ')}"), not owns)

@@ -127,9 +127,12 @@ def plot_heartbeat_curve(curve: pd.DataFrame, best_every_s: float, ylabel: str,
             handles.append(hv)
             labels.append(f"{name}: {_duration_tick(value)}")
         ax_.set_xscale("log")
-        lo = max(float(np.nanmin(y)), best_value)
-        span = float(np.nanpercentile(y, 75)) - lo
-        ax_.set_ylim(lo - 0.15 * span if span > 0 else None, lo + 1.2 * span if span > 0 else None)
+        # every simulated point inside the axes (the optimum too), with a margin
+        lo = min(float(np.nanmin(y)), best_value)
+        hi = max(float(np.nanmax(y)), best_value)
+        span = hi - lo
+        if span > 0:
+            ax_.set_ylim(lo - 0.08 * span, hi + 0.08 * span)
         ax_.set_xlabel("heartbeat interval (work between saves)")
         ticks = _nice_duration_ticks(float(x.min()), float(x.max()), most=len(_NICE_S))
         size_pt = FontProperties(size=mpl.rcParams["xtick.labelsize"]).get_size_in_points()

@@ -28,6 +28,13 @@ def _lighten(color: str, amount: float = 0.6) -> tuple[float, float, float]:
     return (r + (1 - r) * amount, g + (1 - g) * amount, b + (1 - b) * amount)
 
 
+def timeline_height_in(lanes: int, rows: int) -> float:
+    """The timeline's height in inches: 1.35 in per lane (strategy), and no more than 0.16 in per
+    row where a lane has a row per attempt in flight at once (a graph's fan-out), plus the title,
+    axis and legend; a 3-lane graph of 30 rows is 7.1 in, not 18."""
+    return 2.3 + max(1.35 * lanes, 0.16 * rows)
+
+
 def plot_timeline(
     event_log_df: pd.DataFrame,
     run: int | None = None,
@@ -48,7 +55,10 @@ def plot_timeline(
     color = {r.step: _STEP_COLORS[i % len(_STEP_COLORS)] for i, r in enumerate(steps.itertuples())}
     height = 0.56
     n_rows = int(bars["row"].max()) + 1  # a lane has a row per attempt in flight at once (graphs)
-    with _figure(ax, figsize=(12, 2.3 + 1.35 * len(lanes) + 0.45 * (n_rows - len(lanes)))) as (fig, ax_, owns):
+    rows_in = timeline_height_in(len(lanes), n_rows) - 2.3
+    # markers as large as a row allows (a graph's fan-out packs many rows into a lane)
+    marker_scale = min(1.0, rows_in / n_rows / 0.45)
+    with _figure(ax, figsize=(12, timeline_height_in(len(lanes), n_rows))) as (fig, ax_, owns):
         for r in bars.itertuples():
             x0, w = tunit.scale(r.start_s), tunit.scale(r.duration_s)
             if r.useful:
@@ -62,7 +72,7 @@ def plot_timeline(
             f = bars[bars["outcome"] == outcome]
             if len(f):
                 ax_.scatter(tunit.scale(f["end_s"]), f["row"] - height / 2 - 0.13,
-                            marker=spec["marker"], s=spec["s"], facecolor=spec["facecolor"],
+                            marker=spec["marker"], s=spec["s"] * marker_scale, facecolor=spec["facecolor"],
                             edgecolor=spec["edgecolor"], linewidth=1.0, zorder=5, clip_on=False)
         for r in lanes.itertuples():
             if np.isfinite(r.finish_s):

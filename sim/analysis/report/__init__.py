@@ -49,9 +49,12 @@ from sim.analysis.report.analysis import (
     usd,
 )
 from sim.analysis.report.document import (
+    beyond_range_sentence,
     breakeven_sentence,
+    breakeven_text,
     build_figures,
     closed_form_gap,
+    closed_form_position,
     conclusions,
     document_blocks,
     figure_bytes,
@@ -95,6 +98,9 @@ __all__ = [
     "pricing_sentence",
     "closed_form_gap",
     "breakeven_sentence",
+    "breakeven_text",
+    "beyond_range_sentence",
+    "closed_form_position",
     "conclusions",
     "build_figures",
     "figure_bytes",

@@ -17,6 +17,12 @@ import pandas as pd
 from sim.analysis import analytic, stats
 from sim.analysis import plotdata as pdata
 from sim.analysis.monthly import minimum_thresholds, monthly_bills
+from sim.analysis.report.precision import (
+    DEFAULT_MAX_RUNS,
+    DEFAULT_TARGET,
+    Precision,
+    replications_for,
+)
 from sim.analysis.reprice import price_alternatives
 from sim.analysis.saving import saving_of, savings_table
 from sim.errors import ScenarioError, SimError
@@ -64,6 +70,10 @@ class ReportOptions:
     n_boot: int = 1000
     confidence: float = 0.95
     quiet: bool = True
+    #: the headline's precision target: 95% half-width at most this fraction of |saving| (None: off),
+    #: reached with more baseline replications, up to ``max_runs`` (sim.analysis.report.precision)
+    target: float | None = DEFAULT_TARGET
+    max_runs: int = DEFAULT_MAX_RUNS
 
     @property
     def sweep_factors(self) -> np.ndarray:
@@ -176,6 +186,10 @@ class Intensity:
     def noun(self) -> str:
         return {"crash": "crashes", "deploy": "deployments", "rate_limit": "rate-limited calls"}[self.source]
 
+    @property
+    def singular(self) -> str:
+        return {"crash": "crash", "deploy": "deployment", "rate_limit": "rate-limited call"}[self.source]
+
     def per_day(self, x: float) -> float:
         if self.path.endswith("probability") or x <= 0:
             return math.nan
@@ -200,7 +214,8 @@ class Intensity:
             return f"{_pct(x)} of calls rate limited"
         if not math.isfinite(x):
             return f"no {self.noun}"
-        return f"{self.per_day(x):.3g} {self.noun} per day ({self.short(x)})"
+        count = f"{self.per_day(x):.3g}"
+        return f"{count} {self.singular if count == '1' else self.noun} per day ({self.short(x)})"
 
     def rate_bound(self, x: float) -> str:
         """A CI end in rate words (an infinite end means beyond the swept range)."""
@@ -542,6 +557,21 @@ class ReportData:
     #: (sim.analysis.monthly.MonthlyBill), and the volume below which each plan's minimum decides it
     monthly: list = field(default_factory=list)
     minimum_below: dict = field(default_factory=dict)
+    #: how precise the headline is, and on how many replications it rests (None: no target)
+    precision: Precision | None = None
+
+    def setting_saving(self, metric: str = "total_cost_usd") -> dict[str, float]:
+        """:meth:`saving` on the replications every other setting (sweep point, sensitivity level)
+        uses, the first ``options.runs``: the baseline those settings are compared with. The same
+        as :meth:`saving` unless the precision target ran more for the headline."""
+        n = self.options.runs
+        if int(self.runs["run"].nunique()) <= n:
+            return self.saving(metric)
+        sub = self.runs[self.runs["run"] < n]
+        paired = stats.paired_differences(sub, self.a, self.b, metrics=[metric], confidence=self.options.confidence)
+        sv = saving_of(paired.assign(a=self.a, b=self.b), self.a, self.b, metric)
+        return {"mean": sv.mean, "ci_low": sv.ci_low, "ci_high": sv.ci_high, "rel": sv.rel, "rel_lo": sv.rel_low,
+                "rel_hi": sv.rel_high, "n": sv.n, "se": sv.se}
 
     def saving(self, metric: str = "total_cost_usd") -> dict[str, float]:
         """The saving of a over b (b − a, ``sim.analysis.saving``) at the baseline, per run: mean,
@@ -587,8 +617,11 @@ def compute_report(scenario: Scenario, options: ReportOptions | None = None) -> 
                      workers=options.workers, quiet=options.quiet, collect_runs=True,
                      confidence=options.confidence)
     runs_df = base.runs.drop(columns=["point"])
-    summary = stats.summarize(runs_df, metrics=SUMMARY_METRICS, by=("strategy",), confidence=options.confidence)
     paired = stats.paired_differences(runs_df, a, b, metrics=SUMMARY_METRICS, confidence=options.confidence)
+    precision = None
+    if options.target is not None:
+        runs_df, paired, precision = _headline_runs(scenario, options, a, b, runs_df, paired)
+    summary = stats.summarize(runs_df, metrics=SUMMARY_METRICS, by=("strategy",), confidence=options.confidence)
     _, events = simulate_with_events(scenario, options.timeline_runs, options.seed, event_log=True)
     alternatives = price_alternatives(runs_df, scenario, a, b, confidence=options.confidence)
     if any(sv is not None for _p, sv, _w in alternatives) and behaviour(a, scenario.strategies[a]).records_history:
@@ -657,7 +690,8 @@ def compute_report(scenario: Scenario, options: ReportOptions | None = None) -> 
                       paired=paired, intensity=intensity, intensity_reason=reason, sweep=sweep_df, grid=grid,
                       breakeven=be, coarse_breakeven=coarse, refined_grid=refined_grid, analytic_curve=curve,
                       analytic_be=a_value, analytic_be_formula=a_formula, sensitivity=sens, seconds=seconds,
-                      alternatives=alternatives, monthly=monthly, minimum_below=minimum_below)
+                      alternatives=alternatives, monthly=monthly, minimum_below=minimum_below,
+                      precision=precision)
 
 
 def report_volumes(scenario: Scenario) -> list[float]:
@@ -668,5 +702,32 @@ def report_volumes(scenario: Scenario) -> list[float]:
     if own is not None:
         volumes.add(float(own))
     return sorted(volumes)
+
+
+def _headline_runs(scenario: Scenario, options: ReportOptions, a: str, b: str, runs_df: pd.DataFrame,
+                   paired: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, Precision]:
+    """The baseline with as many replications as the headline's precision target needs (up to
+    ``options.max_runs``; none added with ``quick``), its paired table, and the precision reached."""
+    target = float(options.target)  # type: ignore[arg-type]
+    sv = saving_of(paired.assign(a=a, b=b), a, b)
+    half = (sv.ci_high - sv.ci_low) / 2
+    need = replications_for(sv.mean, half, sv.n, target)
+    n_first = sv.n
+    extended = False
+    if not options.quick and math.isfinite(need) and need > sv.n and options.max_runs > sv.n:
+        n_new = int(min(need, options.max_runs))
+        _progress(options, f"1/3 baseline: {n_new:,} replications for the headline's precision target")
+        more = run_sweep(build_points(scenario, []), n_new, options.seed, engine=options.engine,
+                         workers=options.workers, quiet=options.quiet, collect_runs=True,
+                         confidence=options.confidence)
+        runs_df = more.runs.drop(columns=["point"])
+        paired = stats.paired_differences(runs_df, a, b, metrics=SUMMARY_METRICS, confidence=options.confidence)
+        sv = saving_of(paired.assign(a=a, b=b), a, b)
+        half = (sv.ci_high - sv.ci_low) / 2
+        need = replications_for(sv.mean, half, sv.n, target)
+        extended = True
+    return runs_df, paired, Precision(target=target, max_runs=options.max_runs, first_runs=n_first, runs=sv.n,
+                                      mean=sv.mean, half_width=half, needed=need, extended=extended,
+                                      quick=options.quick)
 
 

@@ -20,6 +20,7 @@ from sim.analysis.report.analysis import (
     usd,
     usd_interval,
 )
+from sim.analysis.report.precision import DEFAULT_MAX_RUNS, replications_for
 from sim.analysis.reprice import COUNT_COLUMNS, RepriceError, reprice, with_orchestration
 from sim.analysis.saving import Saving, saving_of, sign_note
 from sim.errors import ScenarioError
@@ -60,6 +61,10 @@ class PricingComparison:
     results: list[ProfileResult] = field(default_factory=list)
     confidence: float = 0.95
     runs_table: pd.DataFrame | None = None  # the baseline's runs (what every profile priced)
+    #: the baseline's replications (more than ``runs`` when a precision target asked for them)
+    headline_runs: int | None = None
+    target: float | None = None  # the precision target (relative half-width of each saving)
+    max_runs: int | None = None
 
 
 def _mean_ci(x: np.ndarray, confidence: float) -> tuple[float, float, float]:
@@ -72,11 +77,16 @@ def _mean_ci(x: np.ndarray, confidence: float) -> tuple[float, float, float]:
 def compare_pricing(scenario: Scenario, profiles: Sequence[str] | None = None, *, runs: int = 10_000,
                     seed: int = 0, path: str | None = None, factors: Sequence[float] | None = None,
                     engine: str = "auto", workers: int | None = None, quiet: bool = True,
-                    n_boot: int = 1000, confidence: float = 0.95) -> PricingComparison:
+                    n_boot: int = 1000, confidence: float = 0.95, target: float | None = None,
+                    max_runs: int = DEFAULT_MAX_RUNS) -> PricingComparison:
     """Simulate ``scenario`` once (the baseline and a sweep of one failure intensity), then price
     the same runs under each orchestration profile (default: every bundled one): cost per run of
     each strategy, the paired saving of the durable-style strategy over the restart-style one,
-    and the break-even along the sweep, with intervals, plus the closed form where one applies."""
+    and the break-even along the sweep, with intervals, plus the closed form where one applies.
+
+    ``target``: a precision target for the savings (``sim.analysis.report.precision``): the
+    baseline is run again with as many replications as the least precise saving needs, up to
+    ``max_runs``; the sweep keeps ``runs`` per point."""
     profiles = list(profiles) if profiles else orchestration_profiles()
     variants = {}
     unpriced = {}
@@ -104,10 +114,18 @@ def compare_pricing(scenario: Scenario, profiles: Sequence[str] | None = None, *
     columns = ["point", intensity.path, "run", *COUNT_COLUMNS, "orchestration_cost_usd", "total_cost_usd"]
     base = run_sweep(build_points(scenario, []), runs, seed, engine=engine, workers=workers, quiet=quiet,
                      collect_runs=True, collect_columns=[c for c in columns if c != intensity.path])
+    if target is not None:
+        need = _replications_needed(base.runs, scenario, [p for p in profiles if p not in unpriced], a, b, target,
+                                    confidence)
+        if math.isfinite(need) and need > runs and max_runs > runs:
+            base = run_sweep(build_points(scenario, []), int(min(need, max_runs)), seed, engine=engine,
+                             workers=workers, quiet=quiet, collect_runs=True,
+                             collect_columns=[c for c in columns if c != intensity.path])
     sweep = run_sweep(build_points(scenario, [Vary(intensity.path, grid)]), runs, seed, engine=engine,
                       workers=workers, quiet=quiet, collect_runs=True, collect_columns=columns)
     out = PricingComparison(scenario, a, b, runs, seed, intensity.path, tuple(grid), confidence=confidence,
-                            runs_table=base.runs)
+                            runs_table=base.runs, headline_runs=int(base.runs["run"].nunique()), target=target,
+                            max_runs=max_runs)
     for profile in profiles:
         if profile in unpriced:
             out.results.append(ProfileResult(profile, "", (math.nan,) * 3, (math.nan,) * 3, None, None, None, 0.0,
@@ -146,6 +164,33 @@ def compare_pricing(scenario: Scenario, profiles: Sequence[str] | None = None, *
     return out
 
 
+def _replications_needed(base: pd.DataFrame, scenario: Scenario, profiles: Sequence[str], a: str, b: str,
+                         target: float, confidence: float) -> float:
+    """The most replications any profile's saving needs for ``target`` (finite ones only: a
+    saving of exactly 0 has no relative target)."""
+    needs = []
+    for profile in profiles:
+        priced = reprice(base, scenario, profile)
+        paired = stats.paired_differences(priced, a, b, metrics=["total_cost_usd"], confidence=confidence)
+        sv = saving_of(paired.assign(a=a, b=b), a, b)
+        needs.append(replications_for(sv.mean, (sv.ci_high - sv.ci_low) / 2, sv.n, target))
+    finite = [n for n in needs if math.isfinite(n)]
+    return max(finite) if finite else math.inf
+
+
+def precision_text(cmp: PricingComparison, s: Saving) -> str:
+    """The saving's half-width as a share of it: "8.1%", and whether the target was reached."""
+    half = (s.ci_high - s.ci_low) / 2
+    if not s.mean or not math.isfinite(half):
+        return "n/a"
+    rel = half / abs(s.mean)
+    digits = max(0, 1 - math.floor(math.log10(100 * rel))) if rel > 0 else 0  # two significant digits: 8.0%
+    text = f"{100 * rel:.{digits}f}%"
+    if cmp.target is not None and rel > cmp.target:
+        text += f" (target {100 * cmp.target:g}% not reached)"
+    return text
+
+
 # --------------------------------------------------------------------------- text
 
 
@@ -164,11 +209,12 @@ def breakeven_text(cmp: PricingComparison, r: ProfileResult) -> str:
 
 
 def _cost_cell(mean: float, lo: float, hi: float) -> str:
-    """A cost per run with its interval; an interval narrower than 0.01% of the mean (a cost that
-    hardly varies between runs) as "± half-width", so the mean keeps a readable number of digits."""
+    """A cost per run with its interval, in the one notation ``mean [low, high]``; an interval
+    narrower than 0.01% of the mean (a cost that hardly varies between runs) is shown to the
+    mean's three significant digits, so its ends print like the mean instead of in ten digits."""
     half = (hi - lo) / 2
     if math.isfinite(half) and 0 < half < 1e-4 * abs(mean):
-        return f"{usd(mean)} ± {usd(half)}"
+        return f"{usd(mean)} [{usd(lo)}, {usd(hi)}]"
     return usd_interval(mean, lo, hi)
 
 
@@ -186,7 +232,8 @@ def comparison_rows(cmp: PricingComparison, per: int = 1000) -> list[dict[str, s
     for r in cmp.results:
         if r.saving is None:
             rows.append({"profile": r.profile, f"{cmp.b} $/run": "n/a", f"{cmp.a} $/run": "n/a",
-                         f"saving per {per:,} runs": "n/a", "verdict": "cannot run", "break-even": "n/a",
+                         f"saving per {per:,} runs": "n/a", "half-width / saving": "n/a", "verdict": "cannot run",
+                         "break-even": "n/a",
                          "closed form": "n/a", "note": r.note})
             continue
         sm, slo, shi = r.saving.scaled(per)
@@ -195,6 +242,7 @@ def comparison_rows(cmp: PricingComparison, per: int = 1000) -> list[dict[str, s
             f"{cmp.b} $/run": _cost_cell(*r.cost_b),
             f"{cmp.a} $/run": _cost_cell(*r.cost_a),
             f"saving per {per:,} runs": usd_interval(sm, slo, shi),
+            "half-width / saving": precision_text(cmp, r.saving),
             "verdict": verdict_word(cmp.a, cmp.b, r.saving),
             "break-even": breakeven_text(cmp, r),
             "closed form": it.short(r.analytic_breakeven) if r.analytic_breakeven is not None else "—",
@@ -209,7 +257,10 @@ def comparison_markdown(cmp: PricingComparison, per: int = 1000) -> str:
     rows = comparison_rows(cmp, per)
     cols = [c for c in rows[0] if c != "note"] if rows else []
     conf = f"{cmp.confidence:.0%}"
-    out = [f"{cmp.scenario.name}: {cmp.runs:,} replications per point, seed {cmp.seed}; the same runs priced under "
+    more = (f" ({cmp.headline_runs:,} at the scenario's settings, for the precision target: each saving's 95% "
+            f"half-width within {100 * cmp.target:g}% of it, up to {cmp.max_runs:,})"
+            if cmp.headline_runs and cmp.headline_runs != cmp.runs and cmp.target is not None else "")
+    out = [f"{cmp.scenario.name}: {cmp.runs:,} replications per point{more}, seed {cmp.seed}; the same runs priced under "
            f"each orchestration profile (no new simulation). Models and GPUs: "
            f"{cmp.scenario.pricing.models_profile.name or 'the scenario’s own prices'}. "
            f"{sign_note(cmp.a, cmp.b).capitalize()}; {conf} intervals (t for means, bootstrap for break-evens). "

@@ -34,7 +34,7 @@ from sim.analysis.report.analysis import (
     usd_interval,
 )
 from sim.analysis.report.changes import changes_blocks, changes_figures
-from sim.analysis.saving import saving_of, sign_note
+from sim.analysis.saving import advantages, saving_of, saving_points, sign_note
 from sim.experiment.io import atomic_write_bytes
 from sim.model.scenario import (
     Scenario,
@@ -156,6 +156,8 @@ def conclusions(data: ReportData) -> list[str]:
     s = data.saving()
     out = [saving_sentence(a, b, s["mean"] * PER, s["ci_low"] * PER, s["ci_high"] * PER, conf, s["rel"],
                            prices=price_assumption(data.scenario))]
+    if data.precision is not None:
+        out.append(data.precision.sentence())
     current = 1 if s["ci_low"] > 0 else -1 if s["ci_high"] < 0 else 0
     flip = pricing_sentence(a, b, current, data.scenario.pricing.orchestration_profile.name, data.alternatives, conf)
     if flip:
@@ -175,13 +177,11 @@ def conclusions(data: ReportData) -> list[str]:
         verdict = "" if (lo > 0 or hi < 0) else " (not significant)"
         what = (f"the saving of {a} is {usd(v, hi - lo)} per 1,000 runs {_interval(lo, hi)}" if v >= 0 else
                 f"{a} costs {usd(-v, hi - lo)} more per 1,000 runs {_interval(-hi, -lo)}")
-        out.append(f"At the {word} failure intensity swept ({it.rate_text(end[it.path])}) {what}"
-                   f"{verdict}; a break-even, if any, lies {side} that.")
+        beyond = beyond_range_sentence(data.sweep, it, a, b, conf) if be.winner == a else None
+        out.append(f"At the {word} failure intensity swept ({it.rate_text(end[it.path])}) {what}{verdict}"
+                   + (f". {beyond}" if beyond else f"; a break-even, if any, lies {side} that."))
     if data.analytic_be is not None:
-        inside = (be.status == "crossing" and be.ci_low <= data.analytic_be <= be.ci_high)
-        where = ("inside the simulated interval" if inside else
-                 "outside the swept range" if not (min(data.grid) <= data.analytic_be <= max(data.grid))
-                 else "outside the simulated interval")
+        where = closed_form_position(be, data.analytic_be, data.grid)
         out.append(f"The closed form ({data.analytic_be_formula}) puts the break-even at "
                    f"{it.rate_text(data.analytic_be)}, {where}."
                    + (" " + closed_form_gap(data) if where == "outside the simulated interval" else ""))
@@ -198,13 +198,14 @@ def conclusions(data: ReportData) -> list[str]:
                    f"{_dur_interval(-m['ci_high'], -m['ci_low'])}).")
     sens = data.sensitivity
     if len(sens):
-        base = s["mean"] * PER
+        base = data.setting_saving()["mean"] * PER
         tab = pdata.tornado_table(base, sens)
         top = tab.iloc[0]
         out.append(f"The saving is most sensitive to the **{top['input']}** "
                    f"({top['low_setting']} → {top['high_setting']}: {usd(top['low'])} to {usd(top['high'])} "
                    f"per 1,000 runs)" + (f", then the {tab.iloc[1]['input']}" if len(tab) > 1 else "") + ".")
-        sign = 1 if s["ci_low"] > 0 else -1 if s["ci_high"] < 0 else 0
+        st = data.setting_saving()  # the settings are compared on the same replications as this baseline
+        sign = 1 if st["ci_low"] > 0 else -1 if st["ci_high"] < 0 else 0
         flips = []
         for _, r in sens.iterrows():
             rs = 1 if r["ci_low"] > 0 else -1 if r["ci_high"] < 0 else 0
@@ -222,6 +223,93 @@ def conclusions(data: ReportData) -> list[str]:
             out.append(f"Only {frac:.2%} of {label}'s runs completed (retry limits or the time limit); "
                        "abandoned runs are included in the costs.")
     return out
+
+
+def closed_form_position(be: stats.BreakEven, closed: float, grid: Sequence[float]) -> str:
+    """Where a closed-form break-even lies against the simulated one, in words that are true when
+    an end of the simulated interval is infinite (resamples that cross beyond the swept range):
+    "inside" is then only "not contradicted", since half the line is inside."""
+    in_range = min(grid) <= closed <= max(grid)
+    if be.status != "crossing":
+        return ("inside the swept range, where the simulation finds no crossing" if in_range
+                else "outside the swept range, where the simulation finds no crossing either")
+    if not (be.ci_low <= closed <= be.ci_high):
+        return "outside the simulated interval" if in_range else "outside the swept range"
+    if math.isfinite(be.ci_low) and math.isfinite(be.ci_high):
+        return "inside the simulated interval"
+    side = "below" if not math.isfinite(be.ci_low) else "above"
+    return (f"which the simulation does not contradict, but cannot confirm either: its interval is open {side} "
+            f"(some resamples cross {side} the swept range), so more replications or a wider sweep would settle it")
+
+
+def breakeven_text(be: stats.BreakEven, fmt: Any = None) -> str:
+    """A break-even in one line, an infinite interval end in words ("below the swept range"):
+    ``fmt`` formats a value of the swept parameter (default: 4 significant digits)."""
+    fmt = fmt or (lambda v: f"{v:.4g}")
+    if be.status != "crossing":
+        return (f"no break-even of {be.metric} along {be.x} in the swept range: "
+                + (f"{be.winner} is lower at every point" if be.winner else f"{be.a} and {be.b} tie"))
+
+    def end(v: float) -> str:
+        if v == -math.inf:
+            return "below the swept range"
+        if v == math.inf:
+            return "above the swept range"
+        return fmt(v)
+    below, above = (be.a, be.b) if be.a_lower == "below" else (be.b, be.a)
+    return (f"break-even {be.x} ≈ {fmt(be.estimate)} ({be.confidence:.0%} CI {end(be.ci_low)} to "
+            f"{end(be.ci_high)}); {below} has the lower {be.metric} below it, {above} above it")
+
+
+def failure_rate(it: Intensity, x: float) -> float:
+    """The failure rate a sweep value stands for, 0 meaning no failures of that source: the
+    probability itself, or failures per day for an interval (MTBF, Weibull scale, every)."""
+    return float(x) if it.more_failures_when_larger else it.per_day(float(x))
+
+
+def beyond_range_sentence(sweep: pd.DataFrame, it: Intensity, a: str, b: str, confidence: float = 0.95,
+                          metric: str = "total_cost_usd") -> str | None:
+    """Where ``a`` is cheaper at every swept value: what lies toward fewer failures than the
+    range holds, from the two sweep points with the fewest failures, extrapolated linearly in the
+    failure rate to no failures of that source at all (per replication, the same replications at
+    every point, with a t interval). The sentence says which of three cases the interval shows:
+    the saving stays positive (no break-even on that trend: it levels off, carried by the other
+    failure sources or by what ``a`` saves without failures), turns negative (a break-even below
+    the range), or cannot tell. None when the sweep has fewer than two points or replications."""
+    if sweep is None or it.path not in sweep.columns:
+        return None
+    xs = np.sort(sweep[it.path].unique())
+    rates = np.array([failure_rate(it, x) for x in xs])
+    if len(xs) < 2 or not np.all(np.isfinite(rates)):
+        return None
+    order = np.argsort(rates)
+    (x1, r1), (x2, r2) = (xs[order[0]], rates[order[0]]), (xs[order[1]], rates[order[1]])
+    if not r2 > r1 > 0:
+        return None
+
+    def saving_per_run(x: float) -> pd.Series:
+        part = sweep[sweep[it.path] == x]
+        wide = part.pivot_table(index="run", columns="strategy", values=metric, aggfunc="first")
+        return (wide[b] - wide[a]) * PER
+
+    s1, s2 = saving_per_run(x1), saving_per_run(x2)
+    s1, s2 = s1.align(s2, join="inner")
+    n = len(s1)
+    if n < 2:
+        return None
+    s0 = s1 - (s2 - s1) * r1 / (r2 - r1)  # the line through both points, at rate 0
+    mean, se = float(s0.mean()), float(s0.std(ddof=1)) / math.sqrt(n)
+    half = float(stats.t_half_width(np.array([se]), np.array([n]), confidence)[0])
+    lo, hi = mean - half, mean + half
+    w = hi - lo
+    head = (f"Extrapolated linearly in the rate from the two sweep values with the fewest {it.noun}, the saving "
+            f"with no {it.noun} at all would be {usd(mean, w)} per 1,000 runs {_interval(lo, hi)}")
+    if lo > 0:
+        return (f"{head}: the saving stays above 0 as {it.noun} become rare (the other failure sources, or what "
+                f"{a} saves without failures, carry it), so this trend shows no break-even below the swept range.")
+    if hi < 0:
+        return f"{head}: on this trend the saving reaches 0, so a break-even lies below the swept range."
+    return f"{head}, which includes 0: whether a break-even lies below the swept range stays open."
 
 
 def closed_form_gap(data: ReportData) -> str:
@@ -291,6 +379,36 @@ def _tail_scale(fig: Figure, runs: pd.DataFrame, metrics: Sequence[str]) -> bool
     return True
 
 
+def _extended(data: ReportData) -> bool:
+    return int(data.runs["run"].nunique()) > data.options.runs
+
+
+def _setting_baseline(data: ReportData) -> str:
+    """The saving at the current settings on the replications every setting uses, and, where the
+    headline rests on more, that it does (their intervals differ: different replications)."""
+    st = data.setting_saving()
+    text = f"{usd_interval(st['mean'] * PER, st['ci_low'] * PER, st['ci_high'] * PER)} on these {st['n']:,} replications"
+    if _extended(data):
+        h = data.saving()
+        text += (f"; the headline's {h['n']:,} replications give "
+                 f"{usd_interval(h['mean'] * PER, h['ci_low'] * PER, h['ci_high'] * PER)}")
+    return text
+
+
+def distribution_figure(runs: pd.DataFrame, a: str, b: str) -> Figure:
+    """The makespan's distribution per strategy (empirical CDF) beside the histogram of the
+    per-run saving of total cost of ``a`` over ``b``: where the two strategies' cost CDFs would
+    be two near-vertical lines (most runs without a failure), the saving's histogram shows the
+    small overhead on most runs against the large saving on the few with failures."""
+    with plots.use_report_style():
+        fig = Figure(figsize=(14, 6.6))
+        left, right = fig.subplots(1, 2)
+        fig.suptitle("Distribution over runs")
+    plots.plot_distributions(runs, metrics=("makespan_s",), ax=left, legend_below=True)
+    plots.plot_saving_distribution(runs, a, b, ax=right)
+    return fig
+
+
 def build_figures(data: ReportData) -> dict[str, Figure]:
     """The six report figures (matplotlib Figures, not yet saved)."""
     it, a, b = data.intensity, data.a, data.b
@@ -301,11 +419,11 @@ def build_figures(data: ReportData) -> dict[str, Figure]:
     figs["breakeven"] = plots.plot_breakeven(data.sweep, it.path, metric="total_cost_usd", breakeven=data.breakeven,
                                              level=data.options.confidence)
     _mark_current(figs["breakeven"], it, data.grid)
-    figs["distributions"] = plots.plot_distributions(data.runs, metrics=("makespan_s", "total_cost_usd"))
-    _tail_scale(figs["distributions"], data.runs, ("makespan_s", "total_cost_usd"))
+    figs["distributions"] = distribution_figure(data.runs, a, b)
+    _tail_scale(figs["distributions"], data.runs, ("makespan_s",))
     figs["cost_breakdown"] = plots.plot_cost_breakdown(data.runs, level=data.options.confidence)
     figs["timeline"] = plots.plot_timeline(data.events)
-    s = data.saving()
+    s = data.setting_saving()
     factor = data.options.sensitivity_factor
     tab = pdata.tornado_table(s["mean"] * PER, data.sensitivity)
     figs["sensitivity"] = plots.plot_sensitivity(
@@ -443,28 +561,33 @@ def document_blocks(data: ReportData, command: str) -> list[Block]:
     if sc.description:
         blocks.append(("p", f"*{sc.description}*"))
     engines = ",".join(sorted(data.runs["engine"].unique()))
-    blocks.append(("p", f"{o.runs:,} replications per setting, root seed {o.seed}, engine {engines}"
+    n_base = int(data.runs["run"].nunique())
+    base_note = (f" ({n_base:,} at the current settings, for the headline's precision target)"
+                 if n_base != o.runs else "")
+    blocks.append(("p", f"{o.runs:,} replications per setting{base_note}, root seed {o.seed}, engine {engines}"
                         f"{', quick mode' if o.quick else ''}; generated with `{command}`."))
     blocks.append(("p", f"**Prices:** {sc.pricing.describe()} (sources and dates: docs/costs.md). "
                         f"**Sign convention:** {sign_note(a, b)}; every saving in this report, its tables and "
-                        "figures follows it" + (" (the optimiser's table in \"What we would change\" gives costs "
-                        "relative to a reference instead, as its column heads say)" if data.changes is not None
-                        else "") + "."))
+                        "figures follows it" + (" (the optimiser's table in \"What we would change\" gives the "
+                        "saving of each candidate against a reference, reference − candidate, as its column heads "
+                        "say)" if data.changes is not None else "") + "."))
     blocks += [("h", 2, "Conclusion"), ("ul", conclusions(data))]
     blocks += _scenario_blocks(sc, a, b)
 
     header, rows = _table_rows(data)
     blocks += [
         ("h", 2, "Results at the current settings"),
-        ("p", f"Means per run with {conf} Student-t intervals over {o.runs:,} replications; the last column is the "
+        ("p", f"Means per run with {conf} Student-t intervals over {n_base:,} replications; the last column is the "
               f"paired saving of {a}, {b} − {a} (positive: {a} lower; both strategies face the same failures in each "
               f"replication, so the shared noise cancels) and, in brackets, relative to {b}."),
         ("table", header, rows),
         ("img", "figures/cost_breakdown.png", "Cost breakdown",
          f"Where the money goes: useful compute, wasted compute and orchestration, mean per run "
          f"(or per 1,000 runs), with the {conf} interval of the total."),
-        ("img", "figures/distributions.png", "Distributions of makespan and total cost",
-         "Distribution over runs (empirical CDF) of makespan and total cost, p50/p95/p99 marked."),
+        ("img", "figures/distributions.png", "Distributions of makespan and of the saving",
+         f"Left: distribution over runs (empirical CDF) of the makespan, p50/p95/p99 marked. Right: the "
+         f"paired saving of total cost per run, {b} − {a}, as a histogram (counts on a log scale), with 0 and "
+         f"the mean saving marked and the shares of runs where each strategy is cheaper."),
         ("img", "figures/timeline.png", "Timeline of one replication",
          "One representative replication (the median number of failed attempts among runs with failures): "
          "every attempt of every step, wasted work hatched, failures marked."),
@@ -496,7 +619,8 @@ def document_blocks(data: ReportData, command: str) -> list[Block]:
         ("h", 2, "Failure rate sweep and break-even"),
         ("p", f"Swept: `{it.path}` ({pdata.param_axis(it.path, data.grid)[0]}), {reason_text(data)}, on "
               f"{len(data.grid)} log-spaced values from {grid_txt} (current: {it.short(it.current)}), "
-              f"{o.runs:,} replications each, every other input as in the scenario."),
+              f"{o.runs:,} replications each, every other input as in the scenario"
+              + (f" (at the current value: {_setting_baseline(data)})" if _extended(data) else "") + "."),
         ("img", "figures/breakeven.png", "Break-even chart",
          f"Expected total cost per run of each strategy (top) and the paired saving of {a}, {b} − {a} (bottom) "
          f"against {pdata.param_axis(it.path, data.grid)[0]}; the break-even and its interval are marked where "
@@ -512,7 +636,7 @@ def document_blocks(data: ReportData, command: str) -> list[Block]:
 
     sens = data.sensitivity
     if len(sens):
-        tab = pdata.tornado_table(data.saving()["mean"] * PER, sens)
+        tab = pdata.tornado_table(data.setting_saving()["mean"] * PER, sens)
         s_rows = []
         for _, r in tab.iterrows():
             s_rows.append([r["input"], f"{r['low_setting']} → {r['high_setting']}",
@@ -523,7 +647,7 @@ def document_blocks(data: ReportData, command: str) -> list[Block]:
             ("h", 2, "Sensitivity"),
             ("p", f"Each input set to ×{1 / o.sensitivity_factor:g} (low) and ×{o.sensitivity_factor:g} (high) of its "
                   f"value, one at a time; the output is the paired saving of {a} over {b} in $ per 1,000 runs "
-                  f"(baseline {usd(data.saving()['mean'] * PER)}), with {conf} intervals. Failure rates are varied "
+                  f"(baseline {_setting_baseline(data)}), with {conf} intervals. Failure rates are varied "
                   "as rates (low = fewer failures); inputs at zero are left out."),
             ("img", "figures/sensitivity.png", "Tornado chart", "Inputs ranked by swing (largest on top)."),
             ("table", ["input", "low → high", "saving at low", "saving at high", "swing"], s_rows),
@@ -683,7 +807,8 @@ def _finite(v: float) -> float | str:
     return float(v) if math.isfinite(v) else ("inf" if v > 0 else "-inf" if v < 0 else "nan")
 
 
-def report_files(data: ReportData, command: str, formats: Sequence[str] = ("png", "svg")) -> dict[str, bytes]:
+def report_files(data: ReportData, command: str, formats: Sequence[str] = ("png", "svg"),
+                 docs_url: str | None = None) -> dict[str, bytes]:
     """Every output file (relative path → bytes): report.md, report.html, figures, data tables."""
     figs = build_figures(data)
     files: dict[str, bytes] = {}
@@ -696,7 +821,8 @@ def report_files(data: ReportData, command: str, formats: Sequence[str] = ("png"
     if data.changes is not None:
         files["data/optimize_candidates.csv"] = data.changes.table.to_csv(index=False, float_format="%.10g").encode()
     blocks = document_blocks(data, command)
-    markdown_text = render_markdown(blocks)
+    markdown_text, docs = link_docs(render_markdown(blocks), docs_url)
+    files.update({f"docs/{name}.md": text for name, text in docs.items()})
     files["report.md"] = markdown_text.encode()
     pngs = {path: data_ for path, data_ in files.items() if path.startswith("figures/") and path.endswith(".png")}
     files["report.html"] = render_html(markdown_text, f"Design review: {data.scenario.name}", pngs).encode()
@@ -713,6 +839,10 @@ def report_files(data: ReportData, command: str, formats: Sequence[str] = ("png"
                       "analytic": data.analytic_be, "analytic_formula": data.analytic_be_formula or None},
         "prices": data.scenario.pricing.describe(),
         "sign_convention": sign_note(data.a, data.b),
+        "precision": None if data.precision is None else {
+            "target_relative_half_width": data.precision.target, "runs": data.precision.runs,
+            "relative_half_width": _finite(data.precision.relative), "met": data.precision.met,
+            "replications_needed": _finite(data.precision.needed), "max_runs": data.precision.max_runs},
         "conclusions": conclusions(data),
         "other_orchestration_prices": [
             {"profile": p, "saving_per_1000_runs": None if sv is None else dict(zip(("mean", "ci_low", "ci_high"),
@@ -728,10 +858,45 @@ def report_files(data: ReportData, command: str, formats: Sequence[str] = ("png"
     }
     files["data/report.json"] = (json.dumps(record, indent=1, default=_json_default) + "\n").encode()
     files["data/summary.csv"] = data.summary.to_csv(index=False, float_format="%.10g").encode()
-    files["data/paired.csv"] = data.paired.to_csv(index=False, float_format="%.10g").encode()
-    files["data/breakeven_points.csv"] = be.points.to_csv(index=False, float_format="%.10g").encode()
-    files["data/sensitivity.csv"] = data.sensitivity.to_csv(index=False, float_format="%.10g").encode()
+    files["data/paired.csv"] = advantages(data.paired).to_csv(index=False, float_format="%.10g").encode()
+    files["data/breakeven_points.csv"] = saving_points(be.points, data.a, data.b).to_csv(
+        index=False, float_format="%.10g").encode()
+    per_1000 = f"saving_{data.b}_minus_{data.a}_per_1000_runs"
+    files["data/sensitivity.csv"] = data.sensitivity.rename(columns={
+        "value": per_1000, "ci_low": f"{per_1000}_ci_low", "ci_high": f"{per_1000}_ci_high"}).to_csv(
+        index=False, float_format="%.10g").encode()
     return files
+
+
+_DOC_MENTION = re.compile(r"(?<!\]\()(?<![\[/`\w])docs/([a-z_-]+)\.md(?![\w`\]])")
+
+
+def installed_doc(name: str) -> bytes | None:
+    """The text of ``docs/NAME.md`` as installed with the package (None if it is not there)."""
+    from importlib import resources
+
+    ref = resources.files("sim").joinpath("data", "docs", f"{name}.md")
+    return ref.read_bytes() if ref.is_file() else None
+
+
+def link_docs(markdown_text: str, docs_url: str | None = None) -> tuple[str, dict[str, bytes]]:
+    """Every mention of ``docs/NAME.md`` in the report becomes a link to a copy of that page in the
+    report's own folder (the installed docs travel with the report, so the links work wherever the
+    folder is opened); returns the text and the pages to write. A page that is not installed stays
+    plain text. With ``docs_url`` (the project's published docs, or a relative path such as ``..``
+    for a report kept beside them) the links point there and nothing is copied."""
+    docs: dict[str, bytes] = {}
+
+    def link(m: re.Match) -> str:
+        text = installed_doc(m.group(1))
+        if text is None:
+            return m.group(0)
+        if docs_url is not None:
+            return f"[docs/{m.group(1)}.md]({docs_url.rstrip('/')}/{m.group(1)}.md)"
+        docs[m.group(1)] = text
+        return f"[docs/{m.group(1)}.md](docs/{m.group(1)}.md)"
+
+    return _DOC_MENTION.sub(link, markdown_text), docs
 
 
 def write_report(out: str | Path, files: dict[str, bytes], formats: Sequence[str] = ("png", "svg")) -> list[Path]:
