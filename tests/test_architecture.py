@@ -15,7 +15,7 @@ import sim
 
 ROOT = Path(sim.__file__).parent
 LAYER = {"commands": 5, "cli": 5, "__main__": 5, "analysis": 4, "calibrate": 4, "experiment": 3,
-         "engines": 2, "model": 1, "errors": 0, "data": 0, "__init__": 6}
+         "engines": 2, "model": 1, "errors": 0, "shutdown": 0, "data": 0, "__init__": 6}
 
 
 def _module_name(path: Path) -> str:

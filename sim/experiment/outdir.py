@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 from types import TracebackType
 
+from sim import shutdown
 from sim.errors import SimError
 
 __all__ = ["FolderLock", "OutputFolderError", "close_inherited_locks"]
@@ -67,6 +68,7 @@ class FolderLock:
         self.option = option
         self._fd: int | None = None
         self._created: list[Path] = []
+        self._token: int | None = None
 
     def _fail(self, problem: str) -> OutputFolderError:
         return OutputFolderError(f"{self.option} {self.path}: {problem}")
@@ -130,9 +132,13 @@ class FolderLock:
             raise self._fail(f"cannot write in the folder ({exc.strerror or exc})") from None
         self._fd = fd
         _HELD.add(fd)
+        self._token = shutdown.on_exit(self.release)  # a forced exit (second Ctrl-C) releases it too
         return self
 
     def release(self) -> None:
+        if self._token is not None:
+            shutdown.cancel(self._token)
+            self._token = None
         if self._fd is None:
             return
         with contextlib.suppress(OSError):
