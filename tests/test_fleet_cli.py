@@ -22,7 +22,8 @@ def test_fleet_command_on_fleet_research(tmp_path: Path, capsys: pytest.CaptureF
     rc = main(["fleet", str(RESEARCH), "--replications", "3", "--seed", "5", "--out", str(out), "--quiet"])
     assert rc == 0
     text = capsys.readouterr().out
-    assert sorted(p.name for p in out.iterdir()) == ["fleet.parquet", "paired.csv", "summary.csv", "workflows.parquet"]
+    assert sorted(p.name for p in out.iterdir()) == [".sim-results.json", "fleet.parquet", "paired.csv", "summary.csv",
+                                                     "workflows.parquet"]
     workflows = pd.read_parquet(out / "workflows.parquet")
     fleet = pd.read_parquet(out / "fleet.parquet")
     summary = pd.read_csv(out / "summary.csv")

@@ -19,10 +19,10 @@ import pandas as pd
 from sim.analysis import stats
 from sim.analysis.closed_form import analytic_breakeven
 from sim.analysis.saving import sign_note
+from sim.commands.common import results_folder
 from sim.commands.run import UsageError, finish
 from sim.commands.sweep import LABELS, add_execution_arguments, check_common, check_metric, fmt_x
 from sim.experiment.io import atomic_write_text
-from sim.experiment.outdir import FolderLock
 from sim.experiment.points import (
     SweepPoint,
     Vary,
@@ -149,7 +149,7 @@ def handle(args: argparse.Namespace) -> int:
         f"{scenario.name}-breakeven-" + manifest_hash(sweep_identity(
             coarse_points, args.seed, args.runs, args.engine, args.chunk_size, sweep_spec([vary]), None, True))[:8])
 
-    lock = FolderLock(out).acquire()  # before simulating: an impossible --out fails at once
+    lock = results_folder(args, "breakeven", out, scenario).acquire()  # before simulating: an impossible --out fails at once
     try:
         points, result = _run(args, scenario, vary, out / "coarse", metrics)
         df = result.runs

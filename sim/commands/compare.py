@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sim.analysis.report.compare import compare_pricing, comparison_markdown, comparison_rows
 from sim.analysis.saving import sign_note
+from sim.commands.common import add_overwrite_argument, results_folder
 from sim.commands.run import UsageError
 from sim.errors import ScenarioError
 from sim.experiment.api import ENGINES
@@ -41,6 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--engine", choices=ENGINES, default="auto")
     p.add_argument("--workers", type=int, default=None, help="local processes (default: every core for large runs)")
     p.add_argument("--out", help="also write DIR/compare.md and DIR/compare.csv")
+    add_overwrite_argument(p)
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(handler=handle)
 
@@ -66,8 +68,8 @@ def handle(args: argparse.Namespace) -> int:
     if scenario.fleet is not None:
         raise UsageError(f"{args.scenario}: compare reprices single-pipeline runs; a fleet scenario is not supported")
     out = Path(args.out) if args.out else None
-    if out is not None and out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} exists and is not a folder")
+    if out is not None:  # before simulating: a folder of other results is refused at once
+        results_folder(args, "compare", out, scenario).check()
     started = time.perf_counter()
     cmp = compare_pricing(scenario, profiles, runs=args.runs, seed=args.seed, path=args.sweep, engine=args.engine,
                           workers=args.workers, quiet=args.quiet, n_boot=args.boot)
@@ -89,7 +91,8 @@ def handle(args: argparse.Namespace) -> int:
     if out is not None:
         import pandas as pd
 
-        atomic_write_text(out / "compare.md", comparison_markdown(cmp))
-        atomic_write_text(out / "compare.csv", pd.DataFrame(rows).to_csv(index=False))
+        with results_folder(args, "compare", out, scenario):
+            atomic_write_text(out / "compare.md", comparison_markdown(cmp))
+            atomic_write_text(out / "compare.csv", pd.DataFrame(rows).to_csv(index=False))
         print(f"wrote {out}/: compare.md, compare.csv")
     return 0

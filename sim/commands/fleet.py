@@ -13,11 +13,11 @@ from tqdm import tqdm
 
 from sim.analysis import stats
 from sim.analysis.saving import sign_note
+from sim.commands.common import add_overwrite_argument, results_folder
 from sim.commands.run import UsageError, finish, fmt_interval, fmt_value
 from sim.engines.fleet import simulate_fleet
 from sim.engines.fleet.provider import check_provider
 from sim.experiment.io import atomic_write_bytes, parquet_bytes
-from sim.experiment.outdir import FolderLock
 from sim.model.scenario import Scenario, load_scenario
 
 # (column of the fleet table, label) in the order they are printed
@@ -52,6 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="fleet replications (default 20; --replications is an alias)")
     p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
     p.add_argument("--out", help="output folder (default results/<scenario name>-fleet)")
+    add_overwrite_argument(p)
     p.add_argument("--strategies", help="comma-separated strategy labels (default: every strategy of the scenario)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=handle, interrupted="nothing was written (fleet writes its files only when every "
@@ -193,9 +194,7 @@ def handle(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.scenario}: {exc}") from None
     strategies = _strategies(scenario, args.strategies)
     out = Path(args.out) if args.out else Path("results") / f"{scenario.name}-fleet"
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} exists and is not a folder")
-    with FolderLock(out):  # before simulating: an impossible --out fails at once
+    with results_folder(args, "fleet", out, scenario):  # before simulating: an impossible --out fails at once
         return _fleet_into(args, scenario, strategies, out)
 
 
