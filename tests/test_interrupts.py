@@ -62,11 +62,11 @@ def test_sweeps_keep_their_finished_chunks(command, tmp_path, capsys, monkeypatc
 
 # --------------------------------------------------------------------------- a real Ctrl-C
 #
-# ``python -m sim …`` in a session of its own; SIGINT goes to its whole process group, as a
+# ``python -m sim …`` as the leader of a new process group; SIGINT goes to its whole process group, as a
 # terminal's Ctrl-C does (the workers get it too). Whatever the instant (start-up, loading, the
 # pilot, the simulation, on worker processes or a local Dask cluster), the command must exit
 # with 130 within 2 s, print one line and no traceback, write nothing it had not finished, and
-# leave no process of its session behind.
+# leave no process of its group behind.
 
 import os  # noqa: E402
 import signal  # noqa: E402

@@ -553,7 +553,7 @@ def to_markdown(claims: pd.DataFrame, quick: bool, seed: int) -> str:
               "The bundled scenarios are priced with the article's model and GPU prices and Temporal Cloud's list prices "
               "for orchestration; this audit swaps in the article's own orchestration figures where it checks the "
               "article against itself. Each bundled profile, as its file states it (sim/data/pricing/; docs/costs.md). "
-              "The search store the figures were read from does not record when a page was copied, so no copy has a "
+              "The stored copies of the pages the figures were read from carry no date of copy, so no copy has a "
               "known date; figures that could not be found in a stored copy of the vendor's page are marked NOT "
               "sourced in the source or not-modelled column.", "",
               "| profile | source | date of the copy | not modelled |", "|---|---|---|---|"]
