@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sim.analysis.report.compare import compare_pricing, comparison_markdown, comparison_rows
 from sim.analysis.saving import sign_note
-from sim.commands.common import add_overwrite_argument, results_folder
+from sim.commands.common import add_overwrite_argument, check_common, results_folder
 from sim.commands.run import UsageError
 from sim.errors import ScenarioError
 from sim.experiment.api import ENGINES
@@ -48,12 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    if args.runs < 10:
-        raise UsageError("--runs must be at least 10")
-    if args.seed < 0:
-        raise UsageError("--seed must not be negative")
-    if args.boot < 100:
-        raise UsageError("--boot must be at least 100")
+    check_common(args, min_runs=10)
     profiles = [p.strip() for p in args.pricing.split(",")] if args.pricing else None
     if profiles is not None and (not all(profiles) or len(set(profiles)) != len(profiles)):
         raise UsageError("--pricing: give distinct profile names separated by commas")

@@ -14,7 +14,7 @@ from sim.analysis.analytic import daly_interval_s
 from sim.analysis.optimize.recommend import DEFAULT_HEARTBEAT_COST_S, Recommendation, recommend
 from sim.analysis.optimize.select import OBJECTIVE_LABELS, OBJECTIVES
 from sim.analysis.saving import sign_note
-from sim.commands.common import add_overwrite_argument, results_folder
+from sim.commands.common import add_overwrite_argument, check_common, results_folder
 from sim.commands.run import UsageError, fmt_interval, fmt_value
 from sim.errors import SimError
 from sim.experiment.io import atomic_write_bytes, atomic_write_text
@@ -150,10 +150,7 @@ def report_text(rec: Recommendation, top: int, seconds: float) -> str:
 
 
 def handle(args: argparse.Namespace) -> int:
-    if args.runs < 2:
-        raise UsageError("--runs must be at least 2")
-    if args.seed < 0:
-        raise UsageError("--seed must not be negative")
+    check_common(args, min_runs=2)
     if args.top < 1:
         raise UsageError("--top must be at least 1")
     if args.heartbeat_runs is not None and args.heartbeat_runs < 2:
