@@ -17,6 +17,7 @@ RESEARCH = ROOT / "experiments" / "scenarios" / "fleet_research.toml"
 VIDEO = ROOT / "experiments" / "scenarios" / "video.toml"
 
 
+@pytest.mark.slow
 def test_fleet_command_on_fleet_research(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "fleet"
     rc = main(["fleet", str(RESEARCH), "--replications", "3", "--seed", "5", "--out", str(out), "--quiet"])

@@ -149,7 +149,7 @@ def _cases() -> list:
     for name in LONG:
         for workers in ([None, "2"] if name in WITH_WORKERS else [None]):
             for when in (STARTUP_S, LOADING_S, SIMULATING_S):
-                quick = name == "run" and when == SIMULATING_S
+                quick = name == "run" and workers is not None and when == SIMULATING_S
                 marks = () if quick else (pytest.mark.slow,)
                 cases.append(pytest.param(name, workers, when, marks=marks,
                                           id=f"{name}-{'w' + workers if workers else 'serial'}-{when}s"))
@@ -178,6 +178,7 @@ def test_ctrl_c_at_any_instant(name, workers, after_s, tmp_path, request):
         assert not list(result.rglob(".lock"))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="the process table is read from /proc")
 @pytest.mark.parametrize("scheduler", [pytest.param(None, id="workers"), pytest.param("local", id="dask")])
 def test_second_ctrl_c_forces_the_exit(scheduler, tmp_path):

@@ -117,6 +117,7 @@ def test_summarize_errors():
         stats.summarize(df, confidence=1.5)
 
 
+@pytest.mark.slow
 @settings(max_examples=80, deadline=None)
 @given(
     values=st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=2, max_size=40),
@@ -346,6 +347,7 @@ def test_breakeven_exact_on_noise_free_line():
     assert list(res.points["mean_diff"]) == pytest.approx([-5, -3, -1, 1, 3])
 
 
+@pytest.mark.slow
 def test_breakeven_interval_covers_true_crossing():
     # a − b = 0.8 (x − 4.3) + noise; true crossing 4.3; durable cheaper below
     rng = np.random.default_rng(301)
