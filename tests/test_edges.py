@@ -18,11 +18,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.analysis.stats import bounded_interval
 from sim.calibrate.report import _dur_row, _num_row
 from sim.cli import main
 from sim.experiment.outdir import FolderLock
 from sim.experiment.store import SKETCH_ALPHA, Aggregate
+from sim.stats import bounded_interval
 
 ROOT = Path(__file__).resolve().parents[1]
 VIDEO = ROOT / "experiments" / "scenarios" / "video.toml"

@@ -13,8 +13,9 @@ import pandas as pd
 import pytest
 
 import sim
+from sim import stats
 from sim.analysis import plotdata as pdata
-from sim.analysis import plots, report, stats
+from sim.analysis import plots, report
 from sim.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]

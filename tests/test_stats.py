@@ -1,4 +1,4 @@
-"""sim.analysis.stats against hand numbers, known distributions and synthetic sweeps.
+"""sim.stats against hand numbers, known distributions and synthetic sweeps.
 
 Coverage tests use fixed seeds and a tolerance of 4 binomial standard errors.
 """
@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import norm
 
-from sim.analysis import stats
+from sim import stats
 
 T_975_1 = 12.706204736174698  # Student t quantile, 1 degree of freedom (tables)
 

@@ -3,7 +3,7 @@ Execution: Durable Orchestration" (GMI Cloud blog, 13 April 2026).
 
 ``ARTICLE`` holds what the article says (its numbers, as printed). Everything else is computed:
 closed forms from ``sim.analysis.analytic``, simulations through ``sim.experiment.api.simulate`` and
-``sim.experiment.sweep.sweep``, break-evens with ``sim.analysis.stats.breakeven``, orchestration costs from
+``sim.experiment.sweep.sweep``, break-evens with ``sim.stats.breakeven``, orchestration costs from
 ``sim.model.costs``. The experiments (``experiments/research_paper.py``, ``video_pipeline.py``,
 ``workflow_patterns.py``) call the same functions and add sweeps and figures; ``python -m sim
 audit`` turns them into a Markdown table of claims, figures, intervals and verdicts.
@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.analysis import analytic, stats
+from sim import stats
+from sim.analysis import analytic
 from sim.errors import SimError
 from sim.experiment.api import simulate, simulate_with_events
 from sim.experiment.points import Vary
@@ -187,7 +188,7 @@ def paired_gap(df: pd.DataFrame, metric: str = "total_cost_usd", a: str = "resta
 
 @dataclass(frozen=True)
 class SimBreakEven:
-    """A simulated break-even (``sim.analysis.stats.breakeven``) with the sweep it came from."""
+    """A simulated break-even (``sim.stats.breakeven``) with the sweep it came from."""
 
     path: str
     estimate: float

@@ -1,7 +1,7 @@
 """The one sign convention of every output (CLI, tables, figures, report text).
 
 The **saving** of strategy ``a`` over strategy ``b`` is ``b − a``, per run: positive when ``a``
-is cheaper (or faster, or wastes less). Paired tables (``sim.analysis.stats.paired_differences``)
+is cheaper (or faster, or wastes less). Paired tables (``sim.stats.paired_differences``)
 hold ``a − b`` for the pair they name; :func:`saving_of` turns either orientation into a saving,
 and :func:`sign_note` is the sentence each output states once.
 """

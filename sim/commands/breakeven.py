@@ -1,6 +1,6 @@
 """``python -m sim breakeven SCENARIO.toml --vary PATH=RANGE --metric total_cost_usd``.
 
-A coarse sweep over PATH, ``sim.analysis.stats.breakeven`` (paired means, interpolated crossing,
+A coarse sweep over PATH, ``sim.stats.breakeven`` (paired means, interpolated crossing,
 bootstrap interval over replications), then finer sweeps inside the bracketing interval
 (widened to the coarse interval when that is wider, never beyond the coarse range), and,
 where ``sim.analysis.analytic`` has a closed form for the scenario, the analytic value beside it.
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.analysis import stats
+from sim import stats
 from sim.analysis.closed_form import analytic_breakeven
 from sim.analysis.saving import sign_note
 from sim.commands.common import results_folder

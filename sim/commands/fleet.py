@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from sim.analysis import stats
+from sim import stats
 from sim.analysis.saving import sign_note
 from sim.commands.common import add_overwrite_argument, results_folder
 from sim.commands.run import UsageError, finish, fmt_interval, fmt_value

@@ -12,10 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim.analysis import stats
+from sim import stats
 from sim.analysis.saving import saving_of, sign_note
-from sim.analysis.stats import few_replications_warning
-from sim.analysis.stats.completion import incomplete_counts, incomplete_warnings
 from sim.commands.common import (
     UsageError,  # noqa: F401 - re-exported: other commands import it from here
     add_overwrite_argument,
@@ -28,6 +26,8 @@ from sim.experiment.api import ENGINES
 from sim.experiment.io import atomic_write_bytes, atomic_write_text, parquet_bytes
 from sim.experiment.runner import simulate_parallel
 from sim.model.scenario import Scenario, load_scenario
+from sim.stats import few_replications_warning
+from sim.stats.completion import incomplete_counts, incomplete_warnings
 
 HEADLINE = [("makespan_s", "makespan"), ("wasted_compute_s", "wasted compute"), ("total_cost_usd", "total cost")]
 

@@ -32,9 +32,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from sim import shutdown
-from sim.analysis import stats
-from sim.analysis.stats.completion import incomplete_warnings
+from sim import shutdown, stats
 from sim.errors import SimError
 from sim.experiment.api import ENGINES, simulate
 from sim.experiment.outdir import close_inherited_locks
@@ -42,6 +40,7 @@ from sim.experiment.points import points_frame
 from sim.experiment.resources import ResourceError, check_memory, check_runs
 from sim.experiment.store import METRICS, Aggregate, SweepStore, default_pairs
 from sim.model.scenario import Scenario
+from sim.stats.completion import incomplete_warnings
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",

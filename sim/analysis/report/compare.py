@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.analysis import stats
+from sim import stats
 from sim.analysis.report.analysis import (
     analytic_breakeven_value,
     compare_pair,

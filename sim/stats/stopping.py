@@ -9,11 +9,11 @@ from dataclasses import dataclass
 import pandas as pd
 from scipy import stats as sps
 
-from sim.analysis.stats.common import (
+from sim.stats.common import (
     _check_confidence,
     t_half_width,
 )
-from sim.analysis.stats.paired import (
+from sim.stats.paired import (
     paired_differences,
 )
 

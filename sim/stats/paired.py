@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from sim.analysis.stats.common import (
+from sim.stats.common import (
     _as_tuple,
     _check_confidence,
     _require_columns,

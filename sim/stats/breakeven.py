@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 from scipy.interpolate import PchipInterpolator
 
-from sim.analysis.stats.common import (
+from sim.stats.common import (
     _check_confidence,
     t_half_width,
 )
-from sim.analysis.stats.paired import (
+from sim.stats.paired import (
     paired_frame,
 )
 
