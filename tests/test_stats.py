@@ -431,3 +431,22 @@ def test_breakeven_bootstrap_is_fast_and_seeded():
     again = stats.breakeven(df, "x", n_boot=1000, seed=42)
     assert (again.ci_low, again.ci_high) == (res.ci_low, res.ci_high)
     assert res.ci_low <= 3.0 <= res.ci_high
+
+
+def test_mean_interval_of_matches_scipy_along_the_last_axis():
+    """The one t interval shape (paired differences, break-evens, stopping rules) against scipy."""
+    import scipy.stats as sps
+
+    from sim.stats.common import mean_interval_of
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(3.0, 2.0, size=(4, 50))
+    mean, std, se, half = mean_interval_of(x, 0.9)
+    for row in range(4):
+        lo, hi = sps.t.interval(0.9, 49, loc=x[row].mean(), scale=sps.sem(x[row]))
+        assert mean[row] == pytest.approx(x[row].mean(), rel=1e-12)
+        assert std[row] == pytest.approx(np.std(x[row], ddof=1), rel=1e-12)
+        assert mean[row] - half[row] == pytest.approx(lo, rel=1e-12)
+        assert mean[row] + half[row] == pytest.approx(hi, rel=1e-12)
+    one = mean_interval_of(np.array([2.5]))
+    assert one[0] == 2.5 and all(math.isnan(v) for v in one[1:])
