@@ -60,3 +60,25 @@ def test_python_examples_run(name, blocks, tmp_path, monkeypatch):
     for k, body in enumerate(blocks):
         exec(compile(body, f"{name}:block{k + 1}", "exec"), namespace)  # noqa: S102
     assert os.getcwd() == str(tmp_path)
+
+
+def test_the_public_api_names_resolve():
+    """Every name of ``sim.__all__`` is there, ``sim.simulate_fleet`` among them (loaded on first use)."""
+    import sim
+    from sim.engines.fleet.api import simulate_fleet
+
+    for name in sim.__all__:
+        assert getattr(sim, name) is not None, name
+    assert sim.simulate_fleet is simulate_fleet
+    workflows, fleet = sim.simulate_fleet(sim.load_scenario("fleet_research"), 1, seed=1)
+    assert len(fleet) == len(sim.load_scenario("fleet_research").strategies) and len(workflows) > 0
+
+
+def test_import_sim_loads_no_numerics():
+    """``import sim`` (and so the command line before it handles Ctrl-C) loads neither numpy nor pandas."""
+    import subprocess
+    import sys
+
+    code = "import sys, sim; print(sorted(m for m in ('numpy', 'pandas', 'scipy') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
