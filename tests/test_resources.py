@@ -74,3 +74,24 @@ def test_streaming_sweeps_are_not_refused(tmp_path, monkeypatch, capsys):
     argv = ["sweep", "video", "--vary", "failures.crash.mtbf=1h,2h", "--runs", "100000", "--out",
             str(tmp_path / "out"), "--quiet", "--workers", "1"]
     assert main(argv) == 0
+
+
+def test_fleet_refuses_tables_that_cannot_fit(tmp_path, capsys, monkeypatch):
+    """sim fleet keeps one row per workflow: a pilot replication sizes it before anything runs."""
+    monkeypatch.setattr(resources, "available_memory_bytes", lambda: 1_000_000)
+    out = tmp_path / "out"
+    assert main(["fleet", "fleet_research", "--runs", str(resources.FLEET_CHECK_FROM), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "the fleet's workflow table needs" in err[0] and "1 MB are available" in err[0]
+    assert not out.exists()
+    assert main(["fleet", "fleet_research", "--runs", str(MAX_RUNS + 1), "--out", str(out)]) == 2
+    assert "above the limit" in capsys.readouterr().err
+
+
+def test_the_fleet_estimate_scales_one_replication():
+    sc = sim.load_scenario("fleet_research")
+    peak = resources.check_fleet_memory(sc, 200, seed=4)
+    workflows, fleet = sim.simulate_fleet(sc, 1, seed=4)
+    one = workflows.memory_usage(deep=True).sum() + fleet.memory_usage(deep=True).sum()
+    assert peak == pytest.approx(PEAK_FACTOR * 200 * one, rel=1e-9)
+    assert resources.check_fleet_memory(sc, resources.FLEET_CHECK_FROM - 1) is None

@@ -18,6 +18,7 @@ from sim.commands.run import UsageError, finish, fmt_interval, fmt_value
 from sim.engines.fleet import simulate_fleet
 from sim.engines.fleet.provider import check_provider
 from sim.experiment.io import atomic_write_bytes, parquet_bytes
+from sim.experiment.resources import ResourceError, check_fleet_memory, check_runs
 from sim.model.scenario import Scenario, load_scenario
 
 # (column of the fleet table, label) in the order they are printed
@@ -182,6 +183,10 @@ def fleet_incomplete_warnings(fleet: pd.DataFrame, strategies: Sequence[str], ma
 def handle(args: argparse.Namespace) -> int:
     if args.replications < 1:
         raise UsageError("--runs must be at least 1 (--replications is its alias)")
+    try:
+        check_runs(args.replications)
+    except ResourceError as exc:
+        raise UsageError(str(exc)) from None
     if args.seed < 0:
         raise UsageError("--seed must not be negative")
     scenario = load_scenario(args.scenario)
@@ -193,6 +198,10 @@ def handle(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(f"{args.scenario}: {exc}") from None
     strategies = _strategies(scenario, args.strategies)
+    try:  # the workflows table is kept whole: refuse what cannot fit, before anything runs
+        check_fleet_memory(scenario, args.replications, args.seed, strategies)
+    except ResourceError as exc:
+        raise UsageError(str(exc)) from None
     out = Path(args.out) if args.out else Path("results") / f"{scenario.name}-fleet"
     with results_folder(args, "fleet", out, scenario):  # before simulating: an impossible --out fails at once
         return _fleet_into(args, scenario, strategies, out)

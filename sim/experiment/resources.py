@@ -7,7 +7,8 @@ runs table and the seconds per run, and the peak is ``PEAK_FACTOR`` times the ta
 and their concatenation, the summaries, the Parquet bytes; measured in docs/performance.md).
 What cannot fit in the memory available is refused with one line before anything runs (exit
 code 2). ``sim sweep`` and ``sim breakeven`` stream: only per-chunk aggregates stay in memory and
-the rows go to disk chunk by chunk, so their peak stays flat whatever ``--runs``.
+the rows go to disk chunk by chunk, so their peak stays flat whatever ``--runs``. ``sim fleet``
+keeps one row per workflow: one pilot replication sizes its tables (``check_fleet_memory``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 from sim.errors import SimError
 
 __all__ = ["MAX_RUNS", "PEAK_FACTOR", "PILOT_RUNS", "Pilot", "ResourceError", "available_memory_bytes",
-           "check_memory", "check_runs", "estimate"]
+           "check_fleet_memory", "check_memory", "check_runs", "estimate"]
 
 #: The largest ``--runs`` any command accepts (per sweep point): 10⁸ replications take days on
 #: one core even on the fast path, and the half-width of a mean shrinks only as 1/√runs.
@@ -127,10 +128,34 @@ def check_memory(scenario: object, runs: int, seed: int = 0, engine: str = "auto
     if runs * max(1, n_strategies) < CHECK_FROM_ROWS:
         return None
     pilot = estimate(scenario, runs, seed, engine)
-    if pilot.available_bytes is not None and pilot.peak_bytes > pilot.available_bytes:
-        fit = max(1, math.floor(pilot.available_bytes / (PEAK_FACTOR * pilot.bytes_per_row * pilot.rows / runs)))
-        raise ResourceError(
-            f"--runs {runs:,}: the runs table needs ~{_gb(pilot.peak_bytes)} of memory at the peak and "
-            f"{_gb(pilot.available_bytes)} are available; use --runs {fit:,} or fewer, or `sim sweep` "
-            "(which keeps no runs table in memory)")
+    _refuse(pilot.peak_bytes, pilot.available_bytes, runs, "the runs table", "or `sim sweep` (which keeps no runs "
+            "table in memory)")
     return pilot
+
+
+def _refuse(peak_bytes: float, available_bytes: int | None, runs: int, what: str, advice: str) -> None:
+    if available_bytes is not None and peak_bytes > available_bytes:
+        fit = max(1, math.floor(available_bytes / (peak_bytes / runs)))
+        raise ResourceError(f"--runs {runs:,}: {what} needs ~{_gb(peak_bytes)} of memory at the peak and "
+                            f"{_gb(available_bytes)} are available; use --runs {fit:,} or fewer" +
+                            (f", {advice}" if advice else ""))
+
+
+#: From this many fleet replications a pilot replication estimates the memory of the tables.
+FLEET_CHECK_FROM = 100
+
+
+def check_fleet_memory(scenario: object, replications: int, seed: int = 0,
+                       strategies: list[str] | None = None) -> float | None:
+    """Refuse (``ResourceError``) fleet tables (one row per workflow) that cannot fit in memory:
+    one pilot replication gives their bytes per replication. Returns the estimated peak, or None
+    below ``FLEET_CHECK_FROM`` replications (not piloted)."""
+    if replications < FLEET_CHECK_FROM:
+        return None
+    from sim.engines.fleet.api import simulate_fleet
+
+    workflows, fleet = simulate_fleet(scenario, 1, seed, strategies=strategies)  # type: ignore[arg-type]
+    per_replication = float(workflows.memory_usage(deep=True).sum() + fleet.memory_usage(deep=True).sum())
+    peak = PEAK_FACTOR * per_replication * replications
+    _refuse(peak, available_memory_bytes(), replications, "the fleet's workflow table", "")
+    return peak
