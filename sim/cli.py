@@ -26,6 +26,11 @@ from typing import Any, NoReturn
 from sim import shutdown
 from sim.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, SimError
 
+#: multiprocessing's resource tracker, a process started with this interpreter's -W options, cleans
+#: up the semaphores of worker processes ended by a Ctrl-C; its warnings about them would follow
+#: the one line of the interrupt
+_QUIET_TRACKER = "ignore:resource_tracker:UserWarning"
+
 #: Seconds a command has, after the first Ctrl-C, to stop and clean up before the exit is forced.
 GRACE_S = 1.2
 
@@ -129,6 +134,8 @@ class _Interrupts:
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """Run one command; ``prog``: the name shown in usage lines (default: as invoked)."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if _QUIET_TRACKER not in sys.warnoptions:
+        sys.warnoptions.append(_QUIET_TRACKER)
     interrupts = _Interrupts()
     interrupts.install()
     try:

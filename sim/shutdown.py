@@ -16,8 +16,11 @@ import signal
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
-__all__ = ["cancel", "child_pids", "end_children", "on_exit", "run_cleanups"]
+T = TypeVar("T")
+
+__all__ = ["cancel", "child_pids", "end_children", "on_exit", "run_cleanups", "start_deaf_to_ctrl_c"]
 
 _CLEANUPS: dict[int, Callable[[], None]] = {}
 _LOCK = threading.Lock()
@@ -103,3 +106,29 @@ def end_children() -> None:
             continue
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
+
+
+def start_deaf_to_ctrl_c(start: Callable[[], T]) -> T:
+    """``start()`` in a thread that blocks SIGINT, so that the threads and processes it starts
+    (a local Dask cluster: its event loop, its worker processes) inherit the blocked signal and
+    never see a terminal's Ctrl-C, which this process alone handles (it ends them). The calling
+    thread waits in short, interruptible steps: a Ctrl-C meanwhile raises KeyboardInterrupt here."""
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - not POSIX
+        return start()
+    box: dict[str, object] = {}
+
+    def run() -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            box["value"] = start()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, name="sim-start-deaf-to-ctrl-c", daemon=True)
+    thread.start()
+    while thread.is_alive():
+        thread.join(0.05)
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    return box["value"]  # type: ignore[return-value]
+

@@ -142,17 +142,19 @@ LONG = {
     "fit": (["fit", "EVENTS", "--strategy", "durable", "--out", "out/fitted.toml"], True),
 }
 WITH_WORKERS = {"run", "sweep", "breakeven", "report", "compare"}
+ON_DASK = {"run", "sweep"}  # --scheduler local: a local Dask cluster (it starts in a few seconds)
+DASK_RUNNING_S = 7.0
 
 
 def _cases() -> list:
     cases = []
     for name in LONG:
-        for workers in ([None, "2"] if name in WITH_WORKERS else [None]):
-            for when in (STARTUP_S, LOADING_S, SIMULATING_S):
+        for workers in ([None, "2"] if name in WITH_WORKERS else [None]) + (["dask"] if name in ON_DASK else []):
+            for when in (STARTUP_S, LOADING_S, SIMULATING_S) + ((DASK_RUNNING_S,) if workers == "dask" else ()):
                 quick = name == "run" and workers is not None and when == SIMULATING_S
                 marks = () if quick else (pytest.mark.slow,)
                 cases.append(pytest.param(name, workers, when, marks=marks,
-                                          id=f"{name}-{'w' + workers if workers else 'serial'}-{when}s"))
+                                          id=f"{name}-{workers if workers == 'dask' else 'w' + workers if workers else 'serial'}-{when}s"))
     return cases
 
 
@@ -163,7 +165,9 @@ def test_ctrl_c_at_any_instant(name, workers, after_s, tmp_path, request):
     if "EVENTS" in argv:
         log = request.getfixturevalue("event_log")
         argv = [str(log) if a == "EVENTS" else a for a in argv]
-    if workers:
+    if workers == "dask":
+        argv += ["--scheduler", "local", "--workers", "2"]
+    elif workers:
         argv += ["--workers", workers]
     code, elapsed, out, err = _interrupt(argv, tmp_path, after_s)
     assert code == 130, (code, err[-2000:])

@@ -253,9 +253,13 @@ class _Dask:
             raise RunnerError("--scheduler needs dask.distributed: pip install 'sim[cluster]'") from None
         self.cluster = None
         if scheduler == "local":
-            self.cluster = LocalCluster(n_workers=workers or available_cores(), threads_per_worker=1,
-                                        processes=True, dashboard_address=None, silence_logs=logging.ERROR)
-            self.client = Client(self.cluster)
+            # its processes are this command's to end: they never get the terminal's Ctrl-C
+            def start() -> tuple[Any, Any]:
+                cluster = LocalCluster(n_workers=workers or available_cores(), threads_per_worker=1,
+                                       processes=True, dashboard_address=None, silence_logs=logging.ERROR)
+                return cluster, Client(cluster)
+
+            self.cluster, self.client = shutdown.start_deaf_to_ctrl_c(start)
         else:
             try:
                 self.client = Client(scheduler, timeout="10s")
@@ -278,6 +282,7 @@ class _Dask:
 
     def abort(self) -> None:
         """End a local cluster's processes now, then let go of the client without waiting."""
+        logging.getLogger("distributed").setLevel(logging.CRITICAL)  # closed connections are expected now
         if self.cluster is not None:
             shutdown.end_children()
         with contextlib.suppress(Exception):
