@@ -224,3 +224,30 @@ def test_a_command_that_ignores_ctrl_c_is_ended_after_the_grace(tmp_path):
     assert proc.returncode == 130
     assert 1.0 < elapsed < EXIT_WITHIN_S  # the grace, not at once and not never
     assert err.strip() == "interrupted: the stubborn command kept nothing"
+
+
+def test_a_forced_exit_removes_what_is_being_written(tmp_path, monkeypatch):
+    """The cleanups a forced exit runs: the temporary file of a write in flight, the lock and the
+    folder a command created (sim.shutdown.run_cleanups, called by the second Ctrl-C)."""
+    import sim.experiment.io as io
+    from sim import shutdown
+    from sim.experiment.outdir import FolderLock
+
+    seen = []
+
+    def forced_exit_during_the_rename(src, dst):
+        seen.append(sorted(p.name for p in tmp_path.iterdir()))
+        shutdown.run_cleanups()
+        seen.append(sorted(p.name for p in tmp_path.iterdir()))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(io.os, "replace", forced_exit_during_the_rename)
+    with pytest.raises(KeyboardInterrupt):
+        io.atomic_write_bytes(tmp_path / "runs.parquet", b"data")
+    assert len(seen[0]) == 1 and seen[0][0].startswith(".runs.parquet.") and seen[1] == []
+    monkeypatch.undo()
+    lock = FolderLock(tmp_path / "new" / "out").acquire()
+    assert (tmp_path / "new" / "out" / ".lock").exists()
+    shutdown.run_cleanups()
+    assert not (tmp_path / "new").exists()
+    lock.release()  # nothing left to do
