@@ -12,6 +12,7 @@ cleanups run (``sim.shutdown``), every child process is killed, and the process 
 
 from __future__ import annotations
 
+import _thread
 import argparse
 import contextlib
 import importlib
@@ -93,6 +94,9 @@ class _Interrupts:
         self.printed = threading.Lock()
         self.said = False
         self.previous: Any = None
+        self.previous_hook: Any = None
+        self.redeliver = False
+        self.in_hook = False
 
     def say(self) -> None:
         with self.printed:
@@ -115,19 +119,44 @@ class _Interrupts:
         self.force()
 
     def handler(self, signum: int, frame: FrameType | None) -> None:
+        if self.redeliver:  # a KeyboardInterrupt that code ignoring exceptions swallowed, raised again
+            if self.in_hook:
+                return
+            self.redeliver = False
+            raise KeyboardInterrupt
         self.count += 1
         if self.count > 1:
             self.force()
         threading.Thread(target=self._later, name="sim-force-exit", daemon=True).start()
         raise KeyboardInterrupt
 
+    def unraisable(self, info: Any) -> None:
+        """The KeyboardInterrupt raised where exceptions are ignored (a callback run at fork, a
+        ``__del__``) would print "Exception ignored" and a traceback, and the command would go on:
+        deliver it again instead, where it stops the command."""
+        self.in_hook = True
+        try:
+            if info.exc_type is not None and issubclass(info.exc_type, KeyboardInterrupt):
+                self.redeliver = True
+                threading.Thread(target=self._redeliver_soon, name="sim-redeliver", daemon=True).start()
+            else:
+                self.previous_hook(info)
+        finally:
+            self.in_hook = False
+
+    def _redeliver_soon(self) -> None:
+        threading.Event().wait(0.02)  # once the hook has returned
+        _thread.interrupt_main()
+
     def install(self) -> None:
         if threading.current_thread() is threading.main_thread():
             self.previous = signal.signal(signal.SIGINT, self.handler)
+            self.previous_hook, sys.unraisablehook = sys.unraisablehook, self.unraisable
 
     def restore(self) -> None:
         if self.previous is not None:
             signal.signal(signal.SIGINT, self.previous)
+            sys.unraisablehook = self.previous_hook
             self.previous = None
 
 

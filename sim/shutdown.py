@@ -14,13 +14,13 @@ import multiprocessing
 import os
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
 
-__all__ = ["cancel", "child_pids", "end_children", "on_exit", "run_cleanups", "start_deaf_to_ctrl_c"]
+__all__ = ["cancel", "child_pids", "end_children", "on_exit", "run_cleanups", "sigint_blocked", "start_deaf_to_ctrl_c"]
 
 _CLEANUPS: dict[int, Callable[[], None]] = {}
 _LOCK = threading.Lock()
@@ -131,4 +131,19 @@ def start_deaf_to_ctrl_c(start: Callable[[], T]) -> T:
     if "error" in box:
         raise box["error"]  # type: ignore[misc]
     return box["value"]  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def sigint_blocked() -> Iterator[None]:
+    """Block SIGINT in this thread for the duration: processes forked (and threads started)
+    inside inherit the blocked signal, so a terminal's Ctrl-C never reaches a worker between its
+    fork and its own set-up. A Ctrl-C meanwhile stays pending and is handled on leaving."""
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - not POSIX
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 

@@ -251,3 +251,33 @@ def test_a_forced_exit_removes_what_is_being_written(tmp_path, monkeypatch):
     shutdown.run_cleanups()
     assert not (tmp_path / "new").exists()
     lock.release()  # nothing left to do
+
+
+def test_a_ctrl_c_where_exceptions_are_ignored_still_ends_the_command(tmp_path):
+    """A Ctrl-C that lands in a ``__del__`` (or a callback run at fork) raises KeyboardInterrupt
+    where Python ignores exceptions: no "Exception ignored" traceback, the command still ends."""
+    script = tmp_path / "deleting.py"
+    script.write_text(
+        "import argparse, time\n"
+        "import sim.cli as cli\n"
+        "class Slow:\n"
+        "    def __del__(self):\n"
+        "        time.sleep(0.2)\n"
+        "def deleting(args):\n"
+        "    while True:\n"
+        "        Slow()\n"
+        "def build(only=None, prog=None):\n"
+        "    p = argparse.ArgumentParser()\n"
+        "    sub = p.add_subparsers(dest='command')\n"
+        "    sub.add_parser('x').set_defaults(handler=deleting, interrupted='nothing was kept')\n"
+        "    return p\n"
+        "cli.build_parser = build\n"
+        "cli.entry()\n")
+    proc = subprocess.Popen([sys.executable, str(script), "x"], stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    time.sleep(1.5)
+    sent = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and time.monotonic() - sent < EXIT_WITHIN_S
+    assert err.strip() == "interrupted: nothing was kept", err

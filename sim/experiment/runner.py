@@ -226,7 +226,8 @@ class _Processes:
         self.slots = workers
 
     def submit(self, payload: _Payload) -> Future:
-        return self.pool.submit(_work, payload)
+        with shutdown.sigint_blocked():  # a worker forked now never sees the terminal's Ctrl-C
+            return self.pool.submit(_work, payload)
 
     def wait_any(self, pending: set) -> set:
         return futures_wait(pending, return_when=FIRST_COMPLETED).done
