@@ -45,8 +45,10 @@ COMMANDS = [
     "report",
     "optimize",
     "compare",
+    "prices",
     "scenarios",
     "init",
+    "validate",
 ]
 
 

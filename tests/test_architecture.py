@@ -1,7 +1,7 @@
 """The package layout is the architecture: imports point down the layers, never back, no cycles.
 
-Layers, top to bottom: commands (and cli) → analysis, calibrate → experiment → stats → engines →
-model. ``sim.stats`` is plain statistics (it imports nothing of ``sim`` above the model): both
+Layers, top to bottom: commands (and cli) → analysis, calibrate, validate → experiment → stats →
+engines → model. ``sim.stats`` is plain statistics (it imports nothing of ``sim`` above the model): both
 the experiment layer (streaming aggregates, stopping rules) and the analysis layer use it.
 Every ``from sim… import`` and ``import sim…`` counts, including those inside functions.
 """
@@ -14,8 +14,8 @@ from pathlib import Path
 import sim
 
 ROOT = Path(sim.__file__).parent
-LAYER = {"commands": 5, "cli": 5, "__main__": 5, "analysis": 4, "calibrate": 4, "experiment": 3,
-         "stats": 2.5, "engines": 2, "model": 1, "errors": 0, "shutdown": 0, "data": 0, "__init__": 6}
+LAYER = {"commands": 5, "cli": 5, "__main__": 5, "analysis": 4, "calibrate": 4, "validate": 4,
+         "experiment": 3, "stats": 2.5, "engines": 2, "model": 1, "errors": 0, "shutdown": 0, "data": 0, "__init__": 6}
 
 
 def _module_name(path: Path) -> str:

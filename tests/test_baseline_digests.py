@@ -9,6 +9,9 @@ Semantics changed since, stated explicitly in the frozen copies instead of re-re
   an explicit ``retry`` equal to the old default (Temporal's: 1 s, ×2, 100 s, unlimited, no
   jitter). ``fleet_research.toml`` already gave its own, and its [defaults.retry] fills only
   fields equal to the old defaults; the other files have no [defaults.retry].
+* issue 22: after a worker crash, Temporal's sticky schedule-to-start timeout and a workflow task
+  held by the crashed worker delay the next workflow task (``[temporal]``, on by default with
+  Temporal's 10-s defaults). Every frozen copy turns both off (``"0s"``).
 
 The digests are recorded per math variant (numpy's log1p/exp/power kernels differ between CPUs
 with and without AVX-512 in the last bit): ``digests.py`` explains.

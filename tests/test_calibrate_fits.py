@@ -156,3 +156,33 @@ def test_kaplan_meier_hand_example() -> None:
     t, s = kaplan_meier(np.array([1, 2, 3, 3, 4.0]), np.array([1, 0, 1, 1, 0], dtype=bool))
     assert t.tolist() == [0.0, 1.0, 3.0]
     assert s.tolist() == pytest.approx([1.0, 0.8, 4 / 15])
+
+
+def test_one_observation_is_fixed_without_an_interval() -> None:
+    from sim.calibrate.fits import fit_positive
+    from sim.calibrate.report import report_rows
+
+    fit = fit_positive(np.array([5.83]), name="write")
+    assert fit.dist == "fixed" and fit.median_s.value == 5.83 and fit.n == 1
+    assert np.isnan(fit.median_s.low) and np.isnan(fit.median_s.high)
+    assert fit.gof.test == "one observation" and np.isnan(fit.gof.statistic)
+    a = pd.DataFrame({"workflow_id": ["w"], "step": ["write"], "attempt": [1], "start": [0.0],
+                      "end": [5.83], "outcome": ["completed"]})
+    from sim.calibrate.fits import calibrate
+
+    (row,) = [r for r in report_rows(calibrate(validate_attempts(a))) if "write" in r[0]]
+    assert row[1:3] == ("5.83s", "n/a (one observation)") and "D=" not in row[4]
+
+
+def test_lognormal_sigma_is_the_maximum_likelihood_one() -> None:
+    import statistics
+
+    from sim.calibrate.fits import fit_positive
+
+    x = np.array([3.1, 4.7, 5.2, 6.9, 9.4, 12.0])
+    fit = fit_positive(x, name="s")
+    logs = [math.log(v) for v in x]
+    assert fit.mu == pytest.approx(statistics.fmean(logs), rel=1e-12)
+    assert fit.sigma == pytest.approx(statistics.pstdev(logs), rel=1e-12)  # divisor n
+    assert fit.p95_s.value == pytest.approx(
+        math.exp(statistics.fmean(logs) + 1.6448536269514722 * statistics.pstdev(logs)), rel=1e-9)

@@ -58,9 +58,10 @@ def own_parse(path: Path) -> list[list[float]]:
 
 
 def _lognormal_median_p95(durations: list[float]) -> tuple[float, float]:
-    """The lognormal MLE written for uncensored durations: exp(mean log), exp(mean + z sd)."""
+    """The lognormal MLE written for uncensored durations: exp(mean log), exp(mean + z sd), sd
+    the maximum-likelihood one (divisor n)."""
     logs = [math.log(d) for d in durations]
-    mu, sd = statistics.fmean(logs), statistics.stdev(logs)
+    mu, sd = statistics.fmean(logs), statistics.pstdev(logs)
     return math.exp(mu), math.exp(mu + Z95 * sd)
 
 
@@ -82,7 +83,9 @@ def test_research_history_fan_out_agrees_with_own_parse(tmp_path: Path, capsys) 
     fan_out = batches[1]
     doc, out, err = _fit(tmp_path, RESEARCH, capsys)
     assert "nan" not in out.split("workflow graph")[1]
-    assert "10 instances in 1 workflow" in out and err == ""
+    assert "10 instances in 1 workflow" in out
+    # no model or tokens in a history: the model calls are llm steps with placeholders, said once
+    assert err.count("\n") == 1 and "look like a model call" in err and "placeholder" in err
     steps = {s["name"]: s for s in doc["steps"]}
     assert list(steps) == ["invoke_model_activity", "invoke_model_activity_2",
                            "invoke_model_activity_3"]
@@ -164,21 +167,33 @@ def test_guardrail_history_two_parallel_instances(tmp_path: Path, capsys) -> Non
     assert _seconds_of(first["duration"]["p95"]) == pytest.approx(p95, rel=1e-5)
 
 
-def test_parallel_branches_child_workflow_and_local_activity(tmp_path: Path, capsys) -> None:
+def test_parallel_branches_child_workflow_local_activity_and_timer(tmp_path: Path,
+                                                                    capsys) -> None:
     doc, out, err = _fit(tmp_path, SMORGASBORD, capsys)
-    assert err.count("\n") == 1 and "1 local activity (MarkerRecorded) not read" in err
-    assert str(SMORGASBORD) in err
+    assert "kind and price not in the data" in err and "$0" in err
     steps = {s["name"]: s for s in doc["steps"]}
-    # one workflow task scheduled two activities and a child workflow: three parallel roots
-    assert list(steps) == ["fakeProgress", "queryOwnWf", "signalTarget"]
-    assert "after" not in steps["fakeProgress"]
-    assert steps["queryOwnWf"]["after"] == [] and steps["signalTarget"]["after"] == []
+    # one workflow task ran a local activity and scheduled two activities, a child workflow and
+    # a timer: five parallel roots (the local activity ran first, inside the task)
+    assert sorted(steps) == ["echo", "fakeProgress", "queryOwnWf", "signalTarget", "timer"]
+    assert all(steps[s].get("after") == [] for s in steps if s != doc["steps"][0]["name"])
+    assert steps["timer"]["kind"] == "wait" and steps["timer"]["wait"] == "timer"
+    events = {int(e["eventId"]): e for e in json.loads(SMORGASBORD.read_text())["events"]}
+    started = next(i for i, e in events.items() if e["eventType"] == "EVENT_TYPE_TIMER_STARTED")
+    fired = next(i for i, e in events.items() if e["eventType"] == "EVENT_TYPE_TIMER_FIRED")
+    assert _seconds_of(steps["timer"]["duration"]) == pytest.approx(
+        _seconds(events[fired]["eventTime"]) - _seconds(events[started]["eventTime"]), rel=1e-5)
     # the child workflow: from ChildWorkflowExecutionStarted (event 10) to Completed (event 20)
     child = _seconds("2026-06-26T14:44:21.834974Z") - _seconds("2026-06-26T14:44:21.820508Z")
     assert _seconds_of(steps["signalTarget"]["duration"]) == pytest.approx(child, rel=1e-5)
     a = load_temporal(SMORGASBORD)
-    assert a.set_index("step").loc["signalTarget", "kind"] == "child_workflow"
-    assert "0 crashes / 1 worker lives" in out  # the child is not exposure on a worker
+    kinds = a.set_index("step")["kind"]
+    assert kinds["signalTarget"] == "child_workflow" and kinds["echo"] == "local_activity"
+    # the local activity and the two activities ran on a worker, the child did not
+    assert "0 crashes / 3 attempts" in out
+    # the signal arrived while activities were in flight: not a wait, billed per run
+    assert doc["pricing"]["orchestration"] == {"profile": "temporal-cloud-payg",
+                                               "signals_per_run": 1.0}
+    assert "1 arrived while the workflow was busy" in out
 
 
 def test_zero_duration_history_is_skipped_by_name(tmp_path: Path, capsys) -> None:
@@ -193,8 +208,9 @@ def test_zero_duration_history_is_skipped_by_name(tmp_path: Path, capsys) -> Non
     out = tmp_path / "fitted.toml"
     assert main(["fit", str(folder), "--out", str(out)]) == 0
     printed = capsys.readouterr()
-    assert printed.err == (f"warning: {bad}: activity 'parsing' scheduled at event 5 has zero "
-                           "duration (started and closed at the same instant): history skipped\n")
+    assert printed.err.splitlines()[0] == (
+        f"warning: {bad}: activity 'parsing' scheduled at event 5 has zero duration (started "
+        "and closed at the same instant): history skipped")
     assert "of 3 workflows" in printed.out
     # a single history with a zero-duration activity: nothing left, exit 2, nothing written
     assert main(["fit", str(bad), "--out", str(tmp_path / "never.toml")]) == 2

@@ -12,7 +12,12 @@ import pytest
 from sim.errors import ScenarioError
 from sim.experiment.api import simulate
 from sim.model.costs import orchestration_price, with_orchestration_profile
-from sim.model.scenario import bundled_pricing_profiles, load_scenario, scenario_from_dict
+from sim.model.scenario import (
+    bundled_pricing_profiles,
+    load_pricing_profile,
+    load_scenario,
+    scenario_from_dict,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESEARCH = ROOT / "experiments" / "scenarios" / "research_paper.toml"
@@ -178,12 +183,12 @@ def test_profiles_load_by_name_and_by_path(tmp_path: Path) -> None:
     with resources.as_file(resources.files("sim.data.pricing") / "temporal-cloud-payg.toml") as p:
         text = Path(p).read_text()
     (tmp_path / "prices").mkdir()
-    (tmp_path / "prices" / "mine.toml").write_text(text.replace("{ up_to_million = 5.0, per_million_usd = 50.0 }",
-                                                                "{ up_to_million = 5.0, per_million_usd = 42.0 }"))
+    (tmp_path / "prices" / "mine.toml").write_text(text.replace("per_million_actions_usd = 50.0",
+                                                                "per_million_actions_usd = 42.0"))
     sc = _scenario(tmp_path, "prices/mine.toml")
-    assert sc.pricing.orchestration.unit_tiers[0].per_million_usd == 42.0
+    assert sc.pricing.orchestration.per_million_actions_usd == 42.0
     assert sc.pricing.orchestration.retained_storage_per_gb_hour_usd == 0.00105
-    assert orchestration_price(str(tmp_path / "prices" / "mine.toml")).unit_tiers[0].per_million_usd == 42.0
+    assert orchestration_price(str(tmp_path / "prices" / "mine.toml")).per_million_actions_usd == 42.0
 
 
 @pytest.mark.parametrize(("body", "key", "words"), [
@@ -213,11 +218,13 @@ def test_missing_and_malformed_profiles(tmp_path: Path) -> None:
         _scenario(tmp_path, "broken.toml")
 
 
-def test_temporal_profile_states_its_source() -> None:
-    with resources.as_file(resources.files("sim.data.pricing") / "temporal-cloud-payg.toml") as p:
-        text = Path(p).read_text()
-    assert "0217b7180e97a893b2f723981b8a0b299b24ed3a" in text  # the stored copy the figures come from
-    assert "NOT KNOWN" in text  # its date could not be confirmed
+def test_temporal_profiles_state_their_source_and_date() -> None:
+    for name, commit, date in (("temporal-cloud-payg", "0217b718", "2026-09-17"),
+                               ("temporal-cloud-business", "0217b718", "2026-09-17"),
+                               ("temporal-cloud-essentials", "003cfc58", "2025-01")):
+        table, _ = load_pricing_profile(name)
+        assert commit in table["source"]  # the copy of the documentation the figures come from
+        assert table["source_date"].startswith(date)
 
 
 def test_tiered_bill_over_an_array_equals_the_bill_of_each_month_alone():

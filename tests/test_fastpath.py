@@ -119,13 +119,15 @@ def test_crash_only_sweep_equals_engine_to_the_bit(durations, crash, step_retry,
 
 
 def test_crash_only_sweep_with_many_failures_per_run(monkeypatch):
-    """MTBF 5 min against an 18-minute pipeline (tens of failures per restart run), all delays zero,
-    the runs split over several sweeps: the engine's numbers exactly, and every run finished by the
-    sweep itself (none handed back to the event loop)."""
+    """MTBF 5 min against an 18-minute pipeline (tens of failures per restart run), all delays zero
+    (Temporal's sticky timeout too: the sweep does not model it), the runs split over several
+    sweeps: the engine's numbers exactly, and every run finished by the sweep itself (none handed
+    back to the event loop)."""
     from sim.engines import fast as fastpath
 
     sc = scenario(gpu_steps([120.0, 30.0, 900.0, 45.0]), {"crash": {"mtbf": "5m"}},
-                  strategies={"restart": {}, "durable": {}, "checkpoint": {"every": 2}})
+                  strategies={"restart": {}, "durable": {}, "checkpoint": {"every": 2}},
+                  temporal={"sticky_schedule_to_start_timeout": 0})
     reference = simulate(sc, 400, 3, engine="des")
     handed_back = []
     event_loop = fastpath._event_loop

@@ -17,7 +17,7 @@ from sim.model.costs import (
     orchestration_price,
     tiered_bill_usd,
 )
-from sim.model.scenario import load_scenario, scenario_from_dict
+from sim.model.scenario import load_scenario, profile_date_problem, scenario_from_dict
 
 LLM_PIPELINE = """
 name = "combo"
@@ -74,7 +74,7 @@ output_per_mtok = 3.0
     # orchestration part: Temporal's, one field overridden, none of the article's figures
     o = p.orchestration
     assert o.retention_days == 7 and o.retained_storage_per_gb_hour_usd == 0.00105
-    assert o.unit_tiers[0].per_million_usd == 50.0 and o.per_million_action_minutes_usd == 0.0
+    assert o.per_million_actions_usd == 50.0 and o.per_million_action_minutes_usd == 0.0
     assert o.monthly_workflows == 1000
     assert p.models_profile.name == "article-2026-04 (this scenario overrides models.gpt-5.4-mini)"
     assert p.orchestration_profile.name.startswith("temporal-cloud-payg (this scenario overrides orchestration.retention_days")
@@ -142,7 +142,7 @@ def _usage(actions, events=0.0, open_s=0.0):
 
 
 def test_temporal_tiers_by_hand_across_tier_edges() -> None:
-    tiers = orchestration_price("temporal-cloud-payg").unit_tiers
+    tiers = orchestration_price("temporal-cloud-business").unit_tiers
     # written out from the price list: 5M at $50, 5M at $45, 10M at $40, 30M at $35, 50M at $30, then $25
     by_hand = {
         4e6: 4 * 50.0,
@@ -159,8 +159,10 @@ def test_temporal_tiers_by_hand_across_tier_edges() -> None:
 
 
 def test_temporal_run_cost_average_and_marginal_by_hand() -> None:
-    base = orchestration_price("temporal-cloud-payg").model_copy(
-        update={"active_storage_per_gb_hour_usd": 0.0, "retained_storage_per_gb_hour_usd": 0.0})
+    # the Business plan's tiers and 10% without its allowance and minimum (they have tests of their own)
+    base = orchestration_price("temporal-cloud-business").model_copy(
+        update={"active_storage_per_gb_hour_usd": 0.0, "retained_storage_per_gb_hour_usd": 0.0,
+                "included_million_units": 0.0, "plan_minimum_usd": 0.0})
     # 2,000,000 workflows a month of 6 actions = 12 M actions: straddles the 5 M and 10 M edges
     avg = base.model_copy(update={"monthly_workflows": 2e6})
     cost = float(orchestration_cost_usd(True, _usage([6.0]), avg)[0])
@@ -242,6 +244,193 @@ def test_every_profile_states_its_source_date_and_gaps_and_is_documented() -> No
     for name in bundled_pricing_profiles():
         table, _ = load_pricing_profile(name)
         assert table["name"] == name
-        for key in ("source", "source_date", "not_modelled"):
+        for key in ("source", "source_date", "not_modelled", "retrieved", "plan", "unit"):
             assert str(table.get(key, "")).strip(), (name, key)
         assert f"| `{name}` |" in costs_md, name
+        assert profile_date_problem(table) is None, (name, profile_date_problem(table))
+
+
+@pytest.mark.parametrize(("source_date", "retrieved", "ok"), [
+    ("2026-09-17 (the page's version)", "2026-12-07", True),
+    ("2025-01 (the plan's start)", "2026-12-07", True),
+    ("not known (the copy carries no date)", "2026-12-07", False),
+    ("", "2026-12-07", False),
+    ("2026-13-01", "2026-12-07", False),
+    ("2026-02-30", "2026-12-07", False),
+    ("2026-09-17", "", False),
+    ("2026-12-08", "2026-12-07", False),  # a copy cannot be dated after it was read
+])
+def test_a_profile_without_a_real_date_is_refused(source_date: str, retrieved: str, ok: bool) -> None:
+    problem = profile_date_problem({"source_date": source_date, "retrieved": retrieved})
+    assert (problem is None) == ok, problem
+
+
+# --------------------------------------------------------------------------- plans, allowances, more vendors
+# Each bill written out by hand from the price list in the profile's comments, for a month of W
+# runs like the one priced; the run's cost is that bill / W.
+
+GB_PER_RUN = 29 * 400 / 1e9  # 29 history events of 400 bytes
+
+
+def _run_cost(profile: str, w: float, actions: float = 5.0, events: float = 29.0, open_s: float = 180.0,
+              **update: object) -> float:
+    price = orchestration_price(profile).model_copy(update={"monthly_workflows": w, **update})
+    return float(orchestration_cost_usd(True, _usage([actions], events=events, open_s=open_s), price)[0])
+
+
+def test_business_minimum_decides_a_small_month_by_hand() -> None:
+    # 10,000 runs of 5 actions: 50,000 actions, inside the 2.5 M included; storage inside its
+    # 2.5 GB x 744 GBh active and 100 GB x 744 GBh retained: usage $0, so the fee is the $500 minimum
+    assert 10_000 * GB_PER_RUN * 720 < 100 * 744
+    assert _run_cost("temporal-cloud-business", 10_000) == pytest.approx(500.0 / 10_000, rel=1e-12)
+    assert _run_cost("temporal-cloud-essentials", 10_000) == pytest.approx(100.0 / 10_000, rel=1e-12)
+
+
+def test_business_and_essentials_tiers_decide_a_large_month_by_hand() -> None:
+    w = 10_000_000
+    retained_gbh = w * GB_PER_RUN * 30 * 24  # 83,520 GBh; active: w x GB x 0.05 h = 5.8 GBh, inside both plans
+    # Business: 50 M - 2.5 M = 47.5 M actions: 5 M x 50 + 5 M x 45 + 10 M x 40 + 27.5 M x 35
+    actions = 250 + 225 + 400 + 27.5 * 35
+    usage = actions + (retained_gbh - 100 * 744) * 0.00105
+    month = usage + max(500.0, 0.10 * usage)
+    assert _run_cost("temporal-cloud-business", w) == pytest.approx(month / w, rel=1e-9)
+    # Essentials: 49 M actions above its 1 M; 40 GB retained included; 5% or $100
+    actions = 250 + 225 + 400 + 29 * 35
+    usage = actions + (retained_gbh - 40 * 744) * 0.00105
+    month = usage + max(100.0, 0.05 * usage)
+    assert month - usage == 100.0  # 5% of $1,946 is $97: the minimum still sets the fee, the tiers the bill
+    assert _run_cost("temporal-cloud-essentials", w) == pytest.approx(month / w, rel=1e-9)
+
+
+def test_developer_plan_is_flat_with_a_tenth_on_top_by_hand() -> None:
+    w = 10_000_000
+    active_gbh, retained_gbh = w * GB_PER_RUN * 0.05, w * GB_PER_RUN * 720
+    usage = 50e6 * 50 / 1e6 + active_gbh * 0.042 + retained_gbh * 0.00105
+    assert _run_cost("temporal-cloud-payg", w) == pytest.approx(usage * 1.10 / w, rel=1e-9)
+
+
+def test_a_month_of_runs_adds_up_to_the_months_bill() -> None:
+    price = orchestration_price("temporal-cloud-essentials").model_copy(update={"monthly_workflows": 4.0e6})
+    per_run = orchestration_breakdown_usd(True, _usage([6.0], events=35, open_s=240.0), price)
+    month = {k: 4.0e6 * float(v[0]) for k, v in per_run.items()}
+    assert month["actions"] == pytest.approx(250 + 225 + 400 + 3 * 35, rel=1e-9)  # 24 M - 1 M = 23 M actions
+    assert month["surcharge"] == pytest.approx(max(100.0, 0.05 * (month["actions"] + month["active_storage"]
+                                                                   + month["retained_storage"])), rel=1e-9)
+
+
+def test_a_plan_minimum_needs_the_monthly_volume(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError) as err:
+        _load(tmp_path, '[pricing]\nmodels = "article-2026-04"\norchestration = "temporal-cloud-business"\n')
+    assert err.value.key == "pricing.monthly_workflows" and "plan minimum" in str(err.value)
+
+
+def test_express_duration_tiers_by_hand() -> None:
+    w = 1e6
+    gbs = 180.1 * 64 / 1024  # 180.01 s billed as 180.1 s, 64 MB
+    month_gbs = w * gbs  # 11.26 M GB-s: past the first 1,000 GB-hours (3.6 M GB-s)
+    bill = 3.6e6 * 0.00001667 + (month_gbs - 3.6e6) * 0.00000833
+    cost = _run_cost("aws-step-functions-express", w, actions=3.0, events=0.0, open_s=180.01)
+    assert cost == pytest.approx(1.0 / 1e6 + bill / w, rel=1e-9)
+    beyond = 2e6 * gbs  # 22.5 M GB-s: into the third tier (above 18 M)
+    bill3 = 3.6e6 * 0.00001667 + 14.4e6 * 0.00000833 + (beyond - 18e6) * 0.00000456
+    cost3 = _run_cost("aws-step-functions-express", 2e6, actions=3.0, events=0.0, open_s=180.01)
+    assert cost3 == pytest.approx(1.0 / 1e6 + bill3 / 2e6, rel=1e-9)
+
+
+def test_step_functions_standard_regional_price_by_hand() -> None:
+    # 3 activity attempts = 3 transitions; 10,000 a month = 30,000, 4,000 free; Sao Paulo $0.0375 per 1,000
+    cost = _run_cost("aws-step-functions-standard", 10_000, actions=4.0, region="sa-east-1")
+    assert cost == pytest.approx(26_000 * 0.0375 / 1000 / 10_000, rel=1e-12)
+    with pytest.raises(ValueError, match="region 'mars-1' has no price"):
+        orchestration_price("aws-step-functions-standard").model_validate(
+            {**orchestration_price("aws-step-functions-standard").model_dump(), "region": "mars-1"})
+
+
+def test_azure_durable_functions_by_hand() -> None:
+    # 5 activity attempts: 2 + 2 x 5 = 12 executions (starter, orchestrator start, each activity
+    # and the replay on its result); 100,000 runs: 1.2 M executions, 1 M free, $0.20 per million.
+    # GB-s: 200 s x 128 MB = 25 GB-s; 2.5 M GB-s a month, 400,000 free, $0.000016 each.
+    w = 100_000
+    bill = 0.2 * 0.20 + (2.5e6 - 0.4e6) * 0.000016
+    assert _run_cost("azure-durable-functions", w, actions=6.0, open_s=200.0) == pytest.approx(bill / w, rel=1e-9)
+
+
+def test_google_cloud_workflows_by_hand() -> None:
+    # 5 activity attempts = 5 external steps (retries included) + 2 internal steps per run
+    w = 100_000
+    bill = (5 * w - 2_000) * 0.025 / 1000 + (2 * w - 5_000) * 0.01 / 1000
+    assert _run_cost("google-cloud-workflows", w, actions=6.0) == pytest.approx(bill / w, rel=1e-9)
+    # below the free tier: nothing to pay
+    assert _run_cost("google-cloud-workflows", 300, actions=6.0) == 0.0
+
+
+def test_prices_command_lists_every_profile_with_its_dates(tmp_path: Path, capsys) -> None:
+    from sim.cli import main
+    from sim.model.scenario import bundled_pricing_profiles, load_pricing_profile
+
+    assert main(["prices"]) == 0
+    out = capsys.readouterr().out
+    for name in bundled_pricing_profiles():
+        table, _ = load_pricing_profile(name)
+        assert f"\n{name}  [" in "\n" + out, name
+        assert table["source_date"][:10] in out and table["plan"][:20] in out
+    assert "WARNING" not in out
+    assert "plan minimum: $100 a month" in out and "plan minimum: $500 a month" in out
+    # a user's profile without a date is shown with a warning; an unknown name is one line, exit 2
+    mine = tmp_path / "mine.toml"
+    mine.write_text('name = "mine"\nsource = "my notes"\nsource_date = "not known"\n[orchestration]\n'
+                    'per_million_actions_usd = 40.0\n')
+    assert main(["prices", str(mine)]) == 0
+    assert "WARNING: source_date 'not known' does not start with a date" in capsys.readouterr().out
+    assert main(["prices", "temporal-clod"]) == 2
+    err = capsys.readouterr().err
+    assert "did you mean 'temporal-cloud-payg'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_current_model_prices_by_hand(tmp_path: Path) -> None:
+    # a pipeline without failures: each call billed once, tokens x the profile's price
+    sc = _load(tmp_path, '[pricing]\nmodels = "models-2026-06"\norchestration = "temporal-cloud-payg"\n'
+                         'monthly_workflows = 1000\n').model_copy()
+    assert sc.pricing.models_profile.name == "models-2026-06"
+    assert "models and GPUs: models-2026-06" in sc.pricing.describe()
+    raw = sc.raw
+    raw["failures"] = {}
+    df = simulate(scenario_from_dict(raw, base_dir=tmp_path), 20, seed=1)
+    by_hand = 10_000 * 0.435 / 1e6 + 1000 * 4.50 / 1e6  # DeepSeek-V4-Pro input, GPT-5.4-mini output
+    np.testing.assert_allclose(df["compute_cost_usd"], by_hand, rtol=1e-12)
+
+
+def test_a_step_longer_than_an_azure_execution_cannot_run_there(tmp_path: Path) -> None:
+    from sim.analysis.reprice import price_alternatives
+    from sim.model.costs import activity_time_limit_problem
+
+    azure = orchestration_price("azure-durable-functions")
+    assert azure.max_activity_duration_s == 600.0  # the Consumption plan's 10 minutes
+    long_gpu = """
+name = "long"
+[pricing]
+profile = "article-2026-04"
+[[steps]]
+name = "render"
+kind = "gpu"
+gpu = "h100"
+duration = "15m"
+[failures.crash]
+mtbf = "2h"
+[strategies.restart]
+[strategies.durable]
+"""
+    path = tmp_path / "long.toml"
+    path.write_text(long_gpu)
+    sc = load_scenario(path)
+    problem = activity_time_limit_problem(sc.steps, azure)
+    assert problem is not None and "step 'render'" in problem and "100% of its draws" in problem
+    runs = simulate(sc, 50, seed=1)
+    alternatives = {p: (sv, why) for p, sv, why in price_alternatives(runs, sc, "durable", "restart",
+                                                                      ["azure-durable-functions", "temporal-cloud-payg"])}
+    assert alternatives["azure-durable-functions"][0] is None
+    assert "cannot run this pipeline: step 'render'" in alternatives["azure-durable-functions"][1]
+    assert alternatives["temporal-cloud-payg"][0] is not None
+    # a step of 20 s median (95th percentile 40 s) never reaches 10 minutes
+    short = _load(tmp_path, '[pricing]\nprofile = "article-2026-04"\n')
+    assert activity_time_limit_problem(short.steps, azure) is None

@@ -301,3 +301,16 @@ def test_the_conclusion_names_its_prices_and_the_other_price_lists(small_report)
     assert rates == pytest.approx(base, rel=1e-12)  # the report's own profile
     assert 0 < 4.5 - (base - flat) < 0.01
     assert "## Under other orchestration price lists" in md
+
+
+def test_the_price_section_shows_the_months_bill_by_volume(small_report) -> None:
+    _, out, _, md = small_report
+    record = json.loads((out / "data" / "report.json").read_text())
+    bills = {(m["profile"], m["workflows_per_month"]): m for m in record["monthly_bills"]}
+    assert {w for _p, w in bills} == {1e4, 1e6, 1e8}
+    # 10,000 runs of 2 activities a month are inside Essentials' 1 M actions: the bill is its $100 minimum
+    small = bills[("temporal-cloud-essentials", 1e4)]
+    assert small["decided_by"] == "minimum" and small["bill_usd"]["mean"] == pytest.approx(100.0, rel=1e-9)
+    assert bills[("temporal-cloud-business", 1e8)]["decided_by"] == "tiers"
+    assert set(record["plan_minimum_decides_below_workflows"]) == {"temporal-cloud-essentials", "temporal-cloud-business"}
+    assert "(the \\$100 minimum)" in md and "the plan's minimum is at least half the bill below" in md

@@ -145,7 +145,7 @@ def test_variants_change_the_named_parameter(paper):
     assert set(p.scenario.strategies) == {"restart", "durable"}
     [p] = build_points(paper, [parse_vary("pricing.orchestration.retention_days=7")])
     assert p.scenario.pricing.orchestration.retention_days == 7.0
-    assert p.scenario.pricing.orchestration.unit_tiers[0].per_million_usd == 50.0  # the profile's prices are kept
+    assert p.scenario.pricing.orchestration.per_million_actions_usd == 50.0  # the profile's prices are kept
     assert p.scenario.pricing.orchestration_profile.name.startswith("temporal-cloud-payg")
     [p] = build_points(paper, [parse_vary("pricing.models.gpt-5.4-mini.output_per_mtok=5")])
     assert p.scenario.step_attempt_cost_usd(p.scenario.steps[3]) == pytest.approx(12000 * 5 / 1e6)

@@ -28,7 +28,6 @@ from sim.experiment.sweep import sweep
 from sim.model.bundled import bundled_scenario_dir
 from sim.model.costs import (
     durable_overhead_usd,
-    first_paid_rate_usd,
     orchestration_price,
     per_action_usd,
     with_orchestration_profile,
@@ -345,7 +344,7 @@ def article_table_arithmetic() -> pd.DataFrame:
     """The article's table checked against itself, and the action counts its Temporal costs imply."""
     rows = []
     a_price = ARTICLE["actions_per_million_usd"]
-    tc_price = first_paid_rate_usd(orchestration_price("temporal-cloud-payg").unit_tiers) * 1e6
+    tc_price = orchestration_price("temporal-cloud-payg").per_million_actions_usd
     for key, label, _f, ai, temporal, total, pct in PATTERNS:
         rows.append({
             "pattern": key, "label": label, "ai_usd": ai, "temporal_usd": temporal, "total_usd": total,
@@ -414,14 +413,14 @@ def build_claims(quick: bool = False, seed: int = 2026, scenario_dir: Path | Non
 
     a_price, am_price = ARTICLE["actions_per_million_usd"], ARTICLE["action_minutes_per_million_usd"]
     tc = orchestration_price("temporal-cloud-payg")
-    tc_first = first_paid_rate_usd(tc.unit_tiers) * 1e6
-    tc_last = tc.unit_tiers[-1].per_million_usd
+    tc_first = tc.per_million_actions_usd
+    tc_last = orchestration_price("temporal-cloud-business").unit_tiers[-1].per_million_usd
     add("Temporal Cloud charges $0.50 per million actions", "$0.50 / M actions",
-        f"${tc_first:g} / M actions for the first 5 M a month, down to ${tc_last:g} above 100 M (Temporal's list "
-        "price)", "—", "does not hold",
-        f"Temporal's pricing page (see sim/data/pricing/temporal-cloud-payg.toml for the source; the stored copy's date "
-        f"is not known) starts at ${tc_first:g} per million actions, {tc_first / a_price:g}× the article's figure; even "
-        f"its lowest tier, ${tc_last:g}, is {tc_last / a_price:g}× more.")
+        f"${tc_first:g} / M actions on the Developer plan; on Business, ${tc_first:g} for the first 5 M a month "
+        f"down to ${tc_last:g} above 100 M (Temporal's list price)", "—", "does not hold",
+        f"Temporal's pricing page (see sim/data/pricing/temporal-cloud-payg.toml and temporal-cloud-business.toml for "
+        f"the source and its date) starts at ${tc_first:g} per million actions, {tc_first / a_price:g}× the article's "
+        f"figure; even its lowest tier, ${tc_last:g}, is {tc_last / a_price:g}× more.")
     add("…and $0.20 per million action-minutes of workflow run time", "$0.20 / M action-minutes",
         f"no such unit; storage is billed per GBh (active ${tc.active_storage_per_gb_hour_usd:g}, retained "
         f"${tc.retained_storage_per_gb_hour_usd:g})", "—", "cannot be checked",

@@ -43,7 +43,8 @@ def _durable_overhead_terms(scenario: Scenario, label: str) -> tuple[float, floa
     per_attempt = durable_overhead_usd(price, n + 1, open_s, events) - base
     approx = bool(price.per_million_action_minutes_usd or price.active_storage_per_gb_hour_usd
                   or price.retained_storage_per_gb_hour_usd or price.per_gb_second_usd or price.per_history_event_usd
-                  or (price.unit_tiers and price.monthly_workflows))
+                  or (price.unit_tiers and price.monthly_workflows) or price.meters or price.gb_second_tiers
+                  or price.included_million_units or price.plan_minimum_usd)
     return base - per_attempt * (1 + n), per_attempt, approx
 
 

@@ -21,6 +21,7 @@ from sim.analysis.saving import Saving, saving_of
 from sim.errors import ScenarioError, SimError
 from sim.model.costs import (
     OrchestrationUsage,
+    activity_time_limit_problem,
     exceeds_duration_limit,
     orchestration_cost_usd,
     orchestration_profiles,
@@ -92,6 +93,10 @@ def price_alternatives(runs: pd.DataFrame, scenario: Scenario, a: str, b: str,
             var = with_orchestration(scenario, profile)
         except ScenarioError as exc:
             out.append((profile, None, f"cannot be priced: {exc.problem} (key {exc.key})"))
+            continue
+        too_long = activity_time_limit_problem(scenario.steps, var.pricing.orchestration)
+        if too_long is not None:
+            out.append((profile, None, f"cannot run this pipeline: {too_long}"))
             continue
         priced = reprice(runs, scenario, profile)
         is_a = priced["strategy"].astype(str) == a

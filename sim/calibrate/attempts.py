@@ -46,6 +46,10 @@ OUTCOMES: tuple[str, ...] = (
     "timed_out",
     "error",
 )
+#: the ``kind`` column of Temporal tables: attempts that ran on a worker, and waits (a table
+#: without the column holds worker attempts only)
+WORKER_KINDS: tuple[str, ...] = ("activity", "local_activity")
+WAIT_KINDS: tuple[str, ...] = ("timer", "signal")
 REQUIRED_COLUMNS: tuple[str, ...] = ("workflow_id", "step", "attempt", "start", "end", "outcome")
 OPTIONAL_NUMERIC: tuple[str, ...] = ("tokens_in", "tokens_out", "retry_after_s")
 OPTIONAL_TEXT: tuple[str, ...] = ("model", "worker_id", "instance")

@@ -3,7 +3,8 @@
 Every fit returns a frozen dataclass with point estimates, 95% intervals (:class:`Estimate`),
 the data counts, the observation window and a goodness-of-fit test (:class:`GoodnessOfFit`).
 
-* :func:`fit_durations` - per step, lognormal by maximum likelihood from completed attempts,
+* :func:`fit_durations` - per step, lognormal by maximum likelihood (sigma with divisor n,
+  censored or not) from completed attempts,
   with attempts killed by a crash, a deployment or a timeout as right-censored durations (the
   attempt would have lasted at least its elapsed time); distribution-free order-statistic
   intervals for the empirical median and p95; Lilliefors (Monte Carlo KS) test.
@@ -27,7 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
-from sim.calibrate.attempts import observation_window
+from sim.calibrate.attempts import WAIT_KINDS, WORKER_KINDS, observation_window
 from sim.calibrate.errors import DataError
 
 LEVEL = 0.95
@@ -230,21 +231,30 @@ def fit_positive(values: np.ndarray, *, name: str, censored: np.ndarray | None =
         raise DataError(f"no completed attempts with a positive duration for {name!r}")
     xs = np.sort(x)
     emp_med, emp_p95 = _order_stat_ci(xs, 0.5), _order_stat_ci(xs, 0.95)
-    if n == 1 or xs[-1] - xs[0] <= 1e-9 * xs[-1]:
+    if n == 1:  # one observation: its value, and no interval (nothing to say how it varies)
+        v = float(xs[0])
+        one = Estimate(v, float("nan"), float("nan"))
+        return DurationFit(name, "fixed", one, one, math.log(v), 0.0, one, one, v, n, len(c),
+                           window, GoodnessOfFit("one observation", float("nan"), float("nan")))
+    if xs[-1] - xs[0] <= 1e-9 * xs[-1]:
         v = float(np.median(xs))
         fixed = Estimate(v, float(xs[0]), float(xs[-1]))
         return DurationFit(name, "fixed", fixed, fixed, math.log(v), 0.0, emp_med, emp_p95,
                            float(x.mean()), n, len(c), window,
-                           GoodnessOfFit("all values equal", 0.0, float("nan")))
+                           GoodnessOfFit("all values equal", float("nan"), float("nan")))
     y, yc = np.log(x), np.log(c)
     relevant = yc[yc > y.min()]  # censored below every completion carry almost no information
     if len(relevant) == 0:
+        # maximum likelihood: mu = mean of the logs, sigma = their sd with divisor n
+        # (ddof = 0); the interval of mu is the exact t-interval (with the unbiased sd)
         mu = float(y.mean())
-        sd = float(y.std(ddof=1))
+        sd = float(y.std(ddof=0))
+        s_unbiased = float(y.std(ddof=1))
         t = float(stats.t.ppf(0.5 + LEVEL / 2, n - 1))
-        se_mu = sd / math.sqrt(n)
+        se_mu = s_unbiased / math.sqrt(n)
         med = Estimate(math.exp(mu), math.exp(mu - t * se_mu), math.exp(mu + t * se_mu))
-        se_q = math.sqrt(sd**2 / n + _Z95**2 * sd**2 / (2 * (n - 1)))
+        # var(mu) = sigma^2 / n, var(sigma_mle) ~ sigma^2 / (2 n) (observed information)
+        se_q = math.sqrt(sd**2 / n + _Z95**2 * sd**2 / (2 * n))
         q = mu + _Z95 * sd
         p95 = Estimate(math.exp(q), math.exp(q - _Z * se_q), math.exp(q + _Z * se_q))
     else:
@@ -304,12 +314,42 @@ def fit_durations(attempts: pd.DataFrame, *, censor: Sequence[str] = CENSORING_O
             continue
         out[str(step)] = fit_positive(done, name=str(step), censored=cens, window=window)
     if not out:
-        raise DataError("no completed attempts with known start and end times: cannot fit "
-                        "durations", file=attempts.attrs.get("source"))
+        raise DataError(_no_completion(attempts), file=attempts.attrs.get("source"))
     return out
 
 
+def _no_completion(attempts: pd.DataFrame) -> str:
+    """The refusal when no step completed with known times: what the data hold instead."""
+    found = []
+    for step, rows in attempts.groupby("step", sort=False):
+        outcomes = ", ".join(f"{o} {k}" for o, k in rows["outcome"].value_counts().items())
+        kind = ""
+        if "kind" in rows.columns:
+            kind = str(rows["kind"].iloc[0]).replace("_", " ") + " "
+        inferred = int(rows["inferred"].sum())
+        found.append(f"{kind}{step!r}: {len(rows)} attempt{'s' if len(rows) != 1 else ''} "
+                     f"({outcomes}" + (f"; {inferred} without times" if inferred else "") + ")")
+    infos = attempts.attrs.get("histories")
+    if infos:
+        from sim.calibrate.history_summary import summarise, summary_lines
+
+        found += [line.strip() for line in summary_lines(summarise(infos))
+                  if "workflow time" not in line]
+    return ("no step completed with known start and end times, so no duration can be fitted "
+            "(found " + "; ".join(found) + ")")
+
+
 # --------------------------------------------------------------------------- crashes
+
+
+def worker_attempts(attempts: pd.DataFrame) -> pd.DataFrame:
+    """The attempts that ran on a worker: activities and local activities (a table without a
+    ``kind`` column holds only those)."""
+    if "kind" not in attempts.columns:
+        return attempts
+    out = attempts[attempts["kind"].isin(list(WORKER_KINDS))]
+    out.attrs.update(attempts.attrs)
+    return out
 
 
 def crash_exposure(attempts: pd.DataFrame, *, age: str = "auto"
@@ -319,12 +359,11 @@ def crash_exposure(attempts: pd.DataFrame, *, age: str = "auto"
     ``age="attempt"``: each attempt is one exposure interval from 0 to its running time.
     ``age="worker"``: each worker_id life (split after each crash) is one interval from its
     first attempt's start to its last attempt's end (or the crash). ``"auto"`` picks worker
-    when every attempt has a worker_id. Child workflows (``kind`` column of Temporal
-    histories) are not attempts on a worker and are left out.
+    when every attempt has a worker_id. Child workflows and waits (``kind`` column of Temporal
+    histories) are not attempts on a worker and are left out (:func:`worker_attempts`).
     """
+    attempts = worker_attempts(attempts)
     known = attempts[~attempts["inferred"]]
-    if "kind" in known.columns:
-        known = known[known["kind"] != "child_workflow"]
     n_inf = int(attempts["inferred"].sum())
     has_worker = "worker_id" in known.columns and known["worker_id"].notna().all() and len(
         known) > 0
@@ -521,6 +560,7 @@ def naive_crash_fit(attempts: pd.DataFrame) -> CrashModelFit:
 
 def fit_rate_limits(attempts: pd.DataFrame) -> RateLimitFit | None:
     """Per-call 429 probability per step and model; None when there are no 429s at all."""
+    attempts = worker_attempts(attempts)
     rl = attempts["outcome"] == "rate_limited"
     if not rl.any():
         return None
@@ -597,7 +637,7 @@ class Calibration:
     window: tuple[float, float]
     outcome_counts: dict[str, int]
     durations: dict[str, DurationFit]
-    crashes: CrashFit
+    crashes: CrashFit | None  # None: no attempt ran on a worker (only children and waits)
     naive_crashes: CrashModelFit | None
     rate_limits: RateLimitFit | None
     deploys: DeployFit | None
@@ -605,14 +645,22 @@ class Calibration:
 
 def calibrate(attempts: pd.DataFrame, deploy_times_s: np.ndarray | None = None, *,
               age: str = "auto") -> Calibration:
-    """Run every fit on a normalised attempts table (and deployment instants, if any)."""
-    crashes = fit_crashes(attempts, age=age)
-    naive = naive_crash_fit(attempts) if crashes.n_crashes > 0 else None
-    counts = {o: int(c) for o, c in attempts["outcome"].value_counts().items()}
+    """Run every fit on a normalised attempts table (and deployment instants, if any).
+
+    Crashes are fitted from the attempts that ran on a worker (:func:`worker_attempts`); a
+    table without any (only child workflows and waits) gets ``crashes = None``. Attempt counts
+    and outcomes leave waits out (a wait is not an attempt).
+    """
+    work = worker_attempts(attempts)
+    crashes = fit_crashes(attempts, age=age) if len(work) else None
+    naive = naive_crash_fit(attempts) if crashes is not None and crashes.n_crashes > 0 else None
+    steps = attempts if "kind" not in attempts.columns else attempts[
+        ~attempts["kind"].isin(list(WAIT_KINDS))]
+    counts = {o: int(c) for o, c in steps["outcome"].value_counts().items()}
     return Calibration(
         source=str(attempts.attrs.get("source", "<attempts>")),
-        n_attempts=len(attempts),
-        n_inferred=int(attempts["inferred"].sum()),
+        n_attempts=len(steps),
+        n_inferred=int(steps["inferred"].sum()),
         n_workflows=int(attempts["workflow_id"].nunique()),
         window=observation_window(attempts),
         outcome_counts=counts,

@@ -57,11 +57,19 @@ def report_rows(cal: Calibration) -> list[tuple[str, str, str, str, str]]:
         data = f"{f.n} completed" + (f" + {f.n_censored} censored" if f.n_censored else "")
         test = f"KS D={f.gof.statistic:.3g} p={_p(f.gof.p_value)}" if np.isfinite(
             f.gof.statistic) else f.gof.test
+        if f.n == 1:
+            rows.append((f"duration {step} (one observation, fixed)", _dur(f.median_s.value),
+                         "n/a (one observation)", data, "none"))
+            continue
         rows.append((*_dur_row(f"duration {step} median ({f.dist})", f.median_s), data, test))
         rows.append((*_dur_row(f"duration {step} p95", f.p95_s), data, ""))
         rows.append((*_dur_row(f"duration {step} empirical p95", f.empirical_p95_s), data,
                      "order statistics"))
     cr = cal.crashes
+    if cr is None:
+        rows.append(("crash MTBF", "n/a", "", "no attempt ran on a worker",
+                     "only child workflows and waits"))
+        return rows + _other_rows(cal)
     unit = "worker lives" if cr.age == "worker" else "attempts"
     data = f"{cr.n_crashes} crashes / {cr.n_attempts} {unit}, {_dur(cr.exposure_s)}"
     ex = cr.exponential
@@ -79,6 +87,11 @@ def report_rows(cal: Calibration) -> list[tuple[str, str, str, str, str]]:
     if cal.naive_crashes is not None:
         rows.append((*_dur_row("crash MTBF, naive (censored dropped)", cal.naive_crashes.mttf_s),
                      f"{cr.n_crashes} crashes only", "biased; not used"))
+    return rows + _other_rows(cal)
+
+
+def _other_rows(cal: Calibration) -> list[tuple[str, str, str, str, str]]:
+    rows: list[tuple[str, str, str, str, str]] = []
     rl = cal.rate_limits
     if rl is not None:
         for s, pr in rl.per_step.items():
@@ -118,8 +131,9 @@ def format_report(cal: Calibration) -> str:
            "probabilities, not in durations or times to failure)" if cal.n_inferred else ""),
         f"  window {format_window(cal.window)}",
         "  outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(cal.outcome_counts.items())),
-        f"  crash age: {'worker_id life' if cal.crashes.age == 'worker' else 'attempt running time'}"
-        f"; chosen crash model: {cal.crashes.chosen} (by AIC)"
+        (f"  crash age: {'worker_id life' if cal.crashes.age == 'worker' else 'attempt running time'}"
+         f"; chosen crash model: {cal.crashes.chosen} (by AIC)" if cal.crashes is not None else
+         "  crashes: not fitted (no attempt ran on a worker)")
         + (f"; deployments: {cal.deploys.mode} (by AIC), window {format_window(cal.deploys.window, relative='seconds')}"
            if cal.deploys else ""),
         "",
@@ -203,10 +217,16 @@ def _completed(attempts: pd.DataFrame, step: str) -> np.ndarray:
 
 
 def durations_figure(cal: Calibration, attempts: pd.DataFrame) -> Figure:
-    """Per-step ECDF of completed durations vs the fitted lognormal CDF."""
-    fits = list(cal.durations.values())
-    fig, axes = _grid(len(fits))
-    for ax, f in zip(axes, fits, strict=True):
+    """Per-step ECDF of completed durations vs the fitted lognormal CDF (steps with at least
+    two observations: one value has no distribution to draw)."""
+    fits = [f for f in cal.durations.values() if f.n >= 2]
+    single = [f.step for f in cal.durations.values() if f.n < 2]
+    fig, axes = _grid(max(1, len(fits)))
+    if not fits:
+        axes[0].text(0.5, 0.5, "every step has a single observation:\nno distribution to draw",
+                     ha="center", va="center", transform=axes[0].transAxes)
+        axes[0].set_axis_off()
+    for ax, f in zip(axes, fits, strict=False):
         xs, ys = ecdf(_completed(attempts, f.step))
         ax.step(xs, ys, where="post", color=_BLUE, linewidth=3, alpha=0.6,
                 label=f"data ECDF (n = {f.n})")
@@ -217,18 +237,23 @@ def durations_figure(cal: Calibration, attempts: pd.DataFrame) -> Figure:
                     f", p95 {format_duration(f.p95_s.value)}")
             ax.set_xscale("log")
             _plain_log_axis(ax.xaxis)
-        ax.set_title(f"{f.step}: KS p = {_p(f.gof.p_value)}")
+        ax.set_title(f"{f.step}\nKS p = {_p(f.gof.p_value)}", fontsize="medium")
         ax.set_xlabel("attempt duration (s)")
         ax.set_ylabel("fraction of attempts ≤ x")
         ax.set_ylim(0, 1.02)
         ax.legend(loc="upper left", fontsize="small")
-    fig.suptitle("Step durations: completed attempts vs fitted distribution")
+    title = "Step durations: completed attempts vs fitted distribution"
+    if single and fits:
+        title += f"\n({len(single)} step{'s' if len(single) != 1 else ''} with one observation "\
+                 "not drawn)"
+    fig.suptitle(title)
     return fig
 
 
 def crashes_figure(cal: Calibration, max_marks: int = 400) -> Figure:
     """Kaplan-Meier time-to-failure survival with censoring marks vs the fitted models."""
     cr = cal.crashes
+    assert cr is not None, "no crash fit to draw"
     t, d = cr.ages_s, cr.events
     fig = Figure(figsize=(7.5, 4.6), layout="constrained")
     FigureCanvasAgg(fig)
@@ -294,14 +319,16 @@ def qq_figure(cal: Calibration, attempts: pd.DataFrame) -> Figure:
 
 def write_plots(cal: Calibration, attempts: pd.DataFrame, out_dir: str | Path, *,
                 prefix: str = "calibration_", dpi: int = 120) -> list[Path]:
-    """Write the three figures as PNG into out_dir; returns their paths."""
+    """Write the figures as PNG into out_dir (the crash figure only when crashes were
+    fitted); returns their paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     with _style():
-        for name, make in (("durations", lambda: durations_figure(cal, attempts)),
-                           ("crashes", lambda: crashes_figure(cal)),
-                           ("qq", lambda: qq_figure(cal, attempts))):
+        figures = [("durations", lambda: durations_figure(cal, attempts)),
+                   ("crashes", lambda: crashes_figure(cal)),
+                   ("qq", lambda: qq_figure(cal, attempts))]
+        for name, make in [f for f in figures if f[0] != "crashes" or cal.crashes is not None]:
             fig = make()
             path = out / f"{prefix}{name}.png"
             fig.savefig(path, dpi=dpi)

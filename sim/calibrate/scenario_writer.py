@@ -16,6 +16,7 @@ format of docs/model.md. A chain is written exactly as before: no ``count``, no 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.calibrate.attempts import WAIT_KINDS
 from sim.calibrate.errors import DataError
 from sim.calibrate.fits import Calibration, DurationFit, Estimate
 from sim.calibrate.graph import WorkflowShape, infer_shape
@@ -33,6 +35,13 @@ from sim.model.toml_text import toml_key, toml_value
 from sim.model.units import format_duration
 
 DEFAULT_PROFILE = "article-2026-04"
+#: orchestration prices of a scenario fitted from Temporal histories (without a template)
+TEMPORAL_ORCHESTRATION = "temporal-cloud-payg"
+#: an activity whose name says it calls a model is written as an llm step (placeholders)
+LLM_NAME_RE = re.compile(r"llm|model|gpt|openai|anthropic|claude|gemini|completion|chat|"
+                         r"prompt|agent|embed|inference|generat", re.IGNORECASE)
+PLACEHOLDER_MODEL = "gpt-5.4-mini"  # a model of the default pricing profile
+PLACEHOLDER_TOKENS = (1000, 500)  # input, output tokens per call: placeholders to replace
 
 
 # --------------------------------------------------------------------------- TOML emitting
@@ -66,16 +75,20 @@ def _ci(e: Estimate) -> str:
 
 def duration_table(fit: DurationFit) -> str | dict[str, str]:
     """The scenario's duration value of a fit: a fixed string or a lognormal table."""
-    if fit.dist == "fixed" or fit.p95_s.value <= fit.median_s.value:
-        return _dur(fit.median_s.value)
+    if fit.dist == "fixed" or _dur(fit.p95_s.value) == _dur(fit.median_s.value) or (
+            fit.p95_s.value <= fit.median_s.value):
+        return _dur(fit.median_s.value)  # (a spread too small to show in 6 digits: fixed)
     return {"dist": "lognormal", "median": _dur(fit.median_s.value), "p95": _dur(fit.p95_s.value)}
 
 
-def _duration_comment(fit: DurationFit) -> list[str]:
+def _duration_comment(fit: DurationFit, what: str = "completed attempts") -> list[str]:
+    if fit.n == 1:
+        return [f"# duration: one observation ({format_duration(fit.median_s.value)}): written as "
+                "a fixed duration, no interval (one value says nothing of the spread)"]
     if fit.dist == "fixed":
-        return [f"# duration: all {fit.n} completed attempts took {format_duration(fit.median_s.value)}"]
+        return [f"# duration: all {fit.n} {what} took {format_duration(fit.median_s.value)}"]
     return [
-        f"# duration: lognormal MLE from {fit.n} completed attempts"
+        f"# duration: lognormal MLE from {fit.n} {what}"
         + (f" (+{fit.n_censored} killed, right-censored)" if fit.n_censored else ""),
         f"#   median {_ci(fit.median_s)}, p95 {_ci(fit.p95_s)} (95% intervals)",
         f"#   empirical median {_ci(fit.empirical_median_s)}, p95 {_ci(fit.empirical_p95_s)}",
@@ -137,15 +150,29 @@ def _bundled_models(profile: str) -> set[str]:
 
 def scenario_toml(cal: Calibration, attempts: pd.DataFrame, *,
                   template: str | Path | None = None, out_path: str | Path | None = None,
-                  name: str | None = None) -> str:
+                  name: str | None = None, warnings: list[str] | None = None) -> str:
     """TOML text of a runnable scenario with the fitted values (see module docstring).
 
     ``template``: a scenario file whose steps (kinds, prices, tokens, retry policies), pricing,
     simulation, defaults, strategies and failure settings that the data cannot tell (restart
     times, drain, detection delay) are kept. ``out_path`` makes a template's relative pricing
-    profile path relative to where the scenario will be written.
+    profile path relative to where the scenario will be written. ``warnings`` (a list) receives
+    one line per value the data could not give that matters to the results (an llm step's
+    placeholder model and tokens, a step whose compute is priced at $0).
+
+    Temporal histories (``attempts.attrs["histories"]``) add: wait steps (``kind = "wait"``)
+    for fired timers and signal waits, comments on local activities and child workflows, the
+    history counts as comments, and the billed timers and signals that are not steps as
+    ``[pricing.orchestration] timers_per_run`` / ``signals_per_run``.
     """
+    warn = warnings if warnings is not None else []
     raw, tpath = _read_template(template)
+    infos = attempts.attrs.get("histories")
+    summary = None
+    if infos:
+        from sim.calibrate.history_summary import summarise
+
+        summary = summarise(infos)
     lines: list[str] = [
         "# Calibrated with `python -m sim fit` (sim.calibrate) from " + cal.source,
         f"# data: {cal.n_attempts} attempts"
@@ -155,6 +182,10 @@ def scenario_toml(cal: Calibration, attempts: pd.DataFrame, *,
         "# outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(cal.outcome_counts.items())),
         "# intervals are 95%; see `python -m sim fit --help` and docs/calibration.md",
     ]
+    if summary is not None:
+        from sim.calibrate.history_summary import summary_lines
+
+        lines += [f"# {line}" for line in summary_lines(summary)]
     if tpath is not None:
         lines.append(f"# steps, pricing and strategies from the template {tpath}")
     lines.append("")
@@ -164,7 +195,12 @@ def scenario_toml(cal: Calibration, attempts: pd.DataFrame, *,
     lines.append("")
 
     # pricing
-    pricing = dict(raw.get("pricing", {"profile": DEFAULT_PROFILE}))
+    if "pricing" in raw:
+        pricing = dict(raw["pricing"])
+    elif summary is not None:  # as the bundled scenarios name them: model prices, orchestration
+        pricing = {"profile": DEFAULT_PROFILE, "orchestration": TEMPORAL_ORCHESTRATION}
+    else:
+        pricing = {"profile": DEFAULT_PROFILE}
     profile = pricing.get("profile")
     if tpath is not None and isinstance(profile, str):
         from sim.model.scenario import bundled_pricing_profiles
@@ -182,17 +218,24 @@ def scenario_toml(cal: Calibration, attempts: pd.DataFrame, *,
                         file=str(tpath))
     shape = infer_shape(attempts, order)
     step_tables: list[tuple[dict[str, Any], list[str]]] = []
+    llm_guess: list[str] = []
+    unpriced: list[str] = []
     unknown_models: list[str] = []
     known_models = _bundled_models(DEFAULT_PROFILE) if not raw else set()
     for step in order:
         comments: list[str] = []
         fit = cal.durations.get(step)
+        rows = attempts[attempts["step"] == step]
+        kind = str(rows["kind"].mode().iloc[0]) if "kind" in rows.columns and len(rows) else (
+            "activity")
+        comments += _kind_comment(kind, rows)
         if tsteps:
             table = {k: v for k, v in tsteps[step].items()}
         else:
-            rows = attempts[attempts["step"] == step]
             models = rows["model"].dropna() if "model" in rows.columns else pd.Series([], dtype=str)
-            if len(models):
+            if kind in WAIT_KINDS:
+                table = {"name": step, "kind": "wait", "wait": kind}
+            elif len(models):
                 model = str(models.mode().iloc[0])
                 table = {"name": step, "kind": "llm", "model": model}
                 done = rows[rows["outcome"] == "completed"]
@@ -203,13 +246,22 @@ def scenario_toml(cal: Calibration, attempts: pd.DataFrame, *,
                                         "completed attempts")
                 if model not in known_models:
                     unknown_models.append(model)
+            elif kind != "child_workflow" and LLM_NAME_RE.search(step):
+                table = {"name": step, "kind": "llm", "model": PLACEHOLDER_MODEL,
+                         "input_tokens": PLACEHOLDER_TOKENS[0],
+                         "output_tokens": PLACEHOLDER_TOKENS[1]}
+                comments.append("# its name looks like a model call: model and tokens are "
+                                "placeholders, not in the data: set them (or fit with --template)")
+                llm_guess.append(step)
             else:
                 table = {"name": step, "kind": "gpu", "price_per_hour": 0.0}
                 comments.append("# kind and price are not in the data: set gpu = \"<kind>\" or "
                                 "price_per_hour (or fit with --template)")
+                unpriced.append(step)
         if fit is not None:
             table["duration"] = duration_table(fit)
-            comments = _duration_comment(fit) + comments
+            what = {"timer": "fired timers", "signal": "waits"}.get(kind, "completed attempts")
+            comments = _duration_comment(fit, what) + comments
         elif step in data_steps:
             comments.append("# no completed attempt with known times: duration from the template")
         else:
@@ -218,10 +270,34 @@ def scenario_toml(cal: Calibration, attempts: pd.DataFrame, *,
             raise DataError(f"step {step!r} has no completed attempt to fit a duration from; "
                             "give a --template that sets it", file=cal.source)
         comments += _graph_keys(table, shape, step)
+        seen = shape.steps[step].n_workflows
+        if step in data_steps and 0 < seen < cal.n_workflows:
+            comments.append(f"# seen in {seen} of {cal.n_workflows} workflows: the scenario runs "
+                            "it in every run")
         step_tables.append((table, comments))
+    if llm_guess:
+        warn.append(f"{_steps_text(llm_guess)} look{'s' if len(llm_guess) == 1 else ''} like a "
+                    f"model call: written as llm steps with the placeholder model "
+                    f"{PLACEHOLDER_MODEL!r} and {PLACEHOLDER_TOKENS[0]}/{PLACEHOLDER_TOKENS[1]} "
+                    "input/output tokens per call; set them (or give --template)")
+    if unpriced:
+        warn.append(f"{_steps_text(unpriced)}: kind and price not in the data: written as gpu "
+                    "steps with price_per_hour = 0, so their compute costs $0; set gpu or "
+                    "price_per_hour (or give --template)")
     extra = sorted(data_steps - set(order))
     for model in sorted(set(unknown_models)):
         pricing.setdefault("models", {})[model] = {"input_per_mtok": 0.0, "output_per_mtok": 0.0}
+    if summary is not None:
+        extras = {k: float(f"{v:.6g}") for k, v in (("timers_per_run", summary.timers_per_run),
+                                                    ("signals_per_run", summary.signals_per_run))
+                  if v > 0}
+        if extras:
+            orch = pricing.get("orchestration")
+            orch = {"profile": orch} if isinstance(orch, str) else dict(orch or {})
+            orch.update(extras)
+            pricing["orchestration"] = orch
+            lines.append("# timers and signals that are not wait steps, per run (Temporal bills "
+                         "each one; the wait steps are billed by the engines)")
     lines += _table("pricing", {k: v for k, v in pricing.items() if k != "models"})
     for model, prices in pricing.get("models", {}).items():
         if model in unknown_models:
@@ -244,9 +320,54 @@ def scenario_toml(cal: Calibration, attempts: pd.DataFrame, *,
                                                                        dict) else {}, order)
     strategies = raw.get("strategies") if isinstance(raw.get("strategies"), dict) else {
         "restart": {}, "durable": {}}
-    for label, table in strategies.items():
-        lines += _table(f"strategies.{toml_key(label)}", table)
-    return "\n".join(lines).rstrip() + "\n"
+
+    def with_strategies(tables: dict[str, Any], notes: list[str]) -> str:
+        out = list(lines) + notes
+        for label, table in tables.items():
+            out += _table(f"strategies.{toml_key(label)}", table)
+        return "\n".join(out).rstrip() + "\n"
+
+    text = with_strategies(strategies, [])
+    durable = strategies.get("durable")
+    if summary is not None and isinstance(durable, dict) and "persist_latency" not in durable:
+        from sim.calibrate.overhead import fit_overhead
+
+        oh = fit_overhead(text, summary.orchestration_s)
+        if oh is not None:
+            notes = [
+                "# durable persist_latency: the histories' median time with no step running "
+                f"(workflow tasks, task queues), {format_duration(oh.orchestration_s)}, over the "
+                f"{oh.events_on_path:.4g} history events on the scenario's critical path "
+                f"(whose steps take {format_duration(oh.makespan_s)}, simulated median without "
+                "failures; sim/calibrate/overhead.py)"]
+            tables = dict(strategies)
+            tables["durable"] = {**durable, "persist_latency": _dur(oh.persist_latency_s)}
+            text = with_strategies(tables, notes)
+    return text
+
+
+def _steps_text(steps: list[str], most: int = 4) -> str:
+    """'step 'a'' or 'steps 'a', 'b', ... (12 steps)'."""
+    if len(steps) == 1:
+        return f"step {steps[0]!r}"
+    shown = ", ".join(repr(s) for s in steps[:most])
+    return f"steps {shown}" + (f", ... ({len(steps)} steps)" if len(steps) > most else "")
+
+
+def _kind_comment(kind: str, rows: pd.DataFrame) -> list[str]:
+    """What a step of a Temporal history is, when it is not a plain activity."""
+    if kind == "local_activity":
+        return ["# local activity (MarkerRecorded): run as an activity step; from the start of "
+                "the workflow task that ran it to its completion (docs/model.md, local activities)"]
+    if kind == "child_workflow":
+        return ["# child workflow: one step from its start to its close; its own activities are "
+                "in its own history (fit that history for its compute and prices)"]
+    if kind == "timer":
+        return ["# durable timer (TimerStarted -> TimerFired)"]
+    if kind == "signal":
+        return ["# waited for a signal or update: from the workflow task before it to its "
+                "arrival"]
+    return []
 
 
 def _graph_keys(table: dict[str, Any], shape: WorkflowShape, step: str) -> list[str]:
@@ -257,6 +378,12 @@ def _graph_keys(table: dict[str, Any], shape: WorkflowShape, step: str) -> list[
     comments: list[str] = []
     s = shape.steps[step]
     after = shape.explicit_after(step)
+    if table.get("kind") == "wait":  # a wait runs once: only its predecessors
+        if after is not None and "after" not in table:
+            table["after"] = list(after)
+            comments.append(f"# after: the steps of the batch before it in {s.after_support} of "
+                            f"{s.n_workflows} workflows")
+        return comments
     if after is not None and "after" not in table:
         table["after"] = list(after)
         comments.append(f"# after: the steps of the batch before it in {s.after_support} of "
@@ -278,6 +405,14 @@ def _failure_lines(cal: Calibration, tf: dict[str, Any], steps: list[str]) -> li
     lines: list[str] = []
     cr = cal.crashes
     tcrash = dict(tf.get("crash", {}))
+    if cr is None:
+        lines += ["# no attempt ran on a worker (only child workflows and waits): crashes cannot "
+                  "be fitted" + ("; [failures.crash] from the template" if tcrash else
+                                 "; no [failures.crash]")]
+        if tcrash:
+            lines += _table("failures.crash", tcrash)
+        lines.append("")
+        return lines + _other_failure_lines(cal, tf, steps)
     exposure = f"{cr.n_crashes} crashes in {cr.n_attempts} " + (
         "worker lives" if cr.age == "worker" else "attempts") + (
         f", {format_duration(cr.exposure_s)} of exposure")
@@ -319,7 +454,11 @@ def _failure_lines(cal: Calibration, tf: dict[str, Any], steps: list[str]) -> li
         table.update(tcrash)
         lines += _table("failures.crash", table)
         lines.append("")
+    return lines + _other_failure_lines(cal, tf, steps)
 
+
+def _other_failure_lines(cal: Calibration, tf: dict[str, Any], steps: list[str]) -> list[str]:
+    lines: list[str] = []
     dp = cal.deploys
     tdeploy = dict(tf.get("deploy", {}))
     if dp is not None:

@@ -41,6 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--boot", type=int, default=1000, help="bootstrap resamples of each break-even (default 1000)")
     p.add_argument("--engine", choices=ENGINES, default="auto")
     p.add_argument("--workers", type=int, default=None, help="local processes (default: every core for large runs)")
+    p.add_argument("--monthly-workflows", metavar="N1,N2,...", default=None,
+                   help="also show the month's orchestration bill under each profile at these monthly volumes "
+                   "(plan minimums, allowances and tiers included), what decides it and the verdict at each volume")
     p.add_argument("--out", help="also write DIR/compare.md and DIR/compare.csv")
     add_overwrite_argument(p)
     p.add_argument("--quiet", action="store_true", help="no progress output")
@@ -59,6 +62,7 @@ def handle(args: argparse.Namespace) -> int:
             raise UsageError(f"--pricing: {exc.problem}" + (f" ({exc.file})" if exc.file else "")) from None
         if "orchestration" not in table:
             raise UsageError(f"--pricing: profile '{name}' has no [orchestration] table")
+    volumes = parse_volumes(args.monthly_workflows) if args.monthly_workflows is not None else []
     scenario = load_scenario(args.scenario)
     if scenario.fleet is not None:
         raise UsageError(f"{args.scenario}: compare reprices single-pipeline runs; a fleet scenario is not supported")
@@ -82,12 +86,51 @@ def handle(args: argparse.Namespace) -> int:
     notes = [f"{r['profile']}: {r['note']}" for r in rows if r["note"]]
     if notes:
         lines += [""] + notes
+    month_lines: list[str] = []
+    if volumes:
+        month_lines = monthly_text(cmp, [r.profile for r in cmp.results], volumes)
+        lines += [""] + month_lines
     print("\n".join(lines))
     if out is not None:
         import pandas as pd
 
+        md = comparison_markdown(cmp) + ("\n```\n" + "\n".join(month_lines) + "\n```\n" if month_lines else "")
         with results_folder(args, "compare", out, scenario):
-            atomic_write_text(out / "compare.md", comparison_markdown(cmp))
+            atomic_write_text(out / "compare.md", md)
             atomic_write_text(out / "compare.csv", pd.DataFrame(rows).to_csv(index=False))
         print(f"wrote {out}/: compare.md, compare.csv")
     return 0
+
+
+def parse_volumes(text: str) -> list[float]:
+    """"10000,1e7,10_000_000" -> [10000.0, 1e7, 1e7] (positive, finite, distinct)."""
+    out = []
+    for part in text.split(","):
+        try:
+            value = float(part.strip().replace("_", ""))
+        except ValueError:
+            raise UsageError(f"--monthly-workflows: '{part.strip()}' is not a number of workflows") from None
+        if not (value > 0 and value < float("inf")):
+            raise UsageError(f"--monthly-workflows: {part.strip()} must be a positive number of workflows")
+        out.append(value)
+    if len(set(out)) != len(out):
+        raise UsageError("--monthly-workflows: give distinct volumes")
+    return out
+
+
+def monthly_text(cmp, profiles: list[str], volumes: list[float]) -> list[str]:
+    """The monthly view: the bills at each volume, then where a plan's minimum decides the bill and
+    how the verdict changes with volume."""
+    from sim.analysis.monthly import minimum_thresholds, monthly_bills
+    from sim.analysis.report.volumes import monthly_notes, monthly_rows
+
+    bills = monthly_bills(cmp.runs_table, cmp.scenario, cmp.a, cmp.b, profiles, volumes, cmp.confidence)
+    rows = monthly_rows(bills, cmp.a, cmp.b)
+    cols = [c for c in rows[0] if c != "note"]
+    widths = {c: max(len(c), *(len(r[c]) for r in rows)) for c in cols}
+    lines = [f"the month's orchestration bill of {cmp.a} at each monthly volume ({cmp.runs:,} runs priced; plan "
+             f"minimums, allowances, free grants and tiers included), and the saving at that volume",
+             "  ".join(f"{c:<{widths[c]}}" for c in cols).rstrip()]
+    lines += ["  ".join(f"{r[c]:<{widths[c]}}" for c in cols).rstrip() for r in rows]
+    notes = monthly_notes(bills, minimum_thresholds(cmp.runs_table, cmp.scenario, cmp.a, profiles), cmp.a, cmp.b)
+    return lines + ([""] + notes if notes else [])

@@ -5,9 +5,14 @@ DATA is an attempts table (CSV or Parquet, docs/calibration.md), the simulator's
 ``temporal workflow show --output json``, or a folder of them). Everything is read, fitted and
 validated before anything is written: bad data exits with status 2, one line naming the file,
 the row or event id and the problem, and no output files. In a folder of histories, a history
-with an attempt of zero duration is skipped with a warning naming it; local activities are
-left out with a warning; parallel activities become fan-out steps (``count``) and parallel
-branches (``after``), see docs/calibration.md.
+with an attempt of zero duration is skipped with a warning naming it; parallel activities
+become fan-out steps (``count``) and parallel branches (``after``); local activities and child
+workflows become steps, fired timers and signal waits become wait steps (``kind = "wait"``);
+what is counted but not fitted (activities that never started, cancelled timers, signals the
+workflow did not wait for, failed or cancelled workflows, continue-as-new runs) is listed in
+the report and the scenario's comments, see docs/calibration.md. Histories: ``.json`` or
+``.json.gz``, from ``temporal workflow show --output json``, the SDK's
+``WorkflowHistory.to_json()`` or the Web UI's JSON view.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from sim.calibrate.deploys import load_deploys
 from sim.calibrate.errors import DataError
 from sim.calibrate.fits import calibrate
 from sim.calibrate.graph import format_shape, infer_shape
+from sim.calibrate.history_summary import summarise, summary_lines
 from sim.calibrate.report import format_report, write_plots
 from sim.calibrate.scenario_writer import (
     graph_format_supported,
@@ -91,9 +97,17 @@ def run(args: argparse.Namespace) -> int:
     deploys = load_deploys(args.deploys) if args.deploys else None
     cal = calibrate(attempts, np.asarray(deploys) if deploys is not None else None, age=args.age)
     out = Path(args.out)
-    text = scenario_toml(cal, attempts, template=args.template, out_path=out, name=args.name)
+    notes: list[str] = []
+    text = scenario_toml(cal, attempts, template=args.template, out_path=out, name=args.name,
+                         warnings=notes)
     validate_scenario_text(text, file=str(out), base_dir=out.resolve().parent)
+    for note in notes:
+        line = f"warning: {note}"
+        warnings.append(line)
+        print(line, file=sys.stderr)
     report = format_report(cal)
+    if attempts.attrs.get("histories"):
+        report += "\n" + "\n".join(summary_lines(summarise(attempts.attrs["histories"]))) + "\n"
     shape_text = format_shape(infer_shape(attempts, step_order(attempts)))
     if shape_text:
         report += "\n" + shape_text

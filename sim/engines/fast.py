@@ -42,6 +42,7 @@ from sim.model.failures import (
 from sim.model.rng import Source, hashed_uniforms, index_hashes, replication_keys, uniforms
 from sim.model.scenario import RetryPolicy, Scenario
 from sim.model.strategies import EVENTS_AT_START, EVENTS_PER_ACTIVITY, Behaviour, behaviour
+from sim.model.workflow import STICKY_TIMEOUT_EVENTS, TASK_TIMEOUT_EVENTS
 
 INF = np.inf
 _LANE = np.uint64(1 << 32)
@@ -137,6 +138,8 @@ class _Chunk:
                 self.deploy = None
         else:
             self.every = self.drain = self.restart_deploy = 0.0
+        self.sticky_s = scenario.temporal.sticky_schedule_to_start_timeout_s
+        self.task_timeout_s = scenario.temporal.workflow_task_timeout_s
         self.step_policies = [s.retry for s in steps]
         needs_jitter = any(p.jitter != "none" for p in self.step_policies) or any(
             getattr(getattr(c, "retry", None), "jitter", "none") != "none" for c in scenario.strategies.values())
@@ -197,6 +200,9 @@ class _Run:
         self.unit_open = np.zeros(size, dtype=bool)
         for name in ("unit_attempts", "attempts", "crashes", "deploy_kills", "limited", "restarts"):
             setattr(self, name, counts())
+        # the worker's last crash, and when the workflow's last workflow task started (a crash since
+        # then lost the workflow's cache: ``sim.model.workflow.recorded_at_s``)
+        self.last_crash, self.task_start = np.full(size, -INF), zeros()
         self.completed = np.zeros(size, dtype=bool)
         self.done = np.zeros(size, dtype=bool)
         # the worker
@@ -256,6 +262,7 @@ class _Run:
             self.next_deploy[rows] += c.deploy(rows, self.m[rows])
 
     def _crash_restart(self, rows: np.ndarray, at: np.ndarray) -> None:
+        self.last_crash[rows] = at
         self.ready[rows] = at + self.c.restart_crash
         self._new_life(rows)
 
@@ -332,6 +339,28 @@ class _Run:
             outcome[crash_plain] = CRASHED
         return stop, outcome, in_drain
 
+    def _recorded_at(self, rows: np.ndarray, end: np.ndarray, mask: np.ndarray | None
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """``sim.model.workflow.recorded_at_s`` over ``rows`` (completions at ``end``): when the
+        workflow task that records each ends, and the history events it adds. Updates when the
+        last workflow task started for the rows in ``mask`` (all when None)."""
+        c = self.c
+        lat6 = EVENTS_PER_ACTIVITY * self.beh.persist_latency_s
+        lost = (self.last_crash[rows] > self.task_start[rows]) & (c.sticky_s > 0.0)
+        start = np.where(lost, end + c.sticky_s, end)
+        t = start + lat6
+        nc = self.next_crash[rows]
+        held = (start < nc) & (nc <= t) & (c.task_timeout_s > 0.0)
+        if held.any():
+            start = np.where(held, start + c.task_timeout_s, start)
+            t = np.where(held, start + lat6, t)
+        extra = STICKY_TIMEOUT_EVENTS * lost + TASK_TIMEOUT_EVENTS * held
+        if mask is None:
+            self.task_start[rows] = start
+        else:
+            self.task_start[rows[mask]] = start[mask]
+        return t, extra
+
     # ---------------------------------------------------------------- steps that meet no failure
     def advance(self, rows: np.ndarray) -> None:
         """Complete, for each of ``rows``, every step that meets no failure, up to the first event
@@ -391,8 +420,9 @@ class _Run:
                 committed |= ok
                 unit_open &= ~ok
                 if beh.records_history:
-                    history += EVENTS_PER_ACTIVITY * ok
-                    np.copyto(t, end + EVENTS_PER_ACTIVITY * beh.persist_latency_s, where=ok)
+                    t_rec, extra = self._recorded_at(rows, end, ok)
+                    history += (EVENTS_PER_ACTIVITY + extra) * ok
+                    np.copyto(t, t_rec, where=ok)
                 else:
                     np.copyto(t, end, where=ok)
             else:
@@ -491,8 +521,9 @@ class _Run:
                     self.prev_sleep[rk] = 0.0
                     self.unit_open[rk] = False
                     if beh.records_history:
-                        self.history[rk] += EVENTS_PER_ACTIVITY
-                        self.t[rk] = end[ok][ck] + EVENTS_PER_ACTIVITY * beh.persist_latency_s
+                        t_rec, extra = self._recorded_at(rk, end[ok][ck], None)
+                        self.history[rk] += EVENTS_PER_ACTIVITY + extra
+                        self.t[rk] = t_rec
                     else:
                         self.t[rk] = end[ok][ck]
                     fin = self.pos[rk] == c.n
@@ -605,6 +636,13 @@ def _crash_only(c: _Chunk) -> bool:
     no retry is jittered: the case ``_CrashLoop`` takes."""
     return (c.crash is not None and c.renew and c.deploy_mode is None and c.rate_u is None
             and not any(c.random_duration) and c.jitter is None)
+
+
+def _temporal_recovery(c: _Chunk, beh: Behaviour) -> bool:
+    """Does Temporal's workflow-task recovery after a crash (``sim.model.workflow.recorded_at_s``:
+    the sticky timeout, a task held by a crashed worker) change this strategy's runs? ``_CrashLoop``
+    does not model it; ``_Run`` does."""
+    return beh.records_history and (c.sticky_s > 0.0 or (c.task_timeout_s > 0.0 and beh.persist_latency_s > 0.0))
 
 
 # rows of ``_CrashLoop``'s two state matrices (one per dtype: dropping the runs that finished is
@@ -1185,6 +1223,10 @@ def _clean_pass(c: _Chunk, beh: Behaviour, first: tuple, out: dict[str, np.ndarr
     # as in ``_Run.advance``: nothing due (crash, deployment, horizon) at any dispatch nor during
     # any attempt; starts and ends only grow, so the last attempt decides
     clean = clean & (due > start) & (due >= end)
+    if beh.records_history and c.task_timeout_s > 0.0 and lat > 0.0:
+        # a crash while the worker holds a workflow task that records (``_Run._recorded_at``): left
+        # to the event loop; nothing due before the last task ends excludes it
+        clean = clean & (due > t)
     values = {"completed": True, "makespan_s": t, "compute_s": useful_c + 0.0, "useful_compute_s": useful_c,
               "compute_cost_usd": useful_cost + 0.0, "useful_cost_usd": useful_cost, "unit_attempts": units,
               "history_events": history, "attempts": c.n}
@@ -1241,25 +1283,26 @@ def run_into(scenario: Scenario, behaviours: list[Behaviour], runs: np.ndarray, 
     runs = np.asarray(runs, dtype=np.int64)
     chunk = _Chunk(scenario, runs, seed)
     block = SUB_CHUNK if chunk.per_attempt_draws else BLOCK
-    crash_only = _crash_only(chunk)
-    derived = _COMPUTE_FIELDS if crash_only else ()  # crash-only: compute = useful + wasted, for all runs at the end
+    crash_only = [_crash_only(chunk) and not _temporal_recovery(chunk, beh) for beh in behaviours]
+    # crash-only: compute = useful + wasted, for all runs at the end
+    derived = [_COMPUTE_FIELDS if only else () for only in crash_only]
     failing: list[list[np.ndarray]] = [[] for _ in behaviours]
     first_crash: list[list[np.ndarray]] = [[] for _ in behaviours]  # crash-only: each failing run's draw 0
     for lo in range(0, len(runs), block):
         rows = slice(lo, min(lo + block, len(runs)))
         first = _first_attempts(chunk, rows)
         for k, beh in enumerate(behaviours):
-            clean = np.broadcast_to(_clean_pass(chunk, beh, first, outs[k], rows, derived), (rows.stop - lo,))
+            clean = np.broadcast_to(_clean_pass(chunk, beh, first, outs[k], rows, derived[k]), (rows.stop - lo,))
             fails = np.flatnonzero(~clean)
             failing[k].append(fails + lo)
-            if crash_only:
+            if crash_only[k]:
                 first_crash[k].append(first[0][fails])
     for k, beh in enumerate(behaviours):
         rows = np.concatenate(failing[k]) if failing[k] else np.zeros(0, dtype=np.int64)
-        if crash_only and rows.size:
+        if crash_only[k] and rows.size:
             loop = _CrashLoop(chunk, beh, rows, np.concatenate(first_crash[k]), CRASH_BATCH)
             rows = np.sort(loop.run(outs[k]))
             loop.derive(outs[k])
-        if derived:
+        if derived[k]:
             _derive_compute(outs[k])
         _event_loop(scenario, beh, runs, rows, seed, outs[k])

@@ -49,6 +49,7 @@ SIGNATURES = [
     ("compare.md", "compare"),
     ("fleet.parquet", "fleet"),
     ("runs.parquet", "run"),
+    ("histories", "validate"),
 ]
 _HELD: set[int] = set()  # descriptors of the locks this process holds
 

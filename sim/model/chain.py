@@ -56,7 +56,7 @@ from sim.model.strategies import (
     heartbeat_attempt,
     heartbeat_settle,
 )
-from sim.model.workflow import retry_policy, retry_wait_s
+from sim.model.workflow import recorded_at_s, retry_policy, retry_wait_s
 
 NEED_WORKER = object()  # yielded when the pool has no free worker; the engine sends one back
 
@@ -99,6 +99,8 @@ class ChainTable:
         self.max_time_s = scenario.simulation.max_time_s
         self.n_llm = sum(1 for s in steps if s.kind == "llm")
         self.worker = worker_spec(scenario)
+        self.sticky_s = scenario.temporal.sticky_schedule_to_start_timeout_s
+        self.task_timeout_s = scenario.temporal.workflow_task_timeout_s
         self.plans: dict[str, tuple] = {}
 
     def prepare(self, beh: Behaviour) -> None:
@@ -159,6 +161,10 @@ def chain_run(tb: ChainTable, beh: Behaviour, renv: ReplicationEnv, out: list, w
     first_start = math.nan
     queue_wait = 0.0
     w = worker
+    # the worker that ran the workflow's last workflow task (it caches the workflow) and when that
+    # task started: a later crash loses the cache (``recorded_at_s``). The fleet's first is untracked.
+    cache_w, task_start = worker, 0.0
+    lat6 = EVENTS_PER_ACTIVITY * lat
     while True:
         if w is None:
             # (fleet) nothing is held in memory: take a worker from the pool at t
@@ -294,14 +300,17 @@ def chain_run(tb: ChainTable, beh: Behaviour, renv: ReplicationEnv, out: list, w
                     fails = 0
                     prev_sleep = 0.0
                     unit_open = False
+                    if records:
+                        lost = cache_w is not None and cache_w.last_crash > task_start
+                        t, extra, task_start = recorded_at_s(end, lost, w.next_crash, tb.sticky_s,
+                                                             tb.task_timeout_s, lat6)
+                        history += EVENTS_PER_ACTIVITY + extra
+                        cache_w = w
+                    else:
+                        t = end
                     if pool is not None:
                         pool.release(w)
                         w = None
-                    if records:
-                        history += EVENTS_PER_ACTIVITY
-                        t = end + EVENTS_PER_ACTIVITY * lat
-                    else:
-                        t = end
                     unit_start = t
                     if pos == n:
                         completed = True

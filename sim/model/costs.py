@@ -22,19 +22,21 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from sim.model.scenario import OrchestrationPrice, PriceTier, load_pricing_profile
+from sim.model.billing import ACTIONS_PER_UNIT, HEARTBEAT_ACTIONS
+from sim.model.scenario import Meter, OrchestrationPrice, PriceTier, Step, load_pricing_profile
 
 GB = 1e9
 MB_PER_GB_AWS = 1024.0  # AWS bills memory in MB chunks and duration in GB-seconds of 1,024 MB
 HOURS_PER_DAY = 24.0
 
 COMPONENTS = ("per_run", "actions", "action_minutes", "active_storage", "retained_storage", "surcharge",
-              "requests", "gb_seconds", "fixed_monthly", "event_storage")
+              "requests", "gb_seconds", "fixed_monthly", "event_storage", "meters")
 
 
 @dataclass(frozen=True)
@@ -49,8 +51,17 @@ class OrchestrationUsage:
 
 def durable_actions(unit_attempts: np.ndarray, heartbeats: np.ndarray | int = 0,
                     timers: np.ndarray | int = 0, signals: np.ndarray | int = 0) -> np.ndarray:
-    """Billable actions of a durable run: 1 workflow start + one per activity attempt + extras."""
-    return 1 + np.asarray(unit_attempts) + np.asarray(heartbeats) + np.asarray(timers) + np.asarray(signals)
+    """Billable actions of a durable run (``sim.model.billing``'s rule): the workflow start, one per
+    activity attempt (its first is ``schedule_activity``, each retry ``retry_activity``), one per
+    heartbeat, timer and signal."""
+    return (ACTIONS_PER_UNIT["start_workflow"] + _weighted(ACTIONS_PER_UNIT["retry_activity"], unit_attempts)
+            + _weighted(HEARTBEAT_ACTIONS, heartbeats) + _weighted(ACTIONS_PER_UNIT["start_timer"], timers)
+            + _weighted(ACTIONS_PER_UNIT["signal_workflow"], signals))
+
+
+def _weighted(actions_per_unit: int, count: np.ndarray | int) -> np.ndarray:
+    """``count`` × actions per unit (no array work for a weight of 1: the engines' hot path)."""
+    return np.asarray(count) if actions_per_unit == 1 else actions_per_unit * np.asarray(count)
 
 
 def billable_actions(engine_actions: np.ndarray | float, activity_attempts: np.ndarray | float,
@@ -63,8 +74,9 @@ def billable_actions(engine_actions: np.ndarray | float, activity_attempts: np.n
     if not (price.heartbeats_per_activity_attempt or price.timers_per_run or price.signals_per_run):
         return actions  # (adding zeros to finite counts changes no bit: skipped)
     attempts = np.asarray(activity_attempts, dtype=np.float64)
-    return (actions + price.heartbeats_per_activity_attempt * attempts
-            + price.timers_per_run + price.signals_per_run)
+    return (actions + HEARTBEAT_ACTIONS * price.heartbeats_per_activity_attempt * attempts
+            + ACTIONS_PER_UNIT["start_timer"] * price.timers_per_run
+            + ACTIONS_PER_UNIT["signal_workflow"] * price.signals_per_run)
 
 
 def history_bytes(history_events: np.ndarray | float, price: OrchestrationPrice) -> np.ndarray:
@@ -125,24 +137,76 @@ def first_paid_rate_usd(tiers: list[PriceTier]) -> float:
 def units_usd(units: np.ndarray | float, price: OrchestrationPrice) -> np.ndarray:
     """$ of a durable run's billable units.
 
-    * a flat ``per_million_actions_usd``: units × price;
+    * a flat ``per_million_actions_usd`` (or the ``region``'s price): units × price, less the
+      run's share of ``included_million_units`` when the monthly volume is known;
     * ``unit_tiers`` with ``monthly_workflows`` = W: the month is taken to consist of W runs
-      like this one (W × units in the month). ``tier_price = "average"`` bills the run its share
-      of that month's bill, bill(W × units) / W, so the runs of a month add up to the bill;
-      ``"marginal"`` bills units × the price of the tier the month ends in (what one more run
-      costs an account of that volume);
+      like this one (W × units in the month, less the plan's ``included_million_units``).
+      ``tier_price = "average"`` bills the run its share of that month's bill, bill(W × units −
+      included) / W, so the runs of a month add up to the bill; ``"marginal"`` bills units × the
+      price of the tier the month ends in (0 within the allowance: what one more run costs an
+      account of that volume);
     * ``unit_tiers`` without a monthly volume: units × the first paid tier's price (free
-      allowances are not applied).
+      allowances and included units are not applied).
     """
     u = np.asarray(units, dtype=np.float64)
-    if not price.unit_tiers:
-        return u * price.per_million_actions_usd / 1e6
+    tiers = price.tiers
     w = price.monthly_workflows
+    included = price.included_million_units * 1e6
+    if not tiers:
+        if included and w is not None:
+            return np.maximum(w * u - included, 0.0) * price.flat_per_million_usd / 1e6 / w
+        return u * price.flat_per_million_usd / 1e6
     if w is None:
-        return u * first_paid_rate_usd(price.unit_tiers)
+        return u * first_paid_rate_usd(tiers)
+    month = w * u
+    if included:
+        month = np.maximum(month - included, 0.0)
     if price.tier_price == "marginal":
-        return u * marginal_rate_usd(w * u, price.unit_tiers)
-    return tiered_bill_usd(w * u, price.unit_tiers) / w
+        rate = marginal_rate_usd(month, tiers)
+        return u * (np.where(month > 0, rate, 0.0) if included else rate)
+    return tiered_bill_usd(month, tiers) / w
+
+
+def meter_units(meter: Meter, usage: OrchestrationUsage) -> np.ndarray:
+    """Units of ``meter`` a durable run uses: per run + per activity attempt + per history event."""
+    units = np.asarray(meter.per_run, dtype=np.float64)
+    if meter.per_activity_attempt:
+        units = units + meter.per_activity_attempt * np.asarray(usage.pipeline_runs, dtype=np.float64)
+    if meter.per_history_event:
+        units = units + meter.per_history_event * np.asarray(usage.history_events, dtype=np.float64)
+    return units
+
+
+def monthly_tiered_usd(units: np.ndarray | float, tiers: list[PriceTier], monthly_workflows: float | None
+                       ) -> np.ndarray:
+    """$ per run of ``units`` per run under monthly volume ``tiers``: the run's share of a month of
+    W runs like it, bill(W × units) / W; without W, units × the first paid tier's price."""
+    u = np.asarray(units, dtype=np.float64)
+    if monthly_workflows is None:
+        return u * first_paid_rate_usd(tiers)
+    return tiered_bill_usd(monthly_workflows * u, tiers) / monthly_workflows
+
+
+def storage_usd(gb_hours: np.ndarray, included_gb: float, price_per_gb_hour: float,
+                price: OrchestrationPrice) -> np.ndarray:
+    """$ of a run's storage, GB-hours × price, less its share of the plan's included storage
+    (``included_gb`` × ``gbh_per_included_gb`` GB-hours a month) when the monthly volume is known."""
+    w = price.monthly_workflows
+    if included_gb and w is not None:
+        return np.maximum(w * gb_hours - included_gb * price.gbh_per_included_gb, 0.0) * price_per_gb_hour / w
+    return gb_hours * price_per_gb_hour
+
+
+def plan_fee_usd(usage_spend_usd: np.ndarray | float, price: OrchestrationPrice) -> np.ndarray:
+    """The plan fee of a run: ``usage_surcharge_fraction`` × its usage spend, or its share of the
+    plan's monthly minimum, ``plan_minimum_usd`` / W, whichever is greater (Temporal Cloud: "the
+    greater of the minimum monthly price or a percent of your consumption spend")."""
+    fee = price.usage_surcharge_fraction * np.asarray(usage_spend_usd, dtype=np.float64)
+    if price.plan_minimum_usd:
+        if price.monthly_workflows is None:
+            raise ValueError("a plan minimum needs the monthly volume (monthly_workflows)")
+        fee = np.maximum(fee, price.plan_minimum_usd / price.monthly_workflows)
+    return fee
 
 
 def express_gb_seconds(open_time_s: np.ndarray | float, price: OrchestrationPrice) -> np.ndarray:
@@ -163,6 +227,25 @@ def exceeds_duration_limit(open_time_s: np.ndarray | float, price: Orchestration
     if price.max_duration_s is None:
         return np.zeros(t.shape, dtype=bool)
     return t > price.max_duration_s
+
+
+def activity_time_limit_problem(steps: Sequence[Step], price: OrchestrationPrice) -> str | None:
+    """Why the service cannot run these steps as activities, or None: a step (not a wait) whose
+    attempts can last longer than ``max_activity_duration_s`` (each such attempt is killed at the
+    limit, and so is every retry of a fixed-length step). The share of draws over the limit is
+    read from the duration's inverse CDF on a grid of 10,000 quantiles."""
+    limit = price.max_activity_duration_s
+    if limit is None:
+        return None
+    u = (np.arange(10_000) + 0.5) / 10_000
+    for step in steps:
+        if step.is_wait:
+            continue
+        share = float(np.mean(np.asarray(step.duration.ppf(u), dtype=np.float64) > limit))
+        if share > 0:
+            return (f"step '{step.name}' lasts longer than the {limit:g} s an activity may run on this service in "
+                    f"{share:.0%} of its draws (mean {step.duration.mean():.4g} s)")
+    return None
 
 
 def _shape(usage: OrchestrationUsage) -> tuple[int, ...]:
@@ -191,7 +274,7 @@ def _components_usd(records_history: bool, usage: OrchestrationUsage,
             "actions": 0.0,
             "action_minutes": _charged(p.restart_per_run_minute_usd, lambda: open_min() * p.restart_per_run_minute_usd),
             "active_storage": 0.0, "retained_storage": 0.0, "surcharge": 0.0,
-            "requests": 0.0, "gb_seconds": 0.0, "fixed_monthly": 0.0, "event_storage": 0.0,
+            "requests": 0.0, "gb_seconds": 0.0, "fixed_monthly": 0.0, "event_storage": 0.0, "meters": 0.0,
         }
         return {k: v * p.price_factor for k, v in parts.items()} if p.price_factor != 1.0 else parts
 
@@ -204,27 +287,34 @@ def _components_usd(records_history: bool, usage: OrchestrationUsage,
 
     def gb_seconds_usd() -> np.ndarray:
         over = exceeds_duration_limit(usage.open_time_s, p)
-        usd = express_gb_seconds(usage.open_time_s, p) * p.per_gb_second_usd
+        gbs = express_gb_seconds(usage.open_time_s, p)
+        usd = monthly_tiered_usd(gbs, p.gb_second_tiers, p.monthly_workflows) if p.gb_second_tiers \
+            else gbs * p.per_gb_second_usd
         return np.where(over, np.nan, usd)  # not priceable: the service cannot run it
+
+    def meters_usd() -> np.ndarray:
+        return sum(monthly_tiered_usd(meter_units(m, usage), m.tiers, p.monthly_workflows) for m in p.meters)
 
     parts = {
         "per_run": p.per_workflow_run_usd,
-        "actions": _charged(p.per_million_actions_usd or bool(p.unit_tiers),
+        "actions": _charged(p.flat_per_million_usd or bool(p.unit_tiers),
                             lambda: units_usd(billable_units(usage.actions, usage.pipeline_runs, p), p)),
         "action_minutes": _charged(p.per_million_action_minutes_usd,
                                    lambda: open_min() * p.per_million_action_minutes_usd / 1e6),
-        "active_storage": _charged(p.active_storage_per_gb_hour_usd,
-                                   lambda: history_gb() * (open_min() / 60.0) * p.active_storage_per_gb_hour_usd),
-        "retained_storage": _charged(p.retained_storage_per_gb_hour_usd, lambda: history_gb() * p.retention_days
-                                     * HOURS_PER_DAY * p.retained_storage_per_gb_hour_usd),
+        "active_storage": _charged(p.active_storage_per_gb_hour_usd, lambda: storage_usd(
+            history_gb() * (open_min() / 60.0), p.included_active_storage_gb, p.active_storage_per_gb_hour_usd, p)),
+        "retained_storage": _charged(p.retained_storage_per_gb_hour_usd, lambda: storage_usd(
+            history_gb() * p.retention_days * HOURS_PER_DAY, p.included_retained_storage_gb,
+            p.retained_storage_per_gb_hour_usd, p)),
     }
     spend = parts["actions"] + parts["active_storage"] + parts["retained_storage"]
-    parts["surcharge"] = _charged(p.usage_surcharge_fraction, lambda: p.usage_surcharge_fraction * spend)
+    parts["surcharge"] = _charged(p.usage_surcharge_fraction or p.plan_minimum_usd, lambda: plan_fee_usd(spend, p))
     parts["requests"] = p.per_million_requests_usd / 1e6
-    parts["gb_seconds"] = _charged(p.per_gb_second_usd or p.max_duration_s, gb_seconds_usd)
+    parts["gb_seconds"] = _charged(p.per_gb_second_usd or p.max_duration_s or bool(p.gb_second_tiers), gb_seconds_usd)
     parts["fixed_monthly"] = p.monthly_fixed_usd / p.monthly_workflows if p.monthly_fixed_usd else 0.0
     parts["event_storage"] = _charged(p.per_history_event_usd, lambda: np.asarray(usage.history_events, dtype=np.float64)
                                       * p.per_history_event_usd)
+    parts["meters"] = _charged(bool(p.meters), meters_usd)
     if p.price_factor != 1.0:
         parts = {k: v * p.price_factor for k, v in parts.items()}
     return parts

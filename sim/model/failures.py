@@ -193,11 +193,12 @@ def worker_spec(scenario: Scenario) -> WorkerSpec:
 class Worker:
     """The worker of one strategy's run: readiness, next crash, next deployment."""
 
-    __slots__ = ("ready", "next_crash", "next_deploy", "_j", "_m", "_ttf", "_renew", "_restart_crash",
+    __slots__ = ("ready", "next_crash", "next_deploy", "last_crash", "_j", "_m", "_ttf", "_renew", "_restart_crash",
                  "_deploy", "_every", "_phase", "_periodic", "_drain", "_restart_deploy", "_at")
 
     def __init__(self, spec: WorkerSpec, env: ReplicationEnv):
         self.ready = 0.0
+        self.last_crash = -INF  # the last crash so far (it lost the workflows cached on the worker)
         self._ttf = ttf = env.crash_ttf
         self._renew, self._restart_crash, periodic, self._every, self._drain, self._restart_deploy, at = spec
         self._at = at
@@ -248,6 +249,7 @@ class Worker:
             self.next_deploy += self._deploy.get(self._m)
 
     def crash_restart(self, at: float) -> None:
+        self.last_crash = at
         self.ready = at + self._restart_crash
         self._new_life()
 

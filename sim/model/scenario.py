@@ -8,8 +8,10 @@ reported as ``file: key 'a.b.c': problem``. Durations in the file are human unit
 from __future__ import annotations
 
 import copy
+import datetime
 import difflib
 import math
+import re
 import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from importlib import resources
@@ -141,6 +143,31 @@ class PriceTier(_Model):
     per_million_usd: float = Field(ge=0)
 
 
+class Meter(_Model):
+    """A billed quantity counted per run (``per_run + per_activity_attempt × attempts +
+    per_history_event × events``), priced by monthly volume ``tiers`` (a free grant is a first
+    tier at 0): Azure Functions executions, Google Cloud Workflows steps."""
+
+    name: str = Field(min_length=1, description="what is counted, e.g. 'executions' or 'external steps'")
+    per_run: float = Field(0.0, ge=0, description="units per durable run")
+    per_activity_attempt: float = Field(0.0, ge=0, description="units per activity attempt (every retry included)")
+    per_history_event: float = Field(0.0, ge=0, description="units per history event")
+    tiers: list[PriceTier] = Field(min_length=1, description="monthly volume tiers of the units")
+
+    @model_validator(mode="after")
+    def _check_tiers(self) -> Meter:
+        _check_tier_ends(self.tiers, f"meter '{self.name}' tiers")
+        return self
+
+
+def _check_tier_ends(tiers: list[PriceTier], what: str) -> None:
+    ends = [t.up_to_million for t in tiers]
+    if ends[-1] is not None or any(e is None for e in ends[:-1]):
+        raise ValueError(f"{what}: every tier but the last needs up_to_million; the last has none")
+    if any(b <= a for a, b in zip(ends[:-2], ends[1:-1], strict=False)):
+        raise ValueError(f"{what}: up_to_million must increase from tier to tier")
+
+
 class OrchestrationPrice(_Model):
     """Orchestration prices; see sim/model/costs.py for how they are applied."""
 
@@ -174,7 +201,28 @@ class OrchestrationPrice(_Model):
     memory_mb: float = Field(0.0, ge=0, description="memory the execution uses (MB)")
     memory_increment_mb: float = Field(0.0, ge=0, description="memory is billed in chunks of this many MB")
     max_duration_s: float | None = Field(None, gt=0, description="longest execution the service allows (Express: 300 s)")
+    max_activity_duration_s: float | None = Field(
+        None, gt=0, description="longest an activity may run (Azure Functions Consumption plan: 600 s per execution)")
+    gb_second_tiers: list[PriceTier] = Field(
+        default_factory=list, description="monthly volume tiers of the GB-seconds, in millions of GB-s (instead of "
+        "per_gb_second_usd; a free grant is a first tier at 0)")
     price_factor: float = Field(1.0, ge=0, description="multiplies the whole orchestration bill (sensitivity analyses)")
+    # --- plans: a monthly minimum, included allowances (Temporal Cloud)
+    plan_minimum_usd: float = Field(0.0, ge=0, description="the plan fee is the greater of this (a month) and "
+                                    "usage_surcharge_fraction x the month's usage (needs monthly_workflows)")
+    included_million_units: float = Field(0.0, ge=0, description="billed units a month included in the plan "
+                                          "(the tiers price the units above it)")
+    included_active_storage_gb: float = Field(0.0, ge=0, description="active storage included a month, GB "
+                                              "(x gbh_per_included_gb GB-hours)")
+    included_retained_storage_gb: float = Field(0.0, ge=0, description="retained storage included a month, GB "
+                                                "(x gbh_per_included_gb GB-hours)")
+    gbh_per_included_gb: float = Field(744.0, gt=0, description="GB-hours a month per included GB (Temporal: 744)")
+    # --- other meters (Azure Functions executions, Google Cloud Workflows steps)
+    meters: list[Meter] = Field(default_factory=list)
+    # --- regional prices (Step Functions Standard): the last tier's price for the chosen region
+    region: str | None = Field(None, description="a key of regional_per_million_usd: its price replaces the last tier's")
+    regional_per_million_usd: dict[str, Annotated[float, Field(ge=0)]] = Field(
+        default_factory=dict, description="price per million billed units by region")
     # --- self-hosted
     monthly_fixed_usd: float = Field(0.0, ge=0, description="fixed monthly cost (cluster, database), amortised over monthly_workflows")
     per_history_event_usd: float = Field(0.0, ge=0, description="$ per history event stored")
@@ -185,12 +233,38 @@ class OrchestrationPrice(_Model):
             if self.per_million_actions_usd:
                 raise ValueError("give either per_million_actions_usd or unit_tiers, not both (to replace a "
                                  "profile's tiers by a flat price, also set unit_tiers = [])")
-            ends = [t.up_to_million for t in self.unit_tiers]
-            if ends[-1] is not None or any(e is None for e in ends[:-1]):
-                raise ValueError("unit_tiers: every tier but the last needs up_to_million; the last has none")
-            if any(b <= a for a, b in zip(ends[:-2], ends[1:-1], strict=False)):
-                raise ValueError("unit_tiers: up_to_million must increase from tier to tier")
+            _check_tier_ends(self.unit_tiers, "unit_tiers")
+        if self.gb_second_tiers:
+            if self.per_gb_second_usd:
+                raise ValueError("give either per_gb_second_usd or gb_second_tiers, not both")
+            _check_tier_ends(self.gb_second_tiers, "gb_second_tiers")
+        if self.region is not None:
+            if self.region not in self.regional_per_million_usd:
+                known = ", ".join(sorted(self.regional_per_million_usd)) or "none"
+                raise ValueError(f"region '{self.region}' has no price in regional_per_million_usd (it has: {known})")
+            if not self.unit_tiers and not self.per_million_actions_usd:
+                raise ValueError("region: the profile has no unit price to replace (unit_tiers or per_million_actions_usd)")
         return self
+
+    @property
+    def tiers(self) -> list[PriceTier]:
+        """``unit_tiers`` with the chosen region's price in the last tier."""
+        if self.region is None or not self.unit_tiers:
+            return self.unit_tiers
+        last = self.unit_tiers[-1].model_copy(update={"per_million_usd": self.regional_per_million_usd[self.region]})
+        return [*self.unit_tiers[:-1], last]
+
+    @property
+    def flat_per_million_usd(self) -> float:
+        """``per_million_actions_usd``, or the chosen region's price."""
+        if self.region is not None and not self.unit_tiers:
+            return self.regional_per_million_usd[self.region]
+        return self.per_million_actions_usd
+
+    @property
+    def needs_monthly_volume(self) -> bool:
+        """Prices that mean nothing without ``monthly_workflows``: a fixed monthly cost, a plan minimum."""
+        return bool(self.monthly_fixed_usd or self.plan_minimum_usd)
 
 
 class ProfileInfo(_Model):
@@ -200,6 +274,9 @@ class ProfileInfo(_Model):
     source: str = ""
     source_date: str = ""
     not_modelled: str = ""
+    retrieved: str = ""
+    plan: str = ""
+    unit: str = ""
 
 
 class Pricing(_Model):
@@ -207,6 +284,9 @@ class Pricing(_Model):
     source: str = ""
     source_date: str = Field("", description="date of the copy of the source the figures come from")
     not_modelled: str = Field("", description="what the profile leaves out")
+    retrieved: str = Field("", description="date the copy of the source was read")
+    plan: str = Field("", description="the vendor's plan or product these prices are for")
+    unit: str = Field("", description="what the vendor bills, in words")
     monthly_workflows: float | None = Field(None, gt=0, description="workflows a month (orchestration volume tiers)")
     gpu: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
     models: dict[str, ModelPrice] = Field(default_factory=dict)
@@ -530,6 +610,15 @@ class WorkerModel(_Model):
     activity_slots: int | None = Field(None, ge=1, description="activity attempts at once on the worker; default unlimited")
 
 
+class TemporalModel(_Model):
+    """Temporal's own timeouts that shape recovery after a worker crash (docs/model.md, "After a
+    crash: Temporal's workflow tasks"); read by the strategies that record history. Defaults are
+    Temporal's: a worker's ``sticky_queue_schedule_to_start_timeout`` and a workflow's task timeout."""
+
+    sticky_schedule_to_start_timeout_s: NonNegativeDuration = Field(10.0, alias="sticky_schedule_to_start_timeout")
+    workflow_task_timeout_s: NonNegativeDuration = Field(10.0, alias="workflow_task_timeout")
+
+
 class Simulation(_Model):
     max_time_s: PositiveDuration = Field(30 * 86400.0, alias="max_time")
 
@@ -552,6 +641,7 @@ class Scenario(_Model):
     fleet: Fleet | None = None
     provider: Provider | None = None
     worker: WorkerModel = WorkerModel()
+    temporal: TemporalModel = TemporalModel()
 
     _raw: dict = PrivateAttr(default_factory=dict)
     _path: str | None = PrivateAttr(default=None)
@@ -812,8 +902,8 @@ def _profile_info(table: dict, ref: str, overridden: list[str]) -> dict:
     name = str(table.get("name", ref))
     if overridden:
         name += f" (this scenario overrides {', '.join(overridden)})"
-    return {"name": name, "source": str(table.get("source", "")), "source_date": str(table.get("source_date", "")),
-            "not_modelled": str(table.get("not_modelled", ""))}
+    return {"name": name, **{k: str(table.get(k, "")) for k in ("source", "source_date", "not_modelled", "retrieved",
+                                                                  "plan", "unit")}}
 
 
 def _overridden(own: dict, part: str) -> list[str]:
@@ -1097,10 +1187,10 @@ def _cross_check(sc: Scenario, file: str) -> None:
                 key, message = problem
                 raise ScenarioError(message, file=file, key=f"strategies.{label}.{key}")
     orch = sc.pricing.orchestration
-    if orch.monthly_fixed_usd and orch.monthly_workflows is None:
+    if orch.needs_monthly_volume and orch.monthly_workflows is None:
+        what = "a fixed monthly cost to amortise" if orch.monthly_fixed_usd else "a monthly plan minimum"
         raise ScenarioError(f"the orchestration profile ({sc.pricing.orchestration_profile.name or 'this scenario'}) "
-                            "has a fixed monthly cost to amortise: give the monthly volume", file=file,
-                            key="pricing.monthly_workflows")
+                            f"has {what}: give the monthly volume", file=file, key="pricing.monthly_workflows")
     rl = sc.failures.rate_limit
     if rl is not None and rl.steps is not None:
         for j, name in enumerate(rl.steps):
@@ -1219,3 +1309,33 @@ def replace_values(scenario: Scenario, changes: Mapping[str, object]) -> Scenari
             raw = set_path(raw, path, float(number), scenario)
     base_dir = Path(scenario.path).parent if scenario.path else None
     return scenario_from_dict(raw, file=scenario.path or "<scenario>", base_dir=base_dir)
+
+
+_PROFILE_DATE = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?\b")
+
+
+def _iso_date(text: str) -> tuple[datetime.date, bool] | None:
+    """The date a profile's date field starts with (YYYY-MM-DD or YYYY-MM), and whether it has a day."""
+    m = _PROFILE_DATE.match(text.strip())
+    if not m:
+        return None
+    year, month, day = int(m.group(1)), int(m.group(2)), int(m.group(3) or 1)
+    try:
+        return datetime.date(year, month, day), m.group(3) is not None
+    except ValueError:
+        return None
+
+
+def profile_date_problem(table: dict) -> str | None:
+    """Why a pricing profile's dates are not evidence, or None: ``source_date`` must start with a
+    real date (YYYY-MM-DD, or YYYY-MM where the source gives only a month) and ``retrieved`` with
+    a day no earlier than it."""
+    source = _iso_date(str(table.get("source_date", "")))
+    if source is None:
+        return f"source_date {table.get('source_date', '')!r} does not start with a date (YYYY-MM-DD or YYYY-MM)"
+    read = _iso_date(str(table.get("retrieved", "")))
+    if read is None or not read[1]:
+        return f"retrieved {table.get('retrieved', '')!r} does not start with a date (YYYY-MM-DD)"
+    if source[0] > read[0]:
+        return f"source_date {source[0]} is after retrieved {read[0]}"
+    return None

@@ -133,6 +133,8 @@ class Graph:
         crash = scenario.failures.crash
         self.detect_s = crash.detection_delay_s if crash is not None else 0.0
         self.max_time_s = scenario.simulation.max_time_s
+        self.sticky_s = scenario.temporal.sticky_schedule_to_start_timeout_s
+        self.task_timeout_s = scenario.temporal.workflow_task_timeout_s
         self.counts = [s.count for s in steps]
         self.max_concurrency = [s.max_concurrency or 0 for s in steps]
         self.slots = scenario.worker.activity_slots or 0
@@ -190,6 +192,37 @@ def retry_wait_s(policy: RetryPolicy, fails: int, jitter: Stream | None, retries
         return None
     u = jitter.get(retries) if jitter is not None else 0.0
     return backoff_s(policy, fails, u, prev_sleep_s)
+
+
+STICKY_TIMEOUT_EVENTS = 2  # WorkflowTaskTimedOut (schedule-to-start), WorkflowTaskScheduled on the normal queue
+TASK_TIMEOUT_EVENTS = 3  # WorkflowTaskTimedOut (start-to-close), WorkflowTaskScheduled, WorkflowTaskStarted
+
+
+def recorded_at_s(end_s: float, cache_lost: bool, next_crash_s: float, sticky_s: float, task_timeout_s: float,
+                  events_lat_s: float) -> tuple[float, int, float]:
+    """When the workflow task that records a completion at ``end_s`` ends, the history events it
+    adds beyond the completion's own, and when it started on the worker that then caches the
+    workflow (docs/model.md, "After a crash: Temporal's workflow tasks").
+
+    * ``cache_lost``: the worker that cached the workflow crashed after the workflow's last
+      workflow task started, so the task waits on that worker's sticky queue until the sticky
+      schedule-to-start timeout (``sticky_s``) moves it to the normal queue.
+    * A crash while the worker holds the task (``next_crash_s`` within the task's ``events_lat_s``)
+      leaves it to time out (``task_timeout_s``) and run again on the restarted worker.
+
+    A zero timeout turns its rule off (no sticky queue; no task timeout modelled).
+    """
+    start = end_s
+    extra = 0
+    if cache_lost and sticky_s > 0.0:  # (a zero timeout: no sticky queue, the task goes to the normal queue)
+        start = end_s + sticky_s
+        extra = STICKY_TIMEOUT_EVENTS
+    t = start + events_lat_s
+    if task_timeout_s > 0.0 and start < next_crash_s <= t:
+        start = start + task_timeout_s
+        t = start + events_lat_s
+        extra += TASK_TIMEOUT_EVENTS
+    return t, extra, start
 
 
 def nominal_span_s(scenario: Scenario) -> float:
@@ -368,6 +401,8 @@ class WorkflowRun:
         self.cut = False  # the horizon ended the run
         self.finish = INF
         self.first_start = math.nan
+        self.task_at = -INF  # the last workflow task's start: the worker caches the workflow from then;
+        # records before it (a task delayed on a sticky queue) join that task
         self.c = {"unit_attempts": 0, "history": EVENTS_AT_START if self.records else 0, "attempts": 0, "crashes": 0,
                   "deploy_kills": 0, "rate_limited": 0, "restarts": 0, "heartbeats": 0, "calls": 0}
 
@@ -555,9 +590,7 @@ class WorkflowRun:
             self.useful_cost += cost
             if att.log_at >= 0:
                 self.useful_log.append(att.log_at)
-            events = g.wait_events[i] if g.is_wait[i] else EVENTS_PER_ACTIVITY
-            self.c["history"] += events
-            visible = now + events * self.lat
+            visible = self._record(g.wait_events[i] if g.is_wait[i] else EVENTS_PER_ACTIVITY)
         else:
             self.pend_c[a] += elapsed
             self.pend_cost[a] += cost
@@ -582,8 +615,7 @@ class WorkflowRun:
         self.acts_left -= 1
         if not acts.per_unit[a]:
             if self.records:
-                self.c["history"] += EVENTS_PER_ACTIVITY
-                visible = self.now + EVENTS_PER_ACTIVITY * self.lat
+                visible = self._record(EVENTS_PER_ACTIVITY)
                 for i in acts.steps[a]:
                     self.visible_at[i] = visible
             self.useful_c += self.pend_c[a]
@@ -602,6 +634,21 @@ class WorkflowRun:
             ext = acts.ext_preds[b]
             if all(self.left[acts.of[p]] == 0 for p in ext):
                 self._activate_entry(b, max(self.visible_at[p] for p in ext))
+
+    def _record(self, events: int) -> float:
+        """Record ``events`` history events for a completion now; when they are visible
+        (``recorded_at_s``: a crash since the last workflow task delays the next one by the sticky
+        timeout, and completions while it waits join it)."""
+        w = self.worker
+        lat = events * self.lat
+        if self.now < self.task_at:
+            self.c["history"] += events
+            return self.task_at + lat
+        g = self.g
+        t, extra, self.task_at = recorded_at_s(self.now, w.last_crash > self.task_at, w.next_crash, g.sticky_s,
+                                               g.task_timeout_s, lat)
+        self.c["history"] += events + extra
+        return t
 
     # ------------------------------------------------------------------ failures
 

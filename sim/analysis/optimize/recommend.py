@@ -241,7 +241,8 @@ class Recommendation:
         price = self.scenario.pricing.orchestration
         source = self.price_note or self.scenario.pricing.describe()
         if (price.unit_tiers or price.billable_unit != "actions" or price.per_million_requests_usd
-                or price.per_gb_second_usd or price.monthly_fixed_usd or price.active_storage_per_gb_hour_usd):
+                or price.per_gb_second_usd or price.monthly_fixed_usd or price.active_storage_per_gb_hour_usd
+                or price.meters or price.gb_second_tiers or price.plan_minimum_usd):
             # billed by volume tiers, transitions, requests, storage or a fixed cost (docs/costs.md)
             return f"{source} (how each list bills: docs/costs.md)"
         return (f"{source}; orchestration ${price.per_million_actions_usd:g} per million actions, "

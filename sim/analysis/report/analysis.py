@@ -17,6 +17,7 @@ import pandas as pd
 from sim import stats
 from sim.analysis import analytic
 from sim.analysis import plotdata as pdata
+from sim.analysis.monthly import minimum_thresholds, monthly_bills
 from sim.analysis.reprice import price_alternatives
 from sim.analysis.saving import saving_of, savings_table
 from sim.errors import ScenarioError, SimError
@@ -30,6 +31,7 @@ from sim.model.scenario import (
     Scenario,
     scenario_from_dict,
 )
+from sim.model.strategies import behaviour
 from sim.model.units import parse_duration_s
 from sim.model.workflow import nominal_span_s
 
@@ -401,7 +403,8 @@ def sensitivity_inputs(scenario: Scenario, factor: float = 2.0, a: str | None = 
             add(f"persist latency ({label})", "overhead", [(path, latency * lo_f)], [(path, latency * hi_f)],
                 duration_text(latency * lo_f), duration_text(latency * hi_f))
     orch = scenario.pricing.orchestration
-    if any(getattr(orch, key) > 0 for key in _ORCHESTRATION_PRICES) or orch.unit_tiers:
+    if any(getattr(orch, key) > 0 for key in _ORCHESTRATION_PRICES) or orch.unit_tiers or orch.meters \
+            or orch.gb_second_tiers:
         # the whole price list scaled at once (tiers, storage, plan fee, per-run prices alike)
         path = "pricing.orchestration.price_factor"
         name = scenario.pricing.orchestration_profile.name.split(" (")[0] or "the scenario's"
@@ -536,6 +539,10 @@ class ReportData:
     #: the same baseline runs priced under each bundled orchestration profile:
     #: (profile, saving of a over b or None if the service cannot run them, share of runs over its limit)
     alternatives: list = field(default_factory=list)
+    #: the month's orchestration bill of ``a`` under each profile at a few monthly volumes
+    #: (sim.analysis.monthly.MonthlyBill), and the volume below which each plan's minimum decides it
+    monthly: list = field(default_factory=list)
+    minimum_below: dict = field(default_factory=dict)
 
     def saving(self, metric: str = "total_cost_usd") -> dict[str, float]:
         """The saving of a over b (b − a, ``sim.analysis.saving``) at the baseline, per run: mean,
@@ -585,6 +592,12 @@ def compute_report(scenario: Scenario, options: ReportOptions | None = None) -> 
     paired = stats.paired_differences(runs_df, a, b, metrics=SUMMARY_METRICS, confidence=options.confidence)
     _, events = simulate_with_events(scenario, options.timeline_runs, options.seed, event_log=True)
     alternatives = price_alternatives(runs_df, scenario, a, b, confidence=options.confidence)
+    if any(sv is not None for _p, sv, _w in alternatives) and behaviour(a, scenario.strategies[a]).records_history:
+        profiles = [p for p, _sv, _w in alternatives]
+        monthly = monthly_bills(runs_df, scenario, a, b, profiles, report_volumes(scenario), options.confidence)
+        minimum_below = minimum_thresholds(runs_df, scenario, a, profiles)
+    else:
+        monthly, minimum_below = [], {}
     seconds["baseline"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -645,6 +658,16 @@ def compute_report(scenario: Scenario, options: ReportOptions | None = None) -> 
                       paired=paired, intensity=intensity, intensity_reason=reason, sweep=sweep_df, grid=grid,
                       breakeven=be, coarse_breakeven=coarse, refined_grid=refined_grid, analytic_curve=curve,
                       analytic_be=a_value, analytic_be_formula=a_formula, sensitivity=sens, seconds=seconds,
-                      alternatives=alternatives)
+                      alternatives=alternatives, monthly=monthly, minimum_below=minimum_below)
+
+
+def report_volumes(scenario: Scenario) -> list[float]:
+    """The monthly volumes of the report's monthly bills: 10,000, 1 M and 100 M workflows, and the
+    scenario's own volume."""
+    volumes = {1e4, 1e6, 1e8}
+    own = scenario.pricing.orchestration.monthly_workflows
+    if own is not None:
+        volumes.add(float(own))
+    return sorted(volumes)
 
 

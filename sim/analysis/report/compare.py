@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from sim import stats
 from sim.analysis.report.analysis import (
@@ -24,7 +25,11 @@ from sim.analysis.saving import Saving, saving_of, sign_note
 from sim.errors import ScenarioError
 from sim.experiment.points import Vary, build_points
 from sim.experiment.runner import run_sweep
-from sim.model.costs import exceeds_duration_limit, orchestration_profiles
+from sim.model.costs import (
+    activity_time_limit_problem,
+    exceeds_duration_limit,
+    orchestration_profiles,
+)
 from sim.model.scenario import Scenario
 
 
@@ -54,6 +59,7 @@ class PricingComparison:
     grid: tuple[float, ...]
     results: list[ProfileResult] = field(default_factory=list)
     confidence: float = 0.95
+    runs_table: pd.DataFrame | None = None  # the baseline's runs (what every profile priced)
 
 
 def _mean_ci(x: np.ndarray, confidence: float) -> tuple[float, float, float]:
@@ -100,7 +106,8 @@ def compare_pricing(scenario: Scenario, profiles: Sequence[str] | None = None, *
                      collect_runs=True, collect_columns=[c for c in columns if c != intensity.path])
     sweep = run_sweep(build_points(scenario, [Vary(intensity.path, grid)]), runs, seed, engine=engine,
                       workers=workers, quiet=quiet, collect_runs=True, collect_columns=columns)
-    out = PricingComparison(scenario, a, b, runs, seed, intensity.path, tuple(grid), confidence=confidence)
+    out = PricingComparison(scenario, a, b, runs, seed, intensity.path, tuple(grid), confidence=confidence,
+                            runs_table=base.runs)
     for profile in profiles:
         if profile in unpriced:
             out.results.append(ProfileResult(profile, "", (math.nan,) * 3, (math.nan,) * 3, None, None, None, 0.0,
@@ -111,6 +118,11 @@ def compare_pricing(scenario: Scenario, profiles: Sequence[str] | None = None, *
         is_a = priced["strategy"].astype(str) == a
         over = float(np.mean(exceeds_duration_limit(priced.loc[is_a, "makespan_s"], var.pricing.orchestration)))
         info = var.pricing.orchestration_profile
+        too_long = activity_time_limit_problem(scenario.steps, var.pricing.orchestration)
+        if too_long is not None:
+            out.results.append(ProfileResult(profile, info.source_date, (math.nan,) * 3, (math.nan,) * 3, None, None,
+                                             None, 1.0, f"{too_long}: it cannot run this pipeline"))
+            continue
         if over > 0:
             limit = var.pricing.orchestration.max_duration_s
             out.results.append(ProfileResult(profile, info.source_date, (math.nan,) * 3, (math.nan,) * 3, None, None,

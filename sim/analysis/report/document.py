@@ -540,8 +540,10 @@ def document_blocks(data: ReportData, command: str) -> list[Block]:
             "bootstrap over whole replications (the same resample at every sweep point).",
             "Costs follow docs/model.md and docs/costs.md: GPU time of every attempt (finished or killed), tokens of "
             "completed calls (killed calls pro rata), and the orchestrator's bill as its price list defines it "
-            "(Temporal: billable actions with volume tiers, and storage; Step Functions: state transitions, or "
-            "requests and GB-seconds; self-hosted: a fixed monthly cost amortised over the monthly volume).",
+            "(Temporal: billable actions, with a plan's allowance, volume tiers and minimum, and storage; Azure: "
+            "executions including orchestrator replays, and GB-seconds; Google: workflow steps; Step Functions: state "
+            "transitions, or requests and GB-seconds; self-hosted: a fixed monthly cost amortised over the monthly "
+            "volume).",
             ("Files: `figures/*.png` (and the same figures as `.svg` for slides, unless `--no-svg`); `data/*.csv` "
              "and `data/report.json` hold every number shown. report.html is self-contained (figures embedded)."),
         ]),
@@ -571,6 +573,36 @@ def _pricing_blocks(data: ReportData) -> list[Block]:
               f"Saving of {a} = {b} − {a}, per 1,000 runs, {data.options.confidence:.0%} CI. Sources and dates of "
               "every list: docs/costs.md; break-evens under each: `python -m sim compare SCENARIO`."),
         ("table", ["orchestration profile", f"saving of {a} per 1,000 runs", "verdict"], rows),
+        *_monthly_blocks(data),
+    ]
+
+
+def _monthly_blocks(data: ReportData) -> list[Block]:
+    """The month's bill under each profile and plan at a few volumes, what decides it, the volume
+    below which a plan's minimum decides it and how the verdict changes with volume."""
+    from sim.analysis.monthly import volume_text
+    from sim.analysis.report.volumes import decider_text, monthly_notes, usd0
+
+    if not data.monthly:
+        return []
+    a = data.a
+    volumes = list(dict.fromkeys(m.workflows for m in data.monthly))
+    profiles = list(dict.fromkeys(m.profile for m in data.monthly))
+    rows = []
+    for profile in profiles:
+        cells = [f"`{profile}`"]
+        for w in volumes:
+            m = next(x for x in data.monthly if x.profile == profile and x.workflows == w)
+            cells.append("n/a" if m.saving is None else f"{usd0(m.bill_usd[0])} ({decider_text(m)})")
+        rows.append(cells)
+    notes = monthly_notes(data.monthly, data.minimum_below, a, data.b)
+    return [
+        ("p", f"The month's orchestration bill of {a} under each profile at {len(volumes)} monthly volumes: the mean "
+              f"bill of those runs × the volume, with each plan's monthly minimum, included allowances, free grants "
+              f"and volume tiers, and in brackets what decides it (docs/costs.md; `python -m sim compare SCENARIO "
+              f"--monthly-workflows N1,N2` for intervals and the saving at each volume)."),
+        ("table", ["orchestration profile", *[f"{volume_text(w)} a month" for w in volumes]], rows),
+        *([("ul", notes)] if notes else []),
     ]
 
 
@@ -687,6 +719,12 @@ def report_files(data: ReportData, command: str, formats: Sequence[str] = ("png"
             {"profile": p, "saving_per_1000_runs": None if sv is None else dict(zip(("mean", "ci_low", "ci_high"),
                                                                                   sv.scaled(PER), strict=True)),
              "not_priced_because": why or None} for p, sv, why in data.alternatives],
+        "monthly_bills": [
+            {"profile": m.profile, "plan": m.plan, "workflows_per_month": m.workflows,
+             "bill_usd": None if m.saving is None else dict(zip(("mean", "ci_low", "ci_high"), m.bill_usd, strict=True)),
+             "plan_fee_usd": None if m.saving is None else m.plan_fee_usd, "decided_by": m.decided_by,
+             "note": m.note or None} for m in data.monthly],
+        "plan_minimum_decides_below_workflows": data.minimum_below,
         "seconds": data.seconds,
     }
     files["data/report.json"] = (json.dumps(record, indent=1, default=_json_default) + "\n").encode()
