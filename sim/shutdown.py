@@ -42,12 +42,27 @@ def cancel(token: int) -> None:
 
 
 def run_cleanups() -> None:
-    """Run every registered cleanup, newest first, once; errors are ignored (we are exiting)."""
+    """Run every registered cleanup, newest first, once, then remove the temporary folders
+    (``tempfile.TemporaryDirectory``) still open in this process, whoever made them (a forced
+    exit skips the interpreter's own exit handlers, which would); errors are ignored."""
     with _LOCK:
         todo = [_CLEANUPS.pop(k) for k in sorted(_CLEANUPS, reverse=True)]
     for cleanup in todo:
         with contextlib.suppress(Exception):
             cleanup()
+    _remove_temporary_folders()
+
+
+def _remove_temporary_folders() -> None:
+    import tempfile
+    import weakref
+
+    target = getattr(tempfile.TemporaryDirectory._cleanup, "__func__", None)
+    registry = getattr(weakref.finalize, "_registry", {})  # no public way to list finalizers
+    for finalizer, info in list(registry.items()):
+        if target is not None and getattr(info.func, "__func__", None) is target:
+            with contextlib.suppress(Exception):
+                finalizer()
 
 
 def _parents() -> dict[int, int]:

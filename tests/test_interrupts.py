@@ -281,3 +281,39 @@ def test_a_ctrl_c_where_exceptions_are_ignored_still_ends_the_command(tmp_path):
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130 and time.monotonic() - sent < EXIT_WITHIN_S
     assert err.strip() == "interrupted: nothing was kept", err
+
+
+def test_a_forced_exit_removes_open_temporary_folders(tmp_path):
+    """A command stuck after Ctrl-C is ended after the grace; the temporary folders it had open
+    (tempfile.TemporaryDirectory, such as those of sim validate) are removed all the same."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    script = tmp_path / "holding.py"
+    script.write_text(
+        "import argparse, tempfile, time\n"
+        "import sim.cli as cli\n"
+        "def holding(args):\n"
+        "    with tempfile.TemporaryDirectory(prefix='sim-held-') as folder:\n"
+        "        open(folder + '/data', 'w').write('x')\n"
+        "        while True:\n"
+        "            try:\n"
+        "                time.sleep(10)\n"
+        "            except KeyboardInterrupt:\n"
+        "                pass\n"
+        "def build(only=None, prog=None):\n"
+        "    p = argparse.ArgumentParser()\n"
+        "    sub = p.add_subparsers(dest='command')\n"
+        "    sub.add_parser('x').set_defaults(handler=holding, interrupted='nothing was kept')\n"
+        "    return p\n"
+        "cli.build_parser = build\n"
+        "cli.entry()\n")
+    proc = subprocess.Popen([sys.executable, str(script), "x"], stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, env={**os.environ, "TMPDIR": str(scratch)})
+    deadline = time.monotonic() + 20
+    while not list(scratch.glob("sim-held-*")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert list(scratch.glob("sim-held-*"))
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and err.strip() == "interrupted: nothing was kept"
+    assert not list(scratch.iterdir())
