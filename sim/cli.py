@@ -201,6 +201,7 @@ def entry() -> NoReturn:
     starting, say) could otherwise wait or print tracebacks after the one line."""
     code = main()
     if code == EXIT_INTERRUPTED:
+        shutdown.run_cleanups()  # what the exit handlers skipped by os._exit would have removed
         with contextlib.suppress(OSError, ValueError):
             sys.stdout.flush()
             sys.stderr.flush()
