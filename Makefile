@@ -1,11 +1,12 @@
 # Two commands do all the set-up on a fresh machine:
 #   make demo   install sim (runtime dependencies only) into .venv and run the bundled video scenario
-#   make test   install sim with its dev extras into .venv and run the test suite (the wheel test included)
+#   make test   install sim with its dev extras into .venv and run the quick tests (not marked slow; < 5 min)
+# make test-all runs every test, the slow ones included (what CI runs: .ci/run)
 PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-all lint bench clean
 
 $(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +28,9 @@ demo: $(VENV)/.runtime
 	$(VENV)/bin/sim run video --runs 2000 --seed 42 --out results/demo
 
 test: $(VENV)/.dev
+	$(PY) -m pytest -q -m "not slow"
+
+test-all: $(VENV)/.dev
 	$(PY) -m pytest -q
 
 lint: $(VENV)/.dev

@@ -22,9 +22,9 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis.plots import save_figure, strategy_styles, use_report_style
-from sim.analysis.stats import mean_interval
 from sim.engines.fleet import simulate_fleet
 from sim.model.scenario import load_scenario, scenario_from_dict
+from sim.stats import mean_interval
 
 HERE = Path(__file__).resolve().parent
 SCENARIO = HERE / "scenarios" / "fleet_video.toml"
@@ -54,7 +54,7 @@ def summarise(fleet: pd.DataFrame) -> pd.DataFrame:
         row = {"deploy_every_h": every, "strategy": strategy, "replications": len(g)}
         for col in METRICS:
             x = g[col].to_numpy(dtype=float)
-            # an interval within the metric's bounds (costs >= 0, shares in [0, 1]): sim.analysis.stats.bounds
+            # an interval within the metric's bounds (costs >= 0, shares in [0, 1]): sim.stats.bounds
             row[f"{col}_mean"], row[f"{col}_ci_low"], row[f"{col}_ci_high"] = mean_interval(x, col)
         rows.append(row)
     return pd.DataFrame(rows)

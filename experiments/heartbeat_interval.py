@@ -49,10 +49,10 @@ from scipy import optimize
 from sim import scenario_from_dict
 from sim.analysis.analytic import daly_completion_time_s, daly_interval_s, young_interval_s
 from sim.analysis.plots import save_figure, use_report_style
-from sim.analysis.stats import bounded_interval, t_half_width
 from sim.experiment.api import simulate
 from sim.experiment.io import atomic_write_bytes, parquet_bytes
 from sim.model.scenario import Scenario
+from sim.stats import bounded_interval, t_half_width
 
 NAME = "heartbeat_interval"
 
@@ -254,7 +254,7 @@ def makespan_table(setup: Setup, runs_df: pd.DataFrame, confidence: float = 0.95
     ref = int(np.argmin(np.abs(np.log(every / setup.daly_s))))
     diff = matrix - matrix[:, [ref]]
     mean = matrix.mean(axis=0)
-    # makespans are >= 0: the interval stays within that bound (sim.analysis.stats.bounds)
+    # makespans are >= 0: the interval stays within that bound (sim.stats.bounds)
     low, high = bounded_interval(mean, matrix.std(axis=0, ddof=1) / math.sqrt(n), n, (0.0, math.inf), confidence)
     d_mean = diff.mean(axis=0)
     d_half = t_half_width(diff.std(axis=0, ddof=1) / math.sqrt(n), n, confidence)

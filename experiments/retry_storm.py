@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis.plots import save_figure, use_report_style
-from sim.analysis.stats import mean_interval
 from sim.engines.fleet import fleet_attempts, simulate_fleet
 from sim.model.scenario import Scenario, load_scenario, scenario_from_dict
+from sim.stats import mean_interval
 
 HERE = Path(__file__).resolve().parent
 SCENARIO = HERE / "scenarios" / "fleet_retry_storm.toml"
@@ -61,7 +61,7 @@ def summarise(fleet: pd.DataFrame) -> pd.DataFrame:
         row = {"n_workflows": n, "jitter": jitter, "replications": len(g)}
         for col in ("calls", "provider_429s", "drain_time_s", "latency_p99_s"):
             x = g[col].to_numpy(dtype=float)
-            # an interval within the metric's bounds (counts and times >= 0): sim.analysis.stats.bounds
+            # an interval within the metric's bounds (counts and times >= 0): sim.stats.bounds
             row[f"{col}_mean"], row[f"{col}_ci_low"], row[f"{col}_ci_high"] = mean_interval(x, col)
         rows.append(row)
     out = pd.DataFrame(rows)

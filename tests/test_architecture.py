@@ -1,8 +1,8 @@
 """The package layout is the architecture: imports point down the layers, never back, no cycles.
 
-Layers, top to bottom: commands (and cli) → analysis, calibrate, validate → experiment → engines → model.
-``sim.analysis.stats`` is plain statistics (it imports nothing else of ``sim``): the experiment
-layer's stopping rules use it, so it counts as a layer of its own below the experiment layer.
+Layers, top to bottom: commands (and cli) → analysis, calibrate, validate → experiment → stats →
+engines → model. ``sim.stats`` is plain statistics (it imports nothing of ``sim`` above the model): both
+the experiment layer (streaming aggregates, stopping rules) and the analysis layer use it.
 Every ``from sim… import`` and ``import sim…`` counts, including those inside functions.
 """
 
@@ -14,8 +14,8 @@ from pathlib import Path
 import sim
 
 ROOT = Path(sim.__file__).parent
-LAYER = {"commands": 5, "cli": 5, "__main__": 5, "analysis": 4, "calibrate": 4, "validate": 4, "experiment": 3,
-         "engines": 2, "model": 1, "errors": 0, "data": 0, "__init__": 6}
+LAYER = {"commands": 5, "cli": 5, "__main__": 5, "analysis": 4, "calibrate": 4, "validate": 4,
+         "experiment": 3, "stats": 2.5, "engines": 2, "model": 1, "errors": 0, "shutdown": 0, "data": 0, "__init__": 6}
 
 
 def _module_name(path: Path) -> str:
@@ -44,7 +44,7 @@ def _imports(path: Path) -> set[str]:
                 mod = node.module or ""
             if mod.split(".")[0] != "sim":
                 continue
-            # ``from sim.analysis import stats`` imports the module sim.analysis.stats
+            # ``from sim import stats`` imports the module sim.stats
             submodules = {f"{mod}.{a.name}" for a in node.names} & MODULES
             found.update(submodules or {mod})
     return found
@@ -59,8 +59,6 @@ def _graph() -> dict[str, set[str]]:
 
 
 def _layer(module: str) -> float:
-    if module.startswith("sim.analysis.stats"):
-        return 2.5
     parts = module.split(".")
     return LAYER[parts[1]] if len(parts) > 1 else LAYER["__init__"]
 
@@ -98,3 +96,16 @@ def test_no_import_cycles():
     for m in sorted(edges):
         if m not in state:
             visit(m)
+
+
+def test_the_experiment_layer_never_imports_the_analysis_layer():
+    wrong = [(m, d) for m, deps in _graph().items() if m.startswith("sim.experiment")
+             for d in deps if d.startswith("sim.analysis")]
+    assert not wrong, wrong
+
+
+def test_statistics_import_nothing_above_the_model():
+    wrong = [(m, d) for m, deps in _graph().items() if m.startswith("sim.stats")
+             for d in deps if not d.startswith(("sim.stats", "sim.model", "sim.errors"))]
+    assert not wrong, wrong
+

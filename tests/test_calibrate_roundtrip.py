@@ -80,6 +80,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict:
             "text": text, "tmp": tmp, "template": template}
 
 
+@pytest.mark.slow
 def test_every_parameter_inside_its_interval(world: dict) -> None:
     cal = world["cal"]
     assert cal.crashes.n_crashes > 150
@@ -98,6 +99,7 @@ def test_every_parameter_inside_its_interval(world: dict) -> None:
         assert f.p95_s.contains(p95), (step, f.p95_s)
 
 
+@pytest.mark.slow
 def test_censored_fit_unbiased_where_naive_is_not(world: dict) -> None:
     cal = world["cal"]
     se = 1800.0 / math.sqrt(cal.crashes.n_crashes)
@@ -107,6 +109,7 @@ def test_censored_fit_unbiased_where_naive_is_not(world: dict) -> None:
     assert naive.value < 120.0  # bounded by how long attempts run
 
 
+@pytest.mark.slow
 def test_fitted_scenario_reproduces_wasted_compute(world: dict) -> None:
     fitted = validate_scenario_text(world["text"])
     assert fitted.failures.crash.mtbf_s == pytest.approx(
@@ -122,6 +125,7 @@ def test_fitted_scenario_reproduces_wasted_compute(world: dict) -> None:
         assert abs(wa.mean() - wb.mean()) < 4 * se, (strategy, wa.mean(), wb.mean(), se)
 
 
+@pytest.mark.slow
 def test_fit_command_writes_scenario_and_plots(world: dict, capsys) -> None:
     tmp: Path = world["tmp"]
     log = tmp / "events.csv"
@@ -153,6 +157,7 @@ def test_fit_command_on_temporal_samples(tmp_path: Path, capsys) -> None:
     assert "known only from Temporal's attempt counter" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_bad_data_writes_nothing_and_exits_nonzero(world: dict, tmp_path: Path, capsys) -> None:
     bad = tmp_path / "events.csv"
     events = world["events"].copy()

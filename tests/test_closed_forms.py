@@ -27,6 +27,7 @@ def by(df, strategy, column):
     return df.loc[df["strategy"] == strategy, column].to_numpy()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("renew", [True, False])
 def test_exponential_crashes_makespan(renew):
     mtbf = 3600.0

@@ -18,11 +18,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.analysis.stats import bounded_interval
 from sim.calibrate.report import _dur_row, _num_row
 from sim.cli import main
 from sim.experiment.outdir import FolderLock
 from sim.experiment.store import SKETCH_ALPHA, Aggregate
+from sim.stats import bounded_interval
 
 ROOT = Path(__file__).resolve().parents[1]
 VIDEO = ROOT / "experiments" / "scenarios" / "video.toml"
@@ -47,6 +47,7 @@ def test_a_constant_column_has_the_constant_as_every_quantile(value):
     assert row["p50"] == row["p95"] == row["p99"] == value
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.one_of(st.floats(-1e6, 1e6, allow_subnormal=False), st.floats(1e-6, 1e9)),
                 min_size=1, max_size=200), st.integers(1, 4))
@@ -196,6 +197,7 @@ def test_a_second_command_on_a_locked_folder_is_refused_by_name(tmp_path, capsys
     assert not out.exists()  # the lock's folder was removed with it
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("second", ["3h,4h", "1h,2h"], ids=["different", "identical"])
 def test_two_sweeps_started_together_into_one_folder(tmp_path, second):
     """One is refused with one line (the lock, or the other's manifest); the other's tables equal a clean run."""
@@ -240,6 +242,7 @@ def test_truncated_and_foreign_chunks_are_recomputed(tmp_path, capsys):
         assert (out / name).read_bytes() == (clean / name).read_bytes()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where", ["below_file", "proc", "unwritable"])
 def test_an_impossible_out_fails_before_simulating(tmp_path, where):
     regular = tmp_path / "file"
@@ -261,6 +264,7 @@ def test_an_impossible_out_fails_before_simulating(tmp_path, where):
     assert not (locked / "out").exists()
 
 
+@pytest.mark.slow
 def test_workers_exit_when_their_parent_is_killed(tmp_path):
     proc = subprocess.Popen(_sweep_cmd(tmp_path / "o", "1h,2h,3h,4h", runs=200000)[:-1] + ["--quiet", "--workers", "2"],
                             env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

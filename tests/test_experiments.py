@@ -24,6 +24,7 @@ def _png_ok(path: Path) -> None:
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore")
 def test_research_paper_quick(tmp_path: Path) -> None:
     assert _load("research_paper").main(["--quick", "--out", str(tmp_path)]) == 0
@@ -62,6 +63,7 @@ def test_video_pipeline_quick(tmp_path: Path) -> None:
         _png_ok(tmp_path / name)
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore")
 def test_workflow_patterns_quick(tmp_path: Path) -> None:
     assert _load("workflow_patterns").main(["--quick", "--out", str(tmp_path)]) == 0

@@ -61,6 +61,7 @@ failures = st.fixed_dictionaries({}, optional={
 })
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(duration, min_size=1, max_size=4), failures, retry, retry, st.booleans(), st.integers(0, 2**31),
        st.sampled_from(["30d", "2h"]))
@@ -92,6 +93,7 @@ no_jitter_retry = st.fixed_dictionaries({
 })
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.floats(0.5, 900.0), min_size=1, max_size=5), crash_only, no_jitter_retry, no_jitter_retry,
        st.booleans(), st.integers(0, 2**31), st.sampled_from(["1d", "2h", "20m"]))

@@ -18,12 +18,14 @@ RESEARCH = ROOT / "experiments" / "scenarios" / "fleet_research.toml"
 VIDEO = ROOT / "experiments" / "scenarios" / "video.toml"
 
 
+@pytest.mark.slow
 def test_fleet_command_on_fleet_research(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "fleet"
     rc = main(["fleet", str(RESEARCH), "--replications", "3", "--seed", "5", "--out", str(out), "--quiet"])
     assert rc == 0
     text = capsys.readouterr().out
-    assert sorted(p.name for p in out.iterdir()) == ["fleet.parquet", "paired.csv", "summary.csv", "workflows.parquet"]
+    assert sorted(p.name for p in out.iterdir()) == [".sim-results.json", "fleet.parquet", "paired.csv", "summary.csv",
+                                                     "workflows.parquet"]
     workflows = pd.read_parquet(out / "workflows.parquet")
     fleet = pd.read_parquet(out / "fleet.parquet")
     summary = pd.read_csv(out / "summary.csv")

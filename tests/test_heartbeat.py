@@ -86,6 +86,7 @@ def test_no_failures_pipeline_with_llm_step_and_persist_latency() -> None:
 # --------------------------------------------------------------------------- (b) accounting identities
 
 
+@pytest.mark.slow
 def test_heartbeat_accounting_identities_under_failures() -> None:
     """For every run: compute = useful + wasted, and Σ attempt time (event log) = compute.
 
@@ -183,6 +184,7 @@ def test_durable_loses_the_whole_step_where_heartbeat_keeps_its_saves() -> None:
 # --------------------------------------------------------------------------- (c) Daly's optimum
 
 
+@pytest.mark.slow
 def test_simulated_optimal_interval_agrees_with_daly() -> None:
     """Quick form of experiments/heartbeat_interval.py: the bootstrap interval of the simulated
     optimum contains Daly's interval, is narrow enough to exclude Young's first-order value (4%

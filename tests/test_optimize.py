@@ -198,6 +198,7 @@ def chains(draw) -> dict:
             "strategies": {"restart": {}, "durable": {"persist_latency": draw(st.sampled_from(["0s", "50ms"]))}}}
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(chains())
 def test_dynamic_program_equals_brute_force(raw: dict) -> None:
@@ -489,6 +490,7 @@ def test_graph_groupings_are_enumerated_along_mergeable_edges() -> None:
     assert [len(g) for g in path] == [5, 4, 3, 2]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["graph_agentic_research", "graph_rag_ingestion", "graph_video_scenes"])
 def test_recommend_works_on_the_bundled_graphs(name: str) -> None:
     """Every valid grouping along the edges is a candidate, ranked with restart and durable on
@@ -518,6 +520,7 @@ def test_a_graph_whose_edges_all_touch_waits_says_so_and_still_searches_the_hear
     assert any("no two steps of this graph can share an activity" in n for n in rec.notes)
 
 
+@pytest.mark.slow
 def test_cli_optimize_graph_with_a_fleet_table(tmp_path: Path, capsys) -> None:
     out = tmp_path / "o"
     # one workflow is the default, also with a [fleet] table, and the output says which mode ran

@@ -73,6 +73,7 @@ def _texts_and_legends(ax: Axes) -> list:
     return [a for a in out if a.get_visible() and (not isinstance(a, Text) or a.get_text())]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("left, right", [("waste", "costs"), ("breakeven", "cdf"), ("timeline", "sensitivity"),
                                          ("violin", "waste"), ("costs", "breakeven"), ("waste", "breakeven"),
                                          ("activities", "heartbeat")])
@@ -80,6 +81,7 @@ def test_two_plots_in_a_constrained_grid_stay_in_their_own_half(data: dict, left
     _check_pair(data, left, right)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("left, right", [("timeline", "sensitivity"), ("costs", "violin")])
 def test_the_same_under_the_report_style_with_its_larger_fonts(data: dict, left: str, right: str) -> None:
     with plots.use_report_style():
@@ -151,6 +153,7 @@ def _overlaps(labels: list, renderer) -> list[tuple[str, str]]:
     return [(a[0], b[0]) for a, b in itertools.pairwise(boxes) if a[1].x1 > b[1].x0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("values_s, width", [
     (np.geomspace(1800, 5 * 86400, 12), 6.0),  # 30 min … 5 d: each tick in its own unit
     (np.geomspace(1800, 5 * 86400, 12), 3.0),  # the same, narrow

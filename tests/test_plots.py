@@ -464,6 +464,7 @@ def test_plot_waste_vs_failure_rate(mtbf_sweep: pd.DataFrame, tmp_path) -> None:
     assert cost.axes[0].get_ylabel() == "mean wasted compute cost (\\$ per 1,000 runs)"
 
 
+@pytest.mark.slow
 def test_plot_breakeven(p429_sweep: pd.DataFrame, tmp_path) -> None:
     x = "failures.rate_limit.probability"
     be = breakeven_from_sweep(p429_sweep, x)
@@ -487,6 +488,7 @@ def test_plot_breakeven(p429_sweep: pd.DataFrame, tmp_path) -> None:
     assert any(t.startswith("means cross at") for t in _legend_texts(auto))
 
 
+@pytest.mark.slow
 def test_plot_distributions(runs_and_log: tuple[pd.DataFrame, pd.DataFrame], tmp_path) -> None:
     runs, _ = runs_and_log
     fig = plots.plot_distributions(runs)

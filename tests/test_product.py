@@ -81,6 +81,7 @@ def test_sim_init_copies_a_scenario_out(tmp_path: Path, monkeypatch: pytest.Monk
 # --------------------------------------------------------------------------- command line conventions
 
 
+@pytest.mark.slow
 def test_version_and_usage_lines_name_the_program(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run([sys.executable, "-m", "sim", "--version"], capture_output=True, text=True, env=env,

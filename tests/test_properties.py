@@ -1,6 +1,7 @@
 """Invariants over random scenarios (hypothesis)."""
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -35,6 +36,7 @@ failure_tables = st.fixed_dictionaries({}, optional={
 })
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(durations, failure_tables, st.integers(0, 2**31), st.booleans())
 def test_accounting_identities(steps_s, failures, seed, llm):
@@ -55,6 +57,7 @@ def test_accounting_identities(steps_s, failures, seed, llm):
     assert (df.loc[~df["completed"], "useful_compute_s"] == 0).all()
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(durations, st.floats(30.0, 20000.0), st.booleans(), st.floats(0, 60), st.floats(0, 60), st.integers(0, 2**31))
 def test_durable_never_wastes_more_on_the_same_crashes(steps_s, mtbf, renew, detect, restart, seed):

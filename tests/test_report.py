@@ -14,8 +14,9 @@ import pandas as pd
 import pytest
 
 import sim
+from sim import stats
 from sim.analysis import plotdata as pdata
-from sim.analysis import plots, report, stats
+from sim.analysis import plots, report
 from sim.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,6 +58,7 @@ def small_report(tmp_path_factory) -> tuple[Path, Path, float, str]:
     return scenario, out, seconds, (out / "report.md").read_text()
 
 
+@pytest.mark.slow
 def test_report_end_to_end(small_report, capsys) -> None:
     _, out, seconds, md = small_report
     # speed is measured by benchmark scripts, not timed tests (a loaded machine made this flaky)
@@ -86,6 +88,7 @@ def test_report_end_to_end(small_report, capsys) -> None:
     assert not list(out.rglob(".*.tmp"))  # no leftovers of the atomic writes
 
 
+@pytest.mark.slow
 def test_report_numbers_match_an_independent_computation(small_report) -> None:
     """The headline saving is the paired difference of sim.simulate's rows (same seed and runs)."""
     scenario, out, _, md = small_report
@@ -256,6 +259,7 @@ def test_wide_duration_grid_ticks_in_their_own_units() -> None:
     assert ax.get_xlabel() == "deployment interval"
 
 
+@pytest.mark.slow
 def test_report_refuses_another_scenarios_folder(small_report, tmp_path, capsys) -> None:
     _, out, _, _ = small_report
     other = tmp_path / "other.toml"
@@ -275,6 +279,7 @@ def test_report_refuses_another_scenarios_folder(small_report, tmp_path, capsys)
     assert "not empty and holds no report" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_the_conclusion_names_its_prices_and_the_other_price_lists(small_report) -> None:
     import json
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import sim
-from sim.analysis import stats
+from sim import stats
 from sim.experiment.points import build_points, parse_vary
 from sim.experiment.runner import (
     ChunkTask,

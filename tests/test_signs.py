@@ -18,8 +18,8 @@ import pytest
 
 import sim
 from sim.analysis.saving import MORE_IS_BETTER, advantage_of, advantages, kind_of
-from sim.analysis.stats import paired_differences
 from sim.cli import main
+from sim.stats import paired_differences
 
 NUMBER = re.compile(r"(-?)\$?(\d[\d,]*\.?\d*)")
 
@@ -210,7 +210,7 @@ def test_one_interval_where_one_side_is_always_zero() -> None:
     rows = _rows([0.0] * 20, b, "wasted_compute_s")
     paired = paired_differences(rows, "durable", "restart", ["wasted_compute_s"])
     sv = advantage_of(paired, "durable", "restart", "wasted_compute_s")
-    summary = sim.analysis.stats.summarize(rows, metrics=["wasted_compute_s"]).set_index("strategy")
+    summary = sim.stats.summarize(rows, metrics=["wasted_compute_s"]).set_index("strategy")
     assert paired["ci_low"].iloc[0] > -np.inf and float(-paired["ci_high"].iloc[0]) < 0  # the t interval crosses 0
     assert sv.mean == pytest.approx(2.0) and sv.one_sided == "restart"
     assert (sv.ci_low, sv.ci_high) == pytest.approx((summary.loc["restart", "ci_low"], summary.loc["restart", "ci_high"]))

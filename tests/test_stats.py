@@ -1,4 +1,4 @@
-"""sim.analysis.stats against hand numbers, known distributions and synthetic sweeps.
+"""sim.stats against hand numbers, known distributions and synthetic sweeps.
 
 Coverage tests use fixed seeds and a tolerance of 4 binomial standard errors.
 """
@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import norm
 
-from sim.analysis import stats
+from sim import stats
 
 T_975_1 = 12.706204736174698  # Student t quantile, 1 degree of freedom (tables)
 
@@ -117,6 +117,7 @@ def test_summarize_errors():
         stats.summarize(df, confidence=1.5)
 
 
+@pytest.mark.slow
 @settings(max_examples=80, deadline=None)
 @given(
     values=st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=2, max_size=40),
@@ -346,6 +347,7 @@ def test_breakeven_exact_on_noise_free_line():
     assert list(res.points["mean_diff"]) == pytest.approx([-5, -3, -1, 1, 3])
 
 
+@pytest.mark.slow
 def test_breakeven_interval_covers_true_crossing():
     # a − b = 0.8 (x − 4.3) + noise; true crossing 4.3; durable cheaper below
     rng = np.random.default_rng(301)
@@ -429,3 +431,22 @@ def test_breakeven_bootstrap_is_fast_and_seeded():
     again = stats.breakeven(df, "x", n_boot=1000, seed=42)
     assert (again.ci_low, again.ci_high) == (res.ci_low, res.ci_high)
     assert res.ci_low <= 3.0 <= res.ci_high
+
+
+def test_mean_interval_of_matches_scipy_along_the_last_axis():
+    """The one t interval shape (paired differences, break-evens, stopping rules) against scipy."""
+    import scipy.stats as sps
+
+    from sim.stats.common import mean_interval_of
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(3.0, 2.0, size=(4, 50))
+    mean, std, se, half = mean_interval_of(x, 0.9)
+    for row in range(4):
+        lo, hi = sps.t.interval(0.9, 49, loc=x[row].mean(), scale=sps.sem(x[row]))
+        assert mean[row] == pytest.approx(x[row].mean(), rel=1e-12)
+        assert std[row] == pytest.approx(np.std(x[row], ddof=1), rel=1e-12)
+        assert mean[row] - half[row] == pytest.approx(lo, rel=1e-12)
+        assert mean[row] + half[row] == pytest.approx(hi, rel=1e-12)
+    one = mean_interval_of(np.array([2.5]))
+    assert one[0] == 2.5 and all(math.isnan(v) for v in one[1:])

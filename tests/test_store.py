@@ -234,6 +234,7 @@ values_2d = st.integers(0, 40).flatmap(lambda rows: st.lists(
                        st.sampled_from([1.0, 2.5, 900.0])), min_size=rows, max_size=rows), min_size=1, max_size=5))
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(values_2d, st.integers(0, 50))
 def test_sketch_counts_equal_a_sort_of_the_slot_keys(columns, first_slot):

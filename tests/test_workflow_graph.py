@@ -67,6 +67,7 @@ def test_no_failures_makespan_is_the_critical_path_plus_the_recording_overheads(
     assert (df["compute_s"] == 105.0).all() and (df["wasted_compute_s"] == 0).all()
 
 
+@pytest.mark.slow
 def test_parallel_random_branches_finish_at_the_expected_maximum():
     # two parallel exponential branches after a 1 s step: E[max(X, Y)] = a + b − ab/(a + b)
     a, b = 100.0, 300.0
@@ -80,6 +81,7 @@ def test_parallel_random_branches_finish_at_the_expected_maximum():
 # --------------------------------------------------------------------------- 429s only
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("n", "p"), [(5, 0.2), (10, 0.1)])
 def test_429s_on_a_fan_out_restart_needs_geometric_workflow_attempts_durable_n_over_1_minus_p(n, p):
     steps = [llm("call", 10.0, count=n)]
@@ -104,6 +106,7 @@ def crash_free_restart(mtbf_s: float) -> dict:
     return {"crash": {"mtbf": mtbf_s, "renew_on_restart": True, "detection_delay": 0, "restart_time": 0}}
 
 
+@pytest.mark.slow
 def test_restart_chain_with_a_wait_behaves_like_a_chain_of_length_t_plus_w():
     # a 40 min GPU step then a 20 min timer; crashes every 2 h on average; the pipeline and its
     # wait live in the worker's memory: E[makespan] = (e^{λ(T+W)} − 1)/λ
@@ -126,6 +129,7 @@ def test_durable_wait_survives_crashes():
     within_4se(df["makespan_s"], (math.exp(lam * t_s) - 1) / lam + w_s)
 
 
+@pytest.mark.slow
 def test_restart_two_parallel_exponential_branches_under_crashes():
     # Derived for this project: two parallel branches X ~ Exp(μ1), Y ~ Exp(μ2) on one worker,
     # restart, crashes ~ Exp(λ) (renewed, no delays), every attempt redraws. Attempts are iid with
@@ -142,6 +146,7 @@ def test_restart_two_parallel_exponential_branches_under_crashes():
     within_4se(df["makespan_s"], (1 - phi) / (lam * phi))
 
 
+@pytest.mark.slow
 def test_durable_fan_out_on_one_worker_waits_for_the_longest_branch():
     # durable, fixed branches a < b on one worker: a crash kills both; a is kept once done, so the
     # workflow ends at the first crash-free window of length b: E = (e^{λb} − 1)/λ (as one step)
@@ -184,6 +189,7 @@ failures = st.fixed_dictionaries({}, optional={
 })
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(random_graphs(), failures, st.one_of(st.none(), st.integers(1, 4)), st.integers(0, 2**31))
 def test_conservation_and_non_negativity_on_random_graphs(steps, fails, slots, seed):
@@ -204,6 +210,7 @@ def test_conservation_and_non_negativity_on_random_graphs(steps, fails, slots, s
     np.testing.assert_allclose(done["useful_compute_s"], work, rtol=1e-9)
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(random_graphs(concurrency=False, waits=False), st.floats(300.0, 20000.0), st.just(True), st.just(0.0),
        st.floats(0, 60), st.integers(0, 2**31))
@@ -247,6 +254,7 @@ chain_failures = st.fixed_dictionaries({}, optional={
 })
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(st.lists(st.floats(1.0, 2000.0), min_size=1, max_size=5), chain_failures, st.booleans(), st.booleans(),
        st.integers(0, 2**31))
@@ -315,6 +323,7 @@ def test_checkpoint_is_refused_on_graphs():
     assert "key 'strategies.checkpoint'" in msg and "chains only" in msg
 
 
+@pytest.mark.slow
 def test_bad_graph_on_the_cli_exits_2_and_writes_nothing(tmp_path):
     import subprocess  # noqa: PLC0415
     import sys  # noqa: PLC0415
@@ -331,6 +340,7 @@ def test_bad_graph_on_the_cli_exits_2_and_writes_nothing(tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_count_distributions_have_their_stated_means():
     from sim.model.counts import parse_count  # noqa: PLC0415
 
@@ -381,6 +391,7 @@ def chain_groupings(draw):
     return n, [list(range(a, b)) for a, b in zip(bounds, bounds[1:], strict=False)]
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(chain_groupings(), st.lists(st.floats(1.0, 2000.0), min_size=6, max_size=6), chain_failures, st.booleans(),
        st.booleans(), st.integers(0, 2**31))
@@ -400,6 +411,7 @@ def test_checkpoint_groups_in_the_workflow_model_run_chains_exactly_as_the_chain
     _assert_model_runs_as_chain_engine(sc, 10, seed, str(groups))
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(random_graphs(), failures, st.one_of(st.none(), st.integers(1, 4)), st.integers(0, 2**31))
 def test_one_activity_is_restart_and_one_per_step_is_durable_run_by_run(steps, fails, slots, seed):

@@ -3,7 +3,7 @@ Execution: Durable Orchestration" (GMI Cloud blog, 13 April 2026).
 
 ``ARTICLE`` holds what the article says (its numbers, as printed). Everything else is computed:
 closed forms from ``sim.analysis.analytic``, simulations through ``sim.experiment.api.simulate`` and
-``sim.experiment.sweep.sweep``, break-evens with ``sim.analysis.stats.breakeven``, orchestration costs from
+``sim.experiment.sweep.sweep``, break-evens with ``sim.stats.breakeven``, orchestration costs from
 ``sim.model.costs``. The experiments (``experiments/research_paper.py``, ``video_pipeline.py``,
 ``workflow_patterns.py``) call the same functions and add sweeps and figures; ``python -m sim
 audit`` turns them into a Markdown table of claims, figures, intervals and verdicts.
@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.analysis import analytic, stats
+from sim import stats
+from sim.analysis import analytic
 from sim.errors import SimError
 from sim.experiment.api import simulate, simulate_with_events
 from sim.experiment.points import Vary
@@ -186,7 +187,7 @@ def paired_gap(df: pd.DataFrame, metric: str = "total_cost_usd", a: str = "resta
 
 @dataclass(frozen=True)
 class SimBreakEven:
-    """A simulated break-even (``sim.analysis.stats.breakeven``) with the sweep it came from."""
+    """A simulated break-even (``sim.stats.breakeven``) with the sweep it came from."""
 
     path: str
     estimate: float
@@ -552,7 +553,7 @@ def to_markdown(claims: pd.DataFrame, quick: bool, seed: int) -> str:
               "The bundled scenarios are priced with the article's model and GPU prices and Temporal Cloud's list prices "
               "for orchestration; this audit swaps in the article's own orchestration figures where it checks the "
               "article against itself. Each bundled profile, as its file states it (sim/data/pricing/; docs/costs.md). "
-              "The search store the figures were read from does not record when a page was copied, so no copy has a "
+              "The stored copies of the pages the figures were read from carry no date of copy, so no copy has a "
               "known date; figures that could not be found in a stored copy of the vendor's page are marked NOT "
               "sourced in the source or not-modelled column.", "",
               "| profile | source | date of the copy | not modelled |", "|---|---|---|---|"]

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from sim.analysis import stats
+from sim import stats
 from sim.analysis.report.analysis import PER, SUMMARY_METRICS, compare_pair
 from sim.analysis.report.document import saving_sentence
 from sim.analysis.saving import advantages

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.analysis import stats
+from sim import stats
 from sim.analysis.reprice import reprice, usage_of, with_orchestration
 from sim.analysis.saving import Saving, saving_of
 from sim.errors import ScenarioError

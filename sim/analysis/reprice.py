@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.analysis import stats
+from sim import stats
 from sim.analysis.saving import Saving, saving_of
 from sim.errors import ScenarioError, SimError
 from sim.model.costs import (

@@ -7,7 +7,7 @@ Positive always means that strategy ``a`` (durable, say) is better than strategy
 * the **gain** of ``a`` over ``b`` is ``a − b`` per run, for metrics where more is better
   (:data:`MORE_IS_BETTER`: completed workflows, throughput).
 
-Paired tables computed by ``sim.analysis.stats.paired_differences`` hold ``a − b`` for the pair
+Paired tables computed by ``sim.stats.paired_differences`` hold ``a − b`` for the pair
 they name; nothing publishes them as they are. :func:`advantages` turns one into the published
 table (columns ``kind``, ``definition``, ``advantage``, ...), :func:`saving_of` and
 :func:`advantage_of` read one pair and metric, and :func:`sign_note` is the sentence each output
@@ -15,7 +15,7 @@ states once.
 
 One interval per quantity: where one strategy's value is 0 in every replication (durable wastes
 no compute), the paired difference *is* the other strategy's value, and it gets that value's own
-interval (bounded at 0, ``sim.analysis.stats.bounded_interval``), not a second, different one.
+interval (bounded at 0, ``sim.stats.bounded_interval``), not a second, different one.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from sim.analysis.stats import bounded_interval, metric_bounds
+from sim.stats import bounded_interval, metric_bounds
 
 #: metrics where more is better: their paired difference is published as a gain, a − b
 MORE_IS_BETTER = frozenset({"completed", "throughput_per_h", "completed_rate"})

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sim.commands.common import add_overwrite_argument, results_folder
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("audit", help="audit the article's numeric claims (Markdown table)",
@@ -13,6 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=Path("results") / "audit", help="folder for audit.md (default results/audit)")
     p.add_argument("--quick", action="store_true", help="few replications (seconds)")
     p.add_argument("--seed", type=int, default=2026)
+    add_overwrite_argument(p)
     p.add_argument("--scenarios", type=Path, default=None, help="folder holding the scenario files the audit uses (default: the bundled ones)")
     p.set_defaults(handler=run, interrupted="nothing was written (audit.md is written only when every claim is "
                    "computed); run the command again")
@@ -20,9 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sim.analysis import audit
-    from sim.experiment.outdir import FolderLock
 
-    with FolderLock(args.out):  # before computing: an impossible --out fails at once
+    with results_folder(args, "audit", args.out):  # before computing: an impossible --out fails at once
         return _audit_into(args, audit)
 
 

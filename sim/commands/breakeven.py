@@ -1,6 +1,6 @@
 """``python -m sim breakeven SCENARIO.toml --vary PATH=RANGE --metric total_cost_usd``.
 
-A coarse sweep over PATH, ``sim.analysis.stats.breakeven`` (paired means, interpolated crossing,
+A coarse sweep over PATH, ``sim.stats.breakeven`` (paired means, interpolated crossing,
 bootstrap interval over replications), then finer sweeps inside the bracketing interval
 (widened to the coarse interval when that is wider, never beyond the coarse range), and,
 where ``sim.analysis.analytic`` has a closed form for the scenario, the analytic value beside it.
@@ -16,14 +16,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.analysis import stats
+from sim import stats
 from sim.analysis.closed_form import analytic_breakeven
 from sim.analysis.report.document import closed_form_position
 from sim.analysis.saving import advantages, saving_points, sign_note
+from sim.commands.common import results_folder
 from sim.commands.run import UsageError, finish
 from sim.commands.sweep import LABELS, add_execution_arguments, check_common, check_metric, fmt_x
 from sim.experiment.io import atomic_write_text
-from sim.experiment.outdir import FolderLock
 from sim.experiment.points import (
     SweepPoint,
     Vary,
@@ -150,7 +150,7 @@ def handle(args: argparse.Namespace) -> int:
         f"{scenario.name}-breakeven-" + manifest_hash(sweep_identity(
             coarse_points, args.seed, args.runs, args.engine, args.chunk_size, sweep_spec([vary]), None, True))[:8])
 
-    lock = FolderLock(out).acquire()  # before simulating: an impossible --out fails at once
+    lock = results_folder(args, "breakeven", out, scenario).acquire()  # before simulating: an impossible --out fails at once
     try:
         points, result = _run(args, scenario, vary, out / "coarse", metrics)
         df = result.runs

@@ -15,6 +15,7 @@ from pathlib import Path
 from sim.analysis.report.compare import compare_pricing, comparison_markdown, comparison_rows
 from sim.analysis.report.precision import DEFAULT_MAX_RUNS, DEFAULT_TARGET
 from sim.analysis.saving import sign_note
+from sim.commands.common import add_overwrite_argument, check_common, results_folder
 from sim.commands.report import parse_precision
 from sim.commands.run import UsageError
 from sim.commands.table import render
@@ -56,17 +57,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also show the month's orchestration bill under each profile at these monthly volumes "
                    "(plan minimums, allowances and tiers included), what decides it and the verdict at each volume")
     p.add_argument("--out", help="also write DIR/compare.md and DIR/compare.csv")
+    add_overwrite_argument(p)
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
-    if args.runs < 10:
-        raise UsageError("--runs must be at least 10")
-    if args.seed < 0:
-        raise UsageError("--seed must not be negative")
-    if args.boot < 100:
-        raise UsageError("--boot must be at least 100")
+    check_common(args, min_runs=10)
     target = parse_precision(args.precision)
     if args.max_runs < args.runs:
         raise UsageError(f"--max-runs must be at least --runs ({args.runs:,})")
@@ -83,8 +80,8 @@ def handle(args: argparse.Namespace) -> int:
     volumes = parse_volumes(args.monthly_workflows) if args.monthly_workflows is not None else []
     scenario = load_scenario(args.scenario)
     out = Path(args.out) if args.out else None
-    if out is not None and out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} exists and is not a folder")
+    if out is not None:  # before simulating: a folder of other results is refused at once
+        results_folder(args, "compare", out, scenario).check()
     started = time.perf_counter()
     cmp = compare_pricing(scenario, profiles, runs=args.runs, seed=args.seed, path=args.sweep, engine=args.engine,
                           workers=args.workers, quiet=args.quiet, n_boot=args.boot, target=target,
@@ -114,8 +111,9 @@ def handle(args: argparse.Namespace) -> int:
         import pandas as pd
 
         md = comparison_markdown(cmp) + ("\n```\n" + "\n".join(month_lines) + "\n```\n" if month_lines else "")
-        atomic_write_text(out / "compare.md", md)
-        atomic_write_text(out / "compare.csv", pd.DataFrame(rows).to_csv(index=False))
+        with results_folder(args, "compare", out, scenario):
+            atomic_write_text(out / "compare.md", md)
+            atomic_write_text(out / "compare.csv", pd.DataFrame(rows).to_csv(index=False))
         print(f"wrote {out}/: compare.md, compare.csv")
     return 0
 

@@ -11,14 +11,15 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from sim.analysis import stats
+from sim import stats
 from sim.analysis.saving import advantage_of, advantages, kind_of, sign_note
+from sim.commands.common import add_overwrite_argument, results_folder
 from sim.commands.run import UsageError, finish, fmt_interval, fmt_value, saving_cells
 from sim.commands.table import render
 from sim.engines.fleet import simulate_fleet
 from sim.engines.fleet.provider import check_provider
 from sim.experiment.io import atomic_write_bytes, parquet_bytes
-from sim.experiment.outdir import FolderLock
+from sim.experiment.resources import ResourceError, check_fleet_memory, check_runs
 from sim.model.scenario import Scenario, load_scenario
 
 # (column of the fleet table, label) in the order they are printed
@@ -53,6 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="fleet replications (default 20; --replications is an alias)")
     p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
     p.add_argument("--out", help="output folder (default results/<scenario name>-fleet)")
+    add_overwrite_argument(p)
     p.add_argument("--strategies", help="comma-separated strategy labels (default: every strategy of the scenario)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=handle, interrupted="nothing was written (fleet writes its files only when every "
@@ -207,6 +209,10 @@ def fleet_incomplete_warnings(fleet: pd.DataFrame, strategies: Sequence[str], ma
 def handle(args: argparse.Namespace) -> int:
     if args.replications < 1:
         raise UsageError("--runs must be at least 1 (--replications is its alias)")
+    try:
+        check_runs(args.replications)
+    except ResourceError as exc:
+        raise UsageError(str(exc)) from None
     if args.seed < 0:
         raise UsageError("--seed must not be negative")
     scenario = load_scenario(args.scenario)
@@ -218,10 +224,12 @@ def handle(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(f"{args.scenario}: {exc}") from None
     strategies = _strategies(scenario, args.strategies)
+    try:  # the workflows table is kept whole: refuse what cannot fit, before anything runs
+        check_fleet_memory(scenario, args.replications, args.seed, strategies)
+    except ResourceError as exc:
+        raise UsageError(str(exc)) from None
     out = Path(args.out) if args.out else Path("results") / f"{scenario.name}-fleet"
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} exists and is not a folder")
-    with FolderLock(out):  # before simulating: an impossible --out fails at once
+    with results_folder(args, "fleet", out, scenario):  # before simulating: an impossible --out fails at once
         return _fleet_into(args, scenario, strategies, out)
 
 

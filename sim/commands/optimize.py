@@ -14,11 +14,11 @@ from sim.analysis.analytic import daly_interval_s
 from sim.analysis.optimize.recommend import DEFAULT_HEARTBEAT_COST_S, Recommendation, recommend
 from sim.analysis.optimize.select import OBJECTIVE_LABELS, OBJECTIVES
 from sim.analysis.saving import sign_note
+from sim.commands.common import add_overwrite_argument, check_common, results_folder
 from sim.commands.run import UsageError, fmt_interval, fmt_value
 from sim.commands.table import render
 from sim.errors import SimError
 from sim.experiment.io import atomic_write_bytes, atomic_write_text
-from sim.experiment.outdir import FolderLock
 from sim.model.costs import with_orchestration_profile
 from sim.model.scenario import load_scenario, scenario_from_dict
 from sim.model.units import parse_duration_s
@@ -62,6 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="fleet scenarios: evaluations per jitter mode of the retry-policy search (default 20)")
     p.add_argument("--top", type=int, default=10, help="candidates shown (default 10; the CSV has all)")
     p.add_argument("--out", help="output folder (default results/<scenario name>-optimize)")
+    add_overwrite_argument(p)
     p.set_defaults(handler=handle, interrupted="nothing was written (optimize writes its files only at the end); "
                    "run the command again")
 
@@ -146,10 +147,7 @@ def report_text(rec: Recommendation, top: int, seconds: float) -> str:
 
 
 def handle(args: argparse.Namespace) -> int:
-    if args.runs < 2:
-        raise UsageError("--runs must be at least 2")
-    if args.seed < 0:
-        raise UsageError("--seed must not be negative")
+    check_common(args, min_runs=2)
     if args.top < 1:
         raise UsageError("--top must be at least 1")
     if args.heartbeat_runs is not None and args.heartbeat_runs < 2:
@@ -172,9 +170,7 @@ def handle(args: argparse.Namespace) -> int:
         raw = with_orchestration_profile(scenario.raw, args.orchestration_prices)
         scenario = scenario_from_dict(raw, file=args.scenario, base_dir=Path(args.scenario).parent)
     out = Path(args.out) if args.out else Path("results") / f"{scenario.name}-optimize"
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} exists and is not a folder")
-    with FolderLock(out):  # before optimising: an impossible or busy --out fails at once
+    with results_folder(args, "optimize", out, scenario):  # before optimising: an impossible or busy --out fails at once
         return _optimize(args, scenario, out, cost_s)
 
 

@@ -25,7 +25,7 @@ from sim.analysis.report import (
 from sim.analysis.report.precision import DEFAULT_MAX_RUNS, DEFAULT_TARGET
 from sim.commands.run import UsageError, finish, run_incomplete_warnings
 from sim.experiment.api import ENGINES
-from sim.experiment.outdir import FolderLock
+from sim.experiment.outdir import ResultsFolder, results_identity
 from sim.model.scenario import Scenario, load_scenario
 
 
@@ -134,7 +134,8 @@ def handle(args: argparse.Namespace) -> int:
         raise UsageError(f"--out {out} exists and is not a folder")
     check_out_folder(out, scenario.name, args.force)
     args.out_resolved, args.runs_resolved = out, runs
-    with FolderLock(out):  # before simulating: an impossible --out fails at once
+    # a report of the same scenario may be replaced (check_out_folder); another command's results never
+    with ResultsFolder(out, "report", results_identity({"scenario": scenario.name}), args.force):
         return _report_into(args, scenario, out, runs)
 
 

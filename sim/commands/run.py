@@ -12,23 +12,25 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim.analysis import stats
+from sim import stats
 from sim.analysis.saving import Saving, advantage_of, advantages, sign_note
-from sim.analysis.stats import few_replications_warning
-from sim.analysis.stats.completion import incomplete_counts, incomplete_warnings
+from sim.commands.common import (
+    UsageError,  # noqa: F401 - re-exported: other commands import it from here
+    add_overwrite_argument,
+    check_common,
+    identity_of,
+    results_folder,
+)
 from sim.commands.table import percent, render
-from sim.errors import EXIT_TARGET_NOT_MET, SimError
+from sim.errors import EXIT_TARGET_NOT_MET
 from sim.experiment.api import ENGINES
 from sim.experiment.io import atomic_write_bytes, atomic_write_text, parquet_bytes
-from sim.experiment.outdir import FolderLock
 from sim.experiment.runner import simulate_parallel
 from sim.model.scenario import Scenario, load_scenario
+from sim.stats import few_replications_warning
+from sim.stats.completion import incomplete_counts, incomplete_warnings
 
 HEADLINE = [("makespan_s", "makespan"), ("wasted_compute_s", "wasted compute"), ("total_cost_usd", "total cost")]
-
-
-class UsageError(SimError):
-    """A command-line value that cannot be used."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,7 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(`sim scenarios` lists them)")
     p.add_argument("--runs", type=int, default=1000, help="replications (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
-    p.add_argument("--out", help="output folder (default results/<scenario name>)")
+    p.add_argument("--out", help="output folder (default results/<scenario name>-<hash of the scenario, seed, "
+                   "runs and engine>: a new folder for other results)")
+    add_overwrite_argument(p)
     p.add_argument("--engine", choices=ENGINES, default="auto",
                    help="auto (fast path where exact, else DES), des (reference), fast")
     add_backend_arguments(p, "replications")
@@ -197,15 +201,10 @@ def scenario_json(scenario: Scenario) -> str:
 
 
 def handle(args: argparse.Namespace) -> int:
-    if args.runs < 1:
-        raise UsageError("--runs must be at least 1")
-    if args.seed < 0:
-        raise UsageError("--seed must not be negative")
+    check_common(args)
     scenario = load_scenario(args.scenario)
-    out = Path(args.out) if args.out else Path("results") / scenario.name
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} exists and is not a folder")
-    with FolderLock(out):  # before simulating: an impossible --out fails at once
+    out = Path(args.out) if args.out else Path("results") / f"{scenario.name}-{identity_of(args, scenario)[:8]}"
+    with results_folder(args, "run", out, scenario):  # before simulating: an impossible --out fails at once
         return _run_into(args, scenario, out)
 
 

@@ -15,9 +15,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from sim.commands.common import results_folder
 from sim.errors import SimError
 from sim.experiment.io import atomic_write_text
-from sim.experiment.outdir import FolderLock
 from sim.model.bundled import resolve_scenario_path
 from sim.model.scenario import load_scenario
 
@@ -57,7 +57,7 @@ def handle(args: argparse.Namespace) -> int:
         unknown = [s for s in strategies if s not in scenario.strategies]
         if unknown:
             raise SimError(f"--strategies: unknown strategy '{unknown[0]}'; {path} has {list(scenario.strategies)}")
-    lock = FolderLock(args.out).acquire() if args.out else None
+    lock = results_folder(args, "validate", Path(args.out), scenario).acquire() if args.out else None
     try:
         return _run(args, scenario, str(path), strategies, lock)
     finally:

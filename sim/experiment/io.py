@@ -17,6 +17,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sim import shutdown
+
 
 def current_umask() -> int:
     """The process's umask, read without changing it where the system allows (Linux /proc)."""
@@ -38,6 +40,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    token = shutdown.on_exit(lambda: Path(tmp).unlink(missing_ok=True))  # a forced exit removes it too
     try:
         os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, "wb") as fh:
@@ -46,6 +49,8 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    finally:
+        shutdown.cancel(token)
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

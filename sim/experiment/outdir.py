@@ -7,6 +7,12 @@ is refused with one line naming the process that holds it (pid and command line)
 released, and ``.lock`` removed, when the command ends; a folder the lock created and nothing
 else wrote into is removed too, so a command that fails leaves nothing behind.
 
+Results are never overwritten by accident: every command that writes a results folder leaves a
+marker (``.sim-results.json``: the command and a hash of what determines its numbers), and
+``check_results_folder`` refuses, before any simulation, a folder that holds another command's
+results (always), or another run of the same command (unless ``--overwrite``). Folders written
+before markers existed are recognised by their files.
+
 The lock file is re-checked after locking (same inode as the path): a lock taken on a file
 that its previous holder had just removed is dropped and taken again, so two commands can
 never both hold one folder. Worker processes forked while a lock is held close their copy of
@@ -24,11 +30,27 @@ import sys
 from pathlib import Path
 from types import TracebackType
 
+from sim import shutdown
 from sim.errors import SimError
 
-__all__ = ["FolderLock", "OutputFolderError", "close_inherited_locks"]
+__all__ = ["MARKER_NAME", "FolderLock", "OutputFolderError", "ResultsFolder", "check_results_folder", "close_inherited_locks",
+           "results_identity", "write_marker"]
 
 LOCK_NAME = ".lock"
+MARKER_NAME = ".sim-results.json"
+#: Files that say which command wrote a folder that has no marker (written by an earlier version).
+SIGNATURES = [
+    ("manifest.json", "sweep"),  # sim sweep, and each stage of sim breakeven
+    ("coarse/manifest.json", "breakeven"),
+    ("data/report.json", "report"),
+    ("report.md", "report"),
+    ("audit.md", "audit"),
+    ("recommendation.txt", "optimize"),
+    ("compare.md", "compare"),
+    ("fleet.parquet", "fleet"),
+    ("runs.parquet", "run"),
+    ("histories", "validate"),
+]
 _HELD: set[int] = set()  # descriptors of the locks this process holds
 
 
@@ -67,6 +89,7 @@ class FolderLock:
         self.option = option
         self._fd: int | None = None
         self._created: list[Path] = []
+        self._token: int | None = None
 
     def _fail(self, problem: str) -> OutputFolderError:
         return OutputFolderError(f"{self.option} {self.path}: {problem}")
@@ -130,9 +153,13 @@ class FolderLock:
             raise self._fail(f"cannot write in the folder ({exc.strerror or exc})") from None
         self._fd = fd
         _HELD.add(fd)
+        self._token = shutdown.on_exit(self.release)  # a forced exit (second Ctrl-C) releases it too
         return self
 
     def release(self) -> None:
+        if self._token is not None:
+            shutdown.cancel(self._token)
+            self._token = None
         if self._fd is None:
             return
         with contextlib.suppress(OSError):
@@ -149,3 +176,94 @@ class FolderLock:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.release()
+
+
+def results_identity(parts: dict) -> str:
+    """A short hash of what determines a command's numbers (scenario, seed, runs, options)."""
+    import hashlib
+
+    text = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _writer(path: Path) -> tuple[str | None, str | None]:
+    """(command, identity) of the results in ``path``: from its marker, else from its files."""
+    marker = path / MARKER_NAME
+    if marker.is_file():
+        try:
+            info = json.loads(marker.read_text())
+            return str(info.get("command")), str(info.get("identity"))
+        except (OSError, ValueError, AttributeError):
+            return "an unknown command", None
+    for name, command in SIGNATURES:
+        if (path / name).exists():
+            return command, None
+    return None, None
+
+
+def check_results_folder(path: str | Path, command: str, identity: str, overwrite: bool = False,
+                         option: str = "--out") -> None:
+    """Refuse ``path`` if it holds another command's results, or (unless ``overwrite``) the results
+    of another run of ``command``. A missing or empty folder, a folder of files that no command of
+    sim wrote, and the results of the very same run (same identity) are accepted."""
+    path = Path(path)
+    if not path.is_dir():
+        return
+    writer, previous = _writer(path)
+    if writer is None:
+        return
+    if writer != command:
+        raise OutputFolderError(f"{option} {path}: holds the results of `sim {writer}`; choose another folder "
+                                f"(a command never writes into another command's results)")
+    if previous != identity and not overwrite:
+        what = "another run (a different scenario, seed, runs or options)" if previous else "earlier results"
+        raise OutputFolderError(f"{option} {path}: holds the results of {what} of `sim {command}`; choose another "
+                                "folder, or --overwrite to replace them")
+
+
+def write_marker(path: str | Path, command: str, identity: str) -> None:
+    """Record which command wrote ``path`` and for what (before its results: a folder a command
+    began to write always says whose it is)."""
+    from sim.experiment.io import atomic_write_text
+
+    atomic_write_text(Path(path) / MARKER_NAME, json.dumps({"command": command, "identity": identity}) + "\n")
+
+
+class ResultsFolder(FolderLock):
+    """``FolderLock`` for a command's results: refuses (``check_results_folder``) another
+    command's results, and another run's unless ``overwrite``; marks the folder as this
+    command's once locked. A folder left with nothing but the new marker is cleaned up on release."""
+
+    def __init__(self, path: str | Path, command: str, identity: str, overwrite: bool = False,
+                 option: str = "--out"):
+        super().__init__(path, option)
+        self.command = command
+        self.identity = identity
+        self.overwrite = overwrite
+        self._new_marker = False
+        self._before: set[str] = set()
+
+    def check(self) -> None:
+        """The refusal alone, without locking (before a long computation that writes at its end)."""
+        check_results_folder(self.path, self.command, self.identity, self.overwrite, self.option)
+
+    def acquire(self) -> ResultsFolder:
+        self.check()
+        super().acquire()
+        try:  # again under the lock: another command may have written meanwhile
+            check_results_folder(self.path, self.command, self.identity, self.overwrite, self.option)
+            self._new_marker = not (self.path / MARKER_NAME).exists()
+            self._before = set(os.listdir(self.path))
+            write_marker(self.path, self.command, self.identity)
+        except BaseException:
+            self.release()
+            raise
+        return self
+
+    def release(self) -> None:
+        if self._new_marker:
+            with contextlib.suppress(OSError):
+                if set(os.listdir(self.path)) <= self._before | {MARKER_NAME, LOCK_NAME}:  # nothing written
+                    (self.path / MARKER_NAME).unlink()
+            self._new_marker = False
+        super().release()

@@ -12,6 +12,7 @@ or, when asked, to an in-memory frame.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import multiprocessing
@@ -31,14 +32,15 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from sim.analysis import stats
-from sim.analysis.stats.completion import incomplete_warnings
+from sim import shutdown, stats
 from sim.errors import SimError
 from sim.experiment.api import ENGINES, simulate
 from sim.experiment.outdir import close_inherited_locks
 from sim.experiment.points import points_frame
+from sim.experiment.resources import ResourceError, check_memory, check_runs
 from sim.experiment.store import METRICS, Aggregate, SweepStore, default_pairs
 from sim.model.scenario import Scenario
+from sim.stats.completion import incomplete_warnings
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -116,6 +118,13 @@ def default_workers(total_replications: int) -> int:
     return available_cores() if total_replications >= MANY_RUNS else 1
 
 
+def _check_runs(runs: int, option: str = "--runs") -> None:
+    try:
+        check_runs(runs, option)
+    except ResourceError as exc:
+        raise RunnerError(str(exc)) from None
+
+
 # --------------------------------------------------------------------------- the work of one chunk
 
 
@@ -170,6 +179,9 @@ class _Serial:
     def close(self) -> None:
         pass
 
+    def abort(self) -> None:
+        pass
+
 
 def _die_with_parent(parent_pid: int) -> None:
     """Worker initializer: the worker ends when the process that started it dies.
@@ -177,8 +189,10 @@ def _die_with_parent(parent_pid: int) -> None:
     On Linux the kernel sends SIGKILL on the parent's death (``prctl(PR_SET_PDEATHSIG)``); a
     daemon thread that polls the parent's pid covers other platforms and a parent that died
     before the prctl took effect. Lock descriptors inherited by fork are closed (the lock
-    belongs to the command)."""
+    belongs to the command). Ctrl-C is the command's to handle: a worker ignores SIGINT (the
+    terminal sends it to the whole process group) and is ended by the command."""
     close_inherited_locks()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform == "linux":
         try:
             import ctypes
@@ -212,13 +226,22 @@ class _Processes:
         self.slots = workers
 
     def submit(self, payload: _Payload) -> Future:
-        return self.pool.submit(_work, payload)
+        with shutdown.sigint_blocked():  # a worker forked now never sees the terminal's Ctrl-C
+            return self.pool.submit(_work, payload)
 
     def wait_any(self, pending: set) -> set:
         return futures_wait(pending, return_when=FIRST_COMPLETED).done
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def abort(self) -> None:
+        """End the workers now (an interrupt or an error): waiting for chunks in flight could take
+        minutes, and their results would be thrown away."""
+        for proc in list((getattr(self.pool, "_processes", None) or {}).values()):
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                proc.kill()
+        self.pool.shutdown(wait=False, cancel_futures=True)
 
 
 class _Dask:
@@ -231,9 +254,13 @@ class _Dask:
             raise RunnerError("--scheduler needs dask.distributed: pip install 'sim[cluster]'") from None
         self.cluster = None
         if scheduler == "local":
-            self.cluster = LocalCluster(n_workers=workers or available_cores(), threads_per_worker=1,
-                                        processes=True, dashboard_address=None, silence_logs=logging.ERROR)
-            self.client = Client(self.cluster)
+            # its processes are this command's to end: they never get the terminal's Ctrl-C
+            def start() -> tuple[Any, Any]:
+                cluster = LocalCluster(n_workers=workers or available_cores(), threads_per_worker=1,
+                                       processes=True, dashboard_address=None, silence_logs=logging.ERROR)
+                return cluster, Client(cluster)
+
+            self.cluster, self.client = shutdown.start_deaf_to_ctrl_c(start)
         else:
             try:
                 self.client = Client(scheduler, timeout="10s")
@@ -253,6 +280,17 @@ class _Dask:
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+
+    def abort(self) -> None:
+        """End a local cluster's processes now, then let go of the client without waiting."""
+        logging.getLogger("distributed").setLevel(logging.CRITICAL)  # closed connections are expected now
+        if self.cluster is not None:
+            shutdown.end_children()
+        with contextlib.suppress(Exception):
+            self.client.close(timeout=1)
+        if self.cluster is not None:
+            with contextlib.suppress(Exception):
+                self.cluster.close(timeout=1)
 
 
 def _backend(workers: int, scheduler: str | None) -> _Serial | _Processes | _Dask:
@@ -277,8 +315,9 @@ def simulate_parallel(scenario: Scenario, runs: int, seed: int = 0, *, engine: s
     """
     from sim.experiment.api import choose_engine
 
-    if isinstance(runs, bool) or not isinstance(runs, int | np.integer) or runs < 1:
-        raise RunnerError(f"--runs must be at least 1, got {runs!r}")
+    if isinstance(runs, bool) or not isinstance(runs, int | np.integer):
+        raise RunnerError(f"--runs must be an integer, got {runs!r}")
+    _check_runs(int(runs))
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise RunnerError(f"seed must be a non-negative integer, got {seed!r}")
     if workers is not None and workers < 1:
@@ -287,6 +326,7 @@ def simulate_parallel(scenario: Scenario, runs: int, seed: int = 0, *, engine: s
         used = choose_engine(scenario, engine)
     except ValueError as exc:
         raise RunnerError(f"--engine {engine}: {exc}") from None
+    check_memory(scenario, int(runs), seed, used)  # the whole runs table is returned: refuse what cannot fit
     size = chunk_size or (50_000 if used == "fast" else 2_000)
     tasks = plan_chunks(1, runs, size)
     n_workers = min(workers if workers is not None else default_workers(runs), len(tasks))
@@ -308,8 +348,10 @@ def simulate_parallel(scenario: Scenario, runs: int, seed: int = 0, *, engine: s
                     t = pending.pop(fut)
                     done[t.chunk] = fut.result()[2]
                     bar.update(t.runs)
-    finally:
-        backend.close()
+    except BaseException:
+        backend.abort()
+        raise
+    backend.close()
     if len(done) == 1:
         return done[0]
     # each chunk is strategy-major with runs ascending: take strategy by strategy, chunk by chunk
@@ -560,8 +602,10 @@ def run_sweep(
         chunk_size = default_chunk_size(points, engine, stopping)
     if chunk_size < 1:
         raise RunnerError("chunk size must be at least 1")
-    if stopping is None and runs < 1:
-        raise RunnerError("--runs must be at least 1")
+    if stopping is None:
+        _check_runs(runs)
+    else:
+        _check_runs(stopping.max_runs, "--max-runs")
     if workers is not None and workers < 1:
         raise RunnerError("--workers must be at least 1")
     labels = list(points[0].scenario.strategies)
@@ -596,6 +640,8 @@ def run_sweep(
     n_workers = workers if workers is not None else default_workers(
         len(points) * stopping.max_runs if stopping is not None else expected_total)
 
+    if collect_runs and stopping is None:  # the rows of every point are returned in one frame
+        check_memory(points[0].scenario, len(points) * runs, seed, sorted(engines)[0])
     pts = points_frame(points)
     store = None
     if out is not None:
@@ -658,10 +704,14 @@ def _run_sweep_into(store: SweepStore | None, points: Sequence[Any], pts: pd.Dat
             target_runs = min(done_runs + math.ceil(more / chunk_size) * chunk_size, stopping.max_runs)
             bar.total = len(points) * target_runs
             bar.refresh()
-    finally:
+    except BaseException:
         bar.close()
         if backend is not None:
-            backend.close()
+            backend.abort()
+        raise
+    bar.close()
+    if backend is not None:
+        backend.close()
 
     final_aggs = [a for a in aggs if a is not None]
     summary, paired = _tables(pts, final_aggs, confidence)

@@ -56,12 +56,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from sim.analysis.stats.bounds import bounded_interval, metric_bounds
-from sim.analysis.stats.completion import incomplete_counts
 from sim.errors import SimError
 from sim.experiment.api import RUN_COLUMNS
 from sim.experiment.io import atomic_write_bytes, atomic_write_text, parquet_bytes
 from sim.experiment.outdir import FolderLock
+from sim.stats.bounds import bounded_interval, metric_bounds
+from sim.stats.completion import incomplete_counts
 
 __all__ = [
     "METRICS",
@@ -72,7 +72,7 @@ __all__ = [
     "manifest_hash",
 ]
 
-#: Measured columns of a run row (as ``sim.analysis.stats.default_metrics``: numeric, not bool, not identity).
+#: Measured columns of a run row (as ``sim.stats.default_metrics``: numeric, not bool, not identity).
 METRICS: tuple[str, ...] = tuple(
     c for c in RUN_COLUMNS if c not in ("scenario", "strategy", "run", "seed", "engine", "completed")
 )
@@ -360,7 +360,7 @@ class Aggregate:
         return (mean if n else math.nan), se, n
 
     def summary(self, confidence: float = 0.95) -> pd.DataFrame:
-        """Columns of ``sim.analysis.stats.summarize``: strategy, metric, n, mean, std, se, ci, p50/p95/p99."""
+        """Columns of ``sim.stats.summarize``: strategy, metric, n, mean, std, se, ci, p50/p95/p99."""
         rows = []
         nm = len(self.metrics)
         for s, label in enumerate(self.strategies):
@@ -378,7 +378,7 @@ class Aggregate:
                                            "ci_high", "p50", "p95", "p99"])
 
     def paired(self, confidence: float = 0.95) -> pd.DataFrame:
-        """Columns of ``sim.analysis.stats.paired_differences`` for every pair (a − b)."""
+        """Columns of ``sim.stats.paired_differences`` for every pair (a − b)."""
         rows = []
         for p, (a, b) in enumerate(self.pairs):
             for m, metric in enumerate(self.metrics):

@@ -7,7 +7,7 @@ its execution (chunks, executors, the resumable store) in ``sim.experiment.runne
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -22,33 +22,26 @@ def sweep(
     runs: int,
     seed: int = 0,
     *,
-    engine: str = "auto",
-    out: str | Path | None = None,
-    workers: int | None = None,
-    scheduler: str | None = None,
-    chunk_size: int | None = None,
-    keep_runs: bool = True,
-    overwrite: bool = False,
     summary: bool = False,
-    quiet: bool = True,
+    **options: Any,
 ) -> pd.DataFrame:
     """Run a sweep and return one tidy DataFrame.
 
     ``summary=False``: the run rows (``point``, the swept columns, then ``sim.experiment.api.RUN_COLUMNS``),
     sorted by point, strategy and run. ``summary=True``: per point × strategy × metric
     summaries (n, mean, std, se, ci_low, ci_high, p50, p95, p99) from streaming aggregates,
-    which need no per-run rows in memory. With ``out``, chunks are stored there and a
-    rerun resumes (see ``sim.experiment.store``). For paired differences, stopping rules and progress
-    use ``sim.experiment.runner.run_sweep``.
+    which need no per-run rows in memory. ``options`` are those of
+    ``sim.experiment.runner.run_sweep`` (``engine``, ``out``, ``workers``, ``scheduler``,
+    ``chunk_size``, ``keep_runs``, ``overwrite``, ``quiet``, …); with ``out``, chunks are
+    stored there and a rerun resumes (see ``sim.experiment.store``). For paired differences,
+    stopping rules and progress use ``run_sweep`` itself.
     """
     varies = [parse_vary(v) if isinstance(v, str) else v for v in vary]
-    points = build_points(scenario, varies)
-    result = run_sweep(
-        points, runs, seed, engine=engine, out=out, workers=workers, scheduler=scheduler,
-        chunk_size=chunk_size, keep_runs=keep_runs and not summary,
-        collect_runs=not summary and out is None, overwrite=overwrite, quiet=quiet,
-        spec=sweep_spec(varies),
-    )
+    options.setdefault("quiet", True)
+    keep_runs = options.pop("keep_runs", True) and not summary
+    out = options.get("out")
+    result = run_sweep(build_points(scenario, varies), runs, seed, keep_runs=keep_runs,
+                       collect_runs=not summary and out is None, spec=sweep_spec(varies), **options)
     if summary:
         return result.summary
     if result.runs is not None:

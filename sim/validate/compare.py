@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from sim.analysis.stats.common import t_half_width
 from sim.model.billing import billable_actions
+from sim.stats.common import t_half_width
 from sim.validate.harness import RealRun
 
 #: (metric, unit) compared run by run; the simulator's column has the same name

@@ -43,7 +43,6 @@ from sim.analysis.optimize.heartbeat import (
 )
 from sim.analysis.optimize.select import OBJECTIVES, Ranking, aggregate, matrix, paired_diff, rank
 from sim.analysis.optimize.toml_out import dumps
-from sim.analysis.stats import t_half_width
 from sim.experiment.api import simulate
 from sim.model.scenario import (
     DurableStrategy,
@@ -52,6 +51,7 @@ from sim.model.scenario import (
     bundled_pricing_profiles,
     scenario_from_dict,
 )
+from sim.stats import t_half_width
 
 MAX_ENUMERATED = 6
 DEFAULT_HEARTBEAT_COST_S = 10.0  # worker time of one save when the scenario has no heartbeat strategy

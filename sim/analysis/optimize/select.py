@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sim.analysis.stats import t_half_width
+from sim.stats import t_half_width
 
 OBJECTIVES = ("cost", "makespan", "p95", "weighted")
 OBJECTIVE_LABELS = {"cost": "expected total cost", "makespan": "expected makespan", "p95": "p95 makespan",

@@ -102,7 +102,7 @@ def plot_breakeven(
     """Expected ``metric`` (cost per run) of each strategy vs ``x`` with confidence bands,
     and the break-even point: a vertical line at ``breakeven.estimate`` and a shaded
     ``[ci_low, ci_high]`` (infinite ends = beyond the swept range, as in
-    :class:`sim.analysis.stats.BreakEven`), labelled in the legend. When ``breakeven`` is given but its
+    :class:`sim.stats.BreakEven`), labelled in the legend. When ``breakeven`` is given but its
     estimate is None/NaN the legend says "no crossing in range"; when ``breakeven`` is None
     the crossing of the two means (linear interpolation, no interval) is marked dotted and
     labelled as such, or "no crossing in range" if the means do not cross.
@@ -144,7 +144,7 @@ def plot_breakeven(
             labels.append(f"saving of {order[1]} = {order[0]} − {order[1]}\n(paired, same runs; > 0: {order[1]} cheaper)")
         est, lo, hi = _breakeven_values(breakeven)
         if breakeven is not None and np.isfinite(est):
-            # an infinite CI end means "beyond the swept range" (sim.analysis.stats.BreakEven)
+            # an infinite CI end means "beyond the swept range" (sim.stats.BreakEven)
             xmin, xmax = float(summary[x].min()), float(summary[x].max())
             if not (np.isnan(lo) or np.isnan(hi)):
                 for a in axes:

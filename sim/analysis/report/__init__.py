@@ -12,7 +12,7 @@ every stage and for every strategy):
 3. **sweep** — the scenario's main failure intensity (crash MTBF, deployment interval or
    429 probability; by default the failure source with the largest swing in stage 2) over a
    log range around its current value, for the waste chart and the break-even
-   (``sim.analysis.stats.breakeven``, bootstrap interval), refined once around a crossing;
+   (``sim.stats.breakeven``, bootstrap interval), refined once around a crossing;
 4. **closed forms** — ``sim.analysis.analytic`` curves for the waste chart and the break-even where the
    scenario fits their assumptions.
 

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.analysis import analytic, stats
+from sim import stats
+from sim.analysis import analytic
 from sim.analysis import plotdata as pdata
 from sim.analysis.monthly import minimum_thresholds, monthly_bills
 from sim.analysis.report.precision import (

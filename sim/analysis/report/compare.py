@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from sim.analysis import stats
+from sim import stats
 from sim.analysis.report.analysis import (
     analytic_breakeven_value,
     compare_pair,

@@ -18,8 +18,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from sim import stats
 from sim.analysis import plotdata as pdata
-from sim.analysis import plots, stats
+from sim.analysis import plots
 from sim.analysis.report.analysis import (
     FIGURES,
     PER,

@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 from scipy.interpolate import PchipInterpolator
 
-from sim.analysis.stats.common import (
+from sim.stats.common import (
     _check_confidence,
-    t_half_width,
+    mean_interval_of,
 )
-from sim.analysis.stats.paired import (
+from sim.stats.paired import (
     paired_frame,
 )
 
@@ -189,10 +189,7 @@ def breakeven(
     u = np.log(xs) if scale_used == "log" else xs
     to_x = np.exp if scale_used == "log" else (lambda v: v)
 
-    mean = d.mean(axis=1)
-    sd = d.std(axis=1, ddof=1)
-    se = sd / math.sqrt(n_runs)
-    half = t_half_width(se, np.full(n_pts, n_runs), confidence)
+    mean, _, se, half = mean_interval_of(d, confidence)
     points = pd.DataFrame(
         {
             x: xs,

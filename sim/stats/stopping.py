@@ -9,11 +9,12 @@ from dataclasses import dataclass
 import pandas as pd
 from scipy import stats as sps
 
-from sim.analysis.stats.common import (
+from sim.stats.common import (
     _check_confidence,
+    mean_interval_of,
     t_half_width,
 )
-from sim.analysis.stats.paired import (
+from sim.stats.paired import (
     paired_differences,
 )
 
@@ -89,9 +90,8 @@ def _estimate(
             raise ValueError("results hold several strategies: pass strategy=... or paired=(a, b)")
         values = df[metric]
     x = values.dropna().to_numpy(dtype=float)
-    n = x.size
-    se = float(x.std(ddof=1) / math.sqrt(n)) if n >= 2 else math.nan
-    return (float(x.mean()) if n else math.nan), se, n
+    mean, _, se, _ = mean_interval_of(x, confidence)
+    return float(mean), float(se), x.size
 
 
 def run_until(

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from sim.analysis.stats.bounds import bounded_interval, metric_bounds
-from sim.analysis.stats.common import (
+from sim.stats.bounds import bounded_interval, metric_bounds
+from sim.stats.common import (
     _as_tuple,
     _check_confidence,
     _grouped,
@@ -29,7 +29,7 @@ def summarize(
     ``n`` counts non-missing values; ``std`` uses ddof=1; the interval is
     ``mean ± t_{(1+c)/2, n-1} · std/√n`` (NaN when n < 2), or for a bounded metric (counts,
     times, costs ≥ 0; fractions in [0, 1]) where that would cross the bound, the transformed
-    interval of ``sim.analysis.stats.bounds``. Percentiles interpolate linearly (exact).
+    interval of ``sim.stats.bounds``. Percentiles interpolate linearly (exact).
     ``by`` may include sweep columns; ``by=()`` summarises the whole frame.
     """
     _check_confidence(confidence)

@@ -9,11 +9,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from sim.analysis.stats.common import (
+from sim.stats.common import (
     _as_tuple,
     _check_confidence,
     _require_columns,
     default_metrics,
+    mean_interval_of,
 )
 
 
@@ -96,13 +97,10 @@ def paired_differences(
             ok = ~(np.isnan(xa) | np.isnan(xb))
             xa, xb = xa[ok], xb[ok]
             n = xa.size
-            d = xa - xb
             mean_a = float(xa.mean()) if n else math.nan
             mean_b = float(xb.mean()) if n else math.nan
-            mean_d = float(d.mean()) if n else math.nan
-            std_d = float(d.std(ddof=1)) if n >= 2 else math.nan
-            se = std_d / math.sqrt(n) if n >= 2 else math.nan
-            tq = float(q(0.5 + confidence / 2, n - 1)) if n >= 2 else math.nan
+            mean_d, std_d, se, half = (float(v) for v in mean_interval_of(xa - xb, confidence))
+            tq = float(q(0.5 + confidence / 2, n - 1)) if n >= 2 else math.nan  # for the relative interval
             if n and mean_b != 0:
                 ratio = mean_a / mean_b
                 rel = ratio - 1.0
@@ -123,8 +121,8 @@ def paired_differences(
                     mean_d,
                     std_d,
                     se,
-                    mean_d - tq * se,
-                    mean_d + tq * se,
+                    mean_d - half,
+                    mean_d + half,
                     rel,
                     rel - tq * rel_se,
                     rel + tq * rel_se,

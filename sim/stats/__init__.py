@@ -9,18 +9,18 @@ bootstrap over whole replications. Nothing here uses a global random number gene
 
 from __future__ import annotations
 
-from sim.analysis.stats.bounds import (
+from sim.stats.bounds import (
     MIN_REPLICATIONS,
     bounded_interval,
     few_replications_warning,
     mean_interval,
     metric_bounds,
 )
-from sim.analysis.stats.breakeven import BreakEven, breakeven
-from sim.analysis.stats.common import IDENTITY_COLUMNS, default_metrics, t_half_width
-from sim.analysis.stats.paired import paired_differences, paired_frame
-from sim.analysis.stats.stopping import StoppingReport, replications_needed, run_until
-from sim.analysis.stats.summary import summarize
+from sim.stats.breakeven import BreakEven, breakeven
+from sim.stats.common import IDENTITY_COLUMNS, default_metrics, t_half_width
+from sim.stats.paired import paired_differences, paired_frame
+from sim.stats.stopping import StoppingReport, replications_needed, run_until
+from sim.stats.summary import summarize
 
 __all__ = [
     "IDENTITY_COLUMNS",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -61,6 +62,25 @@ def t_half_width(
     dof = np.where(n_arr >= 2, n_arr - 1, np.nan)
     half = sps.t.ppf(0.5 + confidence / 2, dof) * np.asarray(se, dtype=float)
     return float(half) if np.ndim(half) == 0 else half
+
+
+def mean_interval_of(
+    values: np.ndarray, confidence: float = 0.95
+) -> tuple[np.ndarray | float, np.ndarray | float, np.ndarray | float, np.ndarray | float]:
+    """``(mean, std, se, half)`` of ``values`` along the last axis: the mean, the sample standard
+    deviation (ddof 1), the standard error std/√n and the Student t half-width ``t·se``. With
+    fewer than 2 values std, se and half are NaN (and the mean too with none). The one shape of
+    every t interval of a mean here: paired differences, break-even points, stopping rules."""
+    x = np.asarray(values, dtype=float)
+    n = x.shape[-1]
+    shape = x.shape[:-1]
+    nan = np.full(shape, math.nan) if shape else math.nan
+    if n < 2:
+        return (x.mean(axis=-1) if n else nan), nan, nan, nan
+    mean = x.mean(axis=-1)
+    std = x.std(axis=-1, ddof=1)
+    se = std / math.sqrt(n)
+    return mean, std, se, t_half_width(se, n, confidence)
 
 
 def _grouped(df: pd.DataFrame, by: tuple[str, ...]) -> pd.api.typing.DataFrameGroupBy:
