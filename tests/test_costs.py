@@ -212,7 +212,9 @@ def test_bad_profile_names_its_file_and_key(tmp_path: Path, body: str, key: str,
 def test_missing_and_malformed_profiles(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError, match="not found") as err:
         _scenario(tmp_path, "nowhere.toml")
-    assert err.value.file.endswith("nowhere.toml")
+    # the scenario's file and key are named, and the profile file that is missing
+    assert err.value.file.endswith("s.toml") and err.value.key == "pricing.profile"
+    assert "nowhere.toml" in str(err.value)
     with pytest.raises(ScenarioError, match="unknown pricing profile 'temporal-clod'"):
         _scenario(tmp_path, "temporal-clod")
     (tmp_path / "broken.toml").write_text("[orchestration\n")

@@ -1,4 +1,4 @@
-"""``sim validate SCENARIO --runs R --speed S``: the scenario on a real Temporal server, beside the simulation.
+"""sim validate SCENARIO --runs R --speed S: the scenario on a real Temporal server, beside the simulation.
 
 Starts a local Temporal development server (a free port on 127.0.0.1, a temporary database;
 stopped on exit and on Ctrl-C), runs R replications of every strategy for real on the
@@ -27,7 +27,7 @@ MAX_RUNS = 10_000
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("validate", help="run a scenario on a real Temporal dev server beside the simulation",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("scenario", help="scenario TOML file, or a bundled scenario by name")
+    p.add_argument("scenario", help="scenario TOML file, or a bundled scenario by name (`sim scenarios` lists them)")
     p.add_argument("--runs", type=int, default=20, help="replications (default 20)")
     p.add_argument("--speed", type=float, default=1.0,
                    help="time compression: simulated seconds per real second (default 1: real time)")

@@ -401,7 +401,7 @@ class WorkflowRun:
         self.cut = False  # the horizon ended the run
         self.finish = INF
         self.first_start = math.nan
-        self.task_at = -INF  # the last workflow task's start: the worker caches the workflow from then;
+        self.task_at = start_s  # the last workflow task's start: the worker caches the workflow from then;
         # records before it (a task delayed on a sticky queue) join that task
         self.c = {"unit_attempts": 0, "history": EVENTS_AT_START if self.records else 0, "attempts": 0, "crashes": 0,
                   "deploy_kills": 0, "rate_limited": 0, "restarts": 0, "heartbeats": 0, "calls": 0}
