@@ -78,7 +78,7 @@ from sim.model.failures import (
     Stream,
     Worker,
 )
-from sim.model.rng import Source, uniforms
+from sim.model.rng import Source, replication_keys, uniforms
 from sim.model.scenario import RetryPolicy, Scenario
 from sim.model.strategies import (
     EVENTS_AT_START,
@@ -331,6 +331,12 @@ class GraphDraws:
 
 def _identity(u: np.ndarray) -> np.ndarray:
     return u
+
+
+def replication_draws(graph: Graph, seed: int, run: int) -> GraphDraws:
+    """Replication ``run``'s draws under root ``seed``: the numbers the DES engine reads for it."""
+    runs = np.array([run], dtype=np.int64)
+    return GraphDraws(graph, {source: int(replication_keys(seed, source, runs)[0]) for source in GRAPH_SOURCES})
 
 
 class _Attempt:

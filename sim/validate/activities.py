@@ -30,10 +30,9 @@ from temporalio import activity
 from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
-from sim.model.rng import replication_keys
 from sim.model.scenario import RetryPolicy, load_scenario
-from sim.model.strategies import backoff_s
-from sim.model.workflow import GRAPH_SOURCES, Graph, GraphDraws
+from sim.model.strategies import backoff_s, heartbeat_attempt
+from sim.model.workflow import Graph, GraphDraws, replication_draws
 from sim.validate.attempt_log import AttemptLog
 
 _SLOTS: dict[str, asyncio.Semaphore] = {}
@@ -46,10 +45,7 @@ def _graph(path: str) -> Graph:
 
 @cache
 def _draws(path: str, seed: int, run: int) -> GraphDraws:
-    import numpy as np
-
-    keys = {src: int(replication_keys(seed, src, np.array([run]))[0]) for src in GRAPH_SOURCES}
-    return GraphDraws(_graph(path), keys)
+    return replication_draws(_graph(path), seed, run)
 
 
 def _policy(p: dict[str, Any]) -> RetryPolicy:
@@ -57,10 +53,12 @@ def _policy(p: dict[str, Any]) -> RetryPolicy:
                        maximum_interval=max(p["maximum_s"], p["initial_s"]), maximum_attempts=p["maximum_attempts"])
 
 
-async def _sleep_heartbeating(real_s: float, every_real_s: float) -> None:
+async def _sleep_heartbeating(real_s: float, every_real_s: float, details: tuple = ()) -> None:
+    """Sleep ``real_s``, heartbeating (with ``details``: the step's saved progress, if any) every
+    ``every_real_s``; the SDK sends them at most every 0.8 heartbeat timeouts."""
     end = time.monotonic() + real_s
     while True:
-        activity.heartbeat()
+        activity.heartbeat(*details)
         left = end - time.monotonic()
         if left <= 0:
             return
@@ -88,6 +86,8 @@ async def _attempt(ctx: dict[str, Any], log: AttemptLog, i: int, j: int) -> None
             await _sleep_heartbeating(g.response_s / speed, ctx["heartbeat_every_real_s"])
             log.write(e="end", i=i, j=j, k=k, outcome="rate_limited")
             raise RateLimited(draws.retry_after(i, j, k))
+        elif str(i) in ctx.get("saves", {}):
+            await _saving_attempt(ctx, draws.duration(i, j, k), *ctx["saves"][str(i)])
         else:
             slot = _SLOTS.get(ctx["task_queue"])
             if slot is not None and ctx.get("group"):
@@ -99,6 +99,25 @@ async def _attempt(ctx: dict[str, Any], log: AttemptLog, i: int, j: int) -> None
         log.write(e="end", i=i, j=j, k=k, outcome="cancelled")
         raise
     log.write(e="end", i=i, j=j, k=k, outcome="completed")
+
+
+async def _saving_attempt(ctx: dict[str, Any], work_s: float, every_s: float, cost_s: float) -> None:
+    """An attempt of a step that saves its progress (the ``heartbeat`` strategy): after every
+    ``every_s`` of work it spends ``cost_s`` writing a checkpoint and sends it as the heartbeat's
+    details; a retry reads the last details Temporal received and resumes from there
+    (``sim.model.strategies.heartbeat_attempt``: the work is drawn at the step's first attempt)."""
+    speed, beat = ctx["speed"], ctx["heartbeat_every_real_s"]
+    last = activity.info().heartbeat_details
+    step_work, saved = (float(last[0]), float(last[1])) if len(last) >= 2 else (-1.0, 0.0)
+    _length, saves, step_work = heartbeat_attempt(work_s, step_work, saved, every_s, cost_s)
+    details = (step_work, saved)
+    for _ in range(saves):
+        await _sleep_heartbeating(every_s / speed, beat, details)
+        await _sleep_heartbeating(cost_s / speed, beat, details)
+        saved += every_s
+        details = (step_work, saved)
+        activity.heartbeat(*details)
+    await _sleep_heartbeating((step_work - saved) / speed, beat, details)
 
 
 def _wait_s(rl: RateLimited, policy: dict[str, Any], fails: int) -> float:

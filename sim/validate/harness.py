@@ -35,10 +35,9 @@ from typing import Any
 import numpy as np
 
 from sim.model.failures import build_environments
-from sim.model.rng import replication_keys
 from sim.model.scenario import Scenario
 from sim.model.strategies import Behaviour
-from sim.model.workflow import GRAPH_SOURCES, Graph, GraphDraws
+from sim.model.workflow import Graph, GraphDraws, replication_draws
 from sim.validate.attempt_log import AttemptLog
 from sim.validate.plan import build_plan
 from sim.validate.server import die_with_parent
@@ -434,11 +433,7 @@ def replication_inputs(scenario: Scenario, seed: int, runs: list[int]) -> list[t
     """Each replication's failure environment and its graph draws, as the simulator builds them."""
     envs = build_environments(scenario, np.asarray(runs, dtype=np.int64), seed)
     graph = Graph(scenario)
-    out = []
-    for renv in envs:
-        keys = {src: int(replication_keys(seed, src, np.array([renv.run]))[0]) for src in GRAPH_SOURCES}
-        out.append((renv, GraphDraws(graph, keys)))
-    return out
+    return [(renv, replication_draws(graph, seed, renv.run)) for renv in envs]
 
 
 async def run_real(address: str, scenario: Scenario, scenario_path: str, behaviours: list[Behaviour], runs: list[int],

@@ -7,7 +7,6 @@ scenario themselves (its durations and failure draws) and scale them the same wa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sim.errors import SimError
@@ -21,14 +20,6 @@ from sim.model.workflow import Graph, GraphDraws, activities
 # mean, so H = detection delay / 0.6 (docs/validation.md).
 MEAN_DETECTION_PER_TIMEOUT = 0.6
 MIN_HEARTBEAT_TIMEOUT_REAL_S = 0.5  # shorter timeouts expire on a loaded machine with no crash at all
-
-
-@dataclass(frozen=True)
-class TemporalTimeouts:
-    """Temporal's own timeouts, in simulated seconds (``[temporal]`` of the scenario)."""
-
-    sticky_schedule_to_start_s: float
-    workflow_task_timeout_s: float
 
 
 def policy_dict(p: RetryPolicy) -> dict[str, Any]:
@@ -45,8 +36,6 @@ def scaled_policy(p: RetryPolicy, speed: float) -> dict[str, Any]:
 
 def unsupported(scenario: Scenario, beh: Behaviour) -> str | None:
     """Why this strategy of the scenario cannot run on the real server, or None."""
-    if beh.kind == "heartbeat":
-        return "heartbeat strategies (saves inside a step) are not run on the real server yet"
     if beh.kind == "checkpoint" and not beh.group_steps and beh.checkpoint_every != 1:
         return "checkpoint strategies need explicit 'groups' to run on the real server"
     jitters = {s.retry.jitter for s in scenario.steps}
@@ -94,6 +83,10 @@ def build_plan(scenario: Scenario, scenario_path: str, beh: Behaviour, draws: Gr
         "task_queue": task_queue, "heartbeat_every_real_s": min(hb_timeout / 4, 1.0),
         "policies": {str(i): policy_dict(s.retry) for i, s in enumerate(scenario.steps)},
         "group_policy": policy_dict(group_policies[0]), "in_place_429": beh.retry_429_in_place,
+        # heartbeat strategies: the GPU steps that save progress, (every, cost) in simulated s
+        "saves": {str(i): (every, beh.heartbeat_costs_s[i])
+                  for i, every in enumerate(beh.heartbeat_intervals_s)
+                  if every > 0.0 and scenario.steps[i].kind == "gpu"},
     }
     return {"steps": steps, "activities": [list(m) for m in acts], "activity_specs": specs,
             "records": beh.records_history, "context": context}
