@@ -59,6 +59,8 @@ def zero_delay_video(mtbf_s: float) -> Scenario:
     raw["defaults"]["retry"] = {"initial_interval": "0s", "backoff_coefficient": 2.0,
                                 "maximum_interval": "0s", "maximum_attempts": 0}
     raw["strategies"] = {"restart": {}, "durable": {"persist_latency": "0s"}}
+    # no delays: Temporal's sticky and task timeouts after a crash too (the peers do not model them)
+    raw["temporal"] = {"sticky_schedule_to_start_timeout": "0s", "workflow_task_timeout": "0s"}
     return scenario_from_dict(raw, file=f"{VIDEO} (crashes only, MTBF {mtbf_s:g} s, no delays)", base_dir=None)
 
 
