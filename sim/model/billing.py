@@ -86,7 +86,7 @@ NOT_IN_HISTORY: tuple[str, ...] = (
 
 # temporal/api/enums/v1/event_type.proto, numbers 1-40 (temporalio/api @132496c9); newer kinds
 # are accepted by name only.
-_NUMBERED: tuple[str, ...] = (
+NUMBERED_EVENT_TYPES: tuple[str, ...] = (
     "WORKFLOW_EXECUTION_STARTED", "WORKFLOW_EXECUTION_COMPLETED", "WORKFLOW_EXECUTION_FAILED",
     "WORKFLOW_EXECUTION_TIMED_OUT", "WORKFLOW_TASK_SCHEDULED", "WORKFLOW_TASK_STARTED",
     "WORKFLOW_TASK_COMPLETED", "WORKFLOW_TASK_TIMED_OUT", "WORKFLOW_TASK_FAILED",
@@ -118,10 +118,10 @@ def event_type(event: Mapping[str, Any]) -> str:
     if isinstance(raw, str) and raw.isdigit():
         raw = int(raw)
     if isinstance(raw, int) and not isinstance(raw, bool):
-        if 1 <= raw <= len(_NUMBERED):
-            return _NUMBERED[raw - 1]
+        if 1 <= raw <= len(NUMBERED_EVENT_TYPES):
+            return NUMBERED_EVENT_TYPES[raw - 1]
         raise ValueError(f"event {event.get('eventId', '?')}: event type number {raw} is not one this "
-                         f"reader knows (1-{len(_NUMBERED)}); write event types by name")
+                         f"reader knows (1-{len(NUMBERED_EVENT_TYPES)}); write event types by name")
     if not isinstance(raw, str) or not raw:
         raise ValueError(f"event {event.get('eventId', '?')}: no 'eventType'")
     if raw.startswith("EVENT_TYPE_"):
