@@ -138,7 +138,7 @@ LONG = {
     "report": (["report", "video", "--out", "out"], True),
     "audit": (["audit", "--out", "out"], True),
     "optimize": (["optimize", "video", "--out", "out"], True),
-    "compare": (["compare", "video", "--runs", "200000", "--out", "out"], True),
+    "compare": (["compare", "video", "--runs", "200000", "--max-runs", "200000", "--out", "out"], True),
     "fit": (["fit", "EVENTS", "--strategy", "durable", "--out", "out/fitted.toml"], True),
 }
 WITH_WORKERS = {"run", "sweep", "breakeven", "report", "compare"}
