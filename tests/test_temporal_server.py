@@ -26,7 +26,7 @@ pytestmark = pytest.mark.slow
 temporalio = pytest.importorskip("temporalio", reason="needs the extra: pip install 'durable-sim[temporal]'")
 
 from sim.validate.attempt_log import AttemptLog  # noqa: E402
-from sim.validate.harness import TemporalSettings, run_real  # noqa: E402
+from sim.validate.harness import run_real  # noqa: E402
 from sim.validate.server import DevServer, TemporalUnavailable, temporal_cli  # noqa: E402
 
 try:
@@ -54,11 +54,9 @@ def _scenario(tmp_path: Path, raw: dict) -> tuple[object, str]:
 
 def _run(server, sc, path, strategies, runs, tmp_path, speed=1.0, concurrency=2):
     behs = behaviours_of(sc, strategies)
-    tm = sc.temporal
-    settings = TemporalSettings(tm.sticky_schedule_to_start_timeout_s, tm.workflow_task_timeout_s)
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
-    return asyncio.run(run_real(server.address, sc, path, behs, runs, 0, speed, work, settings, concurrency)), work
+    return asyncio.run(run_real(server.address, sc, path, behs, runs, 0, speed, work, concurrency)), work
 
 
 def _events(history: dict) -> list[str]:

@@ -40,7 +40,7 @@ def validate(scenario: Scenario, scenario_path: str, runs: int, *, seed: int = 0
     and beside them in the simulator (same seed, same failures)."""
     from sim.experiment.api import simulate
     from sim.validate.compare import paired_table, real_frame, summary
-    from sim.validate.harness import TemporalSettings, run_real
+    from sim.validate.harness import run_real
     from sim.validate.server import DevServer, require_sdk
 
     require_sdk()
@@ -49,11 +49,9 @@ def validate(scenario: Scenario, scenario_path: str, runs: int, *, seed: int = 0
     behs = [b for b in behs if b.label not in skipped]
     if not behs:
         return Validation(pd.DataFrame(), pd.DataFrame(), skipped, {}, speed)
-    tm = scenario.temporal
-    settings = TemporalSettings(tm.sticky_schedule_to_start_timeout_s, tm.workflow_task_timeout_s)
     with DevServer() as server, tempfile.TemporaryDirectory(prefix="sim-validate-") as work:
         real = asyncio.run(run_real(server.address, scenario, scenario_path, behs, list(range(runs)), seed, speed,
-                                    Path(work), settings, concurrency, progress))
+                                    Path(work), concurrency, progress))
     simulated = simulate(scenario, runs, seed, engine="des", strategies=[b.label for b in behs])
     paired = paired_table(real_frame(real), simulated)
     return Validation(paired, summary(paired), skipped, {(r.run, r.strategy): r.history for r in real}, speed)

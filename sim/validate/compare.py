@@ -94,18 +94,6 @@ def summary(paired: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def mean_interval(values: np.ndarray, confidence: float = 0.95) -> tuple[float, float, float]:
-    """(mean, low, high) of a Student-t interval for the mean."""
-    v = np.asarray(values, dtype=float)
-    v = v[np.isfinite(v)]
-    if v.size < 2:
-        m = float(v.mean()) if v.size else math.nan
-        return m, math.nan, math.nan
-    m = float(v.mean())
-    half = float(t_half_width(v.std(ddof=1) / math.sqrt(v.size), v.size, confidence))
-    return m, m - half, m + half
-
-
 def format_summary(table: pd.DataFrame) -> str:
     """The summary as aligned text."""
     lines = [f"{'strategy':<16} {'metric':<22} {'runs':>5} {'real':>11} {'simulated':>11} "

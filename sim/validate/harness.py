@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.model.failures import build_environments
+from sim.model.failures import Worker, build_environments, worker_spec
 from sim.model.scenario import Scenario
 from sim.model.strategies import Behaviour
 from sim.model.workflow import Graph, GraphDraws, replication_draws
@@ -45,20 +45,11 @@ from sim.validate.server import die_with_parent
 WORKER_START_TIMEOUT_S = 60.0
 
 
-@dataclass
-class TemporalSettings:
-    """Temporal's timeouts for the real run, in simulated seconds (scaled by ``speed``)."""
-
-    sticky_schedule_to_start_s: float = 10.0
-    workflow_task_timeout_s: float = 10.0
-
-
 class WorkerProcess:
     """A warm worker process (``sim.validate.worker_proc``)."""
 
     def __init__(self, proc: asyncio.subprocess.Process):
         self.proc = proc
-        self.ready_at = math.nan
         self.exited = asyncio.Event()
         self.stopped_at = math.nan
 
@@ -87,9 +78,8 @@ class WorkerProcess:
             if not line:
                 raise RuntimeError("a worker process exited before polling")
             if line.startswith(b"ready "):
-                self.ready_at = float(line.split()[1])
                 asyncio.ensure_future(self._watch())
-                return self.ready_at
+                return float(line.split()[1])
 
     async def _watch(self) -> None:
         assert self.proc.stdout is not None
@@ -183,39 +173,25 @@ class RealRun:
     records: bool = True  # the strategy records its progress in the history (durable ones)
     late_restart_s: float = 0.0  # how much later than the scenario's restart time replacements polled
     history: dict = field(repr=False, default_factory=dict)
-    events: dict[str, int] = field(default_factory=dict)  # history event kinds and their counts
 
 
 def _deploy_instants(scenario: Scenario, renv: Any, horizon_s: float) -> list[float]:
-    d = scenario.failures.deploy
-    if d is None:
-        return []
-    if d.mode == "scheduled":
-        return [t for t in d.at_s if t <= horizon_s]
-    out, m = [], 0
-    if d.mode == "periodic":
-        phase = renv.deploy_gap.get(0) * d.every_s
-        while (t := phase + m * d.every_s) <= horizon_s:
-            out.append(t)
-            m += 1
-        return out
-    t = 0.0
-    while True:
-        t += renv.deploy_gap.get(m)
-        m += 1
-        if t > horizon_s:
-            return out
-        out.append(t)
+    """The replication's deployment instants up to the horizon, from the model's worker clock."""
+    clock = Worker(worker_spec(scenario), renv)
+    out = []
+    while clock.next_deploy <= horizon_s:
+        out.append(clock.next_deploy)
+        clock.deploy_begins()
+    return out
 
 
 class RunDriver:
     """One (replication, strategy) on the real server."""
 
     def __init__(self, client: Any, pool: WarmPool, scenario: Scenario, scenario_path: str, beh: Behaviour,
-                 run: int, seed: int, speed: float, workdir: Path, settings: TemporalSettings, renv: Any,
-                 draws: GraphDraws, horizon_s: float):
+                 run: int, seed: int, speed: float, workdir: Path, renv: Any, draws: GraphDraws, horizon_s: float):
         self.client, self.pool, self.scenario, self.beh = client, pool, scenario, beh
-        self.run, self.seed, self.speed, self.settings = run, seed, speed, settings
+        self.run, self.seed, self.speed = run, seed, speed
         self.renv, self.draws, self.horizon_s = renv, draws, horizon_s
         self.task_queue = f"sim-{run}-{beh.label}-{os.getpid()}-{time.monotonic_ns()}"
         self.log_path = workdir / f"run{run}-{beh.label}.attempts.jsonl"
@@ -234,7 +210,7 @@ class RunDriver:
 
     def _options(self) -> dict[str, Any]:
         return {"task_queue": self.task_queue, "activity_slots": self.scenario.worker.activity_slots,
-                "sticky_timeout_real_s": self.settings.sticky_schedule_to_start_s / self.speed,
+                "sticky_timeout_real_s": self.scenario.temporal.sticky_schedule_to_start_timeout_s / self.speed,
                 "drain_real_s": self.drain_s / self.speed,
                 # restart's pipeline is supervised, not replayed: no workflow cache, no sticky queue
                 "max_cached_workflows": 1000 if self.beh.records_history else 0}
@@ -263,11 +239,10 @@ class RunDriver:
         deploys = _deploy_instants(self.scenario, self.renv, self.horizon_s)
         handle = await self.client.start_workflow(
             SimPipeline.run, self.plan, id=f"wf-{self.task_queue}", task_queue=self.task_queue,
-            task_timeout=_td(self.settings.workflow_task_timeout_s / speed),
+            task_timeout=_td(self.scenario.temporal.workflow_task_timeout_s / speed),
             execution_timeout=_td(self.horizon_s / speed))
         result = asyncio.ensure_future(handle.result())
         signals = asyncio.ensure_future(self._answer_signals(handle)) if self._has_signals() else None
-        up = True
         try:
             while not result.done():
                 now_s = (time.time() - t0) * speed
@@ -276,8 +251,6 @@ class RunDriver:
                 if due > now_s:
                     await asyncio.wait([result], timeout=(due - now_s) / speed)
                     continue
-                if not up:
-                    raise AssertionError("a failure was due while the worker was down")
                 if next_crash <= due_deploy:
                     self.kills[worker.pid] = worker.kill()
                     self.log.write(e="kill", of=worker.pid, cause="crash")
@@ -303,7 +276,6 @@ class RunDriver:
                     self.kills.setdefault(worker.pid, worker.stopped_at)
                     down_for = self.restart_deploy_s
                 down_at = self.kills[worker.pid]
-                up = False
                 # deployments that fall while the worker is down are absorbed
                 back_s = (down_at - t0) * speed + down_for
                 while deploys and deploys[0] <= back_s:
@@ -317,7 +289,6 @@ class RunDriver:
                 worker = spare
                 ready = await worker.go()
                 self.log.write(e="ready", of=worker.pid, due=down_at + down_for / speed, at=ready)
-                up = True
                 ready_s = (ready - t0) * speed
                 if self.renew:
                     next_crash = ready_s + self._next_ttf()
@@ -367,27 +338,25 @@ class RunDriver:
 
     def _summarise(self, history: dict, completed: bool) -> RealRun:
         events = history.get("events", [])
-        times = [_event_time(e) for e in events]
-        kinds: dict[str, int] = {}
-        for e in events:
-            kinds[e["eventType"]] = kinds.get(e["eventType"], 0) + 1
-        makespan = (times[-1] - times[0]) * self.speed if times else math.nan
-        compute, useful, attempts, limited = attempt_totals(self.log_path, self.kills, Graph(self.scenario))
-        late = sum(max(0.0, e["at"] - e["due"]) for e in self.log.entries() if e["e"] == "ready") * self.speed
+        makespan = (_event_time(events[-1]) - _event_time(events[0])) * self.speed if events else math.nan
+        entries = self.log.entries()
+        compute, useful, attempts, limited = attempt_totals(entries, self.kills, Graph(self.scenario))
+        late = sum(max(0.0, e["at"] - e["due"]) for e in entries if e["e"] == "ready") * self.speed
         return RealRun(self.run, self.beh.label, completed, makespan, compute * self.speed, useful * self.speed,
                        (compute - useful) * self.speed, attempts, len(events), self.crashes, self.deploys, limited,
-                       self.beh.records_history, late, history, kinds)
+                       self.beh.records_history, late, history)
 
 
-def attempt_totals(log_path: Path, kills: dict[int, float], graph: Graph) -> tuple[float, float, int, int]:
-    """(compute, useful compute, activity attempts, 429s) in real seconds from a run's attempt log.
+def attempt_totals(entries: list[dict], kills: dict[int, float], graph: Graph) -> tuple[float, float, int, int]:
+    """(compute, useful compute, activity attempts, 429s) in real seconds from a run's attempt log
+    (``AttemptLog.entries``).
 
     An attempt without an ``end`` line ended when its process was killed or stopped. Useful is the
     last completed attempt of each unit (the result the workflow used); waits are not attempts.
     """
     starts: dict[tuple[int, int, int], tuple[float, int]] = {}
     ends: dict[tuple[int, int, int], tuple[float, str]] = {}
-    for e in AttemptLog(str(log_path)).entries():
+    for e in entries:
         if e["e"] not in ("start", "end"):
             continue
         key = (e["i"], e["j"], e["k"])
@@ -437,7 +406,7 @@ def replication_inputs(scenario: Scenario, seed: int, runs: list[int]) -> list[t
 
 
 async def run_real(address: str, scenario: Scenario, scenario_path: str, behaviours: list[Behaviour], runs: list[int],
-                   seed: int, speed: float, workdir: Path, settings: TemporalSettings, concurrency: int,
+                   seed: int, speed: float, workdir: Path, concurrency: int,
                    progress: Callable[[RealRun], None] | None = None) -> list[RealRun]:
     """Every (replication, strategy) of ``runs`` × ``behaviours`` on the server at ``address``."""
     from temporalio.client import Client
@@ -455,7 +424,7 @@ async def run_real(address: str, scenario: Scenario, scenario_path: str, behavio
     async def one(renv: Any, draws: GraphDraws, beh: Behaviour) -> None:
         async with sem:
             driver = RunDriver(client, pool, scenario, scenario_path, beh, renv.run, seed, speed, workdir,
-                               settings, renv, draws, horizon)
+                               renv, draws, horizon)
             rr = await driver.execute()
             out.append(rr)
             if progress is not None:
