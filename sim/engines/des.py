@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import simpy
 
-from sim.model.chain import CHAIN_FIELDS, RUN_FIELDS, ChainTable, chain_run
+from sim.model.chain import CHAIN_FIELDS, RUN_FIELDS, SPOT_FIELDS, ChainTable, chain_run
 from sim.model.failures import ReplicationEnv, Worker, build_environments, worker_spec
 from sim.model.rng import replication_keys
 from sim.model.scenario import Scenario
@@ -29,7 +29,7 @@ from sim.model.workflow import GRAPH_SOURCES, Graph, GraphDraws, WorkflowRun
 ENV_BATCH = 4  # replications run at a time on a chunk's SimPy Environment (measured best: small heaps)
 ENV_GROUP = 128  # replications whose failure environments are built at once (fewer: rarer full GC collections)
 
-__all__ = ["CHAIN_FIELDS", "RUN_FIELDS", "run_chunk", "run_workflow_chunk"]
+__all__ = ["CHAIN_FIELDS", "RUN_FIELDS", "SPOT_FIELDS", "run_chunk", "run_workflow_chunk"]
 
 _StepTable = ChainTable  # (the fast path re-runs its last runs through ``run_process``)
 
@@ -111,6 +111,9 @@ def run_chunk(scenario: Scenario, behaviours: list[Behaviour], runs: np.ndarray,
     pairs = [(beh, rows[beh.label]) for beh in behaviours]
     for beh in behaviours:
         steps.prepare(beh)
+    spot: dict[str, list[tuple]] | None = None
+    if any(steps.spot_plans[beh.label] is not None for beh in behaviours):
+        spot = {beh.label: [] for beh in behaviours}  # SPOT_FIELDS, one row per run (in the rows' order)
     spec = steps.worker
     attempts: list[tuple[int, str, list]] | None = [] if event_log else None
     runs = np.asarray(runs, dtype=np.int64)
@@ -128,15 +131,20 @@ def run_chunk(scenario: Scenario, behaviours: list[Behaviour], runs: np.ndarray,
         for first in range(0, len(envs), ENV_BATCH):
             for renv in envs[first:first + ENV_BATCH]:
                 for beh, out in pairs:
+                    spot_out = None if spot is None else spot[beh.label]
                     if attempts is None:
-                        start(chain_run(steps, beh, renv, out, Worker(spec, renv)))
+                        start(chain_run(steps, beh, renv, out, Worker(spec, renv), spot_out=spot_out))
                     else:
                         run_log: list = []
                         attempts.append((renv.run, beh.label, run_log))
-                        start(chain_run(steps, beh, renv, out, Worker(spec, renv), log=run_log))
+                        start(chain_run(steps, beh, renv, out, Worker(spec, renv), log=run_log, spot_out=spot_out))
             sim_env.run()
     log = None if attempts is None else [(run, label, *e) for run, label, entries in attempts for e in entries]
-    return _columns(rows, CHAIN_FIELDS), log
+    columns = _columns(rows, CHAIN_FIELDS)
+    if spot is not None:
+        for label, table in _columns(spot, SPOT_FIELDS).items():
+            columns[label].update(table)
+    return columns, log
 
 
 def _columns(rows: dict[str, list[tuple]], fields: tuple[str, ...] = (*RUN_FIELDS, "run")) -> dict[str, dict[str, list]]:

@@ -66,7 +66,9 @@ def why_not(scenario: Scenario) -> str | None:
     for label, config in scenario.strategies.items():
         if behaviour(label, config).heartbeat_every_s > 0:
             return f"strategy '{label}' saves progress inside steps (heartbeats): only the DES engine models that"
-    return None
+    from sim.model.spot import spot_reason
+
+    return spot_reason(scenario)
 
 
 def supports(scenario: Scenario) -> bool:

@@ -18,7 +18,7 @@ RUN_COLUMNS = [
     "useful_compute_s", "wasted_compute_s", "compute_cost_usd", "useful_cost_usd",
     "wasted_cost_usd", "orchestration_actions", "history_events", "orchestration_cost_usd",
     "total_cost_usd", "attempts", "crashes", "deploy_kills", "rate_limited", "pipeline_restarts",
-    "heartbeats",
+    "heartbeats", "preemptions", "on_demand_fallbacks",
 ]
 EVENT_COLUMNS = ["run", "strategy", "step", "step_index", "attempt", "start_s", "end_s", "outcome", "useful"]
 ENGINES = ("auto", "des", "fast")
@@ -40,7 +40,7 @@ def choose_engine(scenario: Scenario, engine: str = "auto") -> str:
 FLOAT_COLUMNS = ("makespan_s", "compute_s", "useful_compute_s", "wasted_compute_s", "compute_cost_usd",
                  "useful_cost_usd", "wasted_cost_usd", "orchestration_cost_usd", "total_cost_usd")
 INT_COLUMNS = ("run", "seed", "orchestration_actions", "history_events", "attempts", "crashes", "deploy_kills",
-               "rate_limited", "pipeline_restarts", "heartbeats")
+               "rate_limited", "pipeline_restarts", "heartbeats", "preemptions", "on_demand_fallbacks")
 LABEL_COLUMNS = ("scenario", "strategy", "engine")
 assert sorted((*FLOAT_COLUMNS, *INT_COLUMNS, *LABEL_COLUMNS, "completed")) == sorted(RUN_COLUMNS)
 
@@ -87,10 +87,10 @@ class _RunBuffer:
         """Writable views of strategy k's rows, by engine field name (``sim.engines.des.RUN_FIELDS``);
         ``unit_attempts`` is kept in the ``orchestration_actions`` column until costs are applied."""
         rows = slice(k * self.runs, (k + 1) * self.runs)
-        from sim.engines.des import RUN_FIELDS
+        from sim.engines.des import RUN_FIELDS, SPOT_FIELDS
 
         return {name: self.column("orchestration_actions" if name == "unit_attempts" else name)[rows]
-                for name in RUN_FIELDS}
+                for name in (*RUN_FIELDS, *SPOT_FIELDS)}
 
 
 def _apply_costs(scenario: Scenario, beh: Behaviour, f: dict[str, np.ndarray], orch_out: np.ndarray,
@@ -108,10 +108,12 @@ def _apply_costs(scenario: Scenario, beh: Behaviour, f: dict[str, np.ndarray], o
 
 
 def _copy_engine_output(cols: dict, f: dict[str, np.ndarray]) -> None:
-    """The DES engine's columns (lists, runs in completion order) → one strategy's views, by run."""
+    """The DES engine's columns (lists, runs in completion order) → one strategy's views, by run.
+    A column the engine does not give (spot capacity's, on a scenario without it) stays 0."""
     order = np.argsort(np.asarray(cols["run"], dtype=np.int64), kind="stable")
     for name, view in f.items():
-        view[:] = np.asarray(cols[name], dtype=view.dtype)[order]
+        if name in cols:
+            view[:] = np.asarray(cols[name], dtype=view.dtype)[order]
 
 
 def _results_frame(scenario: Scenario, behaviours: list[Behaviour], buf: _RunBuffer, run_ids: np.ndarray,

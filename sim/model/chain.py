@@ -42,6 +42,7 @@ from sim.model.failures import (
     INF,
     KILLED_BY_DEPLOY,
     OUTAGE,
+    PREEMPTED,
     RATE_LIMITED,
     ReplicationEnv,
     Stream,
@@ -49,11 +50,19 @@ from sim.model.failures import (
     worker_spec,
 )
 from sim.model.scenario import Scenario
+from sim.model.spot import (
+    SpotClock,
+    notice_save_progress_s,
+    preemption_spec,
+    spot_plan,
+    switch_to_on_demand,
+)
 from sim.model.strategies import (
     EVENTS_AT_START,
     EVENTS_PER_ACTIVITY,
     Behaviour,
     heartbeat_attempt,
+    heartbeat_saves_done,
     heartbeat_settle,
 )
 from sim.model.workflow import recorded_at_s, retry_policy, retry_wait_s
@@ -68,6 +77,9 @@ RUN_FIELDS = (
 # a run's row: the runs table's fields, the run index, then what only the fleet reports
 CHAIN_FIELDS = (*RUN_FIELDS, "run", "first_start_s", "cut_by_horizon", "queue_wait_s", "calls",
                 "provider_429s", "outage_errors")
+# spot capacity (``spot_out``): kills of spot instances that ran an attempt, and 1 if the run moved
+# to on-demand capacity
+SPOT_FIELDS = ("preemptions", "on_demand_fallbacks")
 
 
 class Pool(Protocol):
@@ -102,6 +114,9 @@ class ChainTable:
         self.sticky_s = scenario.temporal.sticky_schedule_to_start_timeout_s
         self.task_timeout_s = scenario.temporal.workflow_task_timeout_s
         self.plans: dict[str, tuple] = {}
+        self.scenario = scenario
+        self.preempt = preemption_spec(getattr(scenario.failures, "preemption", None))
+        self.spot_plans: dict[str, object] = {}
 
     def prepare(self, beh: Behaviour) -> None:
         """What a run of strategy ``beh`` reads, in one tuple (unpacked once per run): the
@@ -115,6 +130,7 @@ class ChainTable:
             hb, beh.heartbeat_costs_s, EVENTS_AT_START if beh.records_history else 0,
             EVENTS_AT_START * beh.persist_latency_s if beh.records_history else 0.0,
         )
+        self.spot_plans[beh.label] = spot_plan(self.scenario, beh)
 
 
 def _draw(value: Stream | float, k: int) -> float:
@@ -123,11 +139,13 @@ def _draw(value: Stream | float, k: int) -> float:
 
 def chain_run(tb: ChainTable, beh: Behaviour, renv: ReplicationEnv, out: list, worker: Worker | None = None,
               pool: Pool | None = None, provider: object | None = None, start_s: float = 0.0,
-              schedule_to_close: bool = False, log: list | None = None) -> Generator[object, Worker | None, None]:
+              schedule_to_close: bool = False, log: list | None = None, spot_out: list | None = None
+              ) -> Generator[object, Worker | None, None]:
     """One strategy's run through one failure environment (``tb.prepare(beh)`` called before).
 
     Exactly one of ``worker`` (the run's own worker, DES) and ``pool`` (fleet) is given. The run
     starts at ``start_s`` (the fleet's arrival); its clock starts at ``pool.now()`` or 0.
+    With ``spot_out`` (a list) the run appends (preemptions, moved to on-demand) to it.
     """
     (n, is_gpu, rate_per_s, call_cost, p429, max_t, checkpoint_after, hb_step, lat, records, step_level,
      hb, hb_cost, history, t) = tb.plans[beh.label]
@@ -165,6 +183,16 @@ def chain_run(tb: ChainTable, beh: Behaviour, renv: ReplicationEnv, out: list, w
     # task started: a later crash loses the cache (``recorded_at_s``)
     cache_w, task_start = worker, 0.0
     lat6 = EVENTS_PER_ACTIVITY * lat
+    # spot capacity (sim.model.spot): the run's spot instance, and whether it moved to on-demand
+    splan = tb.spot_plans[beh.label]
+    pspec = tb.preempt
+    spot = SpotClock(pspec, renv.preempt) if splan is not None and pspec is not None else None
+    on_demand = False
+    od_ready = 0.0
+    preemptions = 0
+    live = False  # the current attempt runs on a spot instance that can be preempted
+    notice_save = None  # the current attempt saves on a preemption notice (its save time)
+    rate_i = 0.0
     while True:
         if w is None:
             # (fleet) nothing is held in memory: take a worker from the pool at t
@@ -187,6 +215,27 @@ def chain_run(tb: ChainTable, beh: Behaviour, renv: ReplicationEnv, out: list, w
             s, lost_at, lost_cause = t, INF, COMPLETED  # the common case, inlined: worker ready, nothing due
         else:
             s, lost_at, lost_cause = w.acquire(t)
+        if splan is not None:
+            # a step on spot waits for a live spot instance (or, after the fallback, the on-demand one)
+            live = splan.on_spot[pos] and not on_demand and spot is not None  # type: ignore[attr-defined]
+            rate_i = splan.spot_rate_per_s[pos] if splan.on_spot[pos] and not on_demand else rate_per_s[pos]  # type: ignore[attr-defined]
+            notice_save = splan.notice_save_s[pos] if live and is_gpu[pos] else None  # type: ignore[attr-defined]
+            if notice_save is not None and notice_save > pspec.notice_s:  # type: ignore[union-attr]
+                notice_save = None  # the save does not fit in the notice
+            while True:
+                if live:
+                    s2 = spot.start(s)  # type: ignore[union-attr]
+                elif splan.on_spot[pos] and on_demand and od_ready > s:  # type: ignore[attr-defined]
+                    s2 = od_ready
+                else:
+                    s2 = s
+                if s2 <= s:
+                    break
+                s, lost2, cause2 = w.acquire(s2)  # type: ignore[union-attr]
+                if lost_at == INF:
+                    lost_at, lost_cause = lost2, cause2
+        else:
+            rate_i = rate_per_s[pos]
         outcome = -1
         shut = False
         ra_provider = 0.0
@@ -209,7 +258,7 @@ def chain_run(tb: ChainTable, beh: Behaviour, renv: ReplicationEnv, out: list, w
             attempts += 1
             rl = rate_u[i]
             refused = rl is not None and rl.get(k) < p429  # a call answered 429 (or, fleet, refused)
-            hb_attempt = False
+            hb_attempt = ns_attempt = False
             if refused:
                 dur = tb.response_s
                 end, outcome, shut = w.resolve(s, s + dur)
@@ -243,9 +292,22 @@ def chain_run(tb: ChainTable, beh: Behaviour, renv: ReplicationEnv, out: list, w
                         hb_attempt = True
                         length, saves, step_work = heartbeat_attempt(dur, step_work, saved, hb[i], hb_cost[i])
                         end = s + length
+                    elif notice_save is not None or step_work >= 0.0:
+                        # a step that saves on notice keeps its work (drawn at its first attempt)
+                        # until it completes, whatever capacity its later attempts run on
+                        ns_attempt = True
+                        if step_work < 0.0:
+                            step_work = dur
+                        saves = 0
+                        end = s + step_work - saved
                     else:
                         end = s + dur
-                    if cut_at < end:
+                    if live and spot.kill < end:  # type: ignore[union-attr]
+                        # the spot instance is killed first, unless the worker fails before
+                        end, outcome, shut = w.resolve(s, spot.kill)  # type: ignore[union-attr]
+                        if outcome == COMPLETED:
+                            outcome = PREEMPTED
+                    elif cut_at < end:
                         end, outcome, shut = w.resolve(s, cut_at)
                         if outcome == COMPLETED:
                             outcome = OUTAGE
@@ -264,7 +326,7 @@ def chain_run(tb: ChainTable, beh: Behaviour, renv: ReplicationEnv, out: list, w
                 log.append([i, k, s, end, outcome, False])
             elapsed = end - s
             if is_gpu[i]:
-                cost = elapsed * rate_per_s[i]
+                cost = elapsed * rate_i
             elif outcome == COMPLETED:
                 cost = call_cost[i]
             elif refused or outcome == OUTAGE or dur <= 0:  # a refused call costs nothing
@@ -277,13 +339,31 @@ def chain_run(tb: ChainTable, beh: Behaviour, renv: ReplicationEnv, out: list, w
                 kept_c = kept_cost = 0.0
                 finish, cut = max_t, True
                 break
-            if hb_attempt:  # a heartbeat attempt: its completed saves survive a failure
+            if outcome == PREEMPTED and notice_save is not None:
+                # the notice's save: the work done until the save began survives (with the time
+                # of the periodic saves before it); the save and what came after it are lost
+                every = hb[i] if hb_attempt else 0.0
+                x = elapsed - notice_save
+                if x > 0.0:
+                    saved += notice_save_progress_s(elapsed, notice_save, every, hb_cost[i], saves)
+                    heartbeats += 1 + (heartbeat_saves_done(x, saves, every, hb_cost[i]) if hb_attempt else 0)
+                    kept_c += x
+                    kept_cost += x * rate_i
+                    elapsed -= x
+                    cost -= x * rate_i
+            elif hb_attempt:  # a heartbeat attempt: its completed saves survive a failure
                 sent, elapsed, cost, saved, kept_c, kept_cost = heartbeat_settle(
                     outcome == COMPLETED, elapsed, cost, saves, saved, kept_c, kept_cost, hb[i], hb_cost[i],
-                    rate_per_s[i])
+                    rate_i)
                 heartbeats += sent
                 if outcome == COMPLETED:
                     step_work = -1.0
+            elif ns_attempt and outcome == COMPLETED:
+                # the segments kept from earlier attempts join the completed attempt
+                elapsed += kept_c
+                cost += kept_cost
+                saved = kept_c = kept_cost = 0.0
+                step_work = -1.0
             if outcome == COMPLETED:
                 pend_c += elapsed
                 pend_cost += cost
@@ -337,6 +417,10 @@ def chain_run(tb: ChainTable, beh: Behaviour, renv: ReplicationEnv, out: list, w
         elif outcome == OUTAGE:
             outage_errors += 1
             notice = end
+        elif outcome == PREEMPTED:
+            preemptions += 1
+            notice = end  # the notice told the orchestrator
+            spot.preempted(end)  # type: ignore[union-attr]
         else:
             limited += 1
             notice = end
@@ -352,6 +436,11 @@ def chain_run(tb: ChainTable, beh: Behaviour, renv: ReplicationEnv, out: list, w
                 restarts += 1
             pos = ckpt
             unit_open = False
+        if outcome == PREEMPTED and switch_to_on_demand(
+                splan, pspec, preemptions, end,  # type: ignore[arg-type]
+                sum(splan.work_s[pos:]) - (saved if pos == i else 0.0)):  # type: ignore[attr-defined]
+            on_demand = True
+            od_ready = end + pspec.on_demand_start_s  # type: ignore[union-attr]
         if pool is not None and pos == ckpt:
             pool.release(w)  # type: ignore[arg-type]
             w = None
@@ -388,6 +477,8 @@ def chain_run(tb: ChainTable, beh: Behaviour, renv: ReplicationEnv, out: list, w
         # final history events, which touch nothing else) to the makespan without an event
         yield finish - now
     n_calls = sum(compress(calls, tb.is_llm)) if tb.n_llm else 0
+    if spot_out is not None:
+        spot_out.append((preemptions, int(on_demand)))
     out.append((completed, finish, useful_c + waste_c, useful_c, waste_c, useful_cost + waste_cost,
                 useful_cost, waste_cost, unit_attempts, history, attempts, crashes, deploy_kills,
                 limited, restarts, heartbeats, renv.run, first_start, cut, queue_wait, n_calls,

@@ -20,13 +20,15 @@ import numpy as np
 from sim.model.distributions import Distribution
 from sim.model.rng import Source, replication_keys, uniform_matrix
 from sim.model.scenario import Scenario
+from sim.model.spot import preemption_spec
 
 INF = math.inf
 COMPLETED, CRASHED, KILLED_BY_DEPLOY, RATE_LIMITED = 0, 1, 2, 3
 OUTAGE = 4  # fleet: the shared provider was down (refused the call, or went down during it)
 CANCELLED = 5  # workflow graphs: a sibling branch's failure cancelled the attempt (restart)
+PREEMPTED = 6  # spot capacity: the provider took the instance back (sim.model.spot)
 CUT = -2  # an attempt cut by the horizon (max_time)
-OUTCOMES = ("completed", "crashed", "killed_by_deploy", "rate_limited", "outage", "cancelled")
+OUTCOMES = ("completed", "crashed", "killed_by_deploy", "rate_limited", "outage", "cancelled", "preempted")
 PREFILL = 4  # draws per stream computed up front for a chunk
 
 
@@ -127,7 +129,7 @@ def crash_prefill(scenario: Scenario, mean_ttf_s: float) -> int:
 class ReplicationEnv:
     """The failure environment of one replication (shared by every strategy)."""
 
-    __slots__ = ("run", "crash_ttf", "deploy_gap", "rate_u", "durations", "retry_after", "jitter_u")
+    __slots__ = ("run", "crash_ttf", "deploy_gap", "rate_u", "durations", "retry_after", "jitter_u", "preempt")
 
     def __init__(self, run: int):
         self.run = run
@@ -137,6 +139,9 @@ class ReplicationEnv:
         self.durations: tuple[Stream | float, ...] = ()
         self.retry_after: tuple[Stream | float, ...] = ()
         self.jitter_u: Stream | None = None
+        # spot instances (sim.model.spot.SpotClock): lives, capacity waits, unavailability uniforms,
+        # unavailable waits; None without [failures.preemption]
+        self.preempt: tuple | None = None
 
 
 def build_environments(scenario: Scenario, runs: np.ndarray, seed: int) -> list[ReplicationEnv]:
@@ -158,6 +163,13 @@ def build_environments(scenario: Scenario, runs: np.ndarray, seed: int) -> list[
                 return -mean * np.log1p(-u)
         for e, s in zip(envs, streams(replication_keys(seed, Source.DEPLOY, runs), 0, ppf), strict=True):
             e.deploy_gap = s
+    spec = preemption_spec(getattr(f, "preemption", None))
+    if spec is not None:
+        pkeys = replication_keys(seed, Source.PREEMPTION, runs)
+        columns = [_column(pkeys, lane, dist, len(envs)) for lane, dist in
+                   ((0, spec.life), (1, spec.capacity_wait), (2, None), (3, spec.unavailable_wait))]
+        for e, draws in zip(envs, zip(*columns, strict=True), strict=True):
+            e.preempt = draws
     cache: dict[Source, np.ndarray] = {}
 
     def keys(source: Source) -> np.ndarray:
@@ -173,6 +185,16 @@ def build_environments(scenario: Scenario, runs: np.ndarray, seed: int) -> list[
         for e, s in zip(envs, streams(replication_keys(seed, Source.JITTER, runs), 0, identity), strict=True):
             e.jitter_u = s
     return envs
+
+
+def _column(keys: np.ndarray, lane: int, dist: Distribution | None, count: int) -> list:
+    """One entry per environment: a stream of ``dist`` on ``lane`` (uniforms when ``dist`` is
+    None), or its value when it is fixed (0 when there is no such distribution: a trace has no lives)."""
+    if dist is None and lane != 2:
+        return [0.0] * count
+    if dist is not None and not dist.is_random:
+        return [dist.mean()] * count
+    return streams(keys, lane, identity if dist is None else dist.ppf)
 
 
 WorkerSpec = tuple[bool, float, bool, float, float, float, tuple[float, ...] | None]

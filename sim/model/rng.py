@@ -39,6 +39,7 @@ class Source(IntEnum):
     PROVIDER = 8
     EXTRA = 9
     COUNT = 10  # fan-out counts of workflow-graph steps
+    PREEMPTION = 11  # spot instances: lives, capacity waits, unavailability (sim.model.spot)
 
 
 def _mix(z: np.ndarray) -> np.ndarray:

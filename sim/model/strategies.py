@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sim.model.scenario import (
     CheckpointStrategy,
@@ -54,6 +54,13 @@ class Behaviour:
     # per step (the engines read these): save interval (0: no saves in that step) and save cost
     heartbeat_intervals_s: tuple[float, ...] = ()
     heartbeat_costs_s: tuple[float, ...] = ()
+    # spot capacity (sim.model.spot): where GPU steps run ("" = the steps' own placement), the
+    # fallback to on-demand, and whether a preemption notice triggers a save (heartbeat)
+    capacity: str = ""
+    capacity_by_step: tuple[tuple[str, str], ...] = ()
+    fallback_after: int = 0
+    fallback_rule: str = "none"
+    save_on_notice: bool = False
 
     def is_checkpoint(self, step_index: int, n_steps: int) -> bool:
         """Is progress recorded once step ``step_index`` (0-based) completes?"""
@@ -78,6 +85,19 @@ def behaviours_of(scenario: Scenario, strategies: Sequence[str] | None = None) -
 def behaviour(label: str, config: StrategyConfig, steps: Sequence[Step] = ()) -> Behaviour:
     """The engine's view of a strategy config. ``steps`` (the scenario's) give a heartbeat
     strategy its per-step intervals and costs, which the engines read."""
+    beh = _behaviour(label, config, steps)
+    capacity = getattr(config, "capacity", None)
+    fallback_after = getattr(config, "fallback_after", 0)
+    rule = getattr(config, "fallback_rule", "none")
+    save = getattr(config, "save_on_notice", False)
+    if capacity is None and not fallback_after and rule == "none" and not save:
+        return beh
+    by_step = tuple(sorted(capacity.items())) if isinstance(capacity, dict) else ()
+    return replace(beh, capacity=capacity if isinstance(capacity, str) else "", capacity_by_step=by_step,
+                   fallback_after=fallback_after, fallback_rule=rule, save_on_notice=save)
+
+
+def _behaviour(label: str, config: StrategyConfig, steps: Sequence[Step] = ()) -> Behaviour:
     if isinstance(config, RestartStrategy):
         return Behaviour(label, "restart", 0, False, False, 0.0, config.retry)
     if isinstance(config, RetryInPlaceStrategy):

@@ -24,7 +24,8 @@ __all__ = ["MIN_REPLICATIONS", "bounded_interval", "few_replications_warning", "
 MIN_REPLICATIONS = 10
 
 _COUNTS = frozenset({
-    "attempts", "crashes", "deploy_kills", "rate_limited", "pipeline_restarts", "heartbeats",
+    "attempts", "crashes", "deploy_kills", "rate_limited", "pipeline_restarts", "heartbeats", "preemptions",
+    "on_demand_fallbacks",
     "orchestration_actions", "history_events", "calls", "wasted_calls", "provider_429s",
     "outage_errors", "workflows", "completed", "abandoned", "unfinished", "events", "workers",
 })
