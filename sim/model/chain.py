@@ -115,7 +115,7 @@ class ChainTable:
         self.task_timeout_s = scenario.temporal.workflow_task_timeout_s
         self.plans: dict[str, tuple] = {}
         self.scenario = scenario
-        self.preempt = preemption_spec(getattr(scenario.failures, "preemption", None))
+        self.preempt = preemption_spec(scenario.failures.preemption)
         self.spot_plans: dict[str, object] = {}
 
     def prepare(self, beh: Behaviour) -> None:

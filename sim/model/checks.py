@@ -157,7 +157,7 @@ def cross_check(sc: ScenarioSchema, file: str) -> None:
             if problem is not None:
                 raise ScenarioError(problem, file=file, key=f"strategies.{label}.groups")
         if isinstance(config, HeartbeatStrategy):
-            if config.every_s is None and not config.every_by_step:
+            if config.every_s is None and not config.every_by_step and not config.save_on_notice:
                 raise ScenarioError("missing: give 'every' (the save interval of every GPU step) or 'every_by_step' "
                                     "(e.g. every_by_step = { render = \"5m\" })", file=file,
                                     key=f"strategies.{label}.every")
@@ -165,6 +165,7 @@ def cross_check(sc: ScenarioSchema, file: str) -> None:
             if problem is not None:
                 key, message = problem
                 raise ScenarioError(message, file=file, key=f"strategies.{label}.{key}")
+    check_spot(sc, file)
     orch = sc.pricing.orchestration
     if orch.needs_monthly_volume and orch.monthly_workflows is None:
         what = "a fixed monthly cost to amortise" if orch.monthly_fixed_usd else "a monthly plan minimum"
@@ -179,6 +180,47 @@ def cross_check(sc: ScenarioSchema, file: str) -> None:
                     file=file,
                     key=f"failures.rate_limit.steps[{j}]",
                 )
+
+
+def check_spot(sc: ScenarioSchema, file: str) -> None:
+    """Spot capacity (docs/spot.md): only GPU steps run on it, each with a spot price; a deadline
+    rule needs a deadline; chains on the DES engine only (not graphs, not fleets)."""
+    from sim.model.spot import spot_rate_per_s, step_capacities
+
+    gpu_names = [s.name for s in sc.steps if s.kind == "gpu"]
+    for i, step in enumerate(sc.steps):
+        if step.capacity == "spot" and step.kind != "gpu":
+            raise ScenarioError(f"a {step.kind} step does not run on GPU capacity: only GPU steps can be on spot",
+                                file=file, key=f"steps[{i}]({step.name}).capacity")
+    uses_spot = False
+    for label, config in sc.strategies.items():
+        by_step = config.capacity if isinstance(config.capacity, dict) else {}
+        for name in by_step:
+            if name not in gpu_names:
+                hint = difflib.get_close_matches(name, gpu_names, n=1)
+                extra = f" (did you mean '{hint[0]}'?)" if hint else ""
+                raise ScenarioError(f"no GPU step named '{name}'{extra}; GPU steps: {', '.join(gpu_names) or 'none'}",
+                                    file=file, key=f"strategies.{label}.capacity.{name}")
+        placed = step_capacities(sc, config.capacity if isinstance(config.capacity, str) else "", by_step)
+        for step, where in zip(sc.steps, placed, strict=True):
+            if where == "spot":
+                uses_spot = True
+                if spot_rate_per_s(sc, step) is None:
+                    what = f"GPU '{step.gpu}'" if step.price_per_hour is None else "its price_per_hour"
+                    raise ScenarioError(
+                        f"step '{step.name}' runs on spot capacity under strategy '{label}' but the pricing has no spot "
+                        f"price for {what}: give [pricing.spot] discount (a fraction off on-demand) or "
+                        f"[pricing.spot.gpu] {step.gpu or 'NAME'} ($/hour)", file=file, key="pricing.spot")
+        if config.fallback_rule != "none" and sc.simulation.deadline_s is None:
+            raise ScenarioError(f"fallback_rule = \"{config.fallback_rule}\" needs a deadline: add [simulation] "
+                                "deadline (e.g. \"1h\")", file=file, key=f"strategies.{label}.fallback_rule")
+    spot = sc.failures.preemption is not None or uses_spot
+    if spot and sc.is_graph:
+        raise ScenarioError("spot capacity and preemptions are modelled on chains only, not on workflow graphs yet",
+                            file=file, key="failures.preemption" if sc.failures.preemption is not None else "steps")
+    if spot and sc.fleet is not None:
+        raise ScenarioError("spot capacity and preemptions are modelled by sim run/compare (the DES engine), not by "
+                            "the fleet engine yet", file=file, key="fleet")
 
 
 # ---- workflow graph validation (issue 12): predecessors exist, no cycle, strategies defined on graphs

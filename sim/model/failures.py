@@ -163,7 +163,7 @@ def build_environments(scenario: Scenario, runs: np.ndarray, seed: int) -> list[
                 return -mean * np.log1p(-u)
         for e, s in zip(envs, streams(replication_keys(seed, Source.DEPLOY, runs), 0, ppf), strict=True):
             e.deploy_gap = s
-    spec = preemption_spec(getattr(f, "preemption", None))
+    spec = preemption_spec(f.preemption)
     if spec is not None:
         pkeys = replication_keys(seed, Source.PREEMPTION, runs)
         columns = [_column(pkeys, lane, dist, len(envs)) for lane, dist in

@@ -167,6 +167,15 @@ class ProfileInfo(_Model):
     unit: str = ""
 
 
+class SpotPrices(_Model):
+    """Spot capacity's prices: per GPU kind ($/hour), else the on-demand price less ``discount``."""
+
+    discount: float | None = Field(None, ge=0.0, lt=1.0, description="fraction off the on-demand price")
+    gpu: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
+    source: str = ""
+    source_date: str = ""
+
+
 class Pricing(_Model):
     name: str = "custom"
     source: str = ""
@@ -178,6 +187,7 @@ class Pricing(_Model):
     monthly_workflows: float | None = Field(None, gt=0, description="workflows a month (orchestration volume tiers)")
     gpu: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
     models: dict[str, ModelPrice] = Field(default_factory=dict)
+    spot: SpotPrices = SpotPrices()
     orchestration: OrchestrationPrice = OrchestrationPrice()
     #: which profile each part came from (filled in by the loader; "" = the scenario's own figures)
     models_profile: ProfileInfo = ProfileInfo()

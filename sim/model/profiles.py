@@ -89,7 +89,7 @@ def deep_update(base: dict, override: dict) -> dict:
 
 
 #: the parts of a price list a profile can supply, and the tables each part is made of
-PRICING_PARTS: dict[str, tuple[str, ...]] = {"models": ("gpu", "models"), "orchestration": ("orchestration",)}
+PRICING_PARTS: dict[str, tuple[str, ...]] = {"models": ("gpu", "models", "spot"), "orchestration": ("orchestration",)}
 HOURS_PER_MONTH = 730.0  # 365 d × 24 h / 12: a fleet's Poisson rate → a monthly volume
 
 

@@ -22,6 +22,7 @@ from sim.model.fields import (
 from sim.model.pricing_schema import Pricing
 
 Jitter = Literal["none", "full", "equal", "decorrelated"]
+Capacity = Literal["spot", "on_demand"]
 
 
 class RetryPolicy(_Model):
@@ -67,6 +68,7 @@ class Step(_Model):
     count: Count = Field(default_factory=lambda: parse_count(1), description="fan-out: instances of this step")
     max_concurrency: int | None = Field(None, ge=1, description="fan-out: instances running at once")
     wait: Literal["timer", "signal", "approval"] | None = None
+    capacity: Capacity | None = Field(None, description="GPU steps: spot or on-demand capacity; default the worker's")
 
     @property
     def is_wait(self) -> bool:
@@ -184,23 +186,70 @@ class RateLimitSource(_Model):
     response_time_s: NonNegativeDuration = Field(0.0, alias="response_time")
 
 
+class PreemptionSource(_Model):
+    """Spot capacity taken back by the provider (docs/spot.md): each spot instance lives an
+    exponential time (``mtbf``, or the ``monthly_frequency`` of interruption the providers publish)
+    or dies at the instants of a trace (``at``); ``notice`` before the kill; the next instance is
+    ready after ``capacity_wait`` (``unavailable_wait`` with probability ``unavailable_probability``);
+    ``max_lifetime`` ends any instance (GCP preemptible: 24 h); ``on_demand_start`` is the start of
+    an on-demand instance after a fallback."""
+
+    mtbf_s: PositiveDuration | None = Field(None, alias="mtbf")
+    monthly_frequency: float | None = Field(None, gt=0.0, lt=1.0)
+    at_s: list[NonNegativeDuration] | None = Field(None, alias="at")
+    notice_s: NonNegativeDuration = Field(0.0, alias="notice")
+    capacity_wait: NonNegativeDurationDist = Fixed(0.0)
+    unavailable_probability: float = Field(0.0, ge=0.0, lt=1.0)
+    unavailable_wait: NonNegativeDurationDist = Fixed(0.0)
+    max_lifetime_s: PositiveDuration | None = Field(None, alias="max_lifetime")
+    on_demand_start_s: NonNegativeDuration = Field(0.0, alias="on_demand_start")
+
+    @model_validator(mode="after")
+    def _check(self) -> PreemptionSource:
+        given = [k for k, v in (("mtbf", self.mtbf_s), ("monthly_frequency", self.monthly_frequency),
+                                ("at", self.at_s)) if v is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of 'mtbf', 'monthly_frequency' (e.g. 0.125 for AWS's 10-15% band) "
+                             f"or 'at' (a trace of instants); got {given or 'none'}")
+        if self.at_s is not None and any(b < a for a, b in zip(self.at_s, self.at_s[1:], strict=False)):
+            raise ValueError("'at' must be in increasing order")
+        if self.at_s is not None and self.max_lifetime_s is not None:
+            raise ValueError("'max_lifetime' is for random lives ('mtbf' or 'monthly_frequency'), not a trace")
+        return self
+
+
 class Failures(_Model):
     crash: CrashSource | None = None
     deploy: DeploySource | None = None
     rate_limit: RateLimitSource | None = None
+    preemption: PreemptionSource | None = None
 
 
 # --------------------------------------------------------------------------- strategies
 
 
-class RestartStrategy(_Model):
+FallbackRule = Literal["none", "greedy", "uniform_progress"]
+
+
+class SpotChoices(_Model):
+    """What every strategy may say about spot capacity (docs/spot.md): ``capacity`` for every GPU
+    step ("spot" or "on_demand") or per step (a table of step names), and the move to on-demand for
+    good at a preemption: after ``fallback_after`` preemptions, or by a deadline rule
+    (``fallback_rule``: "greedy" or "uniform_progress", against ``[simulation] deadline``)."""
+
+    capacity: Capacity | dict[str, Capacity] | None = None
+    fallback_after: int = Field(0, ge=0, description="move to on-demand after this many preemptions (0: never)")
+    fallback_rule: FallbackRule = "none"
+
+
+class RestartStrategy(SpotChoices):
     """Classic orchestration: any failure restarts the pipeline from the first step."""
 
     kind: Literal["restart"] = "restart"
     retry: RetryPolicy = RetryPolicy()
 
 
-class RetryInPlaceStrategy(_Model):
+class RetryInPlaceStrategy(SpotChoices):
     """In-process retries around each call: 429s are retried in place, a crash or a
     deployment loses the whole pipeline (as with restart)."""
 
@@ -208,14 +257,14 @@ class RetryInPlaceStrategy(_Model):
     retry: RetryPolicy = RetryPolicy()
 
 
-class DurableStrategy(_Model):
+class DurableStrategy(SpotChoices):
     """Temporal-style durable execution: every completed step is recorded."""
 
     kind: Literal["durable"] = "durable"
     persist_latency_s: NonNegativeDuration = Field(0.0, alias="persist_latency")
 
 
-class CheckpointStrategy(_Model):
+class CheckpointStrategy(SpotChoices):
     """Durable execution with one activity per group of steps: progress is recorded when a group
     completes, and a failure re-runs the group. The groups are either every ``every`` steps (a
     chain only), or explicit: ``groups`` lists the step names of each activity, covering every
@@ -234,7 +283,7 @@ class CheckpointStrategy(_Model):
         return None if self.groups is None else tuple(len(g) for g in self.groups)
 
 
-class HeartbeatStrategy(_Model):
+class HeartbeatStrategy(SpotChoices):
     """Durable execution with heartbeat checkpoints inside long steps: a GPU step saves its
     progress after every ``every`` of work (each save takes ``checkpoint_cost`` of worker time and
     is a billable action); a retried step resumes from its last save.
@@ -250,6 +299,7 @@ class HeartbeatStrategy(_Model):
     checkpoint_cost_s: NonNegativeDuration = Field(0.0, alias="checkpoint_cost")
     checkpoint_cost_by_step: dict[str, NonNegativeDuration] = Field(default_factory=dict)
     persist_latency_s: NonNegativeDuration = Field(0.0, alias="persist_latency")
+    save_on_notice: bool = Field(False, description="a spot preemption's notice triggers a save (of checkpoint_cost)")
 
     def intervals_s(self, steps: Sequence[Step]) -> tuple[float, ...]:
         """Each step's save interval (0: no saves; non-GPU steps never save)."""
@@ -324,6 +374,7 @@ class WorkerModel(_Model):
     """The worker that runs a workflow's activities (docs/model.md, "Workflow graphs")."""
 
     activity_slots: int | None = Field(None, ge=1, description="activity attempts at once on the worker; default unlimited")
+    capacity: Capacity = Field("on_demand", description="where GPU steps run unless they say otherwise")
 
 
 class TemporalModel(_Model):
@@ -337,6 +388,7 @@ class TemporalModel(_Model):
 
 class Simulation(_Model):
     max_time_s: PositiveDuration = Field(30 * 86400.0, alias="max_time")
+    deadline_s: PositiveDuration | None = Field(None, alias="deadline", description="a run should finish by then (spot fallback rules, deadline misses)")
 
 
 class Defaults(_Model):

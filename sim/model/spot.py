@@ -34,10 +34,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sim.model.distributions import Distribution, Exponential, Fixed
+from sim.model.distributions import Distribution, Exponential
 
 if TYPE_CHECKING:
     from sim.model.scenario import Scenario, Step
+    from sim.model.schema import PreemptionSource
     from sim.model.strategies import Behaviour
 
 INF = math.inf
@@ -75,27 +76,23 @@ class PreemptionSpec:
         return (1.0 - p) * self.capacity_wait.mean() + p * self.unavailable_wait.mean()
 
 
-def preemption_spec(config: object | None) -> PreemptionSpec | None:
+def preemption_spec(config: PreemptionSource | None) -> PreemptionSpec | None:
     """The engine's view of a ``[failures.preemption]`` table (None when there is none)."""
     if config is None:
         return None
-    at = getattr(config, "at_s", None)
-    mtbf = getattr(config, "mtbf_s", None)
-    frequency = getattr(config, "monthly_frequency", None)
+    at = config.at_s
     if at is not None:
         life = None
-    elif mtbf is not None:
-        life = Exponential(mtbf)
+    elif config.mtbf_s is not None:
+        life = Exponential(config.mtbf_s)
     else:
-        life = Exponential(mtbf_from_monthly_frequency_s(frequency))
-    max_life = getattr(config, "max_lifetime_s", None)
+        life = Exponential(mtbf_from_monthly_frequency_s(config.monthly_frequency))  # type: ignore[arg-type]
     return PreemptionSpec(
-        life=life, at_s=tuple(at) if at is not None else None, notice_s=config.notice_s,  # type: ignore[attr-defined]
-        capacity_wait=getattr(config, "capacity_wait", Fixed(0.0)),
-        unavailable_probability=getattr(config, "unavailable_probability", 0.0),
-        unavailable_wait=getattr(config, "unavailable_wait", Fixed(0.0)),
-        max_lifetime_s=INF if max_life is None else max_life,
-        on_demand_start_s=getattr(config, "on_demand_start_s", 0.0),
+        life=life, at_s=tuple(at) if at is not None else None, notice_s=config.notice_s,
+        capacity_wait=config.capacity_wait, unavailable_probability=config.unavailable_probability,
+        unavailable_wait=config.unavailable_wait,
+        max_lifetime_s=INF if config.max_lifetime_s is None else config.max_lifetime_s,
+        on_demand_start_s=config.on_demand_start_s,
     )
 
 
@@ -213,13 +210,12 @@ def notice_save_progress_s(elapsed_s: float, save_s: float, every_s: float, cost
 
 
 def spot_rate_per_s(scenario: Scenario, step: Step) -> float | None:
-    """A GPU step's $ per second on spot capacity: ``[pricing.gpu_spot]`` for its GPU, else its
-    on-demand price less ``pricing.spot_discount``; None when the pricing has neither."""
-    pricing = scenario.pricing
-    spot = getattr(pricing, "gpu_spot", {}) or {}
-    if step.price_per_hour is None and step.gpu in spot:
-        return spot[step.gpu] / 3600.0
-    discount = getattr(pricing, "spot_discount", None)
+    """A GPU step's $ per second on spot capacity: ``[pricing.spot.gpu]`` for its GPU, else its
+    on-demand price less ``[pricing.spot] discount``; None when the pricing has neither."""
+    spot = scenario.pricing.spot
+    if step.price_per_hour is None and step.gpu in spot.gpu:
+        return spot.gpu[step.gpu] / 3600.0
+    discount = spot.discount
     if discount is None:
         return None
     return scenario.step_price_per_s(step) * (1.0 - discount)
@@ -229,7 +225,7 @@ def step_capacities(scenario: Scenario, capacity: str = "", by_step: Mapping[str
     """Each step's capacity ("spot" or "on_demand") under a strategy: the strategy's ``capacity``
     for every GPU step, else its ``by_step`` entry, else the step's own ``capacity``, else the
     worker's. Steps that are not GPU steps are always "on_demand" (spot is GPU capacity)."""
-    default = getattr(scenario.worker, "capacity", "on_demand") or "on_demand"
+    default = scenario.worker.capacity
     out = []
     for step in scenario.steps:
         if step.kind != "gpu":
@@ -239,7 +235,7 @@ def step_capacities(scenario: Scenario, capacity: str = "", by_step: Mapping[str
         elif by_step and step.name in by_step:
             out.append(by_step[step.name])
         else:
-            out.append(getattr(step, "capacity", None) or default)
+            out.append(step.capacity or default)
     return out
 
 
@@ -255,7 +251,7 @@ def spot_plan(scenario: Scenario, beh: Behaviour) -> SpotPlan | None:
         rates.append(rate if rate is not None else (scenario.step_price_per_s(step) if step.kind == "gpu" else 0.0))
     costs = beh.heartbeat_costs_s or (0.0,) * len(scenario.steps)
     saves = tuple(costs[i] if beh.save_on_notice and on_spot[i] else None for i in range(len(scenario.steps)))
-    deadline = getattr(scenario.simulation, "deadline_s", None)
+    deadline = scenario.simulation.deadline_s
     return SpotPlan(on_spot, tuple(rates), saves, beh.fallback_after, beh.fallback_rule,
                     INF if deadline is None else deadline, tuple(s.duration.mean() for s in scenario.steps))
 
@@ -263,7 +259,7 @@ def spot_plan(scenario: Scenario, beh: Behaviour) -> SpotPlan | None:
 def spot_reason(scenario: Scenario) -> str | None:
     """Why an engine that knows only one price per GPU and no preemptions (the fast path, the
     fleet) cannot run ``scenario``: preemptions, or a step on spot capacity; None otherwise."""
-    if getattr(scenario.failures, "preemption", None) is not None:
+    if scenario.failures.preemption is not None:
         return "the scenario has spot preemptions ([failures.preemption]): only the DES engine models them"
     from sim.model.strategies import behaviours_of
 

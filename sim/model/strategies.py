@@ -86,10 +86,8 @@ def behaviour(label: str, config: StrategyConfig, steps: Sequence[Step] = ()) ->
     """The engine's view of a strategy config. ``steps`` (the scenario's) give a heartbeat
     strategy its per-step intervals and costs, which the engines read."""
     beh = _behaviour(label, config, steps)
-    capacity = getattr(config, "capacity", None)
-    fallback_after = getattr(config, "fallback_after", 0)
-    rule = getattr(config, "fallback_rule", "none")
-    save = getattr(config, "save_on_notice", False)
+    capacity, fallback_after, rule = config.capacity, config.fallback_after, config.fallback_rule
+    save = isinstance(config, HeartbeatStrategy) and config.save_on_notice
     if capacity is None and not fallback_after and rule == "none" and not save:
         return beh
     by_step = tuple(sorted(capacity.items())) if isinstance(capacity, dict) else ()
