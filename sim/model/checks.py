@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from sim.errors import ScenarioError
 from sim.model.schema import CheckpointStrategy, HeartbeatStrategy, ScenarioSchema, Step
+from sim.model.spot import placement, spot_rate_per_s, step_capacities
 
 
 def _check_partition(groups: list[list[str]], step_names: list[str]) -> str | None:
@@ -185,8 +186,6 @@ def cross_check(sc: ScenarioSchema, file: str) -> None:
 def check_spot(sc: ScenarioSchema, file: str) -> None:
     """Spot capacity (docs/spot.md): only GPU steps run on it, each with a spot price; a deadline
     rule needs a deadline; chains on the DES engine only (not graphs, not fleets)."""
-    from sim.model.spot import spot_rate_per_s, step_capacities
-
     gpu_names = [s.name for s in sc.steps if s.kind == "gpu"]
     for i, step in enumerate(sc.steps):
         if step.capacity == "spot" and step.kind != "gpu":
@@ -194,14 +193,14 @@ def check_spot(sc: ScenarioSchema, file: str) -> None:
                                 file=file, key=f"steps[{i}]({step.name}).capacity")
     uses_spot = False
     for label, config in sc.strategies.items():
-        by_step = config.capacity if isinstance(config.capacity, dict) else {}
+        capacity, by_step = placement(config.capacity)
         for name in by_step:
             if name not in gpu_names:
                 hint = difflib.get_close_matches(name, gpu_names, n=1)
                 extra = f" (did you mean '{hint[0]}'?)" if hint else ""
                 raise ScenarioError(f"no GPU step named '{name}'{extra}; GPU steps: {', '.join(gpu_names) or 'none'}",
                                     file=file, key=f"strategies.{label}.capacity.{name}")
-        placed = step_capacities(sc, config.capacity if isinstance(config.capacity, str) else "", by_step)
+        placed = step_capacities(sc, capacity, by_step)
         for step, where in zip(sc.steps, placed, strict=True):
             if where == "spot":
                 uses_spot = True

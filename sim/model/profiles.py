@@ -156,9 +156,10 @@ def resolve_pricing(raw_pricing: object, data: dict, base_dir: Path | None, file
         key = f"pricing.{part}" if isinstance(raw_pricing.get(part), str) else f"pricing.{part}.profile"
         table = _load_part(ref, key, base_dir, file)
         tables = PRICING_PARTS[part]
-        if not any(t in table for t in tables):
+        required = [t for t in tables if t != "spot"]  # spot prices come with a profile's GPU prices
+        if not any(t in table for t in required):
             has = ", ".join(f"[{t}]" for t in ("gpu", "models", "orchestration") if t in table) or "no prices"
-            raise ScenarioError(f"profile '{ref}' has no {' or '.join(f'[{t}]' for t in tables)} table "
+            raise ScenarioError(f"profile '{ref}' has no {' or '.join(f'[{t}]' for t in required)} table "
                                 f"(it has {has})", file=file, key=key)
         for t in tables:
             out[t] = copy.deepcopy(table.get(t, {}))

@@ -32,14 +32,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sim.model.distributions import Distribution, Exponential
 
 if TYPE_CHECKING:
-    from sim.model.scenario import Scenario, Step
-    from sim.model.schema import PreemptionSource
-    from sim.model.strategies import Behaviour
+    from sim.model.schema import PreemptionSource, Step
+    from sim.model.schema import ScenarioSchema as Scenario
 
 INF = math.inf
 MONTH_S = 30.0 * 86400.0
@@ -239,8 +238,9 @@ def step_capacities(scenario: Scenario, capacity: str = "", by_step: Mapping[str
     return out
 
 
-def spot_plan(scenario: Scenario, beh: Behaviour) -> SpotPlan | None:
-    """Strategy ``beh``'s use of spot capacity (None when none of its steps runs on spot)."""
+def spot_plan(scenario: Scenario, beh: Any) -> SpotPlan | None:
+    """Strategy ``beh``'s (a ``sim.model.strategies.Behaviour``) use of spot capacity (None when
+    none of its steps runs on spot)."""
     placed = step_capacities(scenario, beh.capacity, dict(beh.capacity_by_step))
     if "spot" not in placed:
         return None
@@ -261,10 +261,14 @@ def spot_reason(scenario: Scenario) -> str | None:
     fleet) cannot run ``scenario``: preemptions, or a step on spot capacity; None otherwise."""
     if scenario.failures.preemption is not None:
         return "the scenario has spot preemptions ([failures.preemption]): only the DES engine models them"
-    from sim.model.strategies import behaviours_of
-
-    for beh in behaviours_of(scenario):
-        if "spot" in step_capacities(scenario, beh.capacity, dict(beh.capacity_by_step)):
-            return (f"strategy '{beh.label}' runs steps on spot capacity (spot prices): only the DES engine "
-                    "models them")
+    for label, config in scenario.strategies.items():
+        if "spot" in step_capacities(scenario, *placement(config.capacity)):
+            return f"strategy '{label}' runs steps on spot capacity (spot prices): only the DES engine models them"
     return None
+
+
+def placement(capacity: str | Mapping[str, str] | None) -> tuple[str, dict[str, str]]:
+    """A strategy's ``capacity`` key as (capacity of every GPU step or "", capacity by step)."""
+    if isinstance(capacity, str):
+        return capacity, {}
+    return "", dict(capacity or {})
