@@ -14,6 +14,7 @@ import pandas as pd
 
 from sim import stats
 from sim.analysis.saving import Saving, advantage_of, advantages, sign_note
+from sim.analysis.spot import spot_table, uses_spot, with_deadline_misses
 from sim.commands.common import (
     UsageError,  # noqa: F401 - re-exported: other commands import it from here
     add_overwrite_argument,
@@ -158,9 +159,36 @@ def report_text(scenario: Scenario, df: pd.DataFrame, summary: pd.DataFrame, pai
         lines += ["", f"paired {sign_note(a, b, 'value')}; the same failures in every replication:", ""]
         rows = [[label, *saving_cells(advantage_of(paired, a, b, metric))] for metric, label in HEADLINE]
         lines.append(render(["", f"saving of {a}", f"share of {b}'s value"], rows, indent="  "))
+    if uses_spot(scenario):
+        lines += ["", *spot_text(spot_table(scenario, df))]
     lines.append("")
     lines.append("95% confidence intervals (Student t over replications; on the log scale where it would cross 0).")
     return "\n".join(lines)
+
+
+def spot_text(table: pd.DataFrame) -> list[str]:
+    """The "Spot or on-demand?" block: each spot strategy against the on-demand reference."""
+    if table.empty:
+        return ["spot or on-demand? no strategy runs every step on demand to compare with (docs/spot.md)"]
+    ref = table["reference"].iloc[0]
+    lines = [f"spot or on-demand? each strategy on spot against {ref} (on demand), on the same failures:", ""]
+    rows = []
+    for r in table.itertuples():
+        missed = ("-" if math.isnan(r.deadline_missed) else
+                  f"{percent(r.deadline_missed, 3)} [{percent(r.deadline_missed_low, 3)}, "
+                  f"{percent(r.deadline_missed_high, 3)}]")
+        rows.append([r.strategy,
+                     fmt_interval("total_cost_usd", r.cost_saving_usd, r.cost_saving_low_usd, r.cost_saving_high_usd)
+                     + f" ({r.cost_saving_share:+.1%})",
+                     fmt_interval("makespan_s", r.delay_s, r.delay_low_s, r.delay_high_s),
+                     missed, fmt_value("wasted_compute_s", r.wasted_compute_s), f"{r.preemptions:.3g}",
+                     percent(r.on_demand_share, 3)])
+    lines.append(render(["", "cost saving per run", "delay (later finish)", "deadline missed", "wasted compute",
+                         "preemptions", "moved to on-demand"], rows, indent="  "))
+    ref_missed = table["reference_deadline_missed"].iloc[0]
+    if not math.isnan(ref_missed):
+        lines.append(f"  ({ref} misses the deadline in {percent(ref_missed, 3)} of runs)")
+    return lines
 
 
 def saving_cells(sav: Saving) -> tuple[str, str]:
@@ -224,8 +252,10 @@ def _run_into(args: argparse.Namespace, scenario: Scenario, out: Path) -> int:
     df = simulate_parallel(scenario, args.runs, args.seed, engine=args.engine, workers=args.workers,
                            scheduler=args.scheduler, quiet=args.quiet)
     seconds = time.perf_counter() - started
+    df = with_deadline_misses(scenario, df) if uses_spot(scenario) else df
     metrics = [c for c in df.columns if c.endswith(("_s", "_usd")) or c in ("attempts", "crashes", "deploy_kills",
-               "rate_limited", "pipeline_restarts", "orchestration_actions", "history_events")]
+               "rate_limited", "pipeline_restarts", "orchestration_actions", "history_events", "preemptions",
+               "on_demand_fallbacks", "deadline_missed")]
     summary = stats.summarize(df, metrics=metrics, by=("strategy",))
     labels = list(scenario.strategies)
     pairs = all_pairs(labels, comparison_pair(scenario))
