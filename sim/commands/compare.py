@@ -15,13 +15,15 @@ from pathlib import Path
 from sim.analysis.report.compare import compare_pricing, comparison_markdown, comparison_rows
 from sim.analysis.report.precision import DEFAULT_MAX_RUNS, DEFAULT_TARGET
 from sim.analysis.saving import sign_note
+from sim.analysis.spot import spot_table, uses_spot
 from sim.commands.common import add_overwrite_argument, check_common, results_folder
 from sim.commands.report import parse_precision
-from sim.commands.run import UsageError
+from sim.commands.run import UsageError, spot_text
 from sim.commands.table import render
 from sim.errors import ScenarioError
 from sim.experiment.api import ENGINES
 from sim.experiment.io import atomic_write_text
+from sim.experiment.runner import simulate_parallel
 from sim.model.costs import orchestration_profiles
 from sim.model.scenario import load_pricing_profile, load_scenario
 
@@ -86,6 +88,13 @@ def handle(args: argparse.Namespace) -> int:
     cmp = compare_pricing(scenario, profiles, runs=args.runs, seed=args.seed, path=args.sweep, engine=args.engine,
                           workers=args.workers, quiet=args.quiet, n_boot=args.boot, target=target,
                           max_runs=args.max_runs)
+    spot_lines: list[str] = []
+    spot = None
+    if uses_spot(scenario):
+        # spot or on-demand: the scenario's strategies at its settings, on the same failures
+        spot = spot_table(scenario, simulate_parallel(scenario, headline_runs(cmp, args.runs), args.seed,
+                                                      engine=args.engine, workers=args.workers, quiet=True))
+        spot_lines = spot_text(spot)
     seconds = time.perf_counter() - started
     rows = comparison_rows(cmp)
     cols = [c for c in rows[0] if c != "note"]
@@ -99,6 +108,8 @@ def handle(args: argparse.Namespace) -> int:
              f"{sign_note(cmp.a, cmp.b)}; 95% intervals",
              f"break-even along {cmp.path}: {len(cmp.grid)} points", "",
              render(cols, [[r[c] for c in cols] for r in rows])]
+    if spot_lines:
+        lines = [*lines[:2], "", *spot_lines, "", *lines[2:]]
     notes = [f"{r['profile']}: {r['note']}" for r in rows if r["note"]]
     if notes:
         lines += [""] + notes
@@ -114,8 +125,15 @@ def handle(args: argparse.Namespace) -> int:
         with results_folder(args, "compare", out, scenario):
             atomic_write_text(out / "compare.md", md)
             atomic_write_text(out / "compare.csv", pd.DataFrame(rows).to_csv(index=False))
-        print(f"wrote {out}/: compare.md, compare.csv")
+            if spot is not None:
+                atomic_write_text(out / "spot.csv", spot.to_csv(index=False, float_format="%.10g"))
+        print(f"wrote {out}/: compare.md, compare.csv" + (", spot.csv" if spot is not None else ""))
     return 0
+
+
+def headline_runs(cmp: object, runs: int) -> int:
+    """Replications at the scenario's settings: the precision target's, else ``--runs``."""
+    return getattr(cmp, "headline_runs", None) or runs
 
 
 def parse_volumes(text: str) -> list[float]:
