@@ -273,7 +273,15 @@ def set_path(raw: dict, path: ParamPath, value: Any, scenario: Scenario) -> dict
             node[key] = {}
         node = node[key]
     node[path.keys[-1]] = value
+    if path.keys[:2] == ("failures", "preemption") and path.keys[-1] in PREEMPTION_RATES:
+        for other in PREEMPTION_RATES:  # a preemption rate set here replaces the scenario's own
+            if other != path.keys[-1]:
+                node.pop(other, None)
     return out
+
+
+#: the keys that give ``[failures.preemption]`` its rate: exactly one is allowed
+PREEMPTION_RATES = ("mtbf", "monthly_frequency", "at")
 
 
 # --------------------------------------------------------------------------- values
