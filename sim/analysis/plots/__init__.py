@@ -28,6 +28,7 @@ from __future__ import annotations
 from sim.analysis.plots.costs import plot_cost_breakdown
 from sim.analysis.plots.distributions import plot_distributions, plot_saving_distribution
 from sim.analysis.plots.sensitivity import plot_sensitivity
+from sim.analysis.plots.spot import plot_spot
 from sim.analysis.plots.style import (
     OKABE_ITO,
     report_style_path,
@@ -45,6 +46,7 @@ __all__ = [
     "plot_distributions",
     "plot_saving_distribution",
     "plot_sensitivity",
+    "plot_spot",
     "plot_timeline",
     "plot_waste_vs_failure_rate",
     "report_style_path",

@@ -36,6 +36,7 @@ from sim.analysis.report.analysis import (
 )
 from sim.analysis.report.changes import changes_blocks, changes_figures
 from sim.analysis.saving import advantages, saving_of, saving_points, sign_note
+from sim.analysis.spot import spot_table, uses_spot
 from sim.experiment.io import atomic_write_bytes
 from sim.model.scenario import (
     Scenario,
@@ -594,6 +595,7 @@ def document_blocks(data: ReportData, command: str) -> list[Block]:
          "every attempt of every step, wasted work hatched, failures marked."),
     ]
 
+    blocks += spot_blocks(data)
     blocks += _pricing_blocks(data)
 
     grid_txt = f"{it.short(min(data.grid))} to {it.short(max(data.grid))}"
@@ -673,6 +675,43 @@ def document_blocks(data: ReportData, command: str) -> list[Block]:
         ]),
     ]
     return blocks
+
+
+def spot_blocks(data: ReportData) -> list[Block]:
+    """Section "Spot or on-demand?": each strategy on spot against the on-demand reference."""
+    sc = data.scenario
+    if not uses_spot(sc):
+        return []
+    table = spot_table(sc, data.runs)
+    if table.empty:
+        return [("h", 2, "Spot or on-demand?"),
+                ("p", "Every strategy runs some step on spot capacity: add one on demand (`capacity = \"on_demand\"`) "
+                      "to compare with (docs/spot.md).")]
+    conf = f"{data.options.confidence:.0%}"
+    ref = str(table["reference"].iloc[0])
+    rows = []
+    for r in table.itertuples():
+        missed = "–" if math.isnan(r.deadline_missed) else (
+            f"{r.deadline_missed:.3%} [{r.deadline_missed_low:.3%}, {r.deadline_missed_high:.3%}]")
+        rows.append([r.strategy, usd_interval(r.cost_saving_usd, r.cost_saving_low_usd, r.cost_saving_high_usd)
+                     + f" ({r.cost_saving_share:+.1%})",
+                     f"{r.delay_s + 0.0:.3g} s [{r.delay_low_s + 0.0:.3g}, {r.delay_high_s + 0.0:.3g}]", missed,
+                     f"{r.wasted_compute_s:.3g} s", f"{r.preemptions:.3g}", f"{r.on_demand_share:.1%}"])
+    deadline = sc.simulation.deadline_s
+    ref_missed = float(table["reference_deadline_missed"].iloc[0])
+    return [
+        ("h", 2, "Spot or on-demand?"),
+        ("p", f"Each strategy that runs steps on spot capacity against `{ref}` (every step on demand), on the same "
+              f"failures and preemptions in each replication: the paired cost saving per run ({ref} − strategy) and "
+              f"delay (how much later a run finishes), with {conf} intervals; the share of runs that miss the "
+              + (f"{deadline / 60:g}-minute deadline ({ref}: {ref_missed:.3%})" if deadline else "deadline (none set)")
+              + "; wasted compute, preemptions and the share of runs moved to on-demand. Model: docs/spot.md."),
+        ("table", ["strategy", "cost saving per run", "delay", "deadline missed", "wasted compute", "preemptions",
+                   "moved to on-demand"], rows),
+        ("img", "figures/spot.png", "Spot or on-demand?",
+         f"Cost saving per run against delay, each strategy on spot against {ref}, with {conf} intervals: up and "
+         "to the left is better."),
+    ]
 
 
 def _pricing_blocks(data: ReportData) -> list[Block]:
@@ -819,6 +858,11 @@ def report_files(data: ReportData, command: str, formats: Sequence[str] = ("png"
     for name, fig in changes_figures(data.changes).items():  # section "What we would change"
         for fmt in formats:
             files[f"figures/{name}.{fmt}"] = figure_bytes(fig, fmt)
+    spot = spot_table(data.scenario, data.runs) if uses_spot(data.scenario) else None
+    if spot is not None and len(spot):  # section "Spot or on-demand?"
+        for fmt in formats:
+            files[f"figures/spot.{fmt}"] = figure_bytes(plots.plot_spot(spot), fmt)
+        files["data/spot.csv"] = spot.to_csv(index=False, float_format="%.10g").encode()
     if data.changes is not None:
         files["data/optimize_candidates.csv"] = data.changes.table.to_csv(index=False, float_format="%.10g").encode()
     blocks = document_blocks(data, command)
