@@ -28,7 +28,7 @@ def plot_spot(table: pd.DataFrame, ax: Axes | None = None, title: str | None = N
             ax_.errorbar([x], [r.cost_saving_usd], xerr=xerr, yerr=yerr, color=st["color"], marker=st["marker"],
                          linestyle="none", capsize=3, markersize=7)
             handles.append(Line2D([], [], color=st["color"], marker=st["marker"], linestyle="none"))
-            labels.append(f"{r.strategy} ({r.cost_saving_share:+.0%} cost)")
+            labels.append(f"{r.strategy} (saves {r.cost_saving_share:.0%})")
         ax_.axhline(0.0, color="0.5", linewidth=0.8)
         ax_.axvline(0.0, color="0.5", linewidth=0.8)
         ax_.set_xlabel(_esc(f"delay against {ref}: later finish per run (minutes)"))
