@@ -271,3 +271,36 @@ def test_spot_on_a_graph_is_refused() -> None:
     steps = [_gpu("a", "1m"), {**_gpu("b", "1m"), "after": ["a"]}, {**_gpu("c", "1m"), "after": ["a"]}]
     with pytest.raises(ScenarioError, match="chains only"):
         scenario_from_dict(_raw(steps, {"mtbf": "1h"}, {"d": {"kind": "durable"}}), file="g.toml")
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def test_spot_table_pairs_each_spot_strategy_with_the_on_demand_reference() -> None:
+    from sim.analysis.spot import spot_table
+
+    sc = scenario_from_dict(_raw([_gpu("gen", "10m")], {"at": [300], "notice": "0s"},
+                                 {"od": {"kind": "durable", "capacity": "on_demand"}, "d": {"kind": "durable"}},
+                                 simulation={"deadline": "14m"}))
+    table = spot_table(sc, simulate(sc, 5, seed=1))
+    row = table.iloc[0]
+    assert row["reference"] == "od" and row["strategy"] == "d"
+    assert row["cost_saving_usd"] == pytest.approx(600 * 0.001 - 900 * 0.001 * (1 - SPOT_DISCOUNT))
+    assert row["delay_s"] == pytest.approx(300)
+    assert row["deadline_missed"] == 1.0 and row["reference_deadline_missed"] == 0.0
+
+
+def test_the_spot_recommendation_meets_the_deadline_and_is_cheapest() -> None:
+    from sim.analysis.optimize.spot import recommend_spot
+
+    sc = scenario_from_dict(_raw([_gpu("a", "2m"), _gpu("gen", "20m")],
+                                 {"mtbf": "15m", "notice": "2m", "unavailable_probability": 0.2,
+                                  "unavailable_wait": "30m"},
+                                 {"d": {"kind": "durable"}}, simulation={"deadline": "45m"}))
+    rec = recommend_spot(sc, 400, seed=3)
+    t = rec.table.set_index("candidate")
+    best = t.loc[rec.best]
+    assert best["deadline_missed"] <= rec.allowed_missed
+    feasible = t[t["deadline_missed"] <= rec.allowed_missed]
+    assert best["total_cost_usd"] <= feasible["total_cost_usd"].min() * 1.05
+    assert rec.best != "on_demand"  # spot at a quarter of the price pays here

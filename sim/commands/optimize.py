@@ -13,7 +13,10 @@ import pandas as pd
 from sim.analysis.analytic import daly_interval_s
 from sim.analysis.optimize.recommend import DEFAULT_HEARTBEAT_COST_S, Recommendation, recommend
 from sim.analysis.optimize.select import OBJECTIVE_LABELS, OBJECTIVES
+from sim.analysis.optimize.spot import recommend_spot
+from sim.analysis.optimize.toml_out import dumps
 from sim.analysis.saving import sign_note
+from sim.analysis.spot import uses_spot
 from sim.commands.common import add_overwrite_argument, check_common, results_folder
 from sim.commands.run import UsageError, fmt_interval, fmt_value
 from sim.commands.table import render
@@ -218,7 +221,14 @@ def _optimize(args: argparse.Namespace, scenario, out: Path, cost_s: float | Non
             interval_label="95% interval of the optimum (bootstrap)" if boot else
             "intervals not distinguishable from the optimum (paired 95%)",
             title=f"{scenario.name}: heartbeat interval of '{hb.step}'")
+    spot = None
+    if uses_spot(scenario) or scenario.failures.preemption is not None:
+        spot = recommend_spot(scenario, args.runs, args.seed, save_s=cost_s)
+        text += "\n\n" + "\n".join(spot.text())
     print(text)
+    if spot is not None:
+        atomic_write_text(out / "spot_recommended.toml", dumps(spot.scenario_raw(scenario.raw)))
+        atomic_write_bytes(out / "spot_candidates.csv", spot.table.to_csv(index=False, float_format="%.10g").encode())
     atomic_write_text(out / "recommended.toml", toml_text)
     atomic_write_text(out / "recommendation.txt", text + "\n")
     atomic_write_bytes(out / "candidates.csv", rec.table.to_csv(index=False, float_format="%.10g").encode())
@@ -231,8 +241,12 @@ def _optimize(args: argparse.Namespace, scenario, out: Path, cost_s: float | Non
         atomic_write_bytes(out / "heartbeat_curve.csv", curves.to_csv(index=False, float_format="%.10g").encode())
         save_figure(fig_hb, out / "heartbeat_interval")
         written += ["heartbeat_curve.csv", "heartbeat_interval.png/.svg"]
+    if spot is not None:
+        written += ["spot_recommended.toml", "spot_candidates.csv"]
     print(f"\nwrote {out}/: {', '.join(written)}")
     print(f"run the recommendation: python -m sim run {out / 'recommended.toml'}")
+    if spot is not None:
+        print(f"run the spot recommendation: python -m sim run {out / 'spot_recommended.toml'}")
     return 0
 
 
