@@ -53,6 +53,8 @@ _OUTCOME_MARKERS: dict[str, dict[str, Any]] = {
                          "edgecolor": "white", "label": "killed by deployment"},
     "rate_limited": {"marker": "o", "s": 70, "facecolor": "white", "edgecolor": "#000000",
                      "label": "rate limited (HTTP 429)"},
+    "preempted": {"marker": "D", "s": 90, "facecolor": "#000000", "edgecolor": "white",
+                  "label": "spot instance preempted"},
 }
 _OTHER_OUTCOME: dict[str, Any] = {"marker": "*", "s": 130, "facecolor": "white", "edgecolor": "#000000"}
 
