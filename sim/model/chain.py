@@ -65,6 +65,7 @@ from sim.model.strategies import (
     heartbeat_saves_done,
     heartbeat_settle,
 )
+from sim.model.time_prices import TIMER_EVENTS, step_prices
 from sim.model.workflow import recorded_at_s, retry_policy, retry_wait_s
 
 NEED_WORKER = object()  # yielded when the pool has no free worker; the engine sends one back
@@ -117,6 +118,10 @@ class ChainTable:
         self.scenario = scenario
         self.preempt = preemption_spec(scenario.failures.preemption)
         self.spot_plans: dict[str, object] = {}
+        # prices by time of day (sim.model.time_prices): each step's, and the steps each strategy pauses
+        self.prices = step_prices(scenario)
+        self.timed = any(p is not None for p in self.prices)
+        self.pauses: dict[str, tuple[bool, ...] | None] = {}
 
     def prepare(self, beh: Behaviour) -> None:
         """What a run of strategy ``beh`` reads, in one tuple (unpacked once per run): the
@@ -131,6 +136,9 @@ class ChainTable:
             EVENTS_AT_START * beh.persist_latency_s if beh.records_history else 0.0,
         )
         self.spot_plans[beh.label] = spot_plan(self.scenario, beh)
+        names = self.scenario.step_names
+        self.pauses[beh.label] = (tuple(name in beh.pause_for_off_peak for name in names)
+                                  if beh.pause_for_off_peak else None)
 
 
 def _draw(value: Stream | float, k: int) -> float:
@@ -193,7 +201,18 @@ def chain_run(tb: ChainTable, beh: Behaviour, renv: ReplicationEnv, out: list, w
     live = False  # the current attempt runs on a spot instance that can be preempted
     notice_save = None  # the current attempt saves on a preemption notice (its save time)
     rate_i = 0.0
+    spot_now = False  # the current attempt runs (and is billed) on spot capacity
+    prices = tb.prices if tb.timed else None
+    pauses = tb.pauses[beh.label]
     while True:
+        if pauses is not None and pauses[pos] and prices[pos] is not None:  # type: ignore[index]
+            # wait for the step's cheapest hours: a durable timer, or (restart) in the worker's memory
+            resume = prices[pos].next_lowest(t)  # type: ignore[index, union-attr]
+            if resume > t:
+                t = resume
+                if records:
+                    history += TIMER_EVENTS
+                    unit_attempts += 1  # the timer is a billable action
         if w is None:
             # (fleet) nothing is held in memory: take a worker from the pool at t
             if t >= max_t:
@@ -217,7 +236,8 @@ def chain_run(tb: ChainTable, beh: Behaviour, renv: ReplicationEnv, out: list, w
             s, lost_at, lost_cause = w.acquire(t)
         if splan is not None:
             # a step on spot waits for a live spot instance (or, after the fallback, the on-demand one)
-            live = splan.on_spot[pos] and not on_demand and spot is not None  # type: ignore[attr-defined]
+            spot_now = splan.on_spot[pos] and not on_demand  # type: ignore[attr-defined]
+            live = spot_now and spot is not None
             rate_i = splan.spot_rate_per_s[pos] if splan.on_spot[pos] and not on_demand else rate_per_s[pos]  # type: ignore[attr-defined]
             notice_save = splan.notice_save_s[pos] if live and is_gpu[pos] else None  # type: ignore[attr-defined]
             if notice_save is not None and notice_save > pspec.notice_s:  # type: ignore[union-attr]
@@ -325,14 +345,15 @@ def chain_run(tb: ChainTable, beh: Behaviour, renv: ReplicationEnv, out: list, w
             if log is not None:
                 log.append([i, k, s, end, outcome, False])
             elapsed = end - s
+            daily = prices[i] if prices is not None and not spot_now else None
             if is_gpu[i]:
-                cost = elapsed * rate_i
+                cost = elapsed * rate_i if daily is None else rate_i * daily.integral(s, end)
             elif outcome == COMPLETED:
-                cost = call_cost[i]
+                cost = call_cost[i] if daily is None else call_cost[i] * daily.multiplier(s)
             elif refused or outcome == OUTAGE or dur <= 0:  # a refused call costs nothing
                 cost = 0.0
             else:
-                cost = call_cost[i] * elapsed / dur
+                cost = call_cost[i] * elapsed / dur * (1.0 if daily is None else daily.multiplier(s))
             if outcome == CUT:
                 waste_c += elapsed + kept_c
                 waste_cost += cost + kept_cost

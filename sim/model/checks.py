@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from sim.errors import ScenarioError
 from sim.model.schema import CheckpointStrategy, HeartbeatStrategy, ScenarioSchema, Step
 from sim.model.spot import placement, spot_rate_per_s, step_capacities
+from sim.model.time_prices import applies, overlapping
 
 
 def _check_partition(groups: list[list[str]], step_names: list[str]) -> str | None:
@@ -167,6 +168,7 @@ def cross_check(sc: ScenarioSchema, file: str) -> None:
                 key, message = problem
                 raise ScenarioError(message, file=file, key=f"strategies.{label}.{key}")
     check_spot(sc, file)
+    check_schedule(sc, file)
     orch = sc.pricing.orchestration
     if orch.needs_monthly_volume and orch.monthly_workflows is None:
         what = "a fixed monthly cost to amortise" if orch.monthly_fixed_usd else "a monthly plan minimum"
@@ -220,6 +222,45 @@ def check_spot(sc: ScenarioSchema, file: str) -> None:
     if spot and sc.fleet is not None:
         raise ScenarioError("spot capacity and preemptions are modelled by sim run/compare (the DES engine), not by "
                             "the fleet engine yet", file=file, key="fleet")
+
+
+def check_schedule(sc: ScenarioSchema, file: str) -> None:
+    """Prices by time of day (docs/spot.md): known GPUs and models, no two windows on one price at
+    once, paused steps that have a window; chains without heartbeat strategies on the DES engine."""
+    windows = sc.pricing.schedule
+    for j, w in enumerate(windows):
+        for key, names, known in (("gpus", w.gpus, sc.pricing.gpu), ("models", w.models, sc.pricing.models)):
+            for name in names or []:
+                if name not in known:
+                    raise ScenarioError(f"no {key[:-1]} '{name}' in the pricing (has: {', '.join(sorted(known)) or 'none'})",
+                                        file=file, key=f"pricing.schedule[{j}].{key}")
+    for step in sc.steps:
+        mine = [(j, w) for j, w in enumerate(windows) if applies(w, step)]
+        for a, (j, w) in enumerate(mine):
+            for k, v in mine[a + 1:]:
+                if overlapping((w.start_s, w.end_s), (v.start_s, v.end_s)):
+                    raise ScenarioError(f"windows {j} and {k} both set the price of step '{step.name}' at the same "
+                                        "time of day: make them not overlap", file=file, key=f"pricing.schedule[{k}]")
+    paused = False
+    for label, config in sc.strategies.items():
+        for name in config.pause_for_off_peak:
+            key = f"strategies.{label}.pause_for_off_peak"
+            step = next((s for s in sc.steps if s.name == name), None)
+            if step is None:
+                raise ScenarioError(f"no step named '{name}' (steps: {', '.join(sc.step_names)})", file=file, key=key)
+            if not any(applies(w, step) for w in windows):
+                raise ScenarioError(f"step '{name}' has one price all day: add a [[pricing.schedule]] window for its "
+                                    f"{'GPU' if step.kind == 'gpu' else 'model'}", file=file, key=key)
+            paused = True
+        if windows and isinstance(config, HeartbeatStrategy):
+            raise ScenarioError("prices by time of day are not modelled with heartbeat saves yet: use durable or "
+                                "checkpoint", file=file, key=f"strategies.{label}.kind")
+    if (windows or paused) and sc.is_graph:
+        raise ScenarioError("prices by time of day are modelled on chains only, not on workflow graphs yet",
+                            file=file, key="pricing.schedule")
+    if (windows or paused) and sc.fleet is not None:
+        raise ScenarioError("prices by time of day are modelled by sim run (the DES engine), not by the fleet engine "
+                            "yet", file=file, key="pricing.schedule")
 
 
 # ---- workflow graph validation (issue 12): predecessors exist, no cycle, strategies defined on graphs

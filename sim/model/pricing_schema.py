@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from sim.model.fields import ConfigModel as _Model
+from sim.model.fields import NonNegativeDuration
 
 #
 # A scenario's prices combine two parts, each from a profile (a bundled name or a TOML path):
@@ -176,6 +177,25 @@ class SpotPrices(_Model):
     source_date: str = ""
 
 
+class PriceWindow(_Model):
+    """A daily window (UTC time of day) in which prices are multiplied (sim.model.time_prices)."""
+
+    start_s: NonNegativeDuration = Field(alias="start")
+    end_s: NonNegativeDuration = Field(alias="end")
+    multiplier: float = Field(gt=0.0, description="2.0: a peak; 0.5: an off-peak discount")
+    gpus: list[str] | None = Field(None, description="GPU kinds it applies to (default: every one)")
+    models: list[str] | None = Field(None, description="models it applies to (default: every one)")
+
+    @model_validator(mode="after")
+    def _check(self) -> PriceWindow:
+        for key, value in (("start", self.start_s), ("end", self.end_s)):
+            if value >= 86400.0:
+                raise ValueError(f"'{key}' is a time of day: below 24h, got {value:g} s")
+        if self.start_s == self.end_s:
+            raise ValueError("'start' and 'end' are the same time of day: an empty window")
+        return self
+
+
 class Pricing(_Model):
     name: str = "custom"
     source: str = ""
@@ -188,6 +208,7 @@ class Pricing(_Model):
     gpu: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
     models: dict[str, ModelPrice] = Field(default_factory=dict)
     spot: SpotPrices = SpotPrices()
+    schedule: list[PriceWindow] = Field(default_factory=list, description="daily windows of other prices")
     orchestration: OrchestrationPrice = OrchestrationPrice()
     #: which profile each part came from (filled in by the loader; "" = the scenario's own figures)
     models_profile: ProfileInfo = ProfileInfo()

@@ -240,6 +240,7 @@ class SpotChoices(_Model):
     capacity: Capacity | dict[str, Capacity] | None = None
     fallback_after: int = Field(0, ge=0, description="move to on-demand after this many preemptions (0: never)")
     fallback_rule: FallbackRule = "none"
+    pause_for_off_peak: list[str] = Field(default_factory=list, description="steps that wait for their cheapest hours")
 
 
 class RestartStrategy(SpotChoices):
@@ -389,6 +390,14 @@ class TemporalModel(_Model):
 class Simulation(_Model):
     max_time_s: PositiveDuration = Field(30 * 86400.0, alias="max_time")
     deadline_s: PositiveDuration | None = Field(None, alias="deadline", description="a run should finish by then (spot fallback rules, deadline misses)")
+    start_time_of_day_s: NonNegativeDuration = Field(0.0, alias="start_time_of_day", description="UTC time of day at time 0 (prices by time of day)")
+
+    @field_validator("start_time_of_day_s")
+    @classmethod
+    def _in_a_day(cls, value: float) -> float:
+        if value >= 86400.0:
+            raise ValueError(f"a time of day is below 24h, got {value:g} s")
+        return value
 
 
 class Defaults(_Model):

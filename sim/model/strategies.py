@@ -61,6 +61,7 @@ class Behaviour:
     fallback_after: int = 0
     fallback_rule: str = "none"
     save_on_notice: bool = False
+    pause_for_off_peak: tuple[str, ...] = ()  # steps that wait for their cheapest hours (sim.model.time_prices)
 
     def is_checkpoint(self, step_index: int, n_steps: int) -> bool:
         """Is progress recorded once step ``step_index`` (0-based) completes?"""
@@ -88,11 +89,12 @@ def behaviour(label: str, config: StrategyConfig, steps: Sequence[Step] = ()) ->
     beh = _behaviour(label, config, steps)
     capacity, fallback_after, rule = config.capacity, config.fallback_after, config.fallback_rule
     save = isinstance(config, HeartbeatStrategy) and config.save_on_notice
-    if capacity is None and not fallback_after and rule == "none" and not save:
+    pause = tuple(config.pause_for_off_peak)
+    if capacity is None and not fallback_after and rule == "none" and not save and not pause:
         return beh
     by_step = tuple(sorted(capacity.items())) if isinstance(capacity, dict) else ()
     return replace(beh, capacity=capacity if isinstance(capacity, str) else "", capacity_by_step=by_step,
-                   fallback_after=fallback_after, fallback_rule=rule, save_on_notice=save)
+                   fallback_after=fallback_after, fallback_rule=rule, save_on_notice=save, pause_for_off_peak=pause)
 
 
 def _behaviour(label: str, config: StrategyConfig, steps: Sequence[Step] = ()) -> Behaviour:
