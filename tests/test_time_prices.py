@@ -145,3 +145,21 @@ def test_bad_time_price_inputs_get_one_clear_message(change: dict, key: str, wor
         scenario_from_dict(raw, file="s.toml")
     text = str(info.value)
     assert "s.toml" in text and key in text and words in text, text
+
+
+def test_pause_table_and_recommendation_on_a_hand_worked_case() -> None:
+    """prep (10 min, constant price) then gen (1 h, half price 22:00-06:00) at 14:00: pausing gen
+    saves 0.5 × $0.001/s × 3600 s = $1.80 minus the timer's $1 action, 7 h 50 min later."""
+    from sim.analysis.optimize.spot import recommend_pauses
+    from sim.analysis.spot import pause_table
+
+    sched = [{"start": "22h", "end": "6h", "multiplier": 0.5, "gpus": ["h100"]}]
+    steps = [{"name": "prep", "kind": "gpu", "price_per_hour": 3.6, "duration": "10m"}, _gpu("gen", "1h")]
+    sc = scenario_from_dict(_raw(steps, sched, {"durable": {"kind": "durable"},
+                                                "pause": {"kind": "durable", "pause_for_off_peak": ["gen"]}}))
+    row = pause_table(sc, simulate(sc, 3, seed=1)).iloc[0]
+    assert (row["strategy"], row["reference"]) == ("pause", "durable")
+    assert row["cost_saving_usd"] == pytest.approx(1.8 - 1.0)
+    assert row["delay_s"] == pytest.approx(7 * H + 50 * 60)
+    rec = recommend_pauses(sc, 3, seed=1)
+    assert list(rec.table["steps"]) == ["gen"] and rec.best == "gen"

@@ -86,3 +86,45 @@ def spot_table(scenario: Scenario, df: pd.DataFrame) -> pd.DataFrame:
             "on_demand_share": float(part["on_demand_fallbacks"].mean()),
         })
     return pd.DataFrame(rows, columns=SPOT_COLUMNS)
+
+
+PAUSE_COLUMNS = ["strategy", "reference", "runs", "cost_saving_usd", "cost_saving_low_usd", "cost_saving_high_usd",
+                 "cost_saving_share", "delay_s", "delay_low_s", "delay_high_s", "wasted_compute_s",
+                 "reference_wasted_compute_s"]
+
+
+def pause_pairs(scenario: Scenario) -> list[tuple[str, str]]:
+    """(strategy that pauses for cheaper hours, the strategy it is compared with): the first
+    strategy of the same kind that does not pause, else the first that does not pause."""
+    plain = [label for label, c in scenario.strategies.items() if not c.pause_for_off_peak]
+    pairs = []
+    for label, config in scenario.strategies.items():
+        if not config.pause_for_off_peak or not plain:
+            continue
+        same = [p for p in plain if scenario.strategies[p].kind == config.kind]
+        pairs.append((label, (same or plain)[0]))
+    return pairs
+
+
+def paired_saving_and_delay(df: pd.DataFrame, label: str, reference: str) -> dict[str, float]:
+    """The paired cost saving (reference − label) and delay (label − reference) with 95% intervals."""
+    paired = paired_differences(df, reference, label, metrics=["total_cost_usd", "makespan_s"]).set_index("metric")
+    cost, delay = paired.loc["total_cost_usd"], paired.loc["makespan_s"]
+    return {
+        "runs": int(cost["n"]), "cost_saving_usd": float(cost["mean_diff"]),
+        "cost_saving_low_usd": float(cost["ci_low"]), "cost_saving_high_usd": float(cost["ci_high"]),
+        "cost_saving_share": float(cost["mean_diff"]) / float(cost["mean_a"]) if cost["mean_a"] else math.nan,
+        "delay_s": -float(delay["mean_diff"]), "delay_low_s": -float(delay["ci_high"]),
+        "delay_high_s": -float(delay["ci_low"]),
+    }
+
+
+def pause_table(scenario: Scenario, df: pd.DataFrame) -> pd.DataFrame:
+    """One row per strategy that pauses for cheaper hours: what pausing saves and what it costs in time."""
+    rows = []
+    for label, reference in pause_pairs(scenario):
+        rows.append({"strategy": label, "reference": reference, **paired_saving_and_delay(df, label, reference),
+                     "wasted_compute_s": float(df.loc[df["strategy"] == label, "wasted_compute_s"].mean()),
+                     "reference_wasted_compute_s": float(df.loc[df["strategy"] == reference,
+                                                                "wasted_compute_s"].mean())})
+    return pd.DataFrame(rows, columns=PAUSE_COLUMNS)

@@ -13,7 +13,7 @@ import pandas as pd
 from sim.analysis.analytic import daly_interval_s
 from sim.analysis.optimize.recommend import DEFAULT_HEARTBEAT_COST_S, Recommendation, recommend
 from sim.analysis.optimize.select import OBJECTIVE_LABELS, OBJECTIVES
-from sim.analysis.optimize.spot import recommend_spot
+from sim.analysis.optimize.spot import recommend_pauses, recommend_spot
 from sim.analysis.optimize.toml_out import dumps
 from sim.analysis.saving import sign_note
 from sim.analysis.spot import uses_spot
@@ -225,7 +225,13 @@ def _optimize(args: argparse.Namespace, scenario, out: Path, cost_s: float | Non
     if uses_spot(scenario) or scenario.failures.preemption is not None:
         spot = recommend_spot(scenario, args.runs, args.seed, save_s=cost_s)
         text += "\n\n" + "\n".join(spot.text())
+    pauses = None
+    if scenario.pricing.schedule:
+        pauses = recommend_pauses(scenario, args.runs, args.seed)
+        text += "\n\n" + "\n".join(pauses.text())
     print(text)
+    if pauses is not None:
+        atomic_write_bytes(out / "off_peak_candidates.csv", pauses.table.to_csv(index=False, float_format="%.10g").encode())
     if spot is not None:
         atomic_write_text(out / "spot_recommended.toml", dumps(spot.scenario_raw(scenario.raw)))
         atomic_write_bytes(out / "spot_candidates.csv", spot.table.to_csv(index=False, float_format="%.10g").encode())
@@ -243,6 +249,8 @@ def _optimize(args: argparse.Namespace, scenario, out: Path, cost_s: float | Non
         written += ["heartbeat_curve.csv", "heartbeat_interval.png/.svg"]
     if spot is not None:
         written += ["spot_recommended.toml", "spot_candidates.csv"]
+    if pauses is not None:
+        written += ["off_peak_candidates.csv"]
     print(f"\nwrote {out}/: {', '.join(written)}")
     print(f"run the recommendation: python -m sim run {out / 'recommended.toml'}")
     if spot is not None:

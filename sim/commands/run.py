@@ -14,7 +14,7 @@ import pandas as pd
 
 from sim import stats
 from sim.analysis.saving import Saving, advantage_of, advantages, sign_note
-from sim.analysis.spot import spot_table, uses_spot, with_deadline_misses
+from sim.analysis.spot import pause_table, spot_table, uses_spot, with_deadline_misses
 from sim.commands.common import (
     UsageError,  # noqa: F401 - re-exported: other commands import it from here
     add_overwrite_argument,
@@ -161,9 +161,27 @@ def report_text(scenario: Scenario, df: pd.DataFrame, summary: pd.DataFrame, pai
         lines.append(render(["", f"saving of {a}", f"share of {b}'s value"], rows, indent="  "))
     if uses_spot(scenario):
         lines += ["", *spot_text(spot_table(scenario, df))]
+    pauses = pause_table(scenario, df)
+    if len(pauses):
+        lines += ["", *pause_text(pauses)]
     lines.append("")
     lines.append("95% confidence intervals (Student t over replications; on the log scale where it would cross 0).")
     return "\n".join(lines)
+
+
+def pause_text(table: pd.DataFrame) -> list[str]:
+    """What pausing for the cheaper hours saves and what it costs in time, paired."""
+    lines = ["pausing for the cheaper hours (pause_for_off_peak), against the same strategy run at once, on the "
+             "same failures:", ""]
+    rows = [[r.strategy, r.reference,
+             fmt_interval("total_cost_usd", r.cost_saving_usd, r.cost_saving_low_usd, r.cost_saving_high_usd)
+             + f" ({r.cost_saving_share:+.1%})",
+             fmt_interval("makespan_s", r.delay_s, r.delay_low_s, r.delay_high_s),
+             f"{fmt_value('wasted_compute_s', r.wasted_compute_s)} vs "
+             f"{fmt_value('wasted_compute_s', r.reference_wasted_compute_s)}"] for r in table.itertuples()]
+    lines.append(render(["", "against", "cost saving per run", "delay (later finish)", "wasted compute"], rows,
+                        indent="  "))
+    return lines
 
 
 def spot_text(table: pd.DataFrame) -> list[str]:

@@ -160,3 +160,62 @@ def recommend_spot(scenario: Scenario, runs: int, seed: int = 0, save_s: float |
             best = c.label
             break
     return SpotRecommendation(table, best, reference, allowed, {c.label: c for c in cands}, runs)
+
+
+@dataclass
+class PauseRecommendation:
+    """Which steps are worth waiting for their cheapest hours (``recommend_pauses``)."""
+
+    table: pd.DataFrame  # one row per candidate: steps paused, saving and delay with intervals
+    base: str
+    runs: int
+
+    @property
+    def best(self) -> str | None:
+        """The steps to pause: among the candidates whose saving is significant (interval above 0)
+        and within 1% of the largest, the one with the least delay, then the fewest steps; None
+        when no pause saves money."""
+        ok = self.table[self.table["cost_saving_low_usd"] > 0]
+        if ok.empty:
+            return None
+        top = ok[ok["cost_saving_usd"] >= 0.99 * ok["cost_saving_usd"].max()]
+        top = top.assign(n=top["steps"].str.count(",")).sort_values(["delay_s", "n"], kind="stable")
+        return str(top["steps"].iloc[0])
+
+    def text(self) -> list[str]:
+        lines = [f"off-peak: pausing each priced step for its cheapest hours, durable, {self.runs:,} replications, "
+                 "against running it at once:"]
+        for r in self.table.itertuples():
+            per_h = r.cost_saving_usd / (r.delay_s / 3600.0) if r.delay_s > 0 else math.nan
+            lines.append(f"  pause {r.steps:<40} saves ${r.cost_saving_usd:.4g} [${r.cost_saving_low_usd:.4g}, "
+                         f"${r.cost_saving_high_usd:.4g}] per run ({r.cost_saving_share:+.1%}), finishes "
+                         f"{r.delay_s / 3600:.3g} h later" + ("" if math.isnan(per_h) else f" (${per_h:.3g} per hour)"))
+        best = self.best
+        row = self.table.set_index("steps").loc[best] if best is not None else None
+        lines.append("off-peak recommended: " + (
+            f"pause {best} (saves ${row['cost_saving_usd']:.4g} per run, {row['delay_s'] / 3600:.3g} h later) if a "
+            "run may finish that much later" if row is not None else "no step: waiting does not pay"))
+        return lines
+
+
+def recommend_pauses(scenario: Scenario, runs: int, seed: int = 0) -> PauseRecommendation:
+    """Simulate durable execution pausing each step whose price changes with the time of day (and
+    all of them), against durable running at once, on the same failures."""
+    from sim.analysis.spot import paired_saving_and_delay
+    from sim.model.time_prices import step_prices
+
+    priced = [s.name for s, p in zip(scenario.steps, step_prices(scenario), strict=True) if p is not None]
+    if not priced:
+        raise ValueError("no step's price changes with the time of day ([[pricing.schedule]])")
+    latency = max((getattr(c, "persist_latency_s", 0.0) for c in scenario.strategies.values()), default=0.0)
+    sets = [[name] for name in priced] + ([priced] if len(priced) > 1 else [])
+    strategies = {"at_once": {"kind": "durable", "persist_latency": latency}}
+    for names in sets:
+        strategies[", ".join(names)] = {"kind": "durable", "persist_latency": latency, "pause_for_off_peak": names}
+    raw = scenario.raw
+    raw["strategies"] = strategies
+    base = Path(scenario.path).parent if scenario.path else None
+    trial = scenario_from_dict(raw, file=scenario.path or "<scenario>", base_dir=base)
+    df = simulate(trial, runs, seed)
+    rows = [{"steps": ", ".join(names), **paired_saving_and_delay(df, ", ".join(names), "at_once")} for names in sets]
+    return PauseRecommendation(pd.DataFrame(rows), "at_once", runs)
