@@ -304,3 +304,17 @@ def test_the_spot_recommendation_meets_the_deadline_and_is_cheapest() -> None:
     feasible = t[t["deadline_missed"] <= rec.allowed_missed]
     assert best["total_cost_usd"] <= feasible["total_cost_usd"].min() * 1.05
     assert rec.best != "on_demand"  # spot at a quarter of the price pays here
+
+
+def test_a_notice_save_after_periodic_saves_keeps_both() -> None:
+    """Saves every 5 min of work (30 s each) and on notice (30 s, 2-min notice); a kill at 400 s of a
+    15-min step: one periodic save at 300 s of work (330 s), then work until the notice save at
+    370 s: 340 s of work survive, 30 s are lost. The rest (560 s, one periodic save) runs
+    400–990 s. Heartbeats: 1 periodic + 1 on notice, then 1."""
+    hb = {"kind": "heartbeat", "every": "5m", "checkpoint_cost": "30s", "save_on_notice": True}
+    sc = scenario_from_dict(_raw([_gpu("gen", "15m")], {"at": [400], "notice": "2m"}, {"hb": hb}))
+    row = simulate(sc, 1, seed=1).iloc[0]
+    assert row["makespan_s"] == pytest.approx(990)
+    assert row["wasted_compute_s"] == pytest.approx(30)
+    assert row["useful_compute_s"] == pytest.approx(960)
+    assert row["heartbeats"] == 3

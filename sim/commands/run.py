@@ -270,10 +270,11 @@ def _run_into(args: argparse.Namespace, scenario: Scenario, out: Path) -> int:
     df = simulate_parallel(scenario, args.runs, args.seed, engine=args.engine, workers=args.workers,
                            scheduler=args.scheduler, quiet=args.quiet)
     seconds = time.perf_counter() - started
-    df = with_deadline_misses(scenario, df) if uses_spot(scenario) else df
+    spot = uses_spot(scenario) or scenario.failures.preemption is not None
+    df = with_deadline_misses(scenario, df) if spot else df
     metrics = [c for c in df.columns if c.endswith(("_s", "_usd")) or c in ("attempts", "crashes", "deploy_kills",
-               "rate_limited", "pipeline_restarts", "orchestration_actions", "history_events", "preemptions",
-               "on_demand_fallbacks", "deadline_missed")]
+               "rate_limited", "pipeline_restarts", "orchestration_actions", "history_events")
+               or (spot and c in ("preemptions", "on_demand_fallbacks", "deadline_missed"))]
     summary = stats.summarize(df, metrics=metrics, by=("strategy",))
     labels = list(scenario.strategies)
     pairs = all_pairs(labels, comparison_pair(scenario))

@@ -360,18 +360,17 @@ def chain_run(tb: ChainTable, beh: Behaviour, renv: ReplicationEnv, out: list, w
                 kept_c = kept_cost = 0.0
                 finish, cut = max_t, True
                 break
-            if outcome == PREEMPTED and notice_save is not None:
+            if outcome == PREEMPTED and notice_save is not None and elapsed > notice_save:
                 # the notice's save: the work done until the save began survives (with the time
                 # of the periodic saves before it); the save and what came after it are lost
                 every = hb[i] if hb_attempt else 0.0
                 x = elapsed - notice_save
-                if x > 0.0:
-                    saved += notice_save_progress_s(elapsed, notice_save, every, hb_cost[i], saves)
-                    heartbeats += 1 + (heartbeat_saves_done(x, saves, every, hb_cost[i]) if hb_attempt else 0)
-                    kept_c += x
-                    kept_cost += x * rate_i
-                    elapsed -= x
-                    cost -= x * rate_i
+                saved += notice_save_progress_s(elapsed, notice_save, every, hb_cost[i], saves)
+                heartbeats += 1 + (heartbeat_saves_done(x, saves, every, hb_cost[i]) if hb_attempt else 0)
+                kept_c += x
+                kept_cost += x * rate_i
+                elapsed -= x
+                cost -= x * rate_i
             elif hb_attempt:  # a heartbeat attempt: its completed saves survive a failure
                 sent, elapsed, cost, saved, kept_c, kept_cost = heartbeat_settle(
                     outcome == COMPLETED, elapsed, cost, saves, saved, kept_c, kept_cost, hb[i], hb_cost[i],
