@@ -20,6 +20,7 @@ from sim import stats
 from sim.analysis.closed_form import analytic_breakeven
 from sim.analysis.report.document import closed_form_position
 from sim.analysis.saving import advantages, saving_points, sign_note
+from sim.analysis.spot import spot_strategies
 from sim.commands.common import results_folder
 from sim.commands.run import UsageError, finish
 from sim.commands.sweep import LABELS, add_execution_arguments, check_common, check_metric, fmt_x
@@ -53,6 +54,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--a", default="durable", help="strategy A of the difference A - B (default durable)")
     p.add_argument("--b", default="restart", help="strategy B (default restart)")
     add_execution_arguments(p)
+    p.add_argument("--spot", action="store_true",
+                   help="also every strategy that runs steps on spot capacity against the on-demand reference (the "
+                   "first strategy with every step on demand), on the coarse grid (docs/spot.md); --b defaults to "
+                   "the reference and --a to a spot strategy")
     p.add_argument("--out", help="output folder (default results/<scenario>-breakeven-<hash>)")
     p.add_argument("--refine", type=int, default=1, help="refinement sweeps after the coarse one (default 1)")
     p.add_argument("--refine-points", type=int, default=9, help="points per refinement sweep (default 9)")
@@ -133,6 +138,15 @@ def handle(args: argparse.Namespace) -> int:
     if args.runs < 2:
         raise UsageError("break-even needs --runs of at least 2")
     scenario = load_scenario(args.scenario)
+    spot_labels: list[str] = []
+    if args.spot:
+        spot_labels, reference = spot_strategies(scenario)
+        if not spot_labels or reference is None:
+            raise UsageError("--spot needs a strategy on spot capacity and one with every step on demand")
+        if args.b == "restart" and reference != "restart":
+            args.b = reference
+        if args.a == args.b or args.a not in spot_labels and args.a == "durable":
+            args.a = "durable" if "durable" in spot_labels else spot_labels[0]
     for label in (args.a, args.b):
         if label not in scenario.strategies:
             raise UsageError(f"unknown strategy {label!r}; the scenario has {', '.join(scenario.strategies)}")
@@ -164,6 +178,8 @@ def handle(args: argparse.Namespace) -> int:
                  f"({result.seconds:.1f} s)", "  " + _describe(be, vary.path, args.metric)]
         also_be = {m: stats.breakeven(df, vary.path, m, args.a, args.b, n_boot=args.boot, seed=args.seed)
                    for m in metrics[1:]}
+        spot_be = {label: stats.breakeven(df, vary.path, args.metric, label, args.b, n_boot=args.boot, seed=args.seed)
+                   for label in spot_labels}
         stages = [{"stage": "coarse", "values": list(vary.values), "estimate": be.estimate, "ci_low": be.ci_low,
                    "ci_high": be.ci_high, "status": be.status}]
         final = be
@@ -217,6 +233,13 @@ def handle(args: argparse.Namespace) -> int:
             lines.append("analytic: no closed form for this scenario and parameter (closed forms: "
                          "failures.rate_limit.probability with 429s only; failures.crash.mtbf with exponential "
                          "crashes on fixed-duration GPU steps)")
+        if spot_be:
+            lines.append(f"spot against {args.b}, {label} (coarse grid):")
+            for s_label, sbe in spot_be.items():
+                lines.append(f"  {s_label}: " + _describe(sbe, vary.path, args.metric))
+                record.setdefault("spot", {})[s_label] = {
+                    "against": args.b, "status": sbe.status, "estimate": sbe.estimate, "ci_low": sbe.ci_low,
+                    "ci_high": sbe.ci_high, "winner": sbe.winner}
         for m, mbe in also_be.items():
             lines.append(f"also {LABELS.get(m, m)} (coarse grid): " + _describe(mbe, vary.path, m))
             record.setdefault("also", {})[m] = {"status": mbe.status, "estimate": mbe.estimate,
