@@ -318,3 +318,30 @@ def test_a_notice_save_after_periodic_saves_keeps_both() -> None:
     assert row["wasted_compute_s"] == pytest.approx(30)
     assert row["useful_compute_s"] == pytest.approx(960)
     assert row["heartbeats"] == 3
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def test_sim_run_shows_spot_against_on_demand_and_pausing(tmp_path, capsys) -> None:
+    from sim.cli import main
+
+    assert main(["run", "video_spot", "--runs", "40", "--out", str(tmp_path / "a"), "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert "spot or on-demand? each strategy on spot against on_demand" in text
+    assert "durable_save" in text and "deadline missed" in text
+    assert main(["run", "research_off_peak", "--runs", "40", "--out", str(tmp_path / "b"), "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert "pausing for the cheaper hours" in text and "durable_pause  durable" in text
+
+
+@pytest.mark.slow
+def test_sim_breakeven_spot_gives_each_spot_strategy(tmp_path, capsys) -> None:
+    from sim.cli import main
+
+    assert main(["breakeven", "video_spot", "--vary", "failures.preemption.mtbf=log:5m:2h:3", "--spot", "--runs", "30",
+                 "--refine", "0", "--boot", "100", "--out", str(tmp_path / "be"), "--quiet"]) in (0, 3)
+    text = capsys.readouterr().out
+    assert "spot against on_demand" in text
+    for label in ("restart", "durable", "durable_save", "save_fallback", "save_greedy", "mixed"):
+        assert f"  {label}: " in text
