@@ -235,7 +235,8 @@ class SpotChoices(_Model):
     """What every strategy may say about spot capacity (docs/spot.md): ``capacity`` for every GPU
     step ("spot" or "on_demand") or per step (a table of step names), and the move to on-demand for
     good at a preemption: after ``fallback_after`` preemptions, or by a deadline rule
-    (``fallback_rule``: "greedy" or "uniform_progress", against ``[simulation] deadline``)."""
+    (``fallback_rule``: "greedy" or "uniform_progress", against ``[simulation] deadline``); and
+    the steps that wait for their cheapest hours (``pause_for_off_peak``, sim.model.time_prices)."""
 
     capacity: Capacity | dict[str, Capacity] | None = None
     fallback_after: int = Field(0, ge=0, description="move to on-demand after this many preemptions (0: never)")

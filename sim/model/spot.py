@@ -110,10 +110,6 @@ class SpotPlan:
     deadline_s: float  # inf: none
     work_s: tuple[float, ...]  # mean work of each step (the deadline rules' estimate of what is left)
 
-    @property
-    def any_spot(self) -> bool:
-        return any(self.on_spot)
-
 
 def switch_to_on_demand(plan: SpotPlan, spec: PreemptionSpec, preemptions: int, at_s: float,
                         remaining_work_s: float) -> bool:
