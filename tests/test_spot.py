@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from sim import scenario_from_dict
@@ -345,3 +346,16 @@ def test_sim_breakeven_spot_gives_each_spot_strategy(tmp_path, capsys) -> None:
     assert "spot against on_demand" in text
     for label in ("restart", "durable", "durable_save", "save_fallback", "save_greedy", "mixed"):
         assert f"  {label}: " in text
+
+
+@pytest.mark.slow
+def test_the_report_has_a_spot_or_on_demand_section(tmp_path, capsys) -> None:
+    from sim.cli import main
+
+    out = tmp_path / "rep"
+    assert main(["report", "video_spot", "--quick", "--runs", "100", "--out", str(out), "--no-svg"]) in (0, 3)
+    text = (out / "report.md").read_text()
+    assert "## Spot or on-demand?" in text and "figures/spot.png" in text
+    assert (out / "figures" / "spot.png").stat().st_size > 0
+    table = pd.read_csv(out / "data" / "spot.csv")
+    assert list(table["strategy"]) == ["restart", "durable", "durable_save", "save_fallback", "save_greedy", "mixed"]
