@@ -163,3 +163,14 @@ def test_pause_table_and_recommendation_on_a_hand_worked_case() -> None:
     assert row["delay_s"] == pytest.approx(7 * H + 50 * 60)
     rec = recommend_pauses(sc, 3, seed=1)
     assert list(rec.table["steps"]) == ["gen"] and rec.best == "gen"
+
+
+def test_spot_prices_follow_their_own_windows() -> None:
+    """A window for spot prices only: a step on spot pays it, the same step on demand does not."""
+    sched = [{"start": "22h", "end": "6h", "multiplier": 0.5, "capacity": "spot"}]
+    raw = _raw([_gpu("gen", "1h")], sched, {"spot": {"kind": "durable", "capacity": "spot"},
+                                            "od": {"kind": "durable"}}, start="23h")
+    raw["pricing"]["spot"] = {"discount": 0.6}
+    df = simulate(scenario_from_dict(raw), 1, seed=1).set_index("strategy")
+    assert df.loc["spot", "compute_cost_usd"] == pytest.approx(3600 * 0.001 * 0.4 * 0.5)
+    assert df.loc["od", "compute_cost_usd"] == pytest.approx(3600 * 0.001)

@@ -120,7 +120,8 @@ class ChainTable:
         self.spot_plans: dict[str, object] = {}
         # prices by time of day (sim.model.time_prices): each step's, and the steps each strategy pauses
         self.prices = step_prices(scenario)
-        self.timed = any(p is not None for p in self.prices)
+        self.spot_prices = step_prices(scenario, spot=True)
+        self.timed = any(p is not None for p in (*self.prices, *self.spot_prices))
         self.pauses: dict[str, tuple[bool, ...] | None] = {}
 
     def prepare(self, beh: Behaviour) -> None:
@@ -203,11 +204,14 @@ def chain_run(tb: ChainTable, beh: Behaviour, renv: ReplicationEnv, out: list, w
     rate_i = 0.0
     spot_now = False  # the current attempt runs (and is billed) on spot capacity
     prices = tb.prices if tb.timed else None
+    spot_prices = tb.spot_prices if tb.timed else None
     pauses = tb.pauses[beh.label]
     while True:
-        if pauses is not None and pauses[pos] and prices[pos] is not None:  # type: ignore[index]
+        if pauses is not None and pauses[pos]:
             # wait for the step's cheapest hours: a durable timer, or (restart) in the worker's memory
-            resume = prices[pos].next_lowest(t)  # type: ignore[index, union-attr]
+            on_spot_next = splan is not None and splan.on_spot[pos] and not on_demand  # type: ignore[attr-defined]
+            daily = (spot_prices if on_spot_next else prices)[pos]  # type: ignore[index]
+            resume = t if daily is None else daily.next_lowest(t)
             if resume > t:
                 t = resume
                 if records:
@@ -345,7 +349,7 @@ def chain_run(tb: ChainTable, beh: Behaviour, renv: ReplicationEnv, out: list, w
             if log is not None:
                 log.append([i, k, s, end, outcome, False])
             elapsed = end - s
-            daily = prices[i] if prices is not None and not spot_now else None
+            daily = None if prices is None else (spot_prices if spot_now else prices)[i]  # type: ignore[index]
             if is_gpu[i]:
                 cost = elapsed * rate_i if daily is None else rate_i * daily.integral(s, end)
             elif outcome == COMPLETED:

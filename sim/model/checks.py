@@ -235,12 +235,14 @@ def check_schedule(sc: ScenarioSchema, file: str) -> None:
                     raise ScenarioError(f"no {key[:-1]} '{name}' in the pricing (has: {', '.join(sorted(known)) or 'none'})",
                                         file=file, key=f"pricing.schedule[{j}].{key}")
     for step in sc.steps:
-        mine = [(j, w) for j, w in enumerate(windows) if applies(w, step)]
-        for a, (j, w) in enumerate(mine):
-            for k, v in mine[a + 1:]:
-                if overlapping((w.start_s, w.end_s), (v.start_s, v.end_s)):
-                    raise ScenarioError(f"windows {j} and {k} both set the price of step '{step.name}' at the same "
-                                        "time of day: make them not overlap", file=file, key=f"pricing.schedule[{k}]")
+        for spot in (False, True):
+            mine = [(j, w) for j, w in enumerate(windows) if applies(w, step, spot)]
+            for a, (j, w) in enumerate(mine):
+                for k, v in mine[a + 1:]:
+                    if overlapping((w.start_s, w.end_s), (v.start_s, v.end_s)):
+                        raise ScenarioError(f"windows {j} and {k} both set the price of step '{step.name}' at the "
+                                            "same time of day: make them not overlap", file=file,
+                                            key=f"pricing.schedule[{k}]")
     paused = False
     for label, config in sc.strategies.items():
         for name in config.pause_for_off_peak:
@@ -248,7 +250,7 @@ def check_schedule(sc: ScenarioSchema, file: str) -> None:
             step = next((s for s in sc.steps if s.name == name), None)
             if step is None:
                 raise ScenarioError(f"no step named '{name}' (steps: {', '.join(sc.step_names)})", file=file, key=key)
-            if not any(applies(w, step) for w in windows):
+            if not any(applies(w, step) or applies(w, step, spot=True) for w in windows):
                 raise ScenarioError(f"step '{name}' has one price all day: add a [[pricing.schedule]] window for its "
                                     f"{'GPU' if step.kind == 'gpu' else 'model'}", file=file, key=key)
             paused = True

@@ -185,6 +185,8 @@ class PriceWindow(_Model):
     multiplier: float = Field(gt=0.0, description="2.0: a peak; 0.5: an off-peak discount")
     gpus: list[str] | None = Field(None, description="GPU kinds it applies to (default: every one)")
     models: list[str] | None = Field(None, description="models it applies to (default: every one)")
+    capacity: Literal["on_demand", "spot", "both"] = Field(
+        "on_demand", description="GPU prices it applies to: on-demand, spot, or both")
 
     @model_validator(mode="after")
     def _check(self) -> PriceWindow:

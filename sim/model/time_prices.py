@@ -1,14 +1,14 @@
 """Prices that change with the time of day, and pausing for the cheaper hours (docs/spot.md).
 
-``[[pricing.schedule]]`` windows multiply on-demand GPU prices and model token prices during a
-daily window (UTC time of day ``start`` to ``end``, wrapping past midnight when ``end`` <
-``start``): 2.0 for a peak, 0.5 for an off-peak discount. A window applies to the GPU kinds in
-``gpus`` and the models in ``models`` (each default: every one). Windows that apply to the same
-price must not overlap. Time 0 of a run is ``[simulation] start_time_of_day``.
+``[[pricing.schedule]]`` windows multiply GPU prices and model token prices during a daily
+window (UTC time of day ``start`` to ``end``, wrapping past midnight when ``end`` < ``start``):
+2.0 for a peak, 0.5 for an off-peak discount. A window applies to the GPU kinds in ``gpus`` and
+the models in ``models`` (each default: every one), and to on-demand GPU prices, spot prices or
+both (``capacity``, default on-demand). Windows that apply to the same price must not overlap.
+Time 0 of a run is ``[simulation] start_time_of_day``.
 
 A GPU attempt pays its rate times the integral of the multiplier over the attempt; an LLM call
-pays its token price times the multiplier at the call's start. Spot prices do not follow the
-schedule.
+pays its token price times the multiplier at the call's start.
 
 A strategy that pauses a step (``pause_for_off_peak``) waits, before each attempt of that step
 that would start above its price's lowest multiplier of the day, until that multiplier comes
@@ -96,25 +96,29 @@ def overlapping(a: tuple[float, float], b: tuple[float, float]) -> bool:
     return any(x0 < y1 and y0 < x1 for x0, x1 in pieces(a) for y0, y1 in pieces(b))
 
 
-def step_prices(scenario: Scenario) -> list[DailyPrice | None]:
-    """Each step's price over the day (None: a constant price, or a wait step)."""
+def step_prices(scenario: Scenario, spot: bool = False) -> list[DailyPrice | None]:
+    """Each step's price over the day, on demand (or on spot capacity: ``spot``); None: a
+    constant price, or a wait step."""
     windows = scenario.pricing.schedule
     if not windows:
         return [None] * len(scenario.steps)
     offset = scenario.simulation.start_time_of_day_s
     out: list[DailyPrice | None] = []
     for step in scenario.steps:
-        mine = tuple((w.start_s, w.end_s, w.multiplier) for w in windows if applies(w, step))
+        mine = tuple((w.start_s, w.end_s, w.multiplier) for w in windows if applies(w, step, spot))
         out.append(DailyPrice(mine, offset) if mine else None)
     return out
 
 
-def applies(window: object, step: Step) -> bool:
-    """Does a ``[[pricing.schedule]]`` window apply to the price of ``step``?"""
+def applies(window: object, step: Step, spot: bool = False) -> bool:
+    """Does a ``[[pricing.schedule]]`` window apply to the price of ``step`` (on demand, or on
+    spot capacity: ``spot``, GPU steps only)?"""
     if step.kind == "gpu":
+        if window.capacity not in (("spot", "both") if spot else ("on_demand", "both")):  # type: ignore[attr-defined]
+            return False
         if step.price_per_hour is not None:
             return window.gpus is None  # type: ignore[attr-defined]
         return window.gpus is None or step.gpu in window.gpus  # type: ignore[attr-defined]
     if step.kind == "llm":
-        return window.models is None or step.model in window.models  # type: ignore[attr-defined]
+        return not spot and (window.models is None or step.model in window.models)  # type: ignore[attr-defined]
     return False
