@@ -174,3 +174,13 @@ def test_spot_prices_follow_their_own_windows() -> None:
     df = simulate(scenario_from_dict(raw), 1, seed=1).set_index("strategy")
     assert df.loc["spot", "compute_cost_usd"] == pytest.approx(3600 * 0.001 * 0.4 * 0.5)
     assert df.loc["od", "compute_cost_usd"] == pytest.approx(3600 * 0.001)
+
+
+@pytest.mark.slow
+def test_the_report_has_a_waiting_section(tmp_path) -> None:
+    from sim.cli import main
+
+    out = tmp_path / "rep"
+    assert main(["report", "research_off_peak", "--quick", "--runs", "100", "--out", str(out), "--no-svg"]) in (0, 3)
+    text = (out / "report.md").read_text()
+    assert "## Waiting for the cheaper hours" in text and "| durable_pause | durable |" in text

@@ -36,7 +36,7 @@ from sim.analysis.report.analysis import (
 )
 from sim.analysis.report.changes import changes_blocks, changes_figures
 from sim.analysis.saving import advantages, saving_of, saving_points, sign_note
-from sim.analysis.spot import spot_table, uses_spot
+from sim.analysis.spot import pause_table, spot_table, uses_spot
 from sim.experiment.io import atomic_write_bytes
 from sim.model.scenario import (
     Scenario,
@@ -596,6 +596,7 @@ def document_blocks(data: ReportData, command: str) -> list[Block]:
     ]
 
     blocks += spot_blocks(data)
+    blocks += pause_blocks(data)
     blocks += _pricing_blocks(data)
 
     grid_txt = f"{it.short(min(data.grid))} to {it.short(max(data.grid))}"
@@ -711,6 +712,27 @@ def spot_blocks(data: ReportData) -> list[Block]:
         ("img", "figures/spot.png", "Spot or on-demand?",
          f"Cost saving per run against delay, each strategy on spot against {ref}, with {conf} intervals: up and "
          "to the left is better."),
+    ]
+
+
+def pause_blocks(data: ReportData) -> list[Block]:
+    """Section "Waiting for the cheaper hours": each strategy that pauses against the same kind run at once."""
+    table = pause_table(data.scenario, data.runs)
+    if table.empty:
+        return []
+    conf = f"{data.options.confidence:.0%}"
+    rows = [[r.strategy, r.reference,
+             usd_interval(r.cost_saving_usd, r.cost_saving_low_usd, r.cost_saving_high_usd)
+             + f" ({r.cost_saving_share:+.1%})",
+             f"{r.delay_s / 3600 + 0.0:.3g} h [{r.delay_low_s / 3600 + 0.0:.3g}, {r.delay_high_s / 3600 + 0.0:.3g}]",
+             f"{r.wasted_compute_s:.3g} s vs {r.reference_wasted_compute_s:.3g} s"] for r in table.itertuples()]
+    return [
+        ("h", 2, "Waiting for the cheaper hours"),
+        ("p", f"Each strategy that pauses steps until their prices' cheapest hours (`pause_for_off_peak`) against the "
+              f"same kind of strategy run at once, on the same failures: the paired cost saving per run and how much "
+              f"later a run finishes, with {conf} intervals. A durable workflow waits on a timer; a restart-style "
+              "pipeline holds its progress in memory, where a crash or a deployment can take it. Model: docs/spot.md."),
+        ("table", ["strategy", "against", "cost saving per run", "delay", "wasted compute"], rows),
     ]
 
 
