@@ -28,6 +28,7 @@ import pandas as pd
 from sim.analysis.spot import with_deadline_misses
 from sim.experiment.api import simulate
 from sim.model.scenario import Scenario, scenario_from_dict
+from sim.model.spot import preemption_spec
 from sim.stats import paired_differences
 
 DEFAULT_SAVE_S = 20.0
@@ -50,6 +51,7 @@ class SpotRecommendation:
     allowed_missed: float
     candidates: dict[str, SpotCandidate]
     runs: int
+    persist_latency_s: float = 0.0
 
     def text(self) -> list[str]:
         rows = self.table.sort_values("total_cost_usd").head(8)
@@ -76,8 +78,9 @@ class SpotRecommendation:
     def scenario_raw(self, raw: dict) -> dict:
         """``raw`` (a scenario's table) with two strategies: the reference and the recommendation."""
         out = copy.deepcopy(raw)
-        out["strategies"] = {"on_demand": copy.deepcopy(self.candidates[self.reference].table),
-                             "recommended": copy.deepcopy(self.candidates[self.best].table)}
+        latency = {"persist_latency": self.persist_latency_s}
+        out["strategies"] = {"on_demand": {**copy.deepcopy(self.candidates[self.reference].table), **latency},
+                             "recommended": {**copy.deepcopy(self.candidates[self.best].table), **latency}}
         return out
 
 
@@ -93,14 +96,11 @@ def _candidates(scenario: Scenario, save_s: float) -> list[SpotCandidate]:
     pre = scenario.failures.preemption
     life_s = math.nan
     if pre is not None and pre.at_s is None:
-        from sim.model.spot import preemption_spec
-
         life_s = preemption_spec(pre).life.mean()  # type: ignore[union-attr]
-    recoveries: list[tuple[str, dict]] = [
-        ("durable", {"kind": "durable"}),
-        ("save on notice", {"kind": "heartbeat", "save_on_notice": True, "checkpoint_cost": save_s}),
-    ]
-    if math.isfinite(life_s) and save_s > 0:
+    recoveries: list[tuple[str, dict]] = [("durable", {"kind": "durable"})]
+    if not scenario.pricing.schedule:  # (heartbeat saves are not modelled with prices by time of day)
+        recoveries.append(("save on notice", {"kind": "heartbeat", "save_on_notice": True, "checkpoint_cost": save_s}))
+    if math.isfinite(life_s) and save_s > 0 and not scenario.pricing.schedule:
         every = math.sqrt(2.0 * save_s * life_s)
         if every < longest.duration.mean():
             recoveries.append((f"save on notice + every {every / 60:.3g} min",
@@ -159,7 +159,7 @@ def recommend_spot(scenario: Scenario, runs: int, seed: int = 0, save_s: float |
         if d["ci_low"] <= 0.0:
             best = c.label
             break
-    return SpotRecommendation(table, best, reference, allowed, {c.label: c for c in cands}, runs)
+    return SpotRecommendation(table, best, reference, allowed, {c.label: c for c in cands}, runs, latency)
 
 
 @dataclass
