@@ -12,7 +12,7 @@ from sim import scenario_from_dict
 from sim.engines import fast
 from sim.errors import ScenarioError
 from sim.experiment.api import simulate
-from sim.model.time_prices import DAY_S, DailyPrice
+from sim.model.time_prices import DAY_S, DailyPrice, TracePrice
 
 H = 3600.0
 
@@ -184,3 +184,26 @@ def test_the_report_has_a_waiting_section(tmp_path) -> None:
     assert main(["report", "research_off_peak", "--quick", "--runs", "100", "--out", str(out), "--no-svg"]) in (0, 3)
     text = (out / "report.md").read_text()
     assert "## Waiting for the cheaper hours" in text and "| durable_pause | durable |" in text
+
+
+def test_a_price_trace_by_hand() -> None:
+    """A trace: ×2 for the first 2 h, ×0.5 from 2 h to 5 h, ×1 after. A 4-h step from 0 pays
+    2 h × 2 + 2 h × 0.5; paused, it waits until 2 h and pays 3 h × 0.5 + 1 h × 1."""
+    trace = {"at": ["0s", "2h", "5h"], "multiplier": [2.0, 0.5, 1.0]}
+    raw = _raw([_gpu("gen", "4h")], [], {"now": {"kind": "durable"},
+                                         "wait": {"kind": "durable", "pause_for_off_peak": ["gen"]}})
+    raw["pricing"]["traces"] = [trace]
+    df = simulate(scenario_from_dict(raw), 1, seed=1).set_index("strategy")
+    rate = 0.001
+    assert df.loc["now", "compute_cost_usd"] == pytest.approx(rate * (2 * H * 2 + 2 * H * 0.5))
+    assert df.loc["wait", "compute_cost_usd"] == pytest.approx(rate * (3 * H * 0.5 + 1 * H))
+    assert df.loc["wait", "makespan_s"] == pytest.approx(6 * H)
+    p = TracePrice((0.0, 2 * H, 5 * H), (2.0, 0.5, 1.0))
+    assert p.next_lowest(3 * H) == 3 * H and p.next_lowest(6 * H) == 6 * H and p.lowest == 0.5
+
+
+def test_a_trace_and_windows_on_the_same_price_are_refused() -> None:
+    raw = _raw([_gpu("gen", "1h")], OFF_PEAK, {"d": {"kind": "durable"}})
+    raw["pricing"]["traces"] = [{"at": ["0s"], "multiplier": [1.5]}]
+    with pytest.raises(ScenarioError, match="pricing.traces"):
+        scenario_from_dict(raw, file="s.toml")

@@ -226,7 +226,7 @@ def _optimize(args: argparse.Namespace, scenario, out: Path, cost_s: float | Non
         spot = recommend_spot(scenario, args.runs, args.seed, save_s=cost_s)
         text += "\n\n" + "\n".join(spot.text())
     pauses = None
-    if scenario.pricing.schedule:
+    if scenario.pricing.schedule or scenario.pricing.traces:
         pauses = recommend_pauses(scenario, args.runs, args.seed)
         text += "\n\n" + "\n".join(pauses.text())
     print(text)

@@ -227,13 +227,21 @@ def check_spot(sc: ScenarioSchema, file: str) -> None:
 def check_schedule(sc: ScenarioSchema, file: str) -> None:
     """Prices by time of day (docs/spot.md): known GPUs and models, no two windows on one price at
     once, paused steps that have a window; chains without heartbeat strategies on the DES engine."""
-    windows = sc.pricing.schedule
-    for j, w in enumerate(windows):
-        for key, names, known in (("gpus", w.gpus, sc.pricing.gpu), ("models", w.models, sc.pricing.models)):
-            for name in names or []:
-                if name not in known:
-                    raise ScenarioError(f"no {key[:-1]} '{name}' in the pricing (has: {', '.join(sorted(known)) or 'none'})",
-                                        file=file, key=f"pricing.schedule[{j}].{key}")
+    windows, traces = sc.pricing.schedule, sc.pricing.traces
+    for table, items in (("schedule", windows), ("traces", traces)):
+        for j, w in enumerate(items):
+            for key, names, known in (("gpus", w.gpus, sc.pricing.gpu), ("models", w.models, sc.pricing.models)):
+                for name in names or []:
+                    if name not in known:
+                        raise ScenarioError(f"no {key[:-1]} '{name}' in the pricing (has: "
+                                            f"{', '.join(sorted(known)) or 'none'})", file=file,
+                                            key=f"pricing.{table}[{j}].{key}")
+    for step in sc.steps:
+        for spot in (False, True):
+            mine = [j for j, tr in enumerate(traces) if applies(tr, step, spot)]
+            if len(mine) > 1 or (mine and any(applies(w, step, spot) for w in windows)):
+                raise ScenarioError(f"two price paths set the price of step '{step.name}': one trace, or daily "
+                                    "windows, per price", file=file, key=f"pricing.traces[{mine[-1]}]")
     for step in sc.steps:
         for spot in (False, True):
             mine = [(j, w) for j, w in enumerate(windows) if applies(w, step, spot)]
@@ -250,13 +258,15 @@ def check_schedule(sc: ScenarioSchema, file: str) -> None:
             step = next((s for s in sc.steps if s.name == name), None)
             if step is None:
                 raise ScenarioError(f"no step named '{name}' (steps: {', '.join(sc.step_names)})", file=file, key=key)
-            if not any(applies(w, step) or applies(w, step, spot=True) for w in windows):
-                raise ScenarioError(f"step '{name}' has one price all day: add a [[pricing.schedule]] window for its "
+            if not any(applies(w, step) or applies(w, step, spot=True) for w in (*windows, *traces)):
+                raise ScenarioError(f"step '{name}' has one price all day: add a [[pricing.schedule]] window (or a "
+                                    "[[pricing.traces]] path) for its "
                                     f"{'GPU' if step.kind == 'gpu' else 'model'}", file=file, key=key)
             paused = True
-        if windows and isinstance(config, HeartbeatStrategy):
+        if (windows or traces) and isinstance(config, HeartbeatStrategy):
             raise ScenarioError("prices by time of day are not modelled with heartbeat saves yet: use durable or "
                                 "checkpoint", file=file, key=f"strategies.{label}.kind")
+    windows = windows or traces
     if (windows or paused) and sc.is_graph:
         raise ScenarioError("prices by time of day are modelled on chains only, not on workflow graphs yet",
                             file=file, key="pricing.schedule")

@@ -198,6 +198,28 @@ class PriceWindow(_Model):
         return self
 
 
+class PriceTrace(_Model):
+    """Prices multiplied by ``multiplier[k]`` from run time ``at[k]`` until the next instant (the
+    last one holds on): a recorded or forecast price path (sim.model.time_prices)."""
+
+    at_s: list[NonNegativeDuration] = Field(alias="at", min_length=1)
+    multiplier: list[Annotated[float, Field(gt=0.0)]] = Field(min_length=1)
+    gpus: list[str] | None = Field(None, description="GPU kinds it applies to (default: every one)")
+    models: list[str] | None = Field(None, description="models it applies to (default: every one)")
+    capacity: Literal["on_demand", "spot", "both"] = "on_demand"
+
+    @model_validator(mode="after")
+    def _check(self) -> PriceTrace:
+        if len(self.at_s) != len(self.multiplier):
+            raise ValueError(f"'at' and 'multiplier' need the same length, got {len(self.at_s)} and "
+                             f"{len(self.multiplier)}")
+        if self.at_s[0] != 0.0:
+            raise ValueError("'at' starts at 0s (the price at a run's start)")
+        if any(b <= a for a, b in zip(self.at_s, self.at_s[1:], strict=False)):
+            raise ValueError("'at' must be strictly increasing")
+        return self
+
+
 class Pricing(_Model):
     name: str = "custom"
     source: str = ""
@@ -211,6 +233,7 @@ class Pricing(_Model):
     models: dict[str, ModelPrice] = Field(default_factory=dict)
     spot: SpotPrices = SpotPrices()
     schedule: list[PriceWindow] = Field(default_factory=list, description="daily windows of other prices")
+    traces: list[PriceTrace] = Field(default_factory=list, description="price paths over a run's time")
     orchestration: OrchestrationPrice = OrchestrationPrice()
     #: which profile each part came from (filled in by the loader; "" = the scenario's own figures)
     models_profile: ProfileInfo = ProfileInfo()

@@ -257,7 +257,7 @@ def spot_reason(scenario: Scenario) -> str | None:
     fleet) cannot run ``scenario``: preemptions, or a step on spot capacity; None otherwise."""
     if scenario.failures.preemption is not None:
         return "the scenario has spot preemptions ([failures.preemption]): only the DES engine models them"
-    if scenario.pricing.schedule:
+    if scenario.pricing.schedule or scenario.pricing.traces:
         return "the scenario's prices change with the time of day ([[pricing.schedule]]): only the DES engine models them"
     for label, config in scenario.strategies.items():
         if "spot" in step_capacities(scenario, *placement(config.capacity)):

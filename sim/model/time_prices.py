@@ -19,6 +19,7 @@ wait loses it.
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -84,6 +85,43 @@ class DailyPrice:
         return t + min(waits)
 
 
+@dataclass(frozen=True)
+class TracePrice:
+    """The multiplier of one price along a run's time: ``multipliers[k]`` from ``at[k]`` (at[0] = 0)
+    until the next instant, the last one holding on. The same interface as ``DailyPrice``."""
+
+    at: tuple[float, ...]
+    multipliers: tuple[float, ...]
+
+    def _index(self, t: float) -> int:
+        return bisect.bisect_right(self.at, t) - 1
+
+    def multiplier(self, t: float) -> float:
+        return self.multipliers[max(self._index(t), 0)]
+
+    @property
+    def lowest(self) -> float:
+        return min(self.multipliers)
+
+    def integral(self, a: float, b: float) -> float:
+        total, k = 0.0, max(self._index(a), 0)
+        x = a
+        while x < b:
+            end = self.at[k + 1] if k + 1 < len(self.at) else math.inf
+            y = min(b, end)
+            total += (y - x) * self.multipliers[k]
+            x, k = y, k + 1
+        return total
+
+    def next_lowest(self, t: float) -> float:
+        """The first instant >= t at which the price is at its lowest from t on."""
+        k = max(self._index(t), 0)
+        low = min(self.multipliers[k:])
+        if self.multipliers[k] <= low:
+            return t
+        return next(self.at[j] for j in range(k + 1, len(self.at)) if self.multipliers[j] <= low)
+
+
 def _length(start: float, end: float) -> float:
     return end - start if start < end else DAY_S - start + end
 
@@ -96,15 +134,19 @@ def overlapping(a: tuple[float, float], b: tuple[float, float]) -> bool:
     return any(x0 < y1 and y0 < x1 for x0, x1 in pieces(a) for y0, y1 in pieces(b))
 
 
-def step_prices(scenario: Scenario, spot: bool = False) -> list[DailyPrice | None]:
-    """Each step's price over the day, on demand (or on spot capacity: ``spot``); None: a
-    constant price, or a wait step."""
-    windows = scenario.pricing.schedule
-    if not windows:
+def step_prices(scenario: Scenario, spot: bool = False) -> list[DailyPrice | TracePrice | None]:
+    """Each step's price over time, on demand (or on spot capacity: ``spot``): its trace, else its
+    daily windows; None: a constant price, or a wait step."""
+    windows, traces = scenario.pricing.schedule, scenario.pricing.traces
+    if not windows and not traces:
         return [None] * len(scenario.steps)
     offset = scenario.simulation.start_time_of_day_s
-    out: list[DailyPrice | None] = []
+    out: list[DailyPrice | TracePrice | None] = []
     for step in scenario.steps:
+        trace = next((tr for tr in traces if applies(tr, step, spot)), None)
+        if trace is not None:
+            out.append(TracePrice(tuple(trace.at_s), tuple(trace.multiplier)))
+            continue
         mine = tuple((w.start_s, w.end_s, w.multiplier) for w in windows if applies(w, step, spot))
         out.append(DailyPrice(mine, offset) if mine else None)
     return out

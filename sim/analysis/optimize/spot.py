@@ -98,9 +98,10 @@ def _candidates(scenario: Scenario, save_s: float) -> list[SpotCandidate]:
     if pre is not None and pre.at_s is None:
         life_s = preemption_spec(pre).life.mean()  # type: ignore[union-attr]
     recoveries: list[tuple[str, dict]] = [("durable", {"kind": "durable"})]
-    if not scenario.pricing.schedule:  # (heartbeat saves are not modelled with prices by time of day)
+    timed = bool(scenario.pricing.schedule or scenario.pricing.traces)
+    if not timed:  # (heartbeat saves are not modelled with prices that change with time)
         recoveries.append(("save on notice", {"kind": "heartbeat", "save_on_notice": True, "checkpoint_cost": save_s}))
-    if math.isfinite(life_s) and save_s > 0 and not scenario.pricing.schedule:
+    if math.isfinite(life_s) and save_s > 0 and not timed:
         every = math.sqrt(2.0 * save_s * life_s)
         if every < longest.duration.mean():
             recoveries.append((f"save on notice + every {every / 60:.3g} min",
@@ -206,7 +207,7 @@ def recommend_pauses(scenario: Scenario, runs: int, seed: int = 0) -> PauseRecom
 
     priced = [s.name for s, p in zip(scenario.steps, step_prices(scenario), strict=True) if p is not None]
     if not priced:
-        raise ValueError("no step's price changes with the time of day ([[pricing.schedule]])")
+        raise ValueError("no step's price changes with time ([[pricing.schedule]] or [[pricing.traces]])")
     latency = max((getattr(c, "persist_latency_s", 0.0) for c in scenario.strategies.values()), default=0.0)
     sets = [[name] for name in priced] + ([priced] if len(priced) > 1 else [])
     strategies = {"at_once": {"kind": "durable", "persist_latency": latency}}
