@@ -92,7 +92,7 @@ def handle(args: argparse.Namespace) -> int:
     spot = None
     if uses_spot(scenario):
         # spot or on-demand: the scenario's strategies at its settings, on the same failures
-        spot = spot_table(scenario, simulate_parallel(scenario, headline_runs(cmp, args.runs), args.seed,
+        spot = spot_table(scenario, simulate_parallel(scenario, cmp.headline_runs or args.runs, args.seed,
                                                       engine=args.engine, workers=args.workers, quiet=True))
         spot_lines = spot_text(spot)
     seconds = time.perf_counter() - started
@@ -129,11 +129,6 @@ def handle(args: argparse.Namespace) -> int:
                 atomic_write_text(out / "spot.csv", spot.to_csv(index=False, float_format="%.10g"))
         print(f"wrote {out}/: compare.md, compare.csv" + (", spot.csv" if spot is not None else ""))
     return 0
-
-
-def headline_runs(cmp: object, runs: int) -> int:
-    """Replications at the scenario's settings: the precision target's, else ``--runs``."""
-    return getattr(cmp, "headline_runs", None) or runs
 
 
 def parse_volumes(text: str) -> list[float]:
