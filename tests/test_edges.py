@@ -99,6 +99,17 @@ def test_transformed_intervals_by_hand():
     assert bounded_interval(100.0, 1.0, 3, (0.0, math.inf)) == pytest.approx((100 - t2, 100 + t2))
 
 
+def test_proportion_interval_is_wilsons_and_not_empty_at_zero():
+    from sim.stats.bounds import proportion_interval
+
+    z2 = 1.959963984540054 ** 2
+    share, low, high = proportion_interval(0, 5000)
+    assert (share, low) == (0.0, 0.0) and high == pytest.approx(z2 / (5000 + z2))  # Wilson's upper end at 0 of n
+    share, low, high = proportion_interval(30, 100)  # Wilson by hand
+    centre, half = (0.3 + z2 / 200) / (1 + z2 / 100), (z2 ** 0.5 / (1 + z2 / 100)) * math.sqrt(0.3 * 0.7 / 100 + z2 / 4e4)
+    assert (share, low, high) == pytest.approx((0.3, centre - half, centre + half))
+
+
 def test_three_replication_fleet_intervals_respect_their_bounds(tmp_path, capsys):
     out = tmp_path / "fleet"
     assert main(["fleet", str(FLEET), "--replications", "3", "--seed", "1", "--out", str(out), "--quiet"]) == 0

@@ -15,7 +15,7 @@ import pandas as pd
 from sim.model.scenario import Scenario
 from sim.model.spot import placement, step_capacities
 from sim.stats import paired_differences
-from sim.stats.bounds import mean_interval
+from sim.stats.bounds import proportion_interval
 
 SPOT_COLUMNS = [
     "strategy", "reference", "runs", "cost_saving_usd", "cost_saving_low_usd", "cost_saving_high_usd",
@@ -69,7 +69,8 @@ def spot_table(scenario: Scenario, df: pd.DataFrame) -> pd.DataFrame:
         paired = paired_differences(df, reference, label, metrics=metrics).set_index("metric")
         cost, delay = paired.loc["total_cost_usd"], paired.loc["makespan_s"]
         if has_deadline:
-            missed = mean_interval(part["deadline_missed"].to_numpy(float), "deadline_missed_fraction")
+            flags = part["deadline_missed"].to_numpy(bool)
+            missed = proportion_interval(int(flags.sum()), flags.size)
         else:
             missed = (math.nan, math.nan, math.nan)
         rows.append({

@@ -19,7 +19,8 @@ import math
 import numpy as np
 from scipy import stats as sps
 
-__all__ = ["MIN_REPLICATIONS", "bounded_interval", "few_replications_warning", "mean_interval", "metric_bounds"]
+__all__ = ["MIN_REPLICATIONS", "bounded_interval", "few_replications_warning", "mean_interval", "metric_bounds",
+           "proportion_interval"]
 
 MIN_REPLICATIONS = 10
 
@@ -99,3 +100,13 @@ def mean_interval(values: np.ndarray, metric: str, confidence: float = 0.95) -> 
     se = float(x.std(ddof=1)) / math.sqrt(n) if n >= 2 else math.nan
     low, high = bounded_interval(mean, se, n, metric_bounds(metric), confidence)
     return mean, float(low), float(high)
+
+
+def proportion_interval(hits: int, n: int, confidence: float = 0.95) -> tuple[float, float, float]:
+    """(share, low, high) of ``hits`` events in ``n`` independent runs, with Wilson's score
+    interval: unlike a t interval on 0/1 values, it does not shrink to [0, 0] when no run had the
+    event (0 of n gives [0, z²/(n + z²)]). NaN for n = 0."""
+    if n <= 0:
+        return math.nan, math.nan, math.nan
+    ci = sps.binomtest(int(hits), int(n)).proportion_ci(confidence_level=confidence, method="wilson")
+    return hits / n, float(ci.low), float(ci.high)
