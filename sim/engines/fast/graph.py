@@ -1,0 +1,581 @@
+"""The vectorised executor for workflow graphs: the workflow model (``sim.model.workflow``) over
+arrays of replications.
+
+Each replication of a strategy is the state machine of ``WorkflowRun``, and a batch of them is
+advanced in lock-step: one round per event time of each run (``_Batch.round``). The units of a
+graph (instance j of step i) are the columns of (runs × units) arrays, in (step, instance) order,
+the order in which the engine starts runnable units and processes attempts that end at the same
+instant; a round
+
+1. starts the runnable units (due, within ``max_concurrency`` and the worker's ``activity_slots``;
+   waits take no slot) and draws what each attempt meets: a 429 or its duration;
+2. moves each run to its next event: the first attempt end, or the first pending unit's due time
+   (the engine's ``_next_event_time``);
+3. processes the attempts that end then, step by step in the engine's order: a completion
+   (recorded at once by a single-step activity of a recording strategy; held in memory by a
+   multi-step one until the activity completes), or a 429 retried for that instance alone
+   (``retry_in_place``, and every single-step activity of a recording strategy), with the step's
+   back-off, at least Retry-After, or a 429 that rolls a multi-step activity back (``restart``,
+   checkpoint groups): its attempts in flight are cancelled, what it completed is wasted, and it
+   re-runs from its entry steps after its back-off.
+
+Sums (compute, cost) are accumulated in the engine's order with ``np.cumsum`` (sequential), so
+every column equals the engine's to the bit.
+
+What it does not follow, a run at a time: a run that meets a worker crash, a deployment or the
+horizon before it completes, or a retry policy that gives up. Such a run is handed, from its start, to the engine's
+own run logic (``WorkflowRun``, without SimPy: nothing else shares its clock); as both read the
+same draws (pure functions of (seed, replication, source, index)), its result is the engine's.
+``why_not`` names what it does not follow for a whole scenario (heartbeats inside steps).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.engines.fast.common import _JITTER_CODES, _LANE, INF, _backoff
+from sim.model.chain import RUN_FIELDS
+from sim.model.failures import Worker, build_environments, worker_spec
+from sim.model.rng import Source, replication_keys, uniforms
+from sim.model.scenario import Scenario
+from sim.model.strategies import EVENTS_AT_START, EVENTS_PER_ACTIVITY, Behaviour, behaviour
+from sim.model.workflow import (
+    GRAPH_SOURCES,
+    INSTANCE_LANE,
+    Graph,
+    GraphDraws,
+    WorkflowRun,
+    retry_policy,
+)
+
+BATCH = 8192  # runs of one strategy stepped together (their state: a few (runs × units) arrays)
+COMPACT = 0.5  # drop finished runs from the arrays once fewer than this share is still running
+
+IDLE, PENDING, INFLIGHT, DONE = 0, 1, 2, 3
+_NOT_PER_RUN = frozenset({"jitter_keys", "takes_slot", "act_of_step", "per_unit_step"})  # (indexed by batch row,
+# unit or step: not compacted)
+
+
+def why_not(scenario: Scenario) -> str | None:
+    """Why this executor cannot run this graph (None if it can)."""
+    for label, config in scenario.strategies.items():
+        if behaviour(label, config, scenario.steps).heartbeat_every_s > 0:
+            return (f"strategy '{label}' saves progress inside steps (heartbeats): the graph executor does not "
+                    "follow heartbeats; the DES engine does")
+    return None
+
+
+class _Layout:
+    """A batch's units: the columns of its arrays, in (step, instance) order."""
+
+    def __init__(self, graph: Graph, counts: np.ndarray):
+        n = graph.n
+        widths = counts.max(axis=0) if counts.size else np.ones(n, dtype=np.int64)
+        self.offset = np.concatenate([[0], np.cumsum(widths)]).astype(np.int64)
+        self.cols = [slice(int(self.offset[i]), int(self.offset[i + 1])) for i in range(n)]
+        self.width = int(self.offset[-1])
+        self.step = np.repeat(np.arange(n), widths)
+        self.instance = np.concatenate([np.arange(w) for w in widths]).astype(np.int64)
+        self.lane = (self.step + self.instance * INSTANCE_LANE).astype(np.uint64) * _LANE
+
+
+class _Batch:
+    """One strategy's runs of a batch of replications, stepped in lock-step (module docstring)."""
+
+    def __init__(self, graph: Graph, beh: Behaviour, runs: np.ndarray, seed: int, scenario: Scenario):
+        g = self.g = graph
+        self.beh = beh
+        acts = self.acts = graph.activities_of(beh)
+        size = self.size = len(runs)
+        n = g.n
+        ckeys = replication_keys(seed, Source.COUNT, runs)
+        counts = np.empty((size, n), dtype=np.int64)
+        for i, c in enumerate(g.counts):
+            counts[:, i] = c.fixed if c.fixed is not None else c.ppf(uniforms(ckeys, np.uint64(i) * _LANE))
+        self.lay = lay = _Layout(g, counts)
+        u_width = lay.width
+        self.keys = {s: replication_keys(seed, s, runs) for s in (Source.DURATION, Source.RATE_LIMIT,
+                                                                  Source.RETRY_AFTER)}
+        self.row = np.arange(size)  # each state row's index in the batch
+        self.count = counts
+        self.exists = lay.instance[None, :] < counts[:, lay.step]
+        self.st = np.where(self.exists, IDLE, DONE).astype(np.int8)  # (absent instances: done, never counted)
+        self.due = np.full((size, u_width), INF)
+        self.start = np.zeros((size, u_width))
+        self.end = np.full((size, u_width), INF)
+        self.calls = np.zeros((size, u_width), dtype=np.int64)
+        self.k = np.zeros((size, u_width), dtype=np.int64)
+        self.lim = np.zeros((size, u_width), dtype=bool)
+        self.work = np.zeros((size, u_width))  # the current attempt's work (0 for a 429)
+        self.fails = np.zeros((size, u_width), dtype=np.int64)
+        self.prev_sleep = np.zeros((size, u_width))
+        m = len(acts.steps)
+        self.n_done = np.zeros((size, n), dtype=np.int64)
+        self.running = np.zeros((size, n), dtype=np.int64)
+        self.visible = np.zeros((size, n))
+        self.left = np.tile(np.array([len(s) for s in acts.steps], dtype=np.int64), (size, 1))
+        self.open = np.zeros((size, m), dtype=bool)
+        self.pend_c = np.zeros((size, m))
+        self.pend_cost = np.zeros((size, m))
+        self.a_fails = np.zeros((size, m), dtype=np.int64)
+        self.a_prev_sleep = np.zeros((size, m))
+        self.acts_left = np.full(size, m, dtype=np.int64)
+        self.busy = np.zeros(size, dtype=np.int64)
+        self.now = np.zeros(size)
+        for name in ("useful_c", "useful_cost", "waste_c", "waste_cost"):
+            setattr(self, name, np.zeros(size))
+        records = beh.records_history
+        self.history = np.full(size, EVENTS_AT_START if records else 0, dtype=np.int64)
+        for name in ("unit_attempts", "attempts", "rate_limited", "restarts", "retries"):
+            setattr(self, name, np.zeros(size, dtype=np.int64))
+        self.finish = np.full(size, INF)
+        # the first instant the worker or the horizon acts: a crash, a deployment, max_time
+        f = scenario.failures
+        due = np.full(size, g.max_time_s)
+        if f.crash is not None:
+            due = np.minimum(due, f.crash.time_to_failure.ppf(uniforms(replication_keys(seed, Source.CRASH, runs),
+                                                                       np.uint64(0))))
+        if f.deploy is not None:
+            d = f.deploy
+            if d.mode == "scheduled":
+                first = d.at_s[0] if d.at_s else INF
+                due = np.minimum(due, first)
+            else:
+                u = uniforms(replication_keys(seed, Source.DEPLOY, runs), np.uint64(0))
+                due = np.minimum(due, u * d.every_s if d.mode == "periodic" else -d.every_s * np.log1p(-u))
+        self.worker_due = due
+        self.handed = np.zeros(size, dtype=bool)  # runs handed to the engine's run logic (batch rows)
+        # per-step constants
+        self.lat = beh.persist_latency_s
+        self.unit_events = [g.wait_events[i] if g.is_wait[i] else EVENTS_PER_ACTIVITY for i in range(n)]
+        self.in_place = [beh.retry_429_in_place or acts.per_unit[acts.of[i]] for i in range(n)]
+        pol = [retry_policy(beh, g.retry[i], True) for i in range(n)]
+        self.policy = pol
+        self.rollback_policy = [retry_policy(beh, g.retry[i], False) for i in range(n)]
+        self.jitter_keys = replication_keys(seed, Source.JITTER, runs) if any(
+            p.jitter != "none" for p in (*pol, *self.rollback_policy)) else None
+        self.takes_slot = ~np.asarray(g.is_wait, dtype=bool)[lay.step]  # (a wait takes no worker slot)
+        self.act_of_step = np.asarray(acts.of)
+        self.per_unit_step = np.asarray(acts.per_unit)[self.act_of_step]
+        # start: the entry steps of the activities that follow nothing
+        at = 0.0 + (EVENTS_AT_START * self.lat if records else 0.0)
+        self.handed |= self.worker_due <= 0.0
+        for a, ext in enumerate(acts.ext_preds):
+            if not ext:
+                for i in acts.entry[a]:
+                    self._activate(np.arange(size), i, np.full(size, at))
+
+    # ------------------------------------------------------------------ helpers
+
+    def _activate(self, rows: np.ndarray, i: int, at: np.ndarray) -> None:
+        """Every instance of step i becomes pending at ``at`` (in the state rows ``rows``)."""
+        cols = self.lay.cols[i]
+        sel = self.exists[rows, cols]
+        self.st[rows, cols] = np.where(sel, PENDING, self.st[rows, cols])
+        self.due[rows, cols] = np.where(sel, at[:, None], self.due[rows, cols])
+
+    def _draw(self, source: Source, r: np.ndarray, c: np.ndarray, k: np.ndarray) -> np.ndarray:
+        return uniforms(self.keys[source][self.row[r]], self.lay.lane[c] + k.astype(np.uint64))
+
+    def _compact(self, keep: np.ndarray) -> None:
+        for name, value in list(vars(self).items()):
+            if isinstance(value, np.ndarray) and name not in _NOT_PER_RUN and value.shape[:1] == (self.size,):
+                setattr(self, name, value[keep])
+        self.size = int(keep.sum())
+
+    # ------------------------------------------------------------------ a round
+
+    def start_runnable(self, act: np.ndarray) -> None:
+        """Start the units that are due, within the limits (``WorkflowRun._start_runnable``)."""
+        g, lay = self.g, self.lay
+        rows = np.flatnonzero(act & (self.due.min(axis=1) <= self.now))
+        if rows.size == 0:
+            return
+        cand = self.due[rows] <= self.now[rows, None]  # (a unit is due only while pending)
+        ok = cand.copy()
+        for i in range(g.n):
+            if g.max_concurrency[i] and not g.is_wait[i]:
+                cols = lay.cols[i]
+                free = g.max_concurrency[i] - self.running[rows, i]
+                ok[:, cols] &= np.cumsum(cand[:, cols], axis=1) <= free[:, None]
+        if g.slots:
+            taking = ok & self.takes_slot[None, :]
+            free = g.slots - self.busy[rows]
+            ok &= ~(taking & (np.cumsum(taking, axis=1) > free[:, None]))
+        sub, c = np.nonzero(ok)
+        if sub.size == 0:
+            return
+        r = rows[sub]
+        k = self.calls[r, c]
+        self.calls[r, c] = k + 1
+        self.k[r, c] = k
+        step = lay.step[c]
+        acts = self.acts
+        np.add.at(self.unit_attempts, r[self.per_unit_step[step]], 1)
+        for a in range(len(acts.steps)):
+            if acts.per_unit[a]:
+                continue
+            rows_a = np.unique(r[self.act_of_step[step] == a])
+            self.unit_attempts[rows_a[~self.open[rows_a, a]]] += 1
+            self.open[rows_a, a] = True
+        work = self.takes_slot[c]
+        work_r = r[work]
+        np.add.at(self.attempts, work_r, 1)
+        np.add.at(self.busy, work_r, 1)
+        np.add.at(self.running, (work_r, step[work]), 1)
+        length = np.empty(r.size)
+        lim = np.zeros(r.size, dtype=bool)
+        for i in range(g.n):
+            m = step == i
+            if not m.any():
+                continue
+            ri, ci, ki = r[m], c[m], k[m]
+            dist = g.durations[i]
+            d = dist.ppf(self._draw(Source.DURATION, ri, ci, ki)) if dist.is_random else np.full(ri.size, dist.mean())
+            if g.limited[i]:
+                li = self._draw(Source.RATE_LIMIT, ri, ci, ki) < g.p429
+                lim[m] = li
+                d = np.where(li, g.response_s, d)
+            length[m] = d
+        self.lim[r, c] = lim
+        self.work[r, c] = np.where(lim, 0.0, length)
+        self.start[r, c] = self.now[r]
+        self.end[r, c] = self.now[r] + length
+        self.due[r, c] = INF
+        self.st[r, c] = INFLIGHT
+
+    def next_event(self, act: np.ndarray) -> np.ndarray:
+        """Move each active run to its next event (``WorkflowRun._next_event_time``); the runs
+        that would meet the worker or the horizon first are handed to the engine."""
+        t_due = self.due.min(axis=1)
+        t = np.minimum(self.end.min(axis=1), np.where(t_due > self.now, t_due, INF))
+        meets = act & (t >= self.worker_due)
+        self.handed |= meets
+        act = act & ~meets
+        self.now = np.where(act, t, self.now)
+        return act
+
+    def process(self, act: np.ndarray) -> None:
+        """The attempts of active runs that end now, step by step in (step, instance) order
+        (``WorkflowRun._process``)."""
+        g, lay, acts, beh = self.g, self.lay, self.acts, self.beh
+        now = self.now
+        any_end = np.flatnonzero(act & (self.end.min(axis=1) <= now))
+        for i in range(g.n):
+            cols = lay.cols[i]
+            ending = self.end[any_end, cols] <= now[any_end, None]
+            has = ending.any(axis=1)
+            if not has.any():
+                continue
+            rr = any_end[has]
+            ending = ending[has]
+            a = acts.of[i]
+            elapsed = now[rr, None] - self.start[rr, cols]
+            lim = self.lim[rr, cols] & ending
+            done = ending & ~lim
+            rolled = None
+            if not self.in_place[i] and lim.any():
+                # a 429 that rolls the multi-step activity back (``_roll_back``): the first one in
+                # instance order; completions before it count, attempts after it are cancelled
+                rolled = lim.any(axis=1)
+                first = np.where(rolled, np.argmax(lim, axis=1), lim.shape[1])
+                done &= np.arange(lim.shape[1])[None, :] < first[:, None]
+                lim = np.zeros_like(lim)
+                lim[rolled, first[rolled]] = True
+                ending = done | lim
+            wait = g.is_wait[i]
+            if wait:
+                elapsed = np.zeros_like(elapsed)
+                cost = elapsed
+            elif g.is_gpu[i]:
+                cost = elapsed * g.rate_per_s[i]
+            else:
+                cost = np.where(lim, 0.0, g.call_cost[i])
+            if not wait:
+                ended = ending.sum(axis=1)
+                self.running[rr, i] -= ended
+                self.busy[rr] -= ended
+            if rolled is None and lim.any():  # 429s retried for their instance alone
+                self.waste_c[rr] = _seq_sum(self.waste_c[rr], np.where(lim, elapsed, 0.0))
+                self.waste_cost[rr] = _seq_sum(self.waste_cost[rr], np.where(lim, cost, 0.0))
+                nl = lim.sum(axis=1)
+                self.rate_limited[rr] += nl
+                if not beh.retry_429_in_place and acts.count_restarts and not acts.ext_preds[a]:
+                    self.restarts[rr] += nl
+                self._retry(i, cols, rr, lim)
+            got = done.any(axis=1)
+            if got.any():
+                self._complete(i, a, cols, rr, done, elapsed, cost)
+                rc = rr[got]
+                rc = rc[self.n_done[rc, i] == self.count[rc, i]]
+                if rc.size:
+                    self._step_complete(i, a, rc)
+            if rolled is not None:
+                sel = np.flatnonzero(rolled)
+                rb, j = rr[sel], first[sel]
+                c = cols.start + j
+                self.st[rb, c] = IDLE  # (off the worker: not cancelled again)
+                self.end[rb, c] = INF
+                self.waste_c[rb] += elapsed[sel, j]
+                self.waste_cost[rb] += cost[sel, j]
+                self.rate_limited[rb] += 1
+                if acts.count_restarts and not acts.ext_preds[a]:
+                    self.restarts[rb] += 1
+                self._roll_back(a, rb, i, c)
+
+    def _complete(self, i: int, a: int, cols: slice, rr: np.ndarray, done: np.ndarray, elapsed: np.ndarray,
+                  cost: np.ndarray) -> None:
+        """Attempts of step i that completed now (``done``, rows ``rr``): held or recorded."""
+        now = self.now[rr]
+        self.st[rr, cols] = np.where(done, DONE, self.st[rr, cols])
+        self.end[rr, cols] = np.where(done, INF, self.end[rr, cols])
+        self.fails[rr, cols] = np.where(done, 0, self.fails[rr, cols])
+        self.prev_sleep[rr, cols] = np.where(done, 0.0, self.prev_sleep[rr, cols])
+        nd = done.sum(axis=1)
+        self.n_done[rr, i] += nd
+        if self.acts.per_unit[a]:
+            self.useful_c[rr] = _seq_sum(self.useful_c[rr], np.where(done, elapsed, 0.0))
+            self.useful_cost[rr] = _seq_sum(self.useful_cost[rr], np.where(done, cost, 0.0))
+            events = self.unit_events[i]
+            vis = now + events * self.lat
+            self.history[rr] += events * nd
+        else:
+            self.pend_c[rr, a] = _seq_sum(self.pend_c[rr, a], np.where(done, elapsed, 0.0))
+            self.pend_cost[rr, a] = _seq_sum(self.pend_cost[rr, a], np.where(done, cost, 0.0))
+            vis = now
+        old = self.visible[rr, i]
+        self.visible[rr, i] = np.where((nd > 0) & (vis > old), vis, old)
+
+    def _step_complete(self, i: int, a: int, rc: np.ndarray) -> None:
+        """Every instance of step i has completed (in the rows ``rc``)."""
+        g, acts = self.g, self.acts
+        for s in g.succs[i]:  # successors inside the activity
+            if acts.of[s] == a:
+                ready = np.ones(rc.size, dtype=bool)
+                for p in acts.in_preds[s]:
+                    ready &= self.n_done[rc, p] == self.count[rc, p]
+                rs = rc[ready]
+                if rs.size:
+                    self._activate(rs, s, np.max(self.visible[rs][:, g.preds[s]], axis=1))
+        self.left[rc, a] -= 1
+        fin = rc[self.left[rc, a] == 0]
+        if fin.size:
+            self._activity_done(a, fin)
+
+    def _roll_back(self, a: int, rb: np.ndarray, i: int, col: np.ndarray) -> None:
+        """Activity ``a`` failed by the 429 of unit ``col`` of step i (rows ``rb``): cancel its
+        attempts in flight, waste what it completed, re-run it from its entry steps after its
+        back-off (``WorkflowRun._roll_back``)."""
+        g, lay, acts = self.g, self.lay, self.acts
+        steps = acts.steps[a]
+        now = self.now[rb]
+        for s in steps:  # (steps are sorted: cancellations in (step, instance) order)
+            cols = lay.cols[s]
+            flying = self.st[rb, cols] == INFLIGHT
+            if not flying.any():
+                continue
+            el = now[:, None] - self.start[rb, cols]
+            if g.is_wait[s]:
+                el = np.zeros_like(el)
+                cost = el
+            else:
+                if g.is_gpu[s]:
+                    cost = el * g.rate_per_s[s]
+                else:
+                    work = self.work[rb, cols]
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        cost = np.where(self.lim[rb, cols] | (work <= 0), 0.0, g.call_cost[s] * el / work)
+                nf = flying.sum(axis=1)
+                self.running[rb, s] -= nf
+                self.busy[rb] -= nf
+            self.waste_c[rb] = _seq_sum(self.waste_c[rb], np.where(flying, el, 0.0))
+            self.waste_cost[rb] = _seq_sum(self.waste_cost[rb], np.where(flying, cost, 0.0))
+        self.waste_c[rb] += self.pend_c[rb, a]
+        self.waste_cost[rb] += self.pend_cost[rb, a]
+        self.pend_c[rb, a] = 0.0
+        self.pend_cost[rb, a] = 0.0
+        for s in steps:
+            cols = lay.cols[s]
+            self.st[rb, cols] = np.where(self.exists[rb, cols], IDLE, DONE)
+            self.end[rb, cols] = INF
+            self.due[rb, cols] = INF
+            self.n_done[rb, s] = 0
+            self.visible[rb, s] = 0.0
+        self.left[rb, a] = len(steps)
+        self.open[rb, a] = False
+        self.a_fails[rb, a] += 1
+        policy = self.rollback_policy[i]
+        fails = self.a_fails[rb, a]
+        if policy.maximum_attempts:
+            gives_up = fails >= policy.maximum_attempts
+            if gives_up.any():  # the workflow fails: the engine's
+                self.handed[rb[gives_up]] = True
+                keep = ~gives_up
+                rb, col, fails, now = rb[keep], col[keep], fails[keep], now[keep]
+        if rb.size == 0:
+            return
+        code = _JITTER_CODES[policy.jitter]
+        u = uniforms(self.jitter_keys[self.row[rb]], self.retries[rb].astype(np.uint64)) if code else 0.0
+        wait = _backoff(policy.initial_interval_s, policy.backoff_coefficient, policy.max_interval_s, fails, code,
+                        u, self.a_prev_sleep[rb, a])
+        self.retries[rb] += 1
+        self.a_prev_sleep[rb, a] = wait
+        ra = g.retry_after
+        if ra is not None:
+            after = ra.ppf(self._draw(Source.RETRY_AFTER, rb, col, self.k[rb, col])) if ra.is_random else ra.mean()
+            wait = np.maximum(wait, after)
+        at = now + wait
+        for s in acts.entry[a]:
+            self._activate(rb, s, at)
+
+    def _retry(self, i: int, cols: slice, rr: np.ndarray, lim: np.ndarray) -> None:
+        """429s retried for their instance alone (``WorkflowRun._retry_unit``), rows ``rr``."""
+        policy = self.policy[i]
+        fails = self.fails[rr, cols] + lim
+        if policy.maximum_attempts:
+            gives_up = (lim & (fails >= policy.maximum_attempts)).any(axis=1)
+            if gives_up.any():  # the workflow fails: the engine's
+                self.handed[rr[gives_up]] = True
+                lim = lim & ~gives_up[:, None]
+        sub, j = np.nonzero(lim)
+        if sub.size == 0:
+            return
+        r = rr[sub]
+        c = j + cols.start
+        f = fails[sub, j]
+        # the jitter draw of each retry: the run's retry counter, in (step, instance) order
+        index = self.retries[r] + np.cumsum(lim, axis=1)[sub, j] - 1
+        code = _JITTER_CODES[policy.jitter]
+        u = uniforms(self.jitter_keys[self.row[r]], index.astype(np.uint64)) if code else 0.0
+        wait = _backoff(policy.initial_interval_s, policy.backoff_coefficient, policy.max_interval_s, f, code, u,
+                        self.prev_sleep[r, c])
+        self.retries[rr] += lim.sum(axis=1)
+        self.fails[r, c] = f
+        self.prev_sleep[r, c] = wait
+        ra = self.g.retry_after
+        if ra is not None:
+            after = ra.ppf(self._draw(Source.RETRY_AFTER, r, c, self.k[r, c])) if ra.is_random else ra.mean()
+            wait = np.maximum(wait, after)
+        self.due[r, c] = self.now[r] + wait
+        self.st[r, c] = PENDING
+        self.end[r, c] = INF
+
+    def _activity_done(self, a: int, fin: np.ndarray) -> None:
+        """Every unit of activity ``a`` has completed (rows ``fin``): record it, start the
+        activities after it (``WorkflowRun._activity_done``)."""
+        g, acts = self.g, self.acts
+        self.acts_left[fin] -= 1
+        if not acts.per_unit[a]:
+            if self.beh.records_history:
+                vis = self.now[fin] + EVENTS_PER_ACTIVITY * self.lat
+                self.history[fin] += EVENTS_PER_ACTIVITY
+                for i in acts.steps[a]:
+                    self.visible[fin, i] = vis
+            self.useful_c[fin] += self.pend_c[fin, a]
+            self.useful_cost[fin] += self.pend_cost[fin, a]
+            self.pend_c[fin, a] = 0.0
+            self.pend_cost[fin, a] = 0.0
+            self.open[fin, a] = False
+            self.a_fails[fin, a] = 0
+            self.a_prev_sleep[fin, a] = 0.0
+        last = self.acts_left[fin] == 0
+        over = fin[last]
+        if over.size:
+            self.finish[over] = np.max(self.visible[over][:, g.sinks], axis=1)
+        going = fin[~last]
+        for b in acts.dependents[a]:
+            ext = acts.ext_preds[b]
+            ready = np.ones(going.size, dtype=bool)
+            for p in ext:
+                ready &= self.left[going, acts.of[p]] == 0
+            rs = going[ready]
+            if rs.size:
+                at = np.max(self.visible[rs][:, ext], axis=1)
+                for i in acts.entry[b]:
+                    self._activate(rs, i, at)
+
+    # ------------------------------------------------------------------ the whole batch
+
+    def run(self, out: dict[str, np.ndarray], base: np.ndarray) -> np.ndarray:
+        """Step every run to its end; write the completed ones at ``base[row]``; return the batch
+        rows handed to the engine."""
+        handed_rows: list[np.ndarray] = []
+        while self.size:
+            act = ~self.handed & (self.finish == INF)
+            if not act.any():
+                break
+            self.start_runnable(act)
+            act = self.next_event(act)
+            self.process(act)
+            # a completion whose last record ends at or after a crash, a deployment or the
+            # horizon (e.g. a workflow task the crash would time out): the engine's
+            self.handed |= (self.finish != INF) & (self.finish >= self.worker_due)
+            over = (self.finish != INF) | self.handed
+            if over.sum() >= COMPACT * self.size:
+                self._write(out, base, over, handed_rows)
+                self._compact(~over)
+        self._write(out, base, np.ones(self.size, dtype=bool), handed_rows)
+        return np.concatenate(handed_rows) if handed_rows else np.zeros(0, dtype=np.int64)
+
+    def _write(self, out: dict[str, np.ndarray], base: np.ndarray, over: np.ndarray, handed_rows: list) -> None:
+        handed = over & self.handed
+        handed_rows.append(self.row[handed])
+        fin = over & ~self.handed & (self.finish != INF)
+        dest = base[self.row[fin]]
+        values = {
+            "completed": True, "makespan_s": self.finish[fin], "compute_s": self.useful_c[fin] + self.waste_c[fin],
+            "useful_compute_s": self.useful_c[fin], "wasted_compute_s": self.waste_c[fin],
+            "compute_cost_usd": self.useful_cost[fin] + self.waste_cost[fin], "useful_cost_usd": self.useful_cost[fin],
+            "wasted_cost_usd": self.waste_cost[fin], "unit_attempts": self.unit_attempts[fin],
+            "history_events": self.history[fin], "attempts": self.attempts[fin], "crashes": 0, "deploy_kills": 0,
+            "rate_limited": self.rate_limited[fin], "pipeline_restarts": self.restarts[fin], "heartbeats": 0,
+        }
+        for name in RUN_FIELDS:
+            out[name][dest] = values[name]
+
+
+def _seq_sum(acc: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``acc`` plus each row of ``values`` added one after the other, left to right (the engine's
+    order; zeros add nothing, so a row with at most one value is its sum, exactly)."""
+    if values.shape[1] == 1 or (np.count_nonzero(values, axis=1) <= 1).all():
+        return acc + values.sum(axis=1)
+    return np.cumsum(np.concatenate([acc[:, None], values], axis=1), axis=1)[:, -1]
+
+
+def _with_engine(scenario: Scenario, graph: Graph, beh: Behaviour, runs: np.ndarray, seed: int,
+                 out: dict[str, np.ndarray], dest: np.ndarray) -> None:
+    """Runs ``runs`` through the engine's own run logic (``WorkflowRun``), written at ``dest``."""
+    if runs.size == 0:
+        return
+    envs = build_environments(scenario, runs, seed)
+    keys = {source: replication_keys(seed, source, runs).tolist() for source in GRAPH_SOURCES}
+    spec = worker_spec(scenario)
+    rows = []
+    for n, renv in enumerate(envs):
+        draws = GraphDraws(graph, {source: keys[source][n] for source in GRAPH_SOURCES})
+        wr = WorkflowRun(graph, beh, draws, Worker(spec, renv), renv.jitter_u, renv.run, 0.0, None)
+        for _ in wr.steps():
+            pass  # the run yields delays; nothing else shares its clock
+        r = wr.result
+        rows.append((*r[:2], *r[3:17]))
+    for name, values in zip(RUN_FIELDS, zip(*rows, strict=True), strict=True):
+        out[name][dest] = values
+
+
+def run_into(scenario: Scenario, behaviours: list[Behaviour], runs: np.ndarray, seed: int,
+             outs: list[dict[str, np.ndarray]], stats: dict[str, int] | None = None) -> None:
+    """Simulate replications ``runs`` of every strategy of a graph scenario into ``outs[k]``
+    (``RUN_FIELDS``, in the order of ``runs``), in batches of ``BATCH`` runs (flat memory).
+    ``stats`` (optional) counts the runs handed to the engine's run logic."""
+    graph = Graph(scenario)
+    runs = np.asarray(runs, dtype=np.int64)
+    for k, beh in enumerate(behaviours):
+        for lo in range(0, len(runs), BATCH):
+            part = runs[lo:lo + BATCH]
+            base = np.arange(lo, lo + part.size)
+            handed = _Batch(graph, beh, part, seed, scenario).run(outs[k], base)
+            handed = np.sort(handed)
+            _with_engine(scenario, graph, beh, part[handed], seed, outs[k], base[handed])
+            if stats is not None:
+                stats["runs"] = stats.get("runs", 0) + part.size
+                stats["handed"] = stats.get("handed", 0) + handed.size
