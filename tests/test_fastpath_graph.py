@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim import load_scenario, simulate
+from sim import load_scenario, scenario_from_dict, simulate
 from sim.engines.fast import graph as fast_graph
 from sim.engines.fast import supports, why_not
 from sim.experiment.api import RUN_COLUMNS, _RunBuffer, choose_engine
@@ -34,10 +34,14 @@ def assert_equal_runs(a, b) -> None:
             np.testing.assert_array_equal(a[col].to_numpy(), b[col].to_numpy(), err_msg=col)
 
 
-def without_heartbeats(sc):
-    """The scenario without its heartbeat strategies (which only the DES engine follows)."""
-    kept = {k: v for k, v in sc.strategies.items() if getattr(v, "kind", None) != "heartbeat"}
-    return sc.model_copy(update={"strategies": kept})
+def bundled(path, mtbf: str | None = None):
+    """A bundled graph scenario without its heartbeat strategies (which only the DES engine
+    follows), with the crash MTBF set to ``mtbf`` if given."""
+    raw = load_scenario(path).raw
+    raw["strategies"] = {k: v for k, v in raw["strategies"].items() if v.get("kind", k) != "heartbeat"}
+    if mtbf is not None:
+        raw["failures"]["crash"]["mtbf"] = mtbf
+    return scenario_from_dict(raw, file=str(path), base_dir=None)
 
 
 @st.composite
@@ -122,26 +126,19 @@ def test_graph_executor_equals_engine_on_random_graphs(steps, fails, slots, step
 
 @pytest.mark.parametrize("path", GRAPHS, ids=lambda p: p.stem)
 def test_graph_executor_equals_engine_on_bundled_graphs(path):
-    sc = without_heartbeats(load_scenario(path))
-    _check(sc, 200, 9)
+    _check(bundled(path), 200, 9)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mtbf", ["4h", "20m"])
 @pytest.mark.parametrize("path", GRAPHS, ids=lambda p: p.stem)
 def test_graph_executor_equals_engine_on_bundled_graphs_at_two_mtbfs(path, mtbf):
-    sc = without_heartbeats(load_scenario(path))
-    crash = sc.failures.crash.model_copy(update={"mtbf": mtbf}) if sc.failures.crash else None
-    raw = sc.failures.model_dump(exclude_none=True)
-    raw["crash"] = {**raw.get("crash", {}), "mtbf": mtbf}
-    del crash
-    sc = sc.model_copy(update={"failures": type(sc.failures).model_validate(raw)})
-    _check(sc, 2000, 11)
+    _check(bundled(path, mtbf), 2000, 11)
 
 
 def test_small_batches_and_compaction_do_not_change_results(monkeypatch):
     """Runs spread over many batches, finished runs dropped from the arrays after each round."""
-    sc = without_heartbeats(load_scenario("experiments/scenarios/graph_rag_ingestion.toml"))
+    sc = bundled("experiments/scenarios/graph_rag_ingestion.toml")
     reference = simulate(sc, 150, 4, engine="des")
     monkeypatch.setattr(fast_graph, "BATCH", 37)
     monkeypatch.setattr(fast_graph, "COMPACT", 0.0)
@@ -154,25 +151,30 @@ def test_heartbeats_on_graphs_fall_back_to_the_engine():
     assert choose_engine(sc) == "des"
     with pytest.raises(ValueError, match="heartbeat"):
         choose_engine(sc, "fast")
-    assert choose_engine(without_heartbeats(sc)) == "fast"
+    assert choose_engine(bundled("experiments/scenarios/graph_video_scenes.toml")) == "fast"
 
 
-def test_most_runs_stay_in_the_executor():
-    """At the bundled failure rates, the executor itself finishes most runs (those that meet a
-    crash, a deployment or the horizon go to the engine's run logic)."""
-    sc = load_scenario("experiments/scenarios/graph_agentic_research.toml")
+@pytest.mark.parametrize(("horizon", "handed"), [("30d", False), ("40m", True)])
+def test_only_the_horizon_and_give_ups_go_to_the_engine(horizon, handed):
+    """Crashes, deployments and 429s stay in the executor; runs the horizon cuts go to the
+    engine's run logic, with the engine's results."""
+    raw = load_scenario("experiments/scenarios/graph_agentic_research.toml").raw
+    raw["failures"]["crash"]["mtbf"] = "20m"
+    raw["simulation"] = {"max_time": horizon}
+    sc = scenario_from_dict(raw, file="graph_agentic_research (MTBF 20 min)", base_dir=None)
     behs = behaviours_of(sc)
-    buf = _RunBuffer(len(behs), 600)
+    buf = _RunBuffer(len(behs), 300)
     stats: dict[str, int] = {}
-    fast_graph.run_into(sc, behs, np.arange(600), 3, [buf.fields(k) for k in range(len(behs))], stats)
-    assert stats["runs"] == 1800 and 0 < stats["handed"] < 0.5 * stats["runs"]
+    fast_graph.run_into(sc, behs, np.arange(300), 3, [buf.fields(k) for k in range(len(behs))], stats)
+    assert stats["runs"] == 900 and (stats["handed"] > 0) == handed
+    assert_equal_runs(simulate(sc, 300, 3, engine="des"), simulate(sc, 300, 3, engine="fast"))
 
 
 @pytest.mark.slow
 def test_memory_does_not_grow_with_the_number_of_runs():
     """The executor works in batches: its peak working memory (outputs excluded) is the same for
     3 and 6 batches of runs."""
-    sc = without_heartbeats(load_scenario("experiments/scenarios/graph_rag_ingestion.toml"))
+    sc = bundled("experiments/scenarios/graph_rag_ingestion.toml")
     behs = behaviours_of(sc, ["durable"])
     peaks = []
     for runs in (3 * 2048, 6 * 2048):

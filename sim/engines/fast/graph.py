@@ -42,6 +42,8 @@ from sim.model.strategies import EVENTS_AT_START, EVENTS_PER_ACTIVITY, Behaviour
 from sim.model.workflow import (
     GRAPH_SOURCES,
     INSTANCE_LANE,
+    STICKY_TIMEOUT_EVENTS,
+    TASK_TIMEOUT_EVENTS,
     Graph,
     GraphDraws,
     WorkflowRun,
@@ -52,7 +54,8 @@ BATCH = 8192  # runs of one strategy stepped together (their state: a few (runs 
 COMPACT = 0.5  # drop finished runs from the arrays once fewer than this share is still running
 
 IDLE, PENDING, INFLIGHT, DONE = 0, 1, 2, 3
-_NOT_PER_RUN = frozenset({"jitter_keys", "takes_slot", "act_of_step", "per_unit_step"})  # (indexed by batch row,
+_NOT_PER_RUN = frozenset({"jitter_keys", "crash_keys", "deploy_keys", "deploy_at", "takes_slot", "act_of_step",
+                          "per_unit_step"})  # (indexed by batch row,
 # unit or step: not compacted)
 
 
@@ -129,21 +132,47 @@ class _Batch:
         for name in ("unit_attempts", "attempts", "rate_limited", "restarts", "retries"):
             setattr(self, name, np.zeros(size, dtype=np.int64))
         self.finish = np.full(size, INF)
-        # the first instant the worker or the horizon acts: a crash, a deployment, max_time
+        self.crashes = np.zeros(size, dtype=np.int64)
+        self.deploy_kills = np.zeros(size, dtype=np.int64)
+        self.last_done = np.full((size, m), -1, dtype=np.int64)
+        # the worker (``sim.model.failures.Worker``): readiness, crash and deployment clocks, drain
         f = scenario.failures
-        due = np.full(size, g.max_time_s)
-        if f.crash is not None:
-            due = np.minimum(due, f.crash.time_to_failure.ppf(uniforms(replication_keys(seed, Source.CRASH, runs),
-                                                                       np.uint64(0))))
-        if f.deploy is not None:
-            d = f.deploy
-            if d.mode == "scheduled":
-                first = d.at_s[0] if d.at_s else INF
-                due = np.minimum(due, first)
+        crash, deploy = f.crash, f.deploy
+        self.ready = np.zeros(size)
+        self.last_crash = np.full(size, -INF)
+        self.task_at = np.zeros(size)  # the last workflow task's start (``WorkflowRun.task_at``)
+        self.draining = np.zeros(size, dtype=bool)
+        self.drain_end = np.full(size, INF)
+        self.crash_ppf = crash.time_to_failure.ppf if crash is not None else None
+        self.renew = crash.renew_on_restart if crash is not None else True
+        self.restart_crash = crash.restart_time_s if crash is not None else 0.0
+        self.crash_j = np.ones(size, dtype=np.int64)
+        if crash is not None:
+            self.crash_keys = replication_keys(seed, Source.CRASH, runs)
+            self.next_crash = self.crash_ppf(uniforms(self.crash_keys, np.uint64(0)))
+        else:
+            self.crash_keys = None
+            self.next_crash = np.full(size, INF)
+        self.deploy_mode = None if deploy is None else deploy.mode
+        self.deploy_m = np.zeros(size, dtype=np.int64)
+        self.every = (deploy.every_s or 0.0) if deploy is not None else 0.0
+        self.drain = deploy.drain_s if deploy is not None else 0.0
+        self.restart_deploy = deploy.restart_time_s if deploy is not None else 0.0
+        self.deploy_keys = None
+        self.phase = np.zeros(size)
+        if deploy is None:
+            self.next_deploy = np.full(size, INF)
+        elif deploy.mode == "scheduled":
+            self.deploy_at = np.array([*deploy.at_s, INF])
+            self.next_deploy = np.full(size, self.deploy_at[0])
+        else:
+            self.deploy_keys = replication_keys(seed, Source.DEPLOY, runs)
+            u = uniforms(self.deploy_keys, np.uint64(0))
+            if deploy.mode == "periodic":
+                self.phase = u * self.every
+                self.next_deploy = self.phase.copy()
             else:
-                u = uniforms(replication_keys(seed, Source.DEPLOY, runs), np.uint64(0))
-                due = np.minimum(due, u * d.every_s if d.mode == "periodic" else -d.every_s * np.log1p(-u))
-        self.worker_due = due
+                self.next_deploy = self._gap(u)
         self.handed = np.zeros(size, dtype=bool)  # runs handed to the engine's run logic (batch rows)
         # per-step constants
         self.lat = beh.persist_latency_s
@@ -155,11 +184,13 @@ class _Batch:
         self.jitter_keys = replication_keys(seed, Source.JITTER, runs) if any(
             p.jitter != "none" for p in (*pol, *self.rollback_policy)) else None
         self.takes_slot = ~np.asarray(g.is_wait, dtype=bool)[lay.step]  # (a wait takes no worker slot)
+        self.act_cols = [np.flatnonzero(np.isin(lay.step, members)) for members in acts.steps]
         self.act_of_step = np.asarray(acts.of)
         self.per_unit_step = np.asarray(acts.per_unit)[self.act_of_step]
         # start: the entry steps of the activities that follow nothing
         at = 0.0 + (EVENTS_AT_START * self.lat if records else 0.0)
-        self.handed |= self.worker_due <= 0.0
+        # (a crash or deployment at the very start: the engine's)
+        self.handed |= (self.next_crash <= 0.0) | (self.next_deploy <= 0.0)
         for a, ext in enumerate(acts.ext_preds):
             if not ext:
                 for i in acts.entry[a]:
@@ -188,7 +219,7 @@ class _Batch:
     def start_runnable(self, act: np.ndarray) -> None:
         """Start the units that are due, within the limits (``WorkflowRun._start_runnable``)."""
         g, lay = self.g, self.lay
-        rows = np.flatnonzero(act & (self.due.min(axis=1) <= self.now))
+        rows = np.flatnonzero(act & ~self.draining & (self.now >= self.ready) & (self.due.min(axis=1) <= self.now))
         if rows.size == 0:
             return
         cand = self.due[rows] <= self.now[rows, None]  # (a unit is due only while pending)
@@ -246,12 +277,15 @@ class _Batch:
 
     def next_event(self, act: np.ndarray) -> np.ndarray:
         """Move each active run to its next event (``WorkflowRun._next_event_time``); the runs
-        that would meet the worker or the horizon first are handed to the engine."""
+        that reach the horizon are handed to the engine."""
+        t = np.minimum(np.minimum(self.next_crash, self.next_deploy), self.drain_end)
+        t = np.minimum(t, self.end.min(axis=1))
         t_due = self.due.min(axis=1)
-        t = np.minimum(self.end.min(axis=1), np.where(t_due > self.now, t_due, INF))
-        meets = act & (t >= self.worker_due)
-        self.handed |= meets
-        act = act & ~meets
+        wake = np.where((t_due > self.now) | (self.now < self.ready), np.maximum(t_due, self.ready), INF)
+        t = np.where(~self.draining & (t_due < INF), np.minimum(t, wake), t)
+        horizon = act & (t >= self.g.max_time_s)
+        self.handed |= horizon
+        act = act & ~horizon
         self.now = np.where(act, t, self.now)
         return act
 
@@ -321,7 +355,8 @@ class _Batch:
                 self.rate_limited[rb] += 1
                 if acts.count_restarts and not acts.ext_preds[a]:
                     self.restarts[rb] += 1
-                self._roll_back(a, rb, i, c)
+                self._roll_back(a, rb, self.now[rb], np.full(rb.size, i), c, self.retries[rb].copy())
+                self.retries[rb] += 1
 
     def _complete(self, i: int, a: int, cols: slice, rr: np.ndarray, done: np.ndarray, elapsed: np.ndarray,
                   cost: np.ndarray) -> None:
@@ -336,9 +371,9 @@ class _Batch:
         if self.acts.per_unit[a]:
             self.useful_c[rr] = _seq_sum(self.useful_c[rr], np.where(done, elapsed, 0.0))
             self.useful_cost[rr] = _seq_sum(self.useful_cost[rr], np.where(done, cost, 0.0))
-            events = self.unit_events[i]
-            vis = now + events * self.lat
-            self.history[rr] += events * nd
+            got = nd > 0
+            vis = np.zeros(rr.size)
+            vis[got] = self._record(rr[got], self.unit_events[i], nd[got])
         else:
             self.pend_c[rr, a] = _seq_sum(self.pend_c[rr, a], np.where(done, elapsed, 0.0))
             self.pend_cost[rr, a] = _seq_sum(self.pend_cost[rr, a], np.where(done, cost, 0.0))
@@ -349,6 +384,7 @@ class _Batch:
     def _step_complete(self, i: int, a: int, rc: np.ndarray) -> None:
         """Every instance of step i has completed (in the rows ``rc``)."""
         g, acts = self.g, self.acts
+        self.last_done[rc, a] = i
         for s in g.succs[i]:  # successors inside the activity
             if acts.of[s] == a:
                 ready = np.ones(rc.size, dtype=bool)
@@ -362,10 +398,12 @@ class _Batch:
         if fin.size:
             self._activity_done(a, fin)
 
-    def _roll_back(self, a: int, rb: np.ndarray, i: int, col: np.ndarray) -> None:
-        """Activity ``a`` failed by the 429 of unit ``col`` of step i (rows ``rb``): cancel its
-        attempts in flight, waste what it completed, re-run it from its entry steps after its
-        back-off (``WorkflowRun._roll_back``)."""
+    def _roll_back(self, a: int, rb: np.ndarray, notice: np.ndarray, step: np.ndarray, col: np.ndarray | None,
+                   jidx: np.ndarray) -> None:
+        """Activity ``a`` failed (rows ``rb``): cancel its attempts in flight, waste what it
+        completed, re-run it from its entry steps after its back-off (``WorkflowRun._roll_back``):
+        the policy of step ``step``, jitter draw ``jidx``, at least the Retry-After of the 429'd unit
+        ``col`` (None: a crash or a deployment). The caller counts the retry."""
         g, lay, acts = self.g, self.lay, self.acts
         steps = acts.steps[a]
         now = self.now[rb]
@@ -379,12 +417,7 @@ class _Batch:
                 el = np.zeros_like(el)
                 cost = el
             else:
-                if g.is_gpu[s]:
-                    cost = el * g.rate_per_s[s]
-                else:
-                    work = self.work[rb, cols]
-                    with np.errstate(divide="ignore", invalid="ignore"):
-                        cost = np.where(self.lim[rb, cols] | (work <= 0), 0.0, g.call_cost[s] * el / work)
+                cost = self._lost_cost(s, rb, cols, el)
                 nf = flying.sum(axis=1)
                 self.running[rb, s] -= nf
                 self.busy[rb] -= nf
@@ -404,61 +437,300 @@ class _Batch:
         self.left[rb, a] = len(steps)
         self.open[rb, a] = False
         self.a_fails[rb, a] += 1
-        policy = self.rollback_policy[i]
         fails = self.a_fails[rb, a]
-        if policy.maximum_attempts:
-            gives_up = fails >= policy.maximum_attempts
-            if gives_up.any():  # the workflow fails: the engine's
-                self.handed[rb[gives_up]] = True
-                keep = ~gives_up
-                rb, col, fails, now = rb[keep], col[keep], fails[keep], now[keep]
-        if rb.size == 0:
-            return
-        code = _JITTER_CODES[policy.jitter]
-        u = uniforms(self.jitter_keys[self.row[rb]], self.retries[rb].astype(np.uint64)) if code else 0.0
-        wait = _backoff(policy.initial_interval_s, policy.backoff_coefficient, policy.max_interval_s, fails, code,
-                        u, self.a_prev_sleep[rb, a])
-        self.retries[rb] += 1
+        wait = np.zeros(rb.size)
+        for s in np.unique(step):
+            m = step == s
+            policy = self.rollback_policy[s]
+            if policy.maximum_attempts:
+                gives_up = m & (fails >= policy.maximum_attempts)
+                if gives_up.any():  # the workflow fails: the engine's
+                    self.handed[rb[gives_up]] = True
+                    m &= ~gives_up
+            code = _JITTER_CODES[policy.jitter]
+            u = uniforms(self.jitter_keys[self.row[rb[m]]], jidx[m].astype(np.uint64)) if code else 0.0
+            wait[m] = _backoff(policy.initial_interval_s, policy.backoff_coefficient, policy.max_interval_s, fails[m],
+                               code, u, self.a_prev_sleep[rb[m], a])
         self.a_prev_sleep[rb, a] = wait
         ra = g.retry_after
-        if ra is not None:
+        if ra is not None and col is not None:
             after = ra.ppf(self._draw(Source.RETRY_AFTER, rb, col, self.k[rb, col])) if ra.is_random else ra.mean()
             wait = np.maximum(wait, after)
-        at = now + wait
+        at = notice + wait
         for s in acts.entry[a]:
             self._activate(rb, s, at)
 
-    def _retry(self, i: int, cols: slice, rr: np.ndarray, lim: np.ndarray) -> None:
-        """429s retried for their instance alone (``WorkflowRun._retry_unit``), rows ``rr``."""
-        policy = self.policy[i]
-        fails = self.fails[rr, cols] + lim
-        if policy.maximum_attempts:
-            gives_up = (lim & (fails >= policy.maximum_attempts)).any(axis=1)
-            if gives_up.any():  # the workflow fails: the engine's
-                self.handed[rr[gives_up]] = True
-                lim = lim & ~gives_up[:, None]
-        sub, j = np.nonzero(lim)
-        if sub.size == 0:
-            return
-        r = rr[sub]
-        c = j + cols.start
-        f = fails[sub, j]
-        # the jitter draw of each retry: the run's retry counter, in (step, instance) order
-        index = self.retries[r] + np.cumsum(lim, axis=1)[sub, j] - 1
-        code = _JITTER_CODES[policy.jitter]
-        u = uniforms(self.jitter_keys[self.row[r]], index.astype(np.uint64)) if code else 0.0
-        wait = _backoff(policy.initial_interval_s, policy.backoff_coefficient, policy.max_interval_s, f, code, u,
-                        self.prev_sleep[r, c])
-        self.retries[rr] += lim.sum(axis=1)
-        self.fails[r, c] = f
+    def _lost_cost(self, s: int, rows: np.ndarray, cols: slice, el: np.ndarray) -> np.ndarray:
+        """The cost of attempts of step s stopped before they completed (``WorkflowRun._stop``)."""
+        g = self.g
+        if g.is_gpu[s]:
+            return el * g.rate_per_s[s]
+        work = self.work[rows, cols]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(self.lim[rows, cols] | (work <= 0), 0.0, g.call_cost[s] * el / work)
+
+    def _retry_pairs(self, r: np.ndarray, c: np.ndarray, notice: np.ndarray, jidx: np.ndarray, limited: bool) -> None:
+        """Units (r, c) retried alone after their back-off (``WorkflowRun._retry_unit``): a
+        429's (``limited``: at least Retry-After) or a crash's or deployment's. The caller counts
+        the retries."""
+        fails = self.fails[r, c] + 1
+        step = self.lay.step[c]
+        wait = np.zeros(r.size)
+        keep = np.ones(r.size, dtype=bool)
+        for s in np.unique(step):
+            m = step == s
+            policy = self.policy[s]
+            if policy.maximum_attempts:
+                gives_up = m & (fails >= policy.maximum_attempts)
+                if gives_up.any():  # the workflow fails: the engine's
+                    self.handed[r[gives_up]] = True
+                    keep &= ~gives_up
+                    m &= ~gives_up
+            code = _JITTER_CODES[policy.jitter]
+            u = uniforms(self.jitter_keys[self.row[r[m]]], jidx[m].astype(np.uint64)) if code else 0.0
+            wait[m] = _backoff(policy.initial_interval_s, policy.backoff_coefficient, policy.max_interval_s, fails[m],
+                               code, u, self.prev_sleep[r[m], c[m]])
+        r, c, wait, fails, notice = r[keep], c[keep], wait[keep], fails[keep], notice[keep]
+        self.fails[r, c] = fails
         self.prev_sleep[r, c] = wait
         ra = self.g.retry_after
-        if ra is not None:
+        if limited and ra is not None:
             after = ra.ppf(self._draw(Source.RETRY_AFTER, r, c, self.k[r, c])) if ra.is_random else ra.mean()
             wait = np.maximum(wait, after)
-        self.due[r, c] = self.now[r] + wait
+        self.due[r, c] = notice + wait
         self.st[r, c] = PENDING
         self.end[r, c] = INF
+
+    def _retry(self, i: int, cols: slice, rr: np.ndarray, lim: np.ndarray) -> None:
+        """429s of step i retried for their instance alone, rows ``rr``."""
+        sub, j = np.nonzero(lim)
+        r = rr[sub]
+        # the jitter draw of each retry: the run's retry counter, in (step, instance) order
+        jidx = self.retries[r] + np.cumsum(lim, axis=1)[sub, j] - 1
+        self.retries[rr] += lim.sum(axis=1)
+        self._retry_pairs(r, j + cols.start, self.now[r], jidx, True)
+
+    # ------------------------------------------------------------------ the worker
+
+    def _gap(self, u: np.ndarray) -> np.ndarray:
+        return -self.every * np.log1p(-u)
+
+    def _ttf(self, rows: np.ndarray, j: np.ndarray) -> np.ndarray:
+        return self.crash_ppf(uniforms(self.crash_keys[self.row[rows]], j.astype(np.uint64)))
+
+    def _new_life(self, rows: np.ndarray) -> None:
+        """The worker is ready again at ``ready`` after a restart (``Worker._new_life``)."""
+        if self.crash_keys is None or rows.size == 0:
+            return
+        if self.renew:
+            self.next_crash[rows] = self.ready[rows] + self._ttf(rows, self.crash_j[rows])
+            self.crash_j[rows] += 1
+            return
+        while True:
+            rows = rows[self.next_crash[rows] <= self.ready[rows]]
+            if rows.size == 0:
+                return
+            self.next_crash[rows] += self._ttf(rows, self.crash_j[rows])
+            self.crash_j[rows] += 1
+
+    def _advance_deploy(self, rows: np.ndarray) -> None:
+        m = self.deploy_m[rows] + 1
+        self.deploy_m[rows] = m
+        if self.deploy_mode == "scheduled":
+            self.next_deploy[rows] = self.deploy_at[np.minimum(m, self.deploy_at.size - 1)]
+        elif self.deploy_mode == "periodic":
+            self.next_deploy[rows] = self.phase[rows] + m * self.every
+        else:
+            self.next_deploy[rows] += self._gap(uniforms(self.deploy_keys[self.row[rows]], m.astype(np.uint64)))
+
+    def _record(self, rows: np.ndarray, events: int, nd) -> np.ndarray:
+        """Record ``nd`` completions of ``events`` history events each, now; when they are visible
+        (``WorkflowRun._record``, ``sim.model.workflow.recorded_at_s``)."""
+        g = self.g
+        lat = events * self.lat
+        now = self.now[rows]
+        task_at = self.task_at[rows]
+        join = now < task_at  # a workflow task already due: the completions join it
+        start = now
+        extra = np.zeros(rows.size, dtype=np.int64)
+        if g.sticky_s > 0.0:
+            lost = self.last_crash[rows] > task_at
+            start = np.where(lost, now + g.sticky_s, now)
+            extra += np.where(lost, STICKY_TIMEOUT_EVENTS, 0)
+        t = start + lat
+        if g.task_timeout_s > 0.0:
+            c = self.next_crash[rows]
+            hit = (start < c) & (c <= t)
+            start = np.where(hit, start + g.task_timeout_s, start)
+            t = np.where(hit, start + lat, t)
+            extra += np.where(hit, TASK_TIMEOUT_EVENTS, 0)
+        self.history[rows] += events * np.asarray(nd) + np.where(join, 0, extra)
+        self.task_at[rows] = np.where(join, task_at, start)
+        return np.where(join, task_at + lat, t)
+
+    def worker_events(self, act: np.ndarray) -> None:
+        """Crashes, deployments and drain ends due now (``WorkflowRun._process``)."""
+        live = act.copy()
+        now = self.now
+        while True:
+            c, d = self.next_crash, self.next_deploy
+            drained = live & self.draining & (self.drain_end <= now) & (self.drain_end <= c)
+            crashed = live & ~drained & (c <= now) & (c <= d)
+            deployed = live & ~drained & ~crashed & (d <= now)
+            if not (drained.any() or crashed.any() or deployed.any()):
+                break
+            rows = np.flatnonzero(drained)
+            if rows.size:
+                self._worker_lost(rows, self.drain_end[rows], crash=False)
+            rows = np.flatnonzero(crashed)
+            if rows.size:
+                at = c[rows].copy()
+                self.last_crash[rows] = at
+                self.ready[rows] = at + self.restart_crash
+                self._new_life(rows)
+                self._worker_lost(rows, at, crash=True)
+            rows = np.flatnonzero(deployed)
+            if rows.size:
+                at = d[rows].copy()
+                up = at >= self.ready[rows]
+                self._advance_deploy(rows)
+                rows, at = rows[up & ~self.draining[rows]], at[up & ~self.draining[rows]]
+                self.draining[rows] = True
+                self.drain_end[rows] = at + self.drain
+                idle = self.busy[rows] == 0
+                if idle.any():
+                    self._worker_lost(rows[idle], at[idle], crash=False)
+            live &= (self.finish == INF) & ~self.handed
+        rows = np.flatnonzero(live & self.draining & (self.busy == 0))
+        if rows.size:  # the last attempt of the drain finished: the worker exits
+            self._worker_lost(rows, now[rows].copy(), crash=False)
+
+    def _worker_lost(self, rows: np.ndarray, at: np.ndarray, crash: bool) -> None:
+        """The worker crashed (already restarting) or exits after a deployment at ``at``: every
+        attempt in flight on it ends; multi-step activities lose what the worker's memory held
+        (``WorkflowRun._worker_lost``)."""
+        g, lay, acts = self.g, self.lay, self.acts
+        if not crash:
+            self.ready[rows] = at + self.restart_deploy
+            self._new_life(rows)
+        self.draining[rows] = False
+        self.drain_end[rows] = INF
+        flying = self.st[rows] == INFLIGHT
+        killed = flying & self.takes_slot[None, :]
+        unit_fail = killed & self.per_unit_step[lay.step][None, :]
+        # multi-step activities that fail: a killed unit, or work held in memory; their position
+        # among the failures (a unit's: 2·column + 1; held work only: 2·first column of the activity)
+        multi = [a for a in range(len(acts.steps)) if not acts.per_unit[a]]
+        act_fail, act_pos = {}, {}
+        for a in multi:
+            cols_a = self.act_cols[a]
+            k_a = killed[:, cols_a]
+            has_k = k_a.any(axis=1)
+            steps = list(acts.steps[a])
+            holds = (self.left[rows, a] > 0) & ((self.n_done[rows][:, steps].sum(axis=1) > 0) | flying[:, cols_a].any(axis=1))
+            act_fail[a] = has_k | holds
+            first = np.where(has_k, cols_a[np.argmax(k_a, axis=1)], lay.offset[steps[0]])
+            act_pos[a] = np.where(has_k, 2 * first + 1, 2 * first)
+        failing = unit_fail.any(axis=1)
+        for a in multi:
+            failing |= act_fail[a]
+        if not failing.any():
+            return
+        sel = np.flatnonzero(failing)
+        rows, at, killed, flying, unit_fail = rows[sel], at[sel], killed[sel], flying[sel], unit_fail[sel]
+        for a in multi:
+            act_fail[a], act_pos[a] = act_fail[a][sel], act_pos[a][sel]
+        if crash:
+            self.crashes[rows] += 1
+        else:
+            self.deploy_kills[rows] += 1
+        notice = at + g.detect_s if crash else at
+        # the killed attempts stop (in (step, instance) order)
+        el = at[:, None] - self.start[rows]
+        waste = np.zeros_like(el)
+        waste_cost = np.zeros_like(el)
+        for s in range(g.n):
+            if g.is_wait[s]:
+                continue
+            cols = lay.cols[s]
+            ks = killed[:, cols]
+            if not ks.any():
+                continue
+            waste[:, cols] = np.where(ks, el[:, cols], 0.0)
+            waste_cost[:, cols] = np.where(ks, self._lost_cost(s, rows, cols, el[:, cols]), 0.0)
+            n_k = ks.sum(axis=1)
+            self.running[rows, s] -= n_k
+            self.busy[rows] -= n_k
+        self.waste_c[rows] = _seq_sum(self.waste_c[rows], waste)
+        self.waste_cost[rows] = _seq_sum(self.waste_cost[rows], waste_cost)
+        st = self.st[rows]
+        st[killed] = IDLE
+        end = self.end[rows]
+        end[killed] = INF
+        self.st[rows] = st
+        self.end[rows] = end
+        # the failures in order: each one's rank gives its jitter draw
+        unit_before = np.cumsum(unit_fail, axis=1) - unit_fail  # unit failures in earlier columns
+        n_units = unit_fail.sum(axis=1)
+        ranks_pos = [(act_pos[a], act_fail[a]) for a in multi]
+
+        retries = self.retries[rows].copy()
+        total = n_units.copy()
+        for a in multi:
+            total += act_fail[a]
+        self.retries[rows] += total
+        # single-step activities: each killed unit retried alone
+        sub, c = np.nonzero(unit_fail)
+        if sub.size:
+            rank = unit_before[sub, c] + self._multi_before_pairs(ranks_pos, sub, 2 * c + 1)
+            if acts.count_restarts:
+                roots = np.array([not acts.ext_preds[acts.of[s]] for s in range(g.n)])[lay.step[c]]
+                np.add.at(self.restarts, rows[sub[roots]], 1)
+            self._retry_pairs(rows[sub], c, notice[sub], retries[sub] + rank, False)
+        # multi-step activities: rolled back
+        for a in multi:
+            f = act_fail[a]
+            if not f.any():
+                continue
+            sel_a = np.flatnonzero(f)
+            rb = rows[sel_a]
+            pos = act_pos[a][sel_a]
+            first = pos // 2
+            killed_first = pos % 2 == 1
+            rank = self._units_before(unit_fail[sel_a], first, killed_first) + self._multi_before_pairs(
+                ranks_pos, sel_a, pos)
+            for s in acts.steps[a]:  # a wait in memory dies with the worker
+                if g.is_wait[s]:
+                    cols = lay.cols[s]
+                    w_st = self.st[rb, cols]
+                    w_end = self.end[rb, cols]
+                    flying_w = w_st == INFLIGHT
+                    w_st[flying_w] = IDLE
+                    w_end[flying_w] = INF
+                    self.st[rb, cols] = w_st
+                    self.end[rb, cols] = w_end
+            if acts.count_restarts and not acts.ext_preds[a]:
+                self.restarts[rb] += 1
+            last = self.last_done[rb, a]
+            step = np.where(killed_first, lay.step[np.minimum(first, lay.width - 1)],
+                            np.where(last >= 0, last, acts.steps[a][0]))
+            self._roll_back(a, rb, notice[sel_a], step, None, retries[sel_a] + rank)
+
+    @staticmethod
+    def _units_before(unit_fail: np.ndarray, col: np.ndarray, killed: np.ndarray) -> np.ndarray:
+        """Unit failures before position (col, killed) in each row: columns < col (a held
+        activity's position 2·col sorts before the unit at col)."""
+        before = np.cumsum(unit_fail, axis=1) - unit_fail
+        col = np.minimum(col, unit_fail.shape[1] - 1)
+        return before[np.arange(col.size), col]
+
+    @staticmethod
+    def _multi_before_pairs(ranks_pos: list, sub: np.ndarray, pos: np.ndarray) -> np.ndarray:
+        """Failing multi-step activities whose position precedes ``pos`` (rows ``sub``)."""
+        out = np.zeros(sub.size, dtype=np.int64)
+        for p, f in ranks_pos:
+            out += f[sub] & (p[sub] < pos)
+        return out
 
     def _activity_done(self, a: int, fin: np.ndarray) -> None:
         """Every unit of activity ``a`` has completed (rows ``fin``): record it, start the
@@ -467,8 +739,7 @@ class _Batch:
         self.acts_left[fin] -= 1
         if not acts.per_unit[a]:
             if self.beh.records_history:
-                vis = self.now[fin] + EVENTS_PER_ACTIVITY * self.lat
-                self.history[fin] += EVENTS_PER_ACTIVITY
+                vis = self._record(fin, EVENTS_PER_ACTIVITY, 1)
                 for i in acts.steps[a]:
                     self.visible[fin, i] = vis
             self.useful_c[fin] += self.pend_c[fin, a]
@@ -507,9 +778,7 @@ class _Batch:
             self.start_runnable(act)
             act = self.next_event(act)
             self.process(act)
-            # a completion whose last record ends at or after a crash, a deployment or the
-            # horizon (e.g. a workflow task the crash would time out): the engine's
-            self.handed |= (self.finish != INF) & (self.finish >= self.worker_due)
+            self.worker_events(act & (self.finish == INF) & ~self.handed)
             over = (self.finish != INF) | self.handed
             if over.sum() >= COMPACT * self.size:
                 self._write(out, base, over, handed_rows)
@@ -527,7 +796,8 @@ class _Batch:
             "useful_compute_s": self.useful_c[fin], "wasted_compute_s": self.waste_c[fin],
             "compute_cost_usd": self.useful_cost[fin] + self.waste_cost[fin], "useful_cost_usd": self.useful_cost[fin],
             "wasted_cost_usd": self.waste_cost[fin], "unit_attempts": self.unit_attempts[fin],
-            "history_events": self.history[fin], "attempts": self.attempts[fin], "crashes": 0, "deploy_kills": 0,
+            "history_events": self.history[fin], "attempts": self.attempts[fin], "crashes": self.crashes[fin],
+            "deploy_kills": self.deploy_kills[fin],
             "rate_limited": self.rate_limited[fin], "pipeline_restarts": self.restarts[fin], "heartbeats": 0,
         }
         for name in RUN_FIELDS:
