@@ -50,8 +50,10 @@ from sim.model.workflow import (
     retry_policy,
 )
 
-BATCH = 8192  # runs of one strategy stepped together (their state: a few (runs × units) arrays)
-COMPACT = 0.5  # drop finished runs from the arrays once fewer than this share is still running
+BATCH = 32768  # at most this many runs of one strategy stepped together ...
+BATCH_UNITS = 1 << 20  # ... and at most about this many (run, unit) cells: a batch's state is a dozen
+# (runs × units) arrays, so its memory is bounded (about 60 MB) whatever the number of runs
+COMPACT = 0.25  # drop finished runs from the arrays once fewer than this share is still running
 
 IDLE, PENDING, INFLIGHT, DONE = 0, 1, 2, 3
 _NOT_PER_RUN = frozenset({"jitter_keys", "crash_keys", "deploy_keys", "deploy_at", "takes_slot", "act_of_step",
@@ -228,11 +230,11 @@ class _Batch:
             if g.max_concurrency[i] and not g.is_wait[i]:
                 cols = lay.cols[i]
                 free = g.max_concurrency[i] - self.running[rows, i]
-                ok[:, cols] &= np.cumsum(cand[:, cols], axis=1) <= free[:, None]
+                ok[:, cols] &= np.cumsum(cand[:, cols], axis=1, dtype=np.int32) <= free[:, None]
         if g.slots:
             taking = ok & self.takes_slot[None, :]
             free = g.slots - self.busy[rows]
-            ok &= ~(taking & (np.cumsum(taking, axis=1) > free[:, None]))
+            ok &= ~(taking & (np.cumsum(taking, axis=1, dtype=np.int32) > free[:, None]))
         sub, c = np.nonzero(ok)
         if sub.size == 0:
             return
@@ -291,95 +293,92 @@ class _Batch:
 
     def process(self, act: np.ndarray) -> None:
         """The attempts of active runs that end now, step by step in (step, instance) order
-        (``WorkflowRun._process``)."""
+        (``WorkflowRun._process``). Each step's ending attempts are (row, column) pairs in row
+        order, columns ascending within a row: the engine's order, which ``np.add.at`` keeps
+        when it accumulates a row's sums."""
         g, lay, acts, beh = self.g, self.lay, self.acts, self.beh
         now = self.now
         any_end = np.flatnonzero(act & (self.end.min(axis=1) <= now))
         for i in range(g.n):
             cols = lay.cols[i]
-            ending = self.end[any_end, cols] <= now[any_end, None]
-            has = ending.any(axis=1)
-            if not has.any():
+            si, j = np.nonzero(self.end[any_end, cols] <= now[any_end, None])
+            if si.size == 0:
                 continue
-            rr = any_end[has]
-            ending = ending[has]
+            r, c = any_end[si], j + cols.start
             a = acts.of[i]
-            elapsed = now[rr, None] - self.start[rr, cols]
-            lim = self.lim[rr, cols] & ending
-            done = ending & ~lim
-            rolled = None
+            lim = self.lim[r, c]
+            rb = None
             if not self.in_place[i] and lim.any():
-                # a 429 that rolls the multi-step activity back (``_roll_back``): the first one in
-                # instance order; completions before it count, attempts after it are cancelled
-                rolled = lim.any(axis=1)
-                first = np.where(rolled, np.argmax(lim, axis=1), lim.shape[1])
-                done &= np.arange(lim.shape[1])[None, :] < first[:, None]
-                lim = np.zeros_like(lim)
-                lim[rolled, first[rolled]] = True
-                ending = done | lim
+                # a 429 that rolls the multi-step activity back (``_roll_back``): the first one of
+                # its row; completions before it count, attempts after it are cancelled
+                rb, at = np.unique(r[lim], return_index=True)
+                rb_col = c[lim][at]
+                first = np.full(self.size, lay.width)
+                first[rb] = rb_col
+                keep = c <= first[r]
+                r, c = r[keep], c[keep]
+                lim = c == first[r]
             wait = g.is_wait[i]
+            el = 0.0 * r if wait else now[r] - self.start[r, c]
             if wait:
-                elapsed = np.zeros_like(elapsed)
-                cost = elapsed
+                cost = el
             elif g.is_gpu[i]:
-                cost = elapsed * g.rate_per_s[i]
+                cost = el * g.rate_per_s[i]
             else:
                 cost = np.where(lim, 0.0, g.call_cost[i])
             if not wait:
-                ended = ending.sum(axis=1)
-                self.running[rr, i] -= ended
-                self.busy[rr] -= ended
-            if rolled is None and lim.any():  # 429s retried for their instance alone
-                self.waste_c[rr] = _seq_sum(self.waste_c[rr], np.where(lim, elapsed, 0.0))
-                self.waste_cost[rr] = _seq_sum(self.waste_cost[rr], np.where(lim, cost, 0.0))
-                nl = lim.sum(axis=1)
-                self.rate_limited[rr] += nl
+                np.add.at(self.running, (r, i), -1)
+                np.add.at(self.busy, r, -1)
+            if rb is None and lim.any():  # 429s retried for their instance alone
+                rl, cl = r[lim], c[lim]
+                np.add.at(self.waste_c, rl, el[lim])
+                np.add.at(self.waste_cost, rl, cost[lim])
+                np.add.at(self.rate_limited, rl, 1)
                 if not beh.retry_429_in_place and acts.count_restarts and not acts.ext_preds[a]:
-                    self.restarts[rr] += nl
-                self._retry(i, cols, rr, lim)
-            got = done.any(axis=1)
-            if got.any():
-                self._complete(i, a, cols, rr, done, elapsed, cost)
-                rc = rr[got]
-                rc = rc[self.n_done[rc, i] == self.count[rc, i]]
+                    np.add.at(self.restarts, rl, 1)
+                # the jitter draw of each retry: the run's retry counter, in (step, instance) order
+                ur, at, n_r = np.unique(rl, return_index=True, return_counts=True)
+                rank = np.arange(rl.size) - np.repeat(at, n_r)
+                jidx = self.retries[rl] + rank
+                self.retries[ur] += n_r
+                self._retry_pairs(rl, cl, now[rl], jidx, True)
+            done = ~lim
+            if done.any():
+                ur = self._complete(i, a, r[done], c[done], el[done], cost[done])
+                rc = ur[self.n_done[ur, i] == self.count[ur, i]]
                 if rc.size:
                     self._step_complete(i, a, rc)
-            if rolled is not None:
-                sel = np.flatnonzero(rolled)
-                rb, j = rr[sel], first[sel]
-                c = cols.start + j
-                self.st[rb, c] = IDLE  # (off the worker: not cancelled again)
-                self.end[rb, c] = INF
-                self.waste_c[rb] += elapsed[sel, j]
-                self.waste_cost[rb] += cost[sel, j]
+            if rb is not None:
+                self.st[rb, rb_col] = IDLE  # (off the worker: not cancelled again)
+                self.end[rb, rb_col] = INF
+                self.waste_c[rb] += el[lim]
+                self.waste_cost[rb] += cost[lim]
                 self.rate_limited[rb] += 1
                 if acts.count_restarts and not acts.ext_preds[a]:
                     self.restarts[rb] += 1
-                self._roll_back(a, rb, self.now[rb], np.full(rb.size, i), c, self.retries[rb].copy())
+                self._roll_back(a, rb, now[rb], np.full(rb.size, i), rb_col, self.retries[rb].copy())
                 self.retries[rb] += 1
 
-    def _complete(self, i: int, a: int, cols: slice, rr: np.ndarray, done: np.ndarray, elapsed: np.ndarray,
-                  cost: np.ndarray) -> None:
-        """Attempts of step i that completed now (``done``, rows ``rr``): held or recorded."""
-        now = self.now[rr]
-        self.st[rr, cols] = np.where(done, DONE, self.st[rr, cols])
-        self.end[rr, cols] = np.where(done, INF, self.end[rr, cols])
-        self.fails[rr, cols] = np.where(done, 0, self.fails[rr, cols])
-        self.prev_sleep[rr, cols] = np.where(done, 0.0, self.prev_sleep[rr, cols])
-        nd = done.sum(axis=1)
-        self.n_done[rr, i] += nd
+    def _complete(self, i: int, a: int, r: np.ndarray, c: np.ndarray, elapsed: np.ndarray,
+                  cost: np.ndarray) -> np.ndarray:
+        """Attempts (r, c) of step i that completed now: held or recorded. Returns their rows."""
+        self.st[r, c] = DONE
+        self.end[r, c] = INF
+        self.fails[r, c] = 0
+        self.prev_sleep[r, c] = 0.0
+        ur, nd = np.unique(r, return_counts=True)
+        self.n_done[ur, i] += nd
         if self.acts.per_unit[a]:
-            self.useful_c[rr] = _seq_sum(self.useful_c[rr], np.where(done, elapsed, 0.0))
-            self.useful_cost[rr] = _seq_sum(self.useful_cost[rr], np.where(done, cost, 0.0))
-            got = nd > 0
-            vis = np.zeros(rr.size)
-            vis[got] = self._record(rr[got], self.unit_events[i], nd[got])
+            np.add.at(self.useful_c, r, elapsed)
+            np.add.at(self.useful_cost, r, cost)
+            vis = self._record(ur, self.unit_events[i], nd)
         else:
-            self.pend_c[rr, a] = _seq_sum(self.pend_c[rr, a], np.where(done, elapsed, 0.0))
-            self.pend_cost[rr, a] = _seq_sum(self.pend_cost[rr, a], np.where(done, cost, 0.0))
-            vis = now
-        old = self.visible[rr, i]
-        self.visible[rr, i] = np.where((nd > 0) & (vis > old), vis, old)
+            np.add.at(self.pend_c, (r, a), elapsed)
+            np.add.at(self.pend_cost, (r, a), cost)
+            vis = self.now[ur]
+        old = self.visible[ur, i]
+        self.visible[ur, i] = np.where(vis > old, vis, old)
+        return ur
 
     def _step_complete(self, i: int, a: int, rc: np.ndarray) -> None:
         """Every instance of step i has completed (in the rows ``rc``)."""
@@ -835,13 +834,15 @@ def _with_engine(scenario: Scenario, graph: Graph, beh: Behaviour, runs: np.ndar
 def run_into(scenario: Scenario, behaviours: list[Behaviour], runs: np.ndarray, seed: int,
              outs: list[dict[str, np.ndarray]], stats: dict[str, int] | None = None) -> None:
     """Simulate replications ``runs`` of every strategy of a graph scenario into ``outs[k]``
-    (``RUN_FIELDS``, in the order of ``runs``), in batches of ``BATCH`` runs (flat memory).
+    (``RUN_FIELDS``, in the order of ``runs``), in batches of at most ``BATCH`` runs and ``BATCH_UNITS`` units (flat memory).
     ``stats`` (optional) counts the runs handed to the engine's run logic."""
     graph = Graph(scenario)
     runs = np.asarray(runs, dtype=np.int64)
+    width = sum(max(c.values) for c in graph.counts)  # units of a replication, at most
+    batch = max(256, min(BATCH, BATCH_UNITS // width))
     for k, beh in enumerate(behaviours):
-        for lo in range(0, len(runs), BATCH):
-            part = runs[lo:lo + BATCH]
+        for lo in range(0, len(runs), batch):
+            part = runs[lo:lo + batch]
             base = np.arange(lo, lo + part.size)
             handed = _Batch(graph, beh, part, seed, scenario).run(outs[k], base)
             handed = np.sort(handed)
