@@ -1,32 +1,36 @@
 """The vectorised executor for workflow graphs: the workflow model (``sim.model.workflow``) over
 arrays of replications.
 
-Each replication of a strategy is the state machine of ``WorkflowRun``, and a batch of them is
-advanced in lock-step: one round per event time of each run (``_Batch.round``). The units of a
-graph (instance j of step i) are the columns of (runs × units) arrays, in (step, instance) order,
-the order in which the engine starts runnable units and processes attempts that end at the same
-instant; a round
+Each replication of a strategy is the state machine of ``WorkflowRun`` on its own worker, and a
+batch of them is advanced in lock-step, one round per event of each run (``_Batch.run``). The
+units of a graph (instance j of step i) are the columns of (runs × units) arrays, in (step,
+instance) order: the order in which the engine starts runnable units and processes attempts
+that end at the same instant. A round
 
-1. starts the runnable units (due, within ``max_concurrency`` and the worker's ``activity_slots``;
-   waits take no slot) and draws what each attempt meets: a 429 or its duration;
-2. moves each run to its next event: the first attempt end, or the first pending unit's due time
-   (the engine's ``_next_event_time``);
-3. processes the attempts that end then, step by step in the engine's order: a completion
-   (recorded at once by a single-step activity of a recording strategy; held in memory by a
-   multi-step one until the activity completes), or a 429 retried for that instance alone
-   (``retry_in_place``, and every single-step activity of a recording strategy), with the step's
-   back-off, at least Retry-After, or a 429 that rolls a multi-step activity back (``restart``,
-   checkpoint groups): its attempts in flight are cancelled, what it completed is wasted, and it
-   re-runs from its entry steps after its back-off.
+1. starts the runnable units (due, worker ready and not draining, within ``max_concurrency``
+   and the worker's ``activity_slots``; waits take no slot) and draws what each attempt meets:
+   a 429 or its duration (``start_runnable``);
+2. moves each run to its next event: an attempt's end, a unit due, the worker's next crash or
+   deployment, the end of a drain (``next_event``);
+3. processes the attempts that end then, step by step in the engine's order (``process``): a
+   completion (recorded at once by a single-step activity of a recording strategy, with
+   Temporal's workflow-task rules, ``recorded_at_s``; held in memory by a multi-step one until
+   the activity completes), a 429 retried for that instance alone (``retry_in_place``, and every
+   single-step activity of a recording strategy), or a 429 that rolls a multi-step activity
+   back (``restart``, checkpoint groups);
+4. then the worker's events due (``worker_events``): a crash or a deployment's exit ends every
+   attempt in flight on the worker; killed units of single-step activities are retried alone,
+   multi-step activities that lose a unit or work held in memory are rolled back, each failure
+   with its back-off and the run's next jitter draw, in the engine's order.
 
-Sums (compute, cost) are accumulated in the engine's order with ``np.cumsum`` (sequential), so
-every column equals the engine's to the bit.
+Sums (compute, cost) are accumulated in the engine's order (``np.add.at`` adds a row's terms one
+after the other), so every column equals the engine's to the bit (tests/test_fastpath_graph.py).
 
-What it does not follow, a run at a time: a run that meets a worker crash, a deployment or the
-horizon before it completes, or a retry policy that gives up. Such a run is handed, from its start, to the engine's
-own run logic (``WorkflowRun``, without SimPy: nothing else shares its clock); as both read the
-same draws (pure functions of (seed, replication, source, index)), its result is the engine's.
-``why_not`` names what it does not follow for a whole scenario (heartbeats inside steps).
+Handed, from its start, to the engine's own run logic (``WorkflowRun``, without SimPy: nothing
+else shares its clock): a run that the horizon cuts or whose retry policy gives up, and the last
+few runs of a batch (``TAIL``), where numpy's per-call overhead loses to the engine. As both read
+the same draws (pure functions of (seed, replication, source, index)), the result is the
+engine's. ``why_not`` names what the executor does not follow at all (heartbeats inside steps).
 """
 
 from __future__ import annotations
@@ -53,7 +57,8 @@ from sim.model.workflow import (
 BATCH = 32768  # at most this many runs of one strategy stepped together ...
 BATCH_UNITS = 1 << 20  # ... and at most about this many (run, unit) cells: a batch's state is a dozen
 # (runs × units) arrays, so its memory is bounded (about 60 MB) whatever the number of runs
-COMPACT = 0.25  # drop finished runs from the arrays once fewer than this share is still running
+TAIL = 4  # fewer unfinished runs than this: handed to the engine's run logic (from their start)
+COMPACT = 0.5  # drop finished runs from the arrays once fewer than this share is still running
 
 IDLE, PENDING, INFLIGHT, DONE = 0, 1, 2, 3
 _NOT_PER_RUN = frozenset({"jitter_keys", "crash_keys", "deploy_keys", "deploy_at", "takes_slot", "act_of_step",
@@ -221,10 +226,11 @@ class _Batch:
     def start_runnable(self, act: np.ndarray) -> None:
         """Start the units that are due, within the limits (``WorkflowRun._start_runnable``)."""
         g, lay = self.g, self.lay
-        rows = np.flatnonzero(act & ~self.draining & (self.now >= self.ready) & (self.due.min(axis=1) <= self.now))
+        due = self.due <= self.now[:, None]  # (a unit is due only while pending)
+        rows = np.flatnonzero(act & ~self.draining & (self.now >= self.ready) & due.any(axis=1))
         if rows.size == 0:
             return
-        cand = self.due[rows] <= self.now[rows, None]  # (a unit is due only while pending)
+        cand = due[rows]
         ok = cand.copy()
         for i in range(g.n):
             if g.max_concurrency[i] and not g.is_wait[i]:
@@ -281,7 +287,8 @@ class _Batch:
         """Move each active run to its next event (``WorkflowRun._next_event_time``); the runs
         that reach the horizon are handed to the engine."""
         t = np.minimum(np.minimum(self.next_crash, self.next_deploy), self.drain_end)
-        t = np.minimum(t, self.end.min(axis=1))
+        self.t_end = self.end.min(axis=1)  # (the attempts' ends do not move before ``process``)
+        t = np.minimum(t, self.t_end)
         t_due = self.due.min(axis=1)
         wake = np.where((t_due > self.now) | (self.now < self.ready), np.maximum(t_due, self.ready), INF)
         t = np.where(~self.draining & (t_due < INF), np.minimum(t, wake), t)
@@ -298,13 +305,21 @@ class _Batch:
         when it accumulates a row's sums."""
         g, lay, acts, beh = self.g, self.lay, self.acts, self.beh
         now = self.now
-        any_end = np.flatnonzero(act & (self.end.min(axis=1) <= now))
+        self.rolled_any = False
+        any_end = np.flatnonzero(act & (self.t_end <= now))
+        si, c_all = np.nonzero(self.end[any_end] <= now[any_end, None])
+        r_all = any_end[si]
+        step_all = lay.step[c_all]
         for i in range(g.n):
-            cols = lay.cols[i]
-            si, j = np.nonzero(self.end[any_end, cols] <= now[any_end, None])
-            if si.size == 0:
+            m = step_all == i
+            if not m.any():
                 continue
-            r, c = any_end[si], j + cols.start
+            r, c = r_all[m], c_all[m]
+            if i and self.rolled_any:  # (a roll-back earlier in this round may have cancelled some)
+                keep = self.end[r, c] <= now[r]
+                r, c = r[keep], c[keep]
+                if r.size == 0:
+                    continue
             a = acts.of[i]
             lim = self.lim[r, c]
             rb = None
@@ -349,6 +364,7 @@ class _Batch:
                 if rc.size:
                     self._step_complete(i, a, rc)
             if rb is not None:
+                self.rolled_any = True
                 self.st[rb, rb_col] = IDLE  # (off the worker: not cancelled again)
                 self.end[rb, rb_col] = INF
                 self.waste_c[rb] += el[lim]
@@ -772,7 +788,9 @@ class _Batch:
         handed_rows: list[np.ndarray] = []
         while self.size:
             act = ~self.handed & (self.finish == INF)
-            if not act.any():
+            left = np.count_nonzero(act)
+            if left < TAIL:  # the last few runs: numpy's per-call overhead loses to the engine
+                self.handed |= act
                 break
             self.start_runnable(act)
             act = self.next_event(act)
