@@ -62,7 +62,7 @@ COMPACT = 0.5  # drop finished runs from the arrays once fewer than this share i
 
 IDLE, PENDING, INFLIGHT, DONE = 0, 1, 2, 3
 _NOT_PER_RUN = frozenset({"jitter_keys", "crash_keys", "deploy_keys", "deploy_at", "takes_slot", "act_of_step",
-                          "per_unit_step"})  # (indexed by batch row,
+                          "per_unit_step", "is_gpu", "rate_per_s", "call_cost"})  # (indexed by batch row,
 # unit or step: not compacted)
 
 
@@ -194,6 +194,9 @@ class _Batch:
         self.act_cols = [np.flatnonzero(np.isin(lay.step, members)) for members in acts.steps]
         self.act_of_step = np.asarray(acts.of)
         self.per_unit_step = np.asarray(acts.per_unit)[self.act_of_step]
+        self.is_gpu = np.asarray(g.is_gpu, dtype=bool)
+        self.rate_per_s = np.asarray(g.rate_per_s, dtype=np.float64)
+        self.call_cost = np.asarray(g.call_cost, dtype=np.float64)
         # start: the entry steps of the activities that follow nothing
         at = 0.0 + (EVENTS_AT_START * self.lat if records else 0.0)
         # (a crash or deployment at the very start: the engine's)
@@ -594,16 +597,17 @@ class _Batch:
             deployed = live & ~drained & ~crashed & (d <= now)
             if not (drained.any() or crashed.any() or deployed.any()):
                 break
+            lost, lost_at, lost_crash = [], [], []  # every row's event, then one call for all
             rows = np.flatnonzero(drained)
             if rows.size:
-                self._worker_lost(rows, self.drain_end[rows], crash=False)
+                lost.append(rows), lost_at.append(self.drain_end[rows]), lost_crash.append(np.zeros(rows.size, bool))
             rows = np.flatnonzero(crashed)
             if rows.size:
                 at = c[rows].copy()
                 self.last_crash[rows] = at
                 self.ready[rows] = at + self.restart_crash
                 self._new_life(rows)
-                self._worker_lost(rows, at, crash=True)
+                lost.append(rows), lost_at.append(at), lost_crash.append(np.ones(rows.size, bool))
             rows = np.flatnonzero(deployed)
             if rows.size:
                 at = d[rows].copy()
@@ -614,138 +618,110 @@ class _Batch:
                 self.drain_end[rows] = at + self.drain
                 idle = self.busy[rows] == 0
                 if idle.any():
-                    self._worker_lost(rows[idle], at[idle], crash=False)
+                    lost.append(rows[idle]), lost_at.append(at[idle]), lost_crash.append(np.zeros(idle.sum(), bool))
+            if lost:
+                self._worker_lost(np.concatenate(lost), np.concatenate(lost_at), np.concatenate(lost_crash))
             live &= (self.finish == INF) & ~self.handed
         rows = np.flatnonzero(live & self.draining & (self.busy == 0))
         if rows.size:  # the last attempt of the drain finished: the worker exits
-            self._worker_lost(rows, now[rows].copy(), crash=False)
+            self._worker_lost(rows, now[rows].copy(), np.zeros(rows.size, bool))
 
-    def _worker_lost(self, rows: np.ndarray, at: np.ndarray, crash: bool) -> None:
-        """The worker crashed (already restarting) or exits after a deployment at ``at``: every
+    def _worker_lost(self, rows: np.ndarray, at: np.ndarray, crash: np.ndarray) -> None:
+        """The worker crashed (``crash``; already restarting) or exits after a deployment at ``at``: every
         attempt in flight on it ends; multi-step activities lose what the worker's memory held
-        (``WorkflowRun._worker_lost``)."""
+        (``WorkflowRun._worker_lost``). The failures are taken in the engine's order: a unit's
+        position is 2·column + 1, a multi-step activity's that of its first killed unit, or
+        2·(its first column) when it only held work in memory."""
         g, lay, acts = self.g, self.lay, self.acts
-        if not crash:
-            self.ready[rows] = at + self.restart_deploy
-            self._new_life(rows)
+        exits = rows[~crash]
+        self.ready[exits] = at[~crash] + self.restart_deploy
+        self._new_life(exits)
         self.draining[rows] = False
         self.drain_end[rows] = INF
-        flying = self.st[rows] == INFLIGHT
-        killed = flying & self.takes_slot[None, :]
-        unit_fail = killed & self.per_unit_step[lay.step][None, :]
-        # multi-step activities that fail: a killed unit, or work held in memory; their position
-        # among the failures (a unit's: 2·column + 1; held work only: 2·first column of the activity)
+        fs, fc = np.nonzero(self.st[rows] == INFLIGHT)  # attempts in flight, row-major
+        kill = self.takes_slot[fc]
+        ks, kc = fs[kill], fc[kill]  # the attempts killed (waits are not on the worker)
+        unit = self.per_unit_step[lay.step[kc]]
+        us, uc = ks[unit], kc[unit]  # killed units of single-step activities
+        failing = np.zeros(rows.size, dtype=bool)
+        failing[us] = True
         multi = [a for a in range(len(acts.steps)) if not acts.per_unit[a]]
         act_fail, act_pos = {}, {}
         for a in multi:
-            cols_a = self.act_cols[a]
-            k_a = killed[:, cols_a]
-            has_k = k_a.any(axis=1)
+            in_a = self.act_of_step[lay.step[kc]] == a
+            k_rows, k_first = np.unique(ks[in_a], return_index=True)
+            has_k = np.zeros(rows.size, dtype=bool)
+            has_k[k_rows] = True
+            pos = np.full(rows.size, 2 * lay.offset[acts.steps[a][0]])
+            pos[k_rows] = 2 * kc[in_a][k_first] + 1
             steps = list(acts.steps[a])
-            holds = (self.left[rows, a] > 0) & ((self.n_done[rows][:, steps].sum(axis=1) > 0) | flying[:, cols_a].any(axis=1))
-            act_fail[a] = has_k | holds
-            first = np.where(has_k, cols_a[np.argmax(k_a, axis=1)], lay.offset[steps[0]])
-            act_pos[a] = np.where(has_k, 2 * first + 1, 2 * first)
-        failing = unit_fail.any(axis=1)
-        for a in multi:
+            held = self.n_done[rows][:, steps].sum(axis=1) > 0
+            held[fs[self.act_of_step[lay.step[fc]] == a]] = True  # (a wait in memory)
+            act_fail[a] = has_k | ((self.left[rows, a] > 0) & held)
+            act_pos[a] = pos
             failing |= act_fail[a]
         if not failing.any():
             return
-        sel = np.flatnonzero(failing)
-        rows, at, killed, flying, unit_fail = rows[sel], at[sel], killed[sel], flying[sel], unit_fail[sel]
-        for a in multi:
-            act_fail[a], act_pos[a] = act_fail[a][sel], act_pos[a][sel]
-        if crash:
-            self.crashes[rows] += 1
-        else:
-            self.deploy_kills[rows] += 1
-        notice = at + g.detect_s if crash else at
-        # the killed attempts stop (in (step, instance) order)
-        el = at[:, None] - self.start[rows]
-        waste = np.zeros_like(el)
-        waste_cost = np.zeros_like(el)
-        for s in range(g.n):
-            if g.is_wait[s]:
-                continue
-            cols = lay.cols[s]
-            ks = killed[:, cols]
-            if not ks.any():
-                continue
-            waste[:, cols] = np.where(ks, el[:, cols], 0.0)
-            waste_cost[:, cols] = np.where(ks, self._lost_cost(s, rows, cols, el[:, cols]), 0.0)
-            n_k = ks.sum(axis=1)
-            self.running[rows, s] -= n_k
-            self.busy[rows] -= n_k
-        self.waste_c[rows] = _seq_sum(self.waste_c[rows], waste)
-        self.waste_cost[rows] = _seq_sum(self.waste_cost[rows], waste_cost)
-        st = self.st[rows]
-        st[killed] = IDLE
-        end = self.end[rows]
-        end[killed] = INF
-        self.st[rows] = st
-        self.end[rows] = end
-        # the failures in order: each one's rank gives its jitter draw
-        unit_before = np.cumsum(unit_fail, axis=1) - unit_fail  # unit failures in earlier columns
-        n_units = unit_fail.sum(axis=1)
-        ranks_pos = [(act_pos[a], act_fail[a]) for a in multi]
-
+        self.crashes[rows[failing & crash]] += 1
+        self.deploy_kills[rows[failing & ~crash]] += 1
+        notice = np.where(crash, at + g.detect_s, at)
+        # the killed attempts stop, in (step, instance) order (a row's pairs are in column order)
+        r_k = rows[ks]
+        el = at[ks] - self.start[r_k, kc]
+        step = lay.step[kc]
+        work = self.work[r_k, kc]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            llm_cost = np.where(self.lim[r_k, kc] | (work <= 0), 0.0, self.call_cost[step] * el / work)
+        cost = np.where(self.is_gpu[step], el * self.rate_per_s[step], llm_cost)
+        np.add.at(self.waste_c, r_k, el)
+        np.add.at(self.waste_cost, r_k, cost)
+        np.add.at(self.running, (r_k, step), -1)
+        np.add.at(self.busy, r_k, -1)
+        self.st[r_k, kc] = IDLE
+        self.end[r_k, kc] = INF
+        # each failure's rank among the row's failures gives its jitter draw
         retries = self.retries[rows].copy()
-        total = n_units.copy()
+        total = np.bincount(us, minlength=rows.size)
         for a in multi:
             total += act_fail[a]
         self.retries[rows] += total
-        # single-step activities: each killed unit retried alone
-        sub, c = np.nonzero(unit_fail)
-        if sub.size:
-            rank = unit_before[sub, c] + self._multi_before_pairs(ranks_pos, sub, 2 * c + 1)
+
+        def multi_before(sub: np.ndarray, pos: np.ndarray) -> np.ndarray:
+            out = np.zeros(sub.size, dtype=np.int64)
+            for a in multi:
+                out += act_fail[a][sub] & (act_pos[a][sub] < pos)
+            return out
+
+        if us.size:  # single-step activities: each killed unit retried alone
+            first_of_row = np.unique(us, return_index=True)[1]
+            n_per_row = np.diff(np.append(first_of_row, us.size))
+            rank = np.arange(us.size) - np.repeat(first_of_row, n_per_row) + multi_before(us, 2 * uc + 1)
             if acts.count_restarts:
-                roots = np.array([not acts.ext_preds[acts.of[s]] for s in range(g.n)])[lay.step[c]]
-                np.add.at(self.restarts, rows[sub[roots]], 1)
-            self._retry_pairs(rows[sub], c, notice[sub], retries[sub] + rank, False)
-        # multi-step activities: rolled back
-        for a in multi:
-            f = act_fail[a]
-            if not f.any():
+                roots = np.array([not acts.ext_preds[acts.of[s]] for s in range(g.n)])[lay.step[uc]]
+                np.add.at(self.restarts, rows[us[roots]], 1)
+            self._retry_pairs(rows[us], uc, notice[us], retries[us] + rank, False)
+        for a in multi:  # multi-step activities: rolled back
+            sel_a = np.flatnonzero(act_fail[a])
+            if sel_a.size == 0:
                 continue
-            sel_a = np.flatnonzero(f)
             rb = rows[sel_a]
             pos = act_pos[a][sel_a]
-            first = pos // 2
-            killed_first = pos % 2 == 1
-            rank = self._units_before(unit_fail[sel_a], first, killed_first) + self._multi_before_pairs(
-                ranks_pos, sel_a, pos)
+            before = np.zeros(rows.size, dtype=np.int64)
+            np.add.at(before, us, (2 * uc + 1) < act_pos[a][us])
+            rank = before[sel_a] + multi_before(sel_a, pos)
             for s in acts.steps[a]:  # a wait in memory dies with the worker
                 if g.is_wait[s]:
                     cols = lay.cols[s]
-                    w_st = self.st[rb, cols]
-                    w_end = self.end[rb, cols]
-                    flying_w = w_st == INFLIGHT
-                    w_st[flying_w] = IDLE
-                    w_end[flying_w] = INF
-                    self.st[rb, cols] = w_st
-                    self.end[rb, cols] = w_end
+                    w_r, w_j = np.nonzero(self.st[rb, cols] == INFLIGHT)
+                    self.st[rb[w_r], w_j + cols.start] = IDLE
+                    self.end[rb[w_r], w_j + cols.start] = INF
             if acts.count_restarts and not acts.ext_preds[a]:
                 self.restarts[rb] += 1
             last = self.last_done[rb, a]
-            step = np.where(killed_first, lay.step[np.minimum(first, lay.width - 1)],
-                            np.where(last >= 0, last, acts.steps[a][0]))
-            self._roll_back(a, rb, notice[sel_a], step, None, retries[sel_a] + rank)
-
-    @staticmethod
-    def _units_before(unit_fail: np.ndarray, col: np.ndarray, killed: np.ndarray) -> np.ndarray:
-        """Unit failures before position (col, killed) in each row: columns < col (a held
-        activity's position 2·col sorts before the unit at col)."""
-        before = np.cumsum(unit_fail, axis=1) - unit_fail
-        col = np.minimum(col, unit_fail.shape[1] - 1)
-        return before[np.arange(col.size), col]
-
-    @staticmethod
-    def _multi_before_pairs(ranks_pos: list, sub: np.ndarray, pos: np.ndarray) -> np.ndarray:
-        """Failing multi-step activities whose position precedes ``pos`` (rows ``sub``)."""
-        out = np.zeros(sub.size, dtype=np.int64)
-        for p, f in ranks_pos:
-            out += f[sub] & (p[sub] < pos)
-        return out
+            killed_first = pos % 2 == 1
+            step_of = np.where(killed_first, lay.step[np.minimum(pos // 2, lay.width - 1)],
+                               np.where(last >= 0, last, acts.steps[a][0]))
+            self._roll_back(a, rb, notice[sel_a], step_of, None, retries[sel_a] + rank)
 
     def _activity_done(self, a: int, fin: np.ndarray) -> None:
         """Every unit of activity ``a`` has completed (rows ``fin``): record it, start the
