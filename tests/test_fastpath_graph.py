@@ -137,7 +137,8 @@ def test_graph_executor_equals_engine_on_bundled_graphs_at_two_mtbfs(path, mtbf)
 
 
 def test_small_batches_and_compaction_do_not_change_results(monkeypatch):
-    """Runs spread over many batches, finished runs dropped from the arrays after each round."""
+    """At most 37 runs under way, the next admitted as others finish, finished runs dropped from
+    the arrays after each round."""
     sc = bundled("experiments/scenarios/graph_rag_ingestion.toml")
     reference = simulate(sc, 150, 4, engine="des")
     monkeypatch.setattr(fast_graph, "BATCH", 37)

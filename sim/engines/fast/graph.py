@@ -57,14 +57,11 @@ from sim.model.workflow import (
 BATCH = 32768  # at most this many runs of one strategy stepped together ...
 BATCH_UNITS = 1 << 20  # ... and at most about this many (run, unit) cells: a batch's state is a dozen
 # (runs × units) arrays, so its memory is bounded (about 60 MB) whatever the number of runs
+REFILL = 0.75  # fewer runs than this share of a batch under way: the next runs are admitted
 TAIL = 4  # fewer unfinished runs than this: handed to the engine's run logic (from their start)
 COMPACT = 0.5  # drop finished runs from the arrays once fewer than this share is still running
 
 IDLE, PENDING, INFLIGHT, DONE = 0, 1, 2, 3
-_NOT_PER_RUN = frozenset({"jitter_keys", "crash_keys", "deploy_keys", "deploy_at", "takes_slot", "act_of_step",
-                          "per_unit_step", "is_gpu", "rate_per_s", "call_cost"})  # (indexed by batch row,
-# unit or step: not compacted)
-
 
 def why_not(scenario: Scenario) -> str | None:
     """Why this executor cannot run this graph (None if it can)."""
@@ -76,11 +73,11 @@ def why_not(scenario: Scenario) -> str | None:
 
 
 class _Layout:
-    """A batch's units: the columns of its arrays, in (step, instance) order."""
+    """The units of a call's replications: the columns of its arrays, in (step, instance) order
+    (as many instances of a step as the most any of its replications has)."""
 
-    def __init__(self, graph: Graph, counts: np.ndarray):
+    def __init__(self, graph: Graph, widths: np.ndarray):
         n = graph.n
-        widths = counts.max(axis=0) if counts.size else np.ones(n, dtype=np.int64)
         self.offset = np.concatenate([[0], np.cumsum(widths)]).astype(np.int64)
         self.cols = [slice(int(self.offset[i]), int(self.offset[i + 1])) for i in range(n)]
         self.width = int(self.offset[-1])
@@ -89,122 +86,137 @@ class _Layout:
         self.lane = (self.step + self.instance * INSTANCE_LANE).astype(np.uint64) * _LANE
 
 
-class _Batch:
-    """One strategy's runs of a batch of replications, stepped in lock-step (module docstring)."""
+def _counts(graph: Graph, seed: int, runs: np.ndarray) -> np.ndarray:
+    """Each replication's instances of each step (drawn once per replication: lane i of the
+    count source, ``GraphDraws``)."""
+    keys = replication_keys(seed, Source.COUNT, runs)
+    counts = np.empty((len(runs), graph.n), dtype=np.int64)
+    for i, c in enumerate(graph.counts):
+        counts[:, i] = c.fixed if c.fixed is not None else c.ppf(uniforms(keys, np.uint64(i) * _LANE))
+    return counts
 
-    def __init__(self, graph: Graph, beh: Behaviour, runs: np.ndarray, seed: int, scenario: Scenario):
+
+class _Batch:
+    """One strategy's runs, stepped in lock-step (module docstring). At most ``size_limit`` runs
+    are under way at a time: as runs finish, the next ones are admitted (``admit``), so that
+    rounds keep many runs each and the memory stays that of ``size_limit`` runs."""
+
+    def __init__(self, graph: Graph, beh: Behaviour, scenario: Scenario, seed: int, runs: np.ndarray,
+                 lay: _Layout):
         g = self.g = graph
-        self.beh = beh
+        self.beh, self.scenario, self.seed, self.runs, self.lay = beh, scenario, seed, runs, lay
         acts = self.acts = graph.activities_of(beh)
-        size = self.size = len(runs)
         n = g.n
-        ckeys = replication_keys(seed, Source.COUNT, runs)
-        counts = np.empty((size, n), dtype=np.int64)
-        for i, c in enumerate(g.counts):
-            counts[:, i] = c.fixed if c.fixed is not None else c.ppf(uniforms(ckeys, np.uint64(i) * _LANE))
-        self.lay = lay = _Layout(g, counts)
-        u_width = lay.width
-        self.keys = {s: replication_keys(seed, s, runs) for s in (Source.DURATION, Source.RATE_LIMIT,
-                                                                  Source.RETRY_AFTER)}
-        self.row = np.arange(size)  # each state row's index in the batch
-        self.count = counts
-        self.exists = lay.instance[None, :] < counts[:, lay.step]
-        self.st = np.where(self.exists, IDLE, DONE).astype(np.int8)  # (absent instances: done, never counted)
-        self.due = np.full((size, u_width), INF)
-        self.start = np.zeros((size, u_width))
-        self.end = np.full((size, u_width), INF)
-        self.calls = np.zeros((size, u_width), dtype=np.int64)
-        self.k = np.zeros((size, u_width), dtype=np.int64)
-        self.lim = np.zeros((size, u_width), dtype=bool)
-        self.work = np.zeros((size, u_width))  # the current attempt's work (0 for a 429)
-        self.fails = np.zeros((size, u_width), dtype=np.int64)
-        self.prev_sleep = np.zeros((size, u_width))
-        m = len(acts.steps)
-        self.n_done = np.zeros((size, n), dtype=np.int64)
-        self.running = np.zeros((size, n), dtype=np.int64)
-        self.visible = np.zeros((size, n))
-        self.left = np.tile(np.array([len(s) for s in acts.steps], dtype=np.int64), (size, 1))
-        self.open = np.zeros((size, m), dtype=bool)
-        self.pend_c = np.zeros((size, m))
-        self.pend_cost = np.zeros((size, m))
-        self.a_fails = np.zeros((size, m), dtype=np.int64)
-        self.a_prev_sleep = np.zeros((size, m))
-        self.acts_left = np.full(size, m, dtype=np.int64)
-        self.busy = np.zeros(size, dtype=np.int64)
-        self.now = np.zeros(size)
-        for name in ("useful_c", "useful_cost", "waste_c", "waste_cost"):
-            setattr(self, name, np.zeros(size))
-        records = beh.records_history
-        self.history = np.full(size, EVENTS_AT_START if records else 0, dtype=np.int64)
-        for name in ("unit_attempts", "attempts", "rate_limited", "restarts", "retries"):
-            setattr(self, name, np.zeros(size, dtype=np.int64))
-        self.finish = np.full(size, INF)
-        self.crashes = np.zeros(size, dtype=np.int64)
-        self.deploy_kills = np.zeros(size, dtype=np.int64)
-        self.last_done = np.full((size, m), -1, dtype=np.int64)
-        # the worker (``sim.model.failures.Worker``): readiness, crash and deployment clocks, drain
-        f = scenario.failures
-        crash, deploy = f.crash, f.deploy
-        self.ready = np.zeros(size)
-        self.last_crash = np.full(size, -INF)
-        self.task_at = np.zeros(size)  # the last workflow task's start (``WorkflowRun.task_at``)
-        self.draining = np.zeros(size, dtype=bool)
-        self.drain_end = np.full(size, INF)
-        self.crash_ppf = crash.time_to_failure.ppf if crash is not None else None
-        self.renew = crash.renew_on_restart if crash is not None else True
-        self.restart_crash = crash.restart_time_s if crash is not None else 0.0
-        self.crash_j = np.ones(size, dtype=np.int64)
-        if crash is not None:
-            self.crash_keys = replication_keys(seed, Source.CRASH, runs)
-            self.next_crash = self.crash_ppf(uniforms(self.crash_keys, np.uint64(0)))
-        else:
-            self.crash_keys = None
-            self.next_crash = np.full(size, INF)
-        self.deploy_mode = None if deploy is None else deploy.mode
-        self.deploy_m = np.zeros(size, dtype=np.int64)
-        self.every = (deploy.every_s or 0.0) if deploy is not None else 0.0
-        self.drain = deploy.drain_s if deploy is not None else 0.0
-        self.restart_deploy = deploy.restart_time_s if deploy is not None else 0.0
-        self.deploy_keys = None
-        self.phase = np.zeros(size)
-        if deploy is None:
-            self.next_deploy = np.full(size, INF)
-        elif deploy.mode == "scheduled":
-            self.deploy_at = np.array([*deploy.at_s, INF])
-            self.next_deploy = np.full(size, self.deploy_at[0])
-        else:
-            self.deploy_keys = replication_keys(seed, Source.DEPLOY, runs)
-            u = uniforms(self.deploy_keys, np.uint64(0))
-            if deploy.mode == "periodic":
-                self.phase = u * self.every
-                self.next_deploy = self.phase.copy()
-            else:
-                self.next_deploy = self._gap(u)
-        self.handed = np.zeros(size, dtype=bool)  # runs handed to the engine's run logic (batch rows)
+        self.next = 0  # the next run of ``runs`` to admit
+        self.size = 0
+        self.fields: list[str] = []  # the per-run arrays (first axis: the runs under way)
         # per-step constants
         self.lat = beh.persist_latency_s
+        self.records = beh.records_history
         self.unit_events = [g.wait_events[i] if g.is_wait[i] else EVENTS_PER_ACTIVITY for i in range(n)]
         self.in_place = [beh.retry_429_in_place or acts.per_unit[acts.of[i]] for i in range(n)]
         pol = [retry_policy(beh, g.retry[i], True) for i in range(n)]
         self.policy = pol
         self.rollback_policy = [retry_policy(beh, g.retry[i], False) for i in range(n)]
-        self.jitter_keys = replication_keys(seed, Source.JITTER, runs) if any(
-            p.jitter != "none" for p in (*pol, *self.rollback_policy)) else None
+        self.jitter = any(p.jitter != "none" for p in (*pol, *self.rollback_policy))
         self.takes_slot = ~np.asarray(g.is_wait, dtype=bool)[lay.step]  # (a wait takes no worker slot)
-        self.act_cols = [np.flatnonzero(np.isin(lay.step, members)) for members in acts.steps]
         self.act_of_step = np.asarray(acts.of)
         self.per_unit_step = np.asarray(acts.per_unit)[self.act_of_step]
         self.is_gpu = np.asarray(g.is_gpu, dtype=bool)
         self.rate_per_s = np.asarray(g.rate_per_s, dtype=np.float64)
         self.call_cost = np.asarray(g.call_cost, dtype=np.float64)
-        # start: the entry steps of the activities that follow nothing
-        at = 0.0 + (EVENTS_AT_START * self.lat if records else 0.0)
+        # the worker (``sim.model.failures.Worker``): crash and deployment clocks
+        f = scenario.failures
+        crash, deploy = f.crash, f.deploy
+        self.crash_ppf = crash.time_to_failure.ppf if crash is not None else None
+        self.renew = crash.renew_on_restart if crash is not None else True
+        self.restart_crash = crash.restart_time_s if crash is not None else 0.0
+        self.deploy_mode = None if deploy is None else deploy.mode
+        self.every = (deploy.every_s or 0.0) if deploy is not None else 0.0
+        self.drain = deploy.drain_s if deploy is not None else 0.0
+        self.restart_deploy = deploy.restart_time_s if deploy is not None else 0.0
+        self.deploy_at = np.array([*deploy.at_s, INF]) if deploy is not None and deploy.mode == "scheduled" else None
+
+    def admit(self, k: int) -> None:
+        """Admit the next ``k`` runs (fresh state, their first units pending), after those under way."""
+        g, acts, lay = self.g, self.acts, self.lay
+        runs = self.runs[self.next:self.next + k]
+        rows = np.arange(self.next, self.next + runs.size)
+        self.next += runs.size
+        size, n, m, w = runs.size, g.n, len(acts.steps), lay.width
+        seed = self.seed
+        counts = _counts(g, seed, runs)
+        exists = lay.instance[None, :] < counts[:, lay.step]
+        new = {
+            "row": rows, "count": counts, "exists": exists,
+            "st": np.where(exists, IDLE, DONE).astype(np.int8),  # (absent instances: done, never counted)
+            "due": np.full((size, w), INF), "start": np.zeros((size, w)), "end": np.full((size, w), INF),
+            "calls": np.zeros((size, w), dtype=np.int64), "k": np.zeros((size, w), dtype=np.int64),
+            "lim": np.zeros((size, w), dtype=bool),
+            "work": np.zeros((size, w)),  # the current attempt's work (0 for a 429)
+            "fails": np.zeros((size, w), dtype=np.int64), "prev_sleep": np.zeros((size, w)),
+            "n_done": np.zeros((size, n), dtype=np.int64), "running": np.zeros((size, n), dtype=np.int64),
+            "visible": np.zeros((size, n)),
+            "left": np.tile(np.array([len(s) for s in acts.steps], dtype=np.int64), (size, 1)),
+            "open": np.zeros((size, m), dtype=bool), "pend_c": np.zeros((size, m)), "pend_cost": np.zeros((size, m)),
+            "a_fails": np.zeros((size, m), dtype=np.int64), "a_prev_sleep": np.zeros((size, m)),
+            "last_done": np.full((size, m), -1, dtype=np.int64),
+            "acts_left": np.full(size, m, dtype=np.int64), "busy": np.zeros(size, dtype=np.int64),
+            "now": np.zeros(size), "finish": np.full(size, INF),
+            "history": np.full(size, EVENTS_AT_START if self.records else 0, dtype=np.int64),
+            "ready": np.zeros(size), "last_crash": np.full(size, -INF),
+            "task_at": np.zeros(size),  # the last workflow task's start (``WorkflowRun.task_at``)
+            "draining": np.zeros(size, dtype=bool), "drain_end": np.full(size, INF),
+            "crash_j": np.ones(size, dtype=np.int64), "deploy_m": np.zeros(size, dtype=np.int64),
+            "phase": np.zeros(size),
+            "handed": np.zeros(size, dtype=bool),  # runs handed to the engine's run logic
+        }
+        for name in ("useful_c", "useful_cost", "waste_c", "waste_cost"):
+            new[name] = np.zeros(size)
+        for name in ("unit_attempts", "attempts", "rate_limited", "restarts", "retries", "crashes", "deploy_kills"):
+            new[name] = np.zeros(size, dtype=np.int64)
+        for name, source in (("key_duration", Source.DURATION), ("key_rate", Source.RATE_LIMIT),
+                             ("key_retry_after", Source.RETRY_AFTER)):
+            new[name] = replication_keys(seed, source, runs)
+        new["key_jitter"] = replication_keys(seed, Source.JITTER, runs) if self.jitter else np.zeros(size, np.uint64)
+        if self.crash_ppf is not None:
+            new["key_crash"] = replication_keys(seed, Source.CRASH, runs)
+            new["next_crash"] = self.crash_ppf(uniforms(new["key_crash"], np.uint64(0)))
+        else:
+            new["key_crash"] = np.zeros(size, np.uint64)
+            new["next_crash"] = np.full(size, INF)
+        new["key_deploy"] = np.zeros(size, np.uint64)
+        if self.deploy_mode is None:
+            new["next_deploy"] = np.full(size, INF)
+        elif self.deploy_mode == "scheduled":
+            new["next_deploy"] = np.full(size, self.deploy_at[0])
+        else:
+            new["key_deploy"] = replication_keys(seed, Source.DEPLOY, runs)
+            u = uniforms(new["key_deploy"], np.uint64(0))
+            if self.deploy_mode == "periodic":
+                new["phase"] = u * self.every
+                new["next_deploy"] = new["phase"].copy()
+            else:
+                new["next_deploy"] = self._gap(u)
         # (a crash or deployment at the very start: the engine's)
-        self.handed |= (self.next_crash <= 0.0) | (self.next_deploy <= 0.0)
+        new["handed"] |= (new["next_crash"] <= 0.0) | (new["next_deploy"] <= 0.0)
+        first = self.size
+        if not self.fields:
+            self.fields = list(new)
+            for name, value in new.items():
+                setattr(self, name, value)
+        else:
+            for name in self.fields:
+                setattr(self, name, np.concatenate([getattr(self, name), new[name]]))
+        self.size += size
+        # start: the entry steps of the activities that follow nothing
+        at = 0.0 + (EVENTS_AT_START * self.lat if self.records else 0.0)
+        admitted = np.arange(first, self.size)
         for a, ext in enumerate(acts.ext_preds):
             if not ext:
                 for i in acts.entry[a]:
-                    self._activate(np.arange(size), i, np.full(size, at))
+                    self._activate(admitted, i, np.full(size, at))
+
 
     # ------------------------------------------------------------------ helpers
 
@@ -216,12 +228,13 @@ class _Batch:
         self.due[rows, cols] = np.where(sel, at[:, None], self.due[rows, cols])
 
     def _draw(self, source: Source, r: np.ndarray, c: np.ndarray, k: np.ndarray) -> np.ndarray:
-        return uniforms(self.keys[source][self.row[r]], self.lay.lane[c] + k.astype(np.uint64))
+        keys = {Source.DURATION: self.key_duration, Source.RATE_LIMIT: self.key_rate,
+                Source.RETRY_AFTER: self.key_retry_after}[source]
+        return uniforms(keys[r], self.lay.lane[c] + k.astype(np.uint64))
 
     def _compact(self, keep: np.ndarray) -> None:
-        for name, value in list(vars(self).items()):
-            if isinstance(value, np.ndarray) and name not in _NOT_PER_RUN and value.shape[:1] == (self.size,):
-                setattr(self, name, value[keep])
+        for name in self.fields:
+            setattr(self, name, getattr(self, name)[keep])
         self.size = int(keep.sum())
 
     # ------------------------------------------------------------------ a round
@@ -466,7 +479,7 @@ class _Batch:
                     self.handed[rb[gives_up]] = True
                     m &= ~gives_up
             code = _JITTER_CODES[policy.jitter]
-            u = uniforms(self.jitter_keys[self.row[rb[m]]], jidx[m].astype(np.uint64)) if code else 0.0
+            u = uniforms(self.key_jitter[rb[m]], jidx[m].astype(np.uint64)) if code else 0.0
             wait[m] = _backoff(policy.initial_interval_s, policy.backoff_coefficient, policy.max_interval_s, fails[m],
                                code, u, self.a_prev_sleep[rb[m], a])
         self.a_prev_sleep[rb, a] = wait
@@ -505,7 +518,7 @@ class _Batch:
                     keep &= ~gives_up
                     m &= ~gives_up
             code = _JITTER_CODES[policy.jitter]
-            u = uniforms(self.jitter_keys[self.row[r[m]]], jidx[m].astype(np.uint64)) if code else 0.0
+            u = uniforms(self.key_jitter[r[m]], jidx[m].astype(np.uint64)) if code else 0.0
             wait[m] = _backoff(policy.initial_interval_s, policy.backoff_coefficient, policy.max_interval_s, fails[m],
                                code, u, self.prev_sleep[r[m], c[m]])
         r, c, wait, fails, notice = r[keep], c[keep], wait[keep], fails[keep], notice[keep]
@@ -534,11 +547,11 @@ class _Batch:
         return -self.every * np.log1p(-u)
 
     def _ttf(self, rows: np.ndarray, j: np.ndarray) -> np.ndarray:
-        return self.crash_ppf(uniforms(self.crash_keys[self.row[rows]], j.astype(np.uint64)))
+        return self.crash_ppf(uniforms(self.key_crash[rows], j.astype(np.uint64)))
 
     def _new_life(self, rows: np.ndarray) -> None:
         """The worker is ready again at ``ready`` after a restart (``Worker._new_life``)."""
-        if self.crash_keys is None or rows.size == 0:
+        if self.crash_ppf is None or rows.size == 0:
             return
         if self.renew:
             self.next_crash[rows] = self.ready[rows] + self._ttf(rows, self.crash_j[rows])
@@ -559,7 +572,7 @@ class _Batch:
         elif self.deploy_mode == "periodic":
             self.next_deploy[rows] = self.phase[rows] + m * self.every
         else:
-            self.next_deploy[rows] += self._gap(uniforms(self.deploy_keys[self.row[rows]], m.astype(np.uint64)))
+            self.next_deploy[rows] += self._gap(uniforms(self.key_deploy[rows], m.astype(np.uint64)))
 
     def _record(self, rows: np.ndarray, events: int, nd) -> np.ndarray:
         """Record ``nd`` completions of ``events`` history events each, now; when they are visible
@@ -758,13 +771,21 @@ class _Batch:
 
     # ------------------------------------------------------------------ the whole batch
 
-    def run(self, out: dict[str, np.ndarray], base: np.ndarray) -> np.ndarray:
-        """Step every run to its end; write the completed ones at ``base[row]``; return the batch
-        rows handed to the engine."""
+    def run(self, out: dict[str, np.ndarray], batch: int) -> np.ndarray:
+        """Step every run to its end, at most ``batch`` under way at a time (the next admitted as
+        others finish); write the results of the runs it finishes at their index in ``runs``;
+        return the indices of the runs handed to the engine."""
         handed_rows: list[np.ndarray] = []
+        total = len(self.runs)
+        self.admit(min(batch, total))
         while self.size:
             act = ~self.handed & (self.finish == INF)
-            left = np.count_nonzero(act)
+            left = int(np.count_nonzero(act))
+            if left < REFILL * batch and self.next < total:  # admit the next runs
+                self._write(out, ~act, handed_rows)
+                self._compact(act)
+                self.admit(min(batch - self.size, total - self.next))
+                continue
             if left < TAIL:  # the last few runs: numpy's per-call overhead loses to the engine
                 self.handed |= act
                 break
@@ -774,24 +795,24 @@ class _Batch:
             self.worker_events(act & (self.finish == INF) & ~self.handed)
             over = (self.finish != INF) | self.handed
             if over.sum() >= COMPACT * self.size:
-                self._write(out, base, over, handed_rows)
+                self._write(out, over, handed_rows)
                 self._compact(~over)
-        self._write(out, base, np.ones(self.size, dtype=bool), handed_rows)
+        self._write(out, np.ones(self.size, dtype=bool), handed_rows)
         return np.concatenate(handed_rows) if handed_rows else np.zeros(0, dtype=np.int64)
 
-    def _write(self, out: dict[str, np.ndarray], base: np.ndarray, over: np.ndarray, handed_rows: list) -> None:
+    def _write(self, out: dict[str, np.ndarray], over: np.ndarray, handed_rows: list) -> None:
         handed = over & self.handed
         handed_rows.append(self.row[handed])
         fin = over & ~self.handed & (self.finish != INF)
-        dest = base[self.row[fin]]
+        dest = self.row[fin]
         values = {
             "completed": True, "makespan_s": self.finish[fin], "compute_s": self.useful_c[fin] + self.waste_c[fin],
             "useful_compute_s": self.useful_c[fin], "wasted_compute_s": self.waste_c[fin],
             "compute_cost_usd": self.useful_cost[fin] + self.waste_cost[fin], "useful_cost_usd": self.useful_cost[fin],
             "wasted_cost_usd": self.waste_cost[fin], "unit_attempts": self.unit_attempts[fin],
             "history_events": self.history[fin], "attempts": self.attempts[fin], "crashes": self.crashes[fin],
-            "deploy_kills": self.deploy_kills[fin],
-            "rate_limited": self.rate_limited[fin], "pipeline_restarts": self.restarts[fin], "heartbeats": 0,
+            "deploy_kills": self.deploy_kills[fin], "rate_limited": self.rate_limited[fin],
+            "pipeline_restarts": self.restarts[fin], "heartbeats": 0,
         }
         for name in RUN_FIELDS:
             out[name][dest] = values[name]
@@ -828,19 +849,19 @@ def _with_engine(scenario: Scenario, graph: Graph, beh: Behaviour, runs: np.ndar
 def run_into(scenario: Scenario, behaviours: list[Behaviour], runs: np.ndarray, seed: int,
              outs: list[dict[str, np.ndarray]], stats: dict[str, int] | None = None) -> None:
     """Simulate replications ``runs`` of every strategy of a graph scenario into ``outs[k]``
-    (``RUN_FIELDS``, in the order of ``runs``), in batches of at most ``BATCH`` runs and ``BATCH_UNITS`` units (flat memory).
-    ``stats`` (optional) counts the runs handed to the engine's run logic."""
+    (``RUN_FIELDS``, in the order of ``runs``), at most ``BATCH`` runs and about ``BATCH_UNITS``
+    units under way at a time (flat memory). ``stats`` (optional) counts the runs handed to the
+    engine's run logic."""
     graph = Graph(scenario)
     runs = np.asarray(runs, dtype=np.int64)
-    width = sum(max(c.values) for c in graph.counts)  # units of a replication, at most
-    batch = max(256, min(BATCH, BATCH_UNITS // width))
+    widths = np.ones(graph.n, dtype=np.int64)
+    for lo in range(0, len(runs), BATCH):  # as many columns per step as any replication has instances
+        widths = np.maximum(widths, _counts(graph, seed, runs[lo:lo + BATCH]).max(axis=0, initial=1))
+    lay = _Layout(graph, widths)
+    batch = max(16, min(BATCH, BATCH_UNITS // lay.width))
     for k, beh in enumerate(behaviours):
-        for lo in range(0, len(runs), batch):
-            part = runs[lo:lo + batch]
-            base = np.arange(lo, lo + part.size)
-            handed = _Batch(graph, beh, part, seed, scenario).run(outs[k], base)
-            handed = np.sort(handed)
-            _with_engine(scenario, graph, beh, part[handed], seed, outs[k], base[handed])
-            if stats is not None:
-                stats["runs"] = stats.get("runs", 0) + part.size
-                stats["handed"] = stats.get("handed", 0) + handed.size
+        handed = np.sort(_Batch(graph, beh, scenario, seed, runs, lay).run(outs[k], batch))
+        _with_engine(scenario, graph, beh, runs[handed], seed, outs[k], handed)
+        if stats is not None:
+            stats["runs"] = stats.get("runs", 0) + len(runs)
+            stats["handed"] = stats.get("handed", 0) + handed.size
