@@ -63,6 +63,7 @@ COMPACT = 0.5  # drop finished runs from the arrays once fewer than this share i
 
 IDLE, PENDING, INFLIGHT, DONE = 0, 1, 2, 3
 
+
 def why_not(scenario: Scenario) -> str | None:
     """Why this executor cannot run this graph (None if it can)."""
     for label, config in scenario.strategies.items():
@@ -216,7 +217,6 @@ class _Batch:
             if not ext:
                 for i in acts.entry[a]:
                     self._activate(admitted, i, np.full(size, at))
-
 
     # ------------------------------------------------------------------ helpers
 
@@ -820,7 +820,8 @@ class _Batch:
 
 def _seq_sum(acc: np.ndarray, values: np.ndarray) -> np.ndarray:
     """``acc`` plus each row of ``values`` added one after the other, left to right (the engine's
-    order; zeros add nothing, so a row with at most one value is its sum, exactly)."""
+    order, by a sequential ``np.cumsum``; zeros add nothing, so a row with at most one value is its
+    sum, exactly)."""
     if values.shape[1] == 1 or (np.count_nonzero(values, axis=1) <= 1).all():
         return acc + values.sum(axis=1)
     return np.cumsum(np.concatenate([acc[:, None], values], axis=1), axis=1)[:, -1]
