@@ -192,3 +192,17 @@ def test_memory_does_not_grow_with_the_number_of_runs():
             fast_graph.BATCH = old
             tracemalloc.stop()
     assert peaks[1] < 1.3 * peaks[0], peaks
+
+
+def test_zero_and_offset_runs_on_a_graph():
+    """No replications: an empty table with every column; a strategy subset at an offset: the
+    same rows as the full run's."""
+    sc = load_scenario("experiments/scenarios/graph_agentic_research.toml")
+    empty = simulate(sc, 0, 1, engine="fast")
+    assert list(empty.columns) == RUN_COLUMNS and len(empty) == 0
+    full = simulate(sc, 40, 1, engine="fast")
+    part = simulate(sc, 5, 1, first_run=30, engine="fast", strategies=["durable"]).reset_index(drop=True)
+    expected = full[(full.strategy == "durable") & (full.run >= 30) & (full.run < 35)].reset_index(drop=True)
+    for col in RUN_COLUMNS:
+        if col not in ("engine", "strategy"):
+            np.testing.assert_array_equal(expected[col].to_numpy(), part[col].to_numpy(), err_msg=col)
