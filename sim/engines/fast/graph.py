@@ -121,6 +121,7 @@ class _Batch:
         self.rollback_policy = [retry_policy(beh, g.retry[i], False) for i in range(n)]
         self.jitter = any(p.jitter != "none" for p in (*pol, *self.rollback_policy))
         self.takes_slot = ~np.asarray(g.is_wait, dtype=bool)[lay.step]  # (a wait takes no worker slot)
+        self.slot_cols = np.flatnonzero(self.takes_slot)
         self.act_of_step = np.asarray(acts.of)
         self.per_unit_step = np.asarray(acts.per_unit)[self.act_of_step]
         self.is_gpu = np.asarray(g.is_gpu, dtype=bool)
@@ -251,12 +252,14 @@ class _Batch:
         for i in range(g.n):
             if g.max_concurrency[i] and not g.is_wait[i]:
                 cols = lay.cols[i]
-                free = g.max_concurrency[i] - self.running[rows, i]
-                ok[:, cols] &= np.cumsum(cand[:, cols], axis=1, dtype=np.int32) <= free[:, None]
+                _first_few(ok[:, cols], g.max_concurrency[i] - self.running[rows, i])
         if g.slots:
-            taking = ok & self.takes_slot[None, :]
-            free = g.slots - self.busy[rows]
-            ok &= ~(taking & (np.cumsum(taking, axis=1, dtype=np.int32) > free[:, None]))
+            if self.slot_cols.size == ok.shape[1]:  # (no waits: every unit takes a slot)
+                _first_few(ok, g.slots - self.busy[rows])
+            else:
+                taking = ok[:, self.slot_cols]
+                _first_few(taking, g.slots - self.busy[rows])
+                ok[:, self.slot_cols] = taking
         sub, c = np.nonzero(ok)
         if sub.size == 0:
             return
@@ -270,13 +273,14 @@ class _Batch:
         for a in range(len(acts.steps)):
             if acts.per_unit[a]:
                 continue
-            rows_a = np.unique(r[self.act_of_step[step] == a])
+            rows_a = _distinct(r[self.act_of_step[step] == a])
             self.unit_attempts[rows_a[~self.open[rows_a, a]]] += 1
             self.open[rows_a, a] = True
         work = self.takes_slot[c]
         work_r = r[work]
-        np.add.at(self.attempts, work_r, 1)
-        np.add.at(self.busy, work_r, 1)
+        ur, n_r = _distinct(work_r, counts=True)
+        self.attempts[ur] += n_r
+        self.busy[ur] += n_r
         np.add.at(self.running, (work_r, step[work]), 1)
         length = np.empty(r.size)
         lim = np.zeros(r.size, dtype=bool)
@@ -303,8 +307,7 @@ class _Batch:
         """Move each active run to its next event (``WorkflowRun._next_event_time``); the runs
         that reach the horizon are handed to the engine."""
         t = np.minimum(np.minimum(self.next_crash, self.next_deploy), self.drain_end)
-        self.t_end = self.end.min(axis=1)  # (the attempts' ends do not move before ``process``)
-        t = np.minimum(t, self.t_end)
+        t = np.minimum(t, self.end.min(axis=1))
         t_due = self.due.min(axis=1)
         wake = np.where((t_due > self.now) | (self.now < self.ready), np.maximum(t_due, self.ready), INF)
         t = np.where(~self.draining & (t_due < INF), np.minimum(t, wake), t)
@@ -322,9 +325,9 @@ class _Batch:
         g, lay, acts, beh = self.g, self.lay, self.acts, self.beh
         now = self.now
         self.rolled_any = False
-        any_end = np.flatnonzero(act & (self.t_end <= now))
-        si, c_all = np.nonzero(self.end[any_end] <= now[any_end, None])
-        r_all = any_end[si]
+        r_all, c_all = np.nonzero(self.end <= now[:, None])
+        keep = act[r_all]
+        r_all, c_all = r_all[keep], c_all[keep]
         step_all = lay.step[c_all]
         for i in range(g.n):
             m = step_all == i
@@ -816,6 +819,34 @@ class _Batch:
         }
         for name in RUN_FIELDS:
             out[name][dest] = values[name]
+
+
+def _distinct(sorted_rows: np.ndarray, counts: bool = False):
+    """The distinct values of a sorted array (and how many times each appears)."""
+    if sorted_rows.size == 0:
+        return (sorted_rows, sorted_rows) if counts else sorted_rows
+    starts = np.flatnonzero(np.concatenate(([True], sorted_rows[1:] != sorted_rows[:-1])))
+    if not counts:
+        return sorted_rows[starts]
+    return sorted_rows[starts], np.diff(np.append(starts, sorted_rows.size))
+
+
+def _first_few(mask: np.ndarray, free: np.ndarray) -> None:
+    """Keep, in each row of ``mask``, only its first ``free`` True entries (in place): the units
+    that start, in column order, within a limit with ``free`` places left."""
+    over = np.flatnonzero(np.count_nonzero(mask, axis=1) > free)  # (the others keep every entry)
+    if over.size == 0:
+        return
+    f = free[over]
+    sub = mask[over]
+    one = f == 1
+    if one.all():  # (the usual case: one place freed since the last start)
+        first = np.argmax(sub, axis=1)
+        sub[:] = False
+        sub[np.arange(over.size), first] = True
+    else:
+        sub &= np.cumsum(sub, axis=1, dtype=np.int32) <= f[:, None]
+    mask[over] = sub
 
 
 def _seq_sum(acc: np.ndarray, values: np.ndarray) -> np.ndarray:
