@@ -101,7 +101,7 @@ def test_crash_only_sweep_equals_engine_to_the_bit(durations, crash, step_retry,
     """Crash-only scenarios with fixed durations take ``_CrashLoop`` (one round per failure), with
     frequent failures, retry limits and horizons within reach (those runs go back to the event
     loop): every column equals the engine's exactly, not just up to rounding."""
-    from sim.engines import fast as fastpath
+    from sim.engines.fast import chain as fastpath
 
     steps = llm_steps(len(durations)) if llm else gpu_steps([60.0] * len(durations))
     for step, d in zip(steps, durations, strict=True):
@@ -123,7 +123,7 @@ def test_crash_only_sweep_with_many_failures_per_run(monkeypatch):
     (Temporal's sticky timeout too: the sweep does not model it), the runs split over several
     sweeps: the engine's numbers exactly, and every run finished by the sweep itself (none handed
     back to the event loop)."""
-    from sim.engines import fast as fastpath
+    from sim.engines.fast import chain as fastpath
 
     sc = scenario(gpu_steps([120.0, 30.0, 900.0, 45.0]), {"crash": {"mtbf": "5m"}},
                   strategies={"restart": {}, "durable": {}, "checkpoint": {"every": 2}},
@@ -147,7 +147,7 @@ def test_crash_only_window_refills_and_first_dispatch_table(monkeypatch):
     own clock; a persistence latency long against the MTBF (5 × 2 s before the first dispatch,
     MTBF 1 min) makes many workers crash while idle before it, which takes the sweep instead.
     Every column equals the engine's exactly, for one-unit, step-level and two-step units."""
-    from sim.engines import fast as fastpath
+    from sim.engines.fast import chain as fastpath
 
     sc = scenario(gpu_steps([40.0, 5.0, 90.0, 12.0, 30.0]), {"crash": {"mtbf": "1m", "restart_time": "3s"}},
                   strategies={"restart": {"retry": {"initial_interval": "2s", "backoff_coefficient": 2.0,
@@ -212,7 +212,7 @@ def test_auto_engine_choice():
 def test_sub_chunks_and_loop_batches_do_not_change_results(monkeypatch):
     """Runs spread over many first-pass blocks and event-loop batches give the engine's numbers,
     for fixed durations (BLOCK) and random ones with 429s (SUB_CHUNK)."""
-    from sim.engines import fast as fastpath
+    from sim.engines.fast import chain as fastpath
 
     sc = load_scenario("experiments/scenarios/video.toml")
     random = load_scenario("experiments/scenarios/research_paper.toml")
@@ -242,7 +242,7 @@ def test_zero_and_offset_runs(engine):
 def test_columns_left_unzeroed_are_written_for_every_run():
     """The runs table's buffer does not zero the columns every engine writes for every run: for the
     fast path, the first pass's fields, plus those the results table fills itself."""
-    from sim.engines import fast as fastpath
+    from sim.engines.fast import chain as fastpath
     from sim.experiment.api import WRITTEN_COLUMNS
 
     engine_columns = {"orchestration_actions" if name == "unit_attempts" else name for name in fastpath.CLEAN_FIELDS}

@@ -1,4 +1,4 @@
-"""The vectorised fast path: the same model as the DES engine, stepped in lock-step with numpy.
+"""The vectorised fast path for chains: the same model as the DES engine, stepped in lock-step with numpy.
 
 Where pipelines do not interact (one pipeline on its own worker), a replication is a small
 state machine: acquire the worker, run an attempt until it completes or a crash, deployment or
@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.model.buffers import BlockPool
+from sim.engines.fast.common import _LANE, _POOL, CUT, INF, _backoff, _Chunk, _Draws, _policy_arrays  # noqa: F401
 from sim.model.failures import (
     COMPLETED,
     CRASHED,
@@ -37,17 +37,13 @@ from sim.model.failures import (
     RATE_LIMITED,
     Worker,
     build_environments,
-    identity,
 )
-from sim.model.rng import Source, hashed_uniforms, index_hashes, replication_keys, uniforms
-from sim.model.scenario import RetryPolicy, Scenario
+from sim.model.rng import hashed_uniforms, index_hashes
+from sim.model.scenario import Scenario
+from sim.model.spot import spot_reason
 from sim.model.strategies import EVENTS_AT_START, EVENTS_PER_ACTIVITY, Behaviour, behaviour
 from sim.model.workflow import STICKY_TIMEOUT_EVENTS, TASK_TIMEOUT_EVENTS
 
-INF = np.inf
-_LANE = np.uint64(1 << 32)
-_JITTER_CODES = {"none": 0, "full": 1, "equal": 2, "decorrelated": 3}
-CUT = -2  # an attempt cut by the simulation horizon
 SUB_CHUNK = 16384  # first pass: runs per block when first attempts differ by run (random durations, 429s)
 BLOCK = 65536  # first pass: runs per block otherwise (a few arrays per block only)
 LOOP_BATCH = 32768  # runs that meet a failure, stepped together in compact arrays (cache-sized)
@@ -59,121 +55,11 @@ TAIL = 16  # fewer unfinished runs than this: numpy's per-call overhead loses to
 
 
 def why_not(scenario: Scenario) -> str | None:
-    """Why the fast path cannot run this scenario (None if it can)."""
-    if scenario.is_graph:
-        return ("the scenario is a workflow graph (parallel branches, fan-out or waits): the fast path runs chains; "
-                "the DES engine runs graphs")
+    """Why this executor cannot run this chain (None if it can)."""
     for label, config in scenario.strategies.items():
         if behaviour(label, config).heartbeat_every_s > 0:
             return f"strategy '{label}' saves progress inside steps (heartbeats): only the DES engine models that"
-    from sim.model.spot import spot_reason
-
     return spot_reason(scenario)
-
-
-def supports(scenario: Scenario) -> bool:
-    return why_not(scenario) is None
-
-
-class _Draws:
-    """Random access to one source's stream for a chunk: value(rows, index, lane)."""
-
-    def __init__(self, seed: int, source: Source, runs: np.ndarray, ppf):
-        self.keys = replication_keys(seed, source, runs)
-        self.ppf = ppf
-
-    def __call__(self, rows: np.ndarray, index: np.ndarray, lane: np.ndarray | int = 0) -> np.ndarray:
-        idx = np.asarray(lane, dtype=np.uint64) * _LANE + np.asarray(index, dtype=np.uint64)
-        return self.ppf(uniforms(self.keys[rows], idx))
-
-
-class _Chunk:
-    """Scenario constants and random sources shared by every strategy of a chunk."""
-
-    def __init__(self, scenario: Scenario, runs: np.ndarray, seed: int):
-        f = scenario.failures
-        steps = scenario.steps
-        self.n = len(steps)
-        self.size = len(runs)
-        self.max_t = scenario.simulation.max_time_s
-        self.is_gpu = np.array([s.kind == "gpu" for s in steps])
-        self.rate_per_s = np.array([scenario.step_price_per_s(s) if s.kind == "gpu" else 0.0 for s in steps])
-        self.call_cost = np.array([scenario.step_attempt_cost_usd(s) if s.kind == "llm" else 0.0 for s in steps])
-        self.limited = np.array(scenario.rate_limited_steps())
-        rl = f.rate_limit
-        self.p429 = rl.probability if rl is not None else 0.0
-        self.response_s = rl.response_time_s if rl is not None else 0.0
-        self.rate_u = _Draws(seed, Source.RATE_LIMIT, runs, identity) if self.limited.any() else None
-        self.retry_after_fixed = None
-        self.retry_after = None
-        if rl is not None:
-            if rl.retry_after.is_random:
-                self.retry_after = _Draws(seed, Source.RETRY_AFTER, runs, rl.retry_after.ppf)
-            else:
-                self.retry_after_fixed = rl.retry_after.mean()
-        self.fixed_duration = np.array([0.0 if s.duration.is_random else s.duration.mean() for s in steps])
-        self.random_duration = [s.duration.is_random for s in steps]
-        self.dur_draws = _Draws(seed, Source.DURATION, runs, identity) if any(self.random_duration) else None
-        self.duration_ppf = [s.duration.ppf for s in steps]
-        crash = f.crash
-        self.crash = None
-        if crash is not None:
-            self.crash = _Draws(seed, Source.CRASH, runs, crash.time_to_failure.ppf)
-            self.renew = crash.renew_on_restart
-            self.restart_crash = crash.restart_time_s
-            self.detect_s = crash.detection_delay_s
-        else:
-            self.renew, self.restart_crash, self.detect_s = True, 0.0, 0.0
-        deploy = f.deploy
-        self.deploy_mode = None if deploy is None else deploy.mode
-        if deploy is not None:
-            self.every = deploy.every_s or 0.0
-            self.drain = deploy.drain_s
-            self.restart_deploy = deploy.restart_time_s
-            self.at = np.array(deploy.at_s + [INF]) if deploy.mode == "scheduled" else None
-            if deploy.mode == "periodic":
-                self.deploy = _Draws(seed, Source.DEPLOY, runs, identity)
-            elif deploy.mode == "poisson":
-                mean = self.every
-                self.deploy = _Draws(seed, Source.DEPLOY, runs, lambda u: -mean * np.log1p(-u))
-            else:
-                self.deploy = None
-        else:
-            self.every = self.drain = self.restart_deploy = 0.0
-        self.sticky_s = scenario.temporal.sticky_schedule_to_start_timeout_s
-        self.task_timeout_s = scenario.temporal.workflow_task_timeout_s
-        self.step_policies = [s.retry for s in steps]
-        needs_jitter = any(p.jitter != "none" for p in self.step_policies) or any(
-            getattr(getattr(c, "retry", None), "jitter", "none") != "none" for c in scenario.strategies.values())
-        self.jitter = _Draws(seed, Source.JITTER, runs, identity) if needs_jitter else None
-        self.per_attempt_draws = any(self.random_duration) or self.rate_u is not None
-
-
-_POOL = BlockPool(32 << 20)  # the crash loop's working memory, kept between calls (at most 32 MB a block)
-
-
-def _policy_arrays(policies: list[RetryPolicy]) -> tuple[np.ndarray, ...]:
-    return (np.array([p.initial_interval_s for p in policies]), np.array([p.backoff_coefficient for p in policies]),
-            np.array([p.max_interval_s for p in policies]), np.array([p.maximum_attempts for p in policies]),
-            np.array([_JITTER_CODES[p.jitter] for p in policies]))
-
-
-def _backoff(base, coef, cap, failures, code, u, prev):
-    """sim.model.strategies.backoff_s over arrays."""
-    exponent = (failures - 1).astype(np.float64)
-    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        flat = (coef == 1.0) | (base == 0.0)
-        huge = exponent * np.log(coef) > np.log(np.maximum(cap, 1e-300) / base) + 1
-        interval = np.where(flat, base, np.where(huge, cap, np.minimum(base * coef**exponent, cap)))
-    if not np.any(code):  # no jitter anywhere: the capped exponential interval
-        return np.broadcast_to(interval, np.shape(failures)).astype(np.float64)
-    code = np.broadcast_to(code, np.shape(failures))
-    upper = np.maximum(3.0 * prev, base)
-    return np.select(
-        [code == 0, code == 1, code == 2],
-        [interval, u * interval, 0.5 * interval * (1.0 + u)],
-        np.minimum(cap, base + u * (upper - base)),
-    )
 
 
 class _Run:
