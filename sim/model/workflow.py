@@ -199,7 +199,7 @@ TASK_TIMEOUT_EVENTS = 3  # WorkflowTaskTimedOut (start-to-close), WorkflowTaskSc
 
 
 def recorded_at_s(end_s: float, cache_lost: bool, next_crash_s: float, sticky_s: float, task_timeout_s: float,
-                  events_lat_s: float) -> tuple[float, int, float]:
+                  events_lat_s: float, slot_free_s: float = -INF) -> tuple[float, int, float]:
     """When the workflow task that records a completion at ``end_s`` ends, the history events it
     adds beyond the completion's own, and when it started on the worker that then caches the
     workflow (docs/model.md, "After a crash: Temporal's workflow tasks").
@@ -210,6 +210,9 @@ def recorded_at_s(end_s: float, cache_lost: bool, next_crash_s: float, sticky_s:
     * A crash while the worker holds the task (``next_crash_s`` within the task's ``events_lat_s``)
       leaves it to time out (``task_timeout_s``) and run again on the restarted worker.
 
+    * ``slot_free_s``: the task starts no earlier than a free workflow-task slot on the worker
+      that runs it (fleet task-queue dispatch, ``max_concurrent_workflow_tasks``).
+
     A zero timeout turns its rule off (no sticky queue; no task timeout modelled).
     """
     start = end_s
@@ -217,6 +220,8 @@ def recorded_at_s(end_s: float, cache_lost: bool, next_crash_s: float, sticky_s:
     if cache_lost and sticky_s > 0.0:  # (a zero timeout: no sticky queue, the task goes to the normal queue)
         start = end_s + sticky_s
         extra = STICKY_TIMEOUT_EVENTS
+    if slot_free_s > start:
+        start = slot_free_s
     t = start + events_lat_s
     if task_timeout_s > 0.0 and start < next_crash_s <= t:
         start = start + task_timeout_s
@@ -669,11 +674,17 @@ class WorkflowRun:
     def _worker_lost(self, at: float, cause: int) -> None:
         """The worker crashed (already restarting) or exits after a deployment at ``at``: every
         attempt in flight on it ends; multi-step activities lose what the worker's memory held."""
-        w, g, acts = self.worker, self.g, self.acts
         if cause == KILLED_BY_DEPLOY:
-            w.shut_down(at)
+            self.worker.shut_down(at)
         self.draining, self.drain_end = False, INF
-        killed = sorted(u for u in self.inflight if not g.is_wait[u[0]])
+        self._lose([u for u in self.inflight if not self.g.is_wait[u[0]]], at, cause)
+
+    def _lose(self, units: list[tuple[int, int]], at: float, cause: int) -> None:
+        """The activity attempts ``units`` (in flight on a worker that crashed or exited at ``at``)
+        end; multi-step activities lose what the worker's memory held. Under task-queue dispatch
+        (the fleet engine) ``units`` are this workflow's attempts on the lost worker only."""
+        g, acts = self.g, self.acts
+        killed = sorted(units)
         # what fails, in order of its first unit: each killed unit of a single-step activity, and
         # each multi-step activity with a killed unit or holding work in memory
         failing: dict[tuple[int, int], tuple[int, tuple[int, int] | None]] = {}

@@ -45,6 +45,7 @@ from .streams import (
     worker_crash_streams,
     workflow_envs,
 )
+from .taskqueue import TaskQueueFleet, dispatches
 
 ATTEMPT_OUTCOMES = {0: "completed", 1: "crashed", 2: "killed_by_deploy", 3: "rate_limited", OUTAGE: "outage",
                     5: "cancelled", CUT: "cut_by_horizon"}
@@ -64,6 +65,16 @@ class StepTable(ChainTable):
     def __init__(self, scenario: Scenario):
         super().__init__(scenario)
         self.uses_provider = provider_steps(scenario)
+
+
+def activity_slots(scenario: Scenario) -> int:
+    """Activity slots per worker (0: unlimited): ``[worker] activity_slots``."""
+    return scenario.worker.activity_slots or 0
+
+
+def workflow_task_slots(scenario: Scenario) -> int:
+    """Workflow-task slots per worker (0: unlimited)."""
+    return 0
 
 
 def _rolling_delays(scenario: Scenario, workers: int) -> list[float]:
@@ -117,12 +128,25 @@ class FleetRun:
         self.events = 0
         self.log: list[tuple] | None = [] if event_log else None
         self.graph: Graph | None = None
+        self.taskqueue: TaskQueueFleet | None = None
         if scenario.is_graph:
-            self.graph = Graph(scenario)
+            self.graph = graph = Graph(scenario)
             self.graph_keys = {source: member_keys(seed, source, run, len(arrivals)).tolist()
                                for source in GRAPH_SOURCES}
+            if dispatches(graph, beh):
+                self.taskqueue = TaskQueueFleet(
+                    graph, beh, self.pool.workers, activity_slots(scenario), workflow_task_slots(scenario), arrivals,
+                    self._draws, lambda j: envs[j].jitter_u, run, event_log)
+
+    def _draws(self, j: int) -> GraphDraws:
+        return GraphDraws(self.graph, {source: self.graph_keys[source][j] for source in GRAPH_SOURCES})
 
     def run(self) -> None:
+        if self.taskqueue is not None:
+            tq = self.taskqueue
+            tq.run()
+            self.records, self.events, self.log = tq.records, tq.events, tq.log
+            return
         env = self.env
         workflow = self._workflow if self.graph is None else self._graph_workflow
         if all(a == 0.0 for a in self.arrivals):
@@ -151,7 +175,7 @@ class FleetRun:
             self.events += 1
             w = yield pool.wait()
         taken = env.now
-        draws = GraphDraws(graph, {source: self.graph_keys[source][j] for source in GRAPH_SOURCES})
+        draws = self._draws(j)
         log: list | None = [] if self.log is not None else None
         wr = WorkflowRun(graph, self.beh, draws, w, self.envs[j].jitter_u, j, taken, log)
         for delay in wr.steps():
