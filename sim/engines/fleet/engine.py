@@ -252,4 +252,7 @@ def run_replication(scenario: Scenario, behaviours: list[Behaviour], seed: int, 
             "provider_admitted": float(prov.admitted if prov is not None else 0),
             "provider_refused": float(prov.refused if prov is not None else 0),
         }
+        if fleet_run.taskqueue is not None:
+            drain = max((r[3] for r in fleet_run.records), default=0.0)
+            extra[beh.label].update(fleet_run.taskqueue.queue_figures(drain))
     return records, extra

@@ -25,6 +25,8 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable
 
+import numpy as np
+
 from sim.model.failures import CRASHED, INF, KILLED_BY_DEPLOY, Stream, Worker
 from sim.model.strategies import EVENTS_AT_START, Behaviour
 from sim.model.workflow import Graph, GraphDraws, WorkflowRun, _Attempt, recorded_at_s
@@ -74,6 +76,7 @@ class QueuedRun(WorkflowRun):
         self.arrival = arrival
         self.queued = [0] * fleet.graph.n  # units on the activity queue, per step
         self.where: dict[tuple[int, int], WorkerSlots] = {}
+        self.scheduled: dict[tuple[int, int], float] = {}  # when each unit in flight was put on the queue
         self.wake = INF
         self.queue_wait = 0.0  # schedule-to-start summed over this workflow's activity attempts
         self.closed = False
@@ -81,7 +84,7 @@ class QueuedRun(WorkflowRun):
     def _stop(self, a: _Attempt, at: float, outcome: int) -> tuple[float, float]:
         slot = self.where.pop(a.unit, None)
         if slot is not None:
-            self.fleet.release(slot, self.j, a.unit)
+            self.fleet.release(slot, self, a, at, outcome)
         return super()._stop(a, at, outcome)
 
     def _record(self, events: int) -> float:
@@ -120,7 +123,8 @@ class TaskQueueFleet:
         self.runs: list[QueuedRun | None] = [None] * len(arrivals)
         self.records: list[tuple] = []
         self.log: list[tuple] | None = [] if event_log else None
-        self.tasks: list[tuple] = []  # (workflow, step, instance, attempt, worker, scheduled_s, started_s)
+        # per activity attempt: workflow, step, instance, attempt, worker, scheduled_s, started_s, end_s, outcome
+        self.tasks: list[tuple] = []
         self.backlog_series: list[tuple[float, int]] = [(0.0, 0)]
         self.backlog = 0
         self.events = 0
@@ -131,6 +135,11 @@ class TaskQueueFleet:
         self._exits: list[WorkerSlots] = []
         self._active = 0
         self._arrived = 0
+
+    def queue_figures(self, drain_s: float) -> dict[str, float]:
+        """Schedule-to-start latency of the activity attempts (mean, p95) and the backlog of the
+        activity queue (time average over [0, ``drain_s``], maximum)."""
+        return queue_figures([t[6] - t[5] for t in self.tasks], self.backlog_series, drain_s)
 
     # ------------------------------------------------------------------ the loop
 
@@ -271,6 +280,8 @@ class TaskQueueFleet:
         series = self.backlog_series
         if series[-1][0] == self.now:
             series[-1] = (self.now, self.backlog)
+            if len(series) > 1 and series[-2][1] == self.backlog:
+                series.pop()
         else:
             series.append((self.now, self.backlog))
 
@@ -309,13 +320,15 @@ class TaskQueueFleet:
             slot.busy += 1
             slot.attempts[(j, unit)] = att
             wr.queue_wait += now - scheduled
-            self.tasks.append((j, unit[0], unit[1], att.k, slot.index, scheduled, now))
+            wr.scheduled[unit] = scheduled
             self._push(att.end, END, (j, att))
 
-    def release(self, slot: WorkerSlots, j: int, unit: tuple[int, int]) -> None:
-        """An attempt left ``slot`` (ended, killed, cancelled or cut)."""
+    def release(self, slot: WorkerSlots, wr: QueuedRun, att: _Attempt, at: float, outcome: int) -> None:
+        """Attempt ``att`` of ``wr`` left ``slot`` at ``at`` (ended, killed, cancelled or cut)."""
+        unit = att.unit
         slot.busy -= 1
-        del slot.attempts[(j, unit)]
+        del slot.attempts[(wr.j, unit)]
+        self.tasks.append((wr.j, unit[0], unit[1], att.k, slot.index, wr.scheduled.pop(unit), att.start, at, outcome))
         if slot.draining and slot.busy == 0:
             self._exits.append(slot)
 
@@ -380,3 +393,20 @@ class TaskQueueFleet:
         if not up:
             return current if current is not None else min(self.workers, key=lambda s: (s.worker.ready, s.index))
         return min(up, key=lambda s: (s.wft_free[0] if s.wft_free else 0.0, s.busy, s.index))
+
+
+def queue_figures(waits_s: list[float], backlog: list[tuple[float, int]], drain_s: float) -> dict[str, float]:
+    """Queue metrics from the schedule-to-start latencies and the backlog step function
+    ``[(time, tasks queued from then), ...]`` (docs/fleet.md, "Queue metrics")."""
+    nan = float("nan")
+    waits = np.asarray(waits_s, dtype=np.float64)
+    area, peak = 0.0, 0
+    for (t0, b), (t1, _) in zip(backlog, [*backlog[1:], (max(drain_s, backlog[-1][0]), 0)], strict=True):
+        area += b * (min(t1, drain_s) - min(t0, drain_s))
+        peak = max(peak, b)
+    return {
+        "schedule_to_start_mean_s": float(waits.mean()) if len(waits) else nan,
+        "schedule_to_start_p95_s": float(np.percentile(waits, 95)) if len(waits) else nan,
+        "backlog_mean": area / drain_s if drain_s > 0 else nan,
+        "backlog_max": float(peak),
+    }

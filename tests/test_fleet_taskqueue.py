@@ -1,0 +1,107 @@
+"""Task-queue dispatch of workflow graphs in the fleet (docs/fleet.md, "Task queues"): fan-outs
+spread over the pool, a crash kills only the crashed worker's attempts, and the activity queue of
+many workflows is M/M/(c·s) (Erlang C)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from sim.analysis.analytic import erlang_c, mmc_mean_wait_s
+from sim.engines.fleet import fleet_queue, simulate_fleet
+
+from helpers import NO_BACKOFF, scenario
+
+
+def gpu(name: str, duration, after: list[str] | None = None, **extra) -> dict:
+    step = {"name": name, "kind": "gpu", "price_per_hour": 3.6, "duration": duration, **extra}
+    if after is not None:
+        step["after"] = after
+    return step
+
+
+def _fan_out(count: int, fails: dict | None = None, workers: int = 8, slots: int = 8, **fleet) -> object:
+    steps = [gpu("a", 10.0), gpu("b", 60.0, ["a"], count=count), gpu("c", 10.0, ["b"])]
+    return scenario(steps, fails, strategies={"restart": {"retry": dict(NO_BACKOFF)}, "durable": {}},
+                    worker={"activity_slots": slots},
+                    fleet={"workers": workers, "arrival": "batch", "workflows": 1, **fleet})
+
+
+def test_a_fan_out_spreads_over_the_pool_and_restart_keeps_one_worker():
+    sc = _fan_out(40)
+    wf, fleet = simulate_fleet(sc, 1, seed=1)
+    makespan = wf.set_index("strategy")["makespan_s"]
+    # durable: 40 attempts on 8 workers × 8 slots run in one wave; restart: 8 slots of one worker, 5 waves
+    assert makespan["durable"] == pytest.approx(10 + 60 + 10)
+    assert makespan["restart"] == pytest.approx(10 + 5 * 60 + 10)
+    tasks, backlog = fleet_queue(sc, "durable", 0, seed=1)
+    embed = tasks[tasks["step"] == "b"]
+    assert len(embed) == 40 and (embed["schedule_to_start_s"] == 0).all()
+    per_worker = embed.groupby("worker").size()
+    assert len(per_worker) == 8 and per_worker.max() <= 8  # the most free slots first: 5 on each
+    assert (backlog["backlog"] == 0).all()
+    # 2 workers × 8 slots: 40 activities in 3 waves, the queue holds 24 then 8 of them
+    wf2, fleet2 = simulate_fleet(_fan_out(40, workers=2), 1, seed=1, strategies=["durable"])
+    assert wf2["makespan_s"].iloc[0] == pytest.approx(10 + 3 * 60 + 10)
+    assert fleet2["backlog_max"].iloc[0] == 24
+    # time average over the 200-s drain: 24 tasks for 60 s, 8 for 60 s
+    assert fleet2["backlog_mean"].iloc[0] == pytest.approx((24 * 60 + 8 * 60) / 200)
+    # over the 42 activity attempts (a and c start at once): 16 wait 60 s, 8 wait 120 s
+    assert fleet2["schedule_to_start_mean_s"].iloc[0] == pytest.approx((16 * 60 + 8 * 120) / 42)
+
+
+def test_a_crash_kills_only_the_attempts_on_that_worker():
+    """c workers × s slots start c·s activities of T at time 0, one workflow. Each worker's first
+    crash comes after Exp(M): the attempts killed in that wave are s × Binomial(c, 1 − e^{−T/M}),
+    whole workers at a time (on one worker, as restart holds it, they would be all or none)."""
+    c, s, t_s, mtbf_s, runs = 4, 3, 600.0, 1200.0, 200
+    steps = [gpu("b", t_s, count=c * s)]
+    fails = {"crash": {"mtbf": mtbf_s, "detection_delay": 0.0, "restart_time": 30.0}}
+    sc = scenario(steps, fails, strategies={"durable": {}}, worker={"activity_slots": s},
+                  fleet={"workers": c, "arrival": "batch", "workflows": 1}, temporal={
+                      "sticky_schedule_to_start_timeout": "0s", "workflow_task_timeout": "0s"})
+    workers_lost = []
+    for run in range(runs):
+        tasks, _ = fleet_queue(sc, "durable", run, seed=3)
+        first = tasks[tasks["started_s"] == 0.0]
+        assert len(first) == c * s and first.groupby("worker").size().eq(s).all()
+        crashed = first[first["outcome"] == "crashed"]
+        sizes = crashed.groupby("worker").size()
+        assert sizes.eq(s).all()  # a crash ends every attempt on its worker...
+        for at, group in tasks[tasks["outcome"] == "crashed"].groupby("end_s"):
+            lost = group["worker"].iloc[0]
+            assert group["worker"].nunique() == 1  # ... and none on another worker, which carries on
+            assert not ((tasks["worker"] != lost) & (tasks["end_s"] == at)).any()
+        workers_lost.append(len(sizes))
+    p = -math.expm1(-t_s / mtbf_s)
+    observed = np.bincount(workers_lost, minlength=c + 1)
+    expected = sps.binom.pmf(np.arange(c + 1), c, p) * runs
+    assert sps.chisquare(observed, expected).pvalue > 1e-3, (observed, expected)
+
+
+@pytest.mark.slow
+def test_the_activity_queue_of_many_workflows_is_erlang_c():
+    """Poisson workflows of one exponential activity each, on c workers × s slots: M/M/(c·s).
+    Mean schedule-to-start and P(wait) against Erlang C, within 4 standard errors over 16
+    independent replications of 2,500 workflows (the start from an empty queue biases the
+    mean wait down by about 30/2,500 of itself, far inside the tolerance)."""
+    c, s, mean_s, rho = 3, 2, 60.0, 0.7
+    n = c * s
+    lam = rho * n / mean_s
+    steps = [gpu("a", {"dist": "exponential", "mean": mean_s}, max_concurrency=1)]
+    sc = scenario(steps, strategies={"durable": {}}, worker={"activity_slots": s},
+                  fleet={"workers": c, "arrival": "poisson", "rate_per_hour": lam * 3600, "workflows": 2500})
+    means, waited = [], []
+    for run in range(16):
+        tasks, _ = fleet_queue(sc, "durable", run, seed=11)
+        w = tasks["schedule_to_start_s"].to_numpy()
+        means.append(w.mean())
+        waited.append((w > 0).mean())
+    expected_w = mmc_mean_wait_s(n, lam, 1 / mean_s)
+    expected_p = erlang_c(n, lam * mean_s)
+    for sample, expected in ((np.array(means), expected_w), (np.array(waited), expected_p)):
+        se = sample.std(ddof=1) / math.sqrt(len(sample))
+        assert abs(sample.mean() - expected) <= 4 * se, (sample.mean(), expected, se)
