@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.model.scenario import _deep_update, scenario_from_dict
+from sim.model.scenario import deep_update, scenario_from_dict
 
 ROOT = Path(__file__).resolve().parent.parent
 BLOCK = re.compile(r"^(?P<marker>[^\n]*)\n```toml[^\n]*\n(?P<body>.*?)^```", re.M | re.S)
@@ -43,7 +43,7 @@ BASE = {
 def _merge_fragment(base: dict, fragment: dict) -> dict:
     """``fragment`` deep-merged over ``base``; its steps replace same-named steps or are appended."""
     steps = fragment.pop("steps", None)
-    out = _deep_update(copy.deepcopy(base), fragment)
+    out = deep_update(copy.deepcopy(base), fragment)
     if steps is not None:
         merged = list(out.get("steps", []))
         names = [st.get("name") for st in merged]
