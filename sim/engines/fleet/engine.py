@@ -68,13 +68,18 @@ class StepTable(ChainTable):
 
 
 def activity_slots(scenario: Scenario) -> int:
-    """Activity slots per worker (0: unlimited): ``[worker] activity_slots``."""
+    """Activity slots per fleet worker (0: unlimited): ``[fleet] max_concurrent_activities``, or
+    ``[worker] activity_slots``."""
+    fleet = scenario.fleet
+    if fleet is not None and fleet.max_concurrent_activities is not None:
+        return fleet.max_concurrent_activities
     return scenario.worker.activity_slots or 0
 
 
 def workflow_task_slots(scenario: Scenario) -> int:
-    """Workflow-task slots per worker (0: unlimited)."""
-    return 0
+    """Workflow-task slots per fleet worker (0: unlimited): ``[fleet] max_concurrent_workflow_tasks``."""
+    fleet = scenario.fleet
+    return (fleet.max_concurrent_workflow_tasks or 0) if fleet is not None else 0
 
 
 def _rolling_delays(scenario: Scenario, workers: int) -> list[float]:
@@ -131,12 +136,14 @@ class FleetRun:
         self.taskqueue: TaskQueueFleet | None = None
         if scenario.is_graph:
             self.graph = graph = Graph(scenario)
+            graph.slots = activity_slots(scenario)  # a worker's slots, whichever strategy holds it
+            graph.uses_provider = provider_steps(scenario)
             self.graph_keys = {source: member_keys(seed, source, run, len(arrivals)).tolist()
                                for source in GRAPH_SOURCES}
             if dispatches(graph, beh):
                 self.taskqueue = TaskQueueFleet(
                     graph, beh, self.pool.workers, activity_slots(scenario), workflow_task_slots(scenario), arrivals,
-                    self._draws, lambda j: envs[j].jitter_u, run, event_log)
+                    self._draws, lambda j: envs[j].jitter_u, run, event_log, self.provider)
 
     def _draws(self, j: int) -> GraphDraws:
         return GraphDraws(self.graph, {source: self.graph_keys[source][j] for source in GRAPH_SOURCES})
@@ -177,7 +184,7 @@ class FleetRun:
         taken = env.now
         draws = self._draws(j)
         log: list | None = [] if self.log is not None else None
-        wr = WorkflowRun(graph, self.beh, draws, w, self.envs[j].jitter_u, j, taken, log)
+        wr = WorkflowRun(graph, self.beh, draws, w, self.envs[j].jitter_u, j, taken, log, self.provider)
         for delay in wr.steps():
             yield env.timeout(delay)
         self.events += wr.events
@@ -190,7 +197,7 @@ class FleetRun:
         self.records.append((
             j, arrival, first_start, finish, completed, wr.cut, taken - arrival, compute_c, useful_c, waste_c, cost,
             useful_cost, waste_cost, units, history, attempts, calls, useful_calls, crashes, deploy_kills, limited,
-            0, 0, restarts, heartbeats,
+            wr.c["provider_429s"], wr.c["outage_errors"], restarts, heartbeats,
         ))
 
     def _workflow(self, j: int, arrival: float) -> Generator[simpy.Event, object, None]:

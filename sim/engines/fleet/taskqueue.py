@@ -69,7 +69,8 @@ class QueuedRun(WorkflowRun):
 
     def __init__(self, fleet: TaskQueueFleet, j: int, draws: GraphDraws, jitter: Stream | None, arrival: float,
                  sticky: WorkerSlots, log: list | None):
-        super().__init__(fleet.graph, fleet.beh, draws, sticky.worker, jitter, fleet.run_index, arrival, log)
+        super().__init__(fleet.graph, fleet.beh, draws, sticky.worker, jitter, fleet.run_index, arrival, log,
+                         fleet.provider)
         self.fleet = fleet
         self.j = j
         self.sticky = sticky
@@ -114,8 +115,10 @@ class TaskQueueFleet:
 
     def __init__(self, graph: Graph, beh: Behaviour, workers: list[Worker], activity_slots: int,
                  workflow_task_slots: int, arrivals: list[float], draws_of: Callable[[int], GraphDraws],
-                 jitter_of: Callable[[int], Stream | None], run: int, event_log: bool = False):
+                 jitter_of: Callable[[int], Stream | None], run: int, event_log: bool = False,
+                 provider: object | None = None):
         self.graph, self.beh, self.run_index = graph, beh, run
+        self.provider = provider
         self.slots = activity_slots if activity_slots > 0 else INF
         self.workers = [WorkerSlots(i, w, workflow_task_slots) for i, w in enumerate(workers)]
         self.arrivals = arrivals
@@ -272,7 +275,7 @@ class TaskQueueFleet:
         self.records.append((
             wr.j, wr.arrival, first_start, finish, completed, wr.cut, wr.queue_wait, compute_c, useful_c, waste_c,
             cost, useful_cost, waste_cost, units, history, attempts, calls, useful_calls, crashes, deploy_kills,
-            limited, 0, 0, restarts, heartbeats,
+            limited, wr.c["provider_429s"], wr.c["outage_errors"], restarts, heartbeats,
         ))
 
     def _backlog(self, change: int) -> None:
