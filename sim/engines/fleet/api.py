@@ -9,11 +9,13 @@ import pandas as pd
 
 from sim.model.scenario import Scenario
 from sim.model.strategies import behaviours_of
+from sim.model.workflow import Graph
 
 from .engine import ATTEMPT_OUTCOMES, FleetRun, StepTable, activity_slots, run_replication
 from .metrics import FLEET_COLUMNS, WORKFLOW_COLUMNS, fleet_row, workflow_frame
 from .provider import check_provider
 from .streams import arrival_times, workflow_envs
+from .taskqueue import dispatches
 
 
 def simulate_fleet(scenario: Scenario, replications: int, seed: int = 0, *, first_run: int = 0,
@@ -85,13 +87,22 @@ TASK_COLUMNS = ["workflow", "step", "step_index", "instance", "attempt", "worker
                 "schedule_to_start_s", "end_s", "outcome"]
 
 
+def uses_task_queue(scenario: Scenario, strategy: str) -> bool:
+    """Does ``strategy`` run this fleet's workflows through the activity task queue (a workflow
+    graph under a strategy that records every activity: docs/fleet.md, "Task queues")?"""
+    if scenario.fleet is None or not scenario.is_graph:
+        return False
+    return dispatches(Graph(scenario), behaviours_of(scenario, [strategy])[0])
+
+
 def fleet_queue(scenario: Scenario, strategy: str, run: int = 0, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The activity task queue of one strategy's fleet replication ``run`` (a workflow graph under
     a strategy that dispatches through the queue: docs/fleet.md, "Task queues").
 
     Returns ``(tasks, backlog)``: one row per activity attempt (``TASK_COLUMNS``: the worker that
     ran it, when the workflow scheduled it, when a slot took it, how it ended) and the backlog as a
-    step function (``time_s``, ``backlog``: activity tasks waiting from that instant on).
+    step function (``time_s``, ``backlog``: activity tasks waiting from that instant on; the last
+    row at the drain time).
     """
     if scenario.fleet is None:
         raise ValueError(f"scenario {scenario.name!r} has no [fleet] table (docs/fleet.md)")
@@ -112,5 +123,8 @@ def fleet_queue(scenario: Scenario, strategy: str, run: int = 0, seed: int = 0) 
     df["schedule_to_start_s"] = df["started_s"] - df["scheduled_s"]
     df["outcome"] = pd.Series([ATTEMPT_OUTCOMES[o] for o in df["outcome"]], dtype="string")
     tasks = df.sort_values(["started_s", "workflow", "step_index", "instance"], kind="stable").reset_index(drop=True)
-    backlog = pd.DataFrame(tq.backlog_series, columns=["time_s", "backlog"])
+    drain = max((r[3] for r in tq.records), default=0.0)
+    series = [*tq.backlog_series, (drain, tq.backlog_series[-1][1])] if drain > tq.backlog_series[-1][0] else \
+        tq.backlog_series
+    backlog = pd.DataFrame(series, columns=["time_s", "backlog"])
     return tasks[TASK_COLUMNS], backlog
