@@ -105,3 +105,67 @@ def test_the_activity_queue_of_many_workflows_is_erlang_c():
     for sample, expected in ((np.array(means), expected_w), (np.array(waited), expected_p)):
         se = sample.std(ddof=1) / math.sqrt(len(sample))
         assert abs(sample.mean() - expected) <= 4 * se, (sample.mean(), expected, se)
+
+
+# --------------------------------------------------------------------------- sticky workflow tasks, slots
+
+
+def _two_workers(crash_at: list[float], sticky_s: float, slots: int = 1, wft_slots: int = 0, steps=None,
+                 latency: str = "0s"):
+    """One durable workflow on two workers; worker w crashes at ``crash_at[w]`` (restart 30 s)."""
+    from sim.engines.fleet.taskqueue import TaskQueueFleet
+    from sim.model.failures import ReplicationEnv, Stream, Worker, worker_spec
+    from sim.model.strategies import behaviours_of
+    from sim.model.workflow import Graph, replication_draws
+
+    steps = steps or [gpu("a", 100.0), gpu("b", 100.0, ["a"], max_concurrency=1)]
+    sc = scenario(steps, {"crash": {"mtbf": 1e9, "detection_delay": 0.0, "restart_time": 30.0}},
+                  strategies={"durable": {"persist_latency": latency}},
+                  temporal={"sticky_schedule_to_start_timeout": f"{sticky_s}s", "workflow_task_timeout": "0s"},
+                  fleet={"workers": 2, "arrival": "batch", "workflows": 1})
+    graph = Graph(sc)
+    beh = behaviours_of(sc)[0]
+    workers = []
+    for at in crash_at:
+        env = ReplicationEnv(0)
+        env.crash_ttf = Stream(np.uint64(1), 0, lambda u: u, [at, 1e12, 1e12, 1e12])
+        workers.append(Worker(worker_spec(sc), env))
+    tq = TaskQueueFleet(graph, beh, workers, slots, wft_slots, [0.0], lambda j: replication_draws(graph, 1, 0),
+                        lambda j: None, 0)
+    tq.run()
+    record = dict(zip(("workflow", "arrival_s", "first_start_s", "finish_s"), tq.records[0][:4], strict=True))
+    return record, tq.tasks
+
+
+def test_after_the_caching_worker_crashes_the_next_workflow_task_waits_the_sticky_timeout():
+    # a runs on worker 0 (0-100 s), which then caches the workflow; b starts there at 100 s and the
+    # crash at 150 s kills it; the retry runs on worker 1 (150-250 s); its completion's workflow
+    # task waits 10 s on the dead worker's sticky queue
+    record, tasks = _two_workers([150.0, 1e9], sticky_s=10.0)
+    assert [(t[1], t[4], t[6], t[7]) for t in sorted(tasks, key=lambda t: t[6])] == [
+        (0, 0, 0.0, 100.0), (1, 0, 100.0, 150.0), (1, 1, 150.0, 250.0)]
+    assert record["finish_s"] == pytest.approx(260.0)
+    assert _two_workers([150.0, 1e9], sticky_s=0.0)[0]["finish_s"] == pytest.approx(250.0)
+    # a crash of the other worker touches nothing of this workflow
+    record, tasks = _two_workers([1e9, 150.0], sticky_s=10.0)
+    assert record["finish_s"] == pytest.approx(200.0) and len(tasks) == 2
+
+
+def test_workflow_task_slots_delay_a_second_completion():
+    # two parallel activities end together; with one workflow-task slot the second completion's
+    # task starts when the first's ends (6 events x 1 s later), so c starts 6 s later
+    steps = [gpu("a1", 100.0, []), gpu("a2", 100.0, []), gpu("c", 10.0, ["a1", "a2"])]
+    free = _two_workers([1e9, 1e9], 10.0, slots=2, steps=steps, latency="1s")[0]["finish_s"]
+    one = _two_workers([1e9, 1e9], 10.0, slots=2, wft_slots=1, steps=steps, latency="1s")[0]["finish_s"]
+    # start 5 events, a1/a2 100 s, their records 6 events, c 10 s, its record 6 events
+    assert free == pytest.approx(5 + 100 + 6 + 10 + 6)
+    assert one == pytest.approx(free + 6)
+
+
+def test_sim_fleet_draws_the_backlog_of_the_activity_queue(tmp_path):
+    from sim.cli import main
+
+    out = tmp_path / "out"
+    assert main(["fleet", "fleet_rag_ingestion", "--runs", "1", "--seed", "1", "--out", str(out), "--quiet"]) in (0, 3)
+    png = (out / "backlog.png").read_bytes()
+    assert png.startswith(b"\x89PNG")
