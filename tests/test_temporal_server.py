@@ -280,3 +280,32 @@ def test_a_heartbeat_save_survives_a_crash(server, tmp_path):
     sim = simulate(sc, 1, 0, first_run=run, engine="des").iloc[0]
     assert sim["attempts"] == 2 and sim["heartbeats"] == 3
     assert abs(real.makespan_s - sim["makespan_s"]) < 0.6
+
+
+def test_a_real_fleet_spreads_fan_outs_and_a_kill_ends_only_that_workers_attempts(server, tmp_path):
+    """tests/data/fleet_fanout_real.toml: 6 fan-out workflows at once on 3 real workers × 4 slots,
+    each worker SIGKILLed on its own crash clock. Every workflow's parts run on several workers, an
+    attempt in flight on another worker at a kill carries on, and the parts' mean schedule-to-start
+    is the simulated one within 25% (docs/validation.md, "Fleets")."""
+    from sim import load_scenario
+    from sim.validate.fleet import compare_fleet, run_fleet_real
+
+    path = Path(__file__).parent / "data" / "fleet_fanout_real.toml"
+    sc = load_scenario(path)
+    work = tmp_path / "work"
+    work.mkdir()
+    (real,) = asyncio.run(run_fleet_real(server.address, sc, str(path), behaviours_of(sc, ["durable"]), [0], 0, 1.0,
+                                         work))
+    assert real.workflows["completed"].all() and real.kills >= 1
+    tasks = real.tasks
+    parts = tasks[tasks["step_index"] == 1]
+    assert (parts.groupby("workflow")["worker"].nunique() > 1).all()
+    for _, killed in tasks[tasks["outcome"] == "crashed"].groupby("end_s"):
+        lost, at = killed["worker"].iloc[0], killed["end_s"].iloc[0]
+        assert killed["worker"].nunique() == 1
+        others = tasks[(tasks["worker"] != lost) & (tasks["started_s"] < at) & (tasks["end_s"] > at)]
+        assert (others["outcome"] != "crashed").all() or (others["end_s"] > at + 0.5).all()
+    table = compare_fleet([real], sc, 0).set_index("metric")
+    s2s = table.loc["schedule_to_start_first_mean_s"]
+    assert abs(s2s["difference"]) <= 0.25 * s2s["simulated"], s2s.to_dict()
+    assert table.loc["workers_per_workflow", "real"] > 1
