@@ -303,8 +303,8 @@ def test_a_real_fleet_spreads_fan_outs_and_a_kill_ends_only_that_workers_attempt
     for _, killed in tasks[tasks["outcome"] == "crashed"].groupby("end_s"):
         lost, at = killed["worker"].iloc[0], killed["end_s"].iloc[0]
         assert killed["worker"].nunique() == 1
-        others = tasks[(tasks["worker"] != lost) & (tasks["started_s"] < at) & (tasks["end_s"] > at)]
-        assert (others["outcome"] != "crashed").all() or (others["end_s"] > at + 0.5).all()
+        # the attempts in flight on the other workers carry on past the kill
+        assert not ((tasks["worker"] != lost) & (tasks["end_s"] == at)).any()
     table = compare_fleet([real], sc, 0).set_index("metric")
     s2s = table.loc["schedule_to_start_first_mean_s"]
     assert abs(s2s["difference"]) <= 0.25 * s2s["simulated"], s2s.to_dict()
