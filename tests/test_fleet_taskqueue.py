@@ -169,3 +169,21 @@ def test_sim_fleet_draws_the_backlog_of_the_activity_queue(tmp_path):
     assert main(["fleet", "fleet_rag_ingestion", "--runs", "1", "--seed", "1", "--out", str(out), "--quiet"]) in (0, 3)
     png = (out / "backlog.png").read_bytes()
     assert png.startswith(b"\x89PNG")
+
+
+def test_a_rolling_deployment_drains_one_worker_at_a_time():
+    """2 workers × 2 slots run 4 activities of 1,000 s; a deployment at 100 s (drain 10 s, restart
+    20 s, half the workers at a time). Worker 0 kills its two at 110 s and takes their retries
+    back at 130 s; worker 1 drains from 130 s, kills its two at 140 s and takes them back at 160 s."""
+    steps = [gpu("b", 1000.0, count=4)]
+    fails = {"deploy": {"mode": "scheduled", "at": [100.0], "drain": 10.0, "restart_time": 20.0}}
+    sc = scenario(steps, fails, strategies={"durable": {}}, worker={"activity_slots": 2},
+                  fleet={"workers": 2, "arrival": "batch", "workflows": 1, "rolling_fraction": 0.5})
+    tasks, _ = fleet_queue(sc, "durable", 0, seed=1)
+    got = sorted(zip(tasks["worker"], tasks["started_s"], tasks["end_s"], tasks["outcome"], strict=True))
+    assert got == [(0, 0.0, 110.0, "killed_by_deploy")] * 2 + [(0, 130.0, 1130.0, "completed")] * 2 + \
+        [(1, 0.0, 140.0, "killed_by_deploy")] * 2 + [(1, 160.0, 1160.0, "completed")] * 2
+    retried = tasks[tasks["attempt"] == 1]
+    assert sorted(retried["schedule_to_start_s"]) == [20.0] * 4
+    wf, fleet = simulate_fleet(sc, 1, seed=1)
+    assert wf["makespan_s"].iloc[0] == 1160.0 and fleet["deploy_kills"].iloc[0] == 2  # two workers' kills
