@@ -52,6 +52,11 @@ run). ``pipeline_restarts`` counts the failures after which an activity that sta
 engines count the roll-backs of the first group). Compute is the wall time of
 activity attempts; it is useful if the attempt's result is part of the completed workflow.
 
+**Fleets.** The fleet engine runs this model for many workflows at once. Under a recording
+strategy whose activities are single steps it places each activity attempt on a worker of the
+pool through one task queue (``sim.engines.fleet.taskqueue``) and tells the workflow, through
+``_lose``, which of its attempts a worker's crash or exit ended; the rules above are unchanged.
+
 **Common random numbers.** The k-th attempt of instance j of step i reads index k of the
 streams on lane ``i + j·2^16`` (duration, 429 uniform, Retry-After) — lane i for instance 0, so a
 chain-shaped graph draws what the chain engines draw; a step's count is drawn once per
