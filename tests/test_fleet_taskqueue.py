@@ -187,3 +187,34 @@ def test_a_rolling_deployment_drains_one_worker_at_a_time():
     assert sorted(retried["schedule_to_start_s"]) == [20.0] * 4
     wf, fleet = simulate_fleet(sc, 1, seed=1)
     assert wf["makespan_s"].iloc[0] == 1160.0 and fleet["deploy_kills"].iloc[0] == 2  # two workers' kills
+
+
+@pytest.mark.parametrize("strategy", ["durable", "restart"])
+def test_a_graph_fleet_shares_the_provider_token_bucket(strategy):
+    """12 embedding calls, 5 at a time, against 60 requests a minute with a 10-s burst: over
+    [1 s, t] the provider admits at most 10 + (t − 1) calls and refuses the rest with 429s,
+    under task-queue dispatch (durable) and on one worker (restart): the rule is the workflow
+    model's. Durable retries the refused call once the bucket holds a token and completes;
+    restart re-runs the whole fan-out 30 s later and meets the same refusal at the 12th call
+    every time (10 tokens + 1 refilled), so it never completes (cut at ``max_time``)."""
+    from sim.engines.fleet import fleet_attempts
+
+    embed = {"name": "e", "kind": "llm", "model": "m", "input_tokens": 100, "duration": 0.5, "after": ["a"],
+             "count": 12, "max_concurrency": 5}
+    sc = scenario([gpu("a", 1.0), embed], strategies={"durable": {}, "restart": {"retry": {
+                      "initial_interval": "30s", "backoff_coefficient": 1.0}}},
+                  worker={"activity_slots": 40}, provider={"requests_per_minute": 60, "burst": "10s",
+                                                          "response_time": "100ms"},
+                  fleet={"workers": 1, "arrival": "batch", "workflows": 1}, simulation={"max_time": "10m"})
+    wf, _ = simulate_fleet(sc, 1, seed=1, strategies=[strategy])
+    att = fleet_attempts(sc, strategy, 0, seed=1)
+    calls = att[att["step"] == "e"]
+    admitted = np.sort(calls.loc[calls["outcome"].isin(["completed", "cancelled"]), "start_s"].to_numpy())
+    refused = int((calls["outcome"] == "rate_limited").sum())
+    assert refused > 0 and wf["provider_429s"].iloc[0] == refused
+    # the token bucket's guarantee over [1 s, t]: capacity + rate · length (the calls start at 1 s)
+    assert all(k + 1 <= 10 + (t - 1.0) * 1.0 + 1e-9 for k, t in enumerate(admitted))
+    if strategy == "durable":  # each instance admitted once: the refused one after a token refilled
+        assert wf["completed"].iloc[0] and len(admitted) == 12 and refused == 1
+    else:
+        assert wf["cut_by_horizon"].iloc[0] and refused == 19  # one refusal per pipeline attempt in 10 min
