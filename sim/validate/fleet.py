@@ -128,7 +128,6 @@ class FleetDriver:
                     continue
                 self.kill_at[worker.pid] = worker.kill()
                 self.kills += 1
-                AttemptLog(str(self.logs[0])).write(e="kill", of=worker.pid, worker=w)
                 spare = await self.pool.take()
                 await spare.prepare(self._options())
                 due = self.kill_at[worker.pid] + self.restart_s / speed

@@ -222,6 +222,8 @@ class TaskQueueFleet:
     def _arrive_cut(self, j: int) -> None:
         wr = QueuedRun(self, j, self.draws_of(j), self.jitter_of(j), self.arrivals[j], self.workers[0], None)
         self.runs[j] = wr
+        self._arrived += 1
+        self._active += 1
         wr._horizon()
         self._finish(wr)
 
