@@ -218,3 +218,25 @@ def test_a_graph_fleet_shares_the_provider_token_bucket(strategy):
         assert wf["completed"].iloc[0] and len(admitted) == 12 and refused == 1
     else:
         assert wf["cut_by_horizon"].iloc[0] and refused == 19  # one refusal per pipeline attempt in 10 min
+
+
+def test_one_workflow_on_many_workers_without_crashes_is_the_single_run():
+    """No crashes and deployments without drain: every worker exits at the same instants as the
+    single pipeline's one worker, so spreading the attempts changes nothing (docs/fleet.md §1)."""
+    from sim import simulate
+
+    steps = [gpu("a", {"dist": "exponential", "mean": 300.0}), gpu("b", 200.0, ["a"], count=4, max_concurrency=2),
+             {"name": "w", "kind": "wait", "wait": "timer", "duration": 100.0, "after": ["a"]},
+             gpu("c", {"dist": "exponential", "mean": 50.0}, ["b", "w"])]
+    fails = {"deploy": {"every": 700.0, "drain": 0.0, "restart_time": 20.0},
+             "rate_limit": {"probability": 0.2, "retry_after": 5.0, "steps": ["b", "c"]}}
+    sc = scenario(steps, fails, strategies={"durable": {"persist_latency": "50ms"}},
+                  fleet={"workers": 4, "arrival": "batch", "workflows": 1})
+    single = simulate(sc, 12, seed=8).set_index("run")
+    assert (single["deploy_kills"] > 0).any() and (single["rate_limited"] > 0).any()
+    wf, _ = simulate_fleet(sc, 12, seed=8)
+    for row in wf.itertuples():
+        ref = single.loc[row.run]
+        for col in ("makespan_s", "compute_s", "wasted_compute_s", "orchestration_actions", "deploy_kills",
+                    "rate_limited", "history_events"):
+            assert getattr(row, col) == pytest.approx(ref[col], rel=1e-12), col
