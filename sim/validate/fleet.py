@@ -152,9 +152,8 @@ class FleetDriver:
         readies = await asyncio.gather(*(p.go(self._options()) for p in procs))
         for w, p in enumerate(procs):
             self.pid_worker[p.pid] = w
-        t0 = max(readies)  # the model's time 0: every worker polls
-        supervisors = [asyncio.ensure_future(self._supervise(w, p, (r - t0) * speed, t0))
-                       for w, (p, r) in enumerate(zip(procs, readies, strict=True))]
+        t0 = max(readies)  # the model's time 0: every worker polls, and every worker's first life begins
+        supervisors = [asyncio.ensure_future(self._supervise(w, p, 0.0, t0)) for w, p in enumerate(procs)]
         handles = []
         for j, at in enumerate(self.arrivals):
             delay = t0 + at / speed - time.time()
