@@ -106,7 +106,8 @@ def fleet_row(workflows: pd.DataFrame, workers: int, events: float, slots: int =
 
     Latency and queueing percentiles are over completed workflows; ``drain_time_s`` is when the
     last workflow ended; utilisation is attempt time over workers × ``slots`` (activity slots per
-    worker: 1 for chains, ``[worker] activity_slots`` for workflow graphs) × drain time; the wasted cost
+    worker: 1 for chains, ``[fleet] max_concurrent_activities`` or ``[worker] activity_slots`` for workflow
+    graphs) × drain time; the wasted cost
     counts compute of attempts whose results were lost, plus all compute of abandoned workflows.
     ``queue_stats``: the activity queue's figures (``QUEUE_COLUMNS``) of a task-queue run; NaN
     otherwise (a chain, or a workflow graph that holds one worker).
