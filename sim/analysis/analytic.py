@@ -26,6 +26,8 @@ __all__ = [
     "durable_makespan_exponential_s",
     "durable_step_attempts",
     "durable_wasted_compute_exponential_s",
+    "erlang_c",
+    "mmc_mean_wait_s",
     "restart_compute_cost_exponential_usd",
     "restart_expected_cost_usd",
     "restart_makespan_exponential_s",
@@ -341,3 +343,26 @@ def daly_completion_time_s(
     return float(
         m * math.exp(restart_s / m) * math.expm1((tau + checkpoint_cost_s) / m) * work_s / tau
     )
+
+
+# --------------------------------------------------------------------------- task queues
+
+
+def erlang_c(servers: int, offered_load: float) -> float:
+    """Erlang C: the probability that an arrival waits in an M/M/n queue with ``servers`` = n
+    servers and offered load a = λ/μ < n (here n = workers × activity slots)."""
+    n, a = int(servers), float(offered_load)
+    if n < 1 or not 0.0 <= a < n:
+        raise ValueError("need servers >= 1 and 0 <= offered_load < servers")
+    term, below = 1.0, 1.0  # a^k/k! for k = 0, and the sum over k < n
+    for k in range(1, n):
+        term *= a / k
+        below += term
+    top = term * a / n * n / (n - a)  # a^n/n! · n/(n − a)
+    return float(top / (below + top))
+
+
+def mmc_mean_wait_s(servers: int, arrival_rate_per_s: float, service_rate_per_s: float) -> float:
+    """Mean wait in queue of M/M/n (FIFO): C(n, λ/μ) / (nμ − λ)."""
+    a = arrival_rate_per_s / service_rate_per_s
+    return erlang_c(servers, a) / (servers * service_rate_per_s - arrival_rate_per_s)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 import time
 from collections.abc import Sequence
@@ -16,7 +17,8 @@ from sim.analysis.saving import advantage_of, advantages, kind_of, sign_note
 from sim.commands.common import add_overwrite_argument, results_folder
 from sim.commands.run import UsageError, finish, fmt_interval, fmt_value, saving_cells
 from sim.commands.table import render
-from sim.engines.fleet import simulate_fleet
+from sim.engines.fleet import fleet_queue, simulate_fleet, uses_task_queue
+from sim.engines.fleet.metrics import QUEUE_COLUMNS
 from sim.engines.fleet.provider import check_provider
 from sim.experiment.io import atomic_write_bytes, parquet_bytes
 from sim.experiment.resources import ResourceError, check_fleet_memory, check_runs
@@ -31,6 +33,8 @@ HEADLINE = [
     ("latency_p90_s", "latency p90"),
     ("latency_p99_s", "latency p99"),
     ("queue_wait_mean_s", "queue wait (mean)"),
+    ("schedule_to_start_mean_s", "schedule-to-start (mean)"),
+    ("backlog_mean", "activity backlog (mean)"),
     ("calls", "LLM calls"),
     ("provider_429s", "provider 429s"),
     ("crashes", "crashes"),
@@ -128,6 +132,8 @@ NA_REASON = {"throughput_per_h": "nothing finished", "cost_per_completed_usd": "
 def _na_reason(metric: str) -> str:
     if metric.startswith(("latency_", "queue_wait_")):
         return "no completed workflow"
+    if metric.startswith(("schedule_to_start_", "backlog_")):
+        return "no task queue: a workflow holds one worker"
     return NA_REASON.get(metric, "no value")
 
 
@@ -163,6 +169,8 @@ def report_text(scenario: Scenario, fleet: pd.DataFrame, summary: pd.DataFrame, 
             r = rows.loc[metric]
             if metric == "heartbeats" and scenario.strategies[label].kind != "heartbeat":
                 continue
+            if metric in QUEUE_COLUMNS and fleet[metric].isna().all():
+                continue  # no strategy dispatches through a task queue (a chain fleet)
             cells.append([name, fmt_interval(metric, r["mean"], r["ci_low"], r["ci_high"], _na_reason(metric))])
         lines += [render([label, "mean [95% CI]"], cells), ""]
     if paired is not None and len(paired):
@@ -175,6 +183,8 @@ def report_text(scenario: Scenario, fleet: pd.DataFrame, summary: pd.DataFrame, 
         for metric, name in HEADLINE:
             if metric not in set(rows["metric"]) or metric == "heartbeats":
                 continue
+            if metric in QUEUE_COLUMNS and fleet[metric].isna().all():
+                continue
             sav = advantage_of(rows, a, b, metric)
             if sav.mean != sav.mean:
                 cells.append([name, kind_of(metric), f"n/a ({_na_reason(metric)})", ""])
@@ -185,6 +195,18 @@ def report_text(scenario: Scenario, fleet: pd.DataFrame, summary: pd.DataFrame, 
                  "fractions transformed to stay within their bounds); latencies over completed workflows of "
                  "each replication.")
     return "\n".join(lines)
+
+
+def backlog_png(scenario: Scenario, strategies: Sequence[str], seed: int) -> bytes:
+    """The figure of the activity queue's backlog over time in replication 0, one line per
+    strategy that dispatches through the task queue (PNG bytes)."""
+    from sim.analysis.plots import plot_backlog
+
+    backlogs = {label: fleet_queue(scenario, label, 0, seed)[1] for label in strategies}
+    fig = plot_backlog(backlogs, title=f"{scenario.name}: activity tasks waiting for a slot (replication 0)")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=150, bbox_inches="tight", facecolor="white")
+    return buf.getvalue()
 
 
 def fleet_incomplete_warnings(fleet: pd.DataFrame, strategies: Sequence[str], max_time_s: float) -> list[str]:
@@ -249,7 +271,10 @@ def _fleet_into(args: argparse.Namespace, scenario: Scenario, strategies: list[s
         "summary.csv": summary.to_csv(index=False, float_format="%.10g").encode(),
         "paired.csv": advantages(paired).to_csv(index=False, float_format="%.10g").encode(),
     }
+    queued = [label for label in strategies if uses_task_queue(scenario, label)]
+    if queued:
+        files["backlog.png"] = backlog_png(scenario, queued, args.seed)
     for name, data in files.items():
         atomic_write_bytes(out / name, data)
-    print(f"wrote {out}/: workflows.parquet, fleet.parquet, summary.csv, paired.csv")
+    print(f"wrote {out}/: {', '.join(files)}")
     return finish(args.replications, fleet_incomplete_warnings(fleet, strategies, scenario.simulation.max_time_s))

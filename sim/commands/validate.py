@@ -15,6 +15,8 @@ import argparse
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 from sim.commands.common import results_folder
 from sim.errors import SimError
 from sim.experiment.io import atomic_write_text
@@ -35,6 +37,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--strategies", help="comma-separated strategy labels (default: all)")
     p.add_argument("--concurrency", type=int, default=4, help="runs on the server at once (default 4)")
     p.add_argument("--out", help="folder for runs.csv, summary.csv and the real histories (histories/*.json)")
+    p.add_argument("--fleet", action="store_true",
+                   help="run the scenario's [fleet] for real: its workers as processes on one task queue, each "
+                   "crashing on its own clock, and compare schedule-to-start, makespans and attempts with the "
+                   "fleet simulation (strategies that dispatch through the task queue; docs/validation.md)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=handle, interrupted="the dev server and its workers were stopped; nothing was written")
 
@@ -59,6 +65,8 @@ def handle(args: argparse.Namespace) -> int:
             raise SimError(f"--strategies: unknown strategy '{unknown[0]}'; {path} has {list(scenario.strategies)}")
     lock = results_folder(args, "validate", Path(args.out), scenario).acquire() if args.out else None
     try:
+        if args.fleet:
+            return _run_fleet(args, scenario, str(path), strategies)
         return _run(args, scenario, str(path), strategies, lock)
     finally:
         if lock is not None:
@@ -93,4 +101,42 @@ def _run(args: argparse.Namespace, scenario, path: str, strategies, lock) -> int
         atomic_write_text(out / "summary.csv", result.summary.to_csv(index=False))
         write_histories(result.histories, out / "histories")
         print(f"wrote {out}/runs.csv, summary.csv and histories/ ({len(result.histories)} real histories)")
+    return 0
+
+
+def _run_fleet(args: argparse.Namespace, scenario, path: str, strategies) -> int:
+    import asyncio
+    import tempfile
+
+    from sim.model.strategies import behaviours_of
+    from sim.validate.fleet import compare_fleet, fleet_unsupported, run_fleet_real
+    from sim.validate.server import DevServer
+
+    if scenario.fleet is None:
+        raise SimError(f"{path}: --fleet needs a [fleet] table (docs/fleet.md)")
+    behs = behaviours_of(scenario, strategies)
+    for b in behs:
+        if (why := fleet_unsupported(scenario, b)) is not None:
+            print(f"note: strategy '{b.label}' was not run on the real fleet: {why}", file=sys.stderr)
+    behs = [b for b in behs if fleet_unsupported(scenario, b) is None]
+    if not behs:
+        raise SimError(f"{path}: no strategy of the scenario can run on a real fleet")
+    with DevServer() as server, tempfile.TemporaryDirectory(prefix="sim-validate-fleet-") as work:
+        reals = asyncio.run(run_fleet_real(server.address, scenario, path, behs, list(range(args.runs)), args.seed,
+                                           args.speed, Path(work)))
+    table = compare_fleet(reals, scenario, args.seed)
+    print(f"{scenario.name}: {args.runs} fleet replications on a real Temporal dev server "
+          f"({scenario.fleet.workers} worker processes), speed {args.speed:g} (simulated s per real s), "
+          f"seed {args.seed}")
+    summary = table.groupby(["strategy", "metric"], sort=False)[["real", "simulated", "difference"]].mean()
+    print(summary.to_string(float_format=lambda v: f"{v:.4g}"))
+    late = sum(r.late_restart_s for r in reals) / max(1, sum(r.kills for r in reals))
+    print(f"harness: {sum(r.kills for r in reals)} worker kills; replacements polled on average {late:.3g} s "
+          "(simulated) after the scenario's restart time")
+    if args.out:
+        out = Path(args.out)
+        atomic_write_text(out / "fleet_runs.csv", table.to_csv(index=False))
+        tasks = pd.concat([r.tasks.assign(run=r.run, strategy=r.strategy) for r in reals], ignore_index=True)
+        atomic_write_text(out / "fleet_tasks.csv", tasks.to_csv(index=False))
+        print(f"wrote {out}/fleet_runs.csv and fleet_tasks.csv (every real activity attempt)")
     return 0

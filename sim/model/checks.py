@@ -297,6 +297,10 @@ def check_graph(sc: ScenarioSchema, file: str) -> None:
         raise ScenarioError(f"the steps form a cycle: {' runs after '.join([*reversed(cycle), cycle[-1]])}",
                             file=file, key=f"steps[{node}]({sc.steps[node].name}).after")
     if not sc.is_graph:
+        for key in ("max_concurrent_activities", "max_concurrent_workflow_tasks"):
+            if sc.fleet is not None and getattr(sc.fleet, key) is not None:
+                raise ScenarioError("slots per worker are for workflow graphs: in a chain fleet an attempt takes a "
+                                    "whole worker (docs/fleet.md)", file=file, key=f"fleet.{key}")
         return
     for label, config in sc.strategies.items():
         if isinstance(config, CheckpointStrategy):
@@ -307,6 +311,3 @@ def check_graph(sc: ScenarioSchema, file: str) -> None:
             problem = check_graph_groups(config.groups, names, preds, [s.kind == "wait" for s in sc.steps])
             if problem is not None:
                 raise ScenarioError(problem, file=file, key=f"strategies.{label}.groups")
-    if sc.provider is not None:
-        raise ScenarioError("a shared provider is modelled for chains only (not yet for workflow graphs)",
-                            file=file, key="provider")

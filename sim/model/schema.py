@@ -325,7 +325,9 @@ STRATEGY_KINDS = ("restart", "durable", "retry_in_place", "checkpoint", "heartbe
 class Fleet(_Model):
     """Many workflows sharing ``workers`` workers (docs/fleet.md). Arrivals: a batch of
     ``workflows`` at time 0, or Poisson at ``rate_per_hour`` until ``horizon`` and/or
-    ``workflows`` arrivals. A deployment restarts ``rolling_fraction`` of the workers at a time."""
+    ``workflows`` arrivals. A deployment restarts ``rolling_fraction`` of the workers at a time.
+    A worker of a workflow-graph fleet runs ``max_concurrent_activities`` activity attempts and
+    ``max_concurrent_workflow_tasks`` workflow tasks at once (Temporal's worker options)."""
 
     workers: int = Field(1, ge=1)
     arrival: Literal["batch", "poisson"] = "batch"
@@ -333,6 +335,10 @@ class Fleet(_Model):
     workflows: int | None = Field(None, ge=1)
     horizon_s: PositiveDuration | None = Field(None, alias="horizon")
     rolling_fraction: float = Field(1.0, gt=0.0, le=1.0)
+    max_concurrent_activities: int | None = Field(
+        None, ge=1, description="activity slots per worker (workflow graphs); default [worker] activity_slots")
+    max_concurrent_workflow_tasks: int | None = Field(
+        None, ge=1, description="workflow-task slots per worker (workflow graphs); default unlimited")
 
     @model_validator(mode="after")
     def _check(self) -> Fleet:

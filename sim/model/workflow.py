@@ -52,6 +52,11 @@ run). ``pipeline_restarts`` counts the failures after which an activity that sta
 engines count the roll-backs of the first group). Compute is the wall time of
 activity attempts; it is useful if the attempt's result is part of the completed workflow.
 
+**Fleets.** The fleet engine runs this model for many workflows at once. Under a recording
+strategy whose activities are single steps it places each activity attempt on a worker of the
+pool through one task queue (``sim.engines.fleet.taskqueue``) and tells the workflow, through
+``_lose``, which of its attempts a worker's crash or exit ended; the rules above are unchanged.
+
 **Common random numbers.** The k-th attempt of instance j of step i reads index k of the
 streams on lane ``i + j·2^16`` (duration, 429 uniform, Retry-After) — lane i for instance 0, so a
 chain-shaped graph draws what the chain engines draw; a step's count is drawn once per
@@ -73,6 +78,7 @@ from sim.model.failures import (
     CRASHED,
     INF,
     KILLED_BY_DEPLOY,
+    OUTAGE,
     PREFILL,
     RATE_LIMITED,
     Stream,
@@ -136,6 +142,8 @@ class Graph:
         self.sticky_s = scenario.temporal.sticky_schedule_to_start_timeout_s
         self.task_timeout_s = scenario.temporal.workflow_task_timeout_s
         self.counts = [s.count for s in steps]
+        self.uses_provider = [False] * n  # the fleet marks the steps that call its shared provider
+        self.tokens = [float(s.input_tokens + s.output_tokens) for s in steps]
         self.max_concurrency = [s.max_concurrency or 0 for s in steps]
         self.slots = scenario.worker.activity_slots or 0
         self.durations = [s.duration for s in steps]
@@ -199,7 +207,7 @@ TASK_TIMEOUT_EVENTS = 3  # WorkflowTaskTimedOut (start-to-close), WorkflowTaskSc
 
 
 def recorded_at_s(end_s: float, cache_lost: bool, next_crash_s: float, sticky_s: float, task_timeout_s: float,
-                  events_lat_s: float) -> tuple[float, int, float]:
+                  events_lat_s: float, slot_free_s: float = -INF) -> tuple[float, int, float]:
     """When the workflow task that records a completion at ``end_s`` ends, the history events it
     adds beyond the completion's own, and when it started on the worker that then caches the
     workflow (docs/model.md, "After a crash: Temporal's workflow tasks").
@@ -210,6 +218,9 @@ def recorded_at_s(end_s: float, cache_lost: bool, next_crash_s: float, sticky_s:
     * A crash while the worker holds the task (``next_crash_s`` within the task's ``events_lat_s``)
       leaves it to time out (``task_timeout_s``) and run again on the restarted worker.
 
+    * ``slot_free_s``: the task starts no earlier than a free workflow-task slot on the worker
+      that runs it (fleet task-queue dispatch, ``max_concurrent_workflow_tasks``).
+
     A zero timeout turns its rule off (no sticky queue; no task timeout modelled).
     """
     start = end_s
@@ -217,6 +228,8 @@ def recorded_at_s(end_s: float, cache_lost: bool, next_crash_s: float, sticky_s:
     if cache_lost and sticky_s > 0.0:  # (a zero timeout: no sticky queue, the task goes to the normal queue)
         start = end_s + sticky_s
         extra = STICKY_TIMEOUT_EVENTS
+    if slot_free_s > start:
+        start = slot_free_s
     t = start + events_lat_s
     if task_timeout_s > 0.0 and start < next_crash_s <= t:
         start = start + task_timeout_s
@@ -340,12 +353,13 @@ def replication_draws(graph: Graph, seed: int, run: int) -> GraphDraws:
 
 
 class _Attempt:
-    __slots__ = ("unit", "start", "end", "k", "limited", "work_s", "saves", "log_at")
+    __slots__ = ("unit", "start", "end", "k", "limited", "work_s", "saves", "log_at", "refusal")
 
     def __init__(self, unit: tuple[int, int], start: float, end: float, k: int, limited: bool, work_s: float,
-                 saves: int, log_at: int):
+                 saves: int, log_at: int, refusal: int = RATE_LIMITED):
         self.unit, self.start, self.end, self.k = unit, start, end, k
         self.limited, self.work_s, self.saves, self.log_at = limited, work_s, saves, log_at
+        self.refusal = refusal  # how a ``limited`` call fails: RATE_LIMITED (a 429) or OUTAGE (fleet provider)
 
 
 class WorkflowRun:
@@ -354,12 +368,20 @@ class WorkflowRun:
 
     ``log`` (optional) receives one tuple per attempt: (run, strategy, step, attempt, start,
     end, outcome, useful, instance); ``useful`` is fixed when the run ends.
+
+    ``provider`` (fleet only): the shared provider (``sim.engines.fleet.provider.Provider``) that
+    the steps marked ``graph.uses_provider`` call, read at each call's start as in the chain
+    machine: a call during an outage fails after ``response_time``, a call the token buckets
+    refuse gets a 429 after ``response_time`` with their Retry-After, an outage that begins
+    during a call ends it. Failed calls cost nothing and are retried like 429s.
     """
 
     def __init__(self, graph: Graph, beh: Behaviour, draws: GraphDraws, worker: Worker, jitter: Stream | None,
-                 run: int, start_s: float = 0.0, log: list | None = None):
+                 run: int, start_s: float = 0.0, log: list | None = None, provider: object | None = None):
         self.g, self.beh, self.draws, self.worker, self.jitter = graph, beh, draws, worker, jitter
         self.run, self.log = run, log
+        self.provider = provider
+        self.provider_ra: dict[tuple[tuple[int, int], int], float] = {}  # (unit, attempt) → the provider's Retry-After
         self.records = beh.records_history  # completed activities are recorded (durable, heartbeat, checkpoint)
         self.acts = acts = graph.activities_of(beh)
         self.hb = beh.heartbeat_intervals_s  # per step (0: no saves)
@@ -410,7 +432,8 @@ class WorkflowRun:
         self.task_at = start_s  # the last workflow task's start: the worker caches the workflow from then;
         # records before it (a task delayed on a sticky queue) join that task
         self.c = {"unit_attempts": 0, "history": EVENTS_AT_START if self.records else 0, "attempts": 0, "crashes": 0,
-                  "deploy_kills": 0, "rate_limited": 0, "restarts": 0, "heartbeats": 0, "calls": 0}
+                  "deploy_kills": 0, "rate_limited": 0, "restarts": 0, "heartbeats": 0, "calls": 0,
+                  "provider_429s": 0, "outage_errors": 0}
 
     # ------------------------------------------------------------------ the event loop
 
@@ -515,7 +538,7 @@ class WorkflowRun:
         elif not self.open[a]:
             self.open[a] = True
             self.c["unit_attempts"] += 1  # an attempt of a multi-step activity (restart: of the workflow)
-        limited, saves, work = False, -1, 0.0
+        limited, saves, work, refusal = False, -1, 0.0, RATE_LIMITED
         if g.is_wait[i]:
             length = self.draws.duration(i, j, k)
         else:
@@ -531,13 +554,37 @@ class WorkflowRun:
                 if self.hb and self.hb[i] > 0.0 and g.is_gpu[i]:
                     st = self.hb_state.setdefault(unit, [-1.0, 0.0, 0.0, 0.0])
                     length, saves, st[0] = heartbeat_attempt(work, st[0], st[1], self.hb[i], self.hb_cost[i])
+                if self.provider is not None and g.uses_provider[i]:
+                    limited, refusal, length = self._call_provider(unit, k, length)
         log_at = -1
         if self.log is not None:
             log_at = len(self.log)
             self.log.append((self.run, beh.label, i, k, now, now + length, -1, False, j))
-        att = self.inflight[unit] = _Attempt(unit, now, now + length, k, limited, work, saves, log_at)
+        att = self.inflight[unit] = _Attempt(unit, now, now + length, k, limited, work, saves, log_at, refusal)
         self.seq += 1
         heapq.heappush(self.ends, (att.end, unit, self.seq, att))
+
+    def _call_provider(self, unit: tuple[int, int], k: int, length: float) -> tuple[bool, int, float]:
+        """A call to the fleet's shared provider now: (refused or cut, how, attempt length)."""
+        p, now = self.provider, self.now
+        outages = p.outages  # type: ignore[attr-defined]
+        if outages is not None and outages.down_until(now) > now:
+            return True, OUTAGE, p.response_s  # type: ignore[attr-defined]
+        ra = p.admit(now, self.g.tokens[unit[0]])  # type: ignore[attr-defined]
+        if ra > 0.0:
+            self.provider_ra[(unit, k)] = ra if p.config.honor_retry_after else 0.0  # type: ignore[attr-defined]
+            self.c["provider_429s"] += 1
+            return True, RATE_LIMITED, p.response_s  # type: ignore[attr-defined]
+        if outages is not None:
+            cut = outages.next_start(now)
+            if cut < now + length:
+                return True, OUTAGE, cut - now
+        return False, RATE_LIMITED, length
+
+    def _retry_after(self, unit: tuple[int, int], k: int) -> float:
+        """The Retry-After of attempt ``k`` of ``unit`` (answered 429): the provider's, else the draw."""
+        ra = self.provider_ra.pop((unit, k), None)
+        return ra if ra is not None else self.draws.retry_after(unit[0], unit[1], k)
 
     # ------------------------------------------------------------------ attempts end
 
@@ -576,14 +623,20 @@ class WorkflowRun:
         i, j = att.unit
         a = acts.of[i]
         if att.limited:
-            elapsed, cost = self._stop(att, now, RATE_LIMITED)
+            refusal = att.refusal
+            elapsed, cost = self._stop(att, now, refusal)
             self.waste_c += elapsed
             self.waste_cost += cost
-            self.c["rate_limited"] += 1
-            if self.beh.retry_429_in_place:
-                self._retry_unit(att.unit, now, att.k)
+            k = att.k
+            if refusal == RATE_LIMITED:
+                self.c["rate_limited"] += 1
             else:
-                self._fail(a, att.unit, now, RATE_LIMITED, att.k)
+                self.c["outage_errors"] += 1
+                k = -1  # an outage error has no Retry-After
+            if self.beh.retry_429_in_place:
+                self._retry_unit(att.unit, now, k)
+            else:
+                self._fail(a, att.unit, now, refusal, k)
             return
         elapsed, cost = self._stop(att, now, COMPLETED)
         self.done[i][j] = True
@@ -669,11 +722,17 @@ class WorkflowRun:
     def _worker_lost(self, at: float, cause: int) -> None:
         """The worker crashed (already restarting) or exits after a deployment at ``at``: every
         attempt in flight on it ends; multi-step activities lose what the worker's memory held."""
-        w, g, acts = self.worker, self.g, self.acts
         if cause == KILLED_BY_DEPLOY:
-            w.shut_down(at)
+            self.worker.shut_down(at)
         self.draining, self.drain_end = False, INF
-        killed = sorted(u for u in self.inflight if not g.is_wait[u[0]])
+        self._lose([u for u in self.inflight if not self.g.is_wait[u[0]]], at, cause)
+
+    def _lose(self, units: list[tuple[int, int]], at: float, cause: int) -> None:
+        """The activity attempts ``units`` (in flight on a worker that crashed or exited at ``at``)
+        end; multi-step activities lose what the worker's memory held. Under task-queue dispatch
+        (the fleet engine) ``units`` are this workflow's attempts on the lost worker only."""
+        g, acts = self.g, self.acts
+        killed = sorted(units)
         # what fails, in order of its first unit: each killed unit of a single-step activity, and
         # each multi-step activity with a killed unit or holding work in memory
         failing: dict[tuple[int, int], tuple[int, tuple[int, int] | None]] = {}
@@ -748,7 +807,7 @@ class WorkflowRun:
         self.retries += 1
         self.a_prev_sleep[a] = wait
         if cause == RATE_LIMITED and unit is not None:
-            wait = max(wait, self.draws.retry_after(unit[0], unit[1], k))
+            wait = max(wait, self._retry_after(unit, k))
         self._activate_entry(a, notice + wait)
 
     def _retry_unit(self, unit: tuple[int, int], notice: float, k: int) -> None:
@@ -763,7 +822,7 @@ class WorkflowRun:
         self.retries += 1
         self.prev_sleep[unit] = wait
         if k >= 0:
-            wait = max(wait, self.draws.retry_after(unit[0], unit[1], k))
+            wait = max(wait, self._retry_after(unit, k))
         self.pending[unit] = notice + wait
 
     def _horizon(self) -> None:

@@ -30,6 +30,7 @@ from temporalio import activity
 from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
+from sim.engines.fleet.streams import member_draws
 from sim.model.scenario import RetryPolicy, load_scenario
 from sim.model.strategies import backoff_s, heartbeat_attempt
 from sim.model.workflow import Graph, GraphDraws, replication_draws
@@ -44,8 +45,12 @@ def _graph(path: str) -> Graph:
 
 
 @cache
-def _draws(path: str, seed: int, run: int) -> GraphDraws:
-    return replication_draws(_graph(path), seed, run)
+def _draws(path: str, seed: int, run: int, member: int | None = None) -> GraphDraws:
+    """Replication ``run``'s draws, or in a fleet (``member`` = the workflow) that workflow's:
+    the numbers ``sim.engines.fleet`` reads for it."""
+    if member is None:
+        return replication_draws(_graph(path), seed, run)
+    return member_draws(_graph(path), seed, run, member)
 
 
 def _policy(p: dict[str, Any]) -> RetryPolicy:
@@ -75,7 +80,7 @@ class RateLimited(Exception):
 async def _attempt(ctx: dict[str, Any], log: AttemptLog, i: int, j: int) -> None:
     """One attempt of unit (i, j); raises RateLimited on a 429."""
     g = _graph(ctx["scenario"])
-    draws = _draws(ctx["scenario"], ctx["seed"], ctx["run"])
+    draws = _draws(ctx["scenario"], ctx["seed"], ctx["run"], ctx.get("member"))
     speed = ctx["speed"]
     k = log.attempts_of(i, j)
     log.write(e="start", i=i, j=j, k=k)

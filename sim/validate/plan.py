@@ -47,8 +47,8 @@ def unsupported(scenario: Scenario, beh: Behaviour) -> str | None:
 
 
 def build_plan(scenario: Scenario, scenario_path: str, beh: Behaviour, draws: GraphDraws, *, seed: int,
-               run: int, speed: float, log_path: str, task_queue: str) -> dict[str, Any]:
-    """The workflow's input for one replication of one strategy."""
+               run: int, speed: float, log_path: str, task_queue: str, member: int | None = None) -> dict[str, Any]:
+    """The workflow's input for one replication of one strategy (in a fleet, of its workflow ``member``)."""
     why = unsupported(scenario, beh)
     if why:
         raise SimError(f"strategy '{beh.label}': {why}")
@@ -80,7 +80,7 @@ def build_plan(scenario: Scenario, scenario_path: str, beh: Behaviour, draws: Gr
                       "type": "pipeline" if len(members) == graph.n and len(members) > 1 else "+".join(names)})
     context = {
         "scenario": scenario_path, "seed": seed, "run": run, "speed": speed, "log": log_path,
-        "task_queue": task_queue, "heartbeat_every_real_s": min(hb_timeout / 4, 1.0),
+        "task_queue": task_queue, "heartbeat_every_real_s": min(hb_timeout / 4, 1.0), "member": member,
         "policies": {str(i): policy_dict(s.retry) for i, s in enumerate(scenario.steps)},
         "group_policy": policy_dict(group_policies[0]), "in_place_429": beh.retry_429_in_place,
         # heartbeat strategies: the GPU steps that save progress, (every, cost) in simulated s

@@ -39,6 +39,8 @@ async def main(address: str) -> None:
         workflows=[SimPipeline],
         activities=[activities.sim_activity],
         max_concurrent_activities=opts.get("activity_slots") or 1000,
+        # a fleet's max_concurrent_workflow_tasks; otherwise the SDK's default
+        **({"max_concurrent_workflow_tasks": opts["workflow_task_slots"]} if opts.get("workflow_task_slots") else {}),
         max_cached_workflows=opts.get("max_cached_workflows", 1000),
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=opts["sticky_timeout_real_s"]),
         graceful_shutdown_timeout=timedelta(seconds=opts["drain_real_s"]),

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from sim.analysis.plots.costs import plot_cost_breakdown
 from sim.analysis.plots.distributions import plot_distributions, plot_saving_distribution
+from sim.analysis.plots.fleet import plot_backlog
 from sim.analysis.plots.sensitivity import plot_sensitivity
 from sim.analysis.plots.spot import plot_spot
 from sim.analysis.plots.style import (
@@ -41,6 +42,7 @@ from sim.analysis.plots.timeline import plot_timeline
 
 __all__ = [
     "OKABE_ITO",
+    "plot_backlog",
     "plot_breakeven",
     "plot_cost_breakdown",
     "plot_distributions",

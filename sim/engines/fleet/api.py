@@ -9,11 +9,13 @@ import pandas as pd
 
 from sim.model.scenario import Scenario
 from sim.model.strategies import behaviours_of
+from sim.model.workflow import Graph
 
-from .engine import ATTEMPT_OUTCOMES, FleetRun, StepTable, run_replication
+from .engine import ATTEMPT_OUTCOMES, FleetRun, StepTable, activity_slots, run_replication
 from .metrics import FLEET_COLUMNS, WORKFLOW_COLUMNS, fleet_row, workflow_frame
 from .provider import check_provider
 from .streams import arrival_times, workflow_envs
+from .taskqueue import dispatches
 
 
 def simulate_fleet(scenario: Scenario, replications: int, seed: int = 0, *, first_run: int = 0,
@@ -39,13 +41,13 @@ def simulate_fleet(scenario: Scenario, replications: int, seed: int = 0, *, firs
     rows: list[dict] = []
     workers = scenario.fleet.workers
     # a graph workflow's activities share its worker's slots (unlimited: utilisation per worker)
-    slots = (scenario.worker.activity_slots or 1) if scenario.is_graph else 1
+    slots = (activity_slots(scenario) or 1) if scenario.is_graph else 1
     for run in range(first_run, first_run + replications):
         records, extra = run_replication(scenario, behaviours, seed, run)
         for beh in behaviours:
             df = workflow_frame(scenario, beh, run, seed, records[beh.label])
             frames.append(df)
-            rows.append(fleet_row(df, workers, extra[beh.label]["events"], slots))
+            rows.append(fleet_row(df, workers, extra[beh.label]["events"], slots, extra[beh.label]))
     workflows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=WORKFLOW_COLUMNS)
     fleet = pd.DataFrame(rows, columns=FLEET_COLUMNS)
     # the labels as in sim.simulate: categoricals in scenario order (so sorting by strategy agrees)
@@ -79,3 +81,50 @@ def fleet_attempts(scenario: Scenario, strategy: str, run: int = 0, seed: int = 
     df["step"] = pd.Series([scenario.steps[i].name for i in df["step_index"]], dtype="string")
     df["outcome"] = pd.Series([ATTEMPT_OUTCOMES[o] for o in df["outcome"]], dtype="string")
     return df.sort_values(["start_s", "workflow"], kind="stable").reset_index(drop=True)[ATTEMPT_COLUMNS]
+
+
+TASK_COLUMNS = ["workflow", "step", "step_index", "instance", "attempt", "worker", "scheduled_s", "started_s",
+                "schedule_to_start_s", "end_s", "outcome"]
+
+
+def uses_task_queue(scenario: Scenario, strategy: str) -> bool:
+    """Does ``strategy`` run this fleet's workflows through the activity task queue (a workflow
+    graph under a strategy that records every activity: docs/fleet.md, "Task queues")?"""
+    if scenario.fleet is None or not scenario.is_graph:
+        return False
+    return dispatches(Graph(scenario), behaviours_of(scenario, [strategy])[0])
+
+
+def fleet_queue(scenario: Scenario, strategy: str, run: int = 0, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The activity task queue of one strategy's fleet replication ``run`` (a workflow graph under
+    a strategy that dispatches through the queue: docs/fleet.md, "Task queues").
+
+    Returns ``(tasks, backlog)``: one row per activity attempt (``TASK_COLUMNS``: the worker that
+    ran it, when the workflow scheduled it, when a slot took it, how it ended) and the backlog as a
+    step function (``time_s``, ``backlog``: activity tasks waiting from that instant on; the last
+    row at the drain time).
+    """
+    if scenario.fleet is None:
+        raise ValueError(f"scenario {scenario.name!r} has no [fleet] table (docs/fleet.md)")
+    check_provider(scenario)
+    beh = behaviours_of(scenario, [strategy])[0]
+    arrivals = arrival_times(scenario, seed, run)
+    envs = workflow_envs(scenario, seed, run, len(arrivals))
+    fleet_run = FleetRun(scenario, StepTable(scenario), beh, seed, run, arrivals, envs, scenario.fleet.workers)
+    tq = fleet_run.taskqueue
+    if tq is None:
+        raise ValueError(f"strategy {strategy!r} of scenario {scenario.name!r} does not dispatch activities through "
+                         "a task queue (a chain, or restart, retry_in_place or multi-step checkpoint groups: "
+                         "docs/fleet.md)")
+    tq.run()
+    df = pd.DataFrame(tq.tasks, columns=["workflow", "step_index", "instance", "attempt", "worker", "scheduled_s",
+                                         "started_s", "end_s", "outcome"])
+    df["step"] = pd.Series([scenario.steps[i].name for i in df["step_index"]], dtype="string")
+    df["schedule_to_start_s"] = df["started_s"] - df["scheduled_s"]
+    df["outcome"] = pd.Series([ATTEMPT_OUTCOMES[o] for o in df["outcome"]], dtype="string")
+    tasks = df.sort_values(["started_s", "workflow", "step_index", "instance"], kind="stable").reset_index(drop=True)
+    drain = max((r[3] for r in tq.records), default=0.0)
+    series = [*tq.backlog_series, (drain, tq.backlog_series[-1][1])] if drain > tq.backlog_series[-1][0] else \
+        tq.backlog_series
+    backlog = pd.DataFrame(series, columns=["time_s", "backlog"])
+    return tasks[TASK_COLUMNS], backlog

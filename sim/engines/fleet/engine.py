@@ -45,6 +45,7 @@ from .streams import (
     worker_crash_streams,
     workflow_envs,
 )
+from .taskqueue import TaskQueueFleet, dispatches
 
 ATTEMPT_OUTCOMES = {0: "completed", 1: "crashed", 2: "killed_by_deploy", 3: "rate_limited", OUTAGE: "outage",
                     5: "cancelled", CUT: "cut_by_horizon"}
@@ -64,6 +65,21 @@ class StepTable(ChainTable):
     def __init__(self, scenario: Scenario):
         super().__init__(scenario)
         self.uses_provider = provider_steps(scenario)
+
+
+def activity_slots(scenario: Scenario) -> int:
+    """Activity slots per fleet worker (0: unlimited): ``[fleet] max_concurrent_activities``, or
+    ``[worker] activity_slots``."""
+    fleet = scenario.fleet
+    if fleet is not None and fleet.max_concurrent_activities is not None:
+        return fleet.max_concurrent_activities
+    return scenario.worker.activity_slots or 0
+
+
+def workflow_task_slots(scenario: Scenario) -> int:
+    """Workflow-task slots per fleet worker (0: unlimited): ``[fleet] max_concurrent_workflow_tasks``."""
+    fleet = scenario.fleet
+    return (fleet.max_concurrent_workflow_tasks or 0) if fleet is not None else 0
 
 
 def _rolling_delays(scenario: Scenario, workers: int) -> list[float]:
@@ -117,12 +133,27 @@ class FleetRun:
         self.events = 0
         self.log: list[tuple] | None = [] if event_log else None
         self.graph: Graph | None = None
+        self.taskqueue: TaskQueueFleet | None = None
         if scenario.is_graph:
-            self.graph = Graph(scenario)
+            self.graph = graph = Graph(scenario)
+            graph.slots = activity_slots(scenario)  # a worker's slots, whichever strategy holds it
+            graph.uses_provider = provider_steps(scenario)
             self.graph_keys = {source: member_keys(seed, source, run, len(arrivals)).tolist()
                                for source in GRAPH_SOURCES}
+            if dispatches(graph, beh):
+                self.taskqueue = TaskQueueFleet(
+                    graph, beh, self.pool.workers, activity_slots(scenario), workflow_task_slots(scenario), arrivals,
+                    self._draws, lambda j: envs[j].jitter_u, run, event_log, self.provider)
+
+    def _draws(self, j: int) -> GraphDraws:
+        return GraphDraws(self.graph, {source: self.graph_keys[source][j] for source in GRAPH_SOURCES})
 
     def run(self) -> None:
+        if self.taskqueue is not None:
+            tq = self.taskqueue
+            tq.run()
+            self.records, self.events, self.log = tq.records, tq.events, tq.log
+            return
         env = self.env
         workflow = self._workflow if self.graph is None else self._graph_workflow
         if all(a == 0.0 for a in self.arrivals):
@@ -151,9 +182,9 @@ class FleetRun:
             self.events += 1
             w = yield pool.wait()
         taken = env.now
-        draws = GraphDraws(graph, {source: self.graph_keys[source][j] for source in GRAPH_SOURCES})
+        draws = self._draws(j)
         log: list | None = [] if self.log is not None else None
-        wr = WorkflowRun(graph, self.beh, draws, w, self.envs[j].jitter_u, j, taken, log)
+        wr = WorkflowRun(graph, self.beh, draws, w, self.envs[j].jitter_u, j, taken, log, self.provider)
         for delay in wr.steps():
             yield env.timeout(delay)
         self.events += wr.events
@@ -166,7 +197,7 @@ class FleetRun:
         self.records.append((
             j, arrival, first_start, finish, completed, wr.cut, taken - arrival, compute_c, useful_c, waste_c, cost,
             useful_cost, waste_cost, units, history, attempts, calls, useful_calls, crashes, deploy_kills, limited,
-            0, 0, restarts, heartbeats,
+            wr.c["provider_429s"], wr.c["outage_errors"], restarts, heartbeats,
         ))
 
     def _workflow(self, j: int, arrival: float) -> Generator[simpy.Event, object, None]:
@@ -228,4 +259,7 @@ def run_replication(scenario: Scenario, behaviours: list[Behaviour], seed: int, 
             "provider_admitted": float(prov.admitted if prov is not None else 0),
             "provider_refused": float(prov.refused if prov is not None else 0),
         }
+        if fleet_run.taskqueue is not None:
+            drain = max((r[3] for r in fleet_run.records), default=0.0)
+            extra[beh.label].update(fleet_run.taskqueue.queue_figures(drain))
     return records, extra

@@ -33,8 +33,10 @@ FLEET_COLUMNS = [
     "latency_mean_s", "latency_p50_s", "latency_p90_s", "latency_p99_s", "calls", "wasted_calls",
     "rate_limited", "provider_429s", "outage_errors", "crashes", "deploy_kills", "heartbeats", "worker_utilisation",
     "compute_cost_usd", "wasted_cost_usd", "orchestration_cost_usd", "total_cost_usd",
-    "cost_per_completed_usd", "wasted_cost_per_completed_usd", "events",
+    "cost_per_completed_usd", "wasted_cost_per_completed_usd", "schedule_to_start_mean_s",
+    "schedule_to_start_p95_s", "backlog_mean", "backlog_max", "events",
 ]
+QUEUE_COLUMNS = ("schedule_to_start_mean_s", "schedule_to_start_p95_s", "backlog_mean", "backlog_max")
 
 
 def workflow_frame(scenario: Scenario, beh: Behaviour, run: int, seed: int, records: list[tuple]) -> pd.DataFrame:
@@ -98,13 +100,17 @@ def _pct(values: np.ndarray, q: float) -> float:
     return float(np.percentile(values, q)) if len(values) else float("nan")
 
 
-def fleet_row(workflows: pd.DataFrame, workers: int, events: float, slots: int = 1) -> dict:
+def fleet_row(workflows: pd.DataFrame, workers: int, events: float, slots: int = 1,
+              queue_stats: dict[str, float] | None = None) -> dict:
     """Fleet metrics of one (replication, strategy) from its workflow rows.
 
     Latency and queueing percentiles are over completed workflows; ``drain_time_s`` is when the
     last workflow ended; utilisation is attempt time over workers × ``slots`` (activity slots per
-    worker: 1 for chains, ``[worker] activity_slots`` for workflow graphs) × drain time; the wasted cost
+    worker: 1 for chains, ``[fleet] max_concurrent_activities`` or ``[worker] activity_slots`` for workflow
+    graphs) × drain time; the wasted cost
     counts compute of attempts whose results were lost, plus all compute of abandoned workflows.
+    ``queue_stats``: the activity queue's figures (``QUEUE_COLUMNS``) of a task-queue run; NaN
+    otherwise (a chain, or a workflow graph that holds one worker).
     """
     done = workflows[workflows["completed"].to_numpy()]
     n_done = len(done)
@@ -147,5 +153,6 @@ def fleet_row(workflows: pd.DataFrame, workers: int, events: float, slots: int =
         "total_cost_usd": total,
         "cost_per_completed_usd": total / n_done if n_done else float("nan"),
         "wasted_cost_per_completed_usd": wasted / n_done if n_done else float("nan"),
+        **{c: (queue_stats or {}).get(c, float("nan")) for c in QUEUE_COLUMNS},
         "events": int(events),
     }

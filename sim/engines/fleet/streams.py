@@ -24,6 +24,7 @@ from sim.model.failures import (
 )
 from sim.model.rng import Source, replication_keys
 from sim.model.scenario import Scenario
+from sim.model.workflow import GRAPH_SOURCES, Graph, GraphDraws
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _SALT = np.uint64(0xD1B54A32D192ED03)
@@ -138,3 +139,10 @@ def arrival_times(scenario: Scenario, seed: int, run: int) -> list[float]:
             break
         times.append(t)
     return times
+
+
+def member_draws(graph: Graph, seed: int, run: int, member: int) -> GraphDraws:
+    """The draws of workflow ``member`` of fleet replication ``run`` of a workflow graph: the
+    numbers the fleet engine reads for it (``sim validate --fleet`` gives them to real workers)."""
+    return GraphDraws(graph, {source: int(member_keys(seed, source, run, member + 1)[member])
+                              for source in GRAPH_SOURCES})
