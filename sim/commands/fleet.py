@@ -20,6 +20,7 @@ from sim.commands.table import render
 from sim.engines.fleet import fleet_queue, simulate_fleet, uses_task_queue
 from sim.engines.fleet.metrics import QUEUE_COLUMNS
 from sim.engines.fleet.provider import check_provider
+from sim.experiment.eta import Eta
 from sim.experiment.io import atomic_write_bytes, parquet_bytes
 from sim.experiment.resources import ResourceError, check_fleet_memory, check_runs
 from sim.model.scenario import Scenario, load_scenario
@@ -82,12 +83,14 @@ def simulate_with_progress(scenario: Scenario, replications: int, seed: int, str
                            quiet: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
     show = not quiet and sys.stderr.isatty()
     workflows, fleets = [], []
+    eta = Eta(replications, f"{scenario.name} (fleet)", enabled=not quiet)  # announces a long run, then progress
     with tqdm(total=replications, unit="replication", disable=not show, desc=scenario.name, leave=False) as bar:
         for run in range(replications):
             wf, fl = simulate_fleet(scenario, 1, seed, first_run=run, strategies=strategies)
             workflows.append(wf)
             fleets.append(fl)
             bar.update(1)
+            eta.update(1)
     return pd.concat(workflows, ignore_index=True), pd.concat(fleets, ignore_index=True)
 
 
