@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,15 @@ from sim.cli import main
 ROOT = Path(__file__).resolve().parents[1]
 VIDEO = ROOT / "experiments" / "scenarios" / "video.toml"
 FLEET = ROOT / "experiments" / "scenarios" / "fleet_research.toml"
+
+
+_PROGRESS = re.compile(r"^.+: ([\d,]+ runs, about .+ in all \(estimated from|\d+% \([\d,]+ of [\d,]+ runs\), about .+ left$)")
+
+
+def _without_progress(err: str) -> list[str]:
+    """stderr's lines without a long run's announcement and progress lines (``sim.experiment.eta``),
+    which come before the interrupt's one line."""
+    return [line for line in err.strip().splitlines() if not _PROGRESS.match(line)]
 
 
 def _raise(*args, **kwargs):
@@ -28,7 +38,7 @@ def test_commands_that_write_at_the_end_say_nothing_was_written(argv, target, tm
     monkeypatch.setattr(target, _raise)
     out = tmp_path / "out"
     assert main([*argv, "--out", str(out)]) == 130
-    err = capsys.readouterr().err.strip().splitlines()
+    err = _without_progress(capsys.readouterr().err)
     assert len(err) == 1 and err[0].startswith("interrupted: nothing was written")
     assert not out.exists()
 
@@ -172,7 +182,7 @@ def test_ctrl_c_at_any_instant(name, workers, after_s, tmp_path, request):
     code, elapsed, out, err = _interrupt(argv, tmp_path, after_s)
     assert code == 130, (code, err[-2000:])
     assert elapsed < EXIT_WITHIN_S, f"exit {elapsed:.2f} s after Ctrl-C"
-    lines = err.strip().splitlines()
+    lines = _without_progress(err)
     assert len(lines) == 1 and lines[0].startswith("interrupted: "), err[-2000:]
     assert "Traceback" not in err + out
     result = tmp_path / "out"
@@ -191,7 +201,7 @@ def test_second_ctrl_c_forces_the_exit(scheduler, tmp_path):
         argv += ["--scheduler", scheduler]
     code, elapsed, _, err = _interrupt(argv, tmp_path, SIMULATING_S + (3.0 if scheduler else 0.0), twice=True)
     assert code == 130 and elapsed < EXIT_WITHIN_S
-    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert len(_without_progress(err)) == 1 and "Traceback" not in err
     assert not (tmp_path / "out").exists()
 
 
