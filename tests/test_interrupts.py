@@ -142,8 +142,8 @@ LONG = {
     "run": (["run", "graph_agentic_research", "--runs", "200000", "--out", "out"], True),
     "sweep": (["sweep", "graph_agentic_research", "--vary", "failures.crash.mtbf=1h,2h,4h", "--runs", "40000",
                "--out", "out", "--quiet"], False),
-    "breakeven": (["breakeven", "video", "--vary", "failures.crash.mtbf=1h,2h", "--runs", "40000", "--out", "out",
-                   "--quiet"], False),
+    "breakeven": (["breakeven", "video", "--vary", "failures.crash.mtbf=1h,2h,4h,8h", "--runs", "200000", "--out",
+                   "out", "--quiet"], False),  # about 20 s: the Ctrl-C comes well before the end
     "fleet": (["fleet", "fleet_research", "--replications", "50", "--out", "out"], True),
     "report": (["report", "video", "--out", "out"], True),
     "audit": (["audit", "--out", "out"], True),
