@@ -597,3 +597,16 @@ def test_plot_into_given_axes(mtbf_sweep: pd.DataFrame) -> None:
     ax = fig.add_subplot()
     out = plots.plot_waste_vs_failure_rate(mtbf_sweep, "failures.crash.mtbf", ax=ax)
     assert out is ax and isinstance(ax, Axes) and len(ax.lines) == 2
+
+
+def test_backlog_figure_says_when_no_task_waited():
+    import pandas as pd
+
+    from sim.analysis.plots.fleet import plot_backlog
+
+    flat = pd.DataFrame({"time_s": [0.0, 600.0], "backlog": [0, 0]})
+    busy = pd.DataFrame({"time_s": [0.0, 60.0, 120.0], "backlog": [0, 3, 0]})
+    fig = plot_backlog({"durable": flat})
+    assert any("durable: no activity task waited" in t.get_text() for t in fig.axes[0].texts)
+    fig = plot_backlog({"durable": busy})
+    assert not fig.axes[0].texts and fig.axes[0].get_ylim()[1] >= 3

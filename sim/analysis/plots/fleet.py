@@ -28,6 +28,10 @@ def plot_backlog(backlogs: dict[str, pd.DataFrame], ax: Axes | None = None, titl
         ax.set_ylabel("activity tasks waiting")
         peak = max((float(df["backlog"].max()) for df in backlogs.values() if len(df)), default=0.0)
         ax.set_ylim(0, max(1.0, 1.05 * peak))
+        idle = [label for label, df in backlogs.items() if not len(df) or float(df["backlog"].max()) == 0.0]
+        if idle:  # a line on the axis is easy to miss: say that no task waited
+            ax.text(0.5, 0.5, f"{' and '.join(idle)}: no activity task waited for a slot (backlog 0 throughout)",
+                    transform=ax.transAxes, ha="center", va="center", fontsize=9, color="0.35")
         ax.set_xlim(0, end / tunit.factor)
         _legend_right(ax, handles, labels, inside=not own)
         _set_title(ax, title or "Backlog of the activity task queue", inside=not own)
