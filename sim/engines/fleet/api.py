@@ -67,20 +67,25 @@ def fleet_attempts(scenario: Scenario, strategy: str, run: int = 0, seed: int = 
     The same replication as ``simulate_fleet(scenario, …, seed)`` row ``run``; ``outcome`` is one
     of completed, crashed, killed_by_deploy, rate_limited (a 429), outage, cut_by_horizon.
     """
-    if scenario.fleet is None:
-        raise ValueError(f"scenario {scenario.name!r} has no [fleet] table (docs/fleet.md)")
-    check_provider(scenario)
-    beh = behaviours_of(scenario, [strategy])[0]
-    arrivals = arrival_times(scenario, seed, run)
-    envs = workflow_envs(scenario, seed, run, len(arrivals))
-    fleet_run = FleetRun(scenario, StepTable(scenario), beh, seed, run, arrivals, envs, scenario.fleet.workers,
-                         event_log=True)
+    fleet_run = _one_replication(scenario, strategy, run, seed, event_log=True)
     fleet_run.run()
     log = fleet_run.log or []
     df = pd.DataFrame(log, columns=["workflow", "step_index", "attempt", "start_s", "end_s", "outcome"])
     df["step"] = pd.Series([scenario.steps[i].name for i in df["step_index"]], dtype="string")
     df["outcome"] = pd.Series([ATTEMPT_OUTCOMES[o] for o in df["outcome"]], dtype="string")
     return df.sort_values(["start_s", "workflow"], kind="stable").reset_index(drop=True)[ATTEMPT_COLUMNS]
+
+
+def _one_replication(scenario: Scenario, strategy: str, run: int, seed: int, event_log: bool = False) -> FleetRun:
+    """Fleet replication ``run`` of one strategy, ready to run (the same as ``simulate_fleet``'s row)."""
+    if scenario.fleet is None:
+        raise ValueError(f"scenario {scenario.name!r} has no [fleet] table (docs/fleet.md)")
+    check_provider(scenario)
+    beh = behaviours_of(scenario, [strategy])[0]
+    arrivals = arrival_times(scenario, seed, run)
+    envs = workflow_envs(scenario, seed, run, len(arrivals))
+    return FleetRun(scenario, StepTable(scenario), beh, seed, run, arrivals, envs, scenario.fleet.workers,
+                    event_log=event_log)
 
 
 TASK_COLUMNS = ["workflow", "step", "step_index", "instance", "attempt", "worker", "scheduled_s", "started_s",
@@ -104,13 +109,7 @@ def fleet_queue(scenario: Scenario, strategy: str, run: int = 0, seed: int = 0) 
     step function (``time_s``, ``backlog``: activity tasks waiting from that instant on; the last
     row at the drain time).
     """
-    if scenario.fleet is None:
-        raise ValueError(f"scenario {scenario.name!r} has no [fleet] table (docs/fleet.md)")
-    check_provider(scenario)
-    beh = behaviours_of(scenario, [strategy])[0]
-    arrivals = arrival_times(scenario, seed, run)
-    envs = workflow_envs(scenario, seed, run, len(arrivals))
-    fleet_run = FleetRun(scenario, StepTable(scenario), beh, seed, run, arrivals, envs, scenario.fleet.workers)
+    fleet_run = _one_replication(scenario, strategy, run, seed)
     tq = fleet_run.taskqueue
     if tq is None:
         raise ValueError(f"strategy {strategy!r} of scenario {scenario.name!r} does not dispatch activities through "
