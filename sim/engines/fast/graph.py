@@ -472,19 +472,7 @@ class _Batch:
         self.open[rb, a] = False
         self.a_fails[rb, a] += 1
         fails = self.a_fails[rb, a]
-        wait = np.zeros(rb.size)
-        for s in np.unique(step):
-            m = step == s
-            policy = self.rollback_policy[s]
-            if policy.maximum_attempts:
-                gives_up = m & (fails >= policy.maximum_attempts)
-                if gives_up.any():  # the workflow fails: the engine's
-                    self.handed[rb[gives_up]] = True
-                    m &= ~gives_up
-            code = _JITTER_CODES[policy.jitter]
-            u = uniforms(self.key_jitter[rb[m]], jidx[m].astype(np.uint64)) if code else 0.0
-            wait[m] = _backoff(policy.initial_interval_s, policy.backoff_coefficient, policy.max_interval_s, fails[m],
-                               code, u, self.a_prev_sleep[rb[m], a])
+        wait, _ = self._backoffs(rb, step, fails, jidx, self.rollback_policy, self.a_prev_sleep[rb, a])
         self.a_prev_sleep[rb, a] = wait
         ra = g.retry_after
         if ra is not None and col is not None:
@@ -493,6 +481,28 @@ class _Batch:
         at = notice + wait
         for s in acts.entry[a]:
             self._activate(rb, s, at)
+
+    def _backoffs(self, rows: np.ndarray, step: np.ndarray, fails: np.ndarray, jidx: np.ndarray, policies: list,
+                  prev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each failure's back-off under its step's retry policy (``retry_wait_s``), with the run's
+        jitter draw ``jidx`` and the previous sleep ``prev``; the runs whose policy gives up are
+        handed to the engine (the workflow fails there). Returns (waits, not given up)."""
+        wait = np.zeros(rows.size)
+        keep = np.ones(rows.size, dtype=bool)
+        for s in np.unique(step):
+            m = step == s
+            policy = policies[s]
+            if policy.maximum_attempts:
+                gives_up = m & (fails >= policy.maximum_attempts)
+                if gives_up.any():
+                    self.handed[rows[gives_up]] = True
+                    keep &= ~gives_up
+                    m &= ~gives_up
+            code = _JITTER_CODES[policy.jitter]
+            u = uniforms(self.key_jitter[rows[m]], jidx[m].astype(np.uint64)) if code else 0.0
+            wait[m] = _backoff(policy.initial_interval_s, policy.backoff_coefficient, policy.max_interval_s, fails[m],
+                               code, u, prev[m])
+        return wait, keep
 
     def _lost_cost(self, s: int, rows: np.ndarray, cols: slice, el: np.ndarray) -> np.ndarray:
         """The cost of attempts of step s stopped before they completed (``WorkflowRun._stop``)."""
@@ -509,21 +519,7 @@ class _Batch:
         the retries."""
         fails = self.fails[r, c] + 1
         step = self.lay.step[c]
-        wait = np.zeros(r.size)
-        keep = np.ones(r.size, dtype=bool)
-        for s in np.unique(step):
-            m = step == s
-            policy = self.policy[s]
-            if policy.maximum_attempts:
-                gives_up = m & (fails >= policy.maximum_attempts)
-                if gives_up.any():  # the workflow fails: the engine's
-                    self.handed[r[gives_up]] = True
-                    keep &= ~gives_up
-                    m &= ~gives_up
-            code = _JITTER_CODES[policy.jitter]
-            u = uniforms(self.key_jitter[r[m]], jidx[m].astype(np.uint64)) if code else 0.0
-            wait[m] = _backoff(policy.initial_interval_s, policy.backoff_coefficient, policy.max_interval_s, fails[m],
-                               code, u, self.prev_sleep[r[m], c[m]])
+        wait, keep = self._backoffs(r, step, fails, jidx, self.policy, self.prev_sleep[r, c])
         r, c, wait, fails, notice = r[keep], c[keep], wait[keep], fails[keep], notice[keep]
         self.fails[r, c] = fails
         self.prev_sleep[r, c] = wait
