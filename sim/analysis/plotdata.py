@@ -320,13 +320,7 @@ def paired_difference(
 ) -> dict[str, float]:
     """Mean of the per-replication difference ``a - b`` of ``metric`` (matched on ``run``)
     with a Student-t interval: dict with n, mean, se, ci_low, ci_high."""
-    sub = runs_df[runs_df["strategy"].isin([a, b])]
-    if sub.duplicated(["run", "strategy"]).any():
-        raise ValueError("duplicate (run, strategy) rows: cannot pair runs")
-    wide = sub.set_index(["run", "strategy"])[metric].astype(float).unstack("strategy")
-    if a not in wide.columns or b not in wide.columns:
-        raise ValueError(f"need both strategies {a!r} and {b!r}")
-    d = (wide[a] - wide[b]).dropna().to_numpy()
+    d = -saving_per_run(runs_df, a, b, metric)  # a − b, matched on run
     n = d.size
     mean = float(d.mean()) if n else math.nan
     se = float(d.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
