@@ -222,7 +222,7 @@ def test_two_sweeps_started_together_into_one_folder(tmp_path, second):
     else:
         assert codes == [0, 2], (r1, r2)
         loser = r1 if r1[0] == 2 else r2
-        assert len(loser[1].strip().splitlines()) == 1 and ("in use by process" in loser[1]
+        assert len(loser[1].strip().splitlines()) == 1 and ("in use by " in loser[1]
                                                              or "holds a different sweep" in loser[1])
     winner_mtbf = "1h,2h" if r1[0] == 0 else second
     assert subprocess.run(_sweep_cmd(clean, winner_mtbf), env=ENV, capture_output=True).returncode == 0

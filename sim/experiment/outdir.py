@@ -27,6 +27,7 @@ import json
 import os
 import shlex
 import sys
+import time
 from pathlib import Path
 from types import TracebackType
 
@@ -63,14 +64,19 @@ def _command_line() -> str:
     return shlex.join(argv)
 
 
-def _holder(lock_path: Path) -> str:
-    try:
-        info = json.loads(lock_path.read_text() or "{}")
-    except (OSError, ValueError):
-        info = {}
-    if "pid" in info:
-        return f"process {info['pid']} ({info.get('command', 'unknown command')})"
-    return "another process"
+def _holder(lock_path: Path, wait_s: float = 0.5) -> str:
+    """Who holds the lock: its holder writes its pid just after locking, so wait up to ``wait_s`` for it."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            info = json.loads(lock_path.read_text() or "{}")
+        except (OSError, ValueError):
+            info = {}
+        if "pid" in info:
+            return f"process {info['pid']} ({info.get('command', 'unknown command')})"
+        if time.monotonic() >= deadline:
+            return "another process"
+        time.sleep(0.01)
 
 
 def close_inherited_locks() -> None:

@@ -53,6 +53,14 @@ def _draws(path: str, seed: int, run: int, member: int | None = None) -> GraphDr
     return member_draws(_graph(path), seed, run, member)
 
 
+def prepare(warm: dict[str, Any]) -> None:
+    """Load the scenario and the draws a worker will read before it polls, so that an attempt's
+    time in Temporal's history (Started to Completed) holds its sleep, not this process's set-up.
+    ``warm``: ``{"scenario": path, "seed": seed, "draws": [[run, member or None], ...]}``."""
+    for run, member in warm["draws"]:
+        _draws(warm["scenario"], warm["seed"], run, member)
+
+
 def _policy(p: dict[str, Any]) -> RetryPolicy:
     return RetryPolicy(initial_interval=p["initial_s"], backoff_coefficient=p["coefficient"],
                        maximum_interval=max(p["maximum_s"], p["initial_s"]), maximum_attempts=p["maximum_attempts"])

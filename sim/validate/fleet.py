@@ -80,6 +80,7 @@ class FleetDriver:
     def __init__(self, client: Any, pool: WarmPool, scenario: Scenario, scenario_path: str, beh: Behaviour, run: int,
                  seed: int, speed: float, workdir: Path):
         self.client, self.pool, self.scenario, self.beh = client, pool, scenario, beh
+        self.scenario_path = scenario_path
         self.run, self.seed, self.speed = run, seed, speed
         self.task_queue = f"simfleet-{run}-{beh.label}-{os.getpid()}-{time.monotonic_ns()}"
         self.arrivals = arrival_times(scenario, seed, run)
@@ -103,7 +104,9 @@ class FleetDriver:
         return {"task_queue": self.task_queue, "activity_slots": activity_slots(sc) or None,
                 "workflow_task_slots": workflow_task_slots(sc) or None,
                 "sticky_timeout_real_s": sc.temporal.sticky_schedule_to_start_timeout_s / self.speed,
-                "drain_real_s": 0.0, "max_cached_workflows": 1000}
+                "drain_real_s": 0.0, "max_cached_workflows": 1000,
+                "warm": {"scenario": self.scenario_path, "seed": self.seed,
+                         "draws": [[self.run, j] for j in range(len(self.arrivals))]}}
 
     async def _supervise(self, w: int, worker: Any, ready_s: float, t0: float) -> None:
         """Worker w: SIGKILL at its crash clock's instants, a spare ``restart_time`` later."""

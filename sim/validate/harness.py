@@ -191,6 +191,7 @@ class RunDriver:
     def __init__(self, client: Any, pool: WarmPool, scenario: Scenario, scenario_path: str, beh: Behaviour,
                  run: int, seed: int, speed: float, workdir: Path, renv: Any, draws: GraphDraws, horizon_s: float):
         self.client, self.pool, self.scenario, self.beh = client, pool, scenario, beh
+        self.scenario_path = scenario_path
         self.run, self.seed, self.speed = run, seed, speed
         self.renv, self.draws, self.horizon_s = renv, draws, horizon_s
         self.task_queue = f"sim-{run}-{beh.label}-{os.getpid()}-{time.monotonic_ns()}"
@@ -213,7 +214,8 @@ class RunDriver:
                 "sticky_timeout_real_s": self.scenario.temporal.sticky_schedule_to_start_timeout_s / self.speed,
                 "drain_real_s": self.drain_s / self.speed,
                 # restart's pipeline is supervised, not replayed: no workflow cache, no sticky queue
-                "max_cached_workflows": 1000 if self.beh.records_history else 0}
+                "max_cached_workflows": 1000 if self.beh.records_history else 0,
+                "warm": {"scenario": self.scenario_path, "seed": self.seed, "draws": [[self.run, None]]}}
 
     def _next_ttf(self) -> float:
         ttf = self.renv.crash_ttf

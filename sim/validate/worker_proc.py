@@ -1,7 +1,8 @@
 """One Temporal worker process of ``sim validate`` (``python -m sim.validate.worker_proc ADDRESS``).
 
 It starts *warm*: imports, connects to the server, then waits on standard input for one JSON
-line naming its task queue and options, builds its worker and prints ``prepared``; a second
+line naming its task queue and options, loads the scenario and the run's draws, builds its worker
+and prints ``prepared``; a second
 line (``go``) makes it poll and print ``ready <unix time>``. So neither Python's start-up nor
 the worker's construction is mistaken for the scenario's restart time. SIGTERM is a
 deployment: a graceful shutdown (activities in flight get ``graceful_shutdown_timeout``, the
@@ -33,6 +34,8 @@ async def main(address: str) -> None:
         return
     opts = json.loads(line)
     activities.set_slots(opts["task_queue"], opts.get("activity_slots"))
+    if opts.get("warm"):
+        activities.prepare(opts["warm"])
     worker = Worker(
         client,
         task_queue=opts["task_queue"],
