@@ -588,3 +588,23 @@ def test_cli_optimize_fleet_tied_with_current_keeps_the_current_policy(tmp_path:
     for old, new in zip(before.steps, after.steps, strict=True):
         assert (new.retry.initial_interval_s, new.retry.backoff_coefficient, new.retry.jitter) == (
             old.retry.initial_interval_s, old.retry.backoff_coefficient, old.retry.jitter)
+
+
+def test_a_heartbeat_search_counts_its_replications_within_its_announced_bound() -> None:
+    """The search tells its progress of every replication it simulates: the Brent evaluations and
+    the curve's grid, at most the ``expected_evaluations`` it announces (the two steps of
+    the per-step test above, 200 replications)."""
+    from sim.analysis.optimize.heartbeat import _bounds_s, expected_evaluations, search_heartbeat
+    from sim.experiment.eta import Progress
+
+    raw = {"name": "two", "steps": [{"name": "short", "kind": "gpu", "price_per_hour": 2.5, "duration": 3600},
+                                    {"name": "long", "kind": "gpu", "price_per_hour": 2.5, "duration": 14400}],
+           "defaults": {"retry": {"initial_interval": 0}},
+           "failures": {"crash": {"mtbf": 7200, "restart_time": 60, "detection_delay": 0}},
+           "strategies": {"durable": {}}}
+    for step, work_s in (("long", 14400.0), ("short", 3600.0)):
+        with Progress(1, "test", enabled=False) as progress:
+            hb = search_heartbeat(scenario_from_dict(raw), "cost", 200, 1, checkpoint_cost_s=5.0, step=step,
+                                  progress=progress)
+        assert progress.eta.done == 200 * (hb.evaluations + len(hb.curve))
+        assert hb.evaluations + len(hb.curve) <= expected_evaluations(_bounds_s(work_s))

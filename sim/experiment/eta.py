@@ -5,7 +5,7 @@ the scenario and the machine), so the first chunks that finish are the pilot: on
 taken ``PILOT_S`` seconds (or the job is done), the expected total is the elapsed time scaled to
 every run, and a job expected to take more than ``ANNOUNCE_FROM_S`` seconds prints it once
 (stderr). Then, when stderr is not a terminal (where tqdm draws a bar), a progress line every
-``EVERY_S`` seconds.
+``EVERY_S`` seconds. ``Progress`` is both: the bar on a terminal and the announcement.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from __future__ import annotations
 import sys
 import time
 from typing import TextIO
+
+from tqdm import tqdm
 
 ANNOUNCE_FROM_S = 10.0  # jobs expected to take longer than this announce themselves
 PILOT_S = 1.0  # elapsed time after which the first chunks estimate the whole job
@@ -31,9 +33,10 @@ class Eta:
     """Announces a job of ``total`` runs expected to be long, and its progress (see module)."""
 
     def __init__(self, total: int, label: str, enabled: bool = True, stream: TextIO | None = None,
-                 clock=time.perf_counter):
+                 clock=time.perf_counter, detail: str = ""):
         self.total = total
         self.label = label
+        self.detail = detail  # said once, in the announcement
         self.enabled = enabled
         self.stream = stream if stream is not None else sys.stderr
         self.clock = clock
@@ -56,7 +59,7 @@ class Eta:
             self.estimate_s = elapsed * self.total / max(self.done, 1)
             if self.estimate_s > ANNOUNCE_FROM_S and self.done < self.total:
                 self.long = True
-                print(f"{self.label}: {self.total:,} runs, about {_duration(self.estimate_s)} in all (estimated from "
+                print(f"{self.label}: {self.total:,} runs{self.detail}, about {_duration(self.estimate_s)} in all (estimated from "
                       f"the first {self.done:,}, {_duration(elapsed)})", file=self.stream, flush=True)
                 self._last = now
             return
@@ -65,3 +68,29 @@ class Eta:
             print(f"{self.label}: {100 * self.done / self.total:.0f}% ({self.done:,} of {self.total:,} runs), "
                   f"about {_duration(left)} left", file=self.stream, flush=True)
             self._last = now
+
+
+class Progress:
+    """A long job's progress: a tqdm bar when stderr is a terminal, and its announcement (``Eta``)."""
+
+    def __init__(self, total: int, label: str, enabled: bool = True, detail: str = ""):
+        self.bar = tqdm(total=total, unit="run", disable=not (enabled and sys.stderr.isatty()), file=sys.stderr,
+                        leave=False, desc=label, dynamic_ncols=True)
+        self.eta = Eta(total, label, enabled=enabled, detail=detail)
+
+    def update(self, runs: int) -> None:
+        self.bar.update(runs)
+        self.eta.update(runs)
+
+    def set_total(self, total: int) -> None:
+        self.bar.total = self.eta.total = total
+        self.bar.refresh()
+
+    def close(self) -> None:
+        self.bar.close()
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

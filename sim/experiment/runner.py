@@ -30,12 +30,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from sim import shutdown, stats
 from sim.errors import SimError
 from sim.experiment.api import ENGINES, simulate
-from sim.experiment.eta import Eta
+from sim.experiment.eta import Progress
 from sim.experiment.outdir import close_inherited_locks
 from sim.experiment.points import points_frame
 from sim.experiment.resources import ResourceError, check_memory, check_runs
@@ -332,12 +331,9 @@ def simulate_parallel(scenario: Scenario, runs: int, seed: int = 0, *, engine: s
     tasks = plan_chunks(1, runs, size)
     n_workers = min(workers if workers is not None else default_workers(runs), len(tasks))
     done: dict[int, pd.DataFrame] = {}
-    show = not quiet and sys.stderr.isatty()
     backend = _backend(n_workers, scheduler)
-    eta = Eta(int(runs), desc or scenario.name, enabled=not quiet)
     try:
-        with tqdm(total=runs, unit="run", disable=not show, file=sys.stderr, leave=False,
-                  desc=desc or scenario.name, dynamic_ncols=True) as bar:
+        with Progress(int(runs), desc or scenario.name, enabled=not quiet) as bar:
             queue = iter(tasks)
             pending: dict[Any, ChunkTask] = {}
             window = 1 if isinstance(backend, _Serial) else max(2, 2 * backend.slots)
@@ -350,7 +346,6 @@ def simulate_parallel(scenario: Scenario, runs: int, seed: int = 0, *, engine: s
                     t = pending.pop(fut)
                     done[t.chunk] = fut.result()[2]
                     bar.update(t.runs)
-                    eta.update(t.runs)
     except BaseException:
         backend.abort()
         raise
@@ -676,9 +671,7 @@ def _run_sweep_into(store: SweepStore | None, points: Sequence[Any], pts: pd.Dat
     want_rows = (store is not None and keep_runs) or collect_runs
     counters = {"run": 0, "reused": 0}
 
-    show = not quiet and sys.stderr.isatty()
-    bar = _Progress(tqdm(total=expected_total, unit="run", disable=not show, file=sys.stderr, leave=False,
-                         desc="sweep", dynamic_ncols=True), Eta(expected_total, "sweep", enabled=not quiet))
+    bar = Progress(expected_total, "sweep", enabled=not quiet)
     backend = None
     rounds = 0
     done_runs = 0
@@ -743,27 +736,9 @@ def _run_sweep_into(store: SweepStore | None, points: Sequence[Any], pts: pd.Dat
     return result
 
 
-class _Progress:
-    """A sweep's progress: the bar (a terminal) and the announcement of a long job (``Eta``)."""
-
-    def __init__(self, bar: tqdm, eta: Eta):
-        self.bar, self.eta = bar, eta
-
-    def update(self, runs: int) -> None:
-        self.bar.update(runs)
-        self.eta.update(runs)
-
-    def set_total(self, total: int) -> None:
-        self.bar.total = self.eta.total = total
-        self.bar.refresh()
-
-    def close(self) -> None:
-        self.bar.close()
-
-
 def _execute(tasks: list[ChunkTask], todo: list[ChunkTask], points: Sequence[Any], seed: int, engine: str,
              backend: Any, store: SweepStore | None, aggs: list[Aggregate | None], collected: list[pd.DataFrame],
-             want_rows: bool, collect_runs: bool, collect_columns: Sequence[str] | None, bar: _Progress,
+             want_rows: bool, collect_runs: bool, collect_columns: Sequence[str] | None, bar: Progress,
              on_chunk: Callable[[ChunkTask], None] | None, counters: dict[str, int]) -> None:
     """Run ``todo`` (a subset of ``tasks``), merging every task's aggregate in chunk order."""
     to_run = {(t.point, t.chunk) for t in todo}

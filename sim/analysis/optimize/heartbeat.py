@@ -44,6 +44,7 @@ from scipy import optimize
 
 from sim.analysis.optimize.select import aggregate, matrix, paired_diff
 from sim.experiment.api import simulate
+from sim.experiment.eta import Progress
 from sim.model.scenario import Scenario, scenario_from_dict
 from sim.model.strategies import heartbeat_attempt
 
@@ -176,14 +177,34 @@ def _fit_vertex(every_s: np.ndarray, means: np.ndarray, window: float) -> float:
     return float(np.exp(vertex))
 
 
+XATOL = 0.01  # minimize_scalar's tolerance on log H
+COARSE_POINTS = 9  # the curve's coarse grid over the whole range
+
+
+def _bounds_s(work_s: float) -> tuple[float, float]:
+    return max(work_s / 100.0, 1.0), work_s
+
+
+def expected_evaluations(bounds_s: tuple[float, float], grid_points: int = 17) -> int:
+    """About how many intervals one search simulates at most (for its announcement): bounded Brent
+    takes about one golden-section step per evaluation until the bracket is ``XATOL`` wide in log
+    H, then the curve's grid (fine, coarse and the optimum; fewer when the fine grid crosses a
+    bound or intervals snap together)."""
+    lo, hi = bounds_s
+    brent = math.ceil(math.log(max(math.log(hi / lo), XATOL) / XATOL) / math.log((1 + math.sqrt(5)) / 2)) + 1
+    return brent + grid_points + COARSE_POINTS + 1
+
+
 def search_heartbeat(scenario: Scenario, objective: str, runs: int, seed: int, *, checkpoint_cost_s: float,
                      persist_latency_s: float = 0.0, value_of_time_usd_per_hour: float = 0.0,
                      bounds_s: tuple[float, float] | None = None, grid_points: int = 17, grid_span: float = 0.45,
                      window: float = 0.25, n_boot: int = 300, step: str | None = None,
                      others_s: dict[str, float] | None = None,
-                     cost_by_step_s: dict[str, float] | None = None) -> HeartbeatSearch:
+                     cost_by_step_s: dict[str, float] | None = None,
+                     progress: Progress | None = None) -> HeartbeatSearch:
     """The heartbeat interval of GPU step ``step`` (default: the longest) minimising ``objective``
-    (see the module docstring), the other steps at ``others_s`` (absent: no saves)."""
+    (see the module docstring), the other steps at ``others_s`` (absent: no saves). ``progress``
+    (optional) is told of every replication simulated."""
     found = longest_gpu_step(scenario)
     if found is None:
         raise ValueError(f"'{scenario.name}' has no GPU step: nothing to heartbeat")
@@ -200,7 +221,7 @@ def search_heartbeat(scenario: Scenario, objective: str, runs: int, seed: int, *
     def table_at(every_s: float) -> dict:
         return heartbeat_table({**others, step: every_s}, checkpoint_cost_s, persist_latency_s, costs)
 
-    lo, hi = bounds_s if bounds_s is not None else (max(work_s / 100.0, 1.0), work_s)
+    lo, hi = bounds_s if bounds_s is not None else _bounds_s(work_s)
     snap = (lambda h: equal_segments_s(work_s, h)) if fixed else (lambda h: float(h))
     cache: dict[float, float] = {}
 
@@ -209,18 +230,22 @@ def search_heartbeat(scenario: Scenario, objective: str, runs: int, seed: int, *
             sc = scenario_with_strategies(scenario, {"hb": table_at(every_s)})
             df = simulate(sc, runs, seed, engine="des")
             cache[every_s] = aggregate(matrix(df, ["hb"], objective, value_of_time_usd_per_hour)[:, 0], objective)
+            if progress is not None:
+                progress.update(runs)
         return cache[every_s]
 
     res = optimize.minimize_scalar(lambda u: value_at(snap(math.exp(u))), bounds=(math.log(lo), math.log(hi)),
-                                   method="bounded", options={"xatol": 0.01})
+                                   method="bounded", options={"xatol": XATOL})
     best = snap(math.exp(res.x))
     # the curve: a fine grid around the optimum and a coarse one over the whole range, one DES call
     fine = best * np.exp(np.linspace(-grid_span, grid_span, grid_points))
-    coarse = np.exp(np.linspace(math.log(lo), math.log(hi), 9))
+    coarse = np.exp(np.linspace(math.log(lo), math.log(hi), COARSE_POINTS))
     grid = sorted({snap(h) for h in np.concatenate([fine, coarse, [best]]) if lo * 0.999 <= h <= hi * 1.001})
     labels = {f"h{k:02d}": h for k, h in enumerate(grid)}
     sc = scenario_with_strategies(scenario, {label: table_at(h) for label, h in labels.items()})
     df = simulate(sc, runs, seed, engine="des")
+    if progress is not None:
+        progress.update(runs * len(labels))
     m = matrix(df, list(labels), objective, value_of_time_usd_per_hour)
     every = np.array(grid)
     values = np.array([aggregate(m[:, k], objective) for k in range(len(grid))])
@@ -253,21 +278,30 @@ def search_heartbeat(scenario: Scenario, objective: str, runs: int, seed: int, *
 
 def search_heartbeats(scenario: Scenario, objective: str, runs: int, seed: int, *, checkpoint_cost_s: float,
                       persist_latency_s: float = 0.0, value_of_time_usd_per_hour: float = 0.0,
-                      cost_by_step_s: dict[str, float] | None = None, **options: object) -> HeartbeatPlan:
-    """Per-step intervals of the long GPU steps: one coordinate sweep (module docstring)."""
+                      cost_by_step_s: dict[str, float] | None = None, quiet: bool = False, grid_points: int = 17,
+                      bounds_s: tuple[float, float] | None = None, **options: object) -> HeartbeatPlan:
+    """Per-step intervals of the long GPU steps: one coordinate sweep (module docstring). A search
+    expected to take more than about 10 s says so first, from its first evaluation, and shows its
+    progress (``sim.experiment.eta``), unless ``quiet``."""
     costs = dict(cost_by_step_s or {})
     steps = long_gpu_steps(scenario, checkpoint_cost_s, costs)
     if not steps:
         raise ValueError(f"'{scenario.name}' has no long GPU step (mean work of at least {MIN_WORK_S:g} s and "
                          f"{MIN_SAVES_PAYING:g} saves): nothing to heartbeat")
+    expected = [expected_evaluations(bounds_s or _bounds_s(work_s), grid_points) for _, work_s, _ in steps]
+    detail = (f" (up to about {sum(expected)} intervals of {runs:,} replications, {len(steps)} GPU "
+              f"step{'s' if len(steps) > 1 else ''})")
     best: dict[str, float] = {}
     searches = []
-    for name, _, _ in steps:
-        hb = search_heartbeat(scenario, objective, runs, seed, checkpoint_cost_s=checkpoint_cost_s,
-                              persist_latency_s=persist_latency_s,
-                              value_of_time_usd_per_hour=value_of_time_usd_per_hour, step=name, others_s=dict(best),
-                              cost_by_step_s=costs, **options)
-        # an interval as long as the step's work makes no save: the step is left without heartbeat (0)
-        best[name] = hb.best_every_s if hb.saves_at_best > 0 else 0.0
-        searches.append(hb)
+    with Progress(sum(expected) * runs, "heartbeat search", enabled=not quiet, detail=detail) as progress:
+        for k, (name, _, _) in enumerate(steps):
+            hb = search_heartbeat(scenario, objective, runs, seed, checkpoint_cost_s=checkpoint_cost_s,
+                                  persist_latency_s=persist_latency_s,
+                                  value_of_time_usd_per_hour=value_of_time_usd_per_hour, step=name,
+                                  others_s=dict(best), cost_by_step_s=costs, progress=progress,
+                                  grid_points=grid_points, bounds_s=bounds_s, **options)
+            # an interval as long as the step's work makes no save: the step is left without heartbeat (0)
+            best[name] = hb.best_every_s if hb.saves_at_best > 0 else 0.0
+            searches.append(hb)
+            progress.set_total(progress.eta.done + sum(expected[k + 1:]) * runs)
     return HeartbeatPlan(tuple(searches), best, checkpoint_cost_s, costs, persist_latency_s)
