@@ -608,3 +608,16 @@ def test_a_heartbeat_search_counts_its_replications_within_its_announced_bound()
                                   progress=progress)
         assert progress.eta.done == 200 * (hb.evaluations + len(hb.curve))
         assert hb.evaluations + len(hb.curve) <= expected_evaluations(_bounds_s(work_s))
+
+
+def test_candidates_simulated_in_parts_are_the_table_of_one_call() -> None:
+    """``simulate_candidates`` simulates 16 strategies at a time (so that a long search reports
+    its progress): the table equals ``simulate``'s of all 37 at once, row by row."""
+    from sim.analysis.optimize.heartbeat import scenario_with_strategies
+    from sim.analysis.optimize.recommend import PART_STRATEGIES, simulate_candidates
+
+    sc = load_scenario("graph_agentic_research")
+    tables = {f"d{k}": {"kind": "durable", "persist_latency": f"{k * 0.05:g}s"} for k in range(36)}
+    sc = scenario_with_strategies(sc, {"restart": {"kind": "restart"}, **tables})
+    assert len(sc.strategies) > 2 * PART_STRATEGIES
+    pd.testing.assert_frame_equal(simulate_candidates(sc, 40, 5, "test", quiet=True), simulate(sc, 40, 5))
