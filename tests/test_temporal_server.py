@@ -283,6 +283,8 @@ def test_round_trip_through_sim_fit(server, tmp_path):
         assert len(latency) == n
         got = float(np.exp(steps[name].duration.mu))
         expected = median + float(np.mean(latency))
+        print(f"{name}: latency {np.mean(latency) * 1000:.0f} ms, fitted median {got * 1000:.0f} ms, "
+              f"expected {expected * 1000:.0f} ms")  # (shown with pytest -s)
         assert abs(got - expected) <= 4 * 0.42 / np.sqrt(n) * median + 0.03, (name, got, expected)
     # the 429 rate: attempts answered 429 over all attempts of the rate-limited steps
     p = fitted.failures.rate_limit.probability
