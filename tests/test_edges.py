@@ -307,3 +307,27 @@ def test_experiment_tables_have_no_negative_lower_bounds():
     for m in module.METRICS:
         assert summary[f"{m}_ci_low"].iloc[0] > 0, m
     assert summary["wasted_share_ci_high"].iloc[0] < 1
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["new-folder", "earlier-files"])
+def test_a_command_interrupted_while_writing_its_results_leaves_none_of_them(tmp_path, existing):
+    """A command that writes at its end (``ResultsFolder(at_end=True)``, every command but the
+    resumable sweeps) and is interrupted half-way through its writing: the files and folders it
+    had added are removed, its marker and lock too, and what was there before stays."""
+    from sim.experiment.outdir import MARKER_NAME, ResultsFolder
+
+    out = tmp_path / "o"
+    if existing:
+        out.mkdir()
+        (out / "notes.txt").write_text("mine")
+    with pytest.raises(KeyboardInterrupt), ResultsFolder(out, "optimize", "id"):
+        (out / "recommended.toml").write_text("x")
+        (out / "figures").mkdir()
+        (out / "figures" / "a.png").write_bytes(b"x")
+        raise KeyboardInterrupt
+    assert (sorted(os.listdir(out)) == ["notes.txt"]) if existing else not out.exists()
+    # a resumable command keeps what it wrote
+    with pytest.raises(KeyboardInterrupt), ResultsFolder(out, "breakeven", "id", at_end=False):
+        (out / "chunk-0.parquet").write_text("x")
+        raise KeyboardInterrupt
+    assert {"chunk-0.parquet", MARKER_NAME} <= set(os.listdir(out))

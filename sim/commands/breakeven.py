@@ -164,7 +164,8 @@ def handle(args: argparse.Namespace) -> int:
         f"{scenario.name}-breakeven-" + manifest_hash(sweep_identity(
             coarse_points, args.seed, args.runs, args.engine, args.chunk_size, sweep_spec([vary]), None, True))[:8])
 
-    lock = results_folder(args, "breakeven", out, scenario).acquire()  # before simulating: an impossible --out fails at once
+    # (at_end=False: the finished chunks of each sweep stay for a resume)
+    lock = results_folder(args, "breakeven", out, scenario, at_end=False).acquire()  # an impossible --out fails at once
     try:
         points, result = _run(args, scenario, vary, out / "coarse", metrics)
         df = result.runs

@@ -32,13 +32,15 @@ def identity_of(args: argparse.Namespace, scenario: Any = None) -> str:
     return results_identity(parts)
 
 
-def results_folder(args: argparse.Namespace, command: str, out: Path, scenario: Any = None) -> ResultsFolder:
+def results_folder(args: argparse.Namespace, command: str, out: Path, scenario: Any = None,
+                   at_end: bool = True) -> ResultsFolder:
     """The locked results folder of a command (``with results_folder(...)``), refused when it
-    holds another command's results, or another run's without ``--overwrite``."""
+    holds another command's results, or another run's without ``--overwrite``. ``at_end``: the
+    command writes only at its end, and an error or Ctrl-C removes what it had written."""
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a folder")
     return ResultsFolder(out, command, identity_of(args, scenario), getattr(args, "overwrite", False)
-                         or getattr(args, "force", False))
+                         or getattr(args, "force", False), at_end=at_end)
 
 
 def check_common(args: argparse.Namespace, min_runs: int = 1) -> None:

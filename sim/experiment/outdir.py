@@ -26,6 +26,7 @@ import fcntl
 import json
 import os
 import shlex
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -238,14 +239,20 @@ def write_marker(path: str | Path, command: str, identity: str) -> None:
 class ResultsFolder(FolderLock):
     """``FolderLock`` for a command's results: refuses (``check_results_folder``) another
     command's results, and another run's unless ``overwrite``; marks the folder as this
-    command's once locked. A folder left with nothing but the new marker is cleaned up on release."""
+    command's once locked. A folder left with nothing but the new marker is cleaned up on release.
+
+    ``at_end``: the command writes its files only at its end, so a ``with`` block left by an
+    exception (a Ctrl-C during the writing included) removes every entry it added to the folder:
+    nothing is left half-written. (Files it replaced under ``--overwrite`` cannot come back.)
+    Commands that keep finished work for a resume (the sweeps of ``breakeven``) pass False."""
 
     def __init__(self, path: str | Path, command: str, identity: str, overwrite: bool = False,
-                 option: str = "--out"):
+                 option: str = "--out", at_end: bool = True):
         super().__init__(path, option)
         self.command = command
         self.identity = identity
         self.overwrite = overwrite
+        self.at_end = at_end
         self._new_marker = False
         self._before: set[str] = set()
 
@@ -265,6 +272,23 @@ class ResultsFolder(FolderLock):
             self.release()
             raise
         return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc_type is not None and self.at_end and self._fd is not None:
+            self._remove_written()
+        self.release()
+
+    def _remove_written(self) -> None:
+        """Remove the entries this command added (not the marker, not the lock: ``release``'s)."""
+        with contextlib.suppress(OSError):
+            for name in set(os.listdir(self.path)) - self._before - {MARKER_NAME, LOCK_NAME}:
+                entry = self.path / name
+                with contextlib.suppress(OSError):
+                    if entry.is_dir() and not entry.is_symlink():
+                        shutil.rmtree(entry)
+                    else:
+                        entry.unlink()
 
     def release(self) -> None:
         if self._new_marker:
