@@ -12,6 +12,7 @@ pip install 'durable-sim[temporal]'. docs/validation.md explains the mapping and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -63,14 +64,12 @@ def handle(args: argparse.Namespace) -> int:
         unknown = [s for s in strategies if s not in scenario.strategies]
         if unknown:
             raise SimError(f"--strategies: unknown strategy '{unknown[0]}'; {path} has {list(scenario.strategies)}")
-    lock = results_folder(args, "validate", Path(args.out), scenario).acquire() if args.out else None
-    try:
+    # (a Ctrl-C while the results are written removes those written: ``ResultsFolder.at_end``)
+    folder = results_folder(args, "validate", Path(args.out), scenario) if args.out else contextlib.nullcontext()
+    with folder as lock:
         if args.fleet:
             return _run_fleet(args, scenario, str(path), strategies)
         return _run(args, scenario, str(path), strategies, lock)
-    finally:
-        if lock is not None:
-            lock.release()
 
 
 def _run(args: argparse.Namespace, scenario, path: str, strategies, lock) -> int:
