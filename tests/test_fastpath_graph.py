@@ -206,3 +206,34 @@ def test_zero_and_offset_runs_on_a_graph():
     for col in RUN_COLUMNS:
         if col not in ("engine", "strategy"):
             np.testing.assert_array_equal(expected[col].to_numpy(), part[col].to_numpy(), err_msg=col)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 12), st.integers(1, 20), st.data())
+def test_first_few_keeps_the_first_free_entries_of_each_row(rows, cols, data):
+    """``_first_few`` (one by one for a few free places, a running count for many) against a plain
+    loop, on strided views as the executor passes them."""
+    bits = data.draw(st.lists(st.booleans(), min_size=rows * cols, max_size=rows * cols))
+    free = np.array(data.draw(st.lists(st.integers(0, cols + 1), min_size=rows, max_size=rows)))
+    wide = np.zeros((rows, cols + 3), dtype=bool)
+    wide[:, 1:cols + 1] = np.array(bits).reshape(rows, cols)
+    expected = wide.copy()
+    for r in range(rows):
+        kept = 0
+        for c in range(1, cols + 1):
+            if expected[r, c]:
+                kept += 1
+                expected[r, c] = kept <= free[r]
+    fast_graph._first_few(wide[:, 1:cols + 1], free)
+    np.testing.assert_array_equal(wide, expected)
+
+
+@given(st.lists(st.integers(0, 6), max_size=30).map(sorted), st.integers(1, 5))
+def test_array_helpers_equal_numpys_own(values, width):
+    a = np.array(values, dtype=np.int64)
+    expected = np.unique(a, return_index=True, return_counts=True)
+    for got, want in zip(fast_graph._distinct(a, index=True, counts=True), expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+    mask = np.resize(a % 2 == 1, (max(1, a.size // width), width)) if a.size else np.zeros((2, width), bool)
+    for got, want in zip(fast_graph._pairs(mask), np.nonzero(mask), strict=True):
+        np.testing.assert_array_equal(got, want)

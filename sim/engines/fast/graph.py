@@ -60,6 +60,7 @@ BATCH_UNITS = 1 << 20  # ... and at most about this many (run, unit) cells: a ba
 REFILL = 0.75  # fewer runs than this share of a batch under way: the next runs are admitted
 TAIL = 4  # fewer unfinished runs than this: handed to the engine's run logic (from their start)
 COMPACT = 0.5  # drop finished runs from the arrays once fewer than this share is still running
+_FEW = 4  # _first_few: at most this many places free in every row: picked one by one (else a running count)
 
 IDLE, PENDING, INFLIGHT, DONE = 0, 1, 2, 3
 
@@ -260,7 +261,7 @@ class _Batch:
                 taking = ok[:, self.slot_cols]
                 _first_few(taking, g.slots - self.busy[rows])
                 ok[:, self.slot_cols] = taking
-        sub, c = np.nonzero(ok)
+        sub, c = _pairs(ok)
         if sub.size == 0:
             return
         r = rows[sub]
@@ -325,7 +326,7 @@ class _Batch:
         g, lay, acts, beh = self.g, self.lay, self.acts, self.beh
         now = self.now
         self.rolled_any = False
-        r_all, c_all = np.nonzero(self.end <= now[:, None])
+        r_all, c_all = _pairs(self.end <= now[:, None])
         keep = act[r_all]
         r_all, c_all = r_all[keep], c_all[keep]
         step_all = lay.step[c_all]
@@ -345,7 +346,7 @@ class _Batch:
             if not self.in_place[i] and lim.any():
                 # a 429 that rolls the multi-step activity back (``_roll_back``): the first one of
                 # its row; completions before it count, attempts after it are cancelled
-                rb, at = np.unique(r[lim], return_index=True)
+                rb, at = _distinct(r[lim], index=True)
                 rb_col = c[lim][at]
                 first = np.full(self.size, lay.width)
                 first[rb] = rb_col
@@ -371,7 +372,7 @@ class _Batch:
                 if not beh.retry_429_in_place and acts.count_restarts and not acts.ext_preds[a]:
                     np.add.at(self.restarts, rl, 1)
                 # the jitter draw of each retry: the run's retry counter, in (step, instance) order
-                ur, at, n_r = np.unique(rl, return_index=True, return_counts=True)
+                ur, at, n_r = _distinct(rl, index=True, counts=True)
                 rank = np.arange(rl.size) - np.repeat(at, n_r)
                 jidx = self.retries[rl] + rank
                 self.retries[ur] += n_r
@@ -401,7 +402,7 @@ class _Batch:
         self.end[r, c] = INF
         self.fails[r, c] = 0
         self.prev_sleep[r, c] = 0.0
-        ur, nd = np.unique(r, return_counts=True)
+        ur, nd = _distinct(r, counts=True)
         self.n_done[ur, i] += nd
         if self.acts.per_unit[a]:
             np.add.at(self.useful_c, r, elapsed)
@@ -533,7 +534,7 @@ class _Batch:
 
     def _retry(self, i: int, cols: slice, rr: np.ndarray, lim: np.ndarray) -> None:
         """429s of step i retried for their instance alone, rows ``rr``."""
-        sub, j = np.nonzero(lim)
+        sub, j = _pairs(lim)
         r = rr[sub]
         # the jitter draw of each retry: the run's retry counter, in (step, instance) order
         jidx = self.retries[r] + np.cumsum(lim, axis=1)[sub, j] - 1
@@ -650,7 +651,7 @@ class _Batch:
         self._new_life(exits)
         self.draining[rows] = False
         self.drain_end[rows] = INF
-        fs, fc = np.nonzero(self.st[rows] == INFLIGHT)  # attempts in flight, row-major
+        fs, fc = _pairs(self.st[rows] == INFLIGHT)  # attempts in flight, row-major
         kill = self.takes_slot[fc]
         ks, kc = fs[kill], fc[kill]  # the attempts killed (waits are not on the worker)
         unit = self.per_unit_step[lay.step[kc]]
@@ -661,7 +662,7 @@ class _Batch:
         act_fail, act_pos = {}, {}
         for a in multi:
             in_a = self.act_of_step[lay.step[kc]] == a
-            k_rows, k_first = np.unique(ks[in_a], return_index=True)
+            k_rows, k_first = _distinct(ks[in_a], index=True)
             has_k = np.zeros(rows.size, dtype=bool)
             has_k[k_rows] = True
             pos = np.full(rows.size, 2 * lay.offset[acts.steps[a][0]])
@@ -705,7 +706,7 @@ class _Batch:
             return out
 
         if us.size:  # single-step activities: each killed unit retried alone
-            first_of_row = np.unique(us, return_index=True)[1]
+            first_of_row = _distinct(us, index=True)[1]
             n_per_row = np.diff(np.append(first_of_row, us.size))
             rank = np.arange(us.size) - np.repeat(first_of_row, n_per_row) + multi_before(us, 2 * uc + 1)
             if acts.count_restarts:
@@ -724,7 +725,7 @@ class _Batch:
             for s in acts.steps[a]:  # a wait in memory dies with the worker
                 if g.is_wait[s]:
                     cols = lay.cols[s]
-                    w_r, w_j = np.nonzero(self.st[rb, cols] == INFLIGHT)
+                    w_r, w_j = _pairs(self.st[rb, cols] == INFLIGHT)
                     self.st[rb[w_r], w_j + cols.start] = IDLE
                     self.end[rb[w_r], w_j + cols.start] = INF
             if acts.count_restarts and not acts.ext_preds[a]:
@@ -817,32 +818,53 @@ class _Batch:
             out[name][dest] = values[name]
 
 
-def _distinct(sorted_rows: np.ndarray, counts: bool = False):
-    """The distinct values of a sorted array (and how many times each appears)."""
+def _distinct(sorted_rows: np.ndarray, counts: bool = False, index: bool = False):
+    """The distinct values of a sorted array (``np.unique``'s, without its sort), and optionally
+    the index of each one's first appearance (``index``) and how many times it appears
+    (``counts``), in that order."""
     if sorted_rows.size == 0:
-        return (sorted_rows, sorted_rows) if counts else sorted_rows
-    starts = np.flatnonzero(np.concatenate(([True], sorted_rows[1:] != sorted_rows[:-1])))
-    if not counts:
-        return sorted_rows[starts]
-    return sorted_rows[starts], np.diff(np.append(starts, sorted_rows.size))
+        starts = np.zeros(0, dtype=np.int64)
+    else:
+        starts = np.flatnonzero(np.concatenate(([True], sorted_rows[1:] != sorted_rows[:-1])))
+    out = [sorted_rows[starts]]
+    if index:
+        out.append(starts)
+    if counts:
+        out.append(np.diff(np.append(starts, sorted_rows.size)))
+    return tuple(out) if len(out) > 1 else out[0]
+
+
+def _pairs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The (row, column) pairs of a 2-D mask's True entries, in row-major order: ``np.nonzero``'s
+    result, from the flattened mask (several times faster than ``np.nonzero`` on 2-D arrays)."""
+    return np.divmod(np.flatnonzero(mask), mask.shape[1])
 
 
 def _first_few(mask: np.ndarray, free: np.ndarray) -> None:
     """Keep, in each row of ``mask``, only its first ``free`` True entries (in place): the units
     that start, in column order, within a limit with ``free`` places left."""
-    over = np.flatnonzero(np.count_nonzero(mask, axis=1) > free)  # (the others keep every entry)
+    over = np.flatnonzero(mask.view(np.uint8).sum(axis=1, dtype=np.int32) > free)  # (the others keep every entry)
     if over.size == 0:
         return
     f = free[over]
     sub = mask[over]
-    one = f == 1
-    if one.all():  # (the usual case: one place freed since the last start)
+    many = f > _FEW  # (rows with many places free: a running count)
+    counted = sub[many] & (np.cumsum(sub[many], axis=1, dtype=np.int32) <= f[many, None]) if many.any() else None
+    # the others (the usual case: a place or two freed since the last start): the first True entry
+    # of each row, then the next, ... (a boolean argmax stops at the first True; a row here has
+    # more True entries than places, so it never runs out)
+    kept = np.zeros_like(sub)
+    every = np.arange(over.size)
+    most = min(int(f.max()), _FEW)
+    for j in range(most):
         first = np.argmax(sub, axis=1)
-        sub[:] = False
-        sub[np.arange(over.size), first] = True
-    else:
-        sub &= np.cumsum(sub, axis=1, dtype=np.int32) <= f[:, None]
-    mask[over] = sub
+        picks = f > j
+        kept[every[picks], first[picks]] = True
+        if j + 1 < most:
+            sub[every, first] = False
+    if counted is not None:
+        kept[many] = counted
+    mask[over] = kept
 
 
 def _seq_sum(acc: np.ndarray, values: np.ndarray) -> np.ndarray:
