@@ -40,7 +40,7 @@ import numpy as np
 from sim.engines.fast.common import _JITTER_CODES, _LANE, INF, _backoff
 from sim.model.chain import RUN_FIELDS
 from sim.model.failures import Worker, build_environments, worker_spec
-from sim.model.rng import Source, replication_keys, uniforms
+from sim.model.rng import Source, hashed_uniforms, index_hashes, replication_keys, uniforms
 from sim.model.scenario import Scenario
 from sim.model.strategies import EVENTS_AT_START, EVENTS_PER_ACTIVITY, Behaviour, behaviour
 from sim.model.workflow import (
@@ -60,6 +60,7 @@ BATCH_UNITS = 1 << 20  # ... and at most about this many (run, unit) cells: a ba
 REFILL = 0.75  # fewer runs than this share of a batch under way: the next runs are admitted
 TAIL = 4  # fewer unfinished runs than this: handed to the engine's run logic (from their start)
 COMPACT = 0.5  # drop finished runs from the arrays once fewer than this share is still running
+_NARROW = 16  # row reductions over at most this many columns: one elementwise call per column
 _FEW = 4  # _first_few: at most this many places free in every row: picked one by one (else a running count)
 
 IDLE, PENDING, INFLIGHT, DONE = 0, 1, 2, 3
@@ -86,6 +87,11 @@ class _Layout:
         self.step = np.repeat(np.arange(n), widths)
         self.instance = np.concatenate([np.arange(w) for w in widths]).astype(np.int64)
         self.lane = (self.step + self.instance * INSTANCE_LANE).astype(np.uint64) * _LANE
+        # the index half of the draws of a unit's first attempts (``index_hashes``), looked up:
+        # entry column·ATTEMPTS + attempt
+        self.lane_hash = index_hashes(self.lane[:, None] + np.arange(self.ATTEMPTS, dtype=np.uint64)[None, :]).ravel()
+
+    ATTEMPTS = 8  # attempts of each unit whose draws' index hashes are looked up in ``lane_hash``
 
 
 def _counts(graph: Graph, seed: int, runs: np.ndarray) -> np.ndarray:
@@ -203,6 +209,8 @@ class _Batch:
                 new["next_deploy"] = self._gap(u)
         # (a crash or deployment at the very start: the engine's)
         new["handed"] |= (new["next_crash"] <= 0.0) | (new["next_deploy"] <= 0.0)
+        for name, value in new.items():  # (row-major, as ``_flat`` needs: ``exists`` comes out column-major)
+            new[name] = np.ascontiguousarray(value)
         first = self.size
         if not self.fields:
             self.fields = list(new)
@@ -230,9 +238,27 @@ class _Batch:
         self.due[rows, cols] = np.where(sel, at[:, None], self.due[rows, cols])
 
     def _draw(self, source: Source, r: np.ndarray, c: np.ndarray, k: np.ndarray) -> np.ndarray:
+        """Draw ``k`` of source ``source`` for unit ``c`` of runs ``r`` (``GraphDraws``)."""
         keys = {Source.DURATION: self.key_duration, Source.RATE_LIMIT: self.key_rate,
                 Source.RETRY_AFTER: self.key_retry_after}[source]
-        return uniforms(keys[r], self.lay.lane[c] + k.astype(np.uint64))
+        lay = self.lay
+        if k.size == 0 or k.max() < lay.ATTEMPTS:
+            hashed = lay.lane_hash.take(c * lay.ATTEMPTS + k)
+        else:
+            hashed = index_hashes(lay.lane[c] + k.astype(np.uint64))
+        return hashed_uniforms(keys[r], hashed)
+
+    def _cells(self, r: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """Flat indices of the cells (r, c) of the (runs × units) arrays (``_flat``): one gather
+        or scatter by flat index costs about half one by (row, column) pair."""
+        return r * self.lay.width + c
+
+    @staticmethod
+    def _flat(x: np.ndarray) -> np.ndarray:
+        """A writable 1-D view of a (runs × units) array (an error, not a copy, if there is none)."""
+        v = x.view()
+        v.shape = (-1,)
+        return v
 
     def _compact(self, keep: np.ndarray) -> None:
         for name in self.fields:
@@ -245,7 +271,7 @@ class _Batch:
         """Start the units that are due, within the limits (``WorkflowRun._start_runnable``)."""
         g, lay = self.g, self.lay
         due = self.due <= self.now[:, None]  # (a unit is due only while pending)
-        rows = np.flatnonzero(act & ~self.draining & (self.now >= self.ready) & due.any(axis=1))
+        rows = np.flatnonzero(act & ~self.draining & (self.now >= self.ready) & _row_reduce(np.logical_or, due))
         if rows.size == 0:
             return
         cand = due[rows]
@@ -265,9 +291,10 @@ class _Batch:
         if sub.size == 0:
             return
         r = rows[sub]
-        k = self.calls[r, c]
-        self.calls[r, c] = k + 1
-        self.k[r, c] = k
+        cell, flat = self._cells(r, c), self._flat
+        k = flat(self.calls).take(cell)
+        flat(self.calls)[cell] = k + 1
+        flat(self.k)[cell] = k
         step = lay.step[c]
         acts = self.acts
         np.add.at(self.unit_attempts, r[self.per_unit_step[step]], 1)
@@ -297,19 +324,20 @@ class _Batch:
                 lim[m] = li
                 d = np.where(li, g.response_s, d)
             length[m] = d
-        self.lim[r, c] = lim
-        self.work[r, c] = np.where(lim, 0.0, length)
-        self.start[r, c] = self.now[r]
-        self.end[r, c] = self.now[r] + length
-        self.due[r, c] = INF
-        self.st[r, c] = INFLIGHT
+        flat(self.lim)[cell] = lim
+        flat(self.work)[cell] = np.where(lim, 0.0, length)
+        now = self.now[r]
+        flat(self.start)[cell] = now
+        flat(self.end)[cell] = now + length
+        flat(self.due)[cell] = INF
+        flat(self.st)[cell] = INFLIGHT
 
     def next_event(self, act: np.ndarray) -> np.ndarray:
         """Move each active run to its next event (``WorkflowRun._next_event_time``); the runs
         that reach the horizon are handed to the engine."""
         t = np.minimum(np.minimum(self.next_crash, self.next_deploy), self.drain_end)
-        t = np.minimum(t, self.end.min(axis=1))
-        t_due = self.due.min(axis=1)
+        t = np.minimum(t, _row_reduce(np.minimum, self.end))
+        t_due = _row_reduce(np.minimum, self.due)
         wake = np.where((t_due > self.now) | (self.now < self.ready), np.maximum(t_due, self.ready), INF)
         t = np.where(~self.draining & (t_due < INF), np.minimum(t, wake), t)
         horizon = act & (t >= self.g.max_time_s)
@@ -326,22 +354,24 @@ class _Batch:
         g, lay, acts, beh = self.g, self.lay, self.acts, self.beh
         now = self.now
         self.rolled_any = False
-        r_all, c_all = _pairs(self.end <= now[:, None])
+        flat = self._flat
+        cell_all = np.flatnonzero(self.end <= now[:, None])  # (``_pairs``, keeping the flat indices)
+        r_all, c_all = np.divmod(cell_all, lay.width)
         keep = act[r_all]
-        r_all, c_all = r_all[keep], c_all[keep]
+        r_all, c_all, cell_all = r_all[keep], c_all[keep], cell_all[keep]
         step_all = lay.step[c_all]
         for i in range(g.n):
             m = step_all == i
             if not m.any():
                 continue
-            r, c = r_all[m], c_all[m]
+            r, c, cell = r_all[m], c_all[m], cell_all[m]
             if i and self.rolled_any:  # (a roll-back earlier in this round may have cancelled some)
-                keep = self.end[r, c] <= now[r]
-                r, c = r[keep], c[keep]
+                keep = flat(self.end).take(cell) <= now[r]
+                r, c, cell = r[keep], c[keep], cell[keep]
                 if r.size == 0:
                     continue
             a = acts.of[i]
-            lim = self.lim[r, c]
+            lim = flat(self.lim).take(cell)
             rb = None
             if not self.in_place[i] and lim.any():
                 # a 429 that rolls the multi-step activity back (``_roll_back``): the first one of
@@ -351,10 +381,10 @@ class _Batch:
                 first = np.full(self.size, lay.width)
                 first[rb] = rb_col
                 keep = c <= first[r]
-                r, c = r[keep], c[keep]
+                r, c, cell = r[keep], c[keep], cell[keep]
                 lim = c == first[r]
             wait = g.is_wait[i]
-            el = 0.0 * r if wait else now[r] - self.start[r, c]
+            el = 0.0 * r if wait else now[r] - flat(self.start).take(cell)
             if wait:
                 cost = el
             elif g.is_gpu[i]:
@@ -398,10 +428,11 @@ class _Batch:
     def _complete(self, i: int, a: int, r: np.ndarray, c: np.ndarray, elapsed: np.ndarray,
                   cost: np.ndarray) -> np.ndarray:
         """Attempts (r, c) of step i that completed now: held or recorded. Returns their rows."""
-        self.st[r, c] = DONE
-        self.end[r, c] = INF
-        self.fails[r, c] = 0
-        self.prev_sleep[r, c] = 0.0
+        cell, flat = self._cells(r, c), self._flat
+        flat(self.st)[cell] = DONE
+        flat(self.end)[cell] = INF
+        flat(self.fails)[cell] = 0
+        flat(self.prev_sleep)[cell] = 0.0
         ur, nd = _distinct(r, counts=True)
         self.n_done[ur, i] += nd
         if self.acts.per_unit[a]:
@@ -518,19 +549,21 @@ class _Batch:
         """Units (r, c) retried alone after their back-off (``WorkflowRun._retry_unit``): a
         429's (``limited``: at least Retry-After) or a crash's or deployment's. The caller counts
         the retries."""
-        fails = self.fails[r, c] + 1
+        cell, flat = self._cells(r, c), self._flat
+        fails = flat(self.fails).take(cell) + 1
         step = self.lay.step[c]
-        wait, keep = self._backoffs(r, step, fails, jidx, self.policy, self.prev_sleep[r, c])
-        r, c, wait, fails, notice = r[keep], c[keep], wait[keep], fails[keep], notice[keep]
-        self.fails[r, c] = fails
-        self.prev_sleep[r, c] = wait
+        wait, keep = self._backoffs(r, step, fails, jidx, self.policy, flat(self.prev_sleep).take(cell))
+        if not keep.all():
+            r, c, cell, wait, fails, notice = r[keep], c[keep], cell[keep], wait[keep], fails[keep], notice[keep]
+        flat(self.fails)[cell] = fails
+        flat(self.prev_sleep)[cell] = wait
         ra = self.g.retry_after
         if limited and ra is not None:
-            after = ra.ppf(self._draw(Source.RETRY_AFTER, r, c, self.k[r, c])) if ra.is_random else ra.mean()
+            after = ra.ppf(self._draw(Source.RETRY_AFTER, r, c, flat(self.k).take(cell))) if ra.is_random else ra.mean()
             wait = np.maximum(wait, after)
-        self.due[r, c] = notice + wait
-        self.st[r, c] = PENDING
-        self.end[r, c] = INF
+        flat(self.due)[cell] = notice + wait
+        flat(self.st)[cell] = PENDING
+        flat(self.end)[cell] = INF
 
     def _retry(self, i: int, cols: slice, rr: np.ndarray, lim: np.ndarray) -> None:
         """429s of step i retried for their instance alone, rows ``rr``."""
@@ -680,18 +713,19 @@ class _Batch:
         notice = np.where(crash, at + g.detect_s, at)
         # the killed attempts stop, in (step, instance) order (a row's pairs are in column order)
         r_k = rows[ks]
-        el = at[ks] - self.start[r_k, kc]
+        cell, flat = self._cells(r_k, kc), self._flat
+        el = at[ks] - flat(self.start).take(cell)
         step = lay.step[kc]
-        work = self.work[r_k, kc]
+        work = flat(self.work).take(cell)
         with np.errstate(divide="ignore", invalid="ignore"):
-            llm_cost = np.where(self.lim[r_k, kc] | (work <= 0), 0.0, self.call_cost[step] * el / work)
+            llm_cost = np.where(flat(self.lim).take(cell) | (work <= 0), 0.0, self.call_cost[step] * el / work)
         cost = np.where(self.is_gpu[step], el * self.rate_per_s[step], llm_cost)
         np.add.at(self.waste_c, r_k, el)
         np.add.at(self.waste_cost, r_k, cost)
         np.add.at(self.running, (r_k, step), -1)
         np.add.at(self.busy, r_k, -1)
-        self.st[r_k, kc] = IDLE
-        self.end[r_k, kc] = INF
+        flat(self.st)[cell] = IDLE
+        flat(self.end)[cell] = INF
         # each failure's rank among the row's failures gives its jitter draw
         retries = self.retries[rows].copy()
         total = np.bincount(us, minlength=rows.size)
@@ -832,6 +866,18 @@ def _distinct(sorted_rows: np.ndarray, counts: bool = False, index: bool = False
     if counts:
         out.append(np.diff(np.append(starts, sorted_rows.size)))
     return tuple(out) if len(out) > 1 else out[0]
+
+
+def _row_reduce(ufunc: np.ufunc, x: np.ndarray) -> np.ndarray:
+    """``ufunc.reduce(x, axis=1)`` (an exact reduction: minimum, logical or), column by column
+    where the rows are short: a reduction along short rows pays numpy's per-row overhead, a
+    call per column runs over contiguous memory (several times faster at a dozen columns)."""
+    if x.shape[1] > _NARROW:
+        return ufunc.reduce(x, axis=1)
+    out = x[:, 0].copy()
+    for j in range(1, x.shape[1]):
+        ufunc(out, x[:, j], out=out)
+    return out
 
 
 def _pairs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
