@@ -104,6 +104,18 @@ def _counts(graph: Graph, seed: int, runs: np.ndarray) -> np.ndarray:
     return counts
 
 
+class _Policies:
+    """The retry policy of each step, as the distinct policies and each step's among them (the
+    back-offs of the failures under one policy are computed in one call)."""
+
+    def __init__(self, by_step: list):
+        self.distinct: list = []
+        for p in by_step:
+            if p not in self.distinct:
+                self.distinct.append(p)
+        self.group = np.array([self.distinct.index(p) for p in by_step], dtype=np.int64)
+
+
 class _Batch:
     """One strategy's runs, stepped in lock-step (module docstring). At most ``size_limit`` runs
     are under way at a time: as runs finish, the next ones are admitted (``admit``), so that
@@ -124,9 +136,9 @@ class _Batch:
         self.unit_events = [g.wait_events[i] if g.is_wait[i] else EVENTS_PER_ACTIVITY for i in range(n)]
         self.in_place = [beh.retry_429_in_place or acts.per_unit[acts.of[i]] for i in range(n)]
         pol = [retry_policy(beh, g.retry[i], True) for i in range(n)]
-        self.policy = pol
-        self.rollback_policy = [retry_policy(beh, g.retry[i], False) for i in range(n)]
-        self.jitter = any(p.jitter != "none" for p in (*pol, *self.rollback_policy))
+        self.policy = _Policies(pol)
+        self.rollback_policy = _Policies([retry_policy(beh, g.retry[i], False) for i in range(n)])
+        self.jitter = any(p.jitter != "none" for p in (*self.policy.distinct, *self.rollback_policy.distinct))
         self.takes_slot = ~np.asarray(g.is_wait, dtype=bool)[lay.step]  # (a wait takes no worker slot)
         self.slot_cols = np.flatnonzero(self.takes_slot)
         self.act_of_step = np.asarray(acts.of)
@@ -233,9 +245,21 @@ class _Batch:
     def _activate(self, rows: np.ndarray, i: int, at: np.ndarray) -> None:
         """Every instance of step i becomes pending at ``at`` (in the state rows ``rows``)."""
         cols = self.lay.cols[i]
+        if self.g.counts[i].fixed is not None:  # (every instance exists in every run)
+            self.st[rows, cols] = PENDING
+            self.due[rows, cols] = at[:, None]
+            return
         sel = self.exists[rows, cols]
         self.st[rows, cols] = np.where(sel, PENDING, self.st[rows, cols])
         self.due[rows, cols] = np.where(sel, at[:, None], self.due[rows, cols])
+
+    def _latest(self, rows: np.ndarray, steps: list[int]) -> np.ndarray:
+        """When the last of ``steps`` became visible, in each of ``rows`` (the latest of their
+        ``visible`` times: a maximum, exact in any order)."""
+        at = self.visible[rows, steps[0]]
+        for i in steps[1:]:
+            np.maximum(at, self.visible[rows, i], out=at)
+        return at
 
     def _draw(self, source: Source, r: np.ndarray, c: np.ndarray, k: np.ndarray) -> np.ndarray:
         """Draw ``k`` of source ``source`` for unit ``c`` of runs ``r`` (``GraphDraws``)."""
@@ -261,9 +285,11 @@ class _Batch:
         return v
 
     def _compact(self, keep: np.ndarray) -> None:
+        """Keep the runs ``keep`` (a mask) only (``take`` by index: several times faster than a mask)."""
+        idx = np.flatnonzero(keep)
         for name in self.fields:
-            setattr(self, name, getattr(self, name)[keep])
-        self.size = int(keep.sum())
+            setattr(self, name, getattr(self, name).take(idx, axis=0))
+        self.size = idx.size
 
     # ------------------------------------------------------------------ a round
 
@@ -309,14 +335,14 @@ class _Batch:
         ur, n_r = _distinct(work_r, counts=True)
         self.attempts[ur] += n_r
         self.busy[ur] += n_r
-        np.add.at(self.running, (work_r, step[work]), 1)
+        np.add.at(flat(self.running), work_r * g.n + step[work], 1)
         length = np.empty(r.size)
         lim = np.zeros(r.size, dtype=bool)
         for i in range(g.n):
-            m = step == i
-            if not m.any():
+            m = np.flatnonzero(step == i)  # (indices: ``take`` beats a boolean mask several times over)
+            if m.size == 0:
                 continue
-            ri, ci, ki = r[m], c[m], k[m]
+            ri, ci, ki = r.take(m), c.take(m), k.take(m)
             dist = g.durations[i]
             d = dist.ppf(self._draw(Source.DURATION, ri, ci, ki)) if dist.is_random else np.full(ri.size, dist.mean())
             if g.limited[i]:
@@ -361,10 +387,10 @@ class _Batch:
         r_all, c_all, cell_all = r_all[keep], c_all[keep], cell_all[keep]
         step_all = lay.step[c_all]
         for i in range(g.n):
-            m = step_all == i
-            if not m.any():
+            m = np.flatnonzero(step_all == i)
+            if m.size == 0:
                 continue
-            r, c, cell = r_all[m], c_all[m], cell_all[m]
+            r, c, cell = r_all.take(m), c_all.take(m), cell_all.take(m)
             if i and self.rolled_any:  # (a roll-back earlier in this round may have cancelled some)
                 keep = flat(self.end).take(cell) <= now[r]
                 r, c, cell = r[keep], c[keep], cell[keep]
@@ -392,7 +418,7 @@ class _Batch:
             else:
                 cost = np.where(lim, 0.0, g.call_cost[i])
             if not wait:
-                np.add.at(self.running, (r, i), -1)
+                np.add.at(flat(self.running), r * g.n + i, -1)
                 np.add.at(self.busy, r, -1)
             if rb is None and lim.any():  # 429s retried for their instance alone
                 rl, cl = r[lim], c[lim]
@@ -458,7 +484,7 @@ class _Batch:
                     ready &= self.n_done[rc, p] == self.count[rc, p]
                 rs = rc[ready]
                 if rs.size:
-                    self._activate(rs, s, np.max(self.visible[rs][:, g.preds[s]], axis=1))
+                    self._activate(rs, s, self._latest(rs, g.preds[s]))
         self.left[rc, a] -= 1
         fin = rc[self.left[rc, a] == 0]
         if fin.size:
@@ -495,7 +521,7 @@ class _Batch:
         self.pend_cost[rb, a] = 0.0
         for s in steps:
             cols = lay.cols[s]
-            self.st[rb, cols] = np.where(self.exists[rb, cols], IDLE, DONE)
+            self.st[rb, cols] = IDLE if g.counts[s].fixed is not None else np.where(self.exists[rb, cols], IDLE, DONE)
             self.end[rb, cols] = INF
             self.due[rb, cols] = INF
             self.n_done[rb, s] = 0
@@ -514,16 +540,17 @@ class _Batch:
         for s in acts.entry[a]:
             self._activate(rb, s, at)
 
-    def _backoffs(self, rows: np.ndarray, step: np.ndarray, fails: np.ndarray, jidx: np.ndarray, policies: list,
-                  prev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _backoffs(self, rows: np.ndarray, step: np.ndarray, fails: np.ndarray, jidx: np.ndarray,
+                  policies: _Policies, prev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each failure's back-off under its step's retry policy (``retry_wait_s``), with the run's
         jitter draw ``jidx`` and the previous sleep ``prev``; the runs whose policy gives up are
         handed to the engine (the workflow fails there). Returns (waits, not given up)."""
         wait = np.zeros(rows.size)
         keep = np.ones(rows.size, dtype=bool)
-        for s in np.unique(step):
-            m = step == s
-            policy = policies[s]
+        single = len(policies.distinct) == 1
+        group = None if single else policies.group[step]
+        for p, policy in enumerate(policies.distinct):
+            m = np.ones(rows.size, dtype=bool) if single else group == p
             if policy.maximum_attempts:
                 gives_up = m & (fails >= policy.maximum_attempts)
                 if gives_up.any():
@@ -722,7 +749,7 @@ class _Batch:
         cost = np.where(self.is_gpu[step], el * self.rate_per_s[step], llm_cost)
         np.add.at(self.waste_c, r_k, el)
         np.add.at(self.waste_cost, r_k, cost)
-        np.add.at(self.running, (r_k, step), -1)
+        np.add.at(flat(self.running), r_k * g.n + step, -1)
         np.add.at(self.busy, r_k, -1)
         flat(self.st)[cell] = IDLE
         flat(self.end)[cell] = INF
@@ -790,7 +817,7 @@ class _Batch:
         last = self.acts_left[fin] == 0
         over = fin[last]
         if over.size:
-            self.finish[over] = np.max(self.visible[over][:, g.sinks], axis=1)
+            self.finish[over] = self._latest(over, g.sinks)
         going = fin[~last]
         for b in acts.dependents[a]:
             ext = acts.ext_preds[b]
@@ -799,7 +826,7 @@ class _Batch:
                 ready &= self.left[going, acts.of[p]] == 0
             rs = going[ready]
             if rs.size:
-                at = np.max(self.visible[rs][:, ext], axis=1)
+                at = self._latest(rs, ext)
                 for i in acts.entry[b]:
                     self._activate(rs, i, at)
 
