@@ -896,9 +896,10 @@ def _distinct(sorted_rows: np.ndarray, counts: bool = False, index: bool = False
 
 
 def _row_reduce(ufunc: np.ufunc, x: np.ndarray) -> np.ndarray:
-    """``ufunc.reduce(x, axis=1)`` (an exact reduction: minimum, logical or), column by column
-    where the rows are short: a reduction along short rows pays numpy's per-row overhead, a
-    call per column runs over contiguous memory (several times faster at a dozen columns)."""
+    """``ufunc.reduce(x, axis=1)`` for an exact reduction (minimum, logical or, a count in bytes),
+    column by column where the rows are short: a reduction along short rows pays numpy's per-row
+    overhead, a call per column is one pass over every row (several times faster at a dozen
+    columns)."""
     if x.shape[1] > _NARROW:
         return ufunc.reduce(x, axis=1)
     out = x[:, 0].copy()
@@ -916,7 +917,9 @@ def _pairs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _first_few(mask: np.ndarray, free: np.ndarray) -> None:
     """Keep, in each row of ``mask``, only its first ``free`` True entries (in place): the units
     that start, in column order, within a limit with ``free`` places left."""
-    over = np.flatnonzero(mask.view(np.uint8).sum(axis=1, dtype=np.int32) > free)  # (the others keep every entry)
+    counts = (_row_reduce(np.add, mask.view(np.uint8)) if mask.shape[1] <= _NARROW  # (at most 16: no overflow)
+              else mask.view(np.uint8).sum(axis=1, dtype=np.int32))
+    over = np.flatnonzero(counts > free)  # (the others keep every entry)
     if over.size == 0:
         return
     f = free[over]
