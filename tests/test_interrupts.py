@@ -139,8 +139,10 @@ def event_log(tmp_path_factory) -> Path:
 
 # (command line, written at the end: the --out folder must not exist after an interrupt)
 LONG = {
-    "run": (["run", "graph_agentic_research", "--runs", "200000", "--out", "out"], True),
-    "sweep": (["sweep", "graph_agentic_research", "--vary", "failures.crash.mtbf=1h,2h,4h", "--runs", "40000",
+    # (the graph executor runs 40,000 replications of 3 points on a local Dask cluster in about 5 s: these
+    # last well beyond the 7 s at which a running cluster is interrupted)
+    "run": (["run", "graph_agentic_research", "--runs", "400000", "--out", "out"], True),
+    "sweep": (["sweep", "graph_agentic_research", "--vary", "failures.crash.mtbf=1h,2h,4h", "--runs", "160000",
                "--out", "out", "--quiet"], False),
     "breakeven": (["breakeven", "video", "--vary", "failures.crash.mtbf=1h,2h,4h,8h", "--runs", "200000", "--out",
                    "out", "--quiet"], False),  # about 20 s: the Ctrl-C comes well before the end
@@ -196,7 +198,7 @@ def test_ctrl_c_at_any_instant(name, workers, after_s, tmp_path, request):
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="the process table is read from /proc")
 @pytest.mark.parametrize("scheduler", [pytest.param(None, id="workers"), pytest.param("local", id="dask")])
 def test_second_ctrl_c_forces_the_exit(scheduler, tmp_path):
-    argv = ["run", "graph_agentic_research", "--runs", "200000", "--workers", "2", "--out", "out"]
+    argv = [*LONG["run"][0][:-2], "--workers", "2", "--out", "out"]
     if scheduler:
         argv += ["--scheduler", scheduler]
     code, elapsed, _, err = _interrupt(argv, tmp_path, SIMULATING_S + (3.0 if scheduler else 0.0), twice=True)

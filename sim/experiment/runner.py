@@ -254,10 +254,17 @@ class _Dask:
             raise RunnerError("--scheduler needs dask.distributed: pip install 'sim[cluster]'") from None
         self.cluster = None
         if scheduler == "local":
-            # its processes are this command's to end: they never get the terminal's Ctrl-C
+            # its processes are this command's to end: they never get the terminal's Ctrl-C. They are
+            # forked from a thread that blocks SIGINT and inherit the blocked signal; spawned (Dask's
+            # default), they would not: a new interpreter starts with no signal blocked, and a Ctrl-C
+            # while it imports printed its traceback. Their logs stop at CRITICAL: once the command
+            # ends them, their lost connections to the scheduler are expected, not errors.
             def start() -> tuple[Any, Any]:
-                cluster = LocalCluster(n_workers=workers or available_cores(), threads_per_worker=1,
-                                       processes=True, dashboard_address=None, silence_logs=logging.ERROR)
+                import dask
+
+                with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}):
+                    cluster = LocalCluster(n_workers=workers or available_cores(), threads_per_worker=1,
+                                           processes=True, dashboard_address=None, silence_logs=logging.CRITICAL)
                 return cluster, Client(cluster)
 
             self.cluster, self.client = shutdown.start_deaf_to_ctrl_c(start)
