@@ -69,8 +69,7 @@ class _CrashLoop:
     the same to the bit (``tests/test_fastpath.py``). Runs that meet anything else (the horizon
     within reach, a crash at the very instant a step ends inside a unit) are left to
     ``_event_loop``, from the start. A completed run's ``completed`` and ``history_events`` are
-    a clean run's: the first pass wrote them, and they are not written again; nor are its useful
-    work and cost where they equal, bit for bit, the clean run's the first pass left (nearly always).
+    a clean run's: the first pass wrote them, and they are not written again.
     """
 
     WAIT_TABLE = 64  # retry intervals looked up for the first this many failures of a step
@@ -85,7 +84,6 @@ class _CrashLoop:
         self.ppf_in_place = getattr(getattr(self.ppf, "__self__", None), "ppf_in_place", None)  # (exponential)
         self.index_hash = index_hashes(np.arange(self.DRAW_TABLE))
         self.queue, self.queue_crash, self.admitted = rows, first_crash, 0
-        self.queue_keys = c.crash.keys.take(rows).view(np.int64)  # each queued run's crash key, as int64
         self.width = width = max(1, min(width, rows.size))
         self.weird: list[np.ndarray] = []
         # units: the steps from one checkpoint to the next
@@ -129,10 +127,6 @@ class _CrashLoop:
         self.reads_stop = bool(np.ndim(self.rate) != 0 or self.any_llm or self.keeps_fails)
         self.columns = np.arange(width)
         self.stop_buffer = _POOL.get("stop", (width,), np.int64)
-        # steps are counted in bytes where they fit (a comparison's bools added as they are, no casting)
-        self.count_buffer = _POOL.get("count", (width,), np.uint8) if n < 256 else None
-        self.ended_buffer = _POOL.get("ended", (width,), bool)
-        self.no_runs = np.zeros(0, dtype=np.int64)
         self.j_bound = 1  # no run's crash counter exceeds it (each draw adds one): the draw table's check
         self.step_buffers = _POOL.get("step", (3, width))
         self.here_buffer = _POOL.get("here", (width,), bool)
@@ -184,7 +178,7 @@ class _CrashLoop:
         f[_T, m:] = self.t0
         f[_NEXT_CRASH, m:] = self.queue_crash[new]
         g[_ROW, m:] = self.queue[new]  # where each run's results go (index into the chunk)
-        g[_KEY, m:] = self.queue_keys[new]
+        g[_KEY, m:] = self.c.crash.keys[self.queue[new]].view(np.int64)
         g[_J, m:] = 1
         self.f, self.g = f, g
         self.fresh_from = m
@@ -215,11 +209,6 @@ class _CrashLoop:
 
     def run(self, out: dict[str, np.ndarray]) -> np.ndarray:
         """Rounds until every run is finished; returns the runs left to ``_event_loop``."""
-        # the work and cost a completed run committed, as the first pass wrote them in every row (a
-        # clean run's, the same for all): ``_write`` writes them only where they differ (bit for bit)
-        first = self.queue[0] if self.queue.size else 0
-        self.placeholder = [int(out[name][first:first + 1].view(np.int64)[0])  # (the bits)
-                            for name in ("useful_compute_s", "useful_cost_usd")]
         while True:
             if 2 * self.f.shape[1] <= self.width:
                 self._admit()
@@ -231,7 +220,7 @@ class _CrashLoop:
     def _sweep(self, s: np.ndarray, ckpt: np.ndarray, nc: np.ndarray, useful_c: np.ndarray,
                useful_cost_usd: np.ndarray, stop: np.ndarray) -> np.ndarray:
         """Sweep ``w`` runs, dispatched at ``s`` from their checkpoints ``ckpt``, through all their
-        steps; write into ``stop`` the number of steps each completes before its next crash ``nc``.
+        steps; count into ``stop`` (zeros) the steps each completes before its next crash ``nc``.
         Returns the sweep's matrices flattened (entry row·width + run): row i of the first holds step
         i's start, of the next two the work committed before step i and its cost (written at unit
         starts only), of the last two (units of several steps) the work pending since the unit's
@@ -250,15 +239,11 @@ class _CrashLoop:
         fresh = self.single_unit or not ckpt.any()  # every run at step 0: no step to skip
         # scratch rows for a step's duration, elapsed time and cost (used within the step)
         d_buf, e_buf, c_buf = self.step_buffers[:, :w]
-        count = stop if self.count_buffer is None else self.count_buffer[:w]  # the steps completed
-        count.fill(0)
-        ended_buf = self.ended_buffer[:w]
         for i in range(n):
             here = None if fresh else np.less_equal(ckpt, i, out=self.here_buffer[:w])
             d = c.fixed_duration[i] if here is None else np.multiply(here, c.fixed_duration[i], out=d_buf)
             end = np.add(start[i], d, out=start[i + 1])
-            ended = np.less_equal(end, nc, out=ended_buf)
-            np.add(count, ended if count is stop else ended.view(np.uint8), out=count)
+            stop += end <= nc
             a = self.unit_start[i]
             inside = not self.checkpoint_after[i]  # the work stays pending: written straight into row i + 1
             elapsed = np.subtract(end, start[i], out=pend[i + 1] if inside and a == i else e_buf)
@@ -280,8 +265,6 @@ class _CrashLoop:
                     start[i + 1] += self.lat6 if here is None else self.lat6 * here
         if self.lat6:
             start[n] += self.lat6  # the last checkpoint's latency: the run's end
-        if count is not stop:
-            np.copyto(stop, count)
         return self.sweep.reshape(self.sweep_rows, -1)
 
     def _round(self, out: dict[str, np.ndarray]) -> None:
@@ -292,8 +275,7 @@ class _CrashLoop:
         stride = self.width  # of the sweep's rows: entry (row i, run r) is at i·stride + r
         p, self.fresh_from = min(self.fresh_from, m), _NONE_FRESH  # runs p… are at their first dispatch
         s = np.maximum(t, ready, out=t)  # dispatch of the first step (t is not read again: settled or restored)
-        idle = np.less_equal(nc, s, out=self.ended_buffer[:m])
-        k = np.flatnonzero(idle) if idle.any() else self.no_runs
+        k = np.flatnonzero(nc <= s)
         if k.size and k[-1] >= p:
             p = m  # a fresh run's worker crashed before its first dispatch: no table for it
         while k.size:  # Worker.acquire: the worker crashed while idle; it restarts, dispatch waits
@@ -304,7 +286,8 @@ class _CrashLoop:
             self.j_bound += 1
             s[k] = np.maximum(s[k], rdy)
             k = k[nc[k] <= s[k]]
-        stop = self.stop_buffer[:m]  # the first step not completed before the crash (written below)
+        stop = self.stop_buffer[:m]  # the first step not completed before the crash
+        stop.fill(0)
         at_stop = f[_AT_STOP]  # when the step that did not complete would have started
         finish = [nc.max()]  # the latest crash, and when the pipeline would end at the latest
         if p:  # the runs under way: swept, and each one's entries taken at row·stride + run
@@ -319,11 +302,8 @@ class _CrashLoop:
             table = self.table
             fresh_stop, fresh_nc = stop[p:], nc[p:]  # the steps that end before the crash:
             if n <= _COUNT_BY_COMPARING:  # one comparison per step beats a binary search per run
-                count, ended = self.count_buffer[p:m], self.ended_buffer[p:m]
-                count.fill(0)
                 for end in self.table_end:
-                    np.add(count, np.greater_equal(fresh_nc, end, out=ended).view(np.uint8), out=count)
-                np.copyto(fresh_stop, count)
+                    fresh_stop += fresh_nc >= end
             else:
                 fresh_stop[:] = np.searchsorted(self.table_end, fresh_nc, side="right")
             table[0].take(stop[p:], out=at_stop[p:])
@@ -480,8 +460,7 @@ class _CrashLoop:
     def _write(self, out: dict[str, np.ndarray], done: np.ndarray, completed: bool,
                committed: np.ndarray | None = None) -> None:
         """The results of the finished runs ``done`` (``_Run.finish_up``). A completed run's
-        ``completed`` and ``history_events`` are a clean run's, which the first pass wrote, and so
-        is its useful work and cost where it equals ``placeholder`` (written only where it differs).
+        ``completed`` and ``history_events`` are a clean run's, which the first pass wrote.
         ``committed``: the work and cost committed by runs that completed their only unit."""
         f, g = self.f, self.g
         rows = g[_ROW].take(done)
@@ -490,7 +469,7 @@ class _CrashLoop:
             ckpt = np.zeros(done.size, dtype=np.int64)
         elif committed is None:
             useful_c, useful_cost = f[_USEFUL].take(done), f[_USEFUL_COST].take(done)
-            ckpt = g[_CKPT].take(done) if self.multi_step_units or not completed else None
+            ckpt = g[_CKPT].take(done)
         else:
             (useful_c, useful_cost), ckpt = committed, self.c.n
         waste_c, waste_cost = f[_WASTE].take(done), f[_WASTE_COST].take(done)
@@ -512,23 +491,14 @@ class _CrashLoop:
             values["attempts"] = ckpt + crashes + g[_REDONE].take(done)
         elif not completed:  # (each crash added by ``derive``; a completed run's steps written by the first pass)
             values["attempts"] = ckpt
-        values.update({"makespan_s": f[_AT_STOP if completed else _T].take(done), "wasted_compute_s": waste_c,
-                       "wasted_cost_usd": waste_cost, "crashes": crashes})
+        values.update({
+            "makespan_s": f[_AT_STOP if completed else _T].take(done), "useful_compute_s": useful_c,
+            "wasted_compute_s": waste_c, "useful_cost_usd": useful_cost, "wasted_cost_usd": waste_cost,
+            "crashes": crashes})
         if self.keeps_restarts:
             values["pipeline_restarts"] = g[_RESTARTS].take(done)
         for name, v in values.items():
             out[name][rows] = v
-        # the work committed: where it differs from the first pass's placeholder (a completed run's
-        # nearly always equals a clean run's; bits are compared, so a differing zero's sign counts)
-        if completed:
-            differ = np.not_equal(useful_c.view(np.int64), self.placeholder[0])
-            differ |= np.not_equal(useful_cost.view(np.int64), self.placeholder[1])
-            picked = np.flatnonzero(differ)
-            if picked.size == 0:
-                return
-            rows, useful_c, useful_cost = rows.take(picked), useful_c.take(picked), useful_cost.take(picked)
-        out["useful_compute_s"][rows] = useful_c
-        out["useful_cost_usd"][rows] = useful_cost
 
     def derive(self, out: dict[str, np.ndarray]) -> None:
         """The fields that follow from those ``_write`` wrote, over whole columns once every run is

@@ -79,6 +79,8 @@ class _Layout:
     """The units of a call's replications: the columns of its arrays, in (step, instance) order
     (as many instances of a step as the most any of its replications has)."""
 
+    ATTEMPTS = 8  # attempts of each unit whose draws' index hashes are looked up in ``lane_hash``
+
     def __init__(self, graph: Graph, widths: np.ndarray):
         n = graph.n
         self.offset = np.concatenate([[0], np.cumsum(widths)]).astype(np.int64)
@@ -90,8 +92,6 @@ class _Layout:
         # the index half of the draws of a unit's first attempts (``index_hashes``), looked up:
         # entry column·ATTEMPTS + attempt
         self.lane_hash = index_hashes(self.lane[:, None] + np.arange(self.ATTEMPTS, dtype=np.uint64)[None, :]).ravel()
-
-    ATTEMPTS = 8  # attempts of each unit whose draws' index hashes are looked up in ``lane_hash``
 
 
 def _counts(graph: Graph, seed: int, runs: np.ndarray) -> np.ndarray:
