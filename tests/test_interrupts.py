@@ -198,7 +198,7 @@ def test_ctrl_c_at_any_instant(name, workers, after_s, tmp_path, request):
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="the process table is read from /proc")
 @pytest.mark.parametrize("scheduler", [pytest.param(None, id="workers"), pytest.param("local", id="dask")])
 def test_second_ctrl_c_forces_the_exit(scheduler, tmp_path):
-    argv = [*LONG["run"][0][:-2], "--workers", "2", "--out", "out"]
+    argv = ["run", "graph_agentic_research", "--runs", "200000", "--workers", "2", "--out", "out"]
     if scheduler:
         argv += ["--scheduler", scheduler]
     code, elapsed, _, err = _interrupt(argv, tmp_path, SIMULATING_S + (3.0 if scheduler else 0.0), twice=True)
