@@ -20,6 +20,10 @@ from sim.model.workflow import Graph, GraphDraws, activities
 # mean, so H = detection delay / 0.6 (docs/validation.md).
 MEAN_DETECTION_PER_TIMEOUT = 0.6
 MIN_HEARTBEAT_TIMEOUT_REAL_S = 0.5  # shorter timeouts expire on a loaded machine with no crash at all
+# With neither crashes nor deployments no worker dies, and there is nothing for the heartbeat timeout
+# to notice: a generous one keeps a heartbeat that a loaded machine sends late from failing an attempt
+# that completes (the history would show a crash that never happened).
+NO_DEATHS_HEARTBEAT_TIMEOUT_REAL_S = 30.0
 
 
 def policy_dict(p: RetryPolicy) -> dict[str, Any]:
@@ -57,6 +61,8 @@ def build_plan(scenario: Scenario, scenario_path: str, beh: Behaviour, draws: Gr
     crash = scenario.failures.crash
     detect_s = crash.detection_delay_s if crash is not None else 0.0
     hb_timeout = max(detect_s / MEAN_DETECTION_PER_TIMEOUT / speed, MIN_HEARTBEAT_TIMEOUT_REAL_S)
+    if crash is None and scenario.failures.deploy is None:
+        hb_timeout = NO_DEATHS_HEARTBEAT_TIMEOUT_REAL_S
     horizon_real = scenario.simulation.max_time_s / speed
     steps = []
     for i, s in enumerate(scenario.steps):
