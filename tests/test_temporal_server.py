@@ -347,3 +347,29 @@ def test_a_real_fleet_spreads_fan_outs_and_a_kill_ends_only_that_workers_attempt
     s2s = table.loc["schedule_to_start_first_mean_s"]
     assert abs(s2s["difference"]) <= 0.5 * s2s["simulated"], s2s.to_dict()
     assert table.loc["workers_per_workflow", "real"] > 1
+
+
+def test_heartbeat_timeout_detects_deaths_only_where_workers_die(tmp_path):
+    """H = detection delay / 0.6 where crashes kill workers; without crashes or deployments no
+    worker dies, and a generous timeout keeps a late heartbeat from failing a completed attempt."""
+    from sim.model.workflow import Graph, replication_draws
+    from sim.validate.plan import NO_DEATHS_HEARTBEAT_TIMEOUT_REAL_S, build_plan
+
+    base = {"name": "hb", "pricing": {"gpu": {"l4": 1.0}}, "steps": [{"name": "a", "kind": "gpu", "gpu": "l4", "duration": "1s"}],
+            "strategies": {"durable": {}}}
+
+    def timeout_s(failures: dict, speed: float) -> float:
+        sc, path = _scenario(tmp_path, {**base, "failures": failures} if failures else base)
+        (beh,) = behaviours_of(sc, None)
+        plan = build_plan(sc, path, beh, replication_draws(Graph(sc), 0, 0), seed=0, run=0, speed=speed,
+                          log_path=str(tmp_path / "log"), task_queue="q")
+        (spec,) = plan["activity_specs"]
+        return spec["heartbeat_timeout_s"]
+
+    assert timeout_s({}, 1.0) == NO_DEATHS_HEARTBEAT_TIMEOUT_REAL_S
+    assert timeout_s({"rate_limit": {"probability": 0.1, "retry_after": "1s"}}, 1.0) == NO_DEATHS_HEARTBEAT_TIMEOUT_REAL_S
+    crash = {"crash": {"mtbf": "1h", "detection_delay": "3s"}}
+    assert timeout_s(crash, 1.0) == pytest.approx(3 / 0.6)
+    assert timeout_s(crash, 10.0) == pytest.approx(0.5)  # 0.3 s / 0.6, below the floor of 0.5 s real
+    deploy = {"deploy": {"mode": "periodic", "every": "1h", "drain": "10s"}}
+    assert timeout_s(deploy, 1.0) == pytest.approx(0.5)  # (deployments: no detection delay, the floor)
