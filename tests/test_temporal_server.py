@@ -370,6 +370,7 @@ def test_heartbeat_timeout_detects_deaths_only_where_workers_die(tmp_path):
     assert timeout_s({"rate_limit": {"probability": 0.1, "retry_after": "1s"}}, 1.0) == NO_DEATHS_HEARTBEAT_TIMEOUT_REAL_S
     crash = {"crash": {"mtbf": "1h", "detection_delay": "3s"}}
     assert timeout_s(crash, 1.0) == pytest.approx(3 / 0.6)
-    assert timeout_s(crash, 10.0) == pytest.approx(0.5)  # 0.3 s / 0.6, below the floor of 0.5 s real
+    assert timeout_s(crash, 4.0) == pytest.approx(3 / 0.6 / 4)  # (real seconds: 4 simulated a second)
+    assert timeout_s(crash, 20.0) == pytest.approx(0.5)  # 0.25 s real, below the floor of 0.5 s
     deploy = {"deploy": {"mode": "periodic", "every": "1h", "drain": "10s"}}
     assert timeout_s(deploy, 1.0) == pytest.approx(0.5)  # (deployments: no detection delay, the floor)

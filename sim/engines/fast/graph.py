@@ -54,7 +54,7 @@ from sim.model.workflow import (
     retry_policy,
 )
 
-BATCH = 16384  # at most this many runs of one strategy stepped together (32,768 was 5-12% slower: cache) ...
+BATCH = 16384  # at most this many runs of one strategy stepped together (32,768: 8-14% slower, docs/performance.md) ...
 BATCH_UNITS = 1 << 20  # ... and at most about this many (run, unit) cells: a batch's state is a dozen
 # (runs × units) arrays, so its memory is bounded (about 60 MB) whatever the number of runs
 REFILL = 0.75  # fewer runs than this share of a batch under way: the next runs are admitted
