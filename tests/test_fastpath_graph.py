@@ -146,6 +146,23 @@ def test_small_batches_and_compaction_do_not_change_results(monkeypatch):
     assert_equal_runs(reference, simulate(sc, 150, 4, engine="fast"))
 
 
+@pytest.mark.parametrize("compact", [0.0, 0.5])
+def test_every_batch_is_run_when_one_finishes_in_a_single_round(monkeypatch, compact):
+    """Failure-free runs of fixed durations all end in the same round: the batch under way is
+    finished and dropped at once, and the runs not yet admitted must still be run (they were
+    left as zeros when the loop stopped on an empty batch)."""
+    steps = [{"name": "a", "kind": "gpu", "price_per_hour": 3.6, "duration": 1.0,
+              "count": {"dist": "empirical", "values": [3, 5, 10], "weights": [0.2, 0.5, 0.3]}},
+             {"name": "b", "kind": "gpu", "price_per_hour": 3.6, "duration": 2.0, "after": ["a"]}]
+    sc = scenario(steps, strategies={"restart": {}, "durable": {}})
+    reference = simulate(sc, 150, 2, engine="des")
+    monkeypatch.setattr(fast_graph, "BATCH", 37)
+    monkeypatch.setattr(fast_graph, "COMPACT", compact)
+    got = simulate(sc, 150, 2, engine="fast")
+    assert (got["makespan_s"] == 3.0).all() and (got["attempts"] >= 4).all()
+    assert_equal_runs(reference, got)
+
+
 def test_heartbeats_on_graphs_fall_back_to_the_engine():
     sc = load_scenario("experiments/scenarios/graph_video_scenes.toml")
     assert "heartbeat" in why_not(sc)

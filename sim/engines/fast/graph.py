@@ -839,7 +839,7 @@ class _Batch:
         handed_rows: list[np.ndarray] = []
         total = len(self.runs)
         self.admit(min(batch, total))
-        while self.size:
+        while self.size or self.next < total:  # (a round may finish and drop every run under way)
             act = ~self.handed & (self.finish == INF)
             left = int(np.count_nonzero(act))
             if left < REFILL * batch and self.next < total:  # admit the next runs
