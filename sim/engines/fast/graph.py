@@ -847,7 +847,7 @@ class _Batch:
                 self._compact(act)
                 self.admit(min(batch - self.size, total - self.next))
                 continue
-            if left < TAIL:  # the last few runs: numpy's per-call overhead loses to the engine
+            if left < TAIL and self.next == total:  # the last few runs: numpy's per-call overhead loses to the engine
                 self.handed |= act
                 break
             self.start_runnable(act)
