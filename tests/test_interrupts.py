@@ -15,7 +15,7 @@ VIDEO = ROOT / "experiments" / "scenarios" / "video.toml"
 FLEET = ROOT / "experiments" / "scenarios" / "fleet_research.toml"
 
 
-_PROGRESS = re.compile(r"^.+: ([\d,]+ runs, about .+ in all \(estimated from|\d+% \([\d,]+ of [\d,]+ runs\), about .+ left$)")
+_PROGRESS = re.compile(r"^.+: ([\d,]+ runs( \(.+\))?, about .+ in all \(estimated from|\d+% \([\d,]+ of [\d,]+ runs\), about .+ left$)")
 
 
 def _without_progress(err: str) -> list[str]:
@@ -149,7 +149,7 @@ LONG = {
     "fleet": (["fleet", "fleet_research", "--replications", "50", "--out", "out"], True),
     "report": (["report", "video", "--out", "out"], True),
     "audit": (["audit", "--out", "out"], True),
-    "optimize": (["optimize", "video", "--out", "out"], True),
+    "optimize": (["optimize", "video", "--runs", "40000", "--out", "out"], True),  # (4,000 runs: done in 6 s)
     "compare": (["compare", "video", "--runs", "200000", "--max-runs", "200000", "--out", "out"], True),
     "fit": (["fit", "EVENTS", "--strategy", "durable", "--out", "out/fitted.toml"], True),
 }
