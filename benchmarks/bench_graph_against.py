@@ -32,11 +32,12 @@ def executor_at(commit: str):
     """The graph executor module as it was at ``commit``."""
     source = subprocess.run(["git", "show", f"{commit}:sim/engines/fast/graph.py"], check=True,
                             capture_output=True, text=True).stdout
-    path = Path(tempfile.mkdtemp()) / "graph_at_commit.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location("sim.engines.fast.graph_at_commit", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    with tempfile.TemporaryDirectory() as folder:  # (the module is loaded: its file is not needed after)
+        path = Path(folder) / "graph_at_commit.py"
+        path.write_text(source)
+        spec = importlib.util.spec_from_file_location("sim.engines.fast.graph_at_commit", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
     return module
 
 

@@ -179,8 +179,8 @@ def test_ctrl_c_at_any_instant(name, workers, after_s, tmp_path, request):
         argv = [str(log) if a == "EVENTS" else a for a in argv]
     if workers == "dask":
         # the DES engine: a cluster's start-up varies by seconds, and the graph executor could finish
-        # these runs before the Ctrl-C on a fast machine
-        argv += ["--scheduler", "local", "--workers", "2"] + (["--engine", "des"] if name in ("run", "sweep") else [])
+        # these runs (``run``, ``sweep``: ON_DASK) before the Ctrl-C on a fast machine
+        argv += ["--scheduler", "local", "--workers", "2", "--engine", "des"]
     elif workers:
         argv += ["--workers", workers]
     code, elapsed, out, err = _interrupt(argv, tmp_path, after_s)

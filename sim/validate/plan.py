@@ -60,9 +60,10 @@ def build_plan(scenario: Scenario, scenario_path: str, beh: Behaviour, draws: Gr
     acts = activities(graph, beh)
     crash = scenario.failures.crash
     detect_s = crash.detection_delay_s if crash is not None else 0.0
-    hb_timeout = max(detect_s / MEAN_DETECTION_PER_TIMEOUT / speed, MIN_HEARTBEAT_TIMEOUT_REAL_S)
     if crash is None and scenario.failures.deploy is None:
         hb_timeout = NO_DEATHS_HEARTBEAT_TIMEOUT_REAL_S
+    else:
+        hb_timeout = max(detect_s / MEAN_DETECTION_PER_TIMEOUT / speed, MIN_HEARTBEAT_TIMEOUT_REAL_S)
     horizon_real = scenario.simulation.max_time_s / speed
     steps = []
     for i, s in enumerate(scenario.steps):

@@ -4,9 +4,9 @@ It starts *warm*: imports, connects to the server, then waits on standard input 
 line naming its task queue and options, loads the scenario and the run's draws, builds its worker
 and prints ``prepared``; a second line (``go``) makes it poll and print ``ready <unix time>``. So
 neither Python's start-up nor the worker's construction is mistaken for the scenario's restart
-time. SIGTERM is a
-deployment: a graceful shutdown (activities in flight get ``graceful_shutdown_timeout``, the
-scenario's drain), then exit 0. SIGKILL (a crash) comes from the harness.
+time. SIGTERM is a deployment: a graceful shutdown (activities in flight get
+``graceful_shutdown_timeout``, the scenario's drain), then exit 0. SIGKILL (a crash) comes from
+the harness.
 """
 
 from __future__ import annotations
