@@ -205,8 +205,9 @@ def test_a_timer_survives_a_crash(server, tmp_path):
     assert "WORKFLOW_TASK_TIMED_OUT" in kinds  # the sticky queue of the dead worker
     assert [s for s in _starts(work, run, "restart") if s["i"] == 0 and s["k"] == 1]
     sim = simulate(sc, 1, 0, first_run=run, engine="des").set_index("strategy")
-    # 0.5 + 3 + 1 (sticky) + 0.5 s, and Temporal's own latency of a few tens of ms per task
-    assert abs(real["durable"].makespan_s - sim.loc["durable", "makespan_s"]) < 0.5
+    # 0.5 + 3 + 1 (sticky) + 0.5 s, and Temporal's own latency of a few tens of ms per task, more on a
+    # loaded machine; without the sticky wait the model would say 4 s
+    assert sim.loc["durable", "makespan_s"] - 0.1 <= real["durable"].makespan_s <= sim.loc["durable", "makespan_s"] + 0.8
     assert sim.loc["durable", "makespan_s"] == pytest.approx(0.5 + 3 + 1 + 0.5, abs=0.01)
     assert real["durable"].history_events == sim.loc["durable", "history_events"]
 

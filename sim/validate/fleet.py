@@ -212,9 +212,9 @@ async def run_fleet_real(address: str, scenario: Scenario, scenario_path: str, b
     client = await Client.connect(address, namespace="default")
     workers = scenario.fleet.workers  # type: ignore[union-attr]
     pool = WarmPool(address, size=2 * workers + 2)
-    pool.fill()
     out = []
     try:
+        await pool.warm()
         for run in runs:
             for beh in behaviours:
                 real = await FleetDriver(client, pool, scenario, scenario_path, beh, run, seed, speed,

@@ -139,6 +139,13 @@ class WarmPool:
             self._starting += 1
             asyncio.ensure_future(self._spawn())
 
+    async def warm(self) -> None:
+        """Wait until every spare has started: booting several interpreters at once takes seconds of
+        CPU, which a run under way would otherwise share (and pay in Temporal's latency)."""
+        self.fill()
+        while self._starting:
+            await asyncio.sleep(0.05)
+
     async def take(self) -> WorkerProcess:
         self.fill()
         wp = await asyncio.wait_for(self._ready.get(), WORKER_START_TIMEOUT_S)
@@ -417,7 +424,6 @@ async def run_real(address: str, scenario: Scenario, scenario_path: str, behavio
     # spares for every run under way and twice as many again: a crash takes one at once, and a new
     # process needs seconds to start (late replacements are reported, ``RealRun.late_restart_s``)
     pool = WarmPool(address, size=3 * concurrency + 4)
-    pool.fill()
     inputs = replication_inputs(scenario, seed, runs)
     horizon = scenario.simulation.max_time_s
     sem = asyncio.Semaphore(concurrency)
@@ -433,6 +439,7 @@ async def run_real(address: str, scenario: Scenario, scenario_path: str, behavio
                 progress(rr)
 
     try:
+        await pool.warm()
         await asyncio.gather(*(one(renv, draws, beh) for renv, draws in inputs for beh in behaviours))
     finally:
         await pool.close()
