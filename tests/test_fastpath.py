@@ -98,7 +98,7 @@ no_jitter_retry = st.fixed_dictionaries({
 @given(st.lists(st.floats(0.5, 900.0), min_size=1, max_size=5), crash_only, no_jitter_retry, no_jitter_retry,
        st.booleans(), st.integers(0, 2**31), st.sampled_from(["1d", "2h", "20m"]))
 def test_crash_only_sweep_equals_engine_to_the_bit(durations, crash, step_retry, pipe_retry, llm, seed, horizon):
-    """Crash-only scenarios with fixed durations take ``_CrashLoop`` (one round per failure), with
+    """Crash-only scenarios with fixed durations take ``_CrashLoop`` (a compiled loop per run), with
     frequent failures, retry limits and horizons within reach (those runs go back to the event
     loop): every column equals the engine's exactly, not just up to rounding."""
     from sim.engines.fast import chain as fastpath
@@ -141,13 +141,14 @@ def test_crash_only_sweep_with_many_failures_per_run(monkeypatch):
         if col != "engine":
             np.testing.assert_array_equal(reference[col].to_numpy(), fast[col].to_numpy(), err_msg=col)
 
-def test_crash_only_window_refills_and_first_dispatch_table(monkeypatch):
-    """The crash sweep's window (here 7 runs) refilled while runs are under way, so rounds mix runs
-    at their first dispatch (read off the shared first-pass timeline) with runs swept from their
-    own clock; a persistence latency long against the MTBF (5 × 2 s before the first dispatch,
-    MTBF 1 min) makes many workers crash while idle before it, which takes the sweep instead.
-    Every column equals the engine's exactly, for one-unit, step-level and two-step units."""
+def test_crash_only_sweep_in_windows_and_draw_passes(monkeypatch):
+    """The crash sweep in windows of 7 runs, each run given one crash draw at a time (so a run
+    with many crashes is resumed many times, between crashes or while its worker is down); a
+    persistence latency long against the MTBF (5 × 2 s before the first dispatch, MTBF 1 min)
+    makes many workers crash while idle. Every column equals the engine's exactly, for one-unit,
+    step-level and two-step units."""
     from sim.engines.fast import chain as fastpath
+    from sim.engines.fast.crash_loop import _CrashLoop
 
     sc = scenario(gpu_steps([40.0, 5.0, 90.0, 12.0, 30.0]), {"crash": {"mtbf": "1m", "restart_time": "3s"}},
                   strategies={"restart": {"retry": {"initial_interval": "2s", "backoff_coefficient": 2.0,
@@ -155,12 +156,14 @@ def test_crash_only_window_refills_and_first_dispatch_table(monkeypatch):
                               "durable": {"persist_latency": "2s"},
                               "checkpoint": {"every": 2, "persist_latency": "2s"}})
     reference = simulate(sc, 300, 5, engine="des")
-    tables = []
-    sweep = fastpath._CrashLoop._sweep
-    monkeypatch.setattr(fastpath._CrashLoop, "_sweep", lambda self, s, *rest: (tables.append(s.size), sweep(self, s, *rest))[1])
+    passes, windows = [], []
+    draws, window = _CrashLoop._draws, _CrashLoop._window
+    monkeypatch.setattr(_CrashLoop, "_draws", lambda self, keys, j, k: (passes.append(keys.size), draws(self, keys, j, k))[1])
+    monkeypatch.setattr(_CrashLoop, "_window", lambda self, out, lo: (windows.append(lo), window(self, out, lo))[1])
+    monkeypatch.setattr(_CrashLoop, "FIRST_DRAWS", 1)
     monkeypatch.setattr(fastpath, "CRASH_BATCH", 7)
     fast = simulate(sc, 300, 5, engine="fast")
-    assert 1 in tables  # each loop's table: one run's sweep
+    assert max(passes) <= 7 and len(passes) > 2 * len(windows)  # several passes a window
     assert reference["crashes"].mean() > 3
     for col in RUN_COLUMNS:
         if col != "engine":

@@ -12,7 +12,7 @@ of replications at once, with the rules of ``sim.engines.des.run_process`` and
    clean steps at once (``_Run.advance``), then takes each run through the one event that
    stopped it (``_Run.step``); the last few runs are finished by the engine's own run logic;
 3. except in crash-only scenarios with fixed durations (``_crash_only``), where ``_CrashLoop``
-   sweeps each run through all its remaining steps in one round per failure.
+   takes each run through all its steps and crashes in a compiled per-run loop.
 
 Results are written in place into the caller's zero-filled columns (``run_into``).
 
@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.engines.fast.common import _LANE, _POOL, CUT, INF, _backoff, _Chunk, _Draws, _policy_arrays  # noqa: F401
+from sim.engines.fast.common import _LANE, CUT, INF, _backoff, _Chunk, _Draws, _policy_arrays  # noqa: F401
 from sim.engines.fast.crash_loop import _crash_only, _CrashLoop, _temporal_recovery
 from sim.model.failures import (
     COMPLETED,
@@ -50,7 +50,7 @@ LOOP_BATCH = 32768  # runs that meet a failure, stepped together in compact arra
 CLEAN_FIELDS = ("completed", "makespan_s", "compute_s", "useful_compute_s", "compute_cost_usd", "useful_cost_usd",
                 "unit_attempts", "history_events", "attempts")  # what the first pass writes (the rest stay 0)
 _COMPUTE_FIELDS = ("compute_s", "compute_cost_usd")  # useful + wasted (``_derive_compute``)
-CRASH_BATCH = 32768  # crash-only scenarios: at most this many runs stepped together (the window of _CrashLoop)
+CRASH_BATCH = 32768  # crash-only scenarios: at most this many runs' state held at once (the window of _CrashLoop)
 TAIL = 16  # fewer unfinished runs than this: numpy's per-call overhead loses to the engine
 
 

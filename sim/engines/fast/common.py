@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.model.buffers import BlockPool
 from sim.model.failures import identity
 from sim.model.rng import Source, replication_keys, uniforms
 from sim.model.scenario import RetryPolicy, Scenario
@@ -88,9 +87,6 @@ class _Chunk:
             getattr(getattr(c, "retry", None), "jitter", "none") != "none" for c in scenario.strategies.values())
         self.jitter = _Draws(seed, Source.JITTER, runs, identity) if needs_jitter else None
         self.per_attempt_draws = any(self.random_duration) or self.rate_u is not None
-
-
-_POOL = BlockPool(32 << 20)  # the crash loop's working memory, kept between calls (at most 32 MB a block)
 
 
 def _policy_arrays(policies: list[RetryPolicy]) -> tuple[np.ndarray, ...]:
