@@ -38,3 +38,23 @@ def test_pure_function_of_run_and_index():
     part = uniform_matrix(replication_keys(7, Source.RATE_LIMIT, np.arange(50, 60)), 10, offset=10)
     np.testing.assert_array_equal(whole[50:60, 10:20], part)
     assert uniforms(keys[:1], np.array([3]))[0] == whole[0, 3]
+
+
+def test_one_uniform_and_the_compiled_draws_equal_the_arrays():
+    """``uniform_of`` (one key, one index hash: numpy scalars) and the crash sweep's compiled
+    uniforms (``_crash_uniforms``, numba) give the array functions' numbers, bit for bit, beyond
+    the first draws' index table too."""
+    from sim.engines.fast.crash_loop import _compiled
+    from sim.model.rng import hashed_uniforms, index_hashes, uniform_of
+
+    keys = replication_keys(11, Source.CRASH, np.arange(300))
+    j = np.random.default_rng(0).integers(0, 5000, keys.size)
+    k = 7
+    table = index_hashes(np.arange(6000))
+    expected = hashed_uniforms(keys[:, None], index_hashes(j[:, None] + np.arange(k)))
+    got = np.empty((keys.size, k))
+    _compiled()[1](keys, j, table, got)
+    np.testing.assert_array_equal(got, expected)
+    with np.errstate(over="ignore"):  # (the products wrap, as meant)
+        assert uniform_of(keys[5], table[j[5] + 2]) == expected[5, 2]
+    assert hashed_uniforms(keys[5], table[j[5] + 2]) == expected[5, 2]

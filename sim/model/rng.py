@@ -42,12 +42,24 @@ class Source(IntEnum):
     PREEMPTION = 11  # spot instances: lives, capacity waits, unavailability (sim.model.spot)
 
 
+def splitmix(z: np.ndarray | np.uint64) -> np.ndarray | np.uint64:
+    """The SplitMix64 finaliser, as one expression: of a ``np.uint64``, of an array (with
+    temporaries), or compiled by numba (``sim.engines.fast.crash_loop``). Products wrap modulo
+    2^64 (numpy warns of it: callers silence it)."""
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)
+
+
+def uniform_of(key: np.uint64, hashed_index: np.uint64) -> float:
+    """One ``hashed_uniforms`` value, from one key and one index hash (compiled by numba too)."""
+    return np.float64(splitmix(key ^ hashed_index) >> _S11) * _INV_2_53  # (< 2^53: converts exactly)
+
+
 def _mix(z: np.ndarray) -> np.ndarray:
-    """The SplitMix64 finaliser; overwrites ``z`` when it is an array (callers pass temporaries)."""
+    """``splitmix``; overwrites ``z`` when it is an array (callers pass temporaries)."""
     if np.ndim(z) == 0:
-        z = (z ^ (z >> _S30)) * _M1
-        z = (z ^ (z >> _S27)) * _M2
-        return z ^ (z >> _S31)
+        return splitmix(z)
     tmp = np.empty_like(z)
     for shift, mult in ((_S30, _M1), (_S27, _M2)):
         np.right_shift(z, shift, out=tmp)
@@ -88,10 +100,11 @@ def index_hashes(index: np.ndarray) -> np.ndarray:
 def hashed_uniforms(keys: np.ndarray, hashed_index: np.ndarray) -> np.ndarray:
     """``uniforms`` from the replication keys and ``index_hashes`` of the indices; broadcasts."""
     keys = np.asarray(keys, dtype=np.uint64)
+    if keys.ndim == 0 and np.ndim(hashed_index) == 0:
+        with np.errstate(over="ignore"):
+            return np.float64(uniform_of(keys[()], np.uint64(hashed_index)))
     with np.errstate(over="ignore"):
         z = _mix(keys ^ hashed_index)
-    if np.ndim(z) == 0:
-        return (z >> _S11).astype(np.float64) * _INV_2_53
     np.right_shift(z, _S11, out=z)
     return np.multiply(z, _INV_2_53)  # (z < 2^53 converts exactly: as astype, then ×)
 

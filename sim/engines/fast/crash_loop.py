@@ -10,7 +10,7 @@ import functools
 import numpy as np
 
 from sim.engines.fast.common import _backoff, _Chunk, _policy_arrays
-from sim.model.rng import hashed_uniforms, index_hashes
+from sim.model.rng import index_hashes, splitmix, uniform_of
 from sim.model.strategies import EVENTS_AT_START, EVENTS_PER_ACTIVITY, Behaviour
 
 # what ``_sweep_runs`` says of a run
@@ -40,11 +40,11 @@ def _sweep_runs(idx, draws, j_base, t, ready, nc, draw_due, ckpt, useful, useful
                 crashes, fails, redone, restarts, j, status, pending, dest, out_float, out_int, out_completed,
                 dur, is_gpu, rate, call, unit_start, units_before, checkpoint_after, mid_unit, waits, max_attempts,
                 lat6, restart_crash, detect_s, max_t, no_wait, keeps_fails, gives_up, multi_step_units,
-                keeps_restarts, records_history):
+                keeps_restarts, records_history, events_at_start, events_per_activity):
     """Runs ``idx`` (indices into the state arrays), each from its state until it completes, gives
     up, meets what only the event loop follows, or needs a crash draw beyond those given: draw
     ``j`` of run ``idx[p]`` is ``draws[p, j - j_base[p]]``. Returns how many need more draws,
-    listed (in order) at the start of ``pending``. Compiled by numba (``_kernel``).
+    listed (in order) at the start of ``pending``. Compiled by numba (``_compiled``).
 
     The rules are ``_Run``'s and the engine's, operation for operation, so every number is the
     same to the bit: a step ends ``duration`` after it starts; a checkpoint commits the unit's work
@@ -186,7 +186,7 @@ def _sweep_runs(idx, draws, j_base, t, ready, nc, draw_due, ckpt, useful, useful
                 u_c, u_cost = 0.0, 0.0
                 out_completed[row] = False
                 if records_history:  # 5 at the start, 6 per recorded unit, 6 more for a failed run
-                    out_int[_HISTORY][row] = EVENTS_AT_START + EVENTS_PER_ACTIVITY * (units + 1)
+                    out_int[_HISTORY][row] = events_at_start + events_per_activity * (units + 1)
                 out_int[_UNIT_ATTEMPTS][row] = units  # (+ each crash: ``derive``)
                 if not multi_step_units:
                     out_int[_ATTEMPTS][row] = ckpt_r  # (+ each crash: ``derive``)
@@ -203,17 +203,31 @@ def _sweep_runs(idx, draws, j_base, t, ready, nc, draw_due, ckpt, useful, useful
     return n_pending
 
 
+def _crash_uniforms(keys, j, index_table, u):
+    """``u[p, q]``: the uniform of draw ``j[p] + q`` of the run with key ``keys[p]``, as
+    ``sim.model.rng.hashed_uniforms`` of its index hash (``index_table``, by index)."""
+    for p in range(u.shape[0]):
+        for q in range(u.shape[1]):
+            u[p, q] = uniform_of(keys[p], index_table[j[p] + q])
+
+
 @functools.cache
-def _kernel():
-    """``_sweep_runs`` compiled by numba, once per process: numba keeps the machine code on disk
-    beside the module (or in the user's cache folder where that is read-only), so a new process
-    loads it (about 0.1 s) rather than compiling it again (about 1.5 s)."""
+def _compiled():
+    """``_sweep_runs`` and ``_crash_uniforms`` compiled by numba, once per process. Numba keeps the
+    sweep's machine code on disk beside the module (or in the user's cache folder where that is
+    read-only), so a new process loads it rather than compiling it again (about 1.5 s); it reads
+    nothing from other modules but its arguments. The uniforms call ``sim.model.rng``'s own
+    functions, whose changes numba's cache would not notice: they are compiled in each process."""
     import numba
+    from numba.extending import register_jitable
 
     try:
-        return numba.njit(cache=True, nogil=True)(_sweep_runs)
+        sweep = numba.njit(cache=True, nogil=True)(_sweep_runs)
     except RuntimeError:  # no cache folder anywhere writable: compiled in each process
-        return numba.njit(nogil=True)(_sweep_runs)
+        sweep = numba.njit(nogil=True)(_sweep_runs)
+    register_jitable(splitmix)
+    register_jitable(uniform_of)
+    return sweep, numba.njit(nogil=True)(_crash_uniforms)
 
 
 class _CrashLoop:
@@ -228,7 +242,7 @@ class _CrashLoop:
     """
 
     WAIT_TABLE = 64  # retry intervals looked up for the first this many failures of a unit
-    DRAW_TABLE = 256  # index hashes of the first this many crash draws of a run, looked up
+    DRAW_TABLE = 256  # index hashes of the first this many crash draws of a run, looked up (more if needed)
     FIRST_DRAWS = 1  # draws given to every run at first (every run that goes on needs one), doubled for the rest
 
     def __init__(self, c: _Chunk, beh: Behaviour, rows: np.ndarray, first_crash: np.ndarray, width: int):
@@ -268,15 +282,13 @@ class _CrashLoop:
         self.step_level = step_level
 
     def _draws(self, keys: np.ndarray, j: np.ndarray, k: int) -> np.ndarray:
-        """Times to failure ``j``, ``j`` + 1, … (``k`` of them) of the runs with ``keys`` (int64),
+        """Times to failure ``j``, ``j`` + 1, … (``k`` of them) of the runs with ``keys`` (uint64),
         as ``_Draws`` on lane 0: a (runs × k) matrix."""
-        lo, hi = int(j.min(initial=0)), int(j.max(initial=0))
-        if lo == hi and hi + k <= self.DRAW_TABLE:  # (every run's next draw the same: one row of the table)
-            hashed = self.index_hash[None, lo:lo + k]
-        else:
-            idx = j[:, None] + np.arange(k)
-            hashed = self.index_hash.take(idx) if hi + k <= self.DRAW_TABLE else index_hashes(idx)
-        u = hashed_uniforms(keys.view(np.uint64)[:, None], hashed)
+        need = int(j.max(initial=0)) + k
+        if need > self.index_hash.size:
+            self.index_hash = index_hashes(np.arange(2 * need))
+        u = np.empty((keys.size, k))
+        _compiled()[1](keys, j, self.index_hash, u)
         return self.ppf(u) if self.ppf_in_place is None else self.ppf_in_place(u)
 
     def run(self, out: dict[str, np.ndarray]) -> np.ndarray:
@@ -288,7 +300,7 @@ class _CrashLoop:
         c = self.c
         rows = self.rows[lo:lo + self.width]
         m = rows.size
-        keys = c.crash.keys[rows].view(np.int64)
+        keys = c.crash.keys[rows]
         if self.state is None:  # (one block per dtype, for every window)
             self.state = np.empty((6, self.width)), np.empty((6, self.width), dtype=np.int64), \
                 np.empty((2, self.width), dtype=np.int8)
@@ -303,7 +315,7 @@ class _CrashLoop:
         j.fill(1)
         nc = np.array(self.first_crash[lo:lo + m], dtype=np.float64)
         outputs = (tuple(out[name] for name in _FLOAT_OUT), tuple(out[name] for name in _INT_OUT), out["completed"])
-        kernel = _kernel()
+        kernel = _compiled()[0]
         todo, k = np.arange(m), self.FIRST_DRAWS
         pending = np.empty(m, dtype=np.int64)
         while todo.size:
@@ -313,7 +325,8 @@ class _CrashLoop:
                           c.fixed_duration, c.is_gpu, c.rate_per_s, c.call_cost, self.unit_start, self.units_before,
                           self.checkpoint_after, self.mid_unit, self.waits, self.max_attempts, float(self.lat6),
                           float(c.restart_crash), float(c.detect_s), float(c.max_t), self.no_wait, self.keeps_fails,
-                          self.gives_up, self.multi_step_units, self.keeps_restarts, self.beh.records_history)
+                          self.gives_up, self.multi_step_units, self.keeps_restarts, self.beh.records_history,
+                          EVENTS_AT_START, EVENTS_PER_ACTIVITY)
             todo = pending[:left].copy()
             k = min(2 * k, self.DRAW_TABLE)
         return rows[status == _TO_EVENT_LOOP]

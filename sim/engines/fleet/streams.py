@@ -22,22 +22,17 @@ from sim.model.failures import (
     step_columns,
     streams,
 )
-from sim.model.rng import Source, replication_keys
+from sim.model.rng import Source, replication_keys, splitmix
 from sim.model.scenario import Scenario
 from sim.model.workflow import GRAPH_SOURCES, Graph, GraphDraws
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _SALT = np.uint64(0xD1B54A32D192ED03)
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
 
 
 def _mix(z: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore"):
-        z = (z ^ (z >> _S30)) * _M1
-        z = (z ^ (z >> _S27)) * _M2
-    return z ^ (z >> _S31)
+        return splitmix(z)
 
 
 def member_keys(seed: int, source: Source, run: int, count: int) -> np.ndarray:
