@@ -112,3 +112,15 @@ def _backoff(base, coef, cap, failures, code, u, prev):
         np.minimum(cap, base + u * (upper - base)),
     )
 
+
+def compile_cached(fn):
+    """``fn`` compiled by numba, its machine code kept on disk beside its module (or in the user's
+    cache folder where that is read-only), so that a new process loads it rather than compiling it
+    again. Numba's cache notices changes to ``fn``'s own file only: ``fn`` must read nothing from
+    other modules but its arguments."""
+    import numba
+
+    try:
+        return numba.njit(cache=True, nogil=True)(fn)
+    except RuntimeError:  # no cache folder anywhere writable: compiled in each process
+        return numba.njit(nogil=True)(fn)

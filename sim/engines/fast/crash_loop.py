@@ -9,7 +9,7 @@ import functools
 
 import numpy as np
 
-from sim.engines.fast.common import _backoff, _Chunk, _policy_arrays
+from sim.engines.fast.common import _backoff, _Chunk, _policy_arrays, compile_cached
 from sim.model.rng import index_hashes, splitmix, uniform_of
 from sim.model.strategies import EVENTS_AT_START, EVENTS_PER_ACTIVITY, Behaviour
 
@@ -213,21 +213,15 @@ def _crash_uniforms(keys, j, index_table, u):
 
 @functools.cache
 def _compiled():
-    """``_sweep_runs`` and ``_crash_uniforms`` compiled by numba, once per process. Numba keeps the
-    sweep's machine code on disk beside the module (or in the user's cache folder where that is
-    read-only), so a new process loads it rather than compiling it again (about 1.5 s); it reads
-    nothing from other modules but its arguments. The uniforms call ``sim.model.rng``'s own
-    functions, whose changes numba's cache would not notice: they are compiled in each process."""
+    """``_sweep_runs`` and ``_crash_uniforms`` compiled by numba, once per process: the sweep kept on
+    disk (``compile_cached``: compiling it takes about 1.5 s); the uniforms call ``sim.model.rng``'s
+    own functions, whose changes numba's cache would not notice: they are compiled in each process."""
     import numba
     from numba.extending import register_jitable
 
-    try:
-        sweep = numba.njit(cache=True, nogil=True)(_sweep_runs)
-    except RuntimeError:  # no cache folder anywhere writable: compiled in each process
-        sweep = numba.njit(nogil=True)(_sweep_runs)
     register_jitable(splitmix)
     register_jitable(uniform_of)
-    return sweep, numba.njit(nogil=True)(_crash_uniforms)
+    return compile_cached(_sweep_runs), numba.njit(nogil=True)(_crash_uniforms)
 
 
 class _CrashLoop:

@@ -35,9 +35,11 @@ engine's. ``why_not`` names what the executor does not follow at all (heartbeats
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
-from sim.engines.fast.common import _JITTER_CODES, _LANE, INF, _backoff
+from sim.engines.fast.common import _JITTER_CODES, _LANE, INF, _backoff, compile_cached
 from sim.model.chain import RUN_FIELDS
 from sim.model.failures import Worker, build_environments, worker_spec
 from sim.model.rng import Source, hashed_uniforms, index_hashes, replication_keys, uniforms
@@ -61,7 +63,6 @@ REFILL = 0.75  # fewer runs than this share of a batch under way: the next runs 
 TAIL = 4  # fewer unfinished runs than this: handed to the engine's run logic (from their start)
 COMPACT = 0.5  # drop finished runs from the arrays once fewer than this share is still running
 _NARROW = 16  # row reductions over at most this many columns: one elementwise call per column
-_FEW = 4  # _first_few: at most this many places free in every row: picked one by one (else a running count)
 
 IDLE, PENDING, INFLIGHT, DONE = 0, 1, 2, 3
 
@@ -916,31 +917,25 @@ def _pairs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _first_few(mask: np.ndarray, free: np.ndarray) -> None:
     """Keep, in each row of ``mask``, only its first ``free`` True entries (in place): the units
-    that start, in column order, within a limit with ``free`` places left."""
-    counts = (_row_reduce(np.add, mask.view(np.uint8)) if mask.shape[1] <= _NARROW  # (at most 16: no overflow)
-              else mask.view(np.uint8).sum(axis=1, dtype=np.int32))
-    over = np.flatnonzero(counts > free)  # (the others keep every entry)
-    if over.size == 0:
-        return
-    f = free[over]
-    sub = mask[over]
-    many = f > _FEW  # (rows with many places free: a running count)
-    counted = sub[many] & (np.cumsum(sub[many], axis=1, dtype=np.int32) <= f[many, None]) if many.any() else None
-    # the others (the usual case: a place or two freed since the last start): the first True entry
-    # of each row, then the next, ... (a boolean argmax stops at the first True; a row here has
-    # more True entries than places, so it never runs out)
-    kept = np.zeros_like(sub)
-    every = np.arange(over.size)
-    most = min(int(f.max()), _FEW)
-    for j in range(most):
-        first = np.argmax(sub, axis=1)
-        picks = f > j
-        kept[every[picks], first[picks]] = True
-        if j + 1 < most:
-            sub[every, first] = False
-    if counted is not None:
-        kept[many] = counted
-    mask[over] = kept
+    that start, in column order, within a limit with ``free`` places left (none if ``free`` ≤ 0).
+    A compiled loop (``_first_few_rows``): in numpy it was a count per row, then a pick per place."""
+    _first_few_compiled()(mask, free)
+
+
+def _first_few_rows(mask, free):
+    for r in range(mask.shape[0]):
+        left = free[r]
+        for c in range(mask.shape[1]):
+            if mask[r, c]:
+                if left > 0:
+                    left -= 1
+                else:
+                    mask[r, c] = False
+
+
+@functools.cache
+def _first_few_compiled():
+    return compile_cached(_first_few_rows)
 
 
 def _seq_sum(acc: np.ndarray, values: np.ndarray) -> np.ndarray:
