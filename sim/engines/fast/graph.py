@@ -362,15 +362,10 @@ class _Batch:
     def next_event(self, act: np.ndarray) -> np.ndarray:
         """Move each active run to its next event (``WorkflowRun._next_event_time``); the runs
         that reach the horizon are handed to the engine."""
-        t = np.minimum(np.minimum(self.next_crash, self.next_deploy), self.drain_end)
-        t = np.minimum(t, _row_reduce(np.minimum, self.end))
-        t_due = _row_reduce(np.minimum, self.due)
-        wake = np.where((t_due > self.now) | (self.now < self.ready), np.maximum(t_due, self.ready), INF)
-        t = np.where(~self.draining & (t_due < INF), np.minimum(t, wake), t)
-        horizon = act & (t >= self.g.max_time_s)
-        self.handed |= horizon
-        act = act & ~horizon
-        self.now = np.where(act, t, self.now)
+        act = act.copy()
+        self.now = self.now.copy()
+        _next_events_compiled()(self.end, self.due, self.next_crash, self.next_deploy, self.drain_end, self.ready,
+                                self.draining, self.g.max_time_s, act, self.handed, self.now)
         return act
 
     def process(self, act: np.ndarray) -> None:
@@ -936,6 +931,34 @@ def _first_few_rows(mask, free):
 @functools.cache
 def _first_few_compiled():
     return compile_cached(_first_few_rows)
+
+
+def _next_events(end, due, next_crash, next_deploy, drain_end, ready, draining, max_t, act, handed, now):
+    """``_Batch.next_event`` per row, in place: each active run's next event (the worker's next
+    crash or deployment, the drain's end, an attempt's end, a unit becoming due or the worker
+    ready for it) becomes its clock, unless it lies at the horizon or beyond: then the run is
+    handed to the engine (``act`` False, ``handed`` True)."""
+    for r in range(end.shape[0]):
+        if not act[r]:
+            continue
+        t = min(min(next_crash[r], next_deploy[r]), drain_end[r])
+        for c in range(end.shape[1]):
+            t = min(t, end[r, c])
+        t_due = np.inf
+        for c in range(due.shape[1]):
+            t_due = min(t_due, due[r, c])
+        if not draining[r] and t_due < np.inf and (t_due > now[r] or now[r] < ready[r]):
+            t = min(t, max(t_due, ready[r]))
+        if t >= max_t:
+            handed[r] = True
+            act[r] = False
+        else:
+            now[r] = t
+
+
+@functools.cache
+def _next_events_compiled():
+    return compile_cached(_next_events)
 
 
 def _seq_sum(acc: np.ndarray, values: np.ndarray) -> np.ndarray:
