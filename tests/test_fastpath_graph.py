@@ -232,24 +232,46 @@ def test_zero_and_offset_runs_on_a_graph():
             np.testing.assert_array_equal(expected[col].to_numpy(), part[col].to_numpy(), err_msg=col)
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.integers(1, 12), st.integers(1, 20), st.data())
-def test_first_few_keeps_the_first_free_entries_of_each_row(rows, cols, data):
-    """``_first_few`` (one by one for a few free places, a running count for many) against a plain
-    loop, on strided views as the executor passes them."""
-    bits = data.draw(st.lists(st.booleans(), min_size=rows * cols, max_size=rows * cols))
-    free = np.array(data.draw(st.lists(st.integers(0, cols + 1), min_size=rows, max_size=rows)))
-    wide = np.zeros((rows, cols + 3), dtype=bool)
-    wide[:, 1:cols + 1] = np.array(bits).reshape(rows, cols)
-    expected = wide.copy()
-    for r in range(rows):
-        kept = 0
-        for c in range(1, cols + 1):
-            if expected[r, c]:
-                kept += 1
-                expected[r, c] = kept <= free[r]
-    fast_graph._first_few(wide[:, 1:cols + 1], free)
-    np.testing.assert_array_equal(wide, expected)
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 8), st.lists(st.integers(1, 5), min_size=1, max_size=4), st.integers(0, 4), st.data())
+def test_units_that_start_are_the_first_due_within_each_limit(rows, widths, slots, data):
+    """``_runnable`` (a compiled loop) against the limits applied one after the other over masks:
+    in each eligible run the due units, then each step's first free places (its limit less its
+    attempts under way), then the worker's first free slots among the units that take one."""
+    n, width = len(widths), sum(widths)
+    col_step = np.repeat(np.arange(n), widths)
+
+    def draw(elements, size):
+        return np.array(data.draw(st.lists(elements, min_size=size, max_size=size)))
+
+    due = draw(st.sampled_from([0.5, 1.0, 2.0, np.inf]), rows * width).reshape(rows, width)
+    now = draw(st.sampled_from([0.5, 1.0]), rows)
+    ready = draw(st.sampled_from([0.0, 1.0]), rows)
+    act, draining = draw(st.booleans(), rows), draw(st.booleans(), rows)
+    running = draw(st.integers(0, 3), rows * n).reshape(rows, n).astype(np.int64)
+    busy = draw(st.integers(0, 4), rows).astype(np.int64)
+    step_limit = draw(st.integers(0, 3), n).astype(np.int64)
+    takes_slot = draw(st.booleans(), width)
+
+    def first(mask, free):  # keep the first ``free`` True entries of each row
+        out = mask.copy()
+        for r in range(out.shape[0]):
+            out[r] &= np.cumsum(out[r]) <= free[r]
+        return out
+
+    ok = (due <= now[:, None]) & (act & ~draining & (now >= ready))[:, None]
+    for i in range(n):
+        if step_limit[i]:
+            cols = col_step == i
+            ok[:, cols] = first(ok[:, cols], step_limit[i] - running[:, i])
+    if slots:
+        ok[:, takes_slot] = first(ok[:, takes_slot], slots - busy)
+    r, c = np.empty(rows * width, dtype=np.int64), np.empty(rows * width, dtype=np.int64)
+    k = fast_graph._runnable_compiled()(due, now, act, draining, ready, running, busy, col_step, step_limit,
+                                        takes_slot, slots, r, c)
+    want_r, want_c = np.nonzero(ok)
+    np.testing.assert_array_equal(r[:k], want_r)
+    np.testing.assert_array_equal(c[:k], want_c)
 
 
 @given(st.lists(st.integers(0, 6), max_size=30).map(sorted), st.integers(1, 5))

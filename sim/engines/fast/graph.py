@@ -62,7 +62,6 @@ BATCH_UNITS = 1 << 20  # ... and at most about this many (run, unit) cells: a ba
 REFILL = 0.75  # fewer runs than this share of a batch under way: the next runs are admitted
 TAIL = 4  # fewer unfinished runs than this: handed to the engine's run logic (from their start)
 COMPACT = 0.5  # drop finished runs from the arrays once fewer than this share is still running
-_NARROW = 16  # row reductions over at most this many columns: one elementwise call per column
 
 IDLE, PENDING, INFLIGHT, DONE = 0, 1, 2, 3
 
@@ -141,7 +140,9 @@ class _Batch:
         self.rollback_policy = _Policies([retry_policy(beh, g.retry[i], False) for i in range(n)])
         self.jitter = any(p.jitter != "none" for p in (*self.policy.distinct, *self.rollback_policy.distinct))
         self.takes_slot = ~np.asarray(g.is_wait, dtype=bool)[lay.step]  # (a wait takes no worker slot)
-        self.slot_cols = np.flatnonzero(self.takes_slot)
+        # each step's limit on attempts under way (0: none; a wait takes no place)
+        self.step_limit = np.array([m if m and not w else 0 for m, w in zip(g.max_concurrency, g.is_wait, strict=True)],
+                                   dtype=np.int64)
         self.act_of_step = np.asarray(acts.of)
         self.per_unit_step = np.asarray(acts.per_unit)[self.act_of_step]
         self.is_gpu = np.asarray(g.is_gpu, dtype=bool)
@@ -297,27 +298,13 @@ class _Batch:
     def start_runnable(self, act: np.ndarray) -> None:
         """Start the units that are due, within the limits (``WorkflowRun._start_runnable``)."""
         g, lay = self.g, self.lay
-        due = self.due <= self.now[:, None]  # (a unit is due only while pending)
-        rows = np.flatnonzero(act & ~self.draining & (self.now >= self.ready) & _row_reduce(np.logical_or, due))
-        if rows.size == 0:
+        size, width = self.due.shape
+        r, c = np.empty(size * width, dtype=np.int64), np.empty(size * width, dtype=np.int64)
+        k = _runnable_compiled()(self.due, self.now, act, self.draining, self.ready, self.running, self.busy, lay.step,
+                                 self.step_limit, self.takes_slot, int(g.slots or 0), r, c)
+        if k == 0:
             return
-        cand = due[rows]
-        ok = cand.copy()
-        for i in range(g.n):
-            if g.max_concurrency[i] and not g.is_wait[i]:
-                cols = lay.cols[i]
-                _first_few(ok[:, cols], g.max_concurrency[i] - self.running[rows, i])
-        if g.slots:
-            if self.slot_cols.size == ok.shape[1]:  # (no waits: every unit takes a slot)
-                _first_few(ok, g.slots - self.busy[rows])
-            else:
-                taking = ok[:, self.slot_cols]
-                _first_few(taking, g.slots - self.busy[rows])
-                ok[:, self.slot_cols] = taking
-        sub, c = _pairs(ok)
-        if sub.size == 0:
-            return
-        r = rows[sub]
+        r, c = r[:k], c[:k]
         cell, flat = self._cells(r, c), self._flat
         k = flat(self.calls).take(cell)
         flat(self.calls)[cell] = k + 1
@@ -891,46 +878,49 @@ def _distinct(sorted_rows: np.ndarray, counts: bool = False, index: bool = False
     return tuple(out) if len(out) > 1 else out[0]
 
 
-def _row_reduce(ufunc: np.ufunc, x: np.ndarray) -> np.ndarray:
-    """``ufunc.reduce(x, axis=1)`` for an exact reduction (minimum, logical or, a count in bytes),
-    column by column where the rows are short: a reduction along short rows pays numpy's per-row
-    overhead, a call per column is one pass over every row (several times faster at a dozen
-    columns)."""
-    if x.shape[1] > _NARROW:
-        return ufunc.reduce(x, axis=1)
-    out = x[:, 0].copy()
-    for j in range(1, x.shape[1]):
-        ufunc(out, x[:, j], out=out)
-    return out
-
-
 def _pairs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The (row, column) pairs of a 2-D mask's True entries, in row-major order: ``np.nonzero``'s
     result, from the flattened mask (several times faster than ``np.nonzero`` on 2-D arrays)."""
     return np.divmod(np.flatnonzero(mask), mask.shape[1])
 
 
-def _first_few(mask: np.ndarray, free: np.ndarray) -> None:
-    """Keep, in each row of ``mask``, only its first ``free`` True entries (in place): the units
-    that start, in column order, within a limit with ``free`` places left (none if ``free`` ≤ 0).
-    A compiled loop (``_first_few_rows``): in numpy it was a count per row, then a pick per place."""
-    _first_few_compiled()(mask, free)
-
-
-def _first_few_rows(mask, free):
-    for r in range(mask.shape[0]):
-        left = free[r]
-        for c in range(mask.shape[1]):
-            if mask[r, c]:
-                if left > 0:
-                    left -= 1
-                else:
-                    mask[r, c] = False
+def _runnable(due, now, act, draining, ready, running, busy, col_step, step_limit, takes_slot, slots, out_r, out_c):
+    """The units that start now (``WorkflowRun._start_runnable``), as (row, column) pairs in
+    row-major order into ``out_r``, ``out_c``; returns how many. In a run that is active, not
+    draining and whose worker is ready: the units due by now, in column order, each within its
+    step's limit on attempts under way (``step_limit``; 0: none), then within the worker's free
+    slots (``slots``; 0: no limit) if it takes one. A unit that the slots turn away still took its
+    place under the step's limit, as the limits are applied one after the other."""
+    n_steps = running.shape[1]
+    free = np.empty(n_steps, dtype=np.int64)
+    k = 0
+    for r in range(due.shape[0]):
+        if not act[r] or draining[r] or not now[r] >= ready[r]:
+            continue
+        for i in range(n_steps):
+            free[i] = step_limit[i] - running[r, i]
+        slot_free = slots - busy[r]
+        for c in range(due.shape[1]):
+            if not due[r, c] <= now[r]:
+                continue
+            i = col_step[c]
+            if step_limit[i] > 0:
+                if free[i] <= 0:
+                    continue
+                free[i] -= 1
+            if slots > 0 and takes_slot[c]:
+                if slot_free <= 0:
+                    continue
+                slot_free -= 1
+            out_r[k] = r
+            out_c[k] = c
+            k += 1
+    return k
 
 
 @functools.cache
-def _first_few_compiled():
-    return compile_cached(_first_few_rows)
+def _runnable_compiled():
+    return compile_cached(_runnable)
 
 
 def _next_events(end, due, next_crash, next_deploy, drain_end, ready, draining, max_t, act, handed, now):
