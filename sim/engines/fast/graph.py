@@ -364,10 +364,11 @@ class _Batch:
         now = self.now
         self.rolled_any = False
         flat = self._flat
-        cell_all = np.flatnonzero(self.end <= now[:, None])  # (``_pairs``, keeping the flat indices)
-        r_all, c_all = np.divmod(cell_all, lay.width)
-        keep = act[r_all]
-        r_all, c_all, cell_all = r_all[keep], c_all[keep], cell_all[keep]
+        size, width = self.end.shape
+        r_all, c_all = np.empty(size * width, dtype=np.int64), np.empty(size * width, dtype=np.int64)
+        k = _ending_compiled()(self.end, now, act, r_all, c_all)
+        r_all, c_all = r_all[:k], c_all[:k]
+        cell_all = self._cells(r_all, c_all)
         step_all = lay.step[c_all]
         for i in range(g.n):
             m = np.flatnonzero(step_all == i)
@@ -921,6 +922,25 @@ def _runnable(due, now, act, draining, ready, running, busy, col_step, step_limi
 @functools.cache
 def _runnable_compiled():
     return compile_cached(_runnable)
+
+
+def _ending(end, now, act, out_r, out_c):
+    """The attempts of active runs that end by now, as (row, column) pairs in row-major order into
+    ``out_r``, ``out_c``; returns how many."""
+    k = 0
+    for r in range(end.shape[0]):
+        if act[r]:
+            for c in range(end.shape[1]):
+                if end[r, c] <= now[r]:
+                    out_r[k] = r
+                    out_c[k] = c
+                    k += 1
+    return k
+
+
+@functools.cache
+def _ending_compiled():
+    return compile_cached(_ending)
 
 
 def _next_events(end, due, next_crash, next_deploy, drain_end, ready, draining, max_t, act, handed, now):
