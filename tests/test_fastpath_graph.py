@@ -266,8 +266,10 @@ def test_units_that_start_are_the_first_due_within_each_limit(rows, widths, slot
             ok[:, cols] = first(ok[:, cols], step_limit[i] - running[:, i])
     if slots:
         ok[:, takes_slot] = first(ok[:, takes_slot], slots - busy)
+    from sim.engines.fast.common import compile_cached
+
     r, c = np.empty(rows * width, dtype=np.int64), np.empty(rows * width, dtype=np.int64)
-    k = fast_graph._runnable_compiled()(due, now, act, draining, ready, running, busy, col_step, step_limit,
+    k = compile_cached(fast_graph._runnable)(due, now, act, draining, ready, running, busy, col_step, step_limit,
                                         takes_slot, slots, r, c)
     want_r, want_c = np.nonzero(ok)
     np.testing.assert_array_equal(r[:k], want_r)

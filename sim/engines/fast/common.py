@@ -3,6 +3,8 @@ constants over arrays, and the back-off rule over arrays (``sim.model.strategies
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from sim.model.failures import identity
@@ -113,8 +115,9 @@ def _backoff(base, coef, cap, failures, code, u, prev):
     )
 
 
+@functools.cache
 def compile_cached(fn):
-    """``fn`` compiled by numba, its machine code kept on disk beside its module (or in the user's
+    """``fn`` compiled by numba (once per process), its machine code kept on disk beside its module (or in the user's
     cache folder where that is read-only), so that a new process loads it rather than compiling it
     again. Numba's cache notices changes to ``fn``'s own file only: ``fn`` must read nothing from
     other modules but its arguments."""

@@ -229,10 +229,10 @@ class _CrashLoop:
     crashes by ``_sweep_runs``.
 
     Under crashes alone, once a run is dispatched its timeline is fixed until the next crash, so
-    a per-run loop needs only the run's crash draws. Those are computed here, with numpy, by the
-    very functions every engine uses (``sim.model.rng``, the distribution's ppf): a few draws for
-    every run, then more for the runs that need them, until every run is finished. Runs are
-    taken ``width`` at a time, so memory does not grow with the number of runs.
+    a per-run loop needs only the run's crash draws. Those are computed here as every engine
+    computes them (``sim.model.rng``'s hash, compiled too; the distribution's ppf, in numpy): one
+    draw for every run, then 2, 4, 8… more for the runs that need them, until every run is
+    finished. Runs are taken ``width`` at a time, so memory does not grow with the number of runs.
     """
 
     WAIT_TABLE = 64  # retry intervals looked up for the first this many failures of a unit
@@ -253,7 +253,6 @@ class _CrashLoop:
         self.checkpoint_after = np.array([beh.is_checkpoint(i, n) for i in range(n)])
         starts = [0] + [i + 1 for i in range(n - 1) if self.checkpoint_after[i]]
         self.multi_step_units = len(starts) < n
-        self.one_unit = len(starts) == 1 and self.multi_step_units  # the whole pipeline one unit of several steps
         self.unit_start = np.array([max(a for a in starts if a <= i) for i in range(n)] + [n], dtype=np.int64)
         self.units_before = np.array([sum(a <= i for a in starts) - 1 for i in range(n)] + [len(starts)], dtype=np.int64)
         self.mid_unit = np.array([i not in starts for i in range(n)] + [False])

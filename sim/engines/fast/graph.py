@@ -35,8 +35,6 @@ engine's. ``why_not`` names what the executor does not follow at all (heartbeats
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 from sim.engines.fast.common import _JITTER_CODES, _LANE, INF, _backoff, compile_cached
@@ -300,7 +298,7 @@ class _Batch:
         g, lay = self.g, self.lay
         size, width = self.due.shape
         r, c = np.empty(size * width, dtype=np.int64), np.empty(size * width, dtype=np.int64)
-        k = _runnable_compiled()(self.due, self.now, act, self.draining, self.ready, self.running, self.busy, lay.step,
+        k = compile_cached(_runnable)(self.due, self.now, act, self.draining, self.ready, self.running, self.busy, lay.step,
                                  self.step_limit, self.takes_slot, int(g.slots or 0), r, c)
         if k == 0:
             return
@@ -351,7 +349,7 @@ class _Batch:
         that reach the horizon are handed to the engine."""
         act = act.copy()
         self.now = self.now.copy()
-        _next_events_compiled()(self.end, self.due, self.next_crash, self.next_deploy, self.drain_end, self.ready,
+        compile_cached(_next_events)(self.end, self.due, self.next_crash, self.next_deploy, self.drain_end, self.ready,
                                 self.draining, self.g.max_time_s, act, self.handed, self.now)
         return act
 
@@ -366,7 +364,7 @@ class _Batch:
         flat = self._flat
         size, width = self.end.shape
         r_all, c_all = np.empty(size * width, dtype=np.int64), np.empty(size * width, dtype=np.int64)
-        k = _ending_compiled()(self.end, now, act, r_all, c_all)
+        k = compile_cached(_ending)(self.end, now, act, r_all, c_all)
         r_all, c_all = r_all[:k], c_all[:k]
         cell_all = self._cells(r_all, c_all)
         step_all = lay.step[c_all]
@@ -919,11 +917,6 @@ def _runnable(due, now, act, draining, ready, running, busy, col_step, step_limi
     return k
 
 
-@functools.cache
-def _runnable_compiled():
-    return compile_cached(_runnable)
-
-
 def _ending(end, now, act, out_r, out_c):
     """The attempts of active runs that end by now, as (row, column) pairs in row-major order into
     ``out_r``, ``out_c``; returns how many."""
@@ -936,11 +929,6 @@ def _ending(end, now, act, out_r, out_c):
                     out_c[k] = c
                     k += 1
     return k
-
-
-@functools.cache
-def _ending_compiled():
-    return compile_cached(_ending)
 
 
 def _next_events(end, due, next_crash, next_deploy, drain_end, ready, draining, max_t, act, handed, now):
@@ -964,11 +952,6 @@ def _next_events(end, due, next_crash, next_deploy, drain_end, ready, draining, 
             act[r] = False
         else:
             now[r] = t
-
-
-@functools.cache
-def _next_events_compiled():
-    return compile_cached(_next_events)
 
 
 def _seq_sum(acc: np.ndarray, values: np.ndarray) -> np.ndarray:
