@@ -102,7 +102,7 @@ def hashed_uniforms(keys: np.ndarray, hashed_index: np.ndarray) -> np.ndarray:
     keys = np.asarray(keys, dtype=np.uint64)
     if keys.ndim == 0 and np.ndim(hashed_index) == 0:
         with np.errstate(over="ignore"):
-            return np.float64(uniform_of(keys[()], np.uint64(hashed_index)))
+            return uniform_of(keys[()], np.uint64(hashed_index))
     with np.errstate(over="ignore"):
         z = _mix(keys ^ hashed_index)
     np.right_shift(z, _S11, out=z)

@@ -117,9 +117,9 @@ def _backoff(base, coef, cap, failures, code, u, prev):
 
 @functools.cache
 def compile_cached(fn):
-    """``fn`` compiled by numba (once per process), its machine code kept on disk beside its module (or in the user's
-    cache folder where that is read-only), so that a new process loads it rather than compiling it
-    again. Numba's cache notices changes to ``fn``'s own file only: ``fn`` must read nothing from
+    """``fn`` compiled by numba (once per process), its machine code kept on disk beside its module
+    (or in the user's cache folder where that is read-only), so that a new process loads it rather
+    than compiling it again. Numba's cache notices changes to ``fn``'s own file only: ``fn`` must read nothing from
     other modules but its arguments."""
     import numba
 

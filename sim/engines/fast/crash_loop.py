@@ -36,14 +36,14 @@ def _temporal_recovery(c: _Chunk, beh: Behaviour) -> bool:
     return beh.records_history and (c.sticky_s > 0.0 or (c.task_timeout_s > 0.0 and beh.persist_latency_s > 0.0))
 
 
-def _sweep_runs(idx, draws, j_base, t, ready, nc, draw_due, ckpt, useful, useful_cost, waste, waste_cost,
+def _sweep_runs(idx, draws, t, ready, nc, draw_due, ckpt, useful, useful_cost, waste, waste_cost,
                 crashes, fails, redone, restarts, j, status, pending, dest, out_float, out_int, out_completed,
                 dur, is_gpu, rate, call, unit_start, units_before, checkpoint_after, mid_unit, waits, max_attempts,
                 lat6, restart_crash, detect_s, max_t, no_wait, keeps_fails, gives_up, multi_step_units,
                 keeps_restarts, records_history, events_at_start, events_per_activity):
     """Runs ``idx`` (indices into the state arrays), each from its state until it completes, gives
     up, meets what only the event loop follows, or needs a crash draw beyond those given: draw
-    ``j`` of run ``idx[p]`` is ``draws[p, j - j_base[p]]``. Returns how many need more draws,
+    ``j`` of run ``r = idx[p]`` is ``draws[p, j - j[r]]``, ``j[r]`` as on entry. Returns how many need more draws,
     listed (in order) at the start of ``pending``. Compiled by numba (``_compiled``).
 
     The rules are ``_Run``'s and the engine's, operation for operation, so every number is the
@@ -69,10 +69,11 @@ def _sweep_runs(idx, draws, j_base, t, ready, nc, draw_due, ckpt, useful, useful
         t_r, ready_r, nc_r, due_r, ckpt_r = t[r], ready[r], nc[r], draw_due[r], ckpt[r]
         u_c, u_cost, waste_r, waste_cost_r = useful[r], useful_cost[r], waste[r], waste_cost[r]
         crashes_r, fails_r, redone_r, restarts_r, j_r = crashes[r], fails[r], redone[r], restarts[r], j[r]
-        left = k_draws + j_base[p]  # the first draw not given
+        base = j_r  # the index of the draw in the first column
+        left = base + k_draws  # the first draw not given
         status_r = _MORE_DRAWS
         if due_r:  # the new worker's life, drawn now
-            nc_r = ready_r + draws[p, j_r - j_base[p]]
+            nc_r = ready_r + draws[p, j_r - base]
             j_r += 1
             due_r = False
         while True:
@@ -83,7 +84,7 @@ def _sweep_runs(idx, draws, j_base, t, ready, nc, draw_due, ckpt, useful, useful
                 if j_r >= left:
                     due_r = True
                     break
-                nc_r = ready_r + draws[p, j_r - j_base[p]]
+                nc_r = ready_r + draws[p, j_r - base]
                 j_r += 1
                 s = max(s, ready_r)
             if due_r:
@@ -168,7 +169,7 @@ def _sweep_runs(idx, draws, j_base, t, ready, nc, draw_due, ckpt, useful, useful
             if j_r >= left:
                 due_r = True
                 break
-            nc_r = ready_r + draws[p, j_r - j_base[p]]
+            nc_r = ready_r + draws[p, j_r - base]
             j_r += 1
         status[r] = status_r
         if status_r == _MORE_DRAWS:
@@ -249,7 +250,9 @@ class _CrashLoop:
         self.index_hash = index_hashes(np.arange(self.DRAW_TABLE))
         self.rows, self.first_crash = rows, first_crash
         self.width = max(1, min(width, rows.size))
-        self.state: tuple[np.ndarray, ...] | None = None  # the runs' state (``_window``)
+        # the runs' state in a window (``_window``): one block per dtype, for every window
+        self.state = (np.empty((6, self.width)), np.empty((6, self.width), dtype=np.int64),
+                      np.empty((2, self.width), dtype=np.int8))
         self.checkpoint_after = np.array([beh.is_checkpoint(i, n) for i in range(n)])
         starts = [0] + [i + 1 for i in range(n - 1) if self.checkpoint_after[i]]
         self.multi_step_units = len(starts) < n
@@ -294,9 +297,6 @@ class _CrashLoop:
         rows = self.rows[lo:lo + self.width]
         m = rows.size
         keys = c.crash.keys[rows]
-        if self.state is None:  # (one block per dtype, for every window)
-            self.state = np.empty((6, self.width)), np.empty((6, self.width), dtype=np.int64), \
-                np.empty((2, self.width), dtype=np.int8)
         floats, ints, small = (x[:, :m] for x in self.state)
         floats.fill(0.0)
         ints.fill(0)
@@ -313,7 +313,7 @@ class _CrashLoop:
         pending = np.empty(m, dtype=np.int64)
         while todo.size:
             draws = self._draws(keys[todo], j[todo], k)
-            left = kernel(todo, draws, j[todo], t, ready, nc, draw_due, ckpt, useful, useful_cost, waste, waste_cost,
+            left = kernel(todo, draws, t, ready, nc, draw_due, ckpt, useful, useful_cost, waste, waste_cost,
                           crashes, fails, redone, restarts, j, status, pending, rows, *outputs,
                           c.fixed_duration, c.is_gpu, c.rate_per_s, c.call_cost, self.unit_start, self.units_before,
                           self.checkpoint_after, self.mid_unit, self.waits, self.max_attempts, float(self.lat6),

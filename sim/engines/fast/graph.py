@@ -138,6 +138,7 @@ class _Batch:
         self.rollback_policy = _Policies([retry_policy(beh, g.retry[i], False) for i in range(n)])
         self.jitter = any(p.jitter != "none" for p in (*self.policy.distinct, *self.rollback_policy.distinct))
         self.takes_slot = ~np.asarray(g.is_wait, dtype=bool)[lay.step]  # (a wait takes no worker slot)
+        self._pairs_room: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # (``_pair_buffers``)
         # each step's limit on attempts under way (0: none; a wait takes no place)
         self.step_limit = np.array([m if m and not w else 0 for m, w in zip(g.max_concurrency, g.is_wait, strict=True)],
                                    dtype=np.int64)
@@ -277,6 +278,13 @@ class _Batch:
         or scatter by flat index costs about half one by (row, column) pair."""
         return r * self.lay.width + c
 
+    def _pair_buffers(self, use: str) -> tuple[np.ndarray, np.ndarray]:
+        """Two index arrays with room for every (run, unit) cell, kept between rounds for ``use``."""
+        cells = self.due.size
+        if self._pairs_room.get(use, (np.zeros(0),))[0].size < cells:
+            self._pairs_room[use] = (np.empty(cells, dtype=np.int64), np.empty(cells, dtype=np.int64))
+        return self._pairs_room[use]
+
     @staticmethod
     def _flat(x: np.ndarray) -> np.ndarray:
         """A writable 1-D view of a (runs × units) array (an error, not a copy, if there is none)."""
@@ -296,8 +304,7 @@ class _Batch:
     def start_runnable(self, act: np.ndarray) -> None:
         """Start the units that are due, within the limits (``WorkflowRun._start_runnable``)."""
         g, lay = self.g, self.lay
-        size, width = self.due.shape
-        r, c = np.empty(size * width, dtype=np.int64), np.empty(size * width, dtype=np.int64)
+        r, c = self._pair_buffers("starting")
         k = compile_cached(_runnable)(self.due, self.now, act, self.draining, self.ready, self.running, self.busy, lay.step,
                                  self.step_limit, self.takes_slot, int(g.slots or 0), r, c)
         if k == 0:
@@ -346,9 +353,7 @@ class _Batch:
 
     def next_event(self, act: np.ndarray) -> np.ndarray:
         """Move each active run to its next event (``WorkflowRun._next_event_time``); the runs
-        that reach the horizon are handed to the engine."""
-        act = act.copy()
-        self.now = self.now.copy()
+        that reach the horizon are handed to the engine (``act`` and the clocks changed in place)."""
         compile_cached(_next_events)(self.end, self.due, self.next_crash, self.next_deploy, self.drain_end, self.ready,
                                 self.draining, self.g.max_time_s, act, self.handed, self.now)
         return act
@@ -362,8 +367,7 @@ class _Batch:
         now = self.now
         self.rolled_any = False
         flat = self._flat
-        size, width = self.end.shape
-        r_all, c_all = np.empty(size * width, dtype=np.int64), np.empty(size * width, dtype=np.int64)
+        r_all, c_all = self._pair_buffers("ending")
         k = compile_cached(_ending)(self.end, now, act, r_all, c_all)
         r_all, c_all = r_all[:k], c_all[:k]
         cell_all = self._cells(r_all, c_all)
