@@ -126,8 +126,8 @@ class _Batch:
         acts = self.acts = graph.activities_of(beh)
         n = g.n
         self.next = 0  # the next run of ``runs`` to admit
-        self.size = 0
-        self.fields: list[str] = []  # the per-run arrays (first axis: the runs under way)
+        self.size = 0  # rows of the per-run arrays
+        self.fields: list[str] = []  # the per-run arrays (first axis: the rows; ``live``: rows holding a run)
         # per-step constants
         self.lat = beh.persist_latency_s
         self.records = beh.records_history
@@ -222,20 +222,20 @@ class _Batch:
                 new["next_deploy"] = self._gap(u)
         # (a crash or deployment at the very start: the engine's)
         new["handed"] |= (new["next_crash"] <= 0.0) | (new["next_deploy"] <= 0.0)
-        for name, value in new.items():  # (row-major, as ``_flat`` needs: ``exists`` comes out column-major)
-            new[name] = np.ascontiguousarray(value)
-        first = self.size
-        if not self.fields:
+        if not self.fields:  # the first runs: their arrays are the batch's, one row per run from now on
             self.fields = list(new)
-            for name, value in new.items():
-                setattr(self, name, value)
-        else:
+            for name, value in new.items():  # (row-major, as ``_flat`` needs: ``exists`` comes out column-major)
+                setattr(self, name, np.ascontiguousarray(value))
+            self.size = size
+            self.live = np.ones(size, dtype=bool)
+            admitted = np.arange(size)
+        else:  # the next runs take the rows of runs written out (in place: no arrays copied)
+            admitted = np.flatnonzero(~self.live)[:size]
             for name in self.fields:
-                setattr(self, name, np.concatenate([getattr(self, name), new[name]]))
-        self.size += size
+                getattr(self, name)[admitted] = new[name]
+            self.live[admitted] = True
         # start: the entry steps of the activities that follow nothing
         at = 0.0 + (EVENTS_AT_START * self.lat if self.records else 0.0)
-        admitted = np.arange(first, self.size)
         for a, ext in enumerate(acts.ext_preds):
             if not ext:
                 for i in acts.entry[a]:
@@ -293,9 +293,9 @@ class _Batch:
         return v
 
     def _compact(self, keep: np.ndarray) -> None:
-        """Keep the runs ``keep`` (a mask) only (``take`` by index: several times faster than a mask)."""
+        """Keep the rows ``keep`` (a mask) only (``take`` by index: several times faster than a mask)."""
         idx = np.flatnonzero(keep)
-        for name in self.fields:
+        for name in (*self.fields, "live"):
             setattr(self, name, getattr(self, name).take(idx, axis=0))
         self.size = idx.size
 
@@ -310,25 +310,10 @@ class _Batch:
         if k == 0:
             return
         r, c = r[:k], c[:k]
-        cell, flat = self._cells(r, c), self._flat
-        k = flat(self.calls).take(cell)
-        flat(self.calls)[cell] = k + 1
-        flat(self.k)[cell] = k
+        k = self._pair_buffers("attempt")[0][:r.size]
+        compile_cached(_start_counts)(r, c, lay.step, self.per_unit_step, self.act_of_step, self.takes_slot, self.calls,
+                                      self.k, k, self.open, self.unit_attempts, self.attempts, self.busy, self.running)
         step = lay.step[c]
-        acts = self.acts
-        np.add.at(self.unit_attempts, r[self.per_unit_step[step]], 1)
-        for a in range(len(acts.steps)):
-            if acts.per_unit[a]:
-                continue
-            rows_a = _distinct(r[self.act_of_step[step] == a])
-            self.unit_attempts[rows_a[~self.open[rows_a, a]]] += 1
-            self.open[rows_a, a] = True
-        work = self.takes_slot[c]
-        work_r = r[work]
-        ur, n_r = _distinct(work_r, counts=True)
-        self.attempts[ur] += n_r
-        self.busy[ur] += n_r
-        np.add.at(flat(self.running), work_r * g.n + step[work], 1)
         length = np.empty(r.size)
         lim = np.zeros(r.size, dtype=bool)
         for i in range(g.n):
@@ -343,33 +328,27 @@ class _Batch:
                 lim[m] = li
                 d = np.where(li, g.response_s, d)
             length[m] = d
-        flat(self.lim)[cell] = lim
-        flat(self.work)[cell] = np.where(lim, 0.0, length)
-        now = self.now[r]
-        flat(self.start)[cell] = now
-        flat(self.end)[cell] = now + length
-        flat(self.due)[cell] = INF
-        flat(self.st)[cell] = INFLIGHT
+        compile_cached(_launch)(r, c, length, lim, self.now, self.lim, self.work, self.start, self.end, self.due, self.st,
+                                INFLIGHT)
 
-    def next_event(self, act: np.ndarray) -> np.ndarray:
+    def next_event(self, act: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Move each active run to its next event (``WorkflowRun._next_event_time``); the runs
-        that reach the horizon are handed to the engine (``act`` and the clocks changed in place)."""
-        compile_cached(_next_events)(self.end, self.due, self.next_crash, self.next_deploy, self.drain_end, self.ready,
-                                self.draining, self.g.max_time_s, act, self.handed, self.now)
-        return act
+        that reach the horizon are handed to the engine (``act`` and the clocks changed in place).
+        Returns the attempts that end then, as (row, column) pairs in row-major order."""
+        r, c = self._pair_buffers("ending")
+        k = compile_cached(_next_events)(self.end, self.due, self.next_crash, self.next_deploy, self.drain_end,
+                                         self.ready, self.draining, self.g.max_time_s, act, self.handed, self.now, r, c)
+        return r[:k], c[:k]
 
-    def process(self, act: np.ndarray) -> None:
-        """The attempts of active runs that end now, step by step in (step, instance) order
-        (``WorkflowRun._process``). Each step's ending attempts are (row, column) pairs in row
-        order, columns ascending within a row: the engine's order, which ``np.add.at`` keeps
-        when it accumulates a row's sums."""
+    def process(self, act: np.ndarray, r_all: np.ndarray, c_all: np.ndarray) -> None:
+        """The attempts of active runs that end now (``r_all``, ``c_all``: ``next_event``'s), step
+        by step in (step, instance) order (``WorkflowRun._process``). Each step's ending attempts
+        are (row, column) pairs in row order, columns ascending within a row: the engine's order,
+        which ``np.add.at`` keeps when it accumulates a row's sums."""
         g, lay, acts, beh = self.g, self.lay, self.acts, self.beh
         now = self.now
         self.rolled_any = False
         flat = self._flat
-        r_all, c_all = self._pair_buffers("ending")
-        k = compile_cached(_ending)(self.end, now, act, r_all, c_all)
-        r_all, c_all = r_all[:k], c_all[:k]
         cell_all = self._cells(r_all, c_all)
         step_all = lay.step[c_all]
         for i in range(g.n):
@@ -440,21 +419,13 @@ class _Batch:
     def _complete(self, i: int, a: int, r: np.ndarray, c: np.ndarray, elapsed: np.ndarray,
                   cost: np.ndarray) -> np.ndarray:
         """Attempts (r, c) of step i that completed now: held or recorded. Returns their rows."""
-        cell, flat = self._cells(r, c), self._flat
-        flat(self.st)[cell] = DONE
-        flat(self.end)[cell] = INF
-        flat(self.fails)[cell] = 0
-        flat(self.prev_sleep)[cell] = 0.0
-        ur, nd = _distinct(r, counts=True)
-        self.n_done[ur, i] += nd
-        if self.acts.per_unit[a]:
-            np.add.at(self.useful_c, r, elapsed)
-            np.add.at(self.useful_cost, r, cost)
-            vis = self._record(ur, self.unit_events[i], nd)
-        else:
-            np.add.at(self.pend_c, (r, a), elapsed)
-            np.add.at(self.pend_cost, (r, a), cost)
-            vis = self.now[ur]
+        ur, nd = self._pair_buffers("completed")
+        per_unit = self.acts.per_unit[a]
+        n = compile_cached(_completed)(r, c, i, elapsed, cost, self.st, self.end, self.fails, self.prev_sleep, self.n_done,
+                                       self.useful_c if per_unit else self.pend_c[:, a],
+                                       self.useful_cost if per_unit else self.pend_cost[:, a], DONE, ur, nd)
+        ur, nd = ur[:n], nd[:n]
+        vis = self._record(ur, self.unit_events[i], nd) if per_unit else self.now[ur]
         old = self.visible[ur, i]
         self.visible[ur, i] = np.where(vis > old, vis, old)
         return ur
@@ -825,29 +796,30 @@ class _Batch:
         handed_rows: list[np.ndarray] = []
         total = len(self.runs)
         self.admit(min(batch, total))
-        while self.size or self.next < total:  # (a round may finish and drop every run under way)
-            act = ~self.handed & (self.finish == INF)
+        while True:
+            act = self.live & ~self.handed & (self.finish == INF)
             left = int(np.count_nonzero(act))
-            if left < REFILL * batch and self.next < total:  # admit the next runs
-                self._write(out, ~act, handed_rows)
-                self._compact(act)
-                self.admit(min(batch - self.size, total - self.next))
+            if left < REFILL * batch and self.next < total:  # admit the next runs, in the rows of those over
+                self._write(out, self.live & ~act, handed_rows)
+                self.admit(min(self.size - left, total - self.next))
                 continue
-            if left < TAIL and self.next == total:  # the last few runs: numpy's per-call overhead loses to the engine
+            if left == 0 or left < TAIL:  # (all admitted) the last few runs: numpy's per-call overhead loses to the engine
                 self.handed |= act
                 break
             self.start_runnable(act)
-            act = self.next_event(act)
-            self.process(act)
+            ending = self.next_event(act)
+            self.process(act, *ending)
             self.worker_events(act & (self.finish == INF) & ~self.handed)
-            over = (self.finish != INF) | self.handed
-            if over.sum() >= COMPACT * self.size:
-                self._write(out, over, handed_rows)
-                self._compact(~over)
-        self._write(out, np.ones(self.size, dtype=bool), handed_rows)
+            if self.next == total:  # the tail: rows of runs over are dropped once they are many
+                over = self.live & ((self.finish != INF) | self.handed)
+                if over.sum() >= COMPACT * self.size:
+                    self._write(out, over, handed_rows)
+                    self._compact(self.live)
+        self._write(out, self.live, handed_rows)
         return np.concatenate(handed_rows) if handed_rows else np.zeros(0, dtype=np.int64)
 
     def _write(self, out: dict[str, np.ndarray], over: np.ndarray, handed_rows: list) -> None:
+        """Write out the runs of rows ``over`` (live rows), whose rows are then free."""
         handed = over & self.handed
         handed_rows.append(self.row[handed])
         fin = over & ~self.handed & (self.finish != INF)
@@ -863,6 +835,7 @@ class _Batch:
         }
         for name in RUN_FIELDS:
             out[name][dest] = values[name]
+        self.live &= ~over
 
 
 def _distinct(sorted_rows: np.ndarray, counts: bool = False, index: bool = False):
@@ -921,25 +894,72 @@ def _runnable(due, now, act, draining, ready, running, busy, col_step, step_limi
     return k
 
 
-def _ending(end, now, act, out_r, out_c):
-    """The attempts of active runs that end by now, as (row, column) pairs in row-major order into
-    ``out_r``, ``out_c``; returns how many."""
-    k = 0
-    for r in range(end.shape[0]):
-        if act[r]:
-            for c in range(end.shape[1]):
-                if end[r, c] <= now[r]:
-                    out_r[k] = r
-                    out_c[k] = c
-                    k += 1
-    return k
+def _start_counts(r, c, col_step, per_unit_step, act_of_step, takes_slot, calls, attempt, k_out, open_, unit_attempts,
+                  attempts, busy, running):
+    """The counts of the attempts that start (``_runnable``'s pairs ``r``, ``c``): each unit's
+    attempt number (``calls`` before it, into ``attempt`` and ``k_out``), the run's unit attempts (a
+    single-step activity's every attempt, a multi-step activity's first since it last failed or
+    completed: ``open_``), and, for units that take a worker slot, the run's attempts, busy slots
+    and attempts under way of the step."""
+    for j in range(r.size):
+        row, col = r[j], c[j]
+        k_out[j] = attempt[row, col] = calls[row, col]
+        calls[row, col] += 1
+        i = col_step[col]
+        if per_unit_step[i]:
+            unit_attempts[row] += 1
+        elif not open_[row, act_of_step[i]]:
+            unit_attempts[row] += 1
+            open_[row, act_of_step[i]] = True
+        if takes_slot[col]:
+            attempts[row] += 1
+            busy[row] += 1
+            running[row, i] += 1
 
 
-def _next_events(end, due, next_crash, next_deploy, drain_end, ready, draining, max_t, act, handed, now):
+def _completed(r, c, i, elapsed, cost, st, end, fails, prev_sleep, n_done, compute, money, done, out_rows, out_n):
+    """The attempts (r, c) of step i completed (``_Batch._complete``): their units are done, and
+    their compute and cost added to ``compute`` and ``money`` (per run: the run's useful sums,
+    or what a multi-step activity holds), one after the other in pair order (the engine's). The
+    distinct rows go into ``out_rows`` with their completions in ``out_n``; returns how many."""
+    n = 0
+    for j in range(r.size):
+        row, col = r[j], c[j]
+        st[row, col] = done
+        end[row, col] = np.inf
+        fails[row, col] = 0
+        prev_sleep[row, col] = 0.0
+        n_done[row, i] += 1
+        compute[row] += elapsed[j]
+        money[row] += cost[j]
+        if n and out_rows[n - 1] == row:
+            out_n[n - 1] += 1
+        else:
+            out_rows[n] = row
+            out_n[n] = 1
+            n += 1
+    return n
+
+
+def _launch(r, c, length, limited, now, lim, work, start, end, due, st, inflight):
+    """The attempts (r, c) start now: ``length`` long, a 429 where ``limited`` (no work then)."""
+    for j in range(r.size):
+        row, col = r[j], c[j]
+        lim[row, col] = limited[j]
+        work[row, col] = 0.0 if limited[j] else length[j]
+        start[row, col] = now[row]
+        end[row, col] = now[row] + length[j]
+        due[row, col] = np.inf
+        st[row, col] = inflight
+
+
+def _next_events(end, due, next_crash, next_deploy, drain_end, ready, draining, max_t, act, handed, now, out_r, out_c):
     """``_Batch.next_event`` per row, in place: each active run's next event (the worker's next
     crash or deployment, the drain's end, an attempt's end, a unit becoming due or the worker
     ready for it) becomes its clock, unless it lies at the horizon or beyond: then the run is
-    handed to the engine (``act`` False, ``handed`` True)."""
+    handed to the engine (``act`` False, ``handed`` True). The attempts that end by the new clock
+    go into ``out_r``, ``out_c`` as (row, column) pairs in row-major order; returns how many."""
+    k = 0
     for r in range(end.shape[0]):
         if not act[r]:
             continue
@@ -954,8 +974,14 @@ def _next_events(end, due, next_crash, next_deploy, drain_end, ready, draining, 
         if t >= max_t:
             handed[r] = True
             act[r] = False
-        else:
-            now[r] = t
+            continue
+        now[r] = t
+        for c in range(end.shape[1]):
+            if end[r, c] <= t:
+                out_r[k] = r
+                out_c[k] = c
+                k += 1
+    return k
 
 
 def _seq_sum(acc: np.ndarray, values: np.ndarray) -> np.ndarray:
