@@ -1,5 +1,6 @@
 """What the vectorised executors share: random access to a chunk's draws, the scenario's
-constants over arrays, and the back-off rule over arrays (``sim.model.strategies.backoff_s``)."""
+constants over arrays, the back-off rule over arrays (``sim.model.strategies.backoff_s``), and
+compiling loops with numba."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import functools
 import numpy as np
 
 from sim.model.failures import identity
-from sim.model.rng import Source, replication_keys, uniforms
+from sim.model.rng import Source, replication_keys, splitmix, uniform_of, uniforms
 from sim.model.scenario import RetryPolicy, Scenario
 
 INF = np.inf
@@ -99,14 +100,32 @@ def _policy_arrays(policies: list[RetryPolicy]) -> tuple[np.ndarray, ...]:
 
 def _backoff(base, coef, cap, failures, code, u, prev):
     """sim.model.strategies.backoff_s over arrays."""
+    return _jittered(_interval(base, coef, cap, failures), base, cap, code, u, prev)
+
+
+def _interval(base, coef, cap, failures):
+    """The capped exponential interval before retry number ``failures`` (``backoff_s``)."""
     exponent = (failures - 1).astype(np.float64)
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         flat = (coef == 1.0) | (base == 0.0)
         huge = exponent * np.log(coef) > np.log(np.maximum(cap, 1e-300) / base) + 1
         interval = np.where(flat, base, np.where(huge, cap, np.minimum(base * coef**exponent, cap)))
+    return np.broadcast_to(interval, np.shape(failures)).astype(np.float64)
+
+
+def _jittered(interval, base, cap, code, u, prev):
+    """The back-off from its ``interval`` under jitter ``code`` (``_JITTER_CODES``: one for all,
+    or one per failure) with uniform draws ``u`` and previous sleeps ``prev`` (``backoff_s``)."""
+    if np.ndim(code) == 0:  # one jitter for all
+        if code == 0:
+            return interval
+        if code == 1:
+            return u * interval
+        if code == 2:
+            return 0.5 * interval * (1.0 + u)
+        return np.minimum(cap, base + u * (np.maximum(3.0 * prev, base) - base))
     if not np.any(code):  # no jitter anywhere: the capped exponential interval
-        return np.broadcast_to(interval, np.shape(failures)).astype(np.float64)
-    code = np.broadcast_to(code, np.shape(failures))
+        return interval
     upper = np.maximum(3.0 * prev, base)
     return np.select(
         [code == 0, code == 1, code == 2],
@@ -127,3 +146,23 @@ def compile_cached(fn):
         return numba.njit(cache=True, nogil=True)(fn)
     except RuntimeError:  # no cache folder anywhere writable: compiled in each process
         return numba.njit(nogil=True)(fn)
+
+
+@functools.cache
+def compile_with_rng(fn):
+    """``fn`` compiled by numba, once per process and not kept on disk: ``fn`` calls
+    ``sim.model.rng``'s own ``splitmix`` and ``uniform_of``, whose changes numba's cache would not
+    notice."""
+    import numba
+    from numba.extending import register_jitable
+
+    register_jitable(splitmix)
+    register_jitable(uniform_of)
+    return numba.njit(nogil=True)(fn)
+
+
+def keyed_uniforms(keys, rows, hashed, out):
+    """``out[j]``: the uniform of run ``rows[j]`` (key ``keys[rows[j]]``) for the index hash
+    ``hashed[j]`` (``sim.model.rng.hashed_uniforms``), compiled by ``compile_with_rng``."""
+    for j in range(rows.size):
+        out[j] = uniform_of(keys[rows[j]], hashed[j])

@@ -5,12 +5,16 @@ event over arrays. The runs it cannot finish go back to the chain executor's eve
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
-from sim.engines.fast.common import _backoff, _Chunk, _policy_arrays, compile_cached
-from sim.model.rng import index_hashes, splitmix, uniform_of
+from sim.engines.fast.common import (
+    _backoff,
+    _Chunk,
+    _policy_arrays,
+    compile_cached,
+    compile_with_rng,
+)
+from sim.model.rng import index_hashes, uniform_of
 from sim.model.strategies import EVENTS_AT_START, EVENTS_PER_ACTIVITY, Behaviour
 
 # what ``_sweep_runs`` says of a run
@@ -212,17 +216,10 @@ def _crash_uniforms(keys, j, index_table, u):
             u[p, q] = uniform_of(keys[p], index_table[j[p] + q])
 
 
-@functools.cache
 def _compiled():
-    """``_sweep_runs`` and ``_crash_uniforms`` compiled by numba, once per process: the sweep kept on
-    disk (``compile_cached``: compiling it takes about 1.5 s); the uniforms call ``sim.model.rng``'s
-    own functions, whose changes numba's cache would not notice: they are compiled in each process."""
-    import numba
-    from numba.extending import register_jitable
-
-    register_jitable(splitmix)
-    register_jitable(uniform_of)
-    return compile_cached(_sweep_runs), numba.njit(nogil=True)(_crash_uniforms)
+    """``_sweep_runs``, compiled and kept on disk (``compile_cached``: compiling it takes about
+    1.5 s), and ``_crash_uniforms``, which calls ``sim.model.rng`` (``compile_with_rng``)."""
+    return compile_cached(_sweep_runs), compile_with_rng(_crash_uniforms)
 
 
 class _CrashLoop:

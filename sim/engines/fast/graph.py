@@ -37,10 +37,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.engines.fast.common import _JITTER_CODES, _LANE, INF, _backoff, compile_cached
+from sim.engines.fast.common import (
+    _JITTER_CODES,
+    _LANE,
+    INF,
+    _interval,
+    _jittered,
+    compile_cached,
+    compile_with_rng,
+    keyed_uniforms,
+)
 from sim.model.chain import RUN_FIELDS
 from sim.model.failures import Worker, build_environments, worker_spec
-from sim.model.rng import Source, hashed_uniforms, index_hashes, replication_keys, uniforms
+from sim.model.rng import Source, index_hashes, replication_keys, uniforms
 from sim.model.scenario import Scenario
 from sim.model.strategies import EVENTS_AT_START, EVENTS_PER_ACTIVITY, Behaviour, behaviour
 from sim.model.workflow import (
@@ -106,12 +115,23 @@ class _Policies:
     """The retry policy of each step, as the distinct policies and each step's among them (the
     back-offs of the failures under one policy are computed in one call)."""
 
+    TABLE = 64  # the intervals of the first failures, looked up
+
     def __init__(self, by_step: list):
         self.distinct: list = []
         for p in by_step:
             if p not in self.distinct:
                 self.distinct.append(p)
         self.group = np.array([self.distinct.index(p) for p in by_step], dtype=np.int64)
+        self.tables = [_interval(p.initial_interval_s, p.backoff_coefficient, p.max_interval_s,
+                                 np.arange(1, self.TABLE + 1)) for p in self.distinct]
+
+    def interval(self, p: int, fails: np.ndarray) -> np.ndarray:
+        """The interval before retry number ``fails`` under policy ``p`` (``_interval``)."""
+        if fails.size and fails.max() > self.TABLE:
+            policy = self.distinct[p]
+            return _interval(policy.initial_interval_s, policy.backoff_coefficient, policy.max_interval_s, fails)
+        return self.tables[p].take(fails - 1)
 
 
 class _Batch:
@@ -145,6 +165,9 @@ class _Batch:
         self.act_of_step = np.asarray(acts.of)
         self.per_unit_step = np.asarray(acts.per_unit)[self.act_of_step]
         self.is_gpu = np.asarray(g.is_gpu, dtype=bool)
+        self.is_wait = np.asarray(g.is_wait, dtype=bool)
+        self.act_cols = [np.concatenate([np.arange(lay.cols[i].start, lay.cols[i].stop) for i in steps])
+                         for steps in acts.steps]  # each activity's columns, in (step, instance) order
         self.rate_per_s = np.asarray(g.rate_per_s, dtype=np.float64)
         self.call_cost = np.asarray(g.call_cost, dtype=np.float64)
         # the worker (``sim.model.failures.Worker``): crash and deployment clocks
@@ -271,7 +294,9 @@ class _Batch:
             hashed = lay.lane_hash.take(c * lay.ATTEMPTS + k)
         else:
             hashed = index_hashes(lay.lane[c] + k.astype(np.uint64))
-        return hashed_uniforms(keys[r], hashed)
+        u = np.empty(r.size)
+        compile_with_rng(keyed_uniforms)(keys, r, hashed, u)
+        return u
 
     def _cells(self, r: np.ndarray, c: np.ndarray) -> np.ndarray:
         """Flat indices of the cells (r, c) of the (runs × units) arrays (``_flat``): one gather
@@ -453,36 +478,13 @@ class _Batch:
         completed, re-run it from its entry steps after its back-off (``WorkflowRun._roll_back``):
         the policy of step ``step``, jitter draw ``jidx``, at least the Retry-After of the 429'd unit
         ``col`` (None: a crash or a deployment). The caller counts the retry."""
-        g, lay, acts = self.g, self.lay, self.acts
+        g, acts = self.g, self.acts
         steps = acts.steps[a]
-        now = self.now[rb]
-        for s in steps:  # (steps are sorted: cancellations in (step, instance) order)
-            cols = lay.cols[s]
-            flying = self.st[rb, cols] == INFLIGHT
-            if not flying.any():
-                continue
-            el = now[:, None] - self.start[rb, cols]
-            if g.is_wait[s]:
-                el = np.zeros_like(el)
-                cost = el
-            else:
-                cost = self._lost_cost(s, rb, cols, el)
-                nf = flying.sum(axis=1)
-                self.running[rb, s] -= nf
-                self.busy[rb] -= nf
-            self.waste_c[rb] = _seq_sum(self.waste_c[rb], np.where(flying, el, 0.0))
-            self.waste_cost[rb] = _seq_sum(self.waste_cost[rb], np.where(flying, cost, 0.0))
-        self.waste_c[rb] += self.pend_c[rb, a]
-        self.waste_cost[rb] += self.pend_cost[rb, a]
-        self.pend_c[rb, a] = 0.0
-        self.pend_cost[rb, a] = 0.0
-        for s in steps:
-            cols = lay.cols[s]
-            self.st[rb, cols] = IDLE if g.counts[s].fixed is not None else np.where(self.exists[rb, cols], IDLE, DONE)
-            self.end[rb, cols] = INF
-            self.due[rb, cols] = INF
-            self.n_done[rb, s] = 0
-            self.visible[rb, s] = 0.0
+        compile_cached(_cancel_activity)(rb, self.act_cols[a], self.lay.step, self.now, self.is_wait, self.is_gpu,
+                                         self.rate_per_s, self.call_cost, self.exists, self.st, self.start, self.end,
+                                         self.due, self.lim, self.work, self.running, self.busy, self.n_done,
+                                         self.visible, self.waste_c, self.waste_cost, self.pend_c[:, a],
+                                         self.pend_cost[:, a], IDLE, DONE, INFLIGHT)
         self.left[rb, a] = len(steps)
         self.open[rb, a] = False
         self.a_fails[rb, a] += 1
@@ -516,18 +518,9 @@ class _Batch:
                     m &= ~gives_up
             code = _JITTER_CODES[policy.jitter]
             u = uniforms(self.key_jitter[rows[m]], jidx[m].astype(np.uint64)) if code else 0.0
-            wait[m] = _backoff(policy.initial_interval_s, policy.backoff_coefficient, policy.max_interval_s, fails[m],
-                               code, u, prev[m])
+            wait[m] = _jittered(policies.interval(p, fails[m]), policy.initial_interval_s, policy.max_interval_s, code, u,
+                                prev[m])
         return wait, keep
-
-    def _lost_cost(self, s: int, rows: np.ndarray, cols: slice, el: np.ndarray) -> np.ndarray:
-        """The cost of attempts of step s stopped before they completed (``WorkflowRun._stop``)."""
-        g = self.g
-        if g.is_gpu[s]:
-            return el * g.rate_per_s[s]
-        work = self.work[rows, cols]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(self.lim[rows, cols] | (work <= 0), 0.0, g.call_cost[s] * el / work)
 
     def _retry_pairs(self, r: np.ndarray, c: np.ndarray, notice: np.ndarray, jidx: np.ndarray, limited: bool) -> None:
         """Units (r, c) retried alone after their back-off (``WorkflowRun._retry_unit``): a
@@ -917,6 +910,40 @@ def _start_counts(r, c, col_step, per_unit_step, act_of_step, takes_slot, calls,
             running[row, i] += 1
 
 
+def _cancel_activity(rows, cols, col_step, now, is_wait, is_gpu, rate_per_s, call_cost, exists, st, start, end, due, lim,
+                     work, running, busy, n_done, visible, waste_c, waste_cost, pend_c, pend_cost, idle, done, inflight):
+    """An activity fails in ``rows`` (``_Batch._roll_back``): each of its attempts in flight
+    (columns ``cols``, in (step, instance) order) stops and is wasted, its compute and cost added
+    one after the other (the engine's order: ``WorkflowRun._stop``); then what the activity held is
+    wasted too, and its units are reset (not started, none done)."""
+    for row in rows:
+        for col in cols:
+            i = col_step[col]
+            if st[row, col] == inflight and not is_wait[i]:
+                el = now[row] - start[row, col]
+                if is_gpu[i]:
+                    cost = el * rate_per_s[i]
+                elif lim[row, col] or work[row, col] <= 0:
+                    cost = 0.0
+                else:
+                    cost = call_cost[i] * el / work[row, col]
+                waste_c[row] += el
+                waste_cost[row] += cost
+                running[row, i] -= 1
+                busy[row] -= 1
+        waste_c[row] += pend_c[row]
+        waste_cost[row] += pend_cost[row]
+        pend_c[row] = 0.0
+        pend_cost[row] = 0.0
+        for col in cols:
+            i = col_step[col]
+            st[row, col] = idle if exists[row, col] else done
+            end[row, col] = np.inf
+            due[row, col] = np.inf
+            n_done[row, i] = 0
+            visible[row, i] = 0.0
+
+
 def _completed(r, c, i, elapsed, cost, st, end, fails, prev_sleep, n_done, compute, money, done, out_rows, out_n):
     """The attempts (r, c) of step i completed (``_Batch._complete``): their units are done, and
     their compute and cost added to ``compute`` and ``money`` (per run: the run's useful sums,
@@ -982,15 +1009,6 @@ def _next_events(end, due, next_crash, next_deploy, drain_end, ready, draining, 
                 out_c[k] = c
                 k += 1
     return k
-
-
-def _seq_sum(acc: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """``acc`` plus each row of ``values`` added one after the other, left to right (the engine's
-    order, by a sequential ``np.cumsum``; zeros add nothing, so a row with at most one value is its
-    sum, exactly)."""
-    if values.shape[1] == 1 or (np.count_nonzero(values, axis=1) <= 1).all():
-        return acc + values.sum(axis=1)
-    return np.cumsum(np.concatenate([acc[:, None], values], axis=1), axis=1)[:, -1]
 
 
 def _with_engine(scenario: Scenario, graph: Graph, beh: Behaviour, runs: np.ndarray, seed: int,
