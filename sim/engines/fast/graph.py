@@ -64,8 +64,9 @@ from sim.model.workflow import (
 )
 
 BATCH = 16384  # at most this many runs of one strategy stepped together (32,768: 8-14% slower, docs/performance.md) ...
-BATCH_UNITS = 1 << 20  # ... and at most about this many (run, unit) cells: a batch's state is a dozen
-# (runs × units) arrays, so its memory is bounded (about 60 MB) whatever the number of runs
+BATCH_UNITS = 1 << 19  # ... and at most about this many (run, unit) cells: a batch's state is ten (runs ×
+# units) arrays, so its memory is bounded (about 30 MB) whatever the number of runs (2^20: 5-6% slower on
+# graph_rag_ingestion, docs/performance.md)
 REFILL = 0.75  # fewer runs than this share of a batch under way: the next runs are admitted
 TAIL = 4  # fewer unfinished runs than this: handed to the engine's run logic (from their start)
 COMPACT = 0.5  # drop finished runs from the arrays once fewer than this share is still running
@@ -196,7 +197,7 @@ class _Batch:
             "row": rows, "count": counts, "exists": exists,
             "st": np.where(exists, IDLE, DONE).astype(np.int8),  # (absent instances: done, never counted)
             "due": np.full((size, w), INF), "start": np.zeros((size, w)), "end": np.full((size, w), INF),
-            "calls": np.zeros((size, w), dtype=np.int64), "k": np.zeros((size, w), dtype=np.int64),
+            "calls": np.zeros((size, w), dtype=np.int64),  # attempts started (the current one's index: calls − 1)
             "lim": np.zeros((size, w), dtype=bool),
             "work": np.zeros((size, w)),  # the current attempt's work (0 for a 429)
             "fails": np.zeros((size, w), dtype=np.int64), "prev_sleep": np.zeros((size, w)),
@@ -337,7 +338,7 @@ class _Batch:
         r, c = r[:k], c[:k]
         k = self._pair_buffers("attempt")[0][:r.size]
         compile_cached(_start_counts)(r, c, lay.step, self.per_unit_step, self.act_of_step, self.takes_slot, self.calls,
-                                      self.k, k, self.open, self.unit_attempts, self.attempts, self.busy, self.running)
+                                      k, self.open, self.unit_attempts, self.attempts, self.busy, self.running)
         step = lay.step[c]
         length = np.empty(r.size)
         lim = np.zeros(r.size, dtype=bool)
@@ -493,7 +494,7 @@ class _Batch:
         self.a_prev_sleep[rb, a] = wait
         ra = g.retry_after
         if ra is not None and col is not None:
-            after = ra.ppf(self._draw(Source.RETRY_AFTER, rb, col, self.k[rb, col])) if ra.is_random else ra.mean()
+            after = ra.ppf(self._draw(Source.RETRY_AFTER, rb, col, self.calls[rb, col] - 1)) if ra.is_random else ra.mean()
             wait = np.maximum(wait, after)
         at = notice + wait
         for s in acts.entry[a]:
@@ -536,7 +537,7 @@ class _Batch:
         flat(self.prev_sleep)[cell] = wait
         ra = self.g.retry_after
         if limited and ra is not None:
-            after = ra.ppf(self._draw(Source.RETRY_AFTER, r, c, flat(self.k).take(cell))) if ra.is_random else ra.mean()
+            after = ra.ppf(self._draw(Source.RETRY_AFTER, r, c, flat(self.calls).take(cell) - 1)) if ra.is_random else ra.mean()
             wait = np.maximum(wait, after)
         flat(self.due)[cell] = notice + wait
         flat(self.st)[cell] = PENDING
@@ -887,16 +888,16 @@ def _runnable(due, now, act, draining, ready, running, busy, col_step, step_limi
     return k
 
 
-def _start_counts(r, c, col_step, per_unit_step, act_of_step, takes_slot, calls, attempt, k_out, open_, unit_attempts,
-                  attempts, busy, running):
+def _start_counts(r, c, col_step, per_unit_step, act_of_step, takes_slot, calls, k_out, open_, unit_attempts, attempts,
+                  busy, running):
     """The counts of the attempts that start (``_runnable``'s pairs ``r``, ``c``): each unit's
-    attempt number (``calls`` before it, into ``attempt`` and ``k_out``), the run's unit attempts (a
+    attempt number (``calls`` before it, into ``k_out``), the run's unit attempts (a
     single-step activity's every attempt, a multi-step activity's first since it last failed or
     completed: ``open_``), and, for units that take a worker slot, the run's attempts, busy slots
     and attempts under way of the step."""
     for j in range(r.size):
         row, col = r[j], c[j]
-        k_out[j] = attempt[row, col] = calls[row, col]
+        k_out[j] = calls[row, col]
         calls[row, col] += 1
         i = col_step[col]
         if per_unit_step[i]:
