@@ -244,7 +244,11 @@ def test_units_that_start_are_the_first_due_within_each_limit(rows, widths, slot
     def draw(elements, size):
         return np.array(data.draw(st.lists(elements, min_size=size, max_size=size)))
 
+    offset = np.concatenate([[0], np.cumsum(widths)]).astype(np.int64)
+    count = np.array([[data.draw(st.integers(0, w)) for w in widths] for _ in range(rows)], dtype=np.int64)
+    instance = np.arange(width) - offset[col_step]
     due = draw(st.sampled_from([0.5, 1.0, 2.0, np.inf]), rows * width).reshape(rows, width)
+    due[instance[None, :] >= count[:, col_step]] = np.inf  # (a run's absent instances are never due)
     now = draw(st.sampled_from([0.5, 1.0]), rows)
     ready = draw(st.sampled_from([0.0, 1.0]), rows)
     act, draining = draw(st.booleans(), rows), draw(st.booleans(), rows)
@@ -269,8 +273,8 @@ def test_units_that_start_are_the_first_due_within_each_limit(rows, widths, slot
     from sim.engines.fast.common import compile_cached
 
     r, c = np.empty(rows * width, dtype=np.int64), np.empty(rows * width, dtype=np.int64)
-    k = compile_cached(fast_graph._runnable)(due, now, act, draining, ready, running, busy, col_step, step_limit,
-                                        takes_slot, slots, r, c)
+    k = compile_cached(fast_graph._runnable)(due, count, offset, now, act, draining, ready, running, busy, step_limit,
+                                             takes_slot, slots, r, c)
     want_r, want_c = np.nonzero(ok)
     np.testing.assert_array_equal(r[:k], want_r)
     np.testing.assert_array_equal(c[:k], want_c)

@@ -331,8 +331,8 @@ class _Batch:
         """Start the units that are due, within the limits (``WorkflowRun._start_runnable``)."""
         g, lay = self.g, self.lay
         r, c = self._pair_buffers("starting")
-        k = compile_cached(_runnable)(self.due, self.now, act, self.draining, self.ready, self.running, self.busy, lay.step,
-                                 self.step_limit, self.takes_slot, int(g.slots or 0), r, c)
+        k = compile_cached(_runnable)(self.due, self.count, lay.offset, self.now, act, self.draining, self.ready,
+                                      self.running, self.busy, self.step_limit, self.takes_slot, int(g.slots or 0), r, c)
         if k == 0:
             return
         r, c = r[:k], c[:k]
@@ -362,7 +362,7 @@ class _Batch:
         that reach the horizon are handed to the engine (``act`` and the clocks changed in place).
         Returns the attempts that end then, as (row, column) pairs in row-major order."""
         r, c = self._pair_buffers("ending")
-        k = compile_cached(_next_events)(self.end, self.due, self.next_crash, self.next_deploy, self.drain_end,
+        k = compile_cached(_next_events)(self.end, self.due, self.count, self.lay.offset, self.next_crash, self.next_deploy, self.drain_end,
                                          self.ready, self.draining, self.g.max_time_s, act, self.handed, self.now, r, c)
         return r[:k], c[:k]
 
@@ -854,7 +854,7 @@ def _pairs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.divmod(np.flatnonzero(mask), mask.shape[1])
 
 
-def _runnable(due, now, act, draining, ready, running, busy, col_step, step_limit, takes_slot, slots, out_r, out_c):
+def _runnable(due, count, offset, now, act, draining, ready, running, busy, step_limit, takes_slot, slots, out_r, out_c):
     """The units that start now (``WorkflowRun._start_runnable``), as (row, column) pairs in
     row-major order into ``out_r``, ``out_c``; returns how many. In a run that is active, not
     draining and whose worker is ready: the units due by now, in column order, each within its
@@ -863,28 +863,37 @@ def _runnable(due, now, act, draining, ready, running, busy, col_step, step_limi
     place under the step's limit, as the limits are applied one after the other."""
     n_steps = running.shape[1]
     free = np.empty(n_steps, dtype=np.int64)
+    every_unit_takes_a_slot = slots > 0  # (then a run whose slots are all taken starts nothing more)
+    for c in range(takes_slot.size):
+        every_unit_takes_a_slot &= takes_slot[c]
     k = 0
     for r in range(due.shape[0]):
         if not act[r] or draining[r] or not now[r] >= ready[r]:
             continue
+        slot_free = slots - busy[r]
+        if every_unit_takes_a_slot and slot_free <= 0:
+            continue
         for i in range(n_steps):
             free[i] = step_limit[i] - running[r, i]
-        slot_free = slots - busy[r]
-        for c in range(due.shape[1]):
-            if not due[r, c] <= now[r]:
-                continue
-            i = col_step[c]
-            if step_limit[i] > 0:
-                if free[i] <= 0:
+        for i in range(n_steps):  # (the run's instances of step i: the columns that may be due)
+            for c in range(offset[i], offset[i] + count[r, i]):
+                if not due[r, c] <= now[r]:
                     continue
-                free[i] -= 1
-            if slots > 0 and takes_slot[c]:
-                if slot_free <= 0:
-                    continue
-                slot_free -= 1
-            out_r[k] = r
-            out_c[k] = c
-            k += 1
+                if step_limit[i] > 0:
+                    if free[i] <= 0:
+                        continue
+                    free[i] -= 1
+                if slots > 0 and takes_slot[c]:
+                    if slot_free <= 0:
+                        continue
+                    slot_free -= 1
+                out_r[k] = r
+                out_c[k] = c
+                k += 1
+                if every_unit_takes_a_slot and slot_free <= 0:
+                    break
+            if every_unit_takes_a_slot and slot_free <= 0:
+                break
     return k
 
 
@@ -981,7 +990,8 @@ def _launch(r, c, length, limited, now, lim, work, start, end, due, st, inflight
         st[row, col] = inflight
 
 
-def _next_events(end, due, next_crash, next_deploy, drain_end, ready, draining, max_t, act, handed, now, out_r, out_c):
+def _next_events(end, due, count, offset, next_crash, next_deploy, drain_end, ready, draining, max_t, act, handed, now,
+                 out_r, out_c):
     """``_Batch.next_event`` per row, in place: each active run's next event (the worker's next
     crash or deployment, the drain's end, an attempt's end, a unit becoming due or the worker
     ready for it) becomes its clock, unless it lies at the horizon or beyond: then the run is
@@ -992,11 +1002,11 @@ def _next_events(end, due, next_crash, next_deploy, drain_end, ready, draining, 
         if not act[r]:
             continue
         t = min(min(next_crash[r], next_deploy[r]), drain_end[r])
-        for c in range(end.shape[1]):
-            t = min(t, end[r, c])
         t_due = np.inf
-        for c in range(due.shape[1]):
-            t_due = min(t_due, due[r, c])
+        for i in range(count.shape[1]):  # (a run's instances of each step: the columns that may be set)
+            for c in range(offset[i], offset[i] + count[r, i]):
+                t = min(t, end[r, c])
+                t_due = min(t_due, due[r, c])
         if not draining[r] and t_due < np.inf and (t_due > now[r] or now[r] < ready[r]):
             t = min(t, max(t_due, ready[r]))
         if t >= max_t:
@@ -1004,11 +1014,12 @@ def _next_events(end, due, next_crash, next_deploy, drain_end, ready, draining, 
             act[r] = False
             continue
         now[r] = t
-        for c in range(end.shape[1]):
-            if end[r, c] <= t:
-                out_r[k] = r
-                out_c[k] = c
-                k += 1
+        for i in range(count.shape[1]):
+            for c in range(offset[i], offset[i] + count[r, i]):
+                if end[r, c] <= t:
+                    out_r[k] = r
+                    out_c[k] = c
+                    k += 1
     return k
 
 
