@@ -194,7 +194,7 @@ class _Batch:
         counts = _counts(g, seed, runs)
         exists = lay.instance[None, :] < counts[:, lay.step]
         new = {
-            "row": rows, "count": counts, "exists": exists,
+            "row": rows, "count": counts,
             "st": np.where(exists, IDLE, DONE).astype(np.int8),  # (absent instances: done, never counted)
             "due": np.full((size, w), INF), "start": np.zeros((size, w)), "end": np.full((size, w), INF),
             "calls": np.zeros((size, w), dtype=np.int64),  # attempts started (the current one's index: calls − 1)
@@ -248,7 +248,7 @@ class _Batch:
         new["handed"] |= (new["next_crash"] <= 0.0) | (new["next_deploy"] <= 0.0)
         if not self.fields:  # the first runs: their arrays are the batch's, one row per run from now on
             self.fields = list(new)
-            for name, value in new.items():  # (row-major, as ``_flat`` needs: ``exists`` comes out column-major)
+            for name, value in new.items():  # (row-major, as ``_flat`` needs)
                 setattr(self, name, np.ascontiguousarray(value))
             self.size = size
             self.live = np.ones(size, dtype=bool)
@@ -269,14 +269,7 @@ class _Batch:
 
     def _activate(self, rows: np.ndarray, i: int, at: np.ndarray) -> None:
         """Every instance of step i becomes pending at ``at`` (in the state rows ``rows``)."""
-        cols = self.lay.cols[i]
-        if self.g.counts[i].fixed is not None:  # (every instance exists in every run)
-            self.st[rows, cols] = PENDING
-            self.due[rows, cols] = at[:, None]
-            return
-        sel = self.exists[rows, cols]
-        self.st[rows, cols] = np.where(sel, PENDING, self.st[rows, cols])
-        self.due[rows, cols] = np.where(sel, at[:, None], self.due[rows, cols])
+        compile_cached(_pending)(rows, i, self.lay.offset[i], self.count, at, self.st, self.due, PENDING)
 
     def _latest(self, rows: np.ndarray, steps: list[int]) -> np.ndarray:
         """When the last of ``steps`` became visible, in each of ``rows`` (the latest of their
@@ -482,7 +475,7 @@ class _Batch:
         g, acts = self.g, self.acts
         steps = acts.steps[a]
         compile_cached(_cancel_activity)(rb, self.act_cols[a], self.lay.step, self.now, self.is_wait, self.is_gpu,
-                                         self.rate_per_s, self.call_cost, self.exists, self.st, self.start, self.end,
+                                         self.rate_per_s, self.call_cost, self.count, self.lay.instance, self.st, self.start, self.end,
                                          self.due, self.lim, self.work, self.running, self.busy, self.n_done,
                                          self.visible, self.waste_c, self.waste_cost, self.pend_c[:, a],
                                          self.pend_cost[:, a], IDLE, DONE, INFLIGHT)
@@ -920,8 +913,18 @@ def _start_counts(r, c, col_step, per_unit_step, act_of_step, takes_slot, calls,
             running[row, i] += 1
 
 
-def _cancel_activity(rows, cols, col_step, now, is_wait, is_gpu, rate_per_s, call_cost, exists, st, start, end, due, lim,
-                     work, running, busy, n_done, visible, waste_c, waste_cost, pend_c, pend_cost, idle, done, inflight):
+def _pending(rows, i, first, count, at, st, due, pending):
+    """Every instance of step i (columns from ``first``) becomes pending at ``at`` in ``rows``."""
+    for j in range(rows.size):
+        row = rows[j]
+        for col in range(first, first + count[row, i]):
+            st[row, col] = pending
+            due[row, col] = at[j]
+
+
+def _cancel_activity(rows, cols, col_step, now, is_wait, is_gpu, rate_per_s, call_cost, count, instance, st, start, end,
+                     due, lim, work, running, busy, n_done, visible, waste_c, waste_cost, pend_c, pend_cost, idle, done,
+                     inflight):
     """An activity fails in ``rows`` (``_Batch._roll_back``): each of its attempts in flight
     (columns ``cols``, in (step, instance) order) stops and is wasted, its compute and cost added
     one after the other (the engine's order: ``WorkflowRun._stop``); then what the activity held is
@@ -947,7 +950,7 @@ def _cancel_activity(rows, cols, col_step, now, is_wait, is_gpu, rate_per_s, cal
         pend_cost[row] = 0.0
         for col in cols:
             i = col_step[col]
-            st[row, col] = idle if exists[row, col] else done
+            st[row, col] = idle if instance[col] < count[row, i] else done  # (absent instances stay done)
             end[row, col] = np.inf
             due[row, col] = np.inf
             n_done[row, i] = 0
