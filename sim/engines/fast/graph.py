@@ -175,6 +175,7 @@ class _Batch:
         f = scenario.failures
         crash, deploy = f.crash, f.deploy
         self.crash_ppf = crash.time_to_failure.ppf if crash is not None else None
+        self.crash_hash = index_hashes(np.arange(64, dtype=np.uint64))  # (``_ttf``; grown as needed)
         self.renew = crash.renew_on_restart if crash is not None else True
         self.restart_crash = crash.restart_time_s if crash is not None else 0.0
         self.deploy_mode = None if deploy is None else deploy.mode
@@ -551,7 +552,12 @@ class _Batch:
         return -self.every * np.log1p(-u)
 
     def _ttf(self, rows: np.ndarray, j: np.ndarray) -> np.ndarray:
-        return self.crash_ppf(uniforms(self.key_crash[rows], j.astype(np.uint64)))
+        """The times to failure ``j`` of the workers of ``rows`` (crash draws: index hashes looked up)."""
+        if j.size and j.max() >= self.crash_hash.size:
+            self.crash_hash = index_hashes(np.arange(2 * int(j.max()) + 1, dtype=np.uint64))
+        u = np.empty(rows.size)
+        compile_with_rng(keyed_uniforms)(self.key_crash, rows, self.crash_hash.take(j), u)
+        return self.crash_ppf(u)
 
     def _new_life(self, rows: np.ndarray) -> None:
         """The worker is ready again at ``ready`` after a restart (``Worker._new_life``)."""
