@@ -23,8 +23,11 @@ that end at the same instant. A round
    multi-step activities that lose a unit or work held in memory are rolled back, each failure
    with its back-off and the run's next jitter draw, in the engine's order.
 
-Sums (compute, cost) are accumulated in the engine's order (``np.add.at`` adds a row's terms one
-after the other), so every column equals the engine's to the bit (tests/test_fastpath_graph.py).
+Sums (compute, cost) are accumulated in the engine's order (``np.add.at`` and the compiled loops
+add a row's terms one after the other), so every column equals the engine's to the bit
+(tests/test_fastpath_graph.py). The scans over every run and the bookkeeping of each attempt
+started, ended or cancelled are loops compiled by numba (``compile_cached``): the functions at
+the end of this module.
 
 Handed, from its start, to the engine's own run logic (``WorkflowRun``, without SimPy: nothing
 else shares its clock): a run that the horizon cuts or whose retry policy gives up, and the last
@@ -325,8 +328,9 @@ class _Batch:
         """Start the units that are due, within the limits (``WorkflowRun._start_runnable``)."""
         g, lay = self.g, self.lay
         r, c = self._pair_buffers("starting")
-        k = compile_cached(_runnable)(self.due, self.count, lay.offset, self.now, act, self.draining, self.ready,
-                                      self.running, self.busy, self.step_limit, self.takes_slot, int(g.slots or 0), r, c)
+        k = compile_cached(_runnable)(self.due, self.count, lay.offset, self.now, act, self.draining,
+                                      self.ready, self.running, self.busy, self.step_limit, self.takes_slot,
+                                      int(g.slots or 0), r, c)
         if k == 0:
             return
         r, c = r[:k], c[:k]
@@ -348,16 +352,17 @@ class _Batch:
                 lim[m] = li
                 d = np.where(li, g.response_s, d)
             length[m] = d
-        compile_cached(_launch)(r, c, length, lim, self.now, self.lim, self.work, self.start, self.end, self.due, self.st,
-                                INFLIGHT)
+        compile_cached(_launch)(r, c, length, lim, self.now, self.lim, self.work, self.start, self.end, self.due,
+                                self.st, INFLIGHT)
 
     def next_event(self, act: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Move each active run to its next event (``WorkflowRun._next_event_time``); the runs
         that reach the horizon are handed to the engine (``act`` and the clocks changed in place).
         Returns the attempts that end then, as (row, column) pairs in row-major order."""
         r, c = self._pair_buffers("ending")
-        k = compile_cached(_next_events)(self.end, self.due, self.count, self.lay.offset, self.next_crash, self.next_deploy, self.drain_end,
-                                         self.ready, self.draining, self.g.max_time_s, act, self.handed, self.now, r, c)
+        k = compile_cached(_next_events)(self.end, self.due, self.count, self.lay.offset, self.next_crash,
+                                         self.next_deploy, self.drain_end, self.ready, self.draining,
+                                         self.g.max_time_s, act, self.handed, self.now, r, c)
         return r[:k], c[:k]
 
     def process(self, act: np.ndarray, r_all: np.ndarray, c_all: np.ndarray) -> None:
@@ -441,8 +446,8 @@ class _Batch:
         """Attempts (r, c) of step i that completed now: held or recorded. Returns their rows."""
         ur, nd = self._pair_buffers("completed")
         per_unit = self.acts.per_unit[a]
-        n = compile_cached(_completed)(r, c, i, elapsed, cost, self.st, self.end, self.fails, self.prev_sleep, self.n_done,
-                                       self.useful_c if per_unit else self.pend_c[:, a],
+        n = compile_cached(_completed)(r, c, i, elapsed, cost, self.st, self.end, self.fails, self.prev_sleep,
+                                       self.n_done, self.useful_c if per_unit else self.pend_c[:, a],
                                        self.useful_cost if per_unit else self.pend_cost[:, a], DONE, ur, nd)
         ur, nd = ur[:n], nd[:n]
         vis = self._record(ur, self.unit_events[i], nd) if per_unit else self.now[ur]
@@ -476,10 +481,10 @@ class _Batch:
         g, acts = self.g, self.acts
         steps = acts.steps[a]
         compile_cached(_cancel_activity)(rb, self.act_cols[a], self.lay.step, self.now, self.is_wait, self.is_gpu,
-                                         self.rate_per_s, self.call_cost, self.count, self.lay.instance, self.st, self.start, self.end,
-                                         self.due, self.lim, self.work, self.running, self.busy, self.n_done,
-                                         self.visible, self.waste_c, self.waste_cost, self.pend_c[:, a],
-                                         self.pend_cost[:, a], IDLE, DONE, INFLIGHT)
+                                         self.rate_per_s, self.call_cost, self.count, self.lay.instance, self.st,
+                                         self.start, self.end, self.due, self.lim, self.work, self.running,
+                                         self.busy, self.n_done, self.visible, self.waste_c, self.waste_cost,
+                                         self.pend_c[:, a], self.pend_cost[:, a], IDLE, DONE, INFLIGHT)
         self.left[rb, a] = len(steps)
         self.open[rb, a] = False
         self.a_fails[rb, a] += 1
@@ -488,7 +493,8 @@ class _Batch:
         self.a_prev_sleep[rb, a] = wait
         ra = g.retry_after
         if ra is not None and col is not None:
-            after = ra.ppf(self._draw(Source.RETRY_AFTER, rb, col, self.calls[rb, col] - 1)) if ra.is_random else ra.mean()
+            k = self.calls[rb, col] - 1  # (the 429'd attempt's index)
+            after = ra.ppf(self._draw(Source.RETRY_AFTER, rb, col, k)) if ra.is_random else ra.mean()
             wait = np.maximum(wait, after)
         at = notice + wait
         for s in acts.entry[a]:
@@ -513,8 +519,8 @@ class _Batch:
                     m &= ~gives_up
             code = _JITTER_CODES[policy.jitter]
             u = uniforms(self.key_jitter[rows[m]], jidx[m].astype(np.uint64)) if code else 0.0
-            wait[m] = _jittered(policies.interval(p, fails[m]), policy.initial_interval_s, policy.max_interval_s, code, u,
-                                prev[m])
+            wait[m] = _jittered(policies.interval(p, fails[m]), policy.initial_interval_s, policy.max_interval_s,
+                                code, u, prev[m])
         return wait, keep
 
     def _retry_pairs(self, r: np.ndarray, c: np.ndarray, notice: np.ndarray, jidx: np.ndarray, limited: bool) -> None:
@@ -531,7 +537,8 @@ class _Batch:
         flat(self.prev_sleep)[cell] = wait
         ra = self.g.retry_after
         if limited and ra is not None:
-            after = ra.ppf(self._draw(Source.RETRY_AFTER, r, c, flat(self.calls).take(cell) - 1)) if ra.is_random else ra.mean()
+            k = flat(self.calls).take(cell) - 1  # (the 429'd attempt's index)
+            after = ra.ppf(self._draw(Source.RETRY_AFTER, r, c, k)) if ra.is_random else ra.mean()
             wait = np.maximum(wait, after)
         flat(self.due)[cell] = notice + wait
         flat(self.st)[cell] = PENDING
@@ -796,7 +803,7 @@ class _Batch:
                 self._write(out, self.live & ~act, handed_rows)
                 self.admit(min(self.size - left, total - self.next))
                 continue
-            if left == 0 or left < TAIL:  # (all admitted) the last few runs: numpy's per-call overhead loses to the engine
+            if left == 0 or left < TAIL:  # (all admitted) the last few runs: the engine is faster on them
                 self.handed |= act
                 break
             self.start_runnable(act)
@@ -853,13 +860,16 @@ def _pairs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.divmod(np.flatnonzero(mask), mask.shape[1])
 
 
-def _runnable(due, count, offset, now, act, draining, ready, running, busy, step_limit, takes_slot, slots, out_r, out_c):
+def _runnable(due, count, offset, now, act, draining, ready, running, busy, step_limit, takes_slot, slots, out_r,
+              out_c):
     """The units that start now (``WorkflowRun._start_runnable``), as (row, column) pairs in
     row-major order into ``out_r``, ``out_c``; returns how many. In a run that is active, not
-    draining and whose worker is ready: the units due by now, in column order, each within its
-    step's limit on attempts under way (``step_limit``; 0: none), then within the worker's free
-    slots (``slots``; 0: no limit) if it takes one. A unit that the slots turn away still took its
-    place under the step's limit, as the limits are applied one after the other."""
+    draining and whose worker is ready: the units due by now (among its own ``count[r, i]``
+    instances of each step i, the columns from ``offset[i]``: the others are never due), in column
+    order, each within its step's limit on attempts under way (``step_limit``; 0: none), then
+    within the worker's free slots (``slots``; 0: no limit) if it takes one. A unit that the slots
+    turn away still took its place under the step's limit, as the limits are applied one after the
+    other."""
     n_steps = running.shape[1]
     free = np.empty(n_steps, dtype=np.int64)
     every_unit_takes_a_slot = slots > 0  # (then a run whose slots are all taken starts nothing more)
