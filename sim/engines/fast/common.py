@@ -9,7 +9,7 @@ import functools
 import numpy as np
 
 from sim.model.failures import identity
-from sim.model.rng import Source, replication_keys, splitmix, uniform_of, uniforms
+from sim.model.rng import Source, index_hashes, replication_keys, splitmix, uniform_of, uniforms
 from sim.model.scenario import RetryPolicy, Scenario
 
 INF = np.inf
@@ -149,16 +149,31 @@ def compile_cached(fn):
 
 
 @functools.cache
+def _rng_compilable() -> None:
+    """``sim.model.rng``'s ``splitmix`` and ``uniform_of`` made callable from compiled code (once)."""
+    from numba.extending import register_jitable
+
+    register_jitable(splitmix)
+    register_jitable(uniform_of)
+
+
+@functools.cache
 def compile_with_rng(fn):
     """``fn`` compiled by numba, once per process and not kept on disk: ``fn`` calls
     ``sim.model.rng``'s own ``splitmix`` and ``uniform_of``, whose changes numba's cache would not
     notice."""
     import numba
-    from numba.extending import register_jitable
 
-    register_jitable(splitmix)
-    register_jitable(uniform_of)
+    _rng_compilable()
     return numba.njit(nogil=True)(fn)
+
+
+def index_table(table: np.ndarray, need: int) -> np.ndarray:
+    """``index_hashes`` of 0, 1, …: ``table`` if it holds the first ``need``, else a table twice
+    that long (draw indices looked up rather than hashed each time)."""
+    if need <= table.size:
+        return table
+    return index_hashes(np.arange(2 * need, dtype=np.uint64))
 
 
 def keyed_uniforms(keys, rows, hashed, out):

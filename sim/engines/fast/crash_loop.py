@@ -13,6 +13,7 @@ from sim.engines.fast.common import (
     _policy_arrays,
     compile_cached,
     compile_with_rng,
+    index_table,
 )
 from sim.model.rng import index_hashes, uniform_of
 from sim.model.strategies import EVENTS_AT_START, EVENTS_PER_ACTIVITY, Behaviour
@@ -277,9 +278,7 @@ class _CrashLoop:
     def _draws(self, keys: np.ndarray, j: np.ndarray, k: int) -> np.ndarray:
         """Times to failure ``j``, ``j`` + 1, … (``k`` of them) of the runs with ``keys`` (uint64),
         as ``_Draws`` on lane 0: a (runs × k) matrix."""
-        need = int(j.max(initial=0)) + k
-        if need > self.index_hash.size:
-            self.index_hash = index_hashes(np.arange(2 * need))
+        self.index_hash = index_table(self.index_hash, int(j.max(initial=0)) + k)
         u = np.empty((keys.size, k))
         _compiled()[1](keys, j, self.index_hash, u)
         return self.ppf(u) if self.ppf_in_place is None else self.ppf_in_place(u)

@@ -48,6 +48,7 @@ from sim.engines.fast.common import (
     _jittered,
     compile_cached,
     compile_with_rng,
+    index_table,
     keyed_uniforms,
 )
 from sim.model.chain import RUN_FIELDS
@@ -544,15 +545,6 @@ class _Batch:
         flat(self.st)[cell] = PENDING
         flat(self.end)[cell] = INF
 
-    def _retry(self, i: int, cols: slice, rr: np.ndarray, lim: np.ndarray) -> None:
-        """429s of step i retried for their instance alone, rows ``rr``."""
-        sub, j = _pairs(lim)
-        r = rr[sub]
-        # the jitter draw of each retry: the run's retry counter, in (step, instance) order
-        jidx = self.retries[r] + np.cumsum(lim, axis=1)[sub, j] - 1
-        self.retries[rr] += lim.sum(axis=1)
-        self._retry_pairs(r, j + cols.start, self.now[r], jidx, True)
-
     # ------------------------------------------------------------------ the worker
 
     def _gap(self, u: np.ndarray) -> np.ndarray:
@@ -560,8 +552,7 @@ class _Batch:
 
     def _ttf(self, rows: np.ndarray, j: np.ndarray) -> np.ndarray:
         """The times to failure ``j`` of the workers of ``rows`` (crash draws: index hashes looked up)."""
-        if j.size and j.max() >= self.crash_hash.size:
-            self.crash_hash = index_hashes(np.arange(2 * int(j.max()) + 1, dtype=np.uint64))
+        self.crash_hash = index_table(self.crash_hash, int(j.max(initial=0)) + 1)
         u = np.empty(rows.size)
         compile_with_rng(keyed_uniforms)(self.key_crash, rows, self.crash_hash.take(j), u)
         return self.crash_ppf(u)
