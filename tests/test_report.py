@@ -153,6 +153,34 @@ def test_an_error_while_rendering_leaves_no_partial_output(tmp_path, monkeypatch
     assert not out.exists()
 
 
+def test_figures_drawn_by_two_processes_are_those_drawn_by_one(tmp_path) -> None:
+    """``render_figures`` with two cores: half the figures drawn by a forked process, the same
+    bytes, in the same order."""
+    scenario = tmp_path / "small.toml"
+    scenario.write_text(SMALL)
+    data = report.compute_report(sim.load_scenario(scenario),
+                                 report.ReportOptions(runs=100, seed=3, quick=True, workers=1, quiet=True))
+    one = report.render_figures(data, ("png", "svg"), workers=1)
+    two = report.render_figures(data, ("png", "svg"), workers=2)
+    assert list(one) == [f"figures/{name}.{fmt}" for name in report.FIGURES for fmt in ("png", "svg")]
+    assert list(two) == list(one)
+    assert two == one
+
+
+def test_an_error_in_the_forked_figures_leaves_no_partial_output(tmp_path, monkeypatch) -> None:
+    scenario = tmp_path / "small.toml"
+    scenario.write_text(SMALL)
+    out = tmp_path / "out"
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("rendering failed")
+
+    monkeypatch.setattr(sim.analysis.plots, "plot_timeline", boom)  # (a figure the second process draws)
+    with pytest.raises(RuntimeError, match="rendering failed"):
+        main(["report", str(scenario), "--out", str(out), "--quick", "--runs", "50", "--workers", "2", "--quiet"])
+    assert not out.exists()
+
+
 @pytest.mark.parametrize(("mean", "lo", "hi", "expected"), [
     (29.0, 17.7, 40.3, "durable saves $29.0 per 1,000 runs"),
     (-3.97, -4.10, -3.85, "durable costs $3.97 more per 1,000 runs"),

@@ -47,7 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "failures.deploy.every or failures.rate_limit.probability (default: the failure source with "
                    "the largest effect on the saving)")
     p.add_argument("--workers", type=int, default=None,
-                   help="local processes (default: every core for large runs, else 1)")
+                   help="local processes (default: every core for large runs, else 1); two draw the figures, unless it is 1 "
+                        "or the machine has one core")
     p.add_argument("--engine", choices=ENGINES, default="auto",
                    help="auto (fast path where exact, else DES), des (reference), fast")
     p.add_argument("--boot", type=int, default=1000, help="bootstrap resamples of the break-even (default 1000)")

@@ -8,8 +8,10 @@ import html
 import io
 import json
 import math
+import multiprocessing
 import re
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from sim import stats
+from sim import shutdown, stats
 from sim.analysis import plotdata as pdata
 from sim.analysis import plots
 from sim.analysis.report.analysis import (
@@ -38,6 +40,7 @@ from sim.analysis.report.changes import changes_blocks, changes_figures
 from sim.analysis.saving import advantages, saving_of, saving_points, sign_note
 from sim.analysis.spot import pause_table, spot_table, uses_spot
 from sim.experiment.io import atomic_write_bytes
+from sim.experiment.runner import available_cores
 from sim.model.scenario import (
     Scenario,
 )
@@ -411,28 +414,77 @@ def distribution_figure(runs: pd.DataFrame, a: str, b: str) -> Figure:
     return fig
 
 
-def build_figures(data: ReportData) -> dict[str, Figure]:
-    """The six report figures (matplotlib Figures, not yet saved)."""
-    it, a, b = data.intensity, data.a, data.b
-    figs: dict[str, Figure] = {}
-    curve = data.analytic_curve
-    figs["waste"] = plots.plot_waste_vs_failure_rate(data.sweep, it.path, metric="wasted_compute_s", analytic=curve)
-    _mark_current(figs["waste"], it, data.grid)
-    figs["breakeven"] = plots.plot_breakeven(data.sweep, it.path, metric="total_cost_usd", breakeven=data.breakeven,
-                                             level=data.options.confidence)
-    _mark_current(figs["breakeven"], it, data.grid)
-    figs["distributions"] = distribution_figure(data.runs, a, b)
-    _tail_scale(figs["distributions"], data.runs, ("makespan_s",))
-    figs["cost_breakdown"] = plots.plot_cost_breakdown(data.runs, level=data.options.confidence)
-    figs["timeline"] = plots.plot_timeline(data.events)
-    s = data.setting_saving()
-    factor = data.options.sensitivity_factor
-    tab = pdata.tornado_table(s["mean"] * PER, data.sensitivity)
-    figs["sensitivity"] = plots.plot_sensitivity(
+def _sweep_figure(data: ReportData, name: str) -> Figure:
+    it = data.intensity
+    if name == "waste":
+        fig = plots.plot_waste_vs_failure_rate(data.sweep, it.path, metric="wasted_compute_s", analytic=data.analytic_curve)
+    else:
+        fig = plots.plot_breakeven(data.sweep, it.path, metric="total_cost_usd", breakeven=data.breakeven,
+                                   level=data.options.confidence)
+    _mark_current(fig, it, data.grid)
+    return fig
+
+
+def _distributions(data: ReportData) -> Figure:
+    fig = distribution_figure(data.runs, data.a, data.b)
+    _tail_scale(fig, data.runs, ("makespan_s",))
+    return fig
+
+
+def _sensitivity(data: ReportData) -> Figure:
+    a, b, factor = data.a, data.b, data.options.sensitivity_factor
+    tab = pdata.tornado_table(data.setting_saving()["mean"] * PER, data.sensitivity)
+    return plots.plot_sensitivity(
         tab, value_label=f"saving of {a} over {b} ($ per 1,000 runs; > 0: {a} cheaper)",
         title=f"Sensitivity: each input ×{1 / factor:g} and ×{factor:g}, one at a time",
         level=data.options.confidence)
-    return figs
+
+
+_BUILDERS = {
+    "waste": lambda data: _sweep_figure(data, "waste"),
+    "breakeven": lambda data: _sweep_figure(data, "breakeven"),
+    "distributions": _distributions,
+    "cost_breakdown": lambda data: plots.plot_cost_breakdown(data.runs, level=data.options.confidence),
+    "timeline": lambda data: plots.plot_timeline(data.events),
+    "sensitivity": _sensitivity,
+}
+
+
+def build_figures(data: ReportData, names: Sequence[str] = FIGURES) -> dict[str, Figure]:
+    """The report figures ``names`` (all six by default; matplotlib Figures, not yet saved)."""
+    return {name: _BUILDERS[name](data) for name in names}
+
+
+#: The figures drawn by a second process while this one draws the others (about half the drawing
+#: time each: the distributions are the slowest figure, the cost breakdown the quickest).
+_FORKED_FIGURES = ("distributions", "breakeven", "timeline")
+_SHARED: ReportData | None = None  # (the report's data, seen by the forked process)
+
+
+def _rendered(names: Sequence[str], formats: Sequence[str], data: ReportData | None = None) -> dict[str, bytes]:
+    figs = build_figures(_SHARED if data is None else data, names)
+    return {f"figures/{name}.{fmt}": figure_bytes(figs[name], fmt) for name in names for fmt in formats}
+
+
+def render_figures(data: ReportData, formats: Sequence[str], workers: int | None = None) -> dict[str, bytes]:
+    """The six report figures in each of ``formats`` (path → bytes, in ``FIGURES`` order). With
+    two or more cores (``workers``: None = every core) and ``fork``, a second process draws
+    ``_FORKED_FIGURES`` meanwhile: matplotlib draws in one thread, a dozen renders take seconds.
+    The bytes are the same either way."""
+    global _SHARED
+    workers = available_cores() if workers is None else workers
+    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return _rendered(FIGURES, formats, data)
+    _SHARED = data
+    try:
+        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork")) as pool:
+            with shutdown.sigint_blocked():  # (the forked process never sees the terminal's Ctrl-C)
+                forked = pool.submit(_rendered, _FORKED_FIGURES, formats)
+            files = _rendered([n for n in FIGURES if n not in _FORKED_FIGURES], formats, data)
+            files.update(forked.result())
+    finally:
+        _SHARED = None
+    return {f"figures/{name}.{fmt}": files[f"figures/{name}.{fmt}"] for name in FIGURES for fmt in formats}
 
 
 def figure_bytes(fig: Figure, fmt: str, dpi: int = 200) -> bytes:
@@ -872,11 +924,7 @@ def _finite(v: float) -> float | str:
 def report_files(data: ReportData, command: str, formats: Sequence[str] = ("png", "svg"),
                  docs_url: str | None = None) -> dict[str, bytes]:
     """Every output file (relative path → bytes): report.md, report.html, figures, data tables."""
-    figs = build_figures(data)
-    files: dict[str, bytes] = {}
-    for name in FIGURES:
-        for fmt in formats:
-            files[f"figures/{name}.{fmt}"] = figure_bytes(figs[name], fmt)
+    files = render_figures(data, formats, data.options.workers)
     for name, fig in changes_figures(data.changes).items():  # section "What we would change"
         for fmt in formats:
             files[f"figures/{name}.{fmt}"] = figure_bytes(fig, fmt)
