@@ -139,7 +139,9 @@ def test_bad_scenario_exits_2_and_writes_nothing(tmp_path, capsys) -> None:
     assert not out.exists()
 
 
-def test_an_error_while_rendering_leaves_no_partial_output(tmp_path, monkeypatch) -> None:
+@pytest.mark.parametrize(("figure", "workers"), [("plot_sensitivity", "1"),
+                                                  ("plot_timeline", "2")])  # (drawn by the second process)
+def test_an_error_while_rendering_leaves_no_partial_output(tmp_path, monkeypatch, figure, workers) -> None:
     scenario = tmp_path / "small.toml"
     scenario.write_text(SMALL)
     out = tmp_path / "out"
@@ -147,9 +149,9 @@ def test_an_error_while_rendering_leaves_no_partial_output(tmp_path, monkeypatch
     def boom(*args, **kwargs):
         raise RuntimeError("rendering failed")
 
-    monkeypatch.setattr(sim.analysis.plots, "plot_sensitivity", boom)
+    monkeypatch.setattr(sim.analysis.plots, figure, boom)
     with pytest.raises(RuntimeError, match="rendering failed"):
-        main(["report", str(scenario), "--out", str(out), "--quick", "--runs", "50", "--workers", "1", "--quiet"])
+        main(["report", str(scenario), "--out", str(out), "--quick", "--runs", "50", "--workers", workers, "--quiet"])
     assert not out.exists()
 
 
@@ -165,20 +167,6 @@ def test_figures_drawn_by_two_processes_are_those_drawn_by_one(tmp_path) -> None
     assert list(one) == [f"figures/{name}.{fmt}" for name in report.FIGURES for fmt in ("png", "svg")]
     assert list(two) == list(one)
     assert two == one
-
-
-def test_an_error_in_the_forked_figures_leaves_no_partial_output(tmp_path, monkeypatch) -> None:
-    scenario = tmp_path / "small.toml"
-    scenario.write_text(SMALL)
-    out = tmp_path / "out"
-
-    def boom(*args, **kwargs):
-        raise RuntimeError("rendering failed")
-
-    monkeypatch.setattr(sim.analysis.plots, "plot_timeline", boom)  # (a figure the second process draws)
-    with pytest.raises(RuntimeError, match="rendering failed"):
-        main(["report", str(scenario), "--out", str(out), "--quick", "--runs", "50", "--workers", "2", "--quiet"])
-    assert not out.exists()
 
 
 @pytest.mark.parametrize(("mean", "lo", "hi", "expected"), [
